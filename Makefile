@@ -1,0 +1,83 @@
+# nanochat Lab — one target per check; CI (.ci/run) calls `make test`, the README's test command.
+# Every install step is idempotent and stamped under .stamps/, so a second run costs seconds.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMPS := .stamps
+HOST ?= 127.0.0.1
+PORT ?= 8000
+APT_PACKAGES := bubblewrap util-linux iproute2 librust-pyo3-dev librust-fancy-regex-dev librust-ahash-dev \
+	librust-rayon-dev chromium chromium-driver fortunes fortunes-zh wamerican
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install system python rustbpe frontend services run test test-fast lint bench clean
+
+install: system python rustbpe frontend
+
+## system packages (Debian); needs root, as on our machines and in CI
+system: $(STAMPS)/system
+$(STAMPS)/system: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+## Python virtual environment with exact pins (torch==2.13.0 is a CPU wheel on local disk)
+python: $(STAMPS)/python
+$(STAMPS)/python: requirements.txt
+	@mkdir -p $(STAMPS)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -r requirements.txt
+	@touch $@
+
+## the Rust BPE trainer, built with maturin against Debian's crates (offline)
+rustbpe: $(STAMPS)/rustbpe
+$(STAMPS)/rustbpe: $(STAMPS)/python $(STAMPS)/system $(shell find rustbpe -name '*.rs' -o -name '*.toml' 2>/dev/null)
+	cd rustbpe && VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH maturin develop --release -q
+	@touch $@
+
+## the TypeScript frontend (Vite + Monaco + Plotly), built locally, served by Django
+frontend: $(STAMPS)/frontend
+$(STAMPS)/frontend: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
+	@mkdir -p $(STAMPS)
+	cd frontend && (npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error) && npm run build
+	@touch $@
+
+## PostgreSQL and Redis for the production-path tests (already running on our machines)
+services:
+	@bash scripts/ensure-services.sh
+
+## README command 1: install, migrate SQLite, sync content, demo learner, build frontend, serve
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py sync_content
+	$(PY) manage.py ensure_demo_learner
+	$(PY) manage.py runlab --host $(HOST) --port $(PORT)
+
+## README command 2: everything CI checks
+test: install services lint
+	cd rustbpe && cargo test --release -q --offline
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -x -q -m "not slow and not browser and not production"
+
+lint: $(STAMPS)/python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd rustbpe && cargo fmt --check && cargo clippy --release -q --offline -- -D warnings
+
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(STAMPS) frontend/dist rustbpe/target
