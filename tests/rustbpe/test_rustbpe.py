@@ -235,3 +235,14 @@ def test_non_string_items_raise_type_error():
 def test_decode_rejects_unknown_ids(trained):
     with pytest.raises(ValueError, match="out of range"):
         trained.decode([10_000])
+
+
+def test_it_agrees_with_the_pure_python_trainer_in_nanochat_ref(corpus):
+    from nanochat_ref.bpe_python import Tokenizer as PyTokenizer
+
+    texts = corpus[:10] + EXTRA
+    fast, slow = rustbpe.Tokenizer(), PyTokenizer()
+    fast.train_from_iterator(iter(texts), 350)
+    slow.train_from_iterator(iter(texts), 350)
+    assert fast.get_mergeable_ranks() == slow.get_mergeable_ranks()
+    assert fast.batch_encode(EXTRA) == slow.batch_encode(EXTRA)
