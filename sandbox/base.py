@@ -1,0 +1,229 @@
+"""The sandbox interface: one way to run an untrusted job, whatever isolates it.
+
+Design choices:
+- A job is an argv list (never a shell string), a set of bind mounts (read-only unless marked writable), one
+  host work dir bound read-write at ``/work`` (the job's cwd), an explicit environment (the ONLY variables the
+  job sees: nothing is inherited from the worker) and resolved :class:`Limits`.
+- :meth:`Sandbox.start` returns a Popen-like :class:`RunningJob` with raw stdin/stdout/stderr pipes, so the
+  grading engine can frame its own protocol on them; :meth:`Sandbox.run` is the convenience that feeds stdin,
+  collects output under the byte cap and returns a :class:`CompletedJob`.
+- Every way a job can end yields a :class:`JobResult` (``outcome`` says how); a job that crashes the backend
+  still comes back as ``"sandbox_error"`` rather than an exception escaping ``wait``.
+- Backends are same-shaped plugins chosen by name (``bwrap`` here and in CI, ``docker`` in production) and all
+  pass one shared test suite (tests/sandbox/).
+
+The threat model (what is and is not covered) is in docs/threat-model.md.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+OUTCOMES = ("exited", "timeout", "memory_limit", "output_limit", "killed", "sandbox_error")
+WORK_TARGET = "/work"
+
+
+class SandboxError(RuntimeError):
+    """The backend could not start or supervise a job (a platform fault, never the learner's)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind mount of a host path into the sandbox, read-only unless ``writable``."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one job; build them with :func:`sandbox.limits.resolve` (defaults + caps)."""
+
+    wall_seconds: float
+    cpu_seconds: int
+    memory_bytes: int
+    pids: int
+    file_size_bytes: int
+    open_files: int
+    tmpfs_bytes: int
+    output_bytes: int
+
+
+@dataclass
+class JobSpec:
+    """What to run and under which limits."""
+
+    argv: list[str]
+    mounts: list[Mount]
+    workdir: Path
+    env: dict[str, str]
+    limits: Limits
+    gpu: bool = False
+
+
+@dataclass
+class JobResult:
+    """How a job ended.
+
+    ``outcome``: ``"exited"`` (it ended by itself; see ``exit_code``/``signal``), ``"timeout"`` (wall clock or
+    CPU seconds), ``"memory_limit"`` (killed by the memory cap), ``"output_limit"`` (more output than the cap),
+    ``"killed"`` (someone called ``kill``) or ``"sandbox_error"`` (the backend failed; a platform fault).
+    """
+
+    exit_code: int | None
+    signal: int | None
+    outcome: str
+    wall_seconds: float
+    cpu_seconds: float
+    max_rss_bytes: int | None
+    message: str = ""
+
+
+@dataclass
+class CompletedJob:
+    """The result of :meth:`Sandbox.run`: the :class:`JobResult` plus the captured (capped) output."""
+
+    result: JobResult
+    stdout: bytes = b""
+    stderr: bytes = b""
+    truncated: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return self.result.outcome
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.result.exit_code
+
+
+class RunningJob(ABC):
+    """A started job (Popen-like). ``stdin``/``stdout``/``stderr`` are raw binary pipes."""
+
+    stdin: BinaryIO
+    stdout: BinaryIO
+    stderr: BinaryIO
+    spec: JobSpec
+
+    @abstractmethod
+    def wait(self, timeout: float | None = None) -> JobResult:
+        """Wait for the end and return its result; raise ``subprocess.TimeoutExpired`` if ``timeout`` passes first.
+
+        The job's own wall-clock limit is enforced by the backend whether or not anyone waits.
+        """
+
+    @abstractmethod
+    def kill(self, outcome: str = "killed") -> None:
+        """Kill the whole process tree; ``outcome`` is recorded unless the job had already ended."""
+
+    @abstractmethod
+    def poll(self) -> JobResult | None:
+        """The result if the job has ended, else ``None``."""
+
+
+@dataclass
+class _Capture:
+    data: bytearray = field(default_factory=bytearray)
+
+
+class Sandbox(ABC):
+    """A backend that runs :class:`JobSpec` jobs in isolation."""
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def start(self, spec: JobSpec) -> RunningJob:
+        """Start a job; raise :class:`SandboxError` (platform fault) or ``ValueError`` (bad spec) on failure."""
+
+    def run(self, spec: JobSpec, stdin: bytes = b"") -> CompletedJob:
+        """Run a job to its end: feed ``stdin``, collect stdout+stderr up to ``limits.output_bytes`` in total.
+
+        More output than the cap kills the job with outcome ``"output_limit"`` (the kept output is truncated).
+        """
+        job = self.start(spec)
+        cap = spec.limits.output_bytes
+        lock = threading.Lock()
+        captures = {"stdout": _Capture(), "stderr": _Capture()}
+        total = [0]
+        truncated = [False]
+
+        def pump(name: str, stream: BinaryIO) -> None:
+            buf = captures[name].data
+            while True:
+                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+                if not chunk:
+                    break
+                with lock:
+                    room = cap - total[0]
+                    buf += chunk[: max(room, 0)]
+                    total[0] += len(chunk)
+                    over = total[0] > cap
+                if over and not truncated[0]:
+                    truncated[0] = True
+                    job.kill("output_limit")
+
+        def feed() -> None:
+            try:
+                if stdin:
+                    job.stdin.write(stdin)
+                job.stdin.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+
+        threads = [
+            threading.Thread(target=pump, args=("stdout", job.stdout), daemon=True),
+            threading.Thread(target=pump, args=("stderr", job.stderr), daemon=True),
+            threading.Thread(target=feed, daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        result = job.wait()
+        # The pipes close when the last process holding them dies (the backend kills the whole tree).
+        for thread in threads:
+            thread.join(timeout=2.0)
+        for stream in (job.stdout, job.stderr):
+            try:
+                stream.close()
+            except OSError:  # pragma: no cover - closing a pipe does not fail on Linux
+                pass
+        return CompletedJob(
+            result=result,
+            stdout=bytes(captures["stdout"].data),
+            stderr=bytes(captures["stderr"].data),
+            truncated=truncated[0],
+        )
+
+
+def get_backend(name: str | None = None) -> Sandbox:
+    """The sandbox backend ``name`` (``"bwrap"`` default, ``"docker"``); env ``SANDBOX_BACKEND`` picks otherwise."""
+    chosen = name or os.environ.get("SANDBOX_BACKEND") or "bwrap"
+    if chosen == "bwrap":
+        from sandbox.bwrap import BwrapSandbox
+
+        return BwrapSandbox()
+    if chosen == "docker":
+        from sandbox.docker import DockerSandbox
+
+        return DockerSandbox()
+    raise ValueError(f"unknown sandbox backend {chosen!r} (expected 'bwrap' or 'docker')")
+
+
+__all__ = [
+    "OUTCOMES",
+    "WORK_TARGET",
+    "CompletedJob",
+    "JobResult",
+    "JobSpec",
+    "Limits",
+    "Mount",
+    "RunningJob",
+    "Sandbox",
+    "SandboxError",
+    "get_backend",
+]

@@ -1,0 +1,486 @@
+"""The bubblewrap backend: the real sandbox on our machines and in CI.
+
+Threat model (details, and what is NOT covered, in docs/threat-model.md): the job is hostile Python (or any
+program) written by a learner. It must not reach the network or local services, read the worker's env, secrets,
+the project tree, other jobs' files or host processes, write outside its work dir and a capped /tmp, exhaust the
+host (memory, pids, CPU, disk, output), outlive its deadline, or forge its own result.
+
+How one job is started (argv lists only; no shell string ever contains job data)::
+
+    sh -c 'echo $$ > memory/cgroup.procs; echo $$ > pids/cgroup.procs; exec "$@"'   # root + cgroup v1 only
+      prlimit --cpu --as --fsize --nproc --nofile --core=0 --                        # rlimits, inherited
+        bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session      # + --unshare-user if not root
+              --ro-bind /usr ... --proc /proc --dev /dev --tmpfs /tmp (size-capped) --bind <workdir> /work ...
+          setpriv --reuid N --regid N --clear-groups --no-new-privs --inh-caps -all --bounding-set -all  # root
+            env -i K=V ... -- <argv>                                                  # the job's ONLY env
+
+Design choices:
+- As root (our machines, CI containers) bwrap does NOT create a user namespace: inside one, every sandbox uid
+  maps back to host root and ``RLIMIT_NPROC`` would not apply. Instead the job drops to a real, unprivileged
+  uid leased per job (:mod:`sandbox.uids`) with ``setpriv``; bwrap keeps only CAP_SETUID/SETGID/SETPCAP for
+  that step and setpriv clears every capability set and sets no_new_privs. Unprivileged (a developer's laptop),
+  bwrap uses ``--unshare-all`` (user namespace included) and the job keeps the caller's uid.
+- The whole tree dies with the job: bwrap's pid namespace init takes every descendant with it (setsid/daemonize
+  does not escape), the outer process group is SIGKILLed, the job's cgroups are emptied, and finally any process
+  still running under the job's uid is killed.
+- Two timeouts: a timer kills the job at ``wall_seconds`` (outcome ``timeout``); an outer watchdog gives the
+  backend ``kill_grace_seconds`` to reap it, then reports ``sandbox_error`` instead of hanging.
+- Memory: cgroup v1 cap (OOM kill -> ``memory_limit``) when available; ``RLIMIT_AS`` is a backstop (4x the cap
+  with cgroups, the cap itself without; none for GPU jobs, whose drivers reserve huge address ranges).
+- The work dir is chowned to the job uid (the only writable bind besides the private tmpfs /tmp and /dev/shm).
+- Outputs are read by trusted code with :func:`sandbox.files.read_outputs`, which never follows symlinks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from sandbox import cgroups
+from sandbox.base import WORK_TARGET, JobResult, JobSpec, Limits, RunningJob, Sandbox, SandboxError
+from sandbox.uids import UidAllocator, UidLease, kill_uid
+
+GIB = 1024**3
+#: Host paths bound read-only when they exist (symlinks such as Debian's /lib -> usr/lib are recreated).
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+#: The few /etc entries the dynamic loader, compilers and Python need; passwd/group are generated.
+ETC_PATHS = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+)
+RESERVED_TARGETS = ("/proc", "/dev", "/tmp", "/etc/passwd", "/etc/group")
+CGROUP_PRELUDE = 'for f in "$1" "$2"; do echo $$ > "$f" || exit 125; done; shift 2; exec "$@"'
+_counter = itertools.count()
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if path is None:
+        raise SandboxError(f"{name} not found: install it (apt-get install bubblewrap util-linux)")
+    return path
+
+
+def default_state_dir() -> Path:
+    """Where uid locks and the generated /etc files live (``SANDBOX_STATE_DIR``, else /run or the temp dir)."""
+    configured = os.environ.get("SANDBOX_STATE_DIR")
+    if configured:
+        return Path(configured)
+    if os.geteuid() == 0 and os.access("/run", os.W_OK):
+        return Path("/run/nanochat-sandbox")
+    return Path(tempfile.gettempdir()) / f"nanochat-sandbox-{os.getuid()}"  # pragma: no cover - non-root only
+
+
+def validate_spec(spec: JobSpec) -> None:
+    """Reject malformed specs before anything starts (ValueError with the reason)."""
+    if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
+        raise ValueError("argv must be a non-empty list of strings")
+    if any("\0" in a for a in spec.argv):
+        raise ValueError("argv items must not contain NUL bytes")
+    if "=" in spec.argv[0]:
+        raise ValueError("argv[0] must not contain '=' (env(1) would read it as a variable)")
+    for key, value in spec.env.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValueError("env keys and values must be strings")
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise ValueError(f"invalid env variable name or value: {key!r}")
+    workdir = Path(spec.workdir)
+    if workdir.is_symlink() or not workdir.is_dir():
+        raise ValueError(f"workdir {workdir} must be an existing directory (not a symlink)")
+    for mount in spec.mounts:
+        target = mount.target
+        if not target.startswith("/") or os.path.normpath(target) != target or target == "/":
+            raise ValueError(f"mount target {target!r} must be a normalised absolute path other than /")
+        if target == WORK_TARGET or any(target == r or target.startswith(r + "/") for r in RESERVED_TARGETS):
+            raise ValueError(f"mount target {target!r} is reserved by the sandbox")
+        if not os.path.lexists(mount.source):
+            raise ValueError(f"mount source {mount.source} does not exist")
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    """chown ``root`` and everything under it to uid:uid without following symlinks."""
+    os.lchown(root, uid, uid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in itertools.chain(dirnames, filenames):
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+class BwrapSandbox(Sandbox):
+    """Runs jobs under bubblewrap (see the module docstring for the layering)."""
+
+    name = "bwrap"
+
+    def __init__(
+        self,
+        *,
+        privileged: bool | None = None,
+        use_cgroups: bool | None = None,
+        state_dir: Path | None = None,
+        uids: range | None = None,
+        kill_grace_seconds: float = 3.0,
+    ) -> None:
+        self.privileged = (os.geteuid() == 0) if privileged is None else privileged
+        if use_cgroups is None:
+            use_cgroups = self.privileged and cgroups.available()
+        self.use_cgroups = use_cgroups
+        self.kill_grace_seconds = kill_grace_seconds
+        self.bwrap = _tool("bwrap")
+        self.prlimit = _tool("prlimit")
+        self.setpriv = _tool("setpriv")
+        self.env_tool = _tool("env")
+        self.sh = _tool("sh")
+        self.state_dir = state_dir or default_state_dir()
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self.allocator = UidAllocator(self.state_dir, uids) if self.privileged else None
+        self._etc_dir = self._write_etc()
+
+    # -- /etc -------------------------------------------------------------------------------------------------
+    def _write_etc(self) -> Path:
+        """Generate passwd/group listing the job uids (Python's getpass and torch look the user up)."""
+        etc = self.state_dir / "etc"
+        etc.mkdir(exist_ok=True, mode=0o755)
+        uid_list = list(self.allocator.uids) if self.allocator else [os.getuid()]
+        passwd = ["root:x:0:0:root:/nonexistent:/usr/sbin/nologin"]
+        group = ["root:x:0:"]
+        for uid in uid_list:
+            if uid != 0:
+                passwd.append(f"sandbox{uid}:x:{uid}:{uid}:sandbox:{WORK_TARGET}:/usr/sbin/nologin")
+                group.append(f"sandbox{uid}:x:{uid}:")
+        for name, lines in (("passwd", passwd), ("group", group)):
+            tmp = etc / f".{name}.{os.getpid()}.tmp"
+            tmp.write_text("\n".join(lines) + "\n")
+            tmp.chmod(0o644)
+            os.replace(tmp, etc / name)
+        return etc
+
+    # -- argv -------------------------------------------------------------------------------------------------
+    def rlimit_args(self, limits: Limits, *, gpu: bool, cgroup_memory: bool) -> list[str]:
+        args = [
+            self.prlimit,
+            f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}",
+            f"--fsize={limits.file_size_bytes}",
+            f"--nofile={limits.open_files}",
+            "--core=0",
+        ]
+        if self.privileged:
+            # Counted per uid: safe only because each job has its own uid (an unprivileged caller's own
+            # processes would count against it).
+            args.append(f"--nproc={limits.pids}")
+        if not gpu:
+            address_space = max(4 * limits.memory_bytes, 4 * GIB) if cgroup_memory else limits.memory_bytes
+            args.append(f"--as={address_space}")
+        return [*args, "--"]
+
+    def bwrap_args(self, spec: JobSpec, uid: int | None, status_fd: int | None = None) -> list[str]:
+        args = [self.bwrap, "--die-with-parent", "--new-session"]
+        if status_fd is not None:
+            args += ["--json-status-fd", str(status_fd)]
+        if self.privileged:
+            args += [
+                "--unshare-ipc",
+                "--unshare-pid",
+                "--unshare-net",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+            ]
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+        else:
+            args += ["--unshare-all"]
+        bound: set[str] = set()
+        made: set[str] = set()
+        for path in SYSTEM_PATHS:
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                args += ["--ro-bind", path, path]
+                bound.add(path)
+        args += ["--perms", "0755", "--dir", "/etc"]
+        made.add("/etc")
+        for path in ETC_PATHS:
+            if os.path.exists(path):
+                args += ["--ro-bind", path, path]
+        args += ["--ro-bind", str(self._etc_dir / "passwd"), "/etc/passwd"]
+        args += ["--ro-bind", str(self._etc_dir / "group"), "/etc/group"]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        size = str(spec.limits.tmpfs_bytes)
+        args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+        args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+        args += ["--bind", str(Path(spec.workdir).resolve()), WORK_TARGET]
+        bound.update({"/proc", "/dev", "/tmp", WORK_TARGET})
+        for mount in sorted(spec.mounts, key=lambda m: m.target.count("/")):
+            args += self._parent_dirs(mount.target, bound, made)
+            args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+            bound.add(mount.target)
+        if spec.gpu:
+            for dev in sorted(Path("/dev").glob("nvidia*")):  # pragma: no cover - needs an NVIDIA host
+                args += ["--dev-bind", str(dev), str(dev)]
+        args += ["--chdir", WORK_TARGET, "--"]
+        if self.privileged:
+            assert uid is not None
+            args += [
+                self.setpriv,
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--",
+            ]
+        args += [self.env_tool, "-i", "--", *(f"{k}={v}" for k, v in spec.env.items()), *spec.argv]
+        return args
+
+    @staticmethod
+    def _parent_dirs(target: str, bound: set[str], made: set[str]) -> list[str]:
+        """``--perms 0755 --dir`` for parents bwrap would otherwise create 0700 (unreadable for the job uid).
+
+        ``bound`` holds mount targets (their host subtree exists inside), ``made`` the dirs created so far.
+        """
+        out: list[str] = []
+        parts = Path(target).parts[1:-1]
+        for i in range(len(parts)):
+            parent = "/" + "/".join(parts[: i + 1])
+            if parent in made or any(parent == b or parent.startswith(b + "/") for b in bound):
+                continue
+            out += ["--perms", "0755", "--dir", parent]
+            made.add(parent)
+        return out
+
+    def command(
+        self,
+        spec: JobSpec,
+        uid: int | None,
+        job_cgroups: cgroups.JobCgroups | None,
+        status_fd: int | None = None,
+    ) -> list[str]:
+        """The full host argv for one job (exposed for tests and debugging)."""
+        prelude: list[str] = []
+        if job_cgroups is not None:
+            prelude = [self.sh, "-c", CGROUP_PRELUDE, "sandbox-enter", *job_cgroups.procs_files]
+        rlimits = self.rlimit_args(spec.limits, gpu=spec.gpu, cgroup_memory=job_cgroups is not None)
+        return prelude + rlimits + self.bwrap_args(spec, uid, status_fd)
+
+    # -- start ------------------------------------------------------------------------------------------------
+    def start(self, spec: JobSpec) -> BwrapJob:
+        validate_spec(spec)
+        lease: UidLease | None = None
+        job_cgroups: cgroups.JobCgroups | None = None
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            if self.allocator is not None:
+                lease = self.allocator.lease()
+                _chown_tree(Path(spec.workdir), lease.uid)
+            if self.use_cgroups:
+                name = f"nanochat-sbx-{os.getpid()}-{next(_counter)}"
+                job_cgroups = cgroups.JobCgroups(name, spec.limits.memory_bytes, spec.limits.pids + 4)
+            argv = self.command(spec, lease.uid if lease else None, job_cgroups, status_w)
+            started = time.monotonic()
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={},
+                close_fds=True,
+                pass_fds=(status_w,),
+                start_new_session=True,
+            )
+        except BaseException as exc:
+            os.close(status_r)
+            if job_cgroups is not None:
+                job_cgroups.remove()
+            if lease is not None:
+                lease.release()
+            if isinstance(exc, OSError):
+                raise SandboxError(f"could not start the sandbox: {exc}") from exc
+            raise
+        finally:
+            os.close(status_w)
+        return BwrapJob(self, spec, proc, started, lease, job_cgroups, status_r)
+
+
+class BwrapJob(RunningJob):
+    """A running bwrap job: a waiter thread reaps it, a timer enforces the wall clock."""
+
+    def __init__(
+        self,
+        sandbox: BwrapSandbox,
+        spec: JobSpec,
+        proc: subprocess.Popen[bytes],
+        started: float,
+        lease: UidLease | None,
+        job_cgroups: cgroups.JobCgroups | None,
+        status_fd: int,
+    ) -> None:
+        self.spec = spec
+        self._status_fd = status_fd
+        self.sandbox = sandbox
+        self.proc = proc
+        self.pid = proc.pid
+        self.uid = lease.uid if lease else None
+        self.stdin = cast(Any, proc.stdin)
+        self.stdout = cast(Any, proc.stdout)
+        self.stderr = cast(Any, proc.stderr)
+        self._started = started
+        self._lease = lease
+        self._cgroups = job_cgroups
+        self._lock = threading.Lock()
+        self._kill_reason: str | None = None
+        self._killed_at: float | None = None
+        self._done = threading.Event()
+        self._result: JobResult | None = None
+        self._timer = threading.Timer(spec.limits.wall_seconds, self.kill, args=("timeout",))
+        self._timer.daemon = True
+        self._timer.start()
+        self._waiter = threading.Thread(target=self._reap, name=f"sandbox-reap-{self.pid}", daemon=True)
+        self._waiter.start()
+
+    # -- ending -----------------------------------------------------------------------------------------------
+    def kill(self, outcome: str = "killed") -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            if self._kill_reason is None:
+                self._kill_reason = outcome
+                self._killed_at = time.monotonic()
+        self._kill_tree()
+
+    def _kill_tree(self) -> None:
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self._cgroups is not None:
+            self._cgroups.kill_all()
+        if self.uid is not None:
+            kill_uid(self.uid)
+
+    def _reap(self) -> None:
+        _, status, usage = os.wait4(self.pid, 0)
+        ended = time.monotonic()
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self._finish(status, usage, ended)
+
+    def _finish(self, status: int, usage: Any, ended: float) -> None:
+        self._timer.cancel()
+        status_text = self._read_status()
+        # Nothing of the job may outlive it: the pid namespace is gone with bwrap, then belt and braces.
+        self._kill_tree()
+        oom = self._cgroups.oom_killed() if self._cgroups is not None else False
+        max_rss = self._cgroups.max_usage_bytes() if self._cgroups is not None else usage.ru_maxrss * 1024
+        if self._cgroups is not None:
+            self._cgroups.remove()
+        if self._lease is not None:
+            self._lease.release()
+        cpu = float(usage.ru_utime + usage.ru_stime)
+        started_ok = '"exit-code"' in status_text
+        self._set_result(self._classify(status, oom, cpu, ended - self._started, max_rss, started_ok))
+
+    def _read_status(self) -> str:
+        """bwrap's --json-status-fd lines; an "exit-code" line means the sandbox set up and the job ended."""
+        os.set_blocking(self._status_fd, False)
+        chunks = []
+        try:
+            while chunk := os.read(self._status_fd, 4096):
+                chunks.append(chunk)
+        except BlockingIOError:  # pragma: no cover - every writer is dead once bwrap is reaped
+            pass
+        finally:
+            os.close(self._status_fd)
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    def _classify(
+        self, status: int, oom: bool, cpu: float, wall: float, max_rss: int | None, started_ok: bool
+    ) -> JobResult:
+        limits = self.spec.limits
+        exit_code: int | None = None
+        sig: int | None = None
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+        else:
+            code = os.WEXITSTATUS(status)
+            # bwrap reports a job killed by signal N as exit status 128+N.
+            if code > 128 and code - 128 in signal.valid_signals():
+                sig = code - 128
+            else:
+                exit_code = code
+        reason = self._kill_reason
+        if reason is not None:
+            messages = {
+                "timeout": f"wall-clock limit of {limits.wall_seconds:g} s exceeded",
+                "output_limit": f"output limit of {limits.output_bytes} bytes exceeded",
+                "killed": "killed on request",
+            }
+            outcome, message = reason, messages.get(reason, reason)
+        elif oom:
+            outcome, message = "memory_limit", f"memory limit of {limits.memory_bytes} bytes exceeded"
+        elif sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= limits.cpu_seconds - 0.05:
+            outcome, message = "timeout", f"CPU time limit of {limits.cpu_seconds} s exceeded"
+        elif not started_ok and sig is None:
+            outcome, message = "sandbox_error", f"the sandbox failed to start (exit code {exit_code})"
+        else:
+            outcome = "exited"
+            message = f"exited with code {exit_code}" if sig is None else f"killed by signal {sig}"
+        return JobResult(
+            exit_code=exit_code,
+            signal=sig,
+            outcome=outcome,
+            wall_seconds=wall,
+            cpu_seconds=cpu,
+            max_rss_bytes=max_rss,
+            message=message,
+        )
+
+    def _set_result(self, result: JobResult) -> None:
+        with self._lock:
+            if self._result is None:
+                self._result = result
+            self._done.set()
+
+    # -- waiting ----------------------------------------------------------------------------------------------
+    def poll(self) -> JobResult | None:
+        return self._result if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> JobResult:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise subprocess.TimeoutExpired(self.spec.argv, cast(float, timeout))
+            killed_at = self._killed_at
+            if killed_at is not None and now - killed_at > self.sandbox.kill_grace_seconds:
+                self._watchdog()
+                break
+            step = 0.05 if killed_at is not None else 0.5
+            if deadline is not None:
+                step = min(step, max(deadline - now, 0.0))
+            self._done.wait(step)
+        assert self._result is not None
+        return self._result
+
+    def _watchdog(self) -> None:
+        """The backend did not reap a killed job in time: kill harder and report a platform fault."""
+        self._kill_tree()
+        if self._done.wait(self.sandbox.kill_grace_seconds):  # pragma: no cover - reaped at the last moment
+            return
+        self._set_result(  # pragma: no cover - needs a process stuck in the kernel
+            JobResult(
+                exit_code=None,
+                signal=None,
+                outcome="sandbox_error",
+                wall_seconds=time.monotonic() - self._started,
+                cpu_seconds=0.0,
+                max_rss_bytes=None,
+                message="the sandbox did not stop after being killed",
+            )
+        )

@@ -1,0 +1,120 @@
+"""cgroup v1 memory + pids caps for one job (used when the worker runs as root and the hierarchy is writable).
+
+Design choices:
+- A child cgroup is made under the worker's OWN cgroup of each controller (read from /proc/self/cgroup), so the
+  job's memory also counts against whatever limits the worker lives under.
+- ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (when present) get the same value: no swap
+  escape. An OOM kill is read back from ``memory.oom_control`` (``oom_kill N``).
+- The job enters the cgroups before bwrap starts (a tiny ``sh`` prelude writes its own pid to ``cgroup.procs``
+  and execs), so nothing forks outside them.
+- Cleanup kills whatever is left in the cgroups and removes them; v1 has no ``cgroup.kill``, so it loops.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def own_cgroup(controller: str, proc_cgroup: Path = Path("/proc/self/cgroup")) -> Path | None:
+    """The mounted directory of this process's cgroup for a v1 ``controller``, or None."""
+    try:
+        text = proc_cgroup.read_text()
+    except OSError:  # pragma: no cover - /proc/self/cgroup exists on every Linux
+        return None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and controller in parts[1].split(","):
+            path = CGROUP_ROOT / controller / parts[2].lstrip("/")
+            return path if (path / "cgroup.procs").exists() else None
+    return None
+
+
+def available() -> bool:
+    """True when memory and pids v1 hierarchies exist and we may create children in them."""
+    if os.geteuid() != 0:
+        return False
+    for controller in ("memory", "pids"):
+        base = own_cgroup(controller)
+        if base is None or not os.access(base, os.W_OK):
+            return False
+    return True
+
+
+class JobCgroups:
+    """A memory and a pids child cgroup for one job."""
+
+    def __init__(self, name: str, memory_bytes: int, pids: int) -> None:
+        memory_base = own_cgroup("memory")
+        pids_base = own_cgroup("pids")
+        if memory_base is None or pids_base is None:
+            raise OSError("cgroup v1 memory/pids hierarchies are not available")
+        self.memory = memory_base / name
+        self.pids = pids_base / name
+        self.memory.mkdir()
+        try:
+            self.pids.mkdir()
+            (self.memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            memsw = self.memory / "memory.memsw.limit_in_bytes"
+            if memsw.exists():
+                memsw.write_text(str(memory_bytes))
+            (self.memory / "memory.swappiness").write_text("0")
+            (self.pids / "pids.max").write_text(str(pids))
+        except OSError:
+            self.remove()
+            raise
+
+    @property
+    def procs_files(self) -> tuple[str, str]:
+        return str(self.memory / "cgroup.procs"), str(self.pids / "cgroup.procs")
+
+    def oom_killed(self) -> bool:
+        """True if the kernel OOM-killed a process of this cgroup (``oom_kill N`` in memory.oom_control)."""
+        try:
+            text = (self.memory / "memory.oom_control").read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            if line.startswith("oom_kill ") and int(line.split()[1]) > 0:
+                return True
+        return False
+
+    def max_usage_bytes(self) -> int | None:
+        try:
+            return int((self.memory / "memory.max_usage_in_bytes").read_text())
+        except (OSError, ValueError):  # pragma: no cover - the file exists while the cgroup does
+            return None
+
+    def pids_in(self) -> set[int]:
+        found: set[int] = set()
+        for group in (self.memory, self.pids):
+            try:
+                found.update(int(p) for p in (group / "cgroup.procs").read_text().split())
+            except OSError:
+                continue
+        return found
+
+    def kill_all(self) -> None:
+        for pid in self.pids_in():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - raced with its own exit
+                pass
+
+    def remove(self, timeout: float = 2.0) -> bool:
+        """Kill what is left and rmdir both cgroups; True when both are gone."""
+        deadline = time.monotonic() + timeout
+        for group in (self.memory, self.pids):
+            while group.exists():
+                self.kill_all()
+                try:
+                    group.rmdir()
+                except OSError:
+                    if time.monotonic() > deadline:  # pragma: no cover - a process stuck in D state
+                        return False
+                    time.sleep(0.01)
+        return True
