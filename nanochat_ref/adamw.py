@@ -10,7 +10,9 @@ Design choices:
   corrections, ``eps`` added after dividing by ``sqrt(bias_correction2)``); nanochat fixed its copy of a
   modded-nanogpt variant that placed eps differently in ``4ddc803``.
 - Every collective is asynchronous: all reduce-scatters are launched first, then each slice is updated as its
-  gradient arrives and its all-gather is launched; the step waits for all gathers at the end.
+  gradient arrives and its all-gather is launched; the step waits for all gathers at the end. nanochat waits on
+  ``work.get_future()``; here on the ``Work`` handles themselves (``work.wait()``), which every backend supports
+  (gloo's reduce-scatter has no future).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class DistAdamW(torch.optim.Optimizer):
                 rank_size = grad.shape[0] // world_size
                 grad_slice = torch.empty_like(grad[:rank_size])  # (N/W, ...)
                 work = _reduce_scatter_tensor(grad_slice, grad, op=dist.ReduceOp.AVG, async_op=True)
-                reduce_futures.append(work.get_future())
+                reduce_futures.append(work)
                 grad_slices.append(grad_slice)
 
         # 2) Update each slice as its gradient arrives, then gather the full parameter back.
@@ -83,6 +85,6 @@ class DistAdamW(torch.optim.Optimizer):
                 bias_correction2 = 1 - beta2**t
                 denom = (exp_avg_sq.sqrt() / bias_correction2**0.5).add_(eps)
                 p_slice.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
-                work = _all_gather_into_tensor(p, p_slice, async_op=True)
-                gather_futures.append(work.get_future())
-        torch.futures.collect_all(gather_futures).wait()
+                gather_futures.append(_all_gather_into_tensor(p, p_slice, async_op=True))
+        for work in gather_futures:
+            work.wait()

@@ -13,7 +13,8 @@ Design choices:
 - ``Muon`` (one process) groups parameters by element count; ``DistMuon`` groups them by shape and gives each
   rank ownership of one parameter per block of ``world_size``: ``reduce_scatter`` (average) hands the owner its
   gradient, the owner computes the update (momentum buffers live only there), ``all_gather`` sends the new
-  weights back to everyone. All collectives are asynchronous (futures).
+  weights back to everyone. All collectives are asynchronous; we wait on the ``Work`` handles (nanochat uses
+  their futures, which gloo's reduce-scatter lacks).
 - nanochat wraps the Newton–Schulz function in ``torch.compile``; here it is compiled lazily and only for CUDA
   tensors, because on CPU the compile takes longer than the tiny runs it would speed up.
 """
@@ -136,7 +137,7 @@ class DistMuon(torch.optim.Optimizer):
                     params[owner_idx].grad if owner_idx < len(params) else torch.empty_like(zero_buffer)
                 )
                 work = dist.reduce_scatter(rs_output, rs_input, op=dist.ReduceOp.AVG, async_op=True)
-                reduce_futures.append(work.get_future())
+                reduce_futures.append(work)
 
         # 2) As each gradient arrives, the owner updates its parameter; then all-gather the new weights.
         gather_futures = []
@@ -153,6 +154,6 @@ class DistMuon(torch.optim.Optimizer):
                 ag_input = params[owner_idx] if owner_idx < len(params) else zero_buffer
                 ag_output = list(params[base_i : base_i + world_size])
                 ag_output.extend([torch.empty_like(zero_buffer) for _ in range(world_size - len(ag_output))])
-                work = dist.all_gather(ag_output, ag_input, async_op=True)
-                gather_futures.append(work.get_future())
-        torch.futures.collect_all(gather_futures).wait()
+                gather_futures.append(dist.all_gather(ag_output, ag_input, async_op=True))
+        for work in gather_futures:
+            work.wait()
