@@ -1,0 +1,271 @@
+"""The UNTRUSTED side: runs inside the learner sandbox, imports learner modules and answers probes.
+
+Started as ``python -s -m grading.engine.learner_host --runtime python|torch`` with the frame channel on its
+own stdin/stdout.  Design choices:
+- At start the host moves the channel to private descriptors and points fd 0 at /dev/null and fds 1/2 at pipes
+  drained by a thread, so whatever learner code prints (Python, C extensions, subprocesses) becomes ``output``
+  frames and can never be mistaken for protocol bytes by the runner.
+- It can start warm: with the runtime's heavy imports done, it waits for a ``files`` frame, writes the
+  workspace under its cwd (``/work``) and only then puts that folder on ``sys.path``.
+- It executes one op at a time (``import``, ``call``, ``value`` ...).  Results that are data travel as values;
+  anything else stays here and travels as a handle (``{"$t": "handle", "id": ...}``).
+- Nothing here is trusted: learner code can patch this module, write to the channel or exit.  The runner and
+  the judge treat every reply as untrusted data, so such tricks can at most make the learner's own tests fail.
+- Learner exceptions become ``error`` replies with a traceback limited to frames in the workspace, paths
+  relative to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import importlib
+import os
+import re
+import secrets
+import select
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .protocol import Channel, Frame, NotData, ProtocolError, decode_value, encode_value
+
+MAX_MESSAGE = 4000
+MAX_TRACEBACK = 8000
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+def learner_traceback(exc: BaseException, root: str) -> str:
+    """Traceback text with only the frames under ``root``, their paths relative to it."""
+    prefix = root.rstrip("/") + "/"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(prefix)]
+    lines: list[str] = []
+    if frames:
+        lines.append("Traceback (most recent call last):")
+        for f in frames:
+            lines.append(f'  File "{f.filename[len(prefix) :]}", line {f.lineno}, in {f.name}')
+            if f.line:
+                lines.append(f"    {f.line.strip()}")
+    for line in traceback.format_exception_only(type(exc), exc):
+        lines.append(line.rstrip("\n").replace(prefix, ""))
+    return "\n".join(lines)[:MAX_TRACEBACK]
+
+
+class OutputPump:
+    """Moves bytes from the learner's stdout/stderr pipes to ``output`` frames."""
+
+    def __init__(self, channel: Channel, fds: dict[str, int]) -> None:
+        self.channel = channel
+        self.fds = fds
+        self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in fds}
+        self.lock = threading.Lock()
+        for fd in fds.values():
+            os.set_blocking(fd, False)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="output-pump", daemon=True).start()
+
+    def _run(self) -> None:  # pragma: no cover - exercised in subprocess tests, not measurable in-process
+        while True:
+            ready, _, _ = select.select(list(self.fds.values()), [], [], 0.05)
+            if ready:
+                self.drain()
+
+    def drain(self) -> None:
+        """Send everything already written to the pipes (called after each op, before the reply)."""
+        with self.lock:
+            for name, fd in self.fds.items():
+                chunks: list[bytes] = []
+                while True:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except BlockingIOError:
+                        break
+                    if not chunk:  # pragma: no cover - only if every writer closed fd 1/2
+                        break
+                    chunks.append(chunk)
+                if chunks:
+                    text = self.decoders[name].decode(b"".join(chunks))
+                    if text:
+                        self.channel.send({"kind": "output", "stream": name, "data": text})
+
+
+class Host:
+    """Executes ops against learner objects; one instance per learner process."""
+
+    def __init__(self, channel: Channel, root: str) -> None:
+        self.channel = channel
+        self.root = root
+        self.token = secrets.token_hex(4)
+        self.objects: dict[str, object] = {}
+        self._next = 0
+
+    # -- handles
+    def _handle(self, obj: object) -> dict[str, Any]:
+        self._next += 1
+        hid = f"{self.token}:{self._next}"
+        self.objects[hid] = obj
+        tp = type(obj)
+        return {
+            "$t": "handle",
+            "id": hid,
+            "type": f"{tp.__module__}.{tp.__qualname__}",
+            "callable": callable(obj),
+        }
+
+    def _resolve(self, node: dict[str, Any]) -> object:
+        hid = node.get("id")
+        if not isinstance(hid, str) or hid not in self.objects:
+            raise LookupError("stale or unknown handle (the learner process may have been restarted)")
+        obj = self.objects[hid]
+        for name in node.get("path") or []:
+            obj = getattr(obj, str(name))
+        return obj
+
+    def decode(self, tree: Any, buffers: list[bytes]) -> Any:
+        return decode_value(tree, buffers, self._resolve)
+
+    # -- files
+    def write_files(self, frame: Frame) -> None:
+        entries = frame.header.get("files")
+        if not isinstance(entries, list):
+            raise ProtocolError("files frame without a file list")
+        root = Path(self.root)
+        for entry in entries:
+            rel = str(entry.get("path", ""))
+            parts = Path(rel).parts
+            if not rel or rel.startswith("/") or ".." in parts:
+                raise ProtocolError(f"refusing workspace path {rel!r}")
+            idx = entry.get("b")
+            if type(idx) is not int or not 0 <= idx < len(frame.buffers):
+                raise ProtocolError("bad buffer index in files frame")
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(frame.buffers[idx])
+        sys.path.insert(0, self.root)
+        importlib.invalidate_caches()
+
+    # -- ops
+    def execute(self, header: dict[str, Any], buffers: list[bytes]) -> tuple[Any, list[bytes]]:
+        op = header.get("op")
+        out: list[bytes] = []
+        if op == "import":
+            name = str(header.get("name", ""))
+            if not _MODULE_NAME.match(name):
+                raise ValueError(f"not a module name: {name!r}")
+            return self._handle(importlib.import_module(name)), out
+        if op == "release":
+            for hid in header.get("ids") or []:
+                self.objects.pop(str(hid), None)
+            return None, out
+        target = self._resolve(header.get("target") or {})
+        if op == "call":
+            args = self.decode(header.get("args", []), buffers)
+            kwargs = self.decode(header.get("kwargs", {}), buffers)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ProtocolError("call needs a list of args and a dict of kwargs")
+            result: Any = target(*args, **kwargs)  # type: ignore[operator]
+        elif op == "value":
+            return encode_value(target, out), out
+        elif op == "setattr":
+            setattr(target, str(header.get("name")), self.decode(header.get("value"), buffers))
+            result = None
+        elif op == "getitem":
+            result = target[self.decode(header.get("key"), buffers)]  # type: ignore[index]
+        elif op == "len":
+            result = len(target)  # type: ignore[arg-type]
+        elif op == "iter":
+            result = list(target)  # type: ignore[call-overload]
+        elif op == "repr":
+            result = repr(target)[:MAX_MESSAGE]
+        elif op == "str":
+            result = str(target)[:MAX_MESSAGE]
+        else:
+            raise ProtocolError(f"unknown op {str(op)[:40]!r}")
+        return encode_value(result, out, self._handle), out
+
+    def error(self, exc: BaseException) -> dict[str, Any]:
+        kind = "not_data" if isinstance(exc, NotData) else "exception"
+        return {
+            "type": type(exc).__name__,
+            "message": str(exc)[:MAX_MESSAGE],
+            "traceback": learner_traceback(exc, self.root),
+            "kind": "syntax" if type(exc).__name__ in _SYNTAX_ERRORS else kind,
+        }
+
+
+def serve(channel: Channel, host: Host, pump: OutputPump | None) -> None:
+    """Answer ops until the channel closes or an ``exit`` frame arrives."""
+    while True:
+        frame = channel.recv()
+        if frame is None or frame.kind == "exit":
+            return
+        if frame.kind != "op":
+            raise ProtocolError(f"unexpected frame {frame.kind!r}")
+        reply: dict[str, Any] = {"kind": "reply", "id": frame.header.get("id")}
+        buffers: list[bytes] = []
+        try:
+            value, buffers = host.execute(frame.header, frame.buffers)
+            reply.update(ok=True, value=value)
+        except BaseException as exc:  # noqa: BLE001 - learner code may raise anything, SystemExit included
+            reply.update(ok=False, error=host.error(exc))
+            buffers = []
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:  # noqa: BLE001, S110 - learner may have replaced or closed it
+                    pass
+            if pump is not None:
+                pump.drain()
+        channel.send(reply, buffers)
+
+
+def _redirect() -> tuple[Channel, dict[str, int]]:  # pragma: no cover - runs only as the sandboxed process
+    chan_in, chan_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    fds: dict[str, int] = {}
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        r, w = os.pipe()
+        os.dup2(w, fd)
+        os.close(w)
+        fds[name] = r
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    channel = Channel(os.fdopen(chan_in, "rb"), os.fdopen(chan_out, "wb"))
+    return channel, fds
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs only as the sandboxed process
+    parser = argparse.ArgumentParser(
+        description="nanochat Lab learner host (runs inside the learner sandbox)"
+    )
+    parser.add_argument("--runtime", choices=["python", "torch"], default="python", help="warm-up imports")
+    args = parser.parse_args(argv)
+    sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
+    channel, fds = _redirect()
+    if args.runtime == "torch":
+        import numpy  # noqa: F401, PLC0415
+        import torch  # noqa: F401, PLC0415 - the point of the torch runtime is to pay this before the submission
+    channel.send({"kind": "ready", "runtime": args.runtime, "pid": os.getpid()})
+    host = Host(channel, os.getcwd())
+    frame = channel.recv()
+    if frame is None:
+        return 0
+    if frame.kind != "files":
+        raise ProtocolError(f"expected a files frame, got {frame.kind!r}")
+    host.write_files(frame)
+    pump = OutputPump(channel, fds)
+    pump.start()
+    channel.send({"kind": "setup_done"})
+    serve(channel, host, pump)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Starting the two sandboxed processes of a grading job and reading their frames.
+
+Design choices:
+- Both processes run the same interpreter and venv as the worker, bound read-only into the sandbox
+  (``/opt/venv`` plus the real interpreter prefix at its own path), with ``grading/engine`` bound at
+  ``/opt/lab/grading/engine``.  The learner sandbox gets nothing else: no ``nanochat_ref``, no content, no
+  tests.  The judge sandbox also gets ``nanochat_ref`` and the module folder (or the whole content root for a
+  warm judge, which learns its module from the ``start`` frame).
+- The env is built here from scratch (the sandbox inherits nothing): ``PYTHONPATH``, ``HOME``, ``TMPDIR``,
+  thread counts pinned to 1, and the NANOCHAT base dir under the job's scratch space.
+- :class:`Proc` reads frames on a thread and puts them, in order, into whichever queue it is attached to, so
+  a pool can start a process long before a job adopts it without losing the ``ready`` frame.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .protocol import Caps, Channel, Frame, ProtocolError, read_frame
+from .workspace import REPO_ROOT
+
+ENGINE_TARGET = "/opt/lab"
+VENV_TARGET = "/opt/venv"
+MODULE_TARGET = "/opt/module"
+CONTENT_TARGET = "/opt/content"
+STDERR_KEEP = 64 * 1024
+#: Frames from the learner may carry tensors, but never more than this in one frame.
+LEARNER_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
+JUDGE_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things live on the host (the worker's own interpreter, venv and engine by default)."""
+
+    venv: Path
+    interpreter_prefix: Path
+    repo_root: Path = REPO_ROOT
+
+    @classmethod
+    def detect(cls) -> Layout:
+        venv = Path(sys.prefix)
+        prefix = Path(os.path.realpath(sys.executable)).parent.parent
+        if Path(sys.base_prefix).resolve() != prefix.resolve():  # pragma: no cover - unusual installs
+            prefix = Path(sys.base_prefix)
+        return cls(venv=venv, interpreter_prefix=prefix)
+
+    def python(self) -> str:
+        return (
+            f"{VENV_TARGET}/bin/python"
+            if self.venv != self.interpreter_prefix
+            else f"{self.interpreter_prefix}/bin/python3"
+        )
+
+    def base_mounts(self) -> list[Any]:
+        from sandbox.base import Mount
+
+        mounts = [Mount(self.repo_root / "grading" / "engine", f"{ENGINE_TARGET}/grading/engine")]
+        if self.venv != self.interpreter_prefix:
+            mounts.append(Mount(self.venv, VENV_TARGET))
+        mounts.append(Mount(self.interpreter_prefix, str(self.interpreter_prefix)))
+        return mounts
+
+
+def job_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {
+        "PATH": f"{VENV_TARGET}/bin:/usr/bin:/bin",
+        "PYTHONPATH": ENGINE_TARGET,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONHASHSEED": "0",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NANOCHAT_BASE_DIR": "/tmp/nanochat",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "MPLBACKEND": "Agg",
+    }
+    env.update(extra or {})
+    return env
+
+
+class Proc:
+    """A started sandboxed process speaking frames on its stdin/stdout."""
+
+    def __init__(self, role: str, job: Any, workdir: Path, limits: Any, caps: Caps, runtime: str) -> None:
+        self.role = role
+        self.job = job
+        self.workdir = workdir
+        self.limits = limits
+        self.runtime = runtime
+        self.channel = Channel(job.stdout, job.stdin, caps)
+        self.stderr = bytearray()
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue()
+        self._kill_reason: str | None = None
+        threading.Thread(target=self._read, name=f"{role}-frames", daemon=True).start()
+        threading.Thread(target=self._drain_stderr, name=f"{role}-stderr", daemon=True).start()
+
+    def attach(self, sink: queue.Queue[tuple[str, Frame | None | Exception]]) -> None:
+        """Route this process's frames (those already read first) into ``sink``."""
+        with self._lock:
+            old, self._sink = self._sink, sink
+            while True:
+                try:
+                    sink.put(old.get_nowait())
+                except queue.Empty:
+                    break
+
+    def _put(self, item: Frame | None | Exception) -> None:
+        with self._lock:
+            self._sink.put((self.role, item))
+
+    def _read(self) -> None:
+        while True:
+            try:
+                frame = read_frame(self.job.stdout, self.channel.caps)
+            except (ProtocolError, OSError, ValueError) as exc:
+                self._put(exc if isinstance(exc, ProtocolError) else ProtocolError(str(exc)))
+                return
+            if frame is not None and frame.kind == "ready":
+                self.ready.set()
+            self._put(frame)
+            if frame is None:
+                return
+
+    def _drain_stderr(self) -> None:
+        while True:
+            try:
+                chunk = self.job.stderr.read1(65536)
+            except (OSError, ValueError):  # pragma: no cover - pipe closed under us
+                return
+            if not chunk:
+                return
+            room = STDERR_KEEP - len(self.stderr)
+            if room > 0:
+                self.stderr += chunk[:room]
+
+    def send(self, header: dict[str, Any], buffers: list[bytes] | None = None) -> bool:
+        """Send a frame; ``False`` if the process is gone."""
+        try:
+            self.channel.send(header, buffers)
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def alive(self) -> bool:
+        return self.job.poll() is None
+
+    def kill(self, reason: str = "killed") -> None:
+        if self._kill_reason is None:
+            self._kill_reason = reason
+        self.job.kill(reason)
+
+    def finish(self, timeout: float = 5.0) -> Any:
+        """Kill (if needed), wait and clean up; returns the sandbox's JobResult (or ``None``)."""
+        import subprocess
+
+        if self.alive():
+            self.kill()
+        try:
+            result = self.job.wait(timeout)
+        except subprocess.TimeoutExpired:  # pragma: no cover - the backend's own watchdog makes this rare
+            result = None
+        for stream in (self.job.stdin, self.job.stdout):
+            try:
+                stream.close()
+            except (OSError, ValueError):  # pragma: no cover
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return result
+
+
+def _limits(requested: dict[str, Any] | None) -> Any:
+    from sandbox.limits import resolve
+
+    return resolve(requested)
+
+
+def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None = None) -> Proc:
+    """Start a learner host (warm: it waits for a ``files`` frame)."""
+    from sandbox.base import JobSpec
+
+    layout = layout or Layout.detect()
+    workdir = Path(tempfile.mkdtemp(prefix="lab-learner-"))
+    spec = JobSpec(
+        argv=[layout.python(), "-s", "-m", "grading.engine.learner_host", "--runtime", runtime],
+        mounts=layout.base_mounts(),
+        workdir=workdir,
+        env=job_env(),
+        limits=limits,
+    )
+    return Proc("learner", sandbox.start(spec), workdir, limits, LEARNER_CAPS, runtime)
+
+
+def start_judge(
+    sandbox: Any,
+    runtime: str,
+    limits: Any,
+    content_root: Path,
+    layout: Layout | None = None,
+    *,
+    target: str = CONTENT_TARGET,
+) -> Proc:
+    """Start a judge (warm: it waits for a ``start`` frame naming a folder under ``target``)."""
+    from sandbox.base import JobSpec, Mount
+
+    layout = layout or Layout.detect()
+    workdir = Path(tempfile.mkdtemp(prefix="lab-judge-"))
+    mounts = [
+        *layout.base_mounts(),
+        Mount(layout.repo_root / "nanochat_ref", f"{ENGINE_TARGET}/nanochat_ref"),
+        Mount(Path(content_root), target),
+    ]
+    # The judge runs trusted test code; it gets more room than the learner but still lives in a sandbox.
+    judge_limits = replace(limits, output_bytes=max(limits.output_bytes, 16 * 1024 * 1024))
+    spec = JobSpec(
+        argv=[layout.python(), "-s", "-m", "grading.engine.judge", "--runtime", runtime],
+        mounts=mounts,
+        workdir=workdir,
+        env=job_env(),
+        limits=judge_limits,
+    )
+    return Proc("judge", sandbox.start(spec), workdir, judge_limits, JUDGE_CAPS, runtime)

@@ -1,0 +1,577 @@
+"""One grading job: learner host in sandbox B, judge in sandbox A, the runner relaying between them.
+
+Design choices:
+- The runner is the only party that talks to both sides.  It relays the judge's ``op`` frames to the learner
+  host and the replies back *without decoding values* (no torch here: the web worker never imports it),
+  enforcing one pending call at a time, a per-call deadline and the learner's output cap.
+- The verdict is built here from the judge's test events and what the runner itself saw (deadlines, crashes,
+  caps).  Nothing the learner process sends can become a test result: its frames are only replies to the
+  call in flight and output text, checked for shape and size.  A frame that breaks the protocol ends the
+  learner process; the tests that needed it fail.
+- Learner problems (syntax error, exception, timeout, memory, output flood, exit) give ``status "fail"`` with
+  the matching ``outcome`` and ``fault "learner"``; only what stops us from grading (judge crash, sandbox
+  failure, broken module) gives ``status "error"`` with ``fault "platform"``.  A crash or kill still yields a
+  full verdict: every collected test gets a status.
+- Hidden tests reach the result and the events as name + status + a neutral message only; learner output
+  printed during a hidden test is counted against the cap but never shown (it could echo hidden inputs).
+- Two clocks: the per-call deadline (kills the learner host) and an overall wall-clock watchdog (kills both).
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .procs import CONTENT_TARGET, MODULE_TARGET, Layout, Proc, start_judge, start_learner
+from .protocol import Frame, ProtocolError
+from .schema import SCHEMA_VERSION, validate_result
+from .workspace import ENGINE_KEYS, ModuleSpec, SubmissionError, build_workspace, load_module, validate_files
+
+OPS = frozenset({"import", "call", "value", "setattr", "getitem", "len", "iter", "repr", "str", "release"})
+DEFAULT_CALL_SECONDS = 10.0
+JUDGE_SLACK_SECONDS = 20.0
+TEST_OUTPUT_CHARS = 4000
+OUTPUT_EVENT_CHARS = 64 * 1024
+_HIDDEN_MESSAGES = {
+    "pass": "Hidden test passed.",
+    "fail": "Hidden test failed.",
+    "error": "Hidden test failed: your code raised an error or stopped.",
+    "skip": "Hidden test skipped.",
+}
+_PRECEDENCE = [
+    "platform_error",
+    "sandbox_crash",
+    "timeout",
+    "memory_limit",
+    "output_limit",
+    "compile_error",
+    "import_error",
+    "runtime_error",
+    "tests_failed",
+    "ok",
+]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MiB"
+
+
+class _Job:
+    """State of one grading run; :meth:`events` is the generator behind :func:`grade`."""
+
+    def __init__(
+        self,
+        module_dir: Path,
+        files: dict[str, bytes],
+        limits: dict[str, Any] | None,
+        pool: Any,
+        submission_id: str | None,
+        sandbox: Any,
+        queued: str | None,
+    ) -> None:
+        self.module_dir = Path(module_dir).resolve()
+        self.files = files
+        self.requested = dict(limits or {})
+        self.pool = pool
+        self.submission_id = submission_id
+        self.sandbox = sandbox
+        self.t0 = time.monotonic()
+        self.timestamps: dict[str, str | None] = {"queued": queued, "started": _now_iso(), "finished": None}
+        self.seq = 0
+        self.module: ModuleSpec | None = None
+        self.learner: Proc | None = None
+        self.judge: Proc | None = None
+        self.sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue()
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+        self.current: str | None = None
+        self.metrics: dict[str, Any] = {}
+        self.outcomes: set[str] = set()
+        self.learner_errors: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.pending: dict[str, Any] | None = None
+        self.learner_dead: str | None = None
+        self.learner_result: Any = None
+        self.output_total = 0
+        self.output_events = 0
+        self.output_cap = 1024 * 1024
+        self.call_seconds = DEFAULT_CALL_SECONDS
+        self.done = False
+        self.ready = {"learner": False, "judge": False}
+
+    # ------------------------------------------------------------------ events
+    def emit(self, event: dict[str, Any]) -> dict[str, Any]:
+        out = {"type": event.pop("type"), "seq": self.seq, "t": round(time.monotonic() - self.t0, 4), **event}
+        self.seq += 1
+        return out
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        yield self.emit({"type": "phase", "phase": "started"})
+        try:
+            yield from self._run()
+        finally:
+            self._cleanup()
+        yield self.emit({"type": "phase", "phase": "finished"})
+        yield self.emit({"type": "verdict", "result": self.result()})
+
+    # ------------------------------------------------------------------ setup
+    def _run(self) -> Iterator[dict[str, Any]]:
+        try:
+            self.module = load_module(self.module_dir)
+        except Exception as exc:  # noqa: BLE001 - any failure to read content is a platform fault
+            self._platform(f"The module could not be loaded: {exc}")
+            return
+        try:
+            submitted = validate_files(self.module, self.files)
+        except SubmissionError as exc:
+            self.outcomes.add("compile_error")
+            self.notes.append(f"The submission was rejected: {exc}")
+            return
+        requested = {**self.module.limits, **self.requested}
+        engine = {k: requested.pop(k) for k in ENGINE_KEYS if k in requested}
+        try:
+            from sandbox.limits import resolve
+
+            limits = resolve(requested)
+            self.call_seconds = min(
+                float(engine.get("call_seconds", DEFAULT_CALL_SECONDS)), limits.wall_seconds
+            )
+        except Exception as exc:  # noqa: BLE001 - a bad limit in module.yaml or the env is a platform fault
+            self._platform(f"Invalid limits: {exc}")
+            return
+        self.limits = limits
+        self.output_cap = limits.output_bytes
+        self.deadline = self.t0 + limits.wall_seconds + JUDGE_SLACK_SECONDS
+        workspace = build_workspace(self.module, submitted)
+        try:
+            self._acquire(limits)
+        except Exception as exc:  # noqa: BLE001 - the sandbox could not start: not the learner's fault
+            self.outcomes.add("sandbox_crash")
+            self.notes.append(f"The sandbox could not start: {exc}")
+            return
+        assert self.learner is not None and self.judge is not None
+        names = sorted(workspace)
+        self.learner.send(
+            {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
+            [workspace[p] for p in names],
+        )
+        module_path = self._judge_module_path()
+        text = {p: d.decode("utf-8") for p, d in submitted.items()}
+        self.judge.send({"kind": "start", "module_dir": module_path, "files": text})
+        yield from self._loop()
+
+    def _acquire(self, limits: Any) -> None:
+        assert self.module is not None
+        runtime = self.module.runtime
+        if self.sandbox is None:
+            from sandbox.base import get_backend
+
+            self.sandbox = get_backend()
+        learner = self.pool.take_learner(runtime, limits) if self.pool is not None else None
+        self.learner = learner or start_learner(self.sandbox, runtime, limits)
+        self.learner.attach(self.sink)
+        judge = (
+            self.pool.take_judge(runtime, limits, self.module_dir.parent) if self.pool is not None else None
+        )
+        if judge is not None:
+            self._judge_target = f"{CONTENT_TARGET}/{self.module_dir.name}"
+        else:
+            judge = start_judge(
+                self.sandbox, runtime, limits, self.module_dir, Layout.detect(), target=MODULE_TARGET
+            )
+            self._judge_target = MODULE_TARGET
+        self.judge = judge
+        self.judge.attach(self.sink)
+
+    def _judge_module_path(self) -> str:
+        return self._judge_target
+
+    # ------------------------------------------------------------------ main loop
+    def _loop(self) -> Iterator[dict[str, Any]]:
+        while not self.done:
+            now = time.monotonic()
+            wake = self.deadline
+            if self.pending is not None:
+                wake = min(wake, self.pending["deadline"])
+            try:
+                role, item = self.sink.get(timeout=max(0.0, wake - now))
+            except queue.Empty:
+                yield from self._on_deadline()
+                continue
+            if role == "judge":
+                yield from self._on_judge(item)
+            elif self.learner is not None and role == "learner":
+                yield from self._on_learner(item)
+
+    def _on_deadline(self) -> Iterator[dict[str, Any]]:
+        now = time.monotonic()
+        if self.pending is not None and now >= self.pending["deadline"]:
+            self._kill_learner(
+                "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
+            )
+            return
+        if now >= self.deadline:
+            if self.pending is not None or self.learner_dead == "timeout":
+                self.outcomes.add("timeout")
+                self.notes.append(f"Grading took longer than {self.limits.wall_seconds:g} s and was stopped.")
+            else:
+                self._platform("The tests did not finish within the time limit.")
+            self.done = True
+        yield from ()
+
+    def _platform(self, message: str) -> None:
+        self.outcomes.add("platform_error")
+        self.notes.append(message)
+        self.done = True
+
+    # ------------------------------------------------------------------ judge side
+    def _on_judge(self, item: Frame | None | Exception) -> Iterator[dict[str, Any]]:
+        if not isinstance(item, Frame):
+            tail = bytes(self.judge.stderr[-2000:]).decode("utf-8", "replace") if self.judge else ""
+            self._platform(f"The grader stopped unexpectedly. {tail}".strip())
+            return
+        kind = item.kind
+        if kind == "ready":
+            self.ready["judge"] = True
+            yield from self._maybe_ready()
+        elif kind == "event":
+            yield from self._on_judge_event(item.header.get("event"))
+        elif kind == "op":
+            self._relay_op(item)
+        elif kind == "done":
+            self.done = True
+        else:
+            self._platform(f"The grader sent an unexpected frame {kind!r}.")
+
+    def _maybe_ready(self) -> Iterator[dict[str, Any]]:
+        if all(self.ready.values()) and not getattr(self, "_announced", False):
+            self._announced = True
+            yield self.emit({"type": "phase", "phase": "sandbox_ready"})
+
+    def _on_judge_event(self, event: Any) -> Iterator[dict[str, Any]]:
+        if not isinstance(event, dict):
+            self._platform("The grader sent a malformed event.")
+            return
+        etype = event.get("type")
+        if etype == "collected":
+            for info in event.get("tests") or []:
+                tid = str(info["id"])
+                self.order.append(tid)
+                self.tests[tid] = {
+                    "id": tid,
+                    "name": str(info.get("name", tid)),
+                    "step": info.get("step"),
+                    "status": None,
+                    "message": "",
+                    "output": "",
+                    "duration_seconds": 0.0,
+                    "visibility": "hidden" if tid.startswith("hidden/") else "visible",
+                    "hint": info.get("hint"),
+                    "metrics": {},
+                }
+            yield self.emit({"type": "phase", "phase": "tests_collected", "count": len(self.order)})
+        elif etype == "test_started":
+            tid = str(event.get("id"))
+            self.current = tid
+            test = self.tests.get(tid, {})
+            yield self.emit(
+                {
+                    "type": "test_started",
+                    "id": tid,
+                    "name": test.get("name", tid),
+                    "step": test.get("step"),
+                    "visibility": test.get("visibility", "visible"),
+                }
+            )
+        elif etype == "test_finished":
+            yield from self._on_test_finished(event.get("test") or {})
+        elif etype == "metric":
+            yield from self._on_metric(event)
+
+    def _on_test_finished(self, reported: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        tid = str(reported.get("id"))
+        test = self.tests.get(tid)
+        if test is None:
+            return
+        status = str(reported.get("status"))
+        status = status if status in _HIDDEN_MESSAGES else "error"
+        test["status"] = status
+        test["duration_seconds"] = float(reported.get("duration_seconds") or 0.0)
+        if test["visibility"] == "hidden":
+            test.update(message=_HIDDEN_MESSAGES[status], output="", hint=None, metrics={})
+        else:
+            test["message"] = str(reported.get("message") or "")
+            test["metrics"] = dict(reported.get("metrics") or {})
+        self.current = None
+        yield self.emit({"type": "test_finished", "test": dict(test)})
+
+    def _on_metric(self, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        tid = str(event.get("test_id"))
+        if self.tests.get(tid, {}).get("visibility") == "hidden":
+            return
+        name = str(event.get("name"))
+        if "series" in event:
+            self.metrics[name] = event["series"]
+            yield self.emit({"type": "metric", "name": name, "series": event["series"]})
+        else:
+            self.metrics[name] = event.get("value")
+            yield self.emit({"type": "metric", "name": name, "value": event.get("value")})
+
+    def _relay_op(self, frame: Frame) -> None:
+        header = frame.header
+        jid = header.get("id")
+        if self.pending is not None or header.get("op") not in OPS:
+            self._platform("The grader sent an invalid call.")
+            return
+        if self.learner is None or self.learner_dead is not None:
+            self._reply_error(jid, "crashed", "LearnerGone", self._gone_message())
+            return
+        self.pending = {
+            "jid": jid,
+            "op": header["op"],
+            "test": self.current,
+            "deadline": time.monotonic() + self.call_seconds,
+        }
+        if not self.learner.send({**header, "id": jid}, frame.buffers):
+            self.pending = None
+            self._learner_gone(ProtocolError("the learner process closed its input"))
+
+    def _reply_error(self, jid: Any, kind: str, type_name: str, message: str) -> None:
+        assert self.judge is not None
+        self.judge.send(
+            {
+                "kind": "reply",
+                "id": jid,
+                "ok": False,
+                "error": {"type": type_name, "message": message, "traceback": "", "kind": kind},
+            }
+        )
+
+    def _gone_message(self) -> str:
+        reasons = {
+            "timeout": f"Your code was stopped after {self.call_seconds:g} s (time limit).",
+            "memory_limit": "Your code used more memory than allowed and was stopped.",
+            "output_limit": "Your code printed more output than allowed and was stopped.",
+            "protocol": "Your code interfered with the grader's channel and was stopped.",
+        }
+        return reasons.get(
+            self.learner_dead or "", f"Your code's process ended unexpectedly ({self.learner_dead})."
+        )
+
+    # ------------------------------------------------------------------ learner side
+    def _on_learner(self, item: Frame | None | Exception) -> Iterator[dict[str, Any]]:
+        if self.learner_dead is not None:
+            return
+        if not isinstance(item, Frame):
+            self._learner_gone(item)
+            return
+        kind = item.kind
+        if kind == "output":
+            yield from self._on_output(item.header)
+        elif kind == "reply" and self.pending is not None and item.header.get("id") == self.pending["jid"]:
+            self._forward_reply(item)
+        elif kind == "ready":
+            pass
+        elif kind == "setup_done" and not self.ready["learner"]:
+            self.ready["learner"] = True
+            yield from self._maybe_ready()
+        else:
+            self._learner_gone(ProtocolError(f"unexpected frame {kind!r}"))
+
+    def _on_output(self, header: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        data, stream = header.get("data"), header.get("stream")
+        if not isinstance(data, str) or stream not in ("stdout", "stderr"):
+            self._learner_gone(ProtocolError("malformed output frame"))
+            return
+        self.output_total += len(data.encode("utf-8", "replace"))
+        if self.output_total > self.output_cap:
+            self._kill_learner(
+                "output_limit",
+                f"Your code printed more than {self.output_cap // 1024} KiB of output and was stopped.",
+            )
+            return
+        test = self.tests.get(self.current or "")
+        if test is not None and test["visibility"] == "hidden":
+            return
+        if test is not None and len(test["output"]) < TEST_OUTPUT_CHARS:
+            room = TEST_OUTPUT_CHARS - len(test["output"])
+            test["output"] += data[:room] + ("\n[output truncated]" if len(data) > room else "")
+        if self.output_events < OUTPUT_EVENT_CHARS:
+            chunk = data[: OUTPUT_EVENT_CHARS - self.output_events]
+            self.output_events += len(chunk)
+            yield self.emit({"type": "output", "stream": stream, "test_id": self.current, "data": chunk})
+
+    def _forward_reply(self, frame: Frame) -> None:
+        assert self.pending is not None and self.judge is not None
+        header = frame.header
+        pending, self.pending = self.pending, None
+        reply: dict[str, Any] = {"kind": "reply", "id": pending["jid"]}
+        if header.get("ok") is True:
+            reply.update(ok=True, value=header.get("value"))
+            self.judge.send(reply, frame.buffers)
+            return
+        err = header.get("error")
+        if header.get("ok") is not False or not isinstance(err, dict):
+            self._learner_gone(ProtocolError("malformed reply"), pending)
+            return
+        clean = {k: str(err.get(k, ""))[:8000] for k in ("type", "message", "traceback")}
+        clean["kind"] = (
+            "syntax"
+            if err.get("kind") == "syntax"
+            else ("not_data" if err.get("kind") == "not_data" else "exception")
+        )
+        self.learner_errors.append({"op": pending["op"], "test": pending["test"], **clean})
+        reply.update(ok=False, error=clean)
+        self.judge.send(reply)
+
+    def _kill_learner(self, reason: str, message: str) -> None:
+        assert self.learner is not None
+        self.learner_dead = reason
+        self.outcomes.add(reason)
+        self.notes.append(message)
+        self.learner.kill(reason)
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            kind = "timeout" if reason == "timeout" else "crashed"
+            self._reply_error(pending["jid"], kind, "Timeout" if reason == "timeout" else "Stopped", message)
+
+    def _learner_gone(self, item: Any, pending: dict[str, Any] | None = None) -> None:
+        assert self.learner is not None
+        if isinstance(item, ProtocolError):
+            self.learner.kill("killed")
+            self.learner_dead = "protocol"
+        result = self.learner.finish(timeout=5.0)
+        self.learner_result = result
+        if self.learner_dead is None:
+            outcome = getattr(result, "outcome", "exited")
+            self.learner_dead = (
+                outcome
+                if outcome in ("timeout", "memory_limit", "output_limit")
+                else f"exit code {getattr(result, 'exit_code', None)}, signal {getattr(result, 'signal', None)}"
+            )
+            self.outcomes.add(
+                outcome
+                if outcome in ("timeout", "memory_limit", "output_limit")
+                else ("sandbox_crash" if outcome == "sandbox_error" else "runtime_error")
+            )
+        elif self.learner_dead == "protocol":
+            self.outcomes.add("runtime_error")
+        pending = pending or self.pending
+        self.pending = None
+        if pending is not None:
+            self._reply_error(pending["jid"], "crashed", "LearnerGone", self._gone_message())
+
+    # ------------------------------------------------------------------ end
+    def _cleanup(self) -> None:
+        if self.learner is not None:
+            self.learner.send({"kind": "exit"})
+            result = self.learner.finish(timeout=2.0)
+            self.learner_result = self.learner_result or result
+        if self.judge is not None:
+            self.judge.finish(timeout=2.0)
+
+    def _outcome(self, tests: list[dict[str, Any]]) -> str:
+        outcomes = set(self.outcomes)
+        failing = [t for t in tests if t["status"] in ("fail", "error")]
+        if failing or not tests:
+            for err in self.learner_errors:
+                if err["op"] == "import":
+                    outcomes.add("compile_error" if err["kind"] == "syntax" else "import_error")
+                elif err["type"] == "MemoryError":
+                    outcomes.add("memory_limit")
+            if any(t["status"] == "error" for t in failing):
+                outcomes.add("runtime_error")
+            if failing:
+                outcomes.add("tests_failed")
+        if not tests and not outcomes:
+            outcomes.add("platform_error")
+            self.notes.append("No tests were collected for this module.")
+        return next((o for o in _PRECEDENCE if o in outcomes), "ok")
+
+    def result(self) -> dict[str, Any]:
+        tests = []
+        for tid in self.order:
+            test = dict(self.tests[tid])
+            if test["status"] is None:
+                test["status"] = "error"
+                test["message"] = (
+                    "Not run: grading stopped before this test."
+                    if test["visibility"] == "visible"
+                    else _HIDDEN_MESSAGES["error"]
+                )
+            tests.append(test)
+        outcome = self._outcome(tests)
+        platform = outcome in ("platform_error", "sandbox_crash")
+        passed = sum(1 for t in tests if t["status"] == "pass")
+        status = "error" if platform else ("pass" if outcome == "ok" else "fail")
+        self.timestamps["finished"] = _now_iso()
+        res = self.learner_result
+        result = {
+            "schema_version": SCHEMA_VERSION,
+            "status": status,
+            "outcome": outcome,
+            "fault": "platform" if platform else (None if outcome == "ok" else "learner"),
+            "message": self._message(outcome, passed, len(tests)),
+            "score": float(passed),
+            "max_score": float(len(tests)),
+            "tests": tests,
+            "metrics": self.metrics,
+            "usage": {
+                "wall_seconds": round(time.monotonic() - self.t0, 4),
+                "cpu_seconds": float(getattr(res, "cpu_seconds", 0.0) or 0.0),
+                "max_rss_bytes": getattr(res, "max_rss_bytes", None),
+            },
+            "timestamps": dict(self.timestamps),
+            "module": self.module.slug if self.module else self.module_dir.name,
+            "submission_id": self.submission_id,
+        }
+        validate_result(result)
+        return result
+
+    def _message(self, outcome: str, passed: int, total: int) -> str:
+        summary = f"{passed} of {total} tests passed."
+        first = next((e for e in self.learner_errors if e["op"] == "import"), None)
+        if outcome == "ok":
+            return f"All {total} tests passed."
+        if outcome in ("compile_error", "import_error") and first is not None:
+            label = (
+                "Your code has a syntax error"
+                if outcome == "compile_error"
+                else "Your code could not be imported"
+            )
+            detail = first["traceback"] or f"{first['type']}: {first['message']}"
+            return f"{label}.\n{detail}\n{summary}"
+        if outcome == "memory_limit" and not self.notes:
+            return f"Your code ran out of memory. {summary}"
+        if self.notes:
+            return " ".join(dict.fromkeys(self.notes)) + (
+                "" if outcome in ("platform_error", "sandbox_crash") and not total else f" {summary}"
+            )
+        return summary
+
+
+def grade(
+    module_dir: Path,
+    files: dict[str, bytes],
+    *,
+    limits: dict[str, Any] | None = None,
+    pool: Any = None,
+    submission_id: str | None = None,
+    sandbox: Any = None,
+    queued: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Grade one submission; yield events as they happen, the last one ``{"type": "verdict", "result": ...}``.
+
+    ``limits`` overrides the module's ``limits`` (each still capped by the operator's sandbox caps; the engine
+    adds ``call_seconds``, the per-call deadline).  ``pool`` is a :class:`~grading.engine.pool.LearnerPool`
+    or ``None`` (cold start).  ``sandbox`` defaults to ``sandbox.get_backend()``.
+    """
+    return _Job(Path(module_dir), files, limits, pool, submission_id, sandbox, queued).events()
