@@ -1,0 +1,73 @@
+"""Tests for the SFT batching: one conversation per row, padding, and the assistant-only loss mask."""
+
+import pytest
+import torch
+
+from nanochat_ref.chatdata.generators import smalltalk_conversations
+from nanochat_ref.scripts.chat_sft import sft_collate, sft_data_generator
+from nanochat_ref.tokenizer import RustBPETokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    texts = [m["content"] for r in smalltalk_conversations(50, 0) for m in r["messages"]]
+    return RustBPETokenizer.train_from_iterator(iter(texts), 300, backend="python")
+
+
+CONVERSATION = {
+    "messages": [
+        {"role": "user", "content": "What is 1+2?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me compute "},
+                {"type": "python", "text": "1+2"},
+                {"type": "python_output", "text": "3"},
+                {"type": "text", "text": " so #### 3"},
+            ],
+        },
+    ]
+}
+
+
+def test_sft_targets_are_only_assistant_tokens(tokenizer):
+    ids, mask = tokenizer.render_conversation(CONVERSATION)
+    inputs, targets = sft_collate([(ids, mask)], tokenizer.encode_special("<|assistant_end|>"))
+    kept = targets[0][targets[0] >= 0].tolist()
+    special = tokenizer.encode_special
+    expected = (
+        tokenizer.encode("Let me compute ")
+        + [special("<|python_start|>"), *tokenizer.encode("1+2"), special("<|python_end|>")]
+        + tokenizer.encode(" so #### 3")
+        + [special("<|assistant_end|>")]
+    )
+    assert kept == expected
+    assert tokenizer.encode("What is 1+2?")[0] not in targets[0][: len(tokenizer.encode("What is 1+2?")) + 2]
+    assert special("<|output_start|>") not in kept and special("<|user_end|>") not in kept
+
+
+def test_sft_inputs_are_ids_shifted_and_targets_follow_mask(tokenizer):
+    ids, mask = tokenizer.render_conversation(CONVERSATION)
+    inputs, targets = sft_collate([(ids, mask)], 0)
+    assert inputs[0].tolist() == ids[:-1]
+    for t in range(len(ids) - 1):
+        assert targets[0, t].item() == (ids[t + 1] if mask[t + 1] else -1)
+
+
+def test_sft_collate_pads_rows_with_ignored_targets():
+    a = ([1, 2, 3, 4, 5], [0, 0, 1, 1, 1])
+    b = ([1, 2, 3], [0, 1, 1])
+    inputs, targets = sft_collate([a, b], pad_token_id=99)
+    assert inputs.tolist() == [[1, 2, 3, 4], [1, 2, 99, 99]]
+    assert targets.tolist() == [[-1, 3, 4, 5], [2, 3, -1, -1]]
+
+
+def test_sft_data_generator_yields_one_conversation_per_row(tokenizer):
+    dataset = [
+        CONVERSATION,
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
+    ]
+    inputs, targets = next(sft_data_generator(dataset, tokenizer, batch_size=2, device="cpu"))
+    bos = tokenizer.get_bos_token_id()
+    assert inputs.shape[0] == 2 and (inputs[:, 0] == bos).all()
+    assert inputs.dtype == torch.long and targets.shape == inputs.shape
