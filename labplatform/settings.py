@@ -1,6 +1,310 @@
-"""Placeholder settings; the platform engineer replaces this file."""
+"""Settings for the nanochat Lab, read from the environment through small typed helpers.
 
-SECRET_KEY = "placeholder-not-secret"
-INSTALLED_APPS: list[str] = []
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+Design choices:
+- Two modes, chosen by ``LAB_MODE``:
+  ``embedded`` (default; one machine, ``make run``): SQLite in ``var/``, the in-memory channel layer, grading on an
+  in-process worker thread, bubblewrap sandbox.
+  ``production``: PostgreSQL from ``DATABASE_URL``, Redis (``REDIS_URL``) as the Celery broker and channel layer,
+  Celery workers on the ``cpu`` and ``gpu`` queues, docker sandbox backend.
+- Every value goes through a helper that rejects bad input loudly at start-up (an unknown mode, ``yes-ish`` booleans,
+  a negative size) instead of limping along with a surprising default.
+- Secrets come from ``NAME`` or from the file named by ``NAME_FILE`` (docker/k8s secrets). In production a missing
+  secret is an error; in embedded mode a random key is generated once and kept in ``var/secret_key``.
+- App code never reads settings at import time; it reads ``django.conf.settings`` inside functions, so tests can
+  override any value here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+# --- typed environment helpers ------------------------------------------------------------------------------------
+def env_str(name: str, default: str | None = None, *, choices: tuple[str, ...] | None = None) -> str:
+    """A string from the environment; ``choices`` restricts it; no default means required."""
+    value = os.environ.get(name, default)
+    if value is None:
+        raise ImproperlyConfigured(f"{name} is required")
+    if choices is not None and value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A boolean: exactly one of 1/0, true/false, yes/no, on/off (case-insensitive)."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r}: expected a boolean (1/0, true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = 0, maximum: int | None = None) -> int:
+    """An integer within [minimum, maximum]."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected an integer") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value}: must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value}: must be <= {maximum}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list; empty items are dropped."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_secret(name: str, *, required: bool) -> str | None:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (not both)."""
+    direct = os.environ.get(name)
+    file_name = os.environ.get(f"{name}_FILE")
+    if direct and file_name:
+        raise ImproperlyConfigured(f"set either {name} or {name}_FILE, not both")
+    if file_name:
+        try:
+            value = Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_name!r}: {exc}") from None
+        if not value:
+            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} is empty")
+        return value
+    if direct:
+        return direct
+    if required:
+        raise ImproperlyConfigured(f"{name} (or {name}_FILE) is required in production")
+    return None
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Django DATABASES entry from ``postgres://user:password@host:port/name`` (``sqlite:///path`` also works)."""
+    parsed = urlparse(url)
+    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
+        name = unquote(parsed.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured("DATABASE_URL: missing database name")
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60),
+        }
+    if parsed.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parsed.path or ":memory:"}
+    raise ImproperlyConfigured(f"DATABASE_URL: unsupported scheme {parsed.scheme!r} (postgres or sqlite)")
+
+
+# --- mode ---------------------------------------------------------------------------------------------------------
+LAB_MODE = env_str("LAB_MODE", "embedded", choices=("embedded", "production"))
+PRODUCTION = LAB_MODE == "production"
+VAR_DIR = Path(env_str("LAB_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+
+def _embedded_secret_key() -> str:
+    """A random key generated once per checkout and kept in var/ (never committed)."""
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", required=PRODUCTION) or _embedded_secret_key()
+
+# --- apps ---------------------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "modules",
+    "grading",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "labplatform.urls"
+ASGI_APPLICATION = "labplatform.asgi.application"
+WSGI_APPLICATION = None
+
+# App templates (the frontend engineer's, under modules/templates/) win over the fallbacks in labplatform/templates.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "labplatform" / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+            "loaders": [
+                "django.template.loaders.app_directories.Loader",
+                "django.template.loaders.filesystem.Loader",
+            ],
+        },
+    }
+]
+
+# --- database -----------------------------------------------------------------------------------------------------
+if PRODUCTION:
+    DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
+else:
+    _database_url = os.environ.get("DATABASE_URL")
+    if _database_url:
+        DATABASES = {"default": database_from_url(_database_url)}
+    else:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        DATABASES = {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": VAR_DIR / "lab.sqlite3",
+                # The worker thread and the web loop write concurrently: WAL + IMMEDIATE + a busy timeout.
+                "OPTIONS": {
+                    "timeout": 20,
+                    "transaction_mode": "IMMEDIATE",
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                },
+                "TEST": {"NAME": None},
+            }
+        }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth ---------------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- i18n ---------------------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
 USE_TZ = True
+
+# --- static files (Vite output in frontend/dist, with .vite/manifest.json) ------------------------------------------
+STATIC_URL = "/static/"
+LAB_FRONTEND_DIST_DIR = Path(env_str("LAB_FRONTEND_DIST_DIR", str(BASE_DIR / "frontend" / "dist")))
+STATICFILES_DIRS = [LAB_FRONTEND_DIST_DIR] if LAB_FRONTEND_DIST_DIR.is_dir() else []
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
+# Serve /static/ from the ASGI app itself (no nginx needed for a single-machine lab).
+LAB_SERVE_STATIC = env_bool("LAB_SERVE_STATIC", True)
+
+# --- REST framework -----------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LAB_REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+
+# --- channels -----------------------------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+if PRODUCTION:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- grading ------------------------------------------------------------------------------------------------------
+LAB_CONTENT_DIR = Path(env_str("LAB_CONTENT_DIR", str(BASE_DIR / "content")))
+LAB_REPO_ROOT = BASE_DIR
+# "thread": in-process worker (embedded); "celery": Celery queues (production).
+LAB_GRADING_QUEUE = env_str(
+    "LAB_GRADING_QUEUE", "celery" if PRODUCTION else "thread", choices=("thread", "celery")
+)
+LAB_EMBEDDED_WORKERS = env_int("LAB_EMBEDDED_WORKERS", 1, minimum=1, maximum=16)
+LAB_SUBMISSION_MAX_BYTES = env_int("LAB_SUBMISSION_MAX_BYTES", 256 * 1024, minimum=1)
+LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1)
+LAB_DRAFT_MAX_BYTES = env_int("LAB_DRAFT_MAX_BYTES", 256 * 1024, minimum=1)
+LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)
+LAB_TOOL_MAX_BYTES = env_int("LAB_TOOL_MAX_BYTES", 200 * 1024, minimum=1)
+LAB_TOOL_TIMEOUT_SECONDS = env_int("LAB_TOOL_TIMEOUT_SECONDS", 10, minimum=1)
+LAB_EVENT_OUTPUT_MAX_CHARS = env_int("LAB_EVENT_OUTPUT_MAX_CHARS", 16 * 1024, minimum=256)
+SANDBOX_BACKEND = env_str("SANDBOX_BACKEND", "docker" if PRODUCTION else "bwrap", choices=("bwrap", "docker"))
+# The engine and sandbox read SANDBOX_* from the process environment; make the chosen backend visible to them.
+os.environ.setdefault("SANDBOX_BACKEND", SANDBOX_BACKEND)
+
+# --- celery (production) ------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A job whose worker died is redelivered after this many seconds (kombu's Redis visibility timeout). It must exceed
+# the longest grading job, or a slow job would be handed to a second worker while it still runs (harmless: the
+# verdict is idempotent, but wasteful).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1),
+}
+
+# --- logging ------------------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LAB_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,96 @@
+"""Admin for instructors: submissions, results (read-only) and per-learner analytics (attempts, passes)."""
+
+from django.contrib import admin
+from django.db.models import Count, Max, Q
+
+from grading.models import Learner, Result, Submission, SubmissionEvent
+
+
+class ResultInline(admin.StackedInline):
+    model = Result
+    can_delete = False
+    readonly_fields = ("status", "outcome", "score", "max_score", "result", "created_at")
+    extra = 0
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "module", "status", "verdict", "score", "runs", "created_at")
+    list_filter = ("status", "module", "result__status")
+    search_fields = ("user__username", "module__slug")
+    list_select_related = ("user", "module", "result")
+    readonly_fields = (
+        "user",
+        "module",
+        "files",
+        "status",
+        "content_hash",
+        "runs",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    inlines = [ResultInline]
+
+    @admin.display(description="verdict", ordering="result__status")
+    def verdict(self, obj: Submission) -> str:
+        result = getattr(obj, "result", None)
+        return f"{result.status}/{result.outcome}" if result else "—"
+
+    @admin.display(description="score")
+    def score(self, obj: Submission) -> str:
+        result = getattr(obj, "result", None)
+        return f"{result.score:g}/{result.max_score:g}" if result else "—"
+
+
+@admin.register(Result)
+class ResultAdmin(admin.ModelAdmin):
+    list_display = ("submission", "status", "outcome", "score", "max_score", "created_at")
+    list_filter = ("status", "outcome")
+    list_select_related = ("submission",)
+    readonly_fields = ("submission", "status", "outcome", "score", "max_score", "result", "created_at")
+
+
+@admin.register(SubmissionEvent)
+class SubmissionEventAdmin(admin.ModelAdmin):
+    list_display = ("submission", "run", "seq", "type", "created_at")
+    list_filter = ("type",)
+    readonly_fields = ("submission", "run", "seq", "type", "event", "created_at")
+
+
+@admin.register(Learner)
+class LearnerAdmin(admin.ModelAdmin):
+    """Attempts per learner, modules passed and last activity (annotated: one query per page)."""
+
+    list_display = ("username", "attempts", "passed_modules", "last_attempt")
+    search_fields = ("username",)
+    fields = ("username", "email", "date_joined", "last_login")
+    readonly_fields = fields
+
+    def get_queryset(self, request):  # noqa: ANN001, ANN201 - admin signature
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_attempts=Count("submissions", distinct=True),
+                n_passed=Count(
+                    "progress", filter=Q(progress__status__in=["passed", "completed"]), distinct=True
+                ),
+                last_at=Max("submissions__created_at"),
+            )
+        )
+
+    @admin.display(description="attempts", ordering="n_attempts")
+    def attempts(self, obj: Learner) -> int:
+        return obj.n_attempts
+
+    @admin.display(description="modules passed", ordering="n_passed")
+    def passed_modules(self, obj: Learner) -> int:
+        return obj.n_passed
+
+    @admin.display(description="last attempt", ordering="last_at")
+    def last_attempt(self, obj: Learner) -> object:
+        return obj.last_at
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False

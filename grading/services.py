@@ -1,0 +1,306 @@
+"""Writes for grading: create submissions, record streamed events, record the one verdict; code tools.
+
+Design choices:
+- ``submission_create`` validates (module unlocked, only the module's editable files, text only, size cap, rate
+  limit), writes the row and enqueues grading with ``transaction.on_commit`` — a worker never sees an uncommitted
+  id, and a rolled-back request enqueues nothing.
+- ``submission_start`` is the worker's door: a submission already done is skipped (a redelivered job after a
+  worker died), otherwise its run counter goes up and the events of an interrupted run are dropped.
+- ``verdict_record`` is idempotent: it locks the submission row, and if a Result exists it returns it untouched.
+  The one-to-one Result table makes a second verdict impossible even for racing workers. Progress and unlocks
+  (modules services) are updated in the same transaction; the websocket push happens after commit.
+- Engine events are stored before they are pushed, so a page that opens or reconnects mid-grading can replay them.
+- Lint/format run ``ruff`` as a subprocess with an argv list and the text on stdin: never a shell string, size and
+  time capped, ``--isolated`` so no config file from the server's disk applies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from grading import events
+from grading.models import Result, Submission, SubmissionEvent
+from modules import selectors as module_selectors
+from modules import services as module_services
+from modules.models import Module
+from modules.services import Forbidden, InvalidInput, RateLimited, ServiceError
+
+log = logging.getLogger(__name__)
+
+RESULT_SCHEMA_VERSION = 1
+
+
+# --- submissions --------------------------------------------------------------------------------------------------
+def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> Submission:
+    """Validate and store a submission, then enqueue its grading after commit."""
+    if not module_selectors.access_module_unlocked(user=user, module=module):
+        raise Forbidden("this module is locked", code="locked")
+    files = module_services.files_validate(
+        module=module, files=files, max_bytes=settings.LAB_SUBMISSION_MAX_BYTES
+    )
+    starters = module.payload.get("starters", {})
+    complete = {
+        entry["path"]: files.get(entry["path"], starters.get(entry["path"], ""))
+        for entry in module.metadata.get("files", [])
+    }
+    since = timezone.now() - timedelta(seconds=60)
+    with transaction.atomic():
+        recent = Submission.objects.filter(user=user, created_at__gte=since).count()
+        if recent >= settings.LAB_SUBMISSIONS_PER_MINUTE:
+            raise RateLimited(
+                f"at most {settings.LAB_SUBMISSIONS_PER_MINUTE} submissions a minute; try again shortly"
+            )
+        submission = Submission.objects.create(
+            user=user,
+            module=module,
+            files=complete,
+            status=Submission.Status.QUEUED,
+            content_hash=module.content_hash,
+            created_at=timezone.now(),
+        )
+        module_services.progress_record_attempt(user=user, module=module)
+        from grading.tasks import enqueue  # the queue sits beside the task it feeds
+
+        transaction.on_commit(partial(enqueue, submission.pk))
+    return submission
+
+
+def submission_start(*, submission_id: int) -> Submission | None:
+    """Mark a submission running for a new run; None when it is missing or already has its verdict."""
+    with transaction.atomic():
+        submission = (
+            Submission.objects.select_for_update().filter(pk=submission_id).select_related("module").first()
+        )
+        if submission is None or submission.status == Submission.Status.DONE:
+            return None
+        submission.runs += 1
+        submission.status = Submission.Status.RUNNING
+        submission.started_at = timezone.now()
+        submission.save(update_fields=["runs", "status", "started_at"])
+        SubmissionEvent.objects.filter(submission=submission, run__lt=submission.runs).delete()
+    return submission
+
+
+def _capped_event(event: dict[str, Any]) -> dict[str, Any]:
+    limit = settings.LAB_EVENT_OUTPUT_MAX_CHARS
+    if event.get("type") == "output" and isinstance(event.get("data"), str) and len(event["data"]) > limit:
+        return {**event, "data": event["data"][:limit] + "\n… (output truncated)"}
+    return event
+
+
+def submission_event_record(*, submission: Submission, event: dict[str, Any]) -> None:
+    """Store one engine event of the current run, then push it to the learner's sockets."""
+    event = _capped_event(event)
+    seq = event.get("seq")
+    if not isinstance(seq, int) or seq < 0:
+        seq = SubmissionEvent.objects.filter(submission=submission, run=submission.runs).count()
+    try:
+        with transaction.atomic():
+            SubmissionEvent.objects.create(
+                submission=submission,
+                run=submission.runs,
+                seq=seq,
+                type=str(event.get("type", ""))[:32],
+                event=event,
+                created_at=timezone.now(),
+            )
+    except IntegrityError:  # the same event delivered twice: keep the first
+        return
+    transaction.on_commit(
+        partial(events.push, user_id=submission.user_id, submission_id=submission.pk, event=event)
+    )
+
+
+def platform_error_result(*, submission: Submission, message: str) -> dict[str, Any]:
+    """A schema-1 result for "we could not grade this" (never the learner's fault)."""
+    now = timezone.now().isoformat()
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "status": "error",
+        "outcome": "platform_error",
+        "fault": "platform",
+        "message": message,
+        "score": 0,
+        "max_score": 0,
+        "tests": [],
+        "metrics": {},
+        "usage": {"wall_seconds": 0.0, "cpu_seconds": 0.0, "max_rss_bytes": None},
+        "timestamps": {
+            "queued": submission.created_at.isoformat(),
+            "started": submission.started_at.isoformat() if submission.started_at else now,
+            "finished": now,
+        },
+        "module": submission.module.slug,
+        "submission_id": str(submission.pk),
+    }
+
+
+def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Result, bool]:
+    """Record the verdict of a submission exactly once; returns (result row, created)."""
+    if not isinstance(result, dict) or result.get("status") not in {"pass", "fail", "error"}:
+        raise InvalidInput("result must be a schema-1 result with a status", code="result_invalid")
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().select_related("module").get(pk=submission_id)
+        existing = Result.objects.filter(submission=submission).first()
+        if existing is not None:
+            return existing, False
+        now = timezone.now()
+        row = Result.objects.create(
+            submission=submission,
+            status=result["status"],
+            outcome=str(result.get("outcome") or "")[:32],
+            score=float(result.get("score") or 0.0),
+            max_score=float(result.get("max_score") or 0.0),
+            result=result,
+            created_at=now,
+        )
+        submission.status = Submission.Status.DONE
+        submission.finished_at = now
+        submission.save(update_fields=["status", "finished_at"])
+        last_seq = (
+            SubmissionEvent.objects.filter(submission=submission, run=submission.runs)
+            .order_by("-seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        verdict_event = {
+            "type": "verdict",
+            "seq": (last_seq + 1) if last_seq is not None else 0,
+            "result": result,
+        }
+        SubmissionEvent.objects.create(
+            submission=submission,
+            run=max(submission.runs, 1),
+            seq=verdict_event["seq"],
+            type="verdict",
+            event=verdict_event,
+            created_at=now,
+        )
+        module_services.progress_record_verdict(
+            user=submission.user, module=submission.module, submission_id=submission.pk, result=result
+        )
+        transaction.on_commit(
+            partial(events.push, user_id=submission.user_id, submission_id=submission.pk, event=verdict_event)
+        )
+    return row, True
+
+
+# --- code tools ---------------------------------------------------------------------------------------------------
+class ToolFailed(ServiceError):
+    http_status = 400
+    code = "tool_failed"
+
+
+def _ruff() -> str:
+    candidate = Path(sys.executable).with_name("ruff")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("ruff")
+    if not found:
+        raise ToolFailed("ruff is not installed on the server", code="tool_missing")
+    return found
+
+
+def _tool_input(path: Any, text: Any) -> tuple[str, str]:
+    if not isinstance(path, str) or not path or len(path) > 200:
+        raise InvalidInput("path must be a file path", code="path_invalid")
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in path or pure.suffix not in {".py", ".pyi"}:
+        raise InvalidInput("path must be a relative .py path", code="path_invalid")
+    if not isinstance(text, str):
+        raise InvalidInput("text must be a string", code="text_invalid")
+    if "\x00" in text:
+        raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_file")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput("text is not valid UTF-8", code="not_utf8") from None
+    if size > settings.LAB_TOOL_MAX_BYTES:
+        raise InvalidInput(f"text exceeds {settings.LAB_TOOL_MAX_BYTES} bytes", code="too_large")
+    return path, text
+
+
+def _run_tool(argv: list[str], text: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(  # noqa: S603 - argv list, no shell; the text goes to stdin
+            argv,
+            input=text.encode("utf-8"),
+            capture_output=True,
+            timeout=settings.LAB_TOOL_TIMEOUT_SECONDS,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
+        )
+    except subprocess.TimeoutExpired:
+        raise ToolFailed("the tool took too long", code="tool_timeout") from None
+
+
+def code_lint(*, path: Any, text: Any) -> list[dict[str, Any]]:
+    """Ruff diagnostics: [{code, message, line, column, end_line, end_column, severity, fixable}]."""
+    path, text = _tool_input(path, text)
+    argv = [
+        _ruff(),
+        "check",
+        "--isolated",
+        "--no-cache",
+        "--output-format",
+        "json",
+        "--stdin-filename",
+        PurePosixPath(path).name,
+        "-",
+    ]
+    proc = _run_tool(argv, text)
+    if proc.returncode not in (0, 1):
+        raise ToolFailed(proc.stderr.decode("utf-8", "replace")[:2000] or "ruff failed")
+    try:
+        raw = json.loads(proc.stdout.decode("utf-8") or "[]")
+    except ValueError:
+        raise ToolFailed("ruff produced unreadable output") from None
+    return [
+        {
+            "code": item.get("code"),
+            "message": item.get("message", ""),
+            "line": (item.get("location") or {}).get("row"),
+            "column": (item.get("location") or {}).get("column"),
+            "end_line": (item.get("end_location") or {}).get("row"),
+            "end_column": (item.get("end_location") or {}).get("column"),
+            "severity": "error"
+            if not item.get("code") or str(item.get("code")).startswith(("E9", "F8"))
+            else "warning",
+            "fixable": item.get("fix") is not None,
+        }
+        for item in raw
+    ]
+
+
+def code_format(*, path: Any, text: Any) -> str:
+    """The text formatted by ``ruff format`` (line length 110, as in the repository)."""
+    path, text = _tool_input(path, text)
+    argv = [
+        _ruff(),
+        "format",
+        "--isolated",
+        "--no-cache",
+        "--line-length",
+        "110",
+        "--stdin-filename",
+        PurePosixPath(path).name,
+        "-",
+    ]
+    proc = _run_tool(argv, text)
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip()[:2000]
+        raise ToolFailed(message or "ruff could not format this file", code="format_failed")
+    return proc.stdout.decode("utf-8")

@@ -1,0 +1,133 @@
+"""The grading task and the queues that feed it.
+
+Design choices:
+- ``grade_submission(id)`` is thin: load the row (``submission_start``), call the engine, hand every event to a
+  service. It is a Celery task with ``acks_late`` + ``reject_on_worker_lost``: a worker killed mid-job leaves the
+  message unacknowledged, the broker hands it to another worker, and the re-run is harmless because a submission
+  with a verdict is skipped and ``verdict_record`` never writes a second one.
+- Any failure of the engine (an exception, a stream without a verdict, an unreadable result) becomes a
+  ``status: error`` / ``outcome: platform_error`` verdict: the learner always gets an answer, and it never blames
+  them for our fault.
+- Two queues, one task: ``enqueue`` sends to Celery (queues ``cpu`` and ``gpu``, by the module's ``limits.gpu``)
+  in production, and to ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode.
+- The engine is imported inside the task, so importing this module (the web process) never pulls it in.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import close_old_connections
+
+from grading import services
+from grading.models import Submission
+
+log = logging.getLogger(__name__)
+
+
+def _engine_grade(module_dir: Path, files: dict[str, bytes], *, submission_id: str) -> Any:
+    from grading.engine import runner  # imported lazily: the web process stays light
+
+    return runner.grade(module_dir, files, limits=None, pool=None, submission_id=submission_id)
+
+
+@shared_task(name="grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def grade_submission(submission_id: int) -> str:
+    """Grade one submission; returns "graded", "skipped" (already has a verdict / missing) or "platform_error"."""
+    submission = services.submission_start(submission_id=submission_id)
+    if submission is None:
+        return "skipped"
+    module_dir = Path(settings.LAB_CONTENT_DIR) / submission.module.slug
+    files = {path: text.encode("utf-8") for path, text in submission.files.items()}
+    failure = "the grader stopped without a verdict"
+    try:
+        for event in _engine_grade(module_dir, files, submission_id=str(submission.pk)):
+            if not isinstance(event, dict):
+                continue
+            if event.get("type") == "verdict":
+                services.verdict_record(submission_id=submission.pk, result=event.get("result"))
+                return "graded"
+            services.submission_event_record(submission=submission, event=event)
+    except Exception as exc:  # noqa: BLE001 - every engine failure becomes a platform_error verdict
+        log.exception("grading submission %s failed", submission_id)
+        failure = f"the grader failed: {type(exc).__name__}"
+    services.verdict_record(
+        submission_id=submission.pk,
+        result=services.platform_error_result(submission=submission, message=failure),
+    )
+    return "platform_error"
+
+
+# --- queues -------------------------------------------------------------------------------------------------------
+class EmbeddedWorker:
+    """Grading threads inside the web process (embedded mode): a FIFO of submission ids."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self, *, threads: int | None = None, recover: bool = False) -> None:
+        with self._lock:
+            if self._threads:
+                return
+            for index in range(threads or settings.LAB_EMBEDDED_WORKERS):
+                thread = threading.Thread(target=self._loop, name=f"grading-worker-{index}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        if recover:
+            # Jobs a previous process accepted but never finished (queued, or running when it stopped).
+            pending = Submission.objects.exclude(status=Submission.Status.DONE).order_by("created_at")
+            for submission_id in pending.values_list("pk", flat=True):
+                self._queue.put(submission_id)
+
+    def submit(self, submission_id: int) -> None:
+        self.start()
+        self._queue.put(submission_id)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            thread.join(timeout)
+
+    def join(self) -> None:
+        """Block until every submitted job is done (tests, benchmarks)."""
+        self._queue.join()
+
+    def _loop(self) -> None:
+        while True:
+            submission_id = self._queue.get()
+            try:
+                if submission_id is None:
+                    return
+                close_old_connections()
+                grade_submission(submission_id)
+            except Exception:  # noqa: BLE001 - one bad job must not kill the worker thread
+                log.exception("embedded worker: submission %s", submission_id)
+            finally:
+                close_old_connections()
+                self._queue.task_done()
+
+
+embedded_worker = EmbeddedWorker()
+
+
+def enqueue(submission_id: int) -> None:
+    """Hand a committed submission to the configured queue."""
+    if settings.LAB_GRADING_QUEUE == "celery":
+        metadata = (
+            Submission.objects.filter(pk=submission_id).values_list("module__metadata", flat=True).first()
+        )
+        gpu = bool(((metadata or {}).get("limits") or {}).get("gpu"))
+        grade_submission.apply_async(args=[submission_id], queue="gpu" if gpu else "cpu")
+    else:
+        embedded_worker.submit(submission_id)

@@ -1,0 +1,28 @@
+"""ASGI entry point: HTTP (Django, plus /static/ from frontend/dist) and websockets (grading consumers).
+
+Websockets go through AllowedHostsOriginValidator (cross-site sockets are refused) and AuthMiddlewareStack (the
+Django session identifies the learner).
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labplatform.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from grading.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": ASGIStaticFilesHandler(django_asgi_app) if settings.LAB_SERVE_STATIC else django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

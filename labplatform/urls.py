@@ -1,0 +1,18 @@
+"""URL map: pages, auth, language switch, admin, and the JSON API under /api/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from grading.views import module_page
+from modules.views import dashboard, signup
+
+urlpatterns = [
+    path("", dashboard, name="dashboard"),
+    path("modules/<slug:slug>/", module_page, name="module-page"),
+    path("accounts/signup/", signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/", include("modules.urls")),
+    path("api/", include("grading.urls")),
+]

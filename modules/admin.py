@@ -1,0 +1,117 @@
+"""Admin for authors (modules, routes) and instructors (progress, unlocks, reflections, hint use).
+
+Analytics: the module list shows learners, passes and the pass rate per module (annotated, one query).
+Content itself is edited in ``content/`` and loaded with ``sync_content``; authors adjust order/route/status here.
+"""
+
+from django.contrib import admin
+from django.db.models import Count, Q
+
+from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ("slug", "is_default")
+
+
+@admin.register(Module)
+class ModuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "order",
+        "slug",
+        "status",
+        "learners",
+        "passed",
+        "pass_rate",
+        "content_hash_short",
+        "synced_at",
+    )
+    list_display_links = ("slug",)
+    list_filter = ("status", "route")
+    search_fields = ("slug",)
+    readonly_fields = ("slug", "content_hash", "metadata", "payload", "synced_at")
+    fields = (
+        "slug",
+        "order",
+        "route",
+        "status",
+        "title",
+        "summary",
+        "content_hash",
+        "metadata",
+        "payload",
+        "synced_at",
+    )
+
+    def get_queryset(self, request):  # noqa: ANN001, ANN201 - admin signature
+        return (
+            super()
+            .get_queryset(request)
+            .defer("payload")
+            .annotate(
+                n_learners=Count("progress", distinct=True),
+                n_passed=Count(
+                    "progress", filter=Q(progress__status__in=["passed", "completed"]), distinct=True
+                ),
+            )
+        )
+
+    @admin.display(description="learners", ordering="n_learners")
+    def learners(self, obj: Module) -> int:
+        return obj.n_learners
+
+    @admin.display(description="passed", ordering="n_passed")
+    def passed(self, obj: Module) -> int:
+        return obj.n_passed
+
+    @admin.display(description="pass rate")
+    def pass_rate(self, obj: Module) -> str:
+        return f"{100 * obj.n_passed / obj.n_learners:.0f}%" if obj.n_learners else "—"
+
+    @admin.display(description="hash")
+    def content_hash_short(self, obj: Module) -> str:
+        return obj.content_hash[:10]
+
+
+@admin.register(Progress)
+class ProgressAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "module",
+        "status",
+        "attempts",
+        "best_score",
+        "max_score",
+        "passed_at",
+        "updated_at",
+    )
+    list_filter = ("status", "module")
+    search_fields = ("user__username",)
+    list_select_related = ("user", "module")
+    readonly_fields = [f.name for f in Progress._meta.fields]
+
+
+@admin.register(Unlock)
+class UnlockAdmin(admin.ModelAdmin):
+    list_display = ("user", "module", "reason", "created_at")
+    list_select_related = ("user", "module")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Reflection)
+class ReflectionAdmin(admin.ModelAdmin):
+    list_display = ("user", "module", "submitted_at")
+    list_select_related = ("user", "module")
+    readonly_fields = ("user", "module", "answers", "correct", "submitted_at")
+
+
+@admin.register(HintReveal)
+class HintRevealAdmin(admin.ModelAdmin):
+    list_display = ("user", "module", "hint_id", "level", "revealed_at")
+    list_filter = ("module", "level")
+    list_select_related = ("user", "module")
+
+
+admin.site.register(Draft)
+admin.site.register(Note)

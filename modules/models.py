@@ -1,0 +1,142 @@
+"""Learning content as rows, and each learner's way through it.
+
+Design choices:
+- ``Module`` is a versioned copy of one ``content/NN-slug/`` folder: ``metadata`` holds the (small) module.yaml,
+  ``payload`` the bulky parts (guides, starter and reference texts, hints, reflection, feedback rules) so list
+  queries can ``defer("payload")``. ``content_hash`` changes whenever any byte of the folder (or a referenced
+  nanochat_ref file) does; ``sync_content`` uses it to report created/updated/unchanged.
+- A module that disappears from ``content/`` is ``retired``, never deleted: submissions keep pointing at it.
+- Per-learner state lives in small rows keyed by (user, module), unique together, so services can upsert.
+- No logic in ``save()``: services write, selectors read.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Route(models.Model):
+    """An ordered path through modules (the default route holds every module of ``content/``)."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.JSONField(default=dict, help_text="{en, zh}")
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Module(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "active"
+        RETIRED = "retired", "retired"
+
+    route = models.ForeignKey(Route, null=True, blank=True, on_delete=models.SET_NULL, related_name="modules")
+    slug = models.SlugField(max_length=64, unique=True)
+    order = models.PositiveIntegerField(db_index=True)
+    title = models.JSONField(default=dict, help_text="{en, zh}")
+    summary = models.JSONField(default=dict, blank=True, help_text="{en, zh}")
+    content_hash = models.CharField(max_length=64)
+    metadata = models.JSONField(default=dict, blank=True, help_text="module.yaml as loaded")
+    payload = models.JSONField(
+        default=dict, blank=True, help_text="guides, starter/reference texts, hints ..."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["order", "slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Progress(models.Model):
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", "not started"
+        IN_PROGRESS = "in_progress", "in progress"
+        PASSED = "passed", "passed"
+        COMPLETED = "completed", "completed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="progress")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="progress")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
+    attempts = models.PositiveIntegerField(default=0)
+    best_score = models.FloatField(default=0.0)
+    max_score = models.FloatField(default=0.0)
+    passed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # The latest verdict, denormalised here so the dashboard needs no grading query (modules sits below grading).
+    last_submission_id = models.PositiveBigIntegerField(null=True, blank=True)
+    last_result = models.JSONField(null=True, blank=True, help_text="{status, outcome, score, max_score, at}")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "module"], name="progress_user_module")]
+        verbose_name_plural = "progress"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.module_id}:{self.status}"
+
+
+class Unlock(models.Model):
+    """A module opened for a learner: by passing its prerequisites (``reason=prerequisites``) or by an instructor."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unlocks")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="unlocks")
+    reason = models.CharField(max_length=32, default="prerequisites")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "module"], name="unlock_user_module")]
+
+
+class Reflection(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reflections")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="reflections")
+    answers = models.JSONField(default=dict)
+    correct = models.JSONField(default=dict, help_text="qid -> bool, for choice questions with an answer")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "module"], name="reflection_user_module")]
+
+
+class Note(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")
+    module = models.ForeignKey(Module, null=True, blank=True, on_delete=models.SET_NULL, related_name="notes")
+    text = models.TextField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class HintReveal(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hint_reveals")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="hint_reveals")
+    hint_id = models.CharField(max_length=64)
+    level = models.PositiveSmallIntegerField()
+    revealed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "module", "hint_id"], name="hintreveal_user_module_hint")
+        ]
+        ordering = ["level", "hint_id"]
+
+
+class Draft(models.Model):
+    """Server-side autosave of the editor: one row per (learner, module)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts")
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="drafts")
+    files = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "module"], name="draft_user_module")]

@@ -1,0 +1,413 @@
+"""Writes for the modules app: content sync, progress, unlocks, hints, reflections, drafts, notes, roles.
+
+Design choices:
+- Keyword-only arguments; each service validates its input and raises a ``ServiceError`` subclass carrying the
+  HTTP status the API answers with, so views stay thin (parse, authorize, call, respond).
+- Upserts on the (user, module) unique rows go through ``select_for_update`` inside a transaction, and saves of
+  existing rows name their ``update_fields``.
+- ``files_validate`` is the one place that decides what a learner may send as files (drafts and submissions):
+  only the module's editable paths, text only (no NUL, encodable as UTF-8), a total size cap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission, User
+from django.db import transaction
+from django.utils import timezone
+
+from modules import content as content_loader
+from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.selectors import (
+    AUTHOR_GROUP,
+    INSTRUCTOR_GROUP,
+    LEARNER_GROUP,
+    PASSED_STATUSES,
+    localize,
+    passed_module_slugs,
+)
+
+log = logging.getLogger(__name__)
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+class ServiceError(Exception):
+    http_status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class InvalidInput(ServiceError):
+    http_status = 400
+    code = "invalid"
+
+
+class Forbidden(ServiceError):
+    http_status = 403
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    http_status = 409
+    code = "conflict"
+
+
+class RateLimited(ServiceError):
+    http_status = 429
+    code = "rate_limited"
+
+
+# --- roles --------------------------------------------------------------------------------------------------------
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    LEARNER_GROUP: [("modules", "view_module")],
+    INSTRUCTOR_GROUP: [
+        ("auth", "view_user"),
+        ("grading", "view_learner"),
+        ("grading", "view_submission"),
+        ("grading", "view_result"),
+        ("grading", "view_submissionevent"),
+        ("modules", "view_module"),
+        ("modules", "view_route"),
+        ("modules", "view_progress"),
+        ("modules", "view_unlock"),
+        ("modules", "add_unlock"),
+        ("modules", "delete_unlock"),
+        ("modules", "view_reflection"),
+        ("modules", "view_hintreveal"),
+    ],
+    AUTHOR_GROUP: [
+        ("modules", "view_module"),
+        ("modules", "change_module"),
+        ("modules", "view_route"),
+        ("modules", "add_route"),
+        ("modules", "change_route"),
+    ],
+}
+
+
+def roles_ensure() -> None:
+    """Create the learner/instructor/author groups with their permissions (idempotent; runs after migrate)."""
+    for name, wanted in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        perms = [
+            perm
+            for app_label, codename in wanted
+            for perm in Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        ]
+        if perms:
+            group.permissions.add(*perms)
+
+
+def learner_create(*, username: str, password: str, email: str = "") -> User:
+    """A new learner account (the signup page's service)."""
+    with transaction.atomic():
+        user = User.objects.create_user(username=username, password=password, email=email)
+        roles_ensure()
+        user.groups.add(Group.objects.get(name=LEARNER_GROUP))
+    return user
+
+
+def demo_learner_ensure(*, username: str = "demo", password: str = "nanochat-demo") -> tuple[User, bool]:
+    """The demo learner exists, is active, is a learner and has the documented password."""
+    roles_ensure()
+    user, created = User.objects.get_or_create(username=username)
+    user.set_password(password)
+    user.is_active = True
+    user.save(update_fields=["password", "is_active"])
+    user.groups.add(Group.objects.get(name=LEARNER_GROUP))
+    return user, created
+
+
+# --- content sync -------------------------------------------------------------------------------------------------
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"created: {len(self.created)}, updated: {len(self.updated)}, unchanged: {len(self.unchanged)}, "
+            f"retired: {len(self.retired)}, invalid: {len(self.errors)}"
+        )
+
+
+def content_sync(*, content_dir: Path | None = None, repo_root: Path | None = None) -> SyncReport:
+    """Bring the Module rows in line with ``content/`` (idempotent; versioned by content hash).
+
+    Invalid folders are reported and skipped (their existing row, if any, is left as it was). Modules whose folder
+    disappeared are retired, never deleted.
+    """
+    content_dir = Path(content_dir or settings.LAB_CONTENT_DIR)
+    repo_root = Path(repo_root or settings.LAB_REPO_ROOT)
+    report = SyncReport()
+    loaded = []
+    for folder in content_loader.discover(content_dir):
+        if not (folder / "module.yaml").is_file():
+            continue
+        try:
+            loaded.append(content_loader.load_module(folder, repo_root=repo_root, content_dir=content_dir))
+        except content_loader.ContentError as exc:
+            report.errors[exc.folder] = exc.problems
+    now = timezone.now()
+    with transaction.atomic():
+        route, _ = Route.objects.get_or_create(
+            slug="nanochat",
+            defaults={"title": {"en": "Rebuild nanochat", "zh": "重建 nanochat"}, "is_default": True},
+        )
+        existing = {m.slug: m for m in Module.objects.select_for_update()}
+        for item in loaded:
+            row = existing.get(item.slug)
+            if row is None:
+                Module.objects.create(
+                    route=route,
+                    slug=item.slug,
+                    order=item.order,
+                    title=item.title,
+                    summary=item.summary,
+                    content_hash=item.content_hash,
+                    metadata=item.metadata,
+                    payload=item.payload,
+                    status=Module.Status.ACTIVE,
+                    synced_at=now,
+                )
+                report.created.append(item.slug)
+            elif row.content_hash != item.content_hash or row.status != Module.Status.ACTIVE:
+                row.order, row.title, row.summary = item.order, item.title, item.summary
+                row.content_hash, row.metadata, row.payload = item.content_hash, item.metadata, item.payload
+                row.status, row.synced_at, row.route = Module.Status.ACTIVE, now, route
+                row.save(
+                    update_fields=[
+                        "order",
+                        "title",
+                        "summary",
+                        "content_hash",
+                        "metadata",
+                        "payload",
+                        "status",
+                        "synced_at",
+                        "route",
+                    ]
+                )
+                report.updated.append(item.slug)
+            else:
+                report.unchanged.append(item.slug)
+        seen = {item.slug for item in loaded} | set(report.errors)
+        for slug, row in existing.items():
+            if slug not in seen and row.status == Module.Status.ACTIVE:
+                row.status = Module.Status.RETIRED
+                row.save(update_fields=["status"])
+                report.retired.append(slug)
+    return report
+
+
+# --- files --------------------------------------------------------------------------------------------------------
+def files_validate(*, module: Module, files: Any, max_bytes: int) -> dict[str, str]:
+    """Check learner-sent files: a dict of the module's editable paths to text; returns it unchanged."""
+    if not isinstance(files, dict) or not files:
+        raise InvalidInput("files must be a non-empty object {path: text}", code="files_invalid")
+    allowed = {entry["path"] for entry in module.metadata.get("files", [])}
+    total = 0
+    for path, text in files.items():
+        if path not in allowed:
+            raise InvalidInput(f"{path!r} is not an editable file of this module", code="unknown_file")
+        if not isinstance(text, str):
+            raise InvalidInput(f"{path}: file content must be text", code="files_invalid")
+        if "\x00" in text:
+            raise InvalidInput(f"{path}: binary content (NUL byte) is not accepted", code="binary_file")
+        try:
+            total += len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{path}: content is not valid UTF-8 text", code="not_utf8") from None
+        if total > max_bytes:
+            raise InvalidInput(f"files exceed {max_bytes} bytes in total", code="too_large")
+    return files
+
+
+# --- progress and unlocks -----------------------------------------------------------------------------------------
+def _progress_locked(*, user: AbstractBaseUser, module: Module) -> Progress:
+    progress, _ = Progress.objects.select_for_update().get_or_create(
+        user=user, module=module, defaults={"updated_at": timezone.now()}
+    )
+    return progress
+
+
+def progress_record_attempt(*, user: AbstractBaseUser, module: Module) -> Progress:
+    """A submission was made: count it, and a fresh module becomes in-progress."""
+    with transaction.atomic():
+        progress = _progress_locked(user=user, module=module)
+        progress.attempts += 1
+        if progress.status == Progress.Status.NOT_STARTED:
+            progress.status = Progress.Status.IN_PROGRESS
+        progress.updated_at = timezone.now()
+        progress.save(update_fields=["attempts", "status", "updated_at"])
+    return progress
+
+
+def progress_record_verdict(
+    *, user: AbstractBaseUser, module: Module, submission_id: int, result: dict[str, Any]
+) -> Progress:
+    """A verdict arrived: keep the latest result, the best score; a pass marks the module passed (or completed when
+    the reflection is already in) and unlocks the modules whose prerequisites are now all passed."""
+    now = timezone.now()
+    with transaction.atomic():
+        progress = _progress_locked(user=user, module=module)
+        score = float(result.get("score") or 0.0)
+        progress.last_submission_id = submission_id
+        progress.last_result = {
+            "submission_id": submission_id,
+            "status": result.get("status"),
+            "outcome": result.get("outcome"),
+            "score": score,
+            "max_score": float(result.get("max_score") or 0.0),
+            "at": now.isoformat(),
+        }
+        progress.best_score = max(progress.best_score, score)
+        progress.max_score = float(result.get("max_score") or progress.max_score)
+        if progress.status == Progress.Status.NOT_STARTED:
+            progress.status = Progress.Status.IN_PROGRESS
+        newly_passed = result.get("status") == "pass" and progress.status not in PASSED_STATUSES
+        if newly_passed:
+            progress.status = Progress.Status.PASSED
+            progress.passed_at = now
+            if Reflection.objects.filter(user=user, module=module).exists():
+                progress.status = Progress.Status.COMPLETED
+                progress.completed_at = now
+        progress.updated_at = now
+        progress.save(
+            update_fields=[
+                "last_submission_id",
+                "last_result",
+                "best_score",
+                "max_score",
+                "status",
+                "passed_at",
+                "completed_at",
+                "updated_at",
+            ]
+        )
+        if newly_passed:
+            passed = passed_module_slugs(user=user)
+            for candidate in Module.objects.filter(status=Module.Status.ACTIVE).defer("payload"):
+                prerequisites = set(candidate.metadata.get("prerequisites") or [])
+                if prerequisites and module.slug in prerequisites and prerequisites <= passed:
+                    module_unlock(user=user, module=candidate, reason="prerequisites")
+    return progress
+
+
+def module_unlock(*, user: AbstractBaseUser, module: Module, reason: str = "instructor") -> Unlock:
+    """Open ``module`` for ``user`` (idempotent: the first unlock's time and reason are kept)."""
+    unlock, _ = Unlock.objects.get_or_create(
+        user=user, module=module, defaults={"reason": reason, "created_at": timezone.now()}
+    )
+    return unlock
+
+
+# --- hints, reflection, drafts, notes -----------------------------------------------------------------------------
+def hint_reveal(
+    *, user: AbstractBaseUser, module: Module, level: Any, step: Any = None, lang: str = "en"
+) -> list[dict[str, Any]]:
+    """Reveal the hints of ``level`` (optionally of one ``step``); layered: level n needs level n-1 first."""
+    if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 3:
+        raise InvalidInput("level must be an integer from 1 to 3", code="level_invalid")
+    if step is not None and not isinstance(step, str):
+        raise InvalidInput("step must be a string", code="step_invalid")
+    hints = [h for h in module.payload.get("hints", []) if step is None or h.get("step") in (step, None)]
+    chosen = [h for h in hints if int(h["level"]) == level]
+    if not chosen:
+        raise InvalidInput(f"no hints at level {level}", code="no_hints")
+    if level > 1:
+        lower_ids = {h["id"] for h in hints if int(h["level"]) == level - 1}
+        if (
+            lower_ids
+            and not HintReveal.objects.filter(user=user, module=module, hint_id__in=lower_ids).exists()
+        ):
+            raise Conflict(f"reveal level {level - 1} first", code="hint_order")
+    now = timezone.now()
+    with transaction.atomic():
+        for hint in chosen:
+            HintReveal.objects.get_or_create(
+                user=user, module=module, hint_id=hint["id"], defaults={"level": level, "revealed_at": now}
+            )
+    return [
+        {"id": h["id"], "step": h.get("step"), "level": int(h["level"]), "text": localize(h["text"], lang)}
+        for h in chosen
+    ]
+
+
+def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -> Reflection:
+    """Store the learner's reflection (resubmitting replaces it); a passed module becomes completed."""
+    questions = {q["id"]: q for q in module.payload.get("reflection", [])}
+    if not questions:
+        raise InvalidInput("this module has no reflection questions", code="no_questions")
+    if not isinstance(answers, dict):
+        raise InvalidInput("answers must be an object {question_id: answer}", code="answers_invalid")
+    unknown = set(answers) - set(questions)
+    if unknown:
+        raise InvalidInput(
+            f"unknown question(s): {', '.join(sorted(map(str, unknown)))}", code="unknown_question"
+        )
+    correct: dict[str, bool] = {}
+    for qid, question in questions.items():
+        answer = answers.get(qid)
+        if not isinstance(answer, str) or not answer.strip():
+            raise InvalidInput(f"{qid}: an answer is required", code="answer_missing")
+        if len(answer) > 5000:
+            raise InvalidInput(f"{qid}: answer is longer than 5000 characters", code="answer_too_long")
+        if question["kind"] == "choice":
+            choice_ids = {c["id"] for c in question.get("choices") or []}
+            if answer not in choice_ids:
+                raise InvalidInput(f"{qid}: {answer!r} is not one of the choices", code="choice_invalid")
+            if question.get("answer") is not None:
+                correct[qid] = answer == question["answer"]
+    now = timezone.now()
+    with transaction.atomic():
+        reflection, created = Reflection.objects.select_for_update().get_or_create(
+            user=user, module=module, defaults={"answers": answers, "correct": correct, "submitted_at": now}
+        )
+        if not created:
+            reflection.answers, reflection.correct, reflection.submitted_at = answers, correct, now
+            reflection.save(update_fields=["answers", "correct", "submitted_at"])
+        progress = _progress_locked(user=user, module=module)
+        if progress.status == Progress.Status.PASSED:
+            progress.status = Progress.Status.COMPLETED
+            progress.completed_at = now
+            progress.updated_at = now
+            progress.save(update_fields=["status", "completed_at", "updated_at"])
+    return reflection
+
+
+def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
+    files = files_validate(module=module, files=files, max_bytes=settings.LAB_DRAFT_MAX_BYTES)
+    now = timezone.now()
+    with transaction.atomic():
+        draft, created = Draft.objects.select_for_update().get_or_create(
+            user=user, module=module, defaults={"files": files, "updated_at": now}
+        )
+        if not created:
+            draft.files = {**draft.files, **files}
+            draft.updated_at = now
+            draft.save(update_fields=["files", "updated_at"])
+    return draft
+
+
+def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("text must be a non-empty string", code="text_invalid")
+    if len(text) > settings.LAB_NOTE_MAX_CHARS:
+        raise InvalidInput(f"a note holds at most {settings.LAB_NOTE_MAX_CHARS} characters", code="too_large")
+    if "\x00" in text:
+        raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
+    return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())

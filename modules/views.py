@@ -1,0 +1,267 @@
+"""Pages (dashboard, signup) and the modules JSON API: parse, authorize through ``access_*``, call one service.
+
+Design choices:
+- API views are DRF ``APIView`` subclasses under session auth + CSRF; anonymous requests get 403 (session auth
+  sends no ``WWW-Authenticate`` challenge). ``ServiceError`` raised by a service becomes
+  ``{"detail": message, "code": code}`` with the service's HTTP status, in one place (``LabAPIView``).
+- A missing or retired module is 404; a locked one is 403 with ``code: "locked"``.
+- Page data for the TypeScript front end is one dict rendered through ``json_script`` (keys documented in each
+  view's docstring and in docs/operations.md; they are a stable contract).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_http_methods
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from modules import selectors, services
+from modules.models import Module
+from modules.rendering import guide_html_cached
+
+
+def request_lang(request: HttpRequest) -> str:
+    """The active language code: "en" or "zh-hans"."""
+    return translation.get_language() or "en"
+
+
+# --- shared API base ----------------------------------------------------------------------------------------------
+class LabAPIView(APIView):
+    """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.ServiceError):
+            return Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+        return super().handle_exception(exc)
+
+    def get_module(self, slug: str, *, unlocked: bool = True, with_payload: bool = True) -> Module:
+        module = selectors.module_get(slug=slug, with_payload=with_payload)
+        if module is None or not selectors.access_module_visible(user=self.request.user, module=module):
+            raise NotFound("no such module")
+        if unlocked and not selectors.access_module_unlocked(user=self.request.user, module=module):
+            raise PermissionDenied(detail="this module is locked", code="locked")
+        return module
+
+
+def module_summary(state: selectors.ModuleState, lang: str) -> dict[str, Any]:
+    """One module in lists: the dashboard's ``modules`` items and ``GET /api/modules/``."""
+    module, progress = state.module, state.progress
+    return {
+        "slug": module.slug,
+        "order": module.order,
+        "title": selectors.localize(module.title, lang),
+        "summary": selectors.localize(module.summary, lang),
+        "prerequisites": list(module.metadata.get("prerequisites") or []),
+        "state": state.state,
+        "progress": {
+            "status": progress.status if progress else "not_started",
+            "attempts": progress.attempts if progress else 0,
+            "best_score": progress.best_score if progress else 0.0,
+            "max_score": progress.max_score if progress else 0.0,
+            "passed_at": progress.passed_at.isoformat() if progress and progress.passed_at else None,
+        },
+        "latest_result": progress.last_result if progress else None,
+        "url": reverse("module-page", args=[module.slug]),
+        "api_url": reverse("api-module-detail", args=[module.slug]),
+    }
+
+
+def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> dict[str, Any]:
+    """The module's learner-facing metadata, guide and files (``GET /api/modules/<slug>/``, module page)."""
+    meta = module.metadata
+    guides = module.payload.get("guides", {})
+    guide_key = "zh" if lang.startswith("zh") and "zh" in guides else ("en" if "en" in guides else "zh")
+    return {
+        "module": {
+            "slug": module.slug,
+            "order": module.order,
+            "title": selectors.localize(module.title, lang),
+            "summary": selectors.localize(module.summary, lang),
+            "goals": selectors.localize(meta.get("goals") or {}, lang) or [],
+            "prerequisites": list(meta.get("prerequisites") or []),
+            "state": state,
+            "limits": meta.get("limits") or {},
+            "runtime": meta.get("runtime", "python"),
+            "content_hash": module.content_hash,
+        },
+        "guide_html": guide_html_cached(module.content_hash, guide_key, guides.get(guide_key, "")),
+        "steps": [
+            {"id": s["id"], "title": selectors.localize(s["title"], lang)} for s in meta.get("steps", [])
+        ],
+        "files": selectors.module_files(user=user, module=module),
+    }
+
+
+# --- pages --------------------------------------------------------------------------------------------------------
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """``/``: renders ``modules/dashboard.html`` with ``page_data``:
+
+    ``user`` {username, is_instructor}; ``lang`` ("en" | "zh-hans"); ``modules`` [{slug, order, title, summary,
+    prerequisites, state (locked|unlocked|passed|completed), progress {status, attempts, best_score, max_score,
+    passed_at}, latest_result {submission_id, status, outcome, score, max_score, at} | null, url, api_url}];
+    ``notes`` [{id, module, module_title, text, created_at}]; ``review`` [{slug, title, reason
+    (last_attempt_failed|reflection_pending)}]; ``api`` {modules, notes}; ``urls`` {logout, setlang, admin};
+    ``csrf_token``.
+    """
+    lang = request_lang(request)
+    states = selectors.module_states(user=request.user)
+    page_data = {
+        "user": {
+            "username": request.user.get_username(),
+            "is_instructor": selectors.user_is_instructor(request.user),
+        },
+        "lang": lang,
+        "modules": [module_summary(state, lang) for state in states],
+        "notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user, limit=50)],
+        "review": selectors.review_list(states=states, lang=lang),
+        "api": {"modules": reverse("api-modules"), "notes": reverse("api-notes")},
+        "urls": {
+            "logout": reverse("logout"),
+            "setlang": reverse("set_language"),
+            "admin": reverse("admin:index"),
+        },
+        "csrf_token": get_token(request),
+    }
+    return render(request, "modules/dashboard.html", {"page_data": page_data})
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=False)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    """``/accounts/signup/``: renders ``registration/signup.html`` with ``form``; creates a learner and logs in."""
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.learner_create(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            email=form.cleaned_data.get("email") or "",
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("dashboard")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+# --- API ----------------------------------------------------------------------------------------------------------
+class ModuleListView(LabAPIView):
+    """``GET /api/modules/`` -> ``{"modules": [module summary ...]}`` (same items as the dashboard)."""
+
+    def get(self, request: Request) -> Response:
+        lang = request_lang(request)
+        states = selectors.module_states(user=request.user)
+        return Response({"modules": [module_summary(state, lang) for state in states]})
+
+
+class ModuleDetailView(LabAPIView):
+    """``GET /api/modules/<slug>/`` -> ``{module, guide_html, steps, files}``; locked modules answer 403."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        state = selectors.module_state(user=request.user, module=module)
+        return Response(
+            module_detail_data(user=request.user, module=module, lang=request_lang(request), state=state)
+        )
+
+
+class DraftView(LabAPIView):
+    """``GET|PUT /api/modules/<slug>/draft/`` ``{"files": {path: text}}``; PUT merges into the saved draft."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        return Response({"files": selectors.draft_files(user=request.user, module=module)})
+
+    def put(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        body = request.data if isinstance(request.data, dict) else {}
+        draft = services.draft_save(user=request.user, module=module, files=body.get("files"))
+        return Response({"files": draft.files, "updated_at": draft.updated_at.isoformat()})
+
+
+class ReferenceView(LabAPIView):
+    """``GET /api/modules/<slug>/reference/`` -> ``{"files": {path: text}}``, after the learner's first attempt."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        if not selectors.access_module_reference(user=request.user, module=module):
+            raise PermissionDenied(
+                detail="the reference opens after your first attempt", code="no_attempt_yet"
+            )
+        return Response({"files": module.payload.get("references", {})})
+
+
+class HintRevealView(LabAPIView):
+    """``POST /api/modules/<slug>/hints/reveal/`` ``{"level": n, "step"?: id}`` -> ``{"hints": [{id, step, level,
+    text}]}``; level n requires level n-1 first (409 ``hint_order``)."""
+
+    def post(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        body = request.data if isinstance(request.data, dict) else {}
+        hints = services.hint_reveal(
+            user=request.user,
+            module=module,
+            level=body.get("level"),
+            step=body.get("step"),
+            lang=request_lang(request),
+        )
+        return Response({"hints": hints})
+
+
+class ReflectionView(LabAPIView):
+    """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
+    "correct": {qid: bool}, "state"}``; ``GET`` returns the stored answers (or null)."""
+
+    def get(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        reflection = selectors.reflection_get(user=request.user, module=module)
+        return Response({"answers": reflection.answers if reflection else None})
+
+    def post(self, request: Request, slug: str) -> Response:
+        module = self.get_module(slug)
+        body = request.data if isinstance(request.data, dict) else {}
+        reflection = services.reflection_submit(user=request.user, module=module, answers=body.get("answers"))
+        return Response(
+            {
+                "answers": reflection.answers,
+                "correct": reflection.correct,
+                "state": selectors.module_state(user=request.user, module=module),
+            }
+        )
+
+
+class NoteListView(LabAPIView):
+    """``GET /api/notes/`` -> ``{"notes": [...]}``; ``POST`` ``{"text", "module"?: slug}`` -> 201 note."""
+
+    def get(self, request: Request) -> Response:
+        lang = request_lang(request)
+        return Response(
+            {"notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user)]}
+        )
+
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        module = None
+        if body.get("module") is not None:
+            if not isinstance(body["module"], str):
+                raise services.InvalidInput("module must be a slug", code="module_invalid")
+            module = self.get_module(body["module"], unlocked=False, with_payload=False)
+        note = services.note_create(user=request.user, module=module, text=body.get("text"))
+        return Response(selectors.note_to_dict(note, request_lang(request)), status=status.HTTP_201_CREATED)
