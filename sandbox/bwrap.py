@@ -60,7 +60,7 @@ ETC_PATHS = (
     "/etc/localtime",
 )
 RESERVED_TARGETS = ("/proc", "/dev", "/tmp", "/etc/passwd", "/etc/group")
-CGROUP_PRELUDE = 'for f in "$1" "$2"; do echo $$ > "$f" || exit 125; done; shift 2; exec "$@"'
+CGROUP_PRELUDE = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 _counter = itertools.count()
 
 
@@ -147,9 +147,10 @@ class BwrapSandbox(Sandbox):
     # -- /etc -------------------------------------------------------------------------------------------------
     def _write_etc(self) -> Path:
         """Generate passwd/group listing the job uids (Python's getpass and torch look the user up)."""
-        etc = self.state_dir / "etc"
-        etc.mkdir(exist_ok=True, mode=0o755)
         uid_list = list(self.allocator.uids) if self.allocator else [os.getuid()]
+        # One dir per uid range: sandboxes with different ranges may share a state dir.
+        etc = self.state_dir / f"etc-{uid_list[0]}-{uid_list[-1]}"
+        etc.mkdir(exist_ok=True, mode=0o755)
         passwd = ["root:x:0:0:root:/nonexistent:/usr/sbin/nologin"]
         group = ["root:x:0:"]
         for uid in uid_list:
@@ -266,7 +267,7 @@ class BwrapSandbox(Sandbox):
         """The full host argv for one job (exposed for tests and debugging)."""
         prelude: list[str] = []
         if job_cgroups is not None:
-            prelude = [self.sh, "-c", CGROUP_PRELUDE, "sandbox-enter", *job_cgroups.procs_files]
+            prelude = [self.sh, "-c", CGROUP_PRELUDE, "sandbox-enter", *job_cgroups.procs_files, "--"]
         rlimits = self.rlimit_args(spec.limits, gpu=spec.gpu, cgroup_memory=job_cgroups is not None)
         return prelude + rlimits + self.bwrap_args(spec, uid, status_fd)
 
@@ -376,13 +377,17 @@ class BwrapJob(RunningJob):
         status_text = self._read_status()
         # Nothing of the job may outlive it: the pid namespace is gone with bwrap, then belt and braces.
         self._kill_tree()
-        oom = self._cgroups.oom_killed() if self._cgroups is not None else False
-        max_rss = self._cgroups.max_usage_bytes() if self._cgroups is not None else usage.ru_maxrss * 1024
+        oom = False
+        max_rss: int | None = usage.ru_maxrss * 1024
+        cpu: float | None = float(usage.ru_utime + usage.ru_stime)
         if self._cgroups is not None:
+            oom = self._cgroups.oom_killed()
+            max_rss = self._cgroups.max_usage_bytes()
+            cpu = self._cgroups.cpu_seconds() or cpu
             self._cgroups.remove()
         if self._lease is not None:
             self._lease.release()
-        cpu = float(usage.ru_utime + usage.ru_stime)
+        assert cpu is not None
         started_ok = '"exit-code"' in status_text
         self._set_result(self._classify(status, oom, cpu, ended - self._started, max_rss, started_ok))
 

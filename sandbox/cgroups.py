@@ -1,6 +1,7 @@
 """cgroup v1 memory + pids caps for one job (used when the worker runs as root and the hierarchy is writable).
 
 Design choices:
+- cpuacct (when mounted) measures the CPU time of the whole tree, including processes killed with the job.
 - A child cgroup is made under the worker's OWN cgroup of each controller (read from /proc/self/cgroup), so the
   job's memory also counts against whatever limits the worker lives under.
 - ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (when present) get the same value: no swap
@@ -55,9 +56,13 @@ class JobCgroups:
             raise OSError("cgroup v1 memory/pids hierarchies are not available")
         self.memory = memory_base / name
         self.pids = pids_base / name
+        cpuacct_base = own_cgroup("cpuacct")
+        self.cpuacct = cpuacct_base / name if cpuacct_base is not None else None
         self.memory.mkdir()
         try:
             self.pids.mkdir()
+            if self.cpuacct is not None:
+                self.cpuacct.mkdir()
             (self.memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
             memsw = self.memory / "memory.memsw.limit_in_bytes"
             if memsw.exists():
@@ -69,8 +74,21 @@ class JobCgroups:
             raise
 
     @property
-    def procs_files(self) -> tuple[str, str]:
-        return str(self.memory / "cgroup.procs"), str(self.pids / "cgroup.procs")
+    def groups(self) -> list[Path]:
+        return [self.memory, self.pids] + ([self.cpuacct] if self.cpuacct is not None else [])
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(group / "cgroup.procs") for group in self.groups]
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of every process that ever ran in the job (cpuacct), or None without cpuacct."""
+        if self.cpuacct is None:  # pragma: no cover - cpuacct is mounted wherever memory and pids are
+            return None
+        try:
+            return int((self.cpuacct / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError):  # pragma: no cover - the file exists while the cgroup does
+            return None
 
     def oom_killed(self) -> bool:
         """True if the kernel OOM-killed a process of this cgroup (``oom_kill N`` in memory.oom_control)."""
@@ -91,7 +109,7 @@ class JobCgroups:
 
     def pids_in(self) -> set[int]:
         found: set[int] = set()
-        for group in (self.memory, self.pids):
+        for group in self.groups:
             try:
                 found.update(int(p) for p in (group / "cgroup.procs").read_text().split())
             except OSError:
@@ -108,7 +126,7 @@ class JobCgroups:
     def remove(self, timeout: float = 2.0) -> bool:
         """Kill what is left and rmdir both cgroups; True when both are gone."""
         deadline = time.monotonic() + timeout
-        for group in (self.memory, self.pids):
+        for group in self.groups:
             while group.exists():
                 self.kill_all()
                 try:

@@ -1,0 +1,294 @@
+"""The Docker backend: one throw-away container per job, for production hosts (and GPU jobs).
+
+Design choices:
+- The whole container configuration is one pure function, :func:`container_spec`, tested exhaustively without
+  an engine: no network (``network_mode="none"``), read-only root, size-capped tmpfs /tmp and /dev/shm,
+  ``mem_limit == memswap_limit`` (no swap escape), ``pids_limit``, ``nano_cpus``, a non-root ``user``,
+  ``cap_drop=["ALL"]``, ``no-new-privileges``, rlimits as ulimits (cpu, fsize, nofile, core=0), read-only binds
+  except the work dir, the env exactly the spec's, ``init=True`` (tini reaps and forwards signals), logging
+  off (output travels only through the attach socket), and NVIDIA ``device_requests`` for GPU jobs.
+- stdin/stdout/stderr travel through the attach socket: a pump thread demultiplexes Docker's 8-byte framed
+  stream (:func:`demux`) into two OS pipes, so callers get the same raw ``BinaryIO`` pipes as with bwrap.
+- The wall-clock timer kills the container (``timeout``); ``State.OOMKilled`` maps to ``memory_limit``; the
+  container is always removed at the end. The image is ``SANDBOX_DOCKER_IMAGE`` (docker/sandbox/Dockerfile).
+- Everything that needs a live engine is marked ``pragma: no cover`` (listed in docs/threat-model.md); run the
+  shared suite against an engine with ``SANDBOX_TEST_BACKENDS=docker pytest tests/sandbox``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, cast
+
+from sandbox.base import WORK_TARGET, JobResult, JobSpec, RunningJob, Sandbox, SandboxError
+
+DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
+DEFAULT_UID = 61000
+STREAMS = {1: "stdout", 2: "stderr"}
+
+
+def container_spec(
+    spec: JobSpec,
+    *,
+    image: str = DEFAULT_IMAGE,
+    uid: int = DEFAULT_UID,
+    cpus: float = 1.0,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """The ``docker.containers.create(**kwargs)`` arguments for one job (pure: no engine, no I/O)."""
+    if uid == 0:
+        raise ValueError("sandbox containers never run as root")
+    if cpus <= 0:
+        raise ValueError("cpus must be > 0")
+    limits = spec.limits
+    tmpfs_opts = f"rw,nosuid,nodev,noexec,size={limits.tmpfs_bytes},mode=1777"
+    volumes: dict[str, dict[str, str]] = {str(spec.workdir): {"bind": WORK_TARGET, "mode": "rw"}}
+    for mount in spec.mounts:
+        if mount.target == WORK_TARGET:
+            raise ValueError("mount target /work is reserved for the work dir")
+        volumes[str(mount.source)] = {"bind": mount.target, "mode": "rw" if mount.writable else "ro"}
+    kwargs: dict[str, Any] = {
+        "image": image,
+        "command": list(spec.argv),
+        "entrypoint": [],
+        "working_dir": WORK_TARGET,
+        "environment": dict(spec.env),
+        "user": f"{uid}:{uid}",
+        "hostname": "sandbox",
+        "network_mode": "none",
+        "ipc_mode": "private",
+        "read_only": True,
+        "tmpfs": {"/tmp": tmpfs_opts, "/dev/shm": tmpfs_opts},
+        "mem_limit": limits.memory_bytes,
+        "memswap_limit": limits.memory_bytes,
+        "mem_swappiness": 0,
+        "pids_limit": limits.pids,
+        "nano_cpus": int(cpus * 1e9),
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "ulimits": [
+            {"name": "cpu", "soft": limits.cpu_seconds, "hard": limits.cpu_seconds + 1},
+            {"name": "fsize", "soft": limits.file_size_bytes, "hard": limits.file_size_bytes},
+            {"name": "nofile", "soft": limits.open_files, "hard": limits.open_files},
+            {"name": "core", "soft": 0, "hard": 0},
+        ],
+        "volumes": volumes,
+        "init": True,
+        "privileged": False,
+        "stdin_open": True,
+        "tty": False,
+        "detach": True,
+        "log_config": {"type": "none", "config": {}},
+        "labels": {"nanochat-lab.sandbox": "1"},
+    }
+    if spec.gpu:
+        kwargs["device_requests"] = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
+    if name is not None:
+        kwargs["name"] = name
+    return kwargs
+
+
+def demux(read: Callable[[int], bytes]) -> Iterator[tuple[str, bytes]]:
+    """Split Docker's multiplexed attach stream (8-byte header: stream id, 3 zero bytes, big-endian length)."""
+
+    def read_exact(n: int) -> bytes | None:
+        buf = b""
+        while len(buf) < n:
+            chunk = read(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    while True:
+        header = read_exact(8)
+        if header is None:
+            return
+        stream_id, length = header[0], struct.unpack(">I", header[4:8])[0]
+        payload = read_exact(length) if length else b""
+        if payload is None:
+            return
+        if stream_id in STREAMS:
+            yield STREAMS[stream_id], payload
+
+
+def classify(
+    state: dict[str, Any], kill_reason: str | None, spec: JobSpec, wall: float, cpu: float = 0.0
+) -> JobResult:
+    """A JobResult from ``container.attrs["State"]`` and why we killed it (if we did)."""
+    limits = spec.limits
+    code = state.get("ExitCode")
+    exit_code: int | None = code if isinstance(code, int) else None
+    sig: int | None = None
+    if exit_code is not None and exit_code > 128:
+        sig, exit_code = exit_code - 128, None
+    if kill_reason is not None:
+        outcome = kill_reason
+        message = {
+            "timeout": f"wall-clock limit of {limits.wall_seconds:g} s exceeded",
+            "output_limit": f"output limit of {limits.output_bytes} bytes exceeded",
+        }.get(kill_reason, "killed on request")
+    elif state.get("OOMKilled"):
+        outcome, message = "memory_limit", f"memory limit of {limits.memory_bytes} bytes exceeded"
+    elif sig == 24:  # SIGXCPU
+        outcome, message = "timeout", f"CPU time limit of {limits.cpu_seconds} s exceeded"
+    elif state.get("Error"):
+        outcome, message = "sandbox_error", f"docker: {state['Error']}"
+    else:
+        outcome = "exited"
+        message = f"exited with code {exit_code}" if sig is None else f"killed by signal {sig}"
+    return JobResult(
+        exit_code=exit_code,
+        signal=sig,
+        outcome=outcome,
+        wall_seconds=wall,
+        cpu_seconds=cpu,
+        max_rss_bytes=None,
+        message=message,
+    )
+
+
+class DockerSandbox(Sandbox):
+    """Runs each job in its own container (docker SDK, ``docker.from_env()``)."""
+
+    name = "docker"
+
+    def __init__(
+        self, *, image: str | None = None, uid: int | None = None, cpus: float | None = None
+    ) -> None:
+        self.image = image or os.environ.get("SANDBOX_DOCKER_IMAGE", DEFAULT_IMAGE)
+        self.uid = uid or int(os.environ.get("SANDBOX_DOCKER_UID", DEFAULT_UID))
+        self.cpus = cpus or float(os.environ.get("SANDBOX_DOCKER_CPUS", "1"))
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                self._client = docker.from_env()
+                self._client.ping()
+            except Exception as exc:  # docker raises DockerException, requests errors, FileNotFoundError...
+                self._client = None
+                raise SandboxError(f"no Docker engine answers: {exc}") from exc
+        return self._client
+
+    def start(self, spec: JobSpec) -> RunningJob:
+        kwargs = container_spec(spec, image=self.image, uid=self.uid, cpus=self.cpus)
+        client = self.client
+        if os.geteuid() == 0:  # pragma: no cover - needs an engine (client raised above otherwise)
+            os.chown(spec.workdir, self.uid, self.uid)
+        return _start_container(client, spec, kwargs)  # pragma: no cover - needs an engine
+
+
+def _start_container(client: Any, spec: JobSpec, kwargs: dict[str, Any]) -> DockerJob:  # pragma: no cover
+    try:
+        container = client.containers.create(**kwargs)
+        sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        container.start()
+    except Exception as exc:
+        raise SandboxError(f"could not start the container: {exc}") from exc
+    return DockerJob(spec, container, sock, time.monotonic())
+
+
+class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
+    """A running container with Popen-like pipes."""
+
+    def __init__(self, spec: JobSpec, container: Any, sock: Any, started: float) -> None:
+        self.spec = spec
+        self.container = container
+        self._sock: socket.socket = getattr(sock, "_sock", sock)
+        self._started = started
+        self._kill_reason: str | None = None
+        self._result: JobResult | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        in_r, in_w = os.pipe()
+        self.stdout = cast(BinaryIO, os.fdopen(out_r, "rb", buffering=0))
+        self.stderr = cast(BinaryIO, os.fdopen(err_r, "rb", buffering=0))
+        self.stdin = cast(BinaryIO, os.fdopen(in_w, "wb", buffering=0))
+        threading.Thread(target=self._pump_out, args=(out_w, err_w), daemon=True).start()
+        threading.Thread(target=self._pump_in, args=(in_r,), daemon=True).start()
+        self._timer = threading.Timer(spec.limits.wall_seconds, self.kill, args=("timeout",))
+        self._timer.daemon = True
+        self._timer.start()
+        threading.Thread(target=self._wait, daemon=True).start()
+
+    def _pump_out(self, out_w: int, err_w: int) -> None:
+        fds = {"stdout": out_w, "stderr": err_w}
+        try:
+            for stream, payload in demux(self._sock.recv):
+                try:
+                    os.write(fds[stream], payload)
+                except BrokenPipeError:
+                    pass
+        except OSError:
+            pass
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+
+    def _pump_in(self, in_r: int) -> None:
+        try:
+            while chunk := os.read(in_r, 65536):
+                self._sock.sendall(chunk)
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            os.close(in_r)
+
+    def _wait(self) -> None:
+        try:
+            self.container.wait()
+            self.container.reload()
+            state = self.container.attrs.get("State", {})
+        except Exception as exc:
+            state = {"Error": str(exc)}
+        self._timer.cancel()
+        result = classify(state, self._kill_reason, self.spec, time.monotonic() - self._started)
+        try:
+            self.container.remove(force=True)
+        except Exception:
+            pass
+        with self._lock:
+            self._result = result
+            self._done.set()
+
+    def kill(self, outcome: str = "killed") -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            if self._kill_reason is None:
+                self._kill_reason = outcome
+        try:
+            self.container.kill()
+        except Exception:
+            pass
+
+    def poll(self) -> JobResult | None:
+        return self._result if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> JobResult:
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired(self.spec.argv, cast(float, timeout))
+        assert self._result is not None
+        return self._result
+
+
+def engine_available() -> tuple[bool, str]:
+    """(True, "") if ``docker.from_env().ping()`` answers, else (False, why) — used to skip the shared suite."""
+    try:
+        _ = DockerSandbox().client
+    except SandboxError as exc:
+        return False, str(exc)
+    return True, ""  # pragma: no cover - needs an engine

@@ -1,0 +1,98 @@
+"""Fixtures for the sandbox suites: backends, a Python runtime, small-limit job specs.
+
+Limits are small (wall 3 s, 256 MiB, 32 pids) so adversarial jobs die fast on two busy cores.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sandbox import JobSpec, Mount, Sandbox
+from sandbox.bwrap import BwrapSandbox
+from sandbox.docker import DockerSandbox, engine_available
+from sandbox.limits import MIB, resolve
+from sandbox.runtime import Runtime, python_runtime
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV = Path(sys.prefix)
+
+SMALL_LIMITS = {
+    "wall_seconds": 3,
+    "cpu_seconds": 10,
+    "memory_bytes": 256 * MIB,
+    "pids": 32,
+    "file_size_bytes": 8 * MIB,
+    "open_files": 64,
+    "tmpfs_bytes": 8 * MIB,
+    "output_bytes": 256 * 1024,
+}
+
+requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="uid drop, rlimit nproc and cgroups need root")
+
+
+@pytest.fixture(scope="session")
+def py() -> Runtime:
+    """The project's venv python, as mounted inside sandboxes."""
+    return python_runtime(VENV)
+
+
+@pytest.fixture(scope="session")
+def bwrap() -> BwrapSandbox:
+    return BwrapSandbox()
+
+
+def _backend_params() -> list[object]:
+    wanted = os.environ.get("SANDBOX_TEST_BACKENDS", "bwrap,docker").split(",")
+    params: list[object] = []
+    if "bwrap" in wanted:
+        params.append(pytest.param("bwrap", id="bwrap"))
+    if "docker" in wanted:
+        ok, why = engine_available()
+        marks = [] if ok else [pytest.mark.skip(reason=f"no Docker engine here ({why})")]
+        params.append(pytest.param("docker", id="docker", marks=marks))
+    return params
+
+
+@pytest.fixture(scope="session", params=_backend_params())
+def backend(request: pytest.FixtureRequest, bwrap: BwrapSandbox) -> Sandbox:
+    """Every backend that can run here (the shared suite runs once per backend)."""
+    if request.param == "bwrap":
+        return bwrap
+    return DockerSandbox()  # pragma: no cover - needs a Docker engine
+
+
+SpecFactory = Callable[..., JobSpec]
+
+
+@pytest.fixture
+def spec(py: Runtime, tmp_path: Path) -> SpecFactory:
+    """Build a JobSpec running ``python -c code`` in a fresh work dir with small limits."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    def make(
+        code: str | None = None,
+        *,
+        argv: list[str] | None = None,
+        limits: dict[str, float] | None = None,
+        env: dict[str, str] | None = None,
+        mounts: list[Mount] | None = None,
+        workdir_path: Path | None = None,
+    ) -> JobSpec:
+        if argv is None:
+            assert code is not None
+            argv = [py.executable, "-c", code]
+        return JobSpec(
+            argv=argv,
+            mounts=list(py.mounts) + list(mounts or []),
+            workdir=workdir_path or workdir,
+            env={**py.env, **(env or {})},
+            limits=resolve({**SMALL_LIMITS, **(limits or {})}),
+        )
+
+    return make
