@@ -17,6 +17,7 @@ Design choices:
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import struct
@@ -170,10 +171,10 @@ class DockerSandbox(Sandbox):
     @property
     def client(self) -> Any:
         if self._client is None:
-            import docker
-
             try:
-                self._client = docker.from_env()
+                # importlib: the SDK's top-level name "docker" is also this module's own name.
+                docker_sdk: Any = importlib.import_module("docker")
+                self._client = docker_sdk.from_env()
                 self._client.ping()
             except Exception as exc:  # docker raises DockerException, requests errors, FileNotFoundError...
                 self._client = None
