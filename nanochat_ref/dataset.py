@@ -187,8 +187,20 @@ def main(argv: list[str] | None = None) -> int:
         default=MAX_SHARD,
         help="Index of the last shard the server has (default: 1822)",
     )
+    parser.add_argument(
+        "--retry-wait-s",
+        type=float,
+        default=1.0,
+        help="Backoff unit: attempt k waits retry_wait_s * 2**k seconds",
+    )
     args = parser.parse_args(argv)
-    ok = download_shards(args.num_files, args.num_workers, base_url=args.base_url, max_shard=args.max_shard)
+    ok = download_shards(
+        args.num_files,
+        args.num_workers,
+        base_url=args.base_url,
+        max_shard=args.max_shard,
+        retry_wait_s=args.retry_wait_s,
+    )
     wanted = args.max_shard + 1 if args.num_files == -1 else min(args.num_files, args.max_shard + 1)
     return 0 if ok == wanted else 1
 
