@@ -1,0 +1,182 @@
+/**
+ * Plotly adapter: turns a result's metrics into charts. Views pass metrics in and get DOM out; they never see
+ * Plotly.
+ *
+ * Design choices:
+ * - Plotly (~3.5 MB) is loaded with a dynamic import the first time a chart is drawn, so the editor page opens
+ *   without it.
+ * - Charts are chosen from metric names (the conventions content authors follow, see `planCharts`):
+ *   - a series (list of numbers) → a line chart; series named `*loss*` share one "loss curves" chart;
+ *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap;
+ *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → grouped bars, baseline vs optimized;
+ *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
+ *   - the remaining scalars are listed as a table by the results view (not here).
+ * - Charts use the page's font and a restrained palette; no Plotly mode bar, responsive width.
+ */
+import type { MetricValue } from "./api";
+import { h } from "./dom";
+import { t } from "./i18n";
+
+interface PlotlyLike {
+  newPlot(el: HTMLElement, data: object[], layout: object, config: object): Promise<unknown>;
+  purge(el: HTMLElement): void;
+}
+
+let plotly: Promise<PlotlyLike> | null = null;
+
+function loadPlotly(): Promise<PlotlyLike> {
+  plotly ??= import("plotly.js-dist-min").then((m) => {
+    const mod = m as unknown as { default?: PlotlyLike } & PlotlyLike;
+    return mod.default ?? mod;
+  });
+  return plotly;
+}
+
+const PALETTE = ["#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d"];
+
+export type ChartSpec =
+  | { kind: "lines"; title: string; series: { name: string; values: number[] }[] }
+  | { kind: "heatmap"; title: string; z: number[][] }
+  | { kind: "bars"; title: string; labels: string[]; baseline: number[]; optimized: number[] }
+  | { kind: "radar"; title: string; labels: string[]; values: number[] };
+
+const HEATMAP = /^heatmap[./](.+)$/;
+const EVAL = /^eval[./](.+)$/;
+const PAIR = /^(.+)_(baseline|optimized|ours)$/;
+
+/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
+export function planCharts(metrics: Record<string, MetricValue>): { charts: ChartSpec[]; scalars: string[] } {
+  const charts: ChartSpec[] = [];
+  const used = new Set<string>();
+  const lossSeries: { name: string; values: number[] }[] = [];
+  const otherSeries: { name: string; values: number[] }[] = [];
+  for (const [name, value] of Object.entries(metrics)) {
+    if (!Array.isArray(value)) continue;
+    used.add(name);
+    const heat = HEATMAP.exec(name);
+    const n = Math.round(Math.sqrt(value.length));
+    if (heat && n * n === value.length && n > 0) {
+      charts.push({
+        kind: "heatmap",
+        title: heat[1] ?? name,
+        z: Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n)),
+      });
+    } else if (/loss/i.test(name)) {
+      lossSeries.push({ name, values: value });
+    } else {
+      otherSeries.push({ name, values: value });
+    }
+  }
+  if (lossSeries.length) charts.unshift({ kind: "lines", title: "loss", series: lossSeries });
+  for (const s of otherSeries) charts.push({ kind: "lines", title: s.name, series: [s] });
+
+  const pairs = new Map<string, { baseline?: number; optimized?: number }>();
+  for (const [name, value] of Object.entries(metrics)) {
+    const m = PAIR.exec(name);
+    if (typeof value !== "number" || !m?.[1]) continue;
+    const entry = pairs.get(m[1]) ?? {};
+    if (m[2] === "baseline") entry.baseline = value;
+    else entry.optimized = value;
+    pairs.set(m[1], entry);
+  }
+  const complete = [...pairs.entries()].filter(([, p]) => p.baseline !== undefined && p.optimized !== undefined);
+  if (complete.length) {
+    charts.push({
+      kind: "bars",
+      title: "baseline vs optimized",
+      labels: complete.map(([k]) => k),
+      baseline: complete.map(([, p]) => p.baseline as number),
+      optimized: complete.map(([, p]) => p.optimized as number),
+    });
+    for (const [k] of complete) {
+      for (const suffix of ["baseline", "optimized", "ours"]) used.add(`${k}_${suffix}`);
+    }
+  }
+
+  const evals = Object.entries(metrics).filter(
+    (e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]),
+  );
+  if (evals.length >= 3) {
+    charts.push({
+      kind: "radar",
+      title: "eval",
+      labels: evals.map(([k]) => EVAL.exec(k)?.[1] ?? k),
+      values: evals.map(([, v]) => v),
+    });
+    for (const [k] of evals) used.add(k);
+  }
+  const scalars = Object.keys(metrics).filter((k) => !used.has(k));
+  return { charts, scalars };
+}
+
+const baseLayout = {
+  margin: { l: 48, r: 16, t: 36, b: 40 },
+  height: 260,
+  font: { family: "Inter, system-ui, -apple-system, 'PingFang SC', 'Noto Sans CJK SC', sans-serif", size: 12, color: "#334155" },
+  paper_bgcolor: "rgba(0,0,0,0)",
+  plot_bgcolor: "rgba(0,0,0,0)",
+  legend: { orientation: "h", y: -0.2 },
+  colorway: PALETTE,
+};
+
+function layoutFor(spec: ChartSpec): object {
+  const title = { text: spec.title, font: { size: 13 }, x: 0, xanchor: "left" };
+  switch (spec.kind) {
+    case "lines":
+      return { ...baseLayout, title, xaxis: { title: { text: "step" }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
+    case "heatmap":
+      return { ...baseLayout, title, height: 300, yaxis: { autorange: "reversed" } };
+    case "bars":
+      return { ...baseLayout, title, barmode: "group", yaxis: { gridcolor: "#e2e8f0" } };
+    case "radar":
+      return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1] } }, showlegend: false };
+  }
+}
+
+function dataFor(spec: ChartSpec): object[] {
+  switch (spec.kind) {
+    case "lines":
+      return spec.series.map((s) => ({
+        type: "scatter",
+        mode: s.values.length > 40 ? "lines" : "lines+markers",
+        name: s.name,
+        x: s.values.map((_, i) => i),
+        y: s.values,
+      }));
+    case "heatmap":
+      return [{ type: "heatmap", z: spec.z, colorscale: "Viridis" }];
+    case "bars":
+      return [
+        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" } },
+        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] } },
+      ];
+    case "radar":
+      return [
+        {
+          type: "scatterpolar",
+          r: [...spec.values, spec.values[0]],
+          theta: [...spec.labels, spec.labels[0]],
+          fill: "toself",
+          line: { color: PALETTE[1] },
+        },
+      ];
+  }
+}
+
+/** Render charts for `metrics` into `host` (replacing its children). Returns the number of charts drawn. */
+export async function renderMetricCharts(host: HTMLElement, metrics: Record<string, MetricValue>): Promise<number> {
+  const { charts } = planCharts(metrics);
+  for (const child of Array.from(host.children)) {
+    if (child instanceof HTMLElement && child.dataset.plotted) (await loadPlotly()).purge(child);
+  }
+  host.replaceChildren();
+  if (charts.length === 0) return 0;
+  const P = await loadPlotly();
+  for (const spec of charts) {
+    const el = h("div", { class: "chart", "data-chart": spec.kind, "aria-label": `${t("results.metrics")}: ${spec.title}` });
+    el.dataset.plotted = "1";
+    host.append(el);
+    await P.newPlot(el, dataFor(spec), layoutFor(spec), { displayModeBar: false, responsive: true });
+  }
+  return charts.length;
+}

@@ -1,0 +1,222 @@
+/**
+ * Dashboard (`/`): the 16-module map in unlock order with each module's state, overall progress, latest results,
+ * modules to review, and the learning log (notes).
+ *
+ * Design choices:
+ * - Renders from the page data Django embedded (no request on load); the notes form posts to `/api/notes/`
+ *   and re-renders the list from the server's answer.
+ * - The "current" module (first one open and not yet passed) is highlighted, so "what next" is one glance.
+ * - Locked cards are not links; they say which modules unlock them.
+ */
+import { api, decodeModuleList, decodeNotes, decodeReview, type ModuleSummary, type Note, type ReviewItem } from "./api";
+import { ago, byId, fill, h } from "./dom";
+import { lang, pick, t, type MessageKey } from "./i18n";
+import { boot, describeError, showFatal, toast } from "./page";
+
+const page = boot();
+const root = byId("dashboard-root");
+
+function stateBadge(state: ModuleSummary["state"]): HTMLElement {
+  return h("span", { class: `badge badge-${state}`, "data-state": state }, t(`state.${state}` as MessageKey));
+}
+
+function orderLabel(m: ModuleSummary): string {
+  return String(m.order).padStart(2, "0");
+}
+
+function moduleCard(m: ModuleSummary, current: boolean, bySlug: Map<string, ModuleSummary>): HTMLElement {
+  const classes = `module-card is-${m.state}${current ? " is-current" : ""}`;
+  const prereqNames = m.prerequisites.map((slug) => {
+    const p = bySlug.get(slug);
+    return p ? orderLabel(p) : slug;
+  });
+  const meta =
+    m.state === "locked"
+      ? h("span", {}, prereqNames.length ? t("dashboard.locked_after", { list: prereqNames.join(", ") }) : "")
+      : h(
+          "span",
+          {},
+          m.lastScore !== null && m.lastMaxScore
+            ? `${Math.round((100 * m.lastScore) / m.lastMaxScore)}%`
+            : m.attempts > 0
+              ? `${m.attempts}×`
+              : "",
+        );
+  const action =
+    m.state === "locked"
+      ? null
+      : h(
+          "span",
+          { class: "faint" },
+          current ? t("dashboard.continue") : m.state === "unlocked" ? t("dashboard.start") : t("dashboard.review"),
+          " →",
+        );
+  const body = [
+    h("div", { class: "top" }, h("span", { class: "num" }, orderLabel(m)), stateBadge(m.state)),
+    h("div", { class: "title" }, pick(m.title)),
+    h("div", { class: "summary" }, pick(m.summary)),
+    h("div", { class: "meta" }, meta, action),
+  ];
+  if (m.state === "locked") {
+    return h("div", { class: classes, "data-module": m.slug, "aria-disabled": "true" }, ...body);
+  }
+  return h("a", { class: classes, href: m.url, "data-module": m.slug }, ...body);
+}
+
+function renderMap(modules: ModuleSummary[]): HTMLElement {
+  const bySlug = new Map(modules.map((m) => [m.slug, m]));
+  const current = modules.find((m) => m.state === "unlocked");
+  return h(
+    "section",
+    { class: "card card-pad", "aria-labelledby": "map-title" },
+    h("h2", { id: "map-title" }, t("dashboard.map")),
+    h(
+      "div",
+      { class: "module-map", "data-testid": "module-map" },
+      modules.map((m) => moduleCard(m, m === current, bySlug)),
+    ),
+  );
+}
+
+function renderProgress(modules: ModuleSummary[]): HTMLElement {
+  const done = modules.filter((m) => m.state === "passed" || m.state === "completed").length;
+  const total = modules.length;
+  const pct = total ? Math.round((100 * done) / total) : 0;
+  return h(
+    "div",
+    { class: "progress-wrap" },
+    h("div", { class: "progress-label" }, h("span", { "data-testid": "progress" }, t("dashboard.progress", { done, total })), h("span", {}, `${pct}%`)),
+    h("div", { class: "progress-bar", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100 }, h("span", { style: `width:${pct}%` })),
+  );
+}
+
+function renderLatest(modules: ModuleSummary[]): HTMLElement {
+  const recent = modules
+    .filter((m) => m.lastStatus !== null)
+    .sort((a, b) => (b.lastAt ?? "").localeCompare(a.lastAt ?? ""))
+    .slice(0, 6);
+  return h(
+    "section",
+    { class: "card card-pad" },
+    h("h2", {}, t("dashboard.latest")),
+    recent.length === 0
+      ? h("div", { class: "empty" }, t("dashboard.no_results"))
+      : h(
+          "ul",
+          { class: "list" },
+          recent.map((m) =>
+            h(
+              "li",
+              {},
+              h("a", { href: m.url }, `${orderLabel(m)} · ${pick(m.title)}`),
+              h(
+                "span",
+                {},
+                h("span", { class: `badge badge-${m.lastStatus ?? "queued"}` }, t(`status.${m.lastStatus ?? "queued"}` as MessageKey)),
+                " ",
+                h("span", { class: "faint" }, ago(m.lastAt, lang())),
+              ),
+            ),
+          ),
+        ),
+  );
+}
+
+function renderReview(items: ReviewItem[]): HTMLElement {
+  return h(
+    "section",
+    { class: "card card-pad" },
+    h("h2", {}, t("dashboard.to_review")),
+    items.length === 0
+      ? h("div", { class: "empty" }, t("dashboard.nothing_to_review"))
+      : h(
+          "ul",
+          { class: "list" },
+          items.map((r) =>
+            h(
+              "li",
+              {},
+              h("a", { href: `/modules/${encodeURIComponent(r.slug)}/` }, pick(r.title)),
+              h(
+                "span",
+                { class: `badge ${r.reason === "last_attempt_failed" ? "badge-fail" : "badge-unlocked"}` },
+                r.reason === "last_attempt_failed" ? t("dashboard.review_failed") : t("dashboard.review_reflection"),
+              ),
+            ),
+          ),
+        ),
+  );
+}
+
+function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
+  const list = h("ul", { class: "list", "data-testid": "notes" });
+  const paint = (items: Note[]): void => {
+    if (items.length === 0) {
+      fill(list, h("li", { class: "empty" }, t("dashboard.no_notes")));
+      return;
+    }
+    fill(
+      list,
+      items.map((n) =>
+        h(
+          "li",
+          { class: "note-item" },
+          h("div", { class: "note-meta" }, [n.moduleTitle ? pick(n.moduleTitle) : n.module, ago(n.createdAt, lang())].filter(Boolean).join(" · ")),
+          h("p", {}, n.text),
+        ),
+      ),
+    );
+  };
+  paint(notes);
+  const text = h("textarea", { name: "text", rows: 3, placeholder: t("dashboard.note_placeholder"), required: true, maxlength: 5000 });
+  const select = h(
+    "select",
+    { name: "module", class: "select", "aria-label": t("dashboard.note_module") },
+    h("option", { value: "" }, `— ${t("dashboard.note_module")} —`),
+    modules.filter((m) => m.state !== "locked").map((m) => h("option", { value: m.slug }, `${orderLabel(m)} · ${pick(m.title)}`)),
+  );
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-sm" }, t("dashboard.note_add"));
+  const form = h("form", { class: "note-form" }, text, h("div", { class: "row" }, select, submit));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const value = text.value.trim();
+    if (!value) return;
+    submit.disabled = true;
+    api
+      .addNote(value, select.value || null)
+      .then(() => api.notes())
+      .then((fresh) => {
+        text.value = "";
+        paint(fresh);
+      })
+      .catch((err: unknown) => toast(describeError(err), true))
+      .finally(() => (submit.disabled = false));
+  });
+  return h("section", { class: "card card-pad" }, h("h2", {}, t("dashboard.notes")), form, list);
+}
+
+function render(modules: ModuleSummary[], notes: Note[], review: ReviewItem[]): void {
+  fill(
+    root,
+    h("div", { class: "dash-head" }, h("h1", {}, t("dashboard.title")), renderProgress(modules)),
+    h(
+      "div",
+      { class: "dash-grid" },
+      renderMap(modules),
+      h("div", { class: "dash-side" }, renderLatest(modules), renderReview(review), renderNotes(notes, modules)),
+    ),
+  );
+}
+
+async function load(): Promise<void> {
+  try {
+    const pd = page.data;
+    const modules = Array.isArray(pd.modules) ? decodeModuleList(pd.modules) : await api.modules();
+    const notes = Array.isArray(pd.notes) ? decodeNotes(pd.notes) : await api.notes();
+    render(modules, notes, decodeReview(pd.review));
+  } catch (err) {
+    showFatal(root, err, () => void load());
+  }
+}
+
+void load();

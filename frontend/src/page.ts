@@ -1,0 +1,48 @@
+/**
+ * Shared page bootstrap: the stylesheet, the page data Django embedded, CSRF, toasts and a visible error state.
+ * Every entry (dashboard, module, auth) calls `boot` first.
+ */
+import "./styles/main.css";
+import { ApiError, DecodeError, decodePageContext, readPageData, setCsrfToken, type PageContext } from "./api";
+import { h } from "./dom";
+import { t } from "./i18n";
+
+export interface Page {
+  data: Record<string, unknown>;
+  context: PageContext;
+}
+
+export function boot(): Page {
+  const data = readPageData();
+  const context = decodePageContext(data);
+  setCsrfToken(context.csrfToken);
+  window.addEventListener("unhandledrejection", (ev) => toast(describeError(ev.reason), true));
+  return { data, context };
+}
+
+let area: HTMLElement | null = null;
+
+/** A short message in the corner; errors stay longer. */
+export function toast(message: string, isError = false): void {
+  if (!area) {
+    area = h("div", { class: "toast-area", role: "status", "aria-live": "polite" });
+    document.body.append(area);
+  }
+  const el = h("div", { class: `toast${isError ? " is-error" : ""}` }, message);
+  area.append(el);
+  window.setTimeout(() => el.remove(), isError ? 7000 : 3500);
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) return `${t("common.error")}: ${err.message}`;
+  if (err instanceof DecodeError) return `${t("common.error")}: ${err.message}`;
+  if (err instanceof Error) return `${t("common.error")}: ${err.message}`;
+  return t("common.error");
+}
+
+/** Replace `root` with an error notice and a retry button. */
+export function showFatal(root: HTMLElement, err: unknown, retry?: () => void): void {
+  const button = retry ? h("button", { type: "button", class: "btn btn-sm" }, t("common.retry")) : null;
+  button?.addEventListener("click", () => retry?.());
+  root.replaceChildren(h("div", { class: "notice notice-error", role: "alert" }, describeError(err), button));
+}

@@ -1,0 +1,346 @@
+/**
+ * The results panel of the module page: folds engine events (live) or a stored result into one view model and
+ * renders it — verdict banner, per-test rows (status, step, message, output, duration), live output, advice,
+ * metrics charts.
+ *
+ * Design choices:
+ * - One `RunState` per submission, built only from decoded events (`apply`) or a final result (`finish`);
+ *   events are deduplicated by `seq`, so the websocket stream and the catch-up poll can overlap safely.
+ * - Hidden tests are neutral: name, status and the server's neutral message; never output or hints.
+ * - Rendering rebuilds the panel from the state (small DOM), keeping which test rows the learner opened.
+ */
+import type { Advice, EngineEvent, GradeResult, MetricValue, TestResult, TestStatus } from "./api";
+import { planCharts, renderMetricCharts } from "./charts";
+import { fill, h } from "./dom";
+import { num, pick, t, type MessageKey } from "./i18n";
+
+type RowStatus = TestStatus | "running";
+
+interface Row {
+  id: string;
+  name: string;
+  step: string | null;
+  visibility: "visible" | "hidden";
+  status: RowStatus;
+  message: string;
+  output: string;
+  durationSeconds: number | null;
+  hint: string | null;
+}
+
+const OUTPUT_CAP = 200_000;
+
+export class RunState {
+  readonly rows = new Map<string, Row>();
+  output: { stream: "stdout" | "stderr"; data: string }[] = [];
+  outputChars = 0;
+  phase = "queued";
+  collected: number | null = null;
+  metrics: Record<string, MetricValue> = {};
+  result: GradeResult | null = null;
+  advice: Advice[] = [];
+  /** Called by the page when the websocket delivers the verdict. */
+  onDone: (() => void) | null = null;
+  private readonly seen = new Set<number>();
+
+  constructor(readonly submissionId: string) {}
+
+  /** Fold one event in; returns false when it was a duplicate. */
+  apply(event: EngineEvent): boolean {
+    if (event.seq >= 0) {
+      if (this.seen.has(event.seq)) return false;
+      this.seen.add(event.seq);
+    }
+    switch (event.type) {
+      case "phase":
+        this.phase = event.phase;
+        if (event.count !== null && event.phase === "tests_collected") this.collected = event.count;
+        break;
+      case "test_started":
+        this.rows.set(event.id, {
+          id: event.id,
+          name: event.name,
+          step: event.step,
+          visibility: event.visibility,
+          status: "running",
+          message: "",
+          output: "",
+          durationSeconds: null,
+          hint: null,
+        });
+        if (this.phase === "queued" || this.phase === "started" || this.phase === "sandbox_ready") this.phase = "running";
+        break;
+      case "output":
+        if (this.outputChars < OUTPUT_CAP) {
+          this.output.push({ stream: event.stream, data: event.data });
+          this.outputChars += event.data.length;
+        }
+        break;
+      case "test_finished":
+        this.rows.set(event.test.id, rowFromTest(event.test));
+        break;
+      case "metric":
+        this.metrics[event.name] = event.value;
+        break;
+      case "verdict":
+        this.finish(event.result);
+        break;
+    }
+    return true;
+  }
+
+  finish(result: GradeResult): void {
+    this.result = result;
+    this.phase = "finished";
+    for (const test of result.tests) this.rows.set(test.id, rowFromTest(test));
+    this.metrics = { ...this.metrics, ...result.metrics };
+  }
+
+  done(): boolean {
+    return this.result !== null;
+  }
+
+  /** pass / fail per step id, from the tests seen so far. */
+  stepStatus(): Map<string, "pass" | "fail"> {
+    const out = new Map<string, "pass" | "fail">();
+    for (const row of this.rows.values()) {
+      if (!row.step || row.status === "running" || row.status === "skip") continue;
+      const ok = row.status === "pass";
+      if (!ok) out.set(row.step, "fail");
+      else if (!out.has(row.step)) out.set(row.step, "pass");
+    }
+    return out;
+  }
+}
+
+function rowFromTest(test: TestResult): Row {
+  return {
+    id: test.id,
+    name: test.name,
+    step: test.step,
+    visibility: test.visibility,
+    status: test.status,
+    message: test.message,
+    output: test.visibility === "hidden" ? "" : test.output,
+    durationSeconds: test.durationSeconds,
+    hint: test.visibility === "hidden" ? null : test.hint,
+  };
+}
+
+export interface ResultsCallbacks {
+  onHint: (hintId: string) => void;
+}
+
+export class ResultsView {
+  private readonly open = new Set<string>();
+  private chartKey = "";
+  private readonly banner = h("div", { "data-testid": "verdict" });
+  private readonly notices = h("div", { class: "notices" });
+  private readonly tests = h("div", { "data-testid": "tests" });
+  private readonly live = h("div", {});
+  private readonly adviceBox = h("div", {});
+  private readonly chartsBox = h("div", { class: "charts", "data-testid": "charts" });
+  private readonly metricsBox = h("div", {});
+  private readonly usageBox = h("div", { class: "usage" });
+
+  constructor(
+    readonly root: HTMLElement,
+    private readonly callbacks: ResultsCallbacks,
+  ) {
+    root.replaceChildren(
+      this.notices,
+      this.banner,
+      this.tests,
+      this.live,
+      this.adviceBox,
+      this.metricsBox,
+      this.chartsBox,
+      this.usageBox,
+    );
+    this.empty();
+  }
+
+  empty(): void {
+    fill(this.banner, h("div", { class: "empty", "data-testid": "results-empty" }, t("results.empty")));
+    for (const box of [this.tests, this.live, this.adviceBox, this.chartsBox, this.metricsBox, this.usageBox]) box.replaceChildren();
+    this.notices.replaceChildren();
+    this.chartKey = "";
+  }
+
+  /** A notice above the banner (unlock, connection). `key` replaces an earlier notice with the same key. */
+  notice(key: string, el: HTMLElement | null): void {
+    this.notices.querySelector(`[data-notice="${key}"]`)?.remove();
+    if (el) {
+      el.dataset.notice = key;
+      this.notices.append(el);
+    }
+  }
+
+  render(run: RunState): void {
+    this.root.dataset.submission = run.submissionId;
+    this.root.dataset.phase = run.phase;
+    this.renderBanner(run);
+    this.renderTests(run);
+    this.renderLive(run);
+    this.renderAdvice(run);
+    this.renderMetrics(run);
+  }
+
+  private renderBanner(run: RunState): void {
+    const r = run.result;
+    if (!r) {
+      const text = run.phase === "queued" ? t("results.queued") : t("results.running");
+      const done = [...run.rows.values()].filter((x) => x.status !== "running").length;
+      const sub = run.collected !== null ? `${done} / ${run.collected}` : run.rows.size ? `${done}` : "";
+      fill(
+        this.banner,
+        h(
+          "div",
+          { class: "verdict is-running", "data-status": "running" },
+          h("div", { class: "icon" }, h("div", { class: "spinner" })),
+          h("div", { class: "text" }, h("div", { class: "title" }, text), h("div", { class: "sub" }, sub)),
+        ),
+      );
+      return;
+    }
+    const title = r.status === "pass" ? t("results.pass") : r.status === "fail" ? t("results.fail") : t("results.error");
+    const outcomeKey = `outcome.${r.outcome}` as MessageKey;
+    const translated = t(outcomeKey);
+    const outcome = translated === outcomeKey ? r.outcome : translated;
+    const sub = [r.status === "pass" ? "" : outcome, r.message].filter(Boolean).join(" — ");
+    fill(
+      this.banner,
+      h(
+        "div",
+        { class: `verdict is-${r.status}`, role: "status", "data-status": r.status, "data-outcome": r.outcome },
+        h("div", { class: "icon" }, r.status === "pass" ? "✓" : r.status === "fail" ? "✗" : "!"),
+        h("div", { class: "text" }, h("div", { class: "title" }, title), h("div", { class: "sub" }, sub)),
+        r.maxScore > 0 ? h("div", { class: "score" }, `${num(r.score)} / ${num(r.maxScore)}`) : null,
+      ),
+    );
+    const u = r.usage;
+    this.usageBox.textContent =
+      u.wallSeconds !== null
+        ? t("results.usage", {
+            wall: num(u.wallSeconds, 1),
+            cpu: num(u.cpuSeconds ?? 0, 1),
+            mem: u.maxRssBytes ? num(u.maxRssBytes / 2 ** 20, 0) : "–",
+          })
+        : "";
+  }
+
+  private renderTests(run: RunState): void {
+    if (run.rows.size === 0) {
+      this.tests.replaceChildren();
+      return;
+    }
+    const anyHidden = [...run.rows.values()].some((r) => r.visibility === "hidden");
+    // only the first visible failure opens by itself; the learner opens the rest (or keeps them open)
+    const firstFailure = [...run.rows.values()].find((r) => (r.status === "fail" || r.status === "error") && r.visibility === "visible");
+    const items = [...run.rows.values()].map((row) => this.testRow(row, row === firstFailure));
+    fill(
+      this.tests,
+      h("div", { class: "section-title" }, t("module.results")),
+      h("ul", { class: "test-list" }, items),
+      anyHidden ? h("div", { class: "faint", style: "margin-top:6px" }, t("results.hidden_note")) : null,
+    );
+  }
+
+  private testRow(row: Row, openByDefault: boolean): HTMLElement {
+    const statusLabel = t(`status.${row.status}` as MessageKey);
+    const head = [
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("span", { class: "name" }, row.name),
+      row.visibility === "hidden" ? h("span", { class: "badge badge-hidden" }, t("results.hidden")) : null,
+      row.step ? h("span", { class: "step" }, row.step) : null,
+      h("span", { class: `badge badge-${row.status}` }, statusLabel),
+      row.durationSeconds !== null ? h("span", { class: "dur" }, t("results.duration", { s: num(row.durationSeconds, 2) })) : null,
+    ];
+    const hasBody = Boolean(row.message || row.output || row.hint);
+    const attrs = { class: "test", "data-status": row.status, "data-visibility": row.visibility, "data-test-id": row.id };
+    if (!hasBody) return h("li", attrs, h("div", { class: "row" }, ...head));
+    const details = h("details", attrs, h("summary", {}, ...head));
+    const hintLink = row.hint ? h("button", { type: "button", class: "link-button hint-link" }, `💡 ${t("results.hint_suggested", { id: row.hint })}`) : null;
+    const hint = row.hint;
+    if (hintLink && hint) hintLink.addEventListener("click", () => this.callbacks.onHint(hint));
+    details.append(
+      h(
+        "div",
+        { class: "body" },
+        row.message ? h("pre", { class: "message" }, row.message) : null,
+        row.output ? h("div", {}, h("div", { class: "section-title" }, t("results.output")), h("pre", { class: "output" }, row.output)) : null,
+        hintLink,
+      ),
+    );
+    // the learner's own open/close choice wins over the default
+    if (this.open.has(row.id) || (openByDefault && !this.open.has(`closed:${row.id}`))) {
+      details.open = true;
+    }
+    details.addEventListener("toggle", () => {
+      if (details.open) {
+        this.open.add(row.id);
+        this.open.delete(`closed:${row.id}`);
+      } else {
+        this.open.delete(row.id);
+        this.open.add(`closed:${row.id}`);
+      }
+    });
+    return details;
+  }
+
+  private renderLive(run: RunState): void {
+    if (run.output.length === 0 || run.done()) {
+      this.live.replaceChildren();
+      return;
+    }
+    const pre = h(
+      "pre",
+      { class: "live-output", "data-testid": "live-output" },
+      run.output.map((c) => (c.stream === "stderr" ? h("span", { class: "stderr" }, c.data) : c.data)),
+    );
+    fill(this.live, h("div", { class: "section-title" }, t("results.live_output")), pre);
+    pre.scrollTop = pre.scrollHeight;
+  }
+
+  private renderAdvice(run: RunState): void {
+    if (run.advice.length === 0) {
+      this.adviceBox.replaceChildren();
+      return;
+    }
+    fill(
+      this.adviceBox,
+      h("div", { class: "section-title" }, t("results.advice")),
+      h("ul", { class: "advice", "data-testid": "advice" }, run.advice.map((a) => h("li", {}, pick(a.text)))),
+    );
+  }
+
+  private renderMetrics(run: RunState): void {
+    const { scalars } = planCharts(run.metrics);
+    if (scalars.length) {
+      fill(
+        this.metricsBox,
+        h("div", { class: "section-title" }, t("results.metrics")),
+        h(
+          "table",
+          { class: "metric-table" },
+          h(
+            "tbody",
+            {},
+            scalars.map((k) => {
+              const v = run.metrics[k];
+              return h("tr", {}, h("td", {}, k), h("td", {}, typeof v === "number" ? num(v, 4) : ""));
+            }),
+          ),
+        ),
+      );
+    } else {
+      this.metricsBox.replaceChildren();
+    }
+    // charts are redrawn only when the set of chart metrics changes, and only once the run is over
+    if (!run.done()) return;
+    const key = JSON.stringify(run.metrics);
+    if (key === this.chartKey) return;
+    this.chartKey = key;
+    void renderMetricCharts(this.chartsBox, run.metrics);
+  }
+}
