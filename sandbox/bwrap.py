@@ -193,10 +193,12 @@ class BwrapSandbox(Sandbox):
                 "--unshare-net",
                 "--unshare-uts",
                 "--unshare-cgroup-try",
+                "--hostname",
+                "sandbox",
             ]
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
         else:
-            args += ["--unshare-all"]
+            args += ["--unshare-all", "--hostname", "sandbox"]
         bound: set[str] = set()
         made: set[str] = set()
         for path in SYSTEM_PATHS:

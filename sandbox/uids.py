@@ -42,6 +42,11 @@ def uid_range_from_env() -> range:
 
 def pids_of_uid(uid: int) -> list[int]:
     """Pids of processes whose real uid is ``uid`` (read from /proc)."""
+    return pids_of_uids(range(uid, uid + 1))
+
+
+def pids_of_uids(uids: range) -> list[int]:
+    """Pids of processes whose real uid is in ``uids`` (one pass over /proc)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -50,7 +55,7 @@ def pids_of_uid(uid: int) -> list[int]:
             with open(f"/proc/{entry}/status", "rb") as fh:
                 for line in fh:
                     if line.startswith(b"Uid:"):
-                        if int(line.split()[1]) == uid:
+                        if int(line.split()[1]) in uids:
                             found.append(int(entry))
                         break
         except (FileNotFoundError, ProcessLookupError, PermissionError):  # process gone meanwhile
