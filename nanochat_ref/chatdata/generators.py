@@ -305,12 +305,12 @@ CODE_PROBLEMS = [
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write the synthetic identity conversations and word list.")
     parser.add_argument("--out", default=None, help="output directory (default: the nanochat base dir)")
     parser.add_argument("--num-identity", type=int, default=1000, help="number of identity conversations")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the identity generator")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.out is None:
         from ..common import get_base_dir
 

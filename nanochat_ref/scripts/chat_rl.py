@@ -160,17 +160,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+TINY_PRESET = dict(
+    device_batch_size=8,
+    num_samples=8,
+    examples_per_step=4,
+    max_new_tokens=96,
+    eval_examples=50,
+    num_steps=15,
+    eval_every=0,
+    save_every=10**9,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse flags; `--tiny` replaces the defaults with TINY_PRESET, explicit flags still win."""
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.tiny:
+        parser.set_defaults(**TINY_PRESET)
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> dict:
     from ..checkpoint_manager import load_model, save_checkpoint
     from ..report import get_report
 
-    args = build_parser().parse_args(argv)
-    if args.tiny:
-        args.device_batch_size, args.num_samples, args.examples_per_step = 8, 8, 4
-        args.max_new_tokens, args.eval_examples = 96, 50
-        if args.num_steps < 0:
-            args.num_steps = 15
-        args.eval_every, args.save_every = 0, 10**9
+    args = parse_args(argv)
     device_type = autodetect_device_type() if args.device_type == "" else args.device_type
     ddp, rank, _, world_size, device = compute_init(device_type)
     model, tokenizer, meta = load_model(

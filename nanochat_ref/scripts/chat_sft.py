@@ -134,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+TINY_PRESET = dict(eval_every=10**9, eval_steps=8, eval_metrics_every=10**9, eval_metrics_max_problems=100)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse flags; `--tiny` replaces the defaults with TINY_PRESET, explicit flags still win."""
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.tiny:
+        parser.set_defaults(**TINY_PRESET)
+    return parser.parse_args(argv)
+
+
 def set_lr(optimizers, lrm: float) -> None:
     for opt in optimizers:
         for group in opt.param_groups:
@@ -145,10 +157,7 @@ def main(argv: list[str] | None = None) -> dict:
     from ..report import get_report
     from .chat_eval import run_chat_eval
 
-    args = build_parser().parse_args(argv)
-    if args.tiny:
-        args.eval_every, args.eval_steps, args.eval_metrics_every = 10**9, 8, 10**9
-        args.eval_metrics_max_problems = 100
+    args = parse_args(argv)
     device_type = autodetect_device_type() if args.device_type == "" else args.device_type
     _, rank, _, world_size, device = compute_init(device_type)
     model, tokenizer, meta = load_model(

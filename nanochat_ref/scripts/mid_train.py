@@ -38,25 +38,34 @@ from ..tasks.spellingbee import SimpleSpelling, SpellingBee
 def mid_mixture(tiny: bool):
     """(train, val) task mixtures, nanochat C's recipe on the offline synthetic sets."""
     identity = os.path.join(get_base_dir(), "identity_conversations.jsonl")
-    scale = 1 if not tiny else 0
-    train = TaskMixture(
-        [
+    if tiny:  # fewer general rows, all of the skill rows: a ~2M-parameter model has little capacity to spare
+        train_tasks = [
+            SmolTalk(split="train", stop=400),
+            MMLU(subset="auxiliary_train", split="train", stop=800),
+            GSM8K(subset="main", split="train"),
+            CustomJSON(filepath=identity, stop=300),
+            CustomJSON(filepath=identity, stop=300),
+            SimpleSpelling(size=300, split="train"),
+            SpellingBee(size=2000, split="train"),
+        ]
+        val_tasks = [SmolTalk(split="test", stop=50), MMLU(subset="all", split="test", stop=50),
+                     GSM8K(subset="main", split="test", stop=50)]  # fmt: skip
+    else:
+        train_tasks = [
             SmolTalk(split="train"),
-            MMLU(subset="auxiliary_train", split="train", stop=None if scale else 1500),
+            MMLU(subset="auxiliary_train", split="train"),
             GSM8K(subset="main", split="train"),
             CustomJSON(filepath=identity),
             CustomJSON(filepath=identity),  # listed twice: two epochs of identity
-            SimpleSpelling(size=2000 if scale else 600, split="train"),
-            SpellingBee(size=3000 if scale else 2000, split="train"),
+            SimpleSpelling(size=2000, split="train"),
+            SpellingBee(size=3000, split="train"),
         ]
-    )
-    val = TaskMixture(
-        [
-            SmolTalk(split="test", stop=None if scale else 50),
-            MMLU(subset="all", split="test", stop=None if scale else 50),
-            GSM8K(subset="main", split="test", stop=None if scale else 50),
+        val_tasks = [
+            SmolTalk(split="test"),
+            MMLU(subset="all", split="test"),
+            GSM8K(subset="main", split="test"),
         ]
-    )
+    train, val = TaskMixture(train_tasks), TaskMixture(val_tasks)
     return train, val
 
 

@@ -1,0 +1,167 @@
+"""The whole pipeline in one command, nanochat's `speedrun.sh` as Python (tokenizer -> base -> mid -> SFT -> RL ->
+eval -> report.md).
+
+    python -m nanochat_ref.speedrun --tiny        # 2 CPU cores, about 10-15 minutes, a model that learned
+    python -m nanochat_ref.speedrun --smoke       # every stage with toy sizes, about a minute (tests)
+    python -m nanochat_ref.speedrun --tiny --device-type cuda   # same recipe on a GPU (bf16 autocast)
+
+Design choices:
+
+- Each stage is the real script's `main(argv)` called in-process with explicit flags (one `import torch`, and the
+  exact flags are printed so any stage can be rerun by hand with `python -m nanochat_ref.scripts.<stage>`).
+- Everything is offline and deterministic: shards come from `scripts.make_shards` (text on the machine), chat
+  data from `chatdata` generators, seeds are fixed (`compute_init` seeds 42).
+- Stage times are measured and written to an extra report section, `speedrun.md`, and printed as `name: value`
+  lines; `report.md` ends up in the base dir and the current directory.
+- `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, ~2M parameters) at context 256. Base
+  training is short (the offline corpus is small); most of the skill comes from midtraining several epochs on the
+  synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+
+from .common import get_base_dir, print0
+
+# Flag sets per profile. Base training is the teammate's script; its --tiny preset is overridden where noted.
+PROFILES = {
+    "tiny": {
+        "shards": ["--num_shards", "3", "--row_groups_per_shard", "2", "--rows_per_group", "512"],
+        "tok": ["--vocab_size", "2048", "--max_chars", "2000000"],
+        "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
+                 "--total_batch_size", "4096", "--num_iterations", "100", "--eval_every", "50",
+                 "--eval_tokens", "16384", "--matrix_lr", "0.03"],
+        "mid": ["--tiny", "--device_batch_size", "16", "--max_seq_len", "256", "--total_batch_size", "4096",
+                "--num_epochs", "3", "--eval_every", "-1", "--eval_tokens", "16384", "--matrix_lr", "0.03"],
+        "sft": ["--tiny", "--source", "mid", "--device_batch_size", "8", "--target_examples_per_step", "16",
+                "--init_lr_frac", "0.1"],
+        "rl": ["--tiny", "--source", "sft", "--num_steps", "12"],
+        "eval_mid": ["-a", "ARC-Easy|ARC-Challenge|MMLU", "-x", "200", "-b", "16"],
+        "eval_sft": ["-x", "100", "-m", "96", "-b", "16"],
+        "eval_rl": ["-a", "GSM8K|SpellingBee", "-x", "100", "-m", "96"],
+    },
+    "smoke": {
+        "shards": ["--num_shards", "2", "--row_groups_per_shard", "1", "--rows_per_group", "128"],
+        "tok": ["--vocab_size", "512", "--max_chars", "100000"],
+        "base": ["--tiny", "--depth", "1", "--max_seq_len", "64", "--device_batch_size", "4",
+                 "--total_batch_size", "256", "--num_iterations", "4", "--eval_every", "2", "--eval_tokens", "512"],
+        "mid": ["--tiny", "--device_batch_size", "4", "--max_seq_len", "64", "--total_batch_size", "256",
+                "--num_iterations", "4", "--eval_every", "-1", "--eval_tokens", "256"],
+        "sft": ["--tiny", "--source", "mid", "--device_batch_size", "2", "--target_examples_per_step", "4",
+                "--num_iterations", "3", "--eval_steps", "2", "--eval_metrics_max_problems", "8"],
+        "rl": ["--tiny", "--source", "sft", "--num_steps", "1", "--examples_per_step", "1", "--num_samples", "4",
+               "--device_batch_size", "4", "--max_new_tokens", "16"],
+        "eval_mid": ["-a", "ARC-Easy", "-x", "8", "-b", "4"],
+        "eval_sft": ["-x", "4", "-m", "8", "-b", "4"],
+        "eval_rl": ["-a", "GSM8K", "-x", "4", "-m", "8"],
+    },
+}  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Run the whole nanochat pipeline end to end")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--tiny", action="store_true", help="the CPU recipe (~10-15 min on 2 cores)")
+    size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
+    p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
+    p.add_argument("--export", type=str, default=None, help="copy the final model + tokenizer to this folder")
+    p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
+    return p
+
+
+def export_checkpoint(out_dir: str, source_dir: str, tag: str) -> None:
+    """Copy the tokenizer and the last checkpoint of `source_dir/<tag>` to `out_dir`, weights in bf16."""
+    import json
+
+    import torch
+
+    from .checkpoint_manager import find_last_step
+
+    ckpt_dir = os.path.join(source_dir, tag)
+    step = find_last_step(ckpt_dir)
+    os.makedirs(os.path.join(out_dir, "tokenizer"), exist_ok=True)
+    for name in ("tokenizer.pkl", "tokenizer.tiktoken", "token_bytes.pt"):
+        src = os.path.join(get_base_dir(), "tokenizer", name)
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join(out_dir, "tokenizer", name))
+    phase_dir = os.path.join(out_dir, os.path.basename(source_dir), tag)
+    os.makedirs(phase_dir, exist_ok=True)
+    state = torch.load(os.path.join(ckpt_dir, f"model_{step:06d}.pt"), map_location="cpu", weights_only=True)
+    state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, os.path.join(phase_dir, f"model_{step:06d}.pt"))
+    with open(os.path.join(ckpt_dir, f"meta_{step:06d}.json")) as f:
+        meta = json.load(f)
+    with open(os.path.join(phase_dir, f"meta_{step:06d}.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    print0(f"Exported {ckpt_dir} step {step} to {phase_dir}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = build_parser().parse_args(argv)
+    profile = PROFILES["tiny" if args.tiny else "smoke"]
+    device = ["--device_type", args.device_type] if args.device_type else []
+    device_dash = ["--device-type", args.device_type] if args.device_type else []
+
+    from .chatdata import generators
+    from .report import get_report
+    from .scripts import base_train, chat_eval, chat_rl, chat_sft, make_shards, mid_train, tok_train
+
+    base_dir = get_base_dir()
+    print0(f"Base dir: {base_dir}")
+    report = get_report()
+    report.reset()
+    timings: dict[str, float] = {}
+    results: dict[str, float] = {}
+
+    def stage(name: str, fn, stage_argv: list[str]):
+        print0(f"\n===== {name}: {' '.join(stage_argv)}")
+        t0 = time.time()
+        out = fn(stage_argv)
+        timings[name] = time.time() - t0
+        print0(f"===== {name} done in {timings[name]:.1f}s")
+        return out
+
+    t_start = time.time()
+    stage("shards", make_shards.main, profile["shards"])
+    tok_stats = stage("tokenizer", tok_train.main, profile["tok"])
+    report.log("Tokenizer training", [{k: v for k, v in tok_stats.items() if k != "tokenizer_dir"}])
+    stage("chatdata", lambda a: generators.main(a), ["--out", base_dir])
+    stage("base_train", base_train.main, profile["base"] + device)
+    stage("mid_train", mid_train.main, profile["mid"] + device)
+    mid = stage("chat_eval_mid", chat_eval.main, ["-i", "mid", *profile["eval_mid"], *device_dash])
+    stage("chat_sft", chat_sft.main, profile["sft"] + device)
+    sft = stage("chat_eval_sft", chat_eval.main, ["-i", "sft", *profile["eval_sft"], *device_dash])
+    final_source = "sft"
+    rl = {}
+    if not args.skip_rl:
+        stage("chat_rl", chat_rl.main, profile["rl"] + device)
+        rl = stage("chat_eval_rl", chat_eval.main, ["-i", "rl", *profile["eval_rl"], *device_dash])
+        final_source = "rl"
+    timings["total"] = time.time() - t_start
+    for prefix, res in (("mid", mid), ("sft", sft), ("rl", rl)):
+        for k, v in res.items():
+            results[f"{prefix}/{k}"] = v
+
+    report.log("Speedrun", [{f"{k} time (s)": v for k, v in timings.items()}, {"final model": final_source}])
+    path = report.generate(extra_sections=["speedrun.md"])
+    print0(f"Report: {path}")
+    if args.export:
+        from .checkpoint_manager import PHASE_DIRS
+
+        source_dir = os.path.join(base_dir, PHASE_DIRS[final_source])
+        tag = sorted(os.listdir(source_dir))[0]
+        export_checkpoint(args.export, source_dir, tag)
+        shutil.copy(path, os.path.join(args.export, "report.md"))
+    for k, v in timings.items():
+        print(f"speedrun_{k}_s: {v:.1f}")
+    for k, v in results.items():
+        print(f"{k}: {v:.4f}")
+    return {**{f"time/{k}": v for k, v in timings.items()}, **results}
+
+
+if __name__ == "__main__":
+    main()
