@@ -18,6 +18,8 @@ class LearnerError(Exception):
 
     def describe(self) -> str:
         """The text a learner sees: type, message and the traceback through their files."""
+        if isinstance(self, LearnerTimeout | LearnerCrashed):
+            return self.message
         head = str(self)
         return f"{head}\n{self.traceback}".rstrip() if self.traceback else head
 

@@ -14,6 +14,7 @@ Design choices:
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import shutil
@@ -27,6 +28,7 @@ from typing import Any
 from .protocol import Caps, Channel, Frame, ProtocolError, read_frame
 from .workspace import REPO_ROOT
 
+_TAGS = itertools.count(1)
 ENGINE_TARGET = "/opt/lab"
 VENV_TARGET = "/opt/venv"
 MODULE_TARGET = "/opt/module"
@@ -95,6 +97,7 @@ class Proc:
 
     def __init__(self, role: str, job: Any, workdir: Path, limits: Any, caps: Caps, runtime: str) -> None:
         self.role = role
+        self.tag = f"{role}#{next(_TAGS)}"
         self.job = job
         self.workdir = workdir
         self.limits = limits
@@ -105,6 +108,8 @@ class Proc:
         self._lock = threading.Lock()
         self._sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue()
         self._kill_reason: str | None = None
+        self._finished = False
+        self._result: Any = None
         threading.Thread(target=self._read, name=f"{role}-frames", daemon=True).start()
         threading.Thread(target=self._drain_stderr, name=f"{role}-stderr", daemon=True).start()
 
@@ -120,7 +125,7 @@ class Proc:
 
     def _put(self, item: Frame | None | Exception) -> None:
         with self._lock:
-            self._sink.put((self.role, item))
+            self._sink.put((self.tag, item))
 
     def _read(self) -> None:
         while True:
@@ -163,22 +168,29 @@ class Proc:
             self._kill_reason = reason
         self.job.kill(reason)
 
-    def finish(self, timeout: float = 5.0) -> Any:
+    def finish(self, timeout: float = 5.0, grace: float = 0.5) -> Any:
         """Kill (if needed), wait and clean up; returns the sandbox's JobResult (or ``None``)."""
         import subprocess
 
-        if self.alive():
-            self.kill()
+        if self._finished:
+            return self._result
         try:
-            result = self.job.wait(timeout)
-        except subprocess.TimeoutExpired:  # pragma: no cover - the backend's own watchdog makes this rare
-            result = None
+            # A process that just closed its pipes is usually exiting on its own: let the backend see how
+            # (an OOM kill must stay "memory_limit", not become "killed") before killing what is left.
+            result = self.job.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            try:
+                result = self.job.wait(timeout)
+            except subprocess.TimeoutExpired:  # pragma: no cover - the backend's own watchdog makes this rare
+                result = None
         for stream in (self.job.stdin, self.job.stdout):
             try:
                 stream.close()
             except (OSError, ValueError):  # pragma: no cover
                 pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self._finished, self._result = True, result
         return result
 
 

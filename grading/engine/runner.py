@@ -33,6 +33,8 @@ from .workspace import ENGINE_KEYS, ModuleSpec, SubmissionError, build_workspace
 
 OPS = frozenset({"import", "call", "value", "setattr", "getitem", "len", "iter", "repr", "str", "release"})
 DEFAULT_CALL_SECONDS = 10.0
+#: Fresh learner processes started after one died, so one runaway function fails only its own tests.
+MAX_RESTARTS = 3
 JUDGE_SLACK_SECONDS = 20.0
 TEST_OUTPUT_CHARS = 4000
 OUTPUT_EVENT_CHARS = 64 * 1024
@@ -60,8 +62,9 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MiB"
+def _ended(result: Any) -> str:
+    sig = getattr(result, "signal", None)
+    return f"killed by signal {sig}" if sig is not None else f"exit code {getattr(result, 'exit_code', None)}"
 
 
 class _Job:
@@ -99,7 +102,13 @@ class _Job:
         self.notes: list[str] = []
         self.pending: dict[str, Any] | None = None
         self.learner_dead: str | None = None
-        self.learner_result: Any = None
+        self.restarts = 0
+        self.cpu_seconds = 0.0
+        self.max_rss: int | None = None
+        self._seen_results: set[str] = set()
+        self.workspace: dict[str, bytes] = {}
+        self.limits: Any = None
+        self.deadline = float("inf")
         self.output_total = 0
         self.output_events = 0
         self.output_cap = 1024 * 1024
@@ -150,7 +159,7 @@ class _Job:
         self.limits = limits
         self.output_cap = limits.output_bytes
         self.deadline = self.t0 + limits.wall_seconds + JUDGE_SLACK_SECONDS
-        workspace = build_workspace(self.module, submitted)
+        workspace = self.workspace = build_workspace(self.module, submitted)
         try:
             self._acquire(limits)
         except Exception as exc:  # noqa: BLE001 - the sandbox could not start: not the learner's fault
@@ -206,9 +215,9 @@ class _Job:
             except queue.Empty:
                 yield from self._on_deadline()
                 continue
-            if role == "judge":
+            if self.judge is not None and role == self.judge.tag:
                 yield from self._on_judge(item)
-            elif self.learner is not None and role == "learner":
+            elif self.learner is not None and role == self.learner.tag:
                 yield from self._on_learner(item)
 
     def _on_deadline(self) -> Iterator[dict[str, Any]]:
@@ -331,6 +340,8 @@ class _Job:
         if self.pending is not None or header.get("op") not in OPS:
             self._platform("The grader sent an invalid call.")
             return
+        if self.learner_dead is not None and header["op"] == "import" and self.restarts < MAX_RESTARTS:
+            self._restart_learner()
         if self.learner is None or self.learner_dead is not None:
             self._reply_error(jid, "crashed", "LearnerGone", self._gone_message())
             return
@@ -343,6 +354,36 @@ class _Job:
         if not self.learner.send({**header, "id": jid}, frame.buffers):
             self.pending = None
             self._learner_gone(ProtocolError("the learner process closed its input"))
+
+    def _restart_learner(self) -> None:
+        """A fresh learner process for the next test, after the previous one died (timeout, crash ...)."""
+        assert self.learner is not None and self.module is not None
+        self._collect_usage(self.learner)
+        self.restarts += 1
+        runtime = self.module.runtime
+        try:
+            fresh = self.pool.take_learner(runtime, self.limits) if self.pool is not None else None
+            fresh = fresh or start_learner(self.sandbox, runtime, self.limits)
+        except Exception as exc:  # noqa: BLE001 - keep the dead one; the test reports the earlier death
+            self.notes.append(f"The sandbox could not restart your code: {exc}")
+            return
+        fresh.attach(self.sink)
+        names = sorted(self.workspace)
+        fresh.send(
+            {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
+            [self.workspace[p] for p in names],
+        )
+        self.learner, self.learner_dead = fresh, None
+
+    def _collect_usage(self, proc: Proc, timeout: float = 2.0) -> None:
+        result = proc.finish(timeout=timeout)
+        if result is None or proc.tag in self._seen_results:
+            return
+        self._seen_results.add(proc.tag)
+        self.cpu_seconds += float(getattr(result, "cpu_seconds", 0.0) or 0.0)
+        rss = getattr(result, "max_rss_bytes", None)
+        if rss is not None:
+            self.max_rss = max(self.max_rss or 0, int(rss))
 
     def _reply_error(self, jid: Any, kind: str, type_name: str, message: str) -> None:
         assert self.judge is not None
@@ -380,7 +421,7 @@ class _Job:
             self._forward_reply(item)
         elif kind == "ready":
             pass
-        elif kind == "setup_done" and not self.ready["learner"]:
+        elif kind == "setup_done":
             self.ready["learner"] = True
             yield from self._maybe_ready()
         else:
@@ -448,14 +489,12 @@ class _Job:
         if isinstance(item, ProtocolError):
             self.learner.kill("killed")
             self.learner_dead = "protocol"
-        result = self.learner.finish(timeout=5.0)
-        self.learner_result = result
+        self._collect_usage(self.learner, timeout=5.0)
+        result = self.learner.finish()
         if self.learner_dead is None:
             outcome = getattr(result, "outcome", "exited")
             self.learner_dead = (
-                outcome
-                if outcome in ("timeout", "memory_limit", "output_limit")
-                else f"exit code {getattr(result, 'exit_code', None)}, signal {getattr(result, 'signal', None)}"
+                outcome if outcome in ("timeout", "memory_limit", "output_limit") else _ended(result)
             )
             self.outcomes.add(
                 outcome
@@ -473,8 +512,7 @@ class _Job:
     def _cleanup(self) -> None:
         if self.learner is not None:
             self.learner.send({"kind": "exit"})
-            result = self.learner.finish(timeout=2.0)
-            self.learner_result = self.learner_result or result
+            self._collect_usage(self.learner)
         if self.judge is not None:
             self.judge.finish(timeout=2.0)
 
@@ -513,7 +551,6 @@ class _Job:
         passed = sum(1 for t in tests if t["status"] == "pass")
         status = "error" if platform else ("pass" if outcome == "ok" else "fail")
         self.timestamps["finished"] = _now_iso()
-        res = self.learner_result
         result = {
             "schema_version": SCHEMA_VERSION,
             "status": status,
@@ -526,8 +563,8 @@ class _Job:
             "metrics": self.metrics,
             "usage": {
                 "wall_seconds": round(time.monotonic() - self.t0, 4),
-                "cpu_seconds": float(getattr(res, "cpu_seconds", 0.0) or 0.0),
-                "max_rss_bytes": getattr(res, "max_rss_bytes", None),
+                "cpu_seconds": round(self.cpu_seconds, 4),
+                "max_rss_bytes": self.max_rss,
             },
             "timestamps": dict(self.timestamps),
             "module": self.module.slug if self.module else self.module_dir.name,

