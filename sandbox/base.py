@@ -187,11 +187,8 @@ class Sandbox(ABC):
         # The pipes close when the last process holding them dies (the backend kills the whole tree).
         for thread in threads:
             thread.join(timeout=2.0)
-        for stream in (job.stdout, job.stderr):
-            try:
-                stream.close()
-            except OSError:  # pragma: no cover - closing a pipe does not fail on Linux
-                pass
+        job.stdout.close()
+        job.stderr.close()
         return CompletedJob(
             result=result,
             stdout=bytes(captures["stdout"].data),

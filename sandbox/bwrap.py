@@ -33,6 +33,7 @@ Design choices:
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 import shutil
@@ -78,7 +79,7 @@ def default_state_dir() -> Path:
         return Path(configured)
     if os.geteuid() == 0 and os.access("/run", os.W_OK):
         return Path("/run/nanochat-sandbox")
-    return Path(tempfile.gettempdir()) / f"nanochat-sandbox-{os.getuid()}"  # pragma: no cover - non-root only
+    return Path(tempfile.gettempdir()) / f"nanochat-sandbox-{os.getuid()}"
 
 
 def validate_spec(spec: JobSpec) -> None:
@@ -119,6 +120,8 @@ class BwrapSandbox(Sandbox):
     """Runs jobs under bubblewrap (see the module docstring for the layering)."""
 
     name = "bwrap"
+    #: Device nodes bound into GPU jobs (``--dev-bind``), when present.
+    gpu_devices = "/dev/nvidia*"
 
     def __init__(
         self,
@@ -225,7 +228,7 @@ class BwrapSandbox(Sandbox):
             args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
             bound.add(mount.target)
         if spec.gpu:
-            for dev in sorted(Path("/dev").glob("nvidia*")):  # pragma: no cover - needs an NVIDIA host
+            for dev in sorted(glob.glob(self.gpu_devices)):
                 args += ["--dev-bind", str(dev), str(dev)]
         args += ["--chdir", WORK_TARGET, "--"]
         if self.privileged:
@@ -380,16 +383,16 @@ class BwrapJob(RunningJob):
         # Nothing of the job may outlive it: the pid namespace is gone with bwrap, then belt and braces.
         self._kill_tree()
         oom = False
-        max_rss: int | None = usage.ru_maxrss * 1024
-        cpu: float | None = float(usage.ru_utime + usage.ru_stime)
+        # Without cgroups, rusage covers only the bwrap monitor (it does not wait for the sandbox's init).
+        max_rss = usage.ru_maxrss * 1024
+        cpu = float(usage.ru_utime + usage.ru_stime)
         if self._cgroups is not None:
             oom = self._cgroups.oom_killed()
             max_rss = self._cgroups.max_usage_bytes()
-            cpu = self._cgroups.cpu_seconds() or cpu
+            cpu = self._cgroups.cpu_seconds()
             self._cgroups.remove()
         if self._lease is not None:
             self._lease.release()
-        assert cpu is not None
         started_ok = '"exit-code"' in status_text
         self._set_result(self._classify(status, oom, cpu, ended - self._started, max_rss, started_ok))
 
@@ -400,14 +403,14 @@ class BwrapJob(RunningJob):
         try:
             while chunk := os.read(self._status_fd, 4096):
                 chunks.append(chunk)
-        except BlockingIOError:  # pragma: no cover - every writer is dead once bwrap is reaped
+        except BlockingIOError:  # a writer survived (never seen): do not block the reaper
             pass
         finally:
             os.close(self._status_fd)
         return b"".join(chunks).decode("utf-8", "replace")
 
     def _classify(
-        self, status: int, oom: bool, cpu: float, wall: float, max_rss: int | None, started_ok: bool
+        self, status: int, oom: bool, cpu: float, wall: float, max_rss: int, started_ok: bool
     ) -> JobResult:
         limits = self.spec.limits
         exit_code: int | None = None
@@ -478,9 +481,8 @@ class BwrapJob(RunningJob):
     def _watchdog(self) -> None:
         """The backend did not reap a killed job in time: kill harder and report a platform fault."""
         self._kill_tree()
-        if self._done.wait(self.sandbox.kill_grace_seconds):  # pragma: no cover - reaped at the last moment
-            return
-        self._set_result(  # pragma: no cover - needs a process stuck in the kernel
+        self._done.wait(self.sandbox.kill_grace_seconds)
+        self._set_result(  # keeps the real result if the job was reaped meanwhile
             JobResult(
                 exit_code=None,
                 signal=None,

@@ -1,7 +1,9 @@
-"""cgroup v1 memory + pids caps for one job (used when the worker runs as root and the hierarchy is writable).
+"""cgroup v1 memory + pids caps and CPU accounting for one job (used when the worker runs as root and the hierarchy is writable).
 
 Design choices:
-- cpuacct (when mounted) measures the CPU time of the whole tree, including processes killed with the job.
+- cpuacct measures the CPU time of the whole tree, including processes killed with the job (bwrap's monitor
+  does not wait for the sandbox's init, so rusage from ``wait4`` misses the job; without cgroups the reported
+  CPU time and peak memory cover only the wrapper: documented in docs/threat-model.md).
 - A child cgroup is made under the worker's OWN cgroup of each controller (read from /proc/self/cgroup), so the
   job's memory also counts against whatever limits the worker lives under.
 - ``memory.limit_in_bytes`` and ``memory.memsw.limit_in_bytes`` (when present) get the same value: no swap
@@ -13,21 +15,20 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 from pathlib import Path
+from typing import cast
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("memory", "pids", "cpuacct")
 
 
 def own_cgroup(controller: str, proc_cgroup: Path = Path("/proc/self/cgroup")) -> Path | None:
     """The mounted directory of this process's cgroup for a v1 ``controller``, or None."""
-    try:
-        text = proc_cgroup.read_text()
-    except OSError:  # pragma: no cover - /proc/self/cgroup exists on every Linux
-        return None
-    for line in text.splitlines():
+    for line in proc_cgroup.read_text().splitlines():
         parts = line.split(":", 2)
         if len(parts) == 3 and controller in parts[1].split(","):
             path = CGROUP_ROOT / controller / parts[2].lstrip("/")
@@ -36,10 +37,10 @@ def own_cgroup(controller: str, proc_cgroup: Path = Path("/proc/self/cgroup")) -
 
 
 def available() -> bool:
-    """True when memory and pids v1 hierarchies exist and we may create children in them."""
+    """True when the memory, pids and cpuacct v1 hierarchies exist and we may create children in them."""
     if os.geteuid() != 0:
         return False
-    for controller in ("memory", "pids"):
+    for controller in CONTROLLERS:
         base = own_cgroup(controller)
         if base is None or not os.access(base, os.W_OK):
             return False
@@ -50,19 +51,14 @@ class JobCgroups:
     """A memory and a pids child cgroup for one job."""
 
     def __init__(self, name: str, memory_bytes: int, pids: int) -> None:
-        memory_base = own_cgroup("memory")
-        pids_base = own_cgroup("pids")
-        if memory_base is None or pids_base is None:
-            raise OSError("cgroup v1 memory/pids hierarchies are not available")
-        self.memory = memory_base / name
-        self.pids = pids_base / name
-        cpuacct_base = own_cgroup("cpuacct")
-        self.cpuacct = cpuacct_base / name if cpuacct_base is not None else None
+        bases = [own_cgroup(controller) for controller in CONTROLLERS]
+        if any(base is None for base in bases):
+            raise OSError("cgroup v1 memory/pids/cpuacct hierarchies are not available")
+        self.memory, self.pids, self.cpuacct = (cast(Path, base) / name for base in bases)
         self.memory.mkdir()
         try:
             self.pids.mkdir()
-            if self.cpuacct is not None:
-                self.cpuacct.mkdir()
+            self.cpuacct.mkdir()
             (self.memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
             memsw = self.memory / "memory.memsw.limit_in_bytes"
             if memsw.exists():
@@ -75,20 +71,15 @@ class JobCgroups:
 
     @property
     def groups(self) -> list[Path]:
-        return [self.memory, self.pids] + ([self.cpuacct] if self.cpuacct is not None else [])
+        return [self.memory, self.pids, self.cpuacct]
 
     @property
     def procs_files(self) -> list[str]:
         return [str(group / "cgroup.procs") for group in self.groups]
 
-    def cpu_seconds(self) -> float | None:
-        """CPU time of every process that ever ran in the job (cpuacct), or None without cpuacct."""
-        if self.cpuacct is None:  # pragma: no cover - cpuacct is mounted wherever memory and pids are
-            return None
-        try:
-            return int((self.cpuacct / "cpuacct.usage").read_text()) / 1e9
-        except (OSError, ValueError):  # pragma: no cover - the file exists while the cgroup does
-            return None
+    def cpu_seconds(self) -> float:
+        """CPU time of every process that ever ran in the job (cpuacct)."""
+        return int((self.cpuacct / "cpuacct.usage").read_text()) / 1e9
 
     def oom_killed(self) -> bool:
         """True if the kernel OOM-killed a process of this cgroup (``oom_kill N`` in memory.oom_control)."""
@@ -101,11 +92,8 @@ class JobCgroups:
                 return True
         return False
 
-    def max_usage_bytes(self) -> int | None:
-        try:
-            return int((self.memory / "memory.max_usage_in_bytes").read_text())
-        except (OSError, ValueError):  # pragma: no cover - the file exists while the cgroup does
-            return None
+    def max_usage_bytes(self) -> int:
+        return int((self.memory / "memory.max_usage_in_bytes").read_text())
 
     def pids_in(self) -> set[int]:
         found: set[int] = set()
@@ -118,21 +106,16 @@ class JobCgroups:
 
     def kill_all(self) -> None:
         for pid in self.pids_in():
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it may exit meanwhile
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:  # pragma: no cover - raced with its own exit
-                pass
 
     def remove(self, timeout: float = 2.0) -> bool:
         """Kill what is left and rmdir both cgroups; True when both are gone."""
         deadline = time.monotonic() + timeout
         for group in self.groups:
-            while group.exists():
+            while group.exists() and time.monotonic() < deadline:
                 self.kill_all()
-                try:
+                with contextlib.suppress(OSError):  # EBUSY while its last processes die
                     group.rmdir()
-                except OSError:
-                    if time.monotonic() > deadline:  # pragma: no cover - a process stuck in D state
-                        return False
-                    time.sleep(0.01)
-        return True
+                time.sleep(0.01 if group.exists() else 0)
+        return not any(group.exists() for group in self.groups)

@@ -166,30 +166,29 @@ class DockerSandbox(Sandbox):
         self.image = image or os.environ.get("SANDBOX_DOCKER_IMAGE", DEFAULT_IMAGE)
         self.uid = uid or int(os.environ.get("SANDBOX_DOCKER_UID", DEFAULT_UID))
         self.cpus = cpus or float(os.environ.get("SANDBOX_DOCKER_CPUS", "1"))
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            try:
-                # importlib: the SDK's top-level name "docker" is also this module's own name.
-                docker_sdk: Any = importlib.import_module("docker")
-                self._client = docker_sdk.from_env()
-                self._client.ping()
-            except Exception as exc:  # docker raises DockerException, requests errors, FileNotFoundError...
-                self._client = None
-                raise SandboxError(f"no Docker engine answers: {exc}") from exc
-        return self._client
 
     def start(self, spec: JobSpec) -> RunningJob:
         kwargs = container_spec(spec, image=self.image, uid=self.uid, cpus=self.cpus)
-        client = self.client
-        if os.geteuid() == 0:  # pragma: no cover - needs an engine (client raised above otherwise)
-            os.chown(spec.workdir, self.uid, self.uid)
-        return _start_container(client, spec, kwargs)  # pragma: no cover - needs an engine
+        return _start_container(connect(), spec, kwargs, self.uid)
 
 
-def _start_container(client: Any, spec: JobSpec, kwargs: dict[str, Any]) -> DockerJob:  # pragma: no cover
+def connect() -> Any:
+    """A docker SDK client whose engine answered ``ping()``; :class:`SandboxError` if none answers."""
+    try:
+        # importlib: the SDK's top-level name "docker" is also this module's own name.
+        docker_sdk: Any = importlib.import_module("docker")
+        client = docker_sdk.from_env()
+        client.ping()
+    except Exception as exc:  # docker raises DockerException, requests errors, FileNotFoundError...
+        raise SandboxError(f"no Docker engine answers: {exc}") from exc
+    return client
+
+
+def _start_container(
+    client: Any, spec: JobSpec, kwargs: dict[str, Any], uid: int
+) -> DockerJob:  # pragma: no cover
+    if os.geteuid() == 0:
+        os.chown(spec.workdir, uid, uid)
     try:
         container = client.containers.create(**kwargs)
         sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -289,7 +288,7 @@ class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
 def engine_available() -> tuple[bool, str]:
     """(True, "") if ``docker.from_env().ping()`` answers, else (False, why) — used to skip the shared suite."""
     try:
-        _ = DockerSandbox().client
+        connect().close()
     except SandboxError as exc:
         return False, str(exc)
-    return True, ""  # pragma: no cover - needs an engine
+    return True, ""

@@ -11,6 +11,7 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -67,11 +68,9 @@ def kill_uid(uid: int) -> int:
     """SIGKILL every process of ``uid``; return how many were signalled."""
     killed = 0
     for pid in pids_of_uid(uid):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it may exit meanwhile
             os.kill(pid, signal.SIGKILL)
             killed += 1
-        except ProcessLookupError:  # pragma: no cover - raced with its own exit
-            pass
     return killed
 
 

@@ -1,0 +1,257 @@
+"""sandbox.docker without an engine: the container spec (exhaustively), the stream demuxer, result mapping."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import socketserver
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+from docker.models.containers import _create_container_args
+
+from sandbox import JobSpec, Mount, SandboxError, get_backend
+from sandbox.docker import DockerSandbox, classify, container_spec, demux, engine_available
+from sandbox.limits import MIB, resolve
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> JobSpec:
+    data = tmp_path / "data"
+    data.mkdir()
+    return JobSpec(
+        argv=["python", "-c", "print(1)"],
+        mounts=[Mount(data, "/data"), Mount(tmp_path, "/scratch", writable=True)],
+        workdir=tmp_path / "work",
+        env={"PATH": "/usr/bin", "HOME": "/work"},
+        limits=resolve(
+            {
+                "memory_bytes": 512 * MIB,
+                "pids": 40,
+                "tmpfs_bytes": 16 * MIB,
+                "cpu_seconds": 7,
+                "open_files": 99,
+                "file_size_bytes": 5 * MIB,
+            },
+            environ={},
+        ),
+    )
+
+
+def test_the_container_has_no_network(job: JobSpec) -> None:
+    assert container_spec(job)["network_mode"] == "none"
+
+
+def test_the_root_file_system_is_read_only(job: JobSpec) -> None:
+    assert container_spec(job)["read_only"] is True
+
+
+def test_tmp_and_shm_are_size_capped_tmpfs(job: JobSpec) -> None:
+    tmpfs = container_spec(job)["tmpfs"]
+    assert set(tmpfs) == {"/tmp", "/dev/shm"} and all(f"size={16 * MIB}" in o for o in tmpfs.values())
+
+
+def test_memory_and_memory_plus_swap_are_the_same_cap(job: JobSpec) -> None:
+    spec = container_spec(job)
+    assert spec["mem_limit"] == spec["memswap_limit"] == 512 * MIB
+
+
+def test_the_pids_cap_is_the_limit(job: JobSpec) -> None:
+    assert container_spec(job)["pids_limit"] == 40
+
+
+def test_cpus_become_nano_cpus(job: JobSpec) -> None:
+    assert container_spec(job, cpus=1.5)["nano_cpus"] == 1_500_000_000
+
+
+def test_the_job_runs_as_the_given_non_root_user(job: JobSpec) -> None:
+    assert container_spec(job, uid=61234)["user"] == "61234:61234"
+
+
+def test_root_is_refused(job: JobSpec) -> None:
+    with pytest.raises(ValueError, match="never run as root"):
+        container_spec(job, uid=0)
+
+
+def test_zero_cpus_are_refused(job: JobSpec) -> None:
+    with pytest.raises(ValueError, match="cpus must be > 0"):
+        container_spec(job, cpus=0)
+
+
+def test_every_capability_is_dropped_and_no_new_privileges_is_set(job: JobSpec) -> None:
+    spec = container_spec(job)
+    assert (spec["cap_drop"], spec["security_opt"], spec["privileged"]) == (
+        ["ALL"],
+        ["no-new-privileges"],
+        False,
+    )
+
+
+def test_rlimits_become_ulimits(job: JobSpec) -> None:
+    ulimits = {u["name"]: (u["soft"], u["hard"]) for u in container_spec(job)["ulimits"]}
+    assert ulimits == {"cpu": (7, 8), "fsize": (5 * MIB, 5 * MIB), "nofile": (99, 99), "core": (0, 0)}
+
+
+def test_the_work_dir_is_the_only_writable_bind_besides_explicit_ones(job: JobSpec, tmp_path: Path) -> None:
+    volumes = container_spec(job)["volumes"]
+    assert volumes == {
+        str(tmp_path / "work"): {"bind": "/work", "mode": "rw"},
+        str(tmp_path / "data"): {"bind": "/data", "mode": "ro"},
+        str(tmp_path): {"bind": "/scratch", "mode": "rw"},
+    }
+
+
+def test_a_mount_over_work_is_refused(job: JobSpec, tmp_path: Path) -> None:
+    job.mounts.append(Mount(tmp_path, "/work"))
+    with pytest.raises(ValueError, match="reserved"):
+        container_spec(job)
+
+
+def test_the_env_is_exactly_the_specs(job: JobSpec) -> None:
+    assert container_spec(job)["environment"] == {"PATH": "/usr/bin", "HOME": "/work"}
+
+
+def test_the_command_is_the_argv_list_with_no_entrypoint(job: JobSpec) -> None:
+    spec = container_spec(job)
+    assert (spec["command"], spec["entrypoint"], spec["working_dir"]) == (job.argv, [], "/work")
+
+
+def test_an_init_reaps_children_and_logs_are_off(job: JobSpec) -> None:
+    spec = container_spec(job)
+    assert (spec["init"], spec["log_config"]["type"]) == (True, "none")
+
+
+def test_stdin_is_open_without_a_tty(job: JobSpec) -> None:
+    spec = container_spec(job)
+    assert (spec["stdin_open"], spec["tty"]) == (True, False)
+
+
+def test_cpu_jobs_request_no_devices(job: JobSpec) -> None:
+    assert "device_requests" not in container_spec(job)
+
+
+def test_gpu_jobs_request_every_nvidia_gpu(job: JobSpec) -> None:
+    job.gpu = True
+    assert container_spec(job)["device_requests"] == [
+        {"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}
+    ]
+
+
+def test_a_name_is_passed_through(job: JobSpec) -> None:
+    assert container_spec(job, name="job-7")["name"] == "job-7"
+
+
+def test_the_docker_sdk_accepts_the_spec(job: JobSpec) -> None:
+    kwargs = container_spec(job)
+    kwargs.pop("detach")
+    kwargs["version"] = "1.44"
+    built = _create_container_args(kwargs)
+    host = built["host_config"]
+    assert (host["NetworkMode"], host["ReadonlyRootfs"], host["PidsLimit"], host["CapDrop"]) == (
+        "none",
+        True,
+        40,
+        ["ALL"],
+    )
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    return bytes([stream, 0, 0, 0]) + struct.pack(">I", len(payload)) + payload
+
+
+def test_demux_splits_stdout_and_stderr_frames() -> None:
+    raw = io.BytesIO(frame(1, b"out") + frame(2, b"err") + frame(1, b"") + frame(1, b"more"))
+    assert list(demux(raw.read)) == [
+        ("stdout", b"out"),
+        ("stderr", b"err"),
+        ("stdout", b""),
+        ("stdout", b"more"),
+    ]
+
+
+def test_demux_ignores_unknown_stream_ids() -> None:
+    assert list(demux(io.BytesIO(frame(0, b"echo") + frame(1, b"x")).read)) == [("stdout", b"x")]
+
+
+def test_demux_stops_at_a_truncated_payload() -> None:
+    assert list(demux(io.BytesIO(frame(1, b"ok") + frame(2, b"cut")[:-1]).read)) == [("stdout", b"ok")]
+
+
+def test_demux_stops_at_a_truncated_header() -> None:
+    assert list(demux(io.BytesIO(frame(1, b"ok") + b"\x01\x00").read)) == [("stdout", b"ok")]
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "expected"),
+    [
+        ({"ExitCode": 0}, None, ("exited", 0, None)),
+        ({"ExitCode": 139}, None, ("exited", None, 11)),
+        ({"ExitCode": 137}, "timeout", ("timeout", None, 9)),
+        ({"ExitCode": 137}, "output_limit", ("output_limit", None, 9)),
+        ({"ExitCode": 137}, "killed", ("killed", None, 9)),
+        ({"ExitCode": 137, "OOMKilled": True}, None, ("memory_limit", None, 9)),
+        ({"ExitCode": 152}, None, ("timeout", None, 24)),
+        ({"ExitCode": None, "Error": "boom"}, None, ("sandbox_error", None, None)),
+    ],
+)
+def test_container_states_map_to_outcomes(job: JobSpec, state, reason, expected) -> None:
+    result = classify(state, reason, job, wall=1.0)
+    assert (result.outcome, result.exit_code, result.signal) == expected
+
+
+def test_get_backend_returns_the_docker_backend_by_name() -> None:
+    assert isinstance(get_backend("docker"), DockerSandbox)
+
+
+def test_the_docker_backend_reads_its_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDBOX_DOCKER_IMAGE", "img:1")
+    monkeypatch.setenv("SANDBOX_DOCKER_UID", "62000")
+    monkeypatch.setenv("SANDBOX_DOCKER_CPUS", "2.5")
+    backend = DockerSandbox()
+    assert (backend.image, backend.uid, backend.cpus) == ("img:1", 62000, 2.5)
+
+
+def test_starting_without_an_engine_is_a_sandbox_error(job: JobSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(SandboxError, match="no Docker engine answers"):
+        DockerSandbox().start(job)
+
+
+def test_engine_availability_says_why_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    assert engine_available()[0] is False and "no Docker engine answers" in engine_available()[1]
+
+
+class _FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+class _FakeEngineHandler(http.server.BaseHTTPRequestHandler):
+    """Answers the two calls the SDK makes to connect: GET /version and GET /_ping."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = b'{"ApiVersion": "1.44", "Version": "fake"}' if self.path.endswith("/version") else b"OK"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def address_string(self) -> str:
+        return "fake-engine"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_engine_that_answers_ping_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = tmp_path / "docker.sock"
+    server = _FakeEngine(str(sock), _FakeEngineHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    try:
+        assert engine_available() == (True, "")
+    finally:
+        server.shutdown()
+        server.server_close()
