@@ -5,8 +5,10 @@ Design choices:
   (``reference`` paths are relative to the repository root, or to the module's ``reference/`` folder for files not
   in nanochat_ref), hints, reflection questions and feedback rules. Tests and hidden tests are never read here:
   only the grading engine opens them, inside its sandbox.
+- ``status: draft`` folders are skipped (``ContentDraft``): their starter or tests may still be missing.
 - Validation uses the content engineer's JSON Schemas in ``content/schema/`` when present
-  (``module.schema.json``, ``hints.schema.json``, ``reflection.schema.json``, ``feedback.schema.json``), else the
+  (``module.schema.json``, ``hints.schema.json``, ``reflection.schema.json``, ``feedback.schema.json``; beside
+  the content folder, else the repository's ``content/schema/``), else the
   built-in schemas below that follow the team brief; cross-file checks (slug == folder, hint steps exist, file
   paths are safe and present) always run. Every problem is collected, so one run reports them all.
 - ``content_hash`` is a SHA-256 over every file of the folder (path + bytes, sorted) plus the referenced
@@ -130,6 +132,10 @@ class ContentError(Exception):
         self.problems = problems
 
 
+class ContentDraft(ContentError):
+    """A folder marked ``status: draft``: not ready for learners, skipped by the sync."""
+
+
 @dataclass
 class LoadedModule:
     slug: str
@@ -141,11 +147,12 @@ class LoadedModule:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _schema(content_dir: Path, name: str) -> dict[str, Any]:
-    """The content engineer's schema for ``name`` when it exists, else the built-in one."""
-    path = content_dir / "schema" / f"{name}.schema.json"
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+def _schema(content_dir: Path, repo_root: Path, name: str) -> dict[str, Any]:
+    """The content engineer's schema for ``name`` (beside the content, else the repository's), else the built-in."""
+    for folder in (content_dir / "schema", repo_root / "content" / "schema"):
+        path = folder / f"{name}.schema.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
     return BUILTIN_SCHEMAS[name]
 
 
@@ -197,16 +204,32 @@ def content_hash(folder: Path, extra_files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def load_module(folder: Path, *, repo_root: Path, content_dir: Path | None = None) -> LoadedModule:
-    """Read and validate one module folder; raises ``ContentError`` with every problem found."""
+def _optional_doc(
+    folder: Path, name: str, key: str, content_dir: Path, repo_root: Path, problems: list[str]
+) -> dict[str, Any]:
+    """hints/reflection/feedback.yaml: validated when present, ``{key: []}`` when the file is absent."""
+    if not (folder / f"{name}.yaml").is_file():
+        return {key: []}
+    doc = _read_yaml(folder / f"{name}.yaml", problems, required=False)
+    _validate(doc, _schema(content_dir, repo_root, name), f"{name}.yaml", problems)
+    return doc if isinstance(doc, dict) else {key: []}
+
+
+def load_module(
+    folder: Path, *, repo_root: Path, content_dir: Path | None = None, include_drafts: bool = True
+) -> LoadedModule:
+    """Read and validate one module folder; raises ``ContentError`` with every problem found (``ContentDraft`` for
+    a draft when ``include_drafts`` is false)."""
     content_dir = content_dir or folder.parent
     problems: list[str] = []
     meta = _read_yaml(folder / "module.yaml", problems, required=True)
     if meta is None:
         raise ContentError(folder.name, problems or ["module.yaml is empty"])
-    _validate(meta, _schema(content_dir, "module"), "module.yaml", problems)
+    _validate(meta, _schema(content_dir, repo_root, "module"), "module.yaml", problems)
     if problems:
         raise ContentError(folder.name, problems)
+    if not include_drafts and meta.get("status", "ready") != "ready":
+        raise ContentDraft(folder.name, ["status is draft"])
     if meta["slug"] != folder.name:
         problems.append(f"module.yaml slug {meta['slug']!r} differs from the folder name")
 
@@ -255,15 +278,12 @@ def load_module(folder: Path, *, repo_root: Path, content_dir: Path | None = Non
         problems.append("guide.en.md or guide.zh.md is required")
 
     step_ids = {step["id"] for step in meta["steps"]}
-    hints_doc = _read_yaml(folder / "hints.yaml", problems, required=False) or {"hints": []}
-    _validate(hints_doc, _schema(content_dir, "hints"), "hints.yaml", problems)
+    hints_doc = _optional_doc(folder, "hints", "hints", content_dir, repo_root, problems)
     for hint in hints_doc.get("hints", []) if isinstance(hints_doc, dict) else []:
         if isinstance(hint, dict) and hint.get("step") and hint["step"] not in step_ids:
             problems.append(f"hints.yaml {hint.get('id')}: unknown step {hint['step']!r}")
-    reflection_doc = _read_yaml(folder / "reflection.yaml", problems, required=False) or {"questions": []}
-    _validate(reflection_doc, _schema(content_dir, "reflection"), "reflection.yaml", problems)
-    feedback_doc = _read_yaml(folder / "feedback.yaml", problems, required=False) or {"rules": []}
-    _validate(feedback_doc, _schema(content_dir, "feedback"), "feedback.yaml", problems)
+    reflection_doc = _optional_doc(folder, "reflection", "questions", content_dir, repo_root, problems)
+    feedback_doc = _optional_doc(folder, "feedback", "rules", content_dir, repo_root, problems)
     if problems:
         raise ContentError(folder.name, problems)
 

@@ -135,19 +135,22 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
         return (
             f"created: {len(self.created)}, updated: {len(self.updated)}, unchanged: {len(self.unchanged)}, "
-            f"retired: {len(self.retired)}, invalid: {len(self.errors)}"
+            f"retired: {len(self.retired)}, drafts skipped: {len(self.drafts)}, invalid: {len(self.errors)}"
         )
 
 
-def content_sync(*, content_dir: Path | None = None, repo_root: Path | None = None) -> SyncReport:
+def content_sync(
+    *, content_dir: Path | None = None, repo_root: Path | None = None, include_drafts: bool = False
+) -> SyncReport:
     """Bring the Module rows in line with ``content/`` (idempotent; versioned by content hash).
 
-    Invalid folders are reported and skipped (their existing row, if any, is left as it was). Modules whose folder
+    Draft folders (``status: draft``) are skipped unless ``include_drafts``; invalid folders are reported and skipped (their existing row, if any, is left as it was). Modules whose folder
     disappeared are retired, never deleted.
     """
     content_dir = Path(content_dir or settings.LAB_CONTENT_DIR)
@@ -158,7 +161,13 @@ def content_sync(*, content_dir: Path | None = None, repo_root: Path | None = No
         if not (folder / "module.yaml").is_file():
             continue
         try:
-            loaded.append(content_loader.load_module(folder, repo_root=repo_root, content_dir=content_dir))
+            loaded.append(
+                content_loader.load_module(
+                    folder, repo_root=repo_root, content_dir=content_dir, include_drafts=include_drafts
+                )
+            )
+        except content_loader.ContentDraft as exc:
+            report.drafts.append(exc.folder)
         except content_loader.ContentError as exc:
             report.errors[exc.folder] = exc.problems
     now = timezone.now()
@@ -204,7 +213,7 @@ def content_sync(*, content_dir: Path | None = None, repo_root: Path | None = No
                 report.updated.append(item.slug)
             else:
                 report.unchanged.append(item.slug)
-        seen = {item.slug for item in loaded} | set(report.errors)
+        seen = {item.slug for item in loaded} | set(report.errors) | set(report.drafts)
         for slug, row in existing.items():
             if slug not in seen and row.status == Module.Status.ACTIVE:
                 row.status = Module.Status.RETIRED

@@ -14,10 +14,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--content-dir", type=Path, default=None, help="content folder (default LAB_CONTENT_DIR)"
         )
+        parser.add_argument(
+            "--include-drafts", action="store_true", help="also load modules marked status: draft"
+        )
         parser.add_argument("--strict", action="store_true", help="fail when any module folder is invalid")
 
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
-        report = content_sync(content_dir=options["content_dir"])
+        report = content_sync(content_dir=options["content_dir"], include_drafts=options["include_drafts"])
         for label, slugs in (
             ("created", report.created),
             ("updated", report.updated),

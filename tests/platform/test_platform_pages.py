@@ -1,0 +1,147 @@
+"""Server-rendered pages: dashboard, module page, auth pages, language switch, admin."""
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD_KEYS = {"user", "lang", "modules", "notes", "review", "api", "urls", "csrf_token"}
+MODULE_KEYS = {
+    "user",
+    "lang",
+    "module",
+    "guide_html",
+    "steps",
+    "files",
+    "hints",
+    "reflection",
+    "attempts",
+    "reference_available",
+    "ws_url",
+    "api",
+    "urls",
+    "csrf_token",
+}
+
+
+def page_data(response) -> dict:
+    """The JSON the TypeScript reads, parsed from the json_script tag exactly as the browser would."""
+    html = response.content.decode()
+    start = html.index('<script id="page-data" type="application/json">') + len(
+        '<script id="page-data" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_it_sends_anonymous_visitors_to_login(course, anonymous):
+    response = anonymous.get("/")
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_it_renders_the_dashboard_with_its_page_data(course, learner):
+    response = learner.get("/")
+    assert response.status_code == 200
+    assert [t.name for t in response.templates][0] == "modules/dashboard.html"
+    data = page_data(response)
+    assert set(data) == DASHBOARD_KEYS
+    assert data["user"] == {"username": "ada", "is_instructor": False}
+    assert [m["slug"] for m in data["modules"]] == ["01-hello", "02-next"]
+    assert data["api"] == {"modules": "/api/modules/", "notes": "/api/notes/"}
+
+
+def test_it_lists_failed_modules_for_review(course, learner, pass_module):
+    pass_module(learner, course["01-hello"], status="fail")
+    review = page_data(learner.get("/"))["review"]
+    assert review == [{"slug": "01-hello", "title": "Hello", "reason": "last_attempt_failed"}]
+
+
+def test_it_renders_the_dashboard_in_a_fixed_number_of_queries(
+    course, learner, django_assert_max_num_queries
+):
+    learner.post_json("/api/notes/", {"text": "n"})
+    with django_assert_max_num_queries(12):
+        assert learner.get("/").status_code == 200
+
+
+def test_it_renders_the_module_page_with_its_page_data(course, learner, submit):
+    submission = submit(learner, course["01-hello"])
+    response = learner.get("/modules/01-hello/")
+    assert response.status_code == 200
+    data = page_data(response)
+    assert set(data) == MODULE_KEYS
+    assert data["module"]["slug"] == "01-hello"
+    assert data["ws_url"] == "/ws/grading/"
+    assert data["attempts"][0]["id"] == submission.pk
+    assert data["reference_available"] is True
+    assert data["api"]["submission_detail"] == "/api/submissions/{id}/"
+    assert [q["id"] for q in data["reflection"]["questions"]] == ["q1", "q2"]
+    assert "answer" not in data["reflection"]["questions"][0]
+
+
+def test_it_never_leaks_script_from_page_data(course, learner):
+    html = learner.get("/modules/01-hello/").content.decode()
+    assert '<script>alert("x")</script>' not in html
+
+
+def test_it_refuses_a_locked_module_page(course, learner):
+    assert learner.get("/modules/02-next/").status_code == 403
+
+
+def test_it_answers_404_for_a_missing_module_page(course, learner):
+    assert learner.get("/modules/99-nothing/").status_code == 404
+
+
+def test_it_sends_anonymous_visitors_of_a_module_to_login(course, anonymous):
+    assert anonymous.get("/modules/01-hello/").status_code == 302
+
+
+def test_it_renders_the_login_page(anonymous):
+    assert anonymous.get("/accounts/login/").status_code == 200
+
+
+def test_it_signs_up_a_learner_and_logs_them_in(course, anonymous):
+    response = anonymous.post(
+        "/accounts/signup/",
+        {"username": "newbie", "password1": "a-long-enough-pass", "password2": "a-long-enough-pass"},
+    )
+    assert response.status_code == 302 and response.url == "/"
+    user = User.objects.get(username="newbie")
+    assert list(user.groups.values_list("name", flat=True)) == ["learner"]
+    assert anonymous.get("/").status_code == 200
+
+
+def test_it_rejects_a_signup_with_mismatched_passwords(anonymous):
+    response = anonymous.post(
+        "/accounts/signup/",
+        {"username": "x", "password1": "a-long-enough-pass", "password2": "other-pass-123"},
+    )
+    assert response.status_code == 200
+    assert not User.objects.filter(username="x").exists()
+
+
+def test_it_logs_out_on_post(course, learner):
+    assert learner.post("/accounts/logout/").status_code in (200, 302)
+    assert learner.get("/").status_code == 302
+
+
+def test_it_switches_the_language_to_chinese(course, learner):
+    response = learner.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    assert response.status_code == 302
+    assert page_data(learner.get("/"))["lang"] == "zh-hans"
+    assert page_data(learner.get("/"))["modules"][0]["title"] == "你好"
+
+
+def test_it_lets_instructors_see_the_admin_analytics(course, learner, instructor, pass_module):
+    pass_module(learner, course["01-hello"])
+    assert instructor.get("/admin/modules/module/").status_code == 200
+    response = instructor.get("/admin/grading/learner/")
+    assert response.status_code == 200
+    assert b"ada" in response.content
+    assert instructor.get("/admin/grading/submission/").status_code == 200
+
+
+def test_it_keeps_learners_out_of_the_admin(course, learner):
+    response = learner.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response.url

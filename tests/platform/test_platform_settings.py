@@ -1,0 +1,114 @@
+"""The typed environment helpers of labplatform.settings and the two modes, loaded in a fresh interpreter."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from labplatform.settings import database_from_url, env_bool, env_int, env_secret, env_str
+
+
+def test_it_reads_booleans_strictly(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "yes")
+    assert env_bool("X_FLAG", False) is True
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="expected a boolean"):
+        env_bool("X_FLAG", False)
+
+
+def test_it_rejects_integers_out_of_range(monkeypatch):
+    monkeypatch.setenv("X_INT", "-1")
+    with pytest.raises(ImproperlyConfigured, match=">= 0"):
+        env_int("X_INT", 5)
+    monkeypatch.setenv("X_INT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="expected an integer"):
+        env_int("X_INT", 5)
+
+
+def test_it_rejects_a_value_outside_its_choices(monkeypatch):
+    monkeypatch.setenv("X_MODE", "chaos")
+    with pytest.raises(ImproperlyConfigured, match="expected one of"):
+        env_str("X_MODE", "a", choices=("a", "b"))
+
+
+def test_it_reads_a_secret_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    monkeypatch.delenv("X_SECRET", raising=False)
+    monkeypatch.setenv("X_SECRET_FILE", str(secret))
+    assert env_secret("X_SECRET", required=True) == "s3cret"
+
+
+def test_it_requires_a_secret_when_told_to(monkeypatch):
+    monkeypatch.delenv("X_SECRET", raising=False)
+    monkeypatch.delenv("X_SECRET_FILE", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="required in production"):
+        env_secret("X_SECRET", required=True)
+    assert env_secret("X_SECRET", required=False) is None
+
+
+def test_it_parses_a_postgres_url():
+    db = database_from_url("postgres://lab:p%40ss@db.internal:5433/labdb")
+    assert (db["ENGINE"], db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "django.db.backends.postgresql",
+        "labdb",
+        "lab",
+        "p@ss",
+        "db.internal",
+        "5433",
+    )
+    with pytest.raises(ImproperlyConfigured):
+        database_from_url("mysql://x/y")
+
+
+def load_settings(env: dict[str, str], repo_root) -> subprocess.CompletedProcess:
+    code = (
+        "import labplatform.settings as s; "
+        "print(s.LAB_MODE, s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
+        "s.LAB_GRADING_QUEUE, s.SANDBOX_BACKEND)"
+    )
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "DATABASE_", "SANDBOX_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_refuses_production_without_a_secret_key(repo_root):
+    proc = load_settings({"LAB_MODE": "production", "DATABASE_URL": "postgres://u@h/db"}, repo_root)
+    assert proc.returncode != 0
+    assert "DJANGO_SECRET_KEY" in proc.stderr
+
+
+def test_it_configures_production_mode_from_the_environment(repo_root):
+    env = {"LAB_MODE": "production", "DATABASE_URL": "postgres://u@h/db", "DJANGO_SECRET_KEY": "k" * 50}
+    proc = load_settings(env, repo_root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "production",
+        "django.db.backends.postgresql",
+        "channels_redis.core.RedisChannelLayer",
+        "celery",
+        "docker",
+    ]
+
+
+def test_it_defaults_to_embedded_mode(repo_root, tmp_path):
+    proc = load_settings({"LAB_VAR_DIR": str(tmp_path)}, repo_root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [
+        "embedded",
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "thread",
+        "bwrap",
+    ]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0

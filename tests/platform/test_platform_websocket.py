@@ -1,0 +1,115 @@
+"""The grading websocket through the real ASGI application (origin check, session auth, consumer)."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from platform_helpers import pass_result
+
+from grading.services import verdict_record
+from labplatform.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+def headers(persona=None, origin=b"http://testserver"):
+    result = [(b"origin", origin), (b"host", b"testserver")]
+    if persona is not None and persona.user is not None:
+        result.append((b"cookie", f"sessionid={persona.cookies['sessionid'].value}".encode()))
+    return result
+
+
+async def connect(persona, origin=b"http://testserver"):
+    communicator = WebsocketCommunicator(application, "/ws/grading/", headers=headers(persona, origin))
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def test_it_refuses_anonymous_sockets(anonymous):
+    communicator, connected = await connect(anonymous)
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_it_refuses_sockets_from_a_foreign_origin(learner):
+    communicator, connected = await connect(learner, origin=b"http://evil.example")
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_it_answers_a_ping(learner):
+    communicator, connected = await connect(learner)
+    assert connected
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"type": "shout"}),
+        json.dumps({"type": "subscribe"}),
+        json.dumps({"type": "subscribe", "submission_id": "7"}),
+        json.dumps({"type": "subscribe", "submission_id": True}),
+        "x" * 10_000,
+    ],
+)
+async def test_it_answers_malformed_frames_with_an_error_and_stays_open(learner, frame):
+    communicator, _ = await connect(learner)
+    await communicator.send_to(text_data=frame)
+    reply = await communicator.receive_json_from()
+    assert reply["type"] == "error" and reply["message"]
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_it_answers_binary_frames_with_an_error(learner):
+    communicator, _ = await connect(learner)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await communicator.receive_json_from())["type"] == "error"
+    await communicator.disconnect()
+
+
+async def test_it_refuses_to_subscribe_to_a_foreign_submission(course, learner, other_learner, submit):
+    submission = await database_sync_to_async(submit)(learner, course["01-hello"])
+    communicator, _ = await connect(other_learner)
+    await communicator.send_json_to({"type": "subscribe", "submission_id": submission.pk})
+    reply = await communicator.receive_json_from()
+    assert reply == {"type": "error", "message": "no such submission"}
+    await communicator.disconnect()
+
+
+async def test_it_replays_stored_events_on_subscribe(course, learner, submit):
+    submission = await database_sync_to_async(submit)(learner, course["01-hello"])
+    await database_sync_to_async(verdict_record)(submission_id=submission.pk, result=pass_result("01-hello"))
+    communicator, _ = await connect(learner)
+    await communicator.send_json_to({"type": "subscribe", "submission_id": submission.pk})
+    assert await communicator.receive_json_from() == {
+        "type": "subscribed",
+        "submission_id": submission.pk,
+        "status": "done",
+    }
+    replay = await communicator.receive_json_from()
+    assert replay["type"] == "grading.event" and replay["event"]["type"] == "verdict"
+    hidden = [t for t in replay["event"]["result"]["tests"] if t["visibility"] == "hidden"][0]
+    assert hidden["output"] == ""
+    await communicator.disconnect()
+
+
+async def test_it_streams_events_of_my_submissions_only_to_me(learner, other_learner):
+    mine, _ = await connect(learner)
+    theirs, _ = await connect(other_learner)
+    event = {"type": "output", "stream": "stdout", "test_id": None, "data": "hello", "seq": 1, "t": 0.1}
+    await get_channel_layer().group_send(
+        f"grading.user.{learner.user.pk}", {"type": "grading.event", "submission_id": 5, "event": event}
+    )
+    assert await mine.receive_json_from() == {"type": "grading.event", "submission_id": 5, "event": event}
+    assert await theirs.receive_nothing(timeout=0.2)
+    await mine.disconnect()
+    await theirs.disconnect()
