@@ -40,6 +40,7 @@ PROFILES = {
         "sft": ["--tiny", "--source", "mid", "--device_batch_size", "8", "--target_examples_per_step", "16",
                 "--init_lr_frac", "0.1"],
         "rl": ["--tiny", "--source", "sft", "--num_steps", "12"],
+        "base_eval": ["--max-per-task", "100"],
         "eval_mid": ["-a", "ARC-Easy|ARC-Challenge|MMLU", "-x", "200", "-b", "16"],
         "eval_sft": ["-x", "100", "-m", "96", "-b", "16"],
         "eval_rl": ["-a", "GSM8K|SpellingBee", "-x", "100", "-m", "96"],
@@ -55,6 +56,7 @@ PROFILES = {
                 "--num_iterations", "3", "--eval_steps", "2", "--eval_metrics_max_problems", "8"],
         "rl": ["--tiny", "--source", "sft", "--num_steps", "1", "--examples_per_step", "1", "--num_samples", "4",
                "--device_batch_size", "4", "--max_new_tokens", "16"],
+        "base_eval": ["--max-per-task", "4"],
         "eval_mid": ["-a", "ARC-Easy", "-x", "8", "-b", "4"],
         "eval_sft": ["-x", "4", "-m", "8", "-b", "4"],
         "eval_rl": ["-a", "GSM8K", "-x", "4", "-m", "8"],
@@ -108,7 +110,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     from .chatdata import generators
     from .report import get_report
-    from .scripts import base_train, chat_eval, chat_rl, chat_sft, make_shards, mid_train, tok_train
+    from .scripts import (
+        base_eval,
+        base_train,
+        chat_eval,
+        chat_rl,
+        chat_sft,
+        make_shards,
+        mid_train,
+        tok_train,
+    )
 
     base_dir = get_base_dir()
     print0(f"Base dir: {base_dir}")
@@ -131,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     report.log("Tokenizer training", [{k: v for k, v in tok_stats.items() if k != "tokenizer_dir"}])
     stage("chatdata", lambda a: generators.main(a), ["--out", base_dir])
     stage("base_train", base_train.main, profile["base"] + device)
+    stage("base_eval", base_eval.main, profile["base_eval"] + device_dash)
     stage("mid_train", mid_train.main, profile["mid"] + device)
     mid = stage("chat_eval_mid", chat_eval.main, ["-i", "mid", *profile["eval_mid"], *device_dash])
     stage("chat_sft", chat_sft.main, profile["sft"] + device)
