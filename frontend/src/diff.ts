@@ -48,6 +48,7 @@ export class ReferenceDiff {
       originalEditable: false,
       renderSideBySide: window.innerWidth > 800,
       useInlineViewWhenSpaceIsLimited: true,
+      renderSideBySideInlineBreakpoint: 620,
       hideUnchangedRegions: { enabled: true, contextLineCount: 3, minimumLineCount: 5, revealLineCount: 10 },
       minimap: { enabled: false },
       scrollBeyondLastLine: false,

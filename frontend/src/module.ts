@@ -432,6 +432,8 @@ async function startRun(ctx: Ctx): Promise<void> {
   ctx.runButton.disabled = true;
   ctx.runButton.textContent = t("editor.running");
   let before: ModuleSummary[] = [];
+  ctx.run = null;
+  ctx.results.pending();
   try {
     await ctx.saver.flush();
     before = await api.modules().catch(() => []);
@@ -439,7 +441,6 @@ async function startRun(ctx: Ctx): Promise<void> {
     const run = new RunState(id);
     ctx.run = run;
     ctx.socket.subscribe(id);
-    ctx.results.empty();
     paintRun(ctx, run);
     ctx.results.root.scrollIntoView({ behavior: "smooth", block: "nearest" });
     await pollUntilDone(ctx, run);
@@ -500,7 +501,8 @@ async function afterVerdict(ctx: Ctx, run: RunState, before: ModuleSummary[]): P
         h(
           "div",
           { class: "unlock-notice", "data-testid": "unlock-notice", "data-module": m.slug },
-          `🔓 ${t("results.unlocked", { title: pick(m.title) })}`,
+          h("span", { class: "unlock-icon", "aria-hidden": "true" }, "↗"),
+          h("span", {}, t("results.unlocked", { title: pick(m.title) })),
           h("a", { class: "btn btn-primary btn-sm", href: m.url }, t("results.open_next")),
         ),
       );

@@ -167,6 +167,14 @@ export class ResultsView {
     this.chartKey = "";
   }
 
+  /** Between "Run tests" and the server's answer: clear the old attempt, show "queued". */
+  pending(): void {
+    this.empty();
+    delete this.root.dataset.submission;
+    this.root.dataset.phase = "submitting";
+    this.renderBanner(new RunState(""));
+  }
+
   /** A notice above the banner (unlock, connection). `key` replaces an earlier notice with the same key. */
   notice(key: string, el: HTMLElement | null): void {
     this.notices.querySelector(`[data-notice="${key}"]`)?.remove();
@@ -207,7 +215,12 @@ export class ResultsView {
     const outcomeKey = `outcome.${r.outcome}` as MessageKey;
     const translated = t(outcomeKey);
     const outcome = translated === outcomeKey ? r.outcome : translated;
-    const sub = [r.status === "pass" ? "" : outcome, r.message].filter(Boolean).join(" — ");
+    // test outcomes get a localised count; other outcomes (compile error, timeout ...) keep the engine's message
+    const passed = r.tests.filter((x) => x.status === "pass").length;
+    const sub =
+      (r.outcome === "ok" || r.outcome === "tests_failed") && r.tests.length > 0
+        ? t("results.count", { passed, total: r.tests.length })
+        : [outcome === title ? "" : outcome, r.message].filter(Boolean).join(" — ");
     fill(
       this.banner,
       h(
@@ -260,7 +273,7 @@ export class ResultsView {
     const attrs = { class: "test", "data-status": row.status, "data-visibility": row.visibility, "data-test-id": row.id };
     if (!hasBody) return h("li", attrs, h("div", { class: "row" }, ...head));
     const details = h("details", attrs, h("summary", {}, ...head));
-    const hintLink = row.hint ? h("button", { type: "button", class: "link-button hint-link" }, `💡 ${t("results.hint_suggested", { id: row.hint })}`) : null;
+    const hintLink = row.hint ? h("button", { type: "button", class: "link-button hint-link" }, t("results.hint_suggested", { id: row.hint })) : null;
     const hint = row.hint;
     if (hintLink && hint) hintLink.addEventListener("click", () => this.callbacks.onHint(hint));
     details.append(

@@ -1,0 +1,209 @@
+"""The learner's walk through the real app in headless Chromium, in English and in Chinese.
+
+sign-up → dashboard → module 1 → type in Monaco → run tests → live events → a failure → fix → pass → diff against
+the reference → reflection → module 2 shows unlocked. Everything goes through the browser: the grading is the real
+engine in the real sandbox, the events arrive over the real websocket.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.lab import FIRST_MODULE, REPO, LabServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REFERENCE = (REPO / "content" / FIRST_MODULE / "reference" / "hello.py").read_text(encoding="utf-8")
+GOOD_RETURN = 'return f"Hello, {cleaned}! Welcome to nanochat."'
+BROKEN = REFERENCE.replace(GOOD_RETURN, 'return f"Hello {cleaned}! Welcome to nanochat."')
+TYPED_COMMENT = "# my own note: depth is the only dial"
+GRADING_TIMEOUT_MS = 90_000
+
+TEXT = {
+    "en": {
+        "run": "Run tests",
+        "dashboard": "Your route",
+        "fail": "Some tests failed",
+        "pass": "All tests passed",
+    },
+    "zh-hans": {"run": "运行测试", "dashboard": "你的路线", "fail": "部分测试未通过", "pass": "全部测试通过"},
+}
+
+
+def signup(page: Any, server: LabServer, lang: str, username: str) -> None:
+    page.goto(f"{server.base_url}/accounts/signup/")
+    if lang != "en":
+        page.click(f"[data-testid=lang-switch] button[value='{lang}']")
+        page.wait_for_selector(f"html[lang='{lang}']")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", "walk-the-lab-42")
+    page.fill("#id_password2", "walk-the-lab-42")
+    page.click("[data-testid=signup-submit]")
+    page.wait_for_url(f"{server.base_url}/")
+
+
+def set_editor_text(page: Any, text: str) -> None:
+    """Replace the whole buffer the way a learner pasting would: focus, select all, paste.
+
+    (Typing a whole file key by key would go through Monaco's auto-indent; a paste keeps the text as is.)
+    """
+    page.click(".monaco-editor .view-lines")
+    page.keyboard.press("Control+A")
+    page.evaluate(
+        """(text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
+            document.activeElement.dispatchEvent(event);
+        }""",
+        text,
+    )
+
+
+def wait_saved(page: Any) -> None:
+    page.wait_for_selector("[data-testid=save-state][data-state=saved]", timeout=15_000)
+
+
+def server_draft(page: Any, slug: str) -> dict[str, str]:
+    body = page.evaluate(
+        "async (slug) => (await fetch(`/api/modules/${slug}/draft/`, {credentials: 'same-origin'})).text()",
+        slug,
+    )
+    return json.loads(body)["files"]
+
+
+def run_and_wait(page: Any, shots: Path, name: str) -> str:
+    """Click Run tests, catch the running state, wait for this submission's verdict; returns its status."""
+    previous = page.get_attribute("[data-testid=results]", "data-submission") or ""
+    page.click("[data-testid=run]")
+    page.wait_for_function(
+        "(prev) => { const id = document.querySelector('[data-testid=results]').dataset.submission;"
+        " return id && id !== prev; }",
+        arg=previous,
+        timeout=15_000,
+    )
+    if page.query_selector("[data-testid=verdict] .verdict.is-running"):
+        page.screenshot(path=str(shots / f"{name}-running.png"))
+    page.wait_for_selector("[data-testid=verdict] .verdict:not(.is-running)", timeout=GRADING_TIMEOUT_MS)
+    return page.get_attribute("[data-testid=verdict] .verdict", "data-status")
+
+
+def dependent_module(server: LabServer) -> str:
+    import yaml
+
+    for meta_path in sorted(server.content_dir.glob("*/module.yaml")):
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+        if FIRST_MODULE in (meta.get("prerequisites") or []):
+            return str(meta["slug"])
+    raise AssertionError("no module depends on module 1")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-hans"])
+def test_learner_walks_module_one_to_an_unlock(
+    lab_server: LabServer, chromium: Any, screenshots: Path, lang: str
+):
+    context = chromium.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN" if lang != "en" else "en-US"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    frames: list[dict] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))),
+    )
+    text = TEXT[lang]
+    try:
+        signup(page, lab_server, lang, f"walker-{lang}-{int(time.time() * 1000) % 10**8}")
+        # dashboard: module 1 open, its dependent locked
+        page.wait_for_selector("[data-testid=module-map]")
+        assert page.inner_text("h1") == text["dashboard"]
+        nxt = dependent_module(lab_server)
+        assert (
+            page.get_attribute(f".module-card[data-module='{FIRST_MODULE}']", "class").count("is-unlocked")
+            == 1
+        )
+        assert page.query_selector(f"div.module-card.is-locked[data-module='{nxt}']") is not None
+        page.screenshot(path=str(screenshots / "01-dashboard.png"), full_page=True)
+
+        # module 1: the editor shows the starter
+        page.click(f"a.module-card[data-module='{FIRST_MODULE}']")
+        page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
+        assert text["run"] in page.inner_text("[data-testid=run]")
+        page.screenshot(path=str(screenshots / "02-module.png"))
+
+        # a broken attempt, then a line typed key by key at the end; autosave reaches the server
+        set_editor_text(page, BROKEN)
+        page.keyboard.press("Control+End")
+        page.keyboard.type(TYPED_COMMENT)
+        page.keyboard.press("Enter")
+        wait_saved(page)
+        draft = server_draft(page, FIRST_MODULE)["hello.py"]
+        assert draft == BROKEN + TYPED_COMMENT + "\n"
+
+        # run: live events over the websocket, then a failing verdict with the greet test open
+        status = run_and_wait(page, screenshots, "03")
+        assert status == "fail"
+        assert text["fail"] in page.inner_text("[data-testid=verdict]")
+        failed = page.query_selector_all(
+            "[data-testid=tests] .test[data-status=fail], [data-testid=tests] .test[data-status=error]"
+        )
+        assert any("greet" in (row.get_attribute("data-test-id") or "") for row in failed)
+        events = [f["event"] for f in frames if f.get("type") == "grading.event"]
+        kinds = [e["type"] for e in events]
+        assert "test_finished" in kinds and "verdict" in kinds
+        assert kinds.index("test_finished") < kinds.index("verdict"), (
+            "test results must stream before the verdict"
+        )
+        page.screenshot(path=str(screenshots / "04-failure.png"))
+
+        # fix: the reference body plus the typed note; pass; the dependent module unlocks
+        set_editor_text(page, REFERENCE + TYPED_COMMENT + "\n")
+        wait_saved(page)
+        status = run_and_wait(page, screenshots, "05")
+        assert status == "pass"
+        assert text["pass"] in page.inner_text("[data-testid=verdict]")
+        page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{nxt}']", timeout=15_000)
+        page.screenshot(path=str(screenshots / "06-pass.png"))
+
+        # compare with the reference: a diff editor with the typed note as the one change
+        page.click("[data-testid=compare]")
+        page.wait_for_selector("[data-testid=diff] .monaco-diff-editor", timeout=15_000)
+        page.wait_for_selector(
+            "[data-testid=diff] .line-insert, [data-testid=diff] .char-insert", timeout=15_000
+        )
+        page.screenshot(path=str(screenshots / "07-diff.png"))
+        page.click("[data-testid=compare]")
+
+        # reflection: answer every question
+        page.click("[data-tab=reflection]")
+        form = page.wait_for_selector("[data-testid=reflection-form]")
+        for question in form.query_selector_all(".question"):
+            radio = question.query_selector("input[type=radio]")
+            if radio:
+                radio.check()
+            else:
+                question.query_selector("textarea").fill("Untied embeddings: wte and lm_head are separate.")
+        form.query_selector("button[type=submit]").click()
+        page.wait_for_selector("[data-testid=module-state][data-state=completed]", timeout=15_000)
+        page.screenshot(path=str(screenshots / "08-reflection.png"))
+
+        # back on the dashboard: module 1 completed, module 2 open
+        page.goto(f"{lab_server.base_url}/")
+        page.wait_for_selector("[data-testid=module-map]")
+        assert page.query_selector(f"a.module-card.is-completed[data-module='{FIRST_MODULE}']") is not None
+        assert page.query_selector(f"a.module-card.is-unlocked[data-module='{nxt}']") is not None
+        page.screenshot(path=str(screenshots / "09-dashboard-unlocked.png"), full_page=True)
+        assert errors == [], errors
+    except Exception:
+        page.screenshot(path=str(screenshots / "zz-failure.png"), full_page=True)
+        print(lab_server.log_tail())
+        raise
+    finally:
+        context.close()
