@@ -1,0 +1,236 @@
+"""A production-mode lab on this machine: real PostgreSQL, real Redis, daphne (runlab) and Celery worker processes.
+
+Each stack gets its own PostgreSQL database (created, migrated, dropped) and a Redis database index of its own
+(``LAB_TEST_REDIS_DB``, default 13, flushed at start). Everything is driven through stable interfaces: the
+management commands, HTTP, the websocket, and SQL for the final "exactly one verdict" checks.
+Used by tests/production and bench/bench_platform.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import redis
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pg_admin_user() -> str:
+    for user in ("postgres", "root"):
+        try:
+            psycopg2.connect(host=PG_HOST, port=PG_PORT, user=user, dbname="test", connect_timeout=3).close()
+            return user
+        except psycopg2.OperationalError:
+            continue
+    raise RuntimeError("PostgreSQL on 127.0.0.1:5432 accepts neither user postgres nor root")
+
+
+class LabStack:
+    def __init__(self, workdir: Path, *, visibility_timeout_seconds: int = 4) -> None:
+        self.workdir = workdir
+        self.pg_user = pg_admin_user()
+        self.db_name = f"lab_prod_{uuid.uuid4().hex[:10]}"
+        self.redis_db = int(os.environ.get("LAB_TEST_REDIS_DB", "13"))
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("LAB_", "DJANGO_", "DATABASE_", "CELERY_"))
+            },
+            "LAB_MODE": "production",
+            "DATABASE_URL": f"postgres://{self.pg_user}@{PG_HOST}:{PG_PORT}/{self.db_name}",
+            "REDIS_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
+            "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_COOKIES": "0",
+            "LAB_VAR_DIR": str(workdir / "var"),
+            "LAB_CONTENT_DIR": str(REPO_ROOT / "content"),
+            "SANDBOX_BACKEND": "bwrap",
+            "CELERY_VISIBILITY_TIMEOUT_SECONDS": str(visibility_timeout_seconds),
+            "LAB_SUBMISSIONS_PER_MINUTE": "1000",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    # --- lifecycle ------------------------------------------------------------------------------------------------
+    def setup(self) -> None:
+        redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
+        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=self.pg_user, dbname="test")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{self.db_name}"')
+        admin.close()
+        self.manage("migrate", "--noinput", "-v0")
+        self.manage("sync_content")
+        self.manage("ensure_demo_learner")
+
+    def teardown(self) -> None:
+        for proc in [*self.workers, self.web]:
+            if proc is not None and proc.poll() is None:
+                self.kill(proc, signal.SIGTERM)
+        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=self.pg_user, dbname="test")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        admin.close()
+
+    def manage(self, *args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    def start_web(self) -> None:
+        log = open(self.workdir / "web.log", "ab")  # noqa: SIM115 - closed with the process
+        self.web = subprocess.Popen(
+            [sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base_url}/accounts/login/", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.web.poll() is not None:
+                break
+            time.sleep(0.3)
+        raise RuntimeError(
+            "web server did not start:\n" + (self.workdir / "web.log").read_text(errors="replace")
+        )
+
+    def start_worker(self, name: str, queue: str = "cpu") -> subprocess.Popen:
+        log_path = self.workdir / f"worker-{name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "labplatform",
+                "worker",
+                "-Q",
+                queue,
+                "--pool",
+                "solo",
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "info",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if "ready." in log_path.read_text(errors="replace"):
+                self.workers.append(proc)
+                return proc
+            if proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        raise RuntimeError(f"worker {name} did not start:\n" + log_path.read_text(errors="replace"))
+
+    @staticmethod
+    def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        """Signal the process group (the worker and any sandbox it started)."""
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+    # --- clients --------------------------------------------------------------------------------------------------
+    def login(self, username: str = "demo", password: str = "nanochat-demo") -> requests.Session:
+        session = requests.Session()
+        session.get(f"{self.base_url}/accounts/login/", timeout=10)
+        response = session.post(
+            f"{self.base_url}/accounts/login/",
+            data={
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            },
+            timeout=10,
+            allow_redirects=False,
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"login failed: {response.status_code}")
+        session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+        return session
+
+    def submit(self, session: requests.Session, slug: str, files: dict[str, str]) -> int:
+        response = session.post(
+            f"{self.base_url}/api/modules/{slug}/submissions/", json={"files": files}, timeout=10
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"submit failed: {response.status_code} {response.text}")
+        return response.json()["id"]
+
+    def wait_for(
+        self, session: requests.Session, submission_id: int, status: str, timeout: float
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = session.get(f"{self.base_url}/api/submissions/{submission_id}/", timeout=10).json()
+            if body.get("status") == status:
+                return body
+            time.sleep(0.2)
+        raise TimeoutError(f"submission {submission_id} never reached {status}: {json.dumps(body)[:500]}")
+
+    def sql(self, query: str, *params: Any) -> list[tuple]:
+        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=self.pg_user, dbname=self.db_name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def ws_headers(self, session: requests.Session) -> dict[str, str]:
+        return {"Cookie": f"sessionid={session.cookies['sessionid']}", "Origin": self.base_url}

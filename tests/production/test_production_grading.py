@@ -1,0 +1,82 @@
+"""Production mode end to end: PostgreSQL, Redis (broker + channel layer), daphne, Celery workers, the real engine.
+
+Module 01-onboarding of the real course is graded by ``grading.engine.runner.grade`` in the bubblewrap sandbox.
+"""
+
+import json
+import time
+
+import pytest
+from lab_stack import REPO_ROOT
+from websockets.sync.client import connect
+
+pytestmark = [pytest.mark.production, pytest.mark.slow]
+
+SLUG = "01-onboarding"
+REFERENCE = (REPO_ROOT / "content" / SLUG / "reference" / "hello.py").read_text(encoding="utf-8")
+
+
+def test_it_grades_a_submission_and_streams_its_events(stack):
+    worker = stack.start_worker("stream")
+    try:
+        session = stack.login()
+        with connect(
+            f"ws://127.0.0.1:{stack.port}/ws/grading/",
+            additional_headers=stack.ws_headers(session),
+            open_timeout=10,
+        ) as socket:
+            started = time.monotonic()
+            submission_id = stack.submit(session, SLUG, {"hello.py": REFERENCE})
+            frames, first_event_at = [], None
+            while True:
+                frame = json.loads(socket.recv(timeout=120))
+                assert frame["type"] == "grading.event" and frame["submission_id"] == submission_id
+                first_event_at = first_event_at or time.monotonic() - started
+                frames.append(frame["event"])
+                if frame["event"]["type"] == "verdict":
+                    break
+        assert frames[0]["type"] == "phase"
+        assert frames[-1]["result"]["status"] == "pass", frames[-1]["result"]["message"]
+        body = stack.wait_for(session, submission_id, "done", timeout=10)
+        assert body["result"]["status"] == "pass"
+        assert stack.sql("SELECT count(*) FROM grading_result WHERE submission_id = %s", submission_id) == [
+            (1,)
+        ]
+        progress = stack.sql(
+            "SELECT p.status FROM modules_progress p JOIN modules_module m ON m.id = p.module_id WHERE m.slug = %s",
+            SLUG,
+        )
+        assert progress == [("passed",)]
+    finally:
+        stack.kill(worker)
+
+
+def test_a_killed_worker_leaves_the_job_to_another_that_records_one_verdict(stack):
+    session = stack.login()
+    slow = REFERENCE + "\nimport time\n\ntime.sleep(5)\n"  # importing it keeps the worker busy for 5 s
+    first = stack.start_worker("first")
+    submission_id = stack.submit(session, SLUG, {"hello.py": slow})
+    stack.wait_for(session, submission_id, "running", timeout=60)
+    time.sleep(1.0)
+    stack.kill(first)  # SIGKILL to the worker's process group, mid-job
+    assert stack.sql("SELECT status, runs FROM grading_submission WHERE id = %s", submission_id) == [
+        ("running", 1)
+    ]
+    assert stack.sql("SELECT count(*) FROM grading_result WHERE submission_id = %s", submission_id) == [(0,)]
+
+    second = stack.start_worker("second")
+    try:
+        body = stack.wait_for(session, submission_id, "done", timeout=120)
+    finally:
+        stack.kill(second)
+    assert body["result"]["status"] == "pass", body["result"]["message"]
+    assert stack.sql("SELECT count(*) FROM grading_result WHERE submission_id = %s", submission_id) == [(1,)]
+    assert stack.sql("SELECT runs FROM grading_submission WHERE id = %s", submission_id) == [(2,)]
+    verdicts = stack.sql(
+        "SELECT count(*) FROM grading_submissionevent WHERE submission_id = %s AND type = 'verdict'",
+        submission_id,
+    )
+    assert verdicts == [(1,)]
+    assert stack.sql(
+        "SELECT DISTINCT run FROM grading_submissionevent WHERE submission_id = %s", submission_id
+    ) == [(2,)]
