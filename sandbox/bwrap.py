@@ -33,6 +33,7 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -342,6 +343,7 @@ class BwrapJob(RunningJob):
         self._cgroups = job_cgroups
         self._lock = threading.Lock()
         self._kill_reason: str | None = None
+        self._reaped = False
         self._killed_at: float | None = None
         self._done = threading.Event()
         self._result: JobResult | None = None
@@ -362,18 +364,23 @@ class BwrapJob(RunningJob):
         self._kill_tree()
 
     def _kill_tree(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        with self._lock:  # never signal the process group of a reaped (so reusable) pid
+            if not self._reaped:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pid, signal.SIGKILL)
         if self._cgroups is not None:
             self._cgroups.kill_all()
+            # A non-root job cannot move itself out of its cgroups: empty cgroups mean nothing survived.
+            if not self._cgroups.pids_in():
+                return
         if self.uid is not None:
             kill_uid(self.uid)
 
     def _reap(self) -> None:
         _, status, usage = os.wait4(self.pid, 0)
         ended = time.monotonic()
+        with self._lock:
+            self._reaped = True
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self._finish(status, usage, ended)
 

@@ -117,5 +117,5 @@ class JobCgroups:
                 self.kill_all()
                 with contextlib.suppress(OSError):  # EBUSY while its last processes die
                     group.rmdir()
-                time.sleep(0.01 if group.exists() else 0)
+                time.sleep(0.002 if group.exists() else 0)
         return not any(group.exists() for group in self.groups)

@@ -457,3 +457,9 @@ def test_many_jobs_in_parallel_all_return_results(sb: BwrapSandbox, spec: SpecFa
     for t in threads:
         t.join()
     assert results == ["499500"] * 6
+
+
+def test_without_cgroups_a_setsid_daemon_does_not_outlive_the_job_either(spec: SpecFactory) -> None:
+    plain = BwrapSandbox(uids=SUITE_UIDS, use_cgroups=False)
+    code = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\nprint('parent done')"
+    assert run(plain, spec(code)).stdout == b"parent done\n"  # survivors: checked by the autouse fixture
