@@ -1,0 +1,53 @@
+"""End-to-end test of the whole pipeline (`speedrun --smoke`), then serving its final model through chat_web."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nanochat_ref.speedrun import PROFILES
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_tiny_and_smoke_profiles_cover_every_stage():
+    stages = {"shards", "tok", "base", "base_eval", "mid", "sft", "rl", "eval_mid", "eval_sft", "eval_rl"}
+    assert set(PROFILES["tiny"]) == stages and set(PROFILES["smoke"]) == stages
+
+
+@pytest.mark.slow
+def test_smoke_speedrun_runs_end_to_end_and_its_model_is_served(tmp_path, monkeypatch):
+    base = tmp_path / "base"
+    env = {**os.environ, "NANOCHAT_BASE_DIR": str(base), "PYTHONPATH": REPO, "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nanochat_ref.speedrun", "--smoke", "--export", str(tmp_path / "export")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for phase in ("base_checkpoints", "mid_checkpoints", "chatsft_checkpoints", "chatrl_checkpoints"):
+        assert any((base / phase).rglob("model_*.pt")), phase
+    report = (tmp_path / "report.md").read_text()
+    for section in ("## Tokenizer training", "## Base model training", "## Base model evaluation", "## Midtraining",
+                    "## Chat evaluation mid", "## Chat SFT", "## Chat evaluation sft", "## Chat RL",
+                    "## Chat evaluation rl", "## Speedrun", "## Summary"):  # fmt: skip
+        assert section in report, section
+    assert "| GSM8K" in report and "Total wall clock time:" in report
+    assert any(line.startswith("speedrun_total_s: ") for line in proc.stdout.splitlines())
+    assert (tmp_path / "export" / "tokenizer" / "tokenizer.pkl").exists()
+
+    # serve the exported RL model with the real lifespan loader
+    from fastapi.testclient import TestClient
+
+    from nanochat_ref.scripts.chat_web import build_parser, create_app
+
+    monkeypatch.setenv("NANOCHAT_BASE_DIR", str(tmp_path / "export"))
+    app = create_app(build_parser().parse_args(["-i", "rl", "--device-type", "cpu"]))
+    with TestClient(app) as client:
+        assert client.get("/health").json()["ready"] is True
+        r = client.post(
+            "/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        )
+        events = [json.loads(c[len("data: ") :]) for c in r.text.split("\n\n") if c]
+        assert r.status_code == 200 and events[-1] == {"done": True}
