@@ -83,3 +83,8 @@ export function ago(iso: string | null, locale: string): string {
   if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
   return rtf.format(Math.round(seconds / 86400), "day");
 }
+
+/** Text with `backtick` spans rendered as <code> (content strings use Markdown's inline code, nothing else). */
+export function richText(text: string): (Node | string)[] {
+  return text.split(/`([^`]+)`/).map((part, i) => (i % 2 === 1 ? h("code", {}, part) : part));
+}

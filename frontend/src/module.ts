@@ -26,7 +26,7 @@ import {
   type Submission,
 } from "./api";
 import type { ReferenceDiff } from "./diff";
-import { ago, byId, debounce, fill, h } from "./dom";
+import { ago, byId, debounce, fill, h, richText } from "./dom";
 import type { LabEditor } from "./editor";
 import { lang, pick, t, type MessageKey } from "./i18n";
 import { boot, describeError, showFatal, toast } from "./page";
@@ -249,7 +249,7 @@ function renderHints(ctx: Ctx): void {
         "div",
         { class: "hint-card", "data-hint": hint.id, "data-level": hint.level },
         h("div", { class: "level" }, t("hints.level", { n: hint.level }), hint.step ? ` · ${hint.step}` : ""),
-        h("p", {}, pick(hint.text)),
+        h("p", {}, richText(pick(hint.text))),
       ),
     ),
     button ?? h("div", { class: "empty" }, t("hints.none")),
@@ -363,11 +363,11 @@ function renderReflection(ctx: Ctx, correct: Record<string, boolean> = {}): void
               "label",
               { class: "choice" },
               h("input", { type: "radio", name, value: c.id, checked: ctx.answers[q.id] === c.id }),
-              h("span", {}, pick(c.text)),
+              h("span", {}, richText(pick(c.text))),
             ),
           )
         : [h("textarea", { name, rows: 4, "data-question": q.id }, ctx.answers[q.id] ?? "")];
-    form.append(h("div", { class: "question", "data-question": q.id }, h("div", { class: "prompt" }, pick(q.prompt), " ", verdict), ...body));
+    form.append(h("div", { class: "question", "data-question": q.id }, h("div", { class: "prompt" }, richText(pick(q.prompt)), " ", verdict), ...body));
   }
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, t("reflection.submit"));
   const status = h("span", { class: "faint", role: "status", style: "margin-left:10px" });

@@ -11,7 +11,7 @@
  */
 import type { Advice, EngineEvent, GradeResult, MetricValue, TestResult, TestStatus } from "./api";
 import { planCharts, renderMetricCharts } from "./charts";
-import { fill, h } from "./dom";
+import { fill, h, richText } from "./dom";
 import { num, pick, t, type MessageKey } from "./i18n";
 
 type RowStatus = TestStatus | "running";
@@ -323,7 +323,7 @@ export class ResultsView {
     fill(
       this.adviceBox,
       h("div", { class: "section-title" }, t("results.advice")),
-      h("ul", { class: "advice", "data-testid": "advice" }, run.advice.map((a) => h("li", {}, pick(a.text)))),
+      h("ul", { class: "advice", "data-testid": "advice" }, run.advice.map((a) => h("li", {}, richText(pick(a.text))))),
     );
   }
 

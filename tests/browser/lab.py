@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,3 +33,45 @@ class LabServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def signup(page: Any, server: LabServer, lang: str, username: str) -> None:
+    page.goto(f"{server.base_url}/accounts/signup/")
+    if lang != "en":
+        page.click(f"[data-testid=lang-switch] button[value='{lang}']")
+        page.wait_for_selector(f"html[lang='{lang}']")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", "walk-the-lab-42")
+    page.fill("#id_password2", "walk-the-lab-42")
+    page.click("[data-testid=signup-submit]")
+    page.wait_for_url(f"{server.base_url}/")
+
+
+def set_editor_text(page: Any, text: str) -> None:
+    """Replace the whole buffer the way a learner pasting would: focus, select all, paste.
+
+    (Typing a whole file key by key would go through Monaco's auto-indent; a paste keeps the text as is.)
+    """
+    page.click(".monaco-editor .view-lines")
+    page.keyboard.press("Control+A")
+    page.evaluate(
+        """(text) => {
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
+            document.activeElement.dispatchEvent(event);
+        }""",
+        text,
+    )
+
+
+def wait_saved(page: Any) -> None:
+    page.wait_for_selector("[data-testid=save-state][data-state=saved]", timeout=15_000)
+
+
+def server_draft(page: Any, slug: str) -> dict[str, str]:
+    body = page.evaluate(
+        "async (slug) => (await fetch(`/api/modules/${slug}/draft/`, {credentials: 'same-origin'})).text()",
+        slug,
+    )
+    return json.loads(body)["files"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import FIRST_MODULE, REPO, LabServer
+from tests.browser.lab import FIRST_MODULE, REPO, LabServer, server_draft, set_editor_text, signup, wait_saved
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,48 +33,6 @@ TEXT = {
     },
     "zh-hans": {"run": "运行测试", "dashboard": "你的路线", "fail": "部分测试未通过", "pass": "全部测试通过"},
 }
-
-
-def signup(page: Any, server: LabServer, lang: str, username: str) -> None:
-    page.goto(f"{server.base_url}/accounts/signup/")
-    if lang != "en":
-        page.click(f"[data-testid=lang-switch] button[value='{lang}']")
-        page.wait_for_selector(f"html[lang='{lang}']")
-    page.fill("#id_username", username)
-    page.fill("#id_password1", "walk-the-lab-42")
-    page.fill("#id_password2", "walk-the-lab-42")
-    page.click("[data-testid=signup-submit]")
-    page.wait_for_url(f"{server.base_url}/")
-
-
-def set_editor_text(page: Any, text: str) -> None:
-    """Replace the whole buffer the way a learner pasting would: focus, select all, paste.
-
-    (Typing a whole file key by key would go through Monaco's auto-indent; a paste keeps the text as is.)
-    """
-    page.click(".monaco-editor .view-lines")
-    page.keyboard.press("Control+A")
-    page.evaluate(
-        """(text) => {
-            const data = new DataTransfer();
-            data.setData("text/plain", text);
-            const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
-            document.activeElement.dispatchEvent(event);
-        }""",
-        text,
-    )
-
-
-def wait_saved(page: Any) -> None:
-    page.wait_for_selector("[data-testid=save-state][data-state=saved]", timeout=15_000)
-
-
-def server_draft(page: Any, slug: str) -> dict[str, str]:
-    body = page.evaluate(
-        "async (slug) => (await fetch(`/api/modules/${slug}/draft/`, {credentials: 'same-origin'})).text()",
-        slug,
-    )
-    return json.loads(body)["files"]
 
 
 def run_and_wait(page: Any, shots: Path, name: str) -> str:

@@ -1,0 +1,115 @@
+"""Page behaviours besides the main walk: autosave across a reload, layered hints, the learning log, a phone."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.lab import FIRST_MODULE, LabServer, server_draft, signup, wait_saved
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+_ids = itertools.count()
+
+
+def learner_page(chromium: Any, server: LabServer, **context_args: Any) -> tuple[Any, Any, list[str]]:
+    context = chromium.new_context(**({"viewport": {"width": 1280, "height": 860}} | context_args))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    signup(page, server, "en", f"pages-{next(_ids)}-{int(time.time() * 1000) % 10**8}")
+    return context, page, errors
+
+
+def open_module(page: Any, server: LabServer) -> None:
+    page.goto(f"{server.base_url}/modules/{FIRST_MODULE}/")
+    page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
+
+
+def test_keystrokes_typed_just_before_a_reload_are_kept(
+    lab_server: LabServer, chromium: Any, screenshots: Path
+):
+    context, page, errors = learner_page(chromium, lab_server)
+    try:
+        open_module(page, lab_server)
+        page.click(".monaco-editor .view-lines")
+        page.keyboard.press("Control+End")
+        page.keyboard.type("# typed right before the reload")
+        page.reload()  # no wait for the debounced save
+        page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
+        wait_saved(page)
+        assert "# typed right before the reload" in server_draft(page, FIRST_MODULE)["hello.py"]
+        page.click(".monaco-editor .view-lines")
+        page.keyboard.press("Control+End")
+        page.wait_for_function(
+            "() => document.querySelector('.monaco-editor .view-lines').innerText"
+            ".replace(/\\u00a0/g, ' ').includes('# typed right before the reload')"
+        )
+        page.screenshot(path=str(screenshots / "after-reload.png"))
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_hints_open_level_by_level_and_stay_revealed(lab_server: LabServer, chromium: Any, screenshots: Path):
+    context, page, errors = learner_page(chromium, lab_server)
+    try:
+        open_module(page, lab_server)
+        page.click("[data-tab=hints]")
+        assert page.query_selector_all(".hint-card") == []
+        page.click("[data-testid=reveal-hint]")
+        page.wait_for_selector(".hint-card[data-level='1']")
+        assert page.query_selector(".hint-card[data-level='2']") is None
+        page.click("[data-testid=reveal-hint]")
+        page.wait_for_selector(".hint-card[data-level='2']")
+        page.screenshot(path=str(screenshots / "hints.png"))
+        page.reload()
+        page.wait_for_selector("[data-tab=hints]")
+        page.click("[data-tab=hints]")
+        levels = {c.get_attribute("data-level") for c in page.query_selector_all(".hint-card")}
+        assert levels == {"1", "2"}
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_note_lands_in_the_learning_log(lab_server: LabServer, chromium: Any, screenshots: Path):
+    context, page, errors = learner_page(chromium, lab_server)
+    try:
+        page.wait_for_selector("[data-testid=notes]")
+        page.fill(".note-form textarea", "Depth is the one dial: width, heads and context follow.")
+        page.select_option(".note-form select", FIRST_MODULE)
+        page.click(".note-form button[type=submit]")
+        page.wait_for_selector("[data-testid=notes] .note-item")
+        assert "Depth is the one dial" in page.inner_text("[data-testid=notes]")
+        page.reload()
+        page.wait_for_selector("[data-testid=notes] .note-item")
+        assert "Depth is the one dial" in page.inner_text("[data-testid=notes]")
+        page.screenshot(path=str(screenshots / "notes.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_the_pages_fit_a_phone_screen(lab_server: LabServer, chromium: Any, screenshots: Path):
+    context, page, errors = learner_page(
+        chromium, lab_server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    overflow = "() => document.documentElement.scrollWidth - window.innerWidth"
+    try:
+        page.wait_for_selector("[data-testid=module-map]")
+        assert page.evaluate(overflow) <= 1
+        page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
+        open_module(page, lab_server)
+        assert page.evaluate(overflow) <= 1
+        assert page.is_visible("[data-testid=run]")
+        box = page.query_selector(".editor-host").bounding_box()
+        assert box is not None and box["width"] >= 360 and box["height"] >= 300
+        page.screenshot(path=str(screenshots / "module-phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
