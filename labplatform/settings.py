@@ -106,7 +106,8 @@ def database_from_url(url: str) -> dict[str, object]:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,
             "USER": unquote(parsed.username or ""),
-            "PASSWORD": unquote(parsed.password or ""),
+            # A password in the URL, else DATABASE_PASSWORD or the file named by DATABASE_PASSWORD_FILE.
+            "PASSWORD": unquote(parsed.password or "") or env_secret("DATABASE_PASSWORD", required=False) or "",
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60),
