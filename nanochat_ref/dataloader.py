@@ -28,6 +28,17 @@ from .dataset import split_parquet_files
 from .tokenizer import get_tokenizer
 
 
+def resume_row_group(rg_idx: int, rank: int, world_size: int) -> int:
+    """Where a rank restarts inside the file a checkpoint was reading: the next row group of its stride.
+
+    The checkpoint says row group ``rg_idx`` was being read (by some rank of ``world_size``): skip the whole
+    "round" of ``world_size`` row groups containing it, ``base_idx = rg_idx // world_size + 1``, and take this
+    rank's slot in the next round, ``base_idx * world_size + rank``. Never repeats data; may skip a little.
+    """
+    base_idx = rg_idx // world_size + 1
+    return base_idx * world_size + rank
+
+
 def document_batches(
     split: str,
     rank: int,
@@ -50,9 +61,7 @@ def document_batches(
         while pq_idx < len(parquet_paths):
             pf = pq.ParquetFile(parquet_paths[pq_idx])
             if first_pass and resume_rg_idx is not None and pq_idx == resume_pq_idx:
-                # resume at the next row group of our stride after the one the checkpoint was reading
-                base_idx = resume_rg_idx // world_size + 1
-                rg_idx = base_idx * world_size + rank
+                rg_idx = resume_row_group(resume_rg_idx, rank, world_size)
                 resume_rg_idx = None  # only once
                 if rg_idx >= pf.num_row_groups:
                     pq_idx += 1

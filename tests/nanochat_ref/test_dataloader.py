@@ -162,3 +162,12 @@ def test_resume_never_repeats_the_row_group_in_progress(tiny_base_dir):
     visited = {loc for _docs, loc in batches}
     assert (0, 0) not in visited and (0, 1) not in visited
     assert (0, 2) in visited
+
+
+def test_resume_row_group_skips_to_this_ranks_slot_in_the_next_round():
+    from nanochat_ref.dataloader import resume_row_group
+
+    assert resume_row_group(0, 0, 1) == 1
+    assert resume_row_group(5, 1, 4) == 9  # row group 5 is in the round 4..7, so rank 1 restarts in 8..11
+    assert resume_row_group(5, 3, 4) == 11
+    assert resume_row_group(7, 0, 4) == 8
