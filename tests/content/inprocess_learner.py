@@ -1,0 +1,93 @@
+"""A pytest plugin that gives content tests an IN-PROCESS ``learner`` fixture, for checking content only.
+
+Why: the content tests must show that a module's reference passes its own tests and its starter fails them,
+even where the real engine (``grading.engine``: sandboxed learner host + judge over a pipe) is not available.
+This plugin imports the files of a workspace folder (env ``INPROC_WORKSPACE``) directly and mimics the proxy
+semantics that matter to tests: data comes back as values, other objects as proxies, learner exceptions as
+``grading.engine.errors.LearnerError`` with the type name. It has no isolation at all: use it only on trusted
+reference and starter code, never on learner submissions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from grading.engine.errors import LearnerError
+
+_DATA = (type(None), bool, int, float, str, bytes, list, tuple, dict)
+
+
+def _is_data(value: object) -> bool:
+    return isinstance(value, _DATA) or type(value).__module__.split(".")[0] in ("torch", "numpy")
+
+
+class _Proxy:
+    def __init__(self, obj: object) -> None:
+        object.__setattr__(self, "_obj", obj)
+
+    def __getattr__(self, name: str):
+        return _wrap(_guard(getattr, self._obj, name))
+
+    def __call__(self, *args, **kwargs):
+        args = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        return _wrap(_guard(self._obj, *args, **kwargs))
+
+
+def _guard(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # every learner exception crosses as a LearnerError, like the real proxy
+        raise LearnerError(type(exc).__name__, str(exc)) from None
+
+
+def _wrap(value: object):
+    return value if _is_data(value) else _Proxy(value)
+
+
+def _unwrap(value: object):
+    return object.__getattribute__(value, "_obj") if isinstance(value, _Proxy) else value
+
+
+class _Learner:
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.files = {
+            str(p.relative_to(workspace)): p.read_text(encoding="utf-8") for p in workspace.rglob("*.py")
+        }
+
+    def module(self, name: str) -> _Proxy:
+        if str(self.workspace) not in sys.path:
+            sys.path.insert(0, str(self.workspace))
+        return _Proxy(_guard(importlib.import_module, name))
+
+    def value(self, proxy: object):
+        return _unwrap(proxy)
+
+
+class _Metrics:
+    def record(self, name: str, value: float) -> None:
+        assert isinstance(name, str) and isinstance(value, int | float)
+
+    def series(self, name: str, values: list[float]) -> None:
+        assert isinstance(name, str) and all(isinstance(v, int | float) for v in values)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "step(id): the module.yaml step this test belongs to")
+    config.addinivalue_line("markers", "hint(id): the hint to suggest when this test fails")
+
+
+@pytest.fixture
+def learner() -> _Learner:
+    return _Learner(Path(os.environ["INPROC_WORKSPACE"]))
+
+
+@pytest.fixture
+def metrics() -> _Metrics:
+    return _Metrics()
