@@ -3,12 +3,15 @@
 Run: ``.venv/bin/python bench/bench_sandbox.py [--n 30] [--torch-n 3]``. Prints ``name: value`` lines:
 ``bare_python_ms_p50``, ``sandbox_python_ms_p50``, ``sandbox_start_overhead_ms_p50`` / ``_p95`` (paired
 differences, runs interleaved so machine load hits both alike), ``sandbox_to_bare_ratio_p50``, and the same for
-``import torch`` inside vs outside. Not a test: nothing asserts; the figures go in reports.
+``import torch`` inside vs outside, and (as root) the same without cgroups: their v1 attach is a visible part
+of the start cost. ``_min`` lines (best run each side) show the cost on an idle machine; p50/p95 include
+whatever else loads the machine (the load average is printed). Not a test: nothing asserts; the figures go in reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -59,6 +62,7 @@ def report(prefix: str, bare: list[float], boxed: list[float]) -> None:
     print(f"{prefix}sandbox_python_ms_p50: {statistics.median(boxed):.1f}")
     print(f"{prefix}sandbox_start_overhead_ms_p50: {statistics.median(overhead):.1f}")
     print(f"{prefix}sandbox_start_overhead_ms_p95: {percentile(overhead, 0.95):.1f}")
+    print(f"{prefix}sandbox_start_overhead_ms_min: {min(boxed) - min(bare):.1f}")
     print(f"{prefix}sandbox_to_bare_ratio_p50: {statistics.median(boxed) / statistics.median(bare):.2f}")
 
 
@@ -72,7 +76,10 @@ def main() -> None:
         workdir = Path(tmp)
         measure("pass", 2, sandbox, workdir)  # warm the page cache for both sides
         print(f"runs: {args.n}  cgroups: {sandbox.use_cgroups}  privileged: {sandbox.privileged}")
+        print(f"load_average_1m: {os.getloadavg()[0]:.2f}  cpus: {os.cpu_count()}")
         report("", *measure("pass", args.n, sandbox, workdir))
+        if sandbox.use_cgroups:  # what the three cgroup v1 attaches (memory, pids, cpuacct) cost
+            report("nocgroups_", *measure("pass", args.n, BwrapSandbox(use_cgroups=False), workdir))
         if args.torch_n:
             report("torch_import_", *measure("import torch", args.torch_n, sandbox, workdir))
 

@@ -22,7 +22,10 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from sandbox.runtime import Runtime
 
 OUTCOMES = ("exited", "timeout", "memory_limit", "output_limit", "killed", "sandbox_error")
 WORK_TARGET = "/work"
@@ -140,6 +143,15 @@ class Sandbox(ABC):
     @abstractmethod
     def start(self, spec: JobSpec) -> RunningJob:
         """Start a job; raise :class:`SandboxError` (platform fault) or ``ValueError`` (bad spec) on failure."""
+
+    def python_runtime(self) -> Runtime:
+        """Mounts, env and interpreter path that run the project's Python in this backend.
+
+        bwrap binds the worker's own venv read-only at /opt/venv; docker uses the image's /opt/venv.
+        """
+        from sandbox.runtime import python_runtime
+
+        return python_runtime()
 
     def run(self, spec: JobSpec, stdin: bytes = b"") -> CompletedJob:
         """Run a job to its end: feed ``stdin``, collect stdout+stderr up to ``limits.output_bytes`` in total.

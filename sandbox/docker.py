@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, cast
 
 from sandbox.base import WORK_TARGET, JobResult, JobSpec, RunningJob, Sandbox, SandboxError
+from sandbox.runtime import VENV_TARGET, Runtime, python_env
 
 DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
 DEFAULT_UID = 61000
@@ -166,6 +167,10 @@ class DockerSandbox(Sandbox):
         self.image = image or os.environ.get("SANDBOX_DOCKER_IMAGE", DEFAULT_IMAGE)
         self.uid = uid or int(os.environ.get("SANDBOX_DOCKER_UID", DEFAULT_UID))
         self.cpus = cpus or float(os.environ.get("SANDBOX_DOCKER_CPUS", "1"))
+
+    def python_runtime(self) -> Runtime:
+        """The image's own venv (docker/sandbox/Dockerfile installs it at /opt/venv): nothing to mount."""
+        return Runtime(mounts=[], env=python_env(), executable=f"{VENV_TARGET}/bin/python")
 
     def start(self, spec: JobSpec) -> RunningJob:
         kwargs = container_spec(spec, image=self.image, uid=self.uid, cpus=self.cpus)

@@ -51,14 +51,18 @@ def python_runtime(venv: Path | None = None) -> Runtime:
     mounts = [Mount(venv, VENV_TARGET)]
     if not str(prefix).startswith("/usr/"):
         mounts.append(Mount(prefix, str(prefix)))
-    env = {
+    return Runtime(mounts=mounts, env=python_env(), executable=f"{VENV_TARGET}/bin/python")
+
+
+def python_env() -> dict[str, str]:
+    """The env a Python job starts from (merge the job's own variables into a copy)."""
+    return {
         "PATH": f"{VENV_TARGET}/bin:{DEFAULT_PATH}",
         "HOME": WORK_TARGET,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "LANG": "C.UTF-8",
     }
-    return Runtime(mounts=mounts, env=env, executable=f"{VENV_TARGET}/bin/python")
 
 
 def rust_sysroot(rustc: str = "rustc") -> Path:

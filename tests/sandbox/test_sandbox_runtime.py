@@ -11,6 +11,7 @@ import pytest
 
 from sandbox import JobSpec
 from sandbox.bwrap import BwrapSandbox
+from sandbox.docker import DockerSandbox
 from sandbox.limits import resolve
 from sandbox.runtime import VENV_TARGET, base_interpreter_prefix, python_runtime, rust_runtime, rust_sysroot
 
@@ -75,3 +76,12 @@ def test_a_tiny_crate_compiles_offline_with_a_debian_registry_dependency(
     )
     done = bwrap.run(job)
     assert (done.outcome, done.stdout) == ("exited", b"answer 42\n"), done.stderr.decode()[-2000:]
+
+
+def test_the_bwrap_backend_runs_the_workers_own_venv(bwrap: BwrapSandbox) -> None:
+    assert bwrap.python_runtime() == python_runtime(Path(sys.prefix))
+
+
+def test_the_docker_backend_runs_the_images_venv_without_mounts() -> None:
+    runtime = DockerSandbox().python_runtime()
+    assert (runtime.mounts, runtime.executable) == ([], "/opt/venv/bin/python")
