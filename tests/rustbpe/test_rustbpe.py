@@ -246,3 +246,34 @@ def test_it_agrees_with_the_pure_python_trainer_in_nanochat_ref(corpus):
     slow.train_from_iterator(iter(texts), 350)
     assert fast.get_mergeable_ranks() == slow.get_mergeable_ranks()
     assert fast.batch_encode(EXTRA) == slow.batch_encode(EXTRA)
+
+
+def test_training_releases_the_gil_so_other_python_threads_keep_running(corpus):
+    import threading
+    import time
+
+    texts = corpus * 4
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def spin():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            if n % 1000 == 0:
+                ticks.append(time.perf_counter())
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        start = time.perf_counter()
+        rustbpe.Tokenizer().train_from_iterator(texts, 4096)  # seconds of Rust work, GIL released inside
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        thread.join()
+    # Holding the GIL, the spinner could run only around the edges of the call (one switch interval at the
+    # start); releasing it, the spinner keeps ticking through the middle of the call.
+    margin = 0.25 * (end - start)
+    middle = [t for t in ticks if start + margin < t < end - margin]
+    assert len(middle) >= 10
