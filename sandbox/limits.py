@@ -30,7 +30,7 @@ DEFAULTS: dict[str, float | int] = {
     "wall_seconds": 30.0,
     "cpu_seconds": 60,
     "memory_bytes": 2 * GIB,
-    "pids": 64,
+    "pids": 128,
     "file_size_bytes": 64 * MIB,
     "open_files": 256,
     "tmpfs_bytes": 64 * MIB,

@@ -25,7 +25,7 @@ def test_a_module_request_above_the_cap_is_clamped_to_the_cap() -> None:
 
 
 def test_an_env_cap_lowers_what_a_module_may_get() -> None:
-    env = {"SANDBOX_PIDS_MAX": "100"}
+    env = {"SANDBOX_PIDS": "50", "SANDBOX_PIDS_MAX": "100"}
     assert resolve({"pids": 400}, environ=env).pids == 100
 
 
