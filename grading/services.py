@@ -30,6 +30,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from grading import events
 from grading.models import Result, Submission, SubmissionEvent
@@ -47,7 +48,7 @@ RESULT_SCHEMA_VERSION = 1
 def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> Submission:
     """Validate and store a submission, then enqueue its grading after commit."""
     if not module_selectors.access_module_unlocked(user=user, module=module):
-        raise Forbidden("this module is locked", code="locked")
+        raise Forbidden(_("this module is locked"), code="locked")
     files = module_services.files_validate(
         module=module, files=files, max_bytes=settings.LAB_SUBMISSION_MAX_BYTES
     )
@@ -61,7 +62,8 @@ def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> 
         recent = Submission.objects.filter(user=user, created_at__gte=since).count()
         if recent >= settings.LAB_SUBMISSIONS_PER_MINUTE:
             raise RateLimited(
-                f"at most {settings.LAB_SUBMISSIONS_PER_MINUTE} submissions a minute; try again shortly"
+                _("at most %(n)d submissions a minute; try again shortly")
+                % {"n": settings.LAB_SUBMISSIONS_PER_MINUTE}
             )
         submission = Submission.objects.create(
             user=user,
@@ -244,7 +246,7 @@ def _run_tool(argv: list[str], text: str) -> subprocess.CompletedProcess[bytes]:
             env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"},
         )
     except subprocess.TimeoutExpired:
-        raise ToolFailed("the tool took too long", code="tool_timeout") from None
+        raise ToolFailed(_("the tool took too long"), code="tool_timeout") from None
 
 
 def code_lint(*, path: Any, text: Any) -> list[dict[str, Any]]:
@@ -302,5 +304,5 @@ def code_format(*, path: Any, text: Any) -> str:
     proc = _run_tool(argv, text)
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip()[:2000]
-        raise ToolFailed(message or "ruff could not format this file", code="format_failed")
+        raise ToolFailed(message or _("ruff could not format this file"), code="format_failed")
     return proc.stdout.decode("utf-8")

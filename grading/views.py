@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -38,9 +39,9 @@ def module_page(request: HttpRequest, slug: str) -> HttpResponse:
     """
     module = module_selectors.module_get(slug=slug)
     if module is None or not module_selectors.access_module_visible(user=request.user, module=module):
-        raise Http404("no such module")
+        raise Http404(_("no such module"))
     if not module_selectors.access_module_unlocked(user=request.user, module=module):
-        raise DjangoPermissionDenied("this module is locked")
+        raise DjangoPermissionDenied(_("this module is locked"))
     lang = request_lang(request)
     user = request.user
     state = module_selectors.module_state(user=user, module=module)
@@ -107,7 +108,7 @@ class SubmissionDetailView(LabAPIView):
     def get(self, request: Request, submission_id: int) -> Response:
         submission = selectors.submission_get(submission_id=submission_id)
         if submission is None or not selectors.access_submission(user=request.user, submission=submission):
-            raise NotFound("no such submission")
+            raise NotFound(_("no such submission"))
         instructor = submission.user_id != request.user.pk
         detail = selectors.submission_detail(
             submission=submission, lang=request_lang(request), for_instructor=instructor

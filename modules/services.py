@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from modules import content as content_loader
 from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
@@ -226,22 +227,32 @@ def content_sync(
 def files_validate(*, module: Module, files: Any, max_bytes: int) -> dict[str, str]:
     """Check learner-sent files: a dict of the module's editable paths to text; returns it unchanged."""
     if not isinstance(files, dict) or not files:
-        raise InvalidInput("files must be a non-empty object {path: text}", code="files_invalid")
+        raise InvalidInput(_("files must be a non-empty object {path: text}"), code="files_invalid")
     allowed = {entry["path"] for entry in module.metadata.get("files", [])}
     total = 0
     for path, text in files.items():
         if path not in allowed:
-            raise InvalidInput(f"{path!r} is not an editable file of this module", code="unknown_file")
+            raise InvalidInput(
+                _("%(path)s is not an editable file of this module") % {"path": path}, code="unknown_file"
+            )
         if not isinstance(text, str):
-            raise InvalidInput(f"{path}: file content must be text", code="files_invalid")
+            raise InvalidInput(
+                _("%(path)s: file content must be text") % {"path": path}, code="files_invalid"
+            )
         if "\x00" in text:
-            raise InvalidInput(f"{path}: binary content (NUL byte) is not accepted", code="binary_file")
+            raise InvalidInput(
+                _("%(path)s: binary content (NUL byte) is not accepted") % {"path": path}, code="binary_file"
+            )
         try:
             total += len(text.encode("utf-8"))
         except UnicodeEncodeError:
-            raise InvalidInput(f"{path}: content is not valid UTF-8 text", code="not_utf8") from None
+            raise InvalidInput(
+                _("%(path)s: content is not valid UTF-8 text") % {"path": path}, code="not_utf8"
+            ) from None
         if total > max_bytes:
-            raise InvalidInput(f"files exceed {max_bytes} bytes in total", code="too_large")
+            raise InvalidInput(
+                _("files exceed %(max)d bytes in total") % {"max": max_bytes}, code="too_large"
+            )
     return files
 
 
@@ -330,20 +341,20 @@ def hint_reveal(
 ) -> list[dict[str, Any]]:
     """Reveal the hints of ``level`` (optionally of one ``step``); layered: level n needs level n-1 first."""
     if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 3:
-        raise InvalidInput("level must be an integer from 1 to 3", code="level_invalid")
+        raise InvalidInput(_("level must be an integer from 1 to 3"), code="level_invalid")
     if step is not None and not isinstance(step, str):
         raise InvalidInput("step must be a string", code="step_invalid")
     hints = [h for h in module.payload.get("hints", []) if step is None or h.get("step") in (step, None)]
     chosen = [h for h in hints if int(h["level"]) == level]
     if not chosen:
-        raise InvalidInput(f"no hints at level {level}", code="no_hints")
+        raise InvalidInput(_("no hints at level %(level)d") % {"level": level}, code="no_hints")
     if level > 1:
         lower_ids = {h["id"] for h in hints if int(h["level"]) == level - 1}
         if (
             lower_ids
             and not HintReveal.objects.filter(user=user, module=module, hint_id__in=lower_ids).exists()
         ):
-            raise Conflict(f"reveal level {level - 1} first", code="hint_order")
+            raise Conflict(_("reveal level %(level)d first") % {"level": level - 1}, code="hint_order")
     now = timezone.now()
     with transaction.atomic():
         for hint in chosen:
@@ -360,7 +371,7 @@ def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -
     """Store the learner's reflection (resubmitting replaces it); a passed module becomes completed."""
     questions = {q["id"]: q for q in module.payload.get("reflection", [])}
     if not questions:
-        raise InvalidInput("this module has no reflection questions", code="no_questions")
+        raise InvalidInput(_("this module has no reflection questions"), code="no_questions")
     if not isinstance(answers, dict):
         raise InvalidInput("answers must be an object {question_id: answer}", code="answers_invalid")
     unknown = set(answers) - set(questions)
@@ -372,13 +383,13 @@ def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -
     for qid, question in questions.items():
         answer = answers.get(qid)
         if not isinstance(answer, str) or not answer.strip():
-            raise InvalidInput(f"{qid}: an answer is required", code="answer_missing")
+            raise InvalidInput(_("%(qid)s: an answer is required") % {"qid": qid}, code="answer_missing")
         if len(answer) > 5000:
-            raise InvalidInput(f"{qid}: answer is longer than 5000 characters", code="answer_too_long")
+            raise InvalidInput(_("%(qid)s: the answer is too long") % {"qid": qid}, code="answer_too_long")
         if question["kind"] == "choice":
             choice_ids = {c["id"] for c in question.get("choices") or []}
             if answer not in choice_ids:
-                raise InvalidInput(f"{qid}: {answer!r} is not one of the choices", code="choice_invalid")
+                raise InvalidInput(_("%(qid)s: not one of the choices") % {"qid": qid}, code="choice_invalid")
             if question.get("answer") is not None:
                 correct[qid] = answer == question["answer"]
     now = timezone.now()
@@ -414,9 +425,12 @@ def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
 
 def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("text must be a non-empty string", code="text_invalid")
+        raise InvalidInput(_("a note needs some text"), code="text_invalid")
     if len(text) > settings.LAB_NOTE_MAX_CHARS:
-        raise InvalidInput(f"a note holds at most {settings.LAB_NOTE_MAX_CHARS} characters", code="too_large")
+        raise InvalidInput(
+            _("a note holds at most %(max)d characters") % {"max": settings.LAB_NOTE_MAX_CHARS},
+            code="too_large",
+        )
     if "\x00" in text:
         raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
     return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())

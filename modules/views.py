@@ -22,6 +22,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -51,9 +52,9 @@ class LabAPIView(APIView):
     def get_module(self, slug: str, *, unlocked: bool = True, with_payload: bool = True) -> Module:
         module = selectors.module_get(slug=slug, with_payload=with_payload)
         if module is None or not selectors.access_module_visible(user=self.request.user, module=module):
-            raise NotFound("no such module")
+            raise NotFound(_("no such module"))
         if unlocked and not selectors.access_module_unlocked(user=self.request.user, module=module):
-            raise PermissionDenied(detail="this module is locked", code="locked")
+            raise PermissionDenied(detail=_("this module is locked"), code="locked")
         return module
 
 
@@ -203,7 +204,7 @@ class ReferenceView(LabAPIView):
         module = self.get_module(slug)
         if not selectors.access_module_reference(user=request.user, module=module):
             raise PermissionDenied(
-                detail="the reference opens after your first attempt", code="no_attempt_yet"
+                detail=_("the reference opens after your first attempt"), code="no_attempt_yet"
             )
         return Response({"files": module.payload.get("references", {})})
 
