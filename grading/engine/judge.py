@@ -114,7 +114,12 @@ class RemoteProxy:
         return self._client.request("getitem", target=self._ref(), key=key)
 
     def __len__(self) -> int:
-        n = self._client.request("len", target=self._ref())
+        try:
+            n = self._client.request("len", target=self._ref())
+        except LearnerError as exc:
+            if exc.type_name == "TypeError":  # list(proxy) probes len() first; keep Python's protocol
+                raise TypeError(exc.message) from None
+            raise
         if type(n) is not int:
             raise ProtocolError("len() did not return an int")
         return n
@@ -306,7 +311,7 @@ def run_tests(channel: Channel, module_dir: Path, files: dict[str, str]) -> int:
     ini = Path(os.environ.get("TMPDIR", "/tmp")) / f"judge-{os.getpid()}.ini"
     ini.write_text("[pytest]\n")
     args = [
-        *paths,
+        *(paths or [str(tests_dir)]),
         f"--rootdir={tests_dir}",
         "-c",
         str(ini),

@@ -520,7 +520,10 @@ class _Job:
         outcomes = set(self.outcomes)
         failing = [t for t in tests if t["status"] in ("fail", "error")]
         if failing or not tests:
+            failed_ids = {t["id"] for t in failing}
             for err in self.learner_errors:
+                if err["test"] not in failed_ids:
+                    continue  # the test expected (and caught) this error
                 if err["op"] == "import":
                     outcomes.add("compile_error" if err["kind"] == "syntax" else "import_error")
                 elif err["type"] == "MemoryError":
@@ -533,6 +536,9 @@ class _Job:
             outcomes.add("platform_error")
             self.notes.append("No tests were collected for this module.")
         return next((o for o in _PRECEDENCE if o in outcomes), "ok")
+
+    def _failed(self, test_id: str | None) -> bool:
+        return self.tests.get(test_id or "", {}).get("status") in ("fail", "error", None)
 
     def result(self) -> dict[str, Any]:
         tests = []
@@ -575,7 +581,9 @@ class _Job:
 
     def _message(self, outcome: str, passed: int, total: int) -> str:
         summary = f"{passed} of {total} tests passed."
-        first = next((e for e in self.learner_errors if e["op"] == "import"), None)
+        first = next(
+            (e for e in self.learner_errors if e["op"] == "import" and self._failed(e["test"])), None
+        )
         if outcome == "ok":
             return f"All {total} tests passed."
         if outcome in ("compile_error", "import_error") and first is not None:

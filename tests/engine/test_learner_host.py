@@ -1,0 +1,238 @@
+"""The learner host's op execution, handles, file writing, tracebacks and output pump (in-process)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+
+import pytest
+
+from grading.engine.learner_host import Host, OutputPump, learner_traceback, serve
+from grading.engine.protocol import Channel, Frame, ProtocolError, decode_value, encode_frame, read_frame
+
+
+class Recorder:
+    """A channel stand-in that keeps sent frames."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[dict, list[bytes]]] = []
+
+    def send(self, header, buffers=None):
+        self.sent.append((header, buffers or []))
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    h = Host(Recorder(), str(tmp_path))  # type: ignore[arg-type]
+    source = (
+        "import os\n"
+        "class Box:\n"
+        "    def __init__(self, v):\n"
+        "        self.v = v\n"
+        "        self.items = [1, 2, 3]\n"
+        "    def double(self):\n"
+        "        return self.v * 2\n"
+        "def boom():\n"
+        "    return helper()\n"
+        "def helper():\n"
+        "    raise KeyError('nope')\n"
+        "def leave():\n"
+        "    raise SystemExit(3)\n"
+        "def say(x):\n"
+        "    print('said', x)\n"
+        "    return x\n"
+    )
+    name = f"hostmod_{os.getpid()}_{id(h)}"
+    h.write_files(
+        Frame({"kind": "files", "files": [{"path": f"pkg_{name}/{name}.py", "b": 0}]}, [source.encode()])
+    )
+    (tmp_path / f"pkg_{name}" / "__init__.py").write_text("")
+    h.modname = f"pkg_{name}.{name}"  # type: ignore[attr-defined]
+    return h
+
+
+def op(host, **header):
+    tree, buffers = host.execute(header, [])
+    return decode_value(tree, buffers, lambda n: n)
+
+
+def test_import_returns_a_handle_and_calls_return_data(host):
+    mod = op(host, op="import", name=host.modname)
+    assert mod["$t"] == "handle" and mod["type"] == "builtins.module"
+    box = op(host, op="call", target={"id": mod["id"], "path": ["Box"]}, args=[21], kwargs={})
+    assert box["$t"] == "handle" and box["type"].endswith(".Box")
+    assert op(host, op="call", target={"id": box["id"], "path": ["double"]}, args=[], kwargs={}) == 42
+    assert op(host, op="value", target={"id": box["id"], "path": ["v"]}) == 21
+
+
+def test_attribute_ops_work_on_handles(host):
+    mod = op(host, op="import", name=host.modname)
+    box = op(host, op="call", target={"id": mod["id"], "path": ["Box"]}, args=[1], kwargs={})
+    ref = {"id": box["id"], "path": []}
+    op(host, op="setattr", target=ref, name="v", value=5)
+    assert op(host, op="value", target={"id": box["id"], "path": ["v"]}) == 5
+    items = {"id": box["id"], "path": ["items"]}
+    assert op(host, op="getitem", target=items, key=1) == 2
+    assert op(host, op="len", target=items) == 3
+    assert op(host, op="iter", target=items) == [1, 2, 3]
+    assert op(host, op="repr", target=items) == "[1, 2, 3]"
+    assert op(host, op="str", target=ref).startswith("<")
+    assert op(host, op="release", ids=[box["id"]]) is None
+    with pytest.raises(LookupError):
+        op(host, op="value", target=ref)
+
+
+def test_handles_can_be_passed_back_as_arguments(host):
+    mod = op(host, op="import", name=host.modname)
+    box = op(host, op="call", target={"id": mod["id"], "path": ["Box"]}, args=[4], kwargs={})
+    args = [{"$t": "handle", "id": box["id"], "path": ["v"]}]
+    assert op(host, op="call", target={"id": mod["id"], "path": ["say"]}, args=args, kwargs={}) == 4
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"op": "import", "name": "os; import sys"},
+        {"op": "call", "target": {"id": "nope"}},
+        {"op": "teleport", "target": None},
+    ],
+)
+def test_bad_ops_raise(host, header):
+    if header["op"] == "teleport":
+        mod = op(host, op="import", name=host.modname)
+        header = {**header, "target": {"id": mod["id"]}}
+    with pytest.raises((ValueError, LookupError, ProtocolError)):
+        host.execute(header, [])
+
+
+def test_call_arguments_must_be_a_list_and_a_dict(host):
+    mod = op(host, op="import", name=host.modname)
+    with pytest.raises(ProtocolError):
+        host.execute({"op": "call", "target": {"id": mod["id"]}, "args": {}, "kwargs": {}}, [])
+
+
+def test_value_of_a_non_data_object_is_a_not_data_error(host):
+    mod = op(host, op="import", name=host.modname)
+    with pytest.raises(ProtocolError) as info:
+        host.execute({"op": "value", "target": {"id": mod["id"]}}, [])
+    assert host.error(info.value)["kind"] == "not_data"
+
+
+def test_errors_carry_a_learner_facing_traceback(host, tmp_path):
+    mod = op(host, op="import", name=host.modname)
+    try:
+        host.execute(
+            {"op": "call", "target": {"id": mod["id"], "path": ["boom"]}, "args": [], "kwargs": {}}, []
+        )
+    except KeyError as exc:
+        err = host.error(exc)
+    assert err["type"] == "KeyError" and err["kind"] == "exception"
+    tb = err["traceback"]
+    assert "in boom" in tb and "in helper" in tb and "learner_host" not in tb and str(tmp_path) not in tb
+    assert tb.splitlines()[-1] == "KeyError: 'nope'"
+
+
+def test_syntax_errors_are_tagged_and_show_the_relative_file(tmp_path):
+    host = Host(Recorder(), str(tmp_path))  # type: ignore[arg-type]
+    path = tmp_path / "broken.py"
+    path.write_text("def f(:\n")
+    try:
+        compile(path.read_text(), str(path), "exec")
+    except SyntaxError as exc:
+        err = host.error(exc)
+    assert err["kind"] == "syntax" and 'File "broken.py", line 1' in err["traceback"]
+    assert str(tmp_path) not in err["traceback"]
+
+
+def test_traceback_without_learner_frames_has_only_the_exception_line():
+    try:
+        raise ValueError("x")
+    except ValueError as exc:
+        assert learner_traceback(exc, "/nonexistent") == "ValueError: x"
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [{"path": "../escape.py", "b": 0}],
+        [{"path": "/etc/passwd", "b": 0}],
+        [{"path": "", "b": 0}],
+        [{"path": "ok.py", "b": 7}],
+    ],
+)
+def test_workspace_writes_refuse_unsafe_entries(tmp_path, entries):
+    host = Host(Recorder(), str(tmp_path))  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError):
+        host.write_files(Frame({"kind": "files", "files": entries}, [b"x"]))
+    with pytest.raises(ProtocolError):
+        host.write_files(Frame({"kind": "files"}, []))
+
+
+def _pipe_channel():
+    a_r, b_w = os.pipe()
+    b_r, a_w = os.pipe()
+    return Channel(os.fdopen(a_r, "rb"), os.fdopen(a_w, "wb")), Channel(
+        os.fdopen(b_r, "rb"), os.fdopen(b_w, "wb")
+    )
+
+
+def test_serve_answers_ops_in_order_and_turns_exceptions_into_error_replies(host):
+    ours, theirs = _pipe_channel()
+    host.channel = theirs
+    thread = threading.Thread(target=serve, args=(theirs, host, None), daemon=True)
+    thread.start()
+    ours.send({"kind": "op", "id": 1, "op": "import", "name": host.modname})
+    reply = ours.recv()
+    assert reply.header["ok"] is True
+    hid = reply.header["value"]["id"]
+    ours.send(
+        {
+            "kind": "op",
+            "id": 2,
+            "op": "call",
+            "target": {"id": hid, "path": ["leave"]},
+            "args": [],
+            "kwargs": {},
+        }
+    )
+    reply = ours.recv()
+    assert (
+        reply.header["id"] == 2
+        and reply.header["ok"] is False
+        and reply.header["error"]["type"] == "SystemExit"
+    )
+    ours.send({"kind": "exit"})
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_serve_refuses_frames_that_are_not_ops(host):
+    ours, theirs = _pipe_channel()
+    ours.send({"kind": "event"})
+    with pytest.raises(ProtocolError):
+        serve(theirs, host, None)
+
+
+def test_output_pump_turns_pipe_bytes_into_output_frames():
+    rec = Recorder()
+    r, w = os.pipe()
+    pump = OutputPump(rec, {"stdout": r})  # type: ignore[arg-type]
+    os.write(w, "héllo ".encode()[:2])
+    pump.drain()
+    os.write(w, "héllo ".encode()[2:] + b"world\n")
+    pump.drain()
+    pump.drain()
+    os.close(w)
+    assert "".join(h["data"] for h, _ in rec.sent) == "héllo world\n"
+    assert all(h == {"kind": "output", "stream": "stdout", "data": h["data"]} for h, _ in rec.sent)
+
+
+def test_a_frame_written_by_the_host_reads_back():
+    buf = io.BytesIO()
+    Channel(io.BytesIO(), buf).send({"kind": "reply", "id": 1, "ok": True, "value": [1, 2]})
+    frame = read_frame(io.BytesIO(buf.getvalue()))
+    assert frame is not None and frame.header["value"] == [1, 2]
+    assert encode_frame({"kind": "x"}) == encode_frame({"kind": "x"}, [])
