@@ -94,7 +94,7 @@ class GradingConsumer(AsyncJsonWebsocketConsumer):
 
     async def grading_event(self, message: dict[str, Any]) -> None:
         """A group message from ``grading.events.push``: forward it as a frame."""
-        event = selectors.learner_view_of_event(message.get("event") or {}, hidden_ids=set())
+        event = selectors.learner_view_of_event(message.get("event") or {})
         await self.send_json(events.frame(submission_id=message["submission_id"], event=event))
 
     async def _error(self, message: str) -> None:

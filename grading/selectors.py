@@ -78,7 +78,7 @@ def _learner_view_of_test(test: dict[str, Any]) -> dict[str, Any]:
     return {**test, "output": "", "metrics": {}}
 
 
-def learner_view_of_event(event: dict[str, Any], *, hidden_ids: set[str]) -> dict[str, Any]:
+def learner_view_of_event(event: dict[str, Any]) -> dict[str, Any]:
     if event.get("type") == "test_finished" and isinstance(event.get("test"), dict):
         return {**event, "test": _learner_view_of_test(event["test"])}
     if event.get("type") == "verdict" and isinstance(event.get("result"), dict):
@@ -124,7 +124,7 @@ def submission_detail(*, submission: Submission, lang: str, for_instructor: bool
     )
     result = result_row.result if result_row else None
     if not for_instructor:
-        stored = [learner_view_of_event(e, hidden_ids=set()) for e in stored]
+        stored = [learner_view_of_event(e) for e in stored]
         result = learner_view_of_result(result) if result else None
     return {
         "id": submission.pk,
@@ -150,4 +150,4 @@ def submission_events(*, submission: Submission, for_instructor: bool = False) -
     )
     if for_instructor:
         return stored
-    return [learner_view_of_event(e, hidden_ids=set()) for e in stored]
+    return [learner_view_of_event(e) for e in stored]

@@ -36,11 +36,16 @@ def localize(value: Any, lang: str) -> Any:
 
 
 def user_is_instructor(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Superuser or member of the instructor group (remembered on the user object for the request)."""
     if not user.is_authenticated:
         return False
     if user.is_superuser:
         return True
-    return user.groups.filter(name=INSTRUCTOR_GROUP).exists()
+    cached = getattr(user, "_lab_is_instructor", None)
+    if cached is None:
+        cached = user.groups.filter(name=INSTRUCTOR_GROUP).exists()
+        user._lab_is_instructor = cached  # type: ignore[union-attr]
+    return cached
 
 
 # --- authorization ------------------------------------------------------------------------------------------------
