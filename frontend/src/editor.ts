@@ -112,6 +112,9 @@ export class LabEditor {
       tabSize: 4,
       insertSpaces: true,
       renderWhitespace: "selection",
+      wordWrap: "bounded",
+      wordWrapColumn: 110,
+      wrappingIndent: "indent",
       readOnly: options.readOnly ?? false,
       padding: { top: 8, bottom: 8 },
       fixedOverflowWidgets: true,
@@ -198,6 +201,12 @@ export class LabEditor {
     } finally {
       this.suppressChange = false;
     }
+  }
+
+  /** Bind Ctrl/Cmd+Enter ("run") or Ctrl/Cmd+S ("save") inside the editor, where Monaco sees keys first. */
+  addShortcut(kind: "run" | "save", handler: () => void): void {
+    const key = kind === "run" ? monaco.KeyCode.Enter : monaco.KeyCode.KeyS;
+    this.editor.addCommand(monaco.KeyMod.CtrlCmd | key, handler);
   }
 
   focus(): void {

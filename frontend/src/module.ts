@@ -599,7 +599,7 @@ async function mount(): Promise<void> {
   const saveState = h("span", { class: "save-state", "data-state": "saved", "data-testid": "save-state", role: "status" }, t("editor.saved"));
   const lintState = h("span", { class: "lint-state", "data-testid": "lint-state" });
   const runButton = h("button", { type: "button", class: "btn btn-run", "data-testid": "run" }, `▶ ${t("editor.run")}`);
-  const formatButton = h("button", { type: "button", class: "btn btn-sm" }, t("editor.format"));
+  const formatButton = h("button", { type: "button", class: "btn btn-sm", "data-testid": "format" }, t("editor.format"));
   const resetButton = h("button", { type: "button", class: "btn btn-ghost btn-sm" }, t("editor.reset"));
   const compareButton = h("button", { type: "button", class: "btn btn-sm", "data-testid": "compare", "aria-pressed": "false" }, t("editor.compare"));
   const toolbar = h("div", { class: "editor-toolbar" }, runButton, formatButton, compareButton, resetButton, h("span", { class: "spacer" }), lintState, saveState);
@@ -709,10 +709,19 @@ async function mount(): Promise<void> {
     if (starter !== undefined && window.confirm(t("editor.reset_confirm", { path }))) ctx.editor.setFiles({ [path]: starter });
   });
   compareButton.addEventListener("click", () => void toggleDiff(ctx, compareButton, editorHost, diffHost));
+  // Ctrl/Cmd+Enter runs the tests; Ctrl/Cmd+S saves now (instead of the browser's "save page")
+  editor.addShortcut("run", () => {
+    if (!runButton.disabled) void startRun(ctx);
+  });
+  editor.addShortcut("save", () => void ctx.saver.flush());
   window.addEventListener("keydown", (ev) => {
-    if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter" && !runButton.disabled) {
+    if (!(ev.ctrlKey || ev.metaKey)) return;
+    if (ev.key === "Enter" && !runButton.disabled) {
       ev.preventDefault();
       void startRun(ctx);
+    } else if (ev.key === "s") {
+      ev.preventDefault();
+      void ctx.saver.flush();
     }
   });
   document.body.dataset.ready = "1";

@@ -58,7 +58,8 @@ def _prepare_content(target: Path) -> None:
     dependents = []
     for meta_path in target.glob("*/module.yaml"):
         meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
-        if FIRST_MODULE in (meta.get("prerequisites") or []):
+        ready = meta.get("status", "ready") == "ready"  # sync_content skips drafts
+        if ready and FIRST_MODULE in (meta.get("prerequisites") or []):
             dependents.append(meta_path.parent.name)
     if dependents:
         return
@@ -69,6 +70,7 @@ def _prepare_content(target: Path) -> None:
     text = re.sub(r"(?m)^order: .*$", "order: 2", text)
     text = re.sub(r"(?m)^prerequisites: .*$", f"prerequisites: [{FIRST_MODULE}]", text)
     text = re.sub(r"(?m)^title: .*$", 'title: {en: "Unlock fixture", zh: "解锁测试模块"}', text)
+    text = re.sub(r"(?m)^status: .*$", "status: ready", text)
     (fixture / "module.yaml").write_text(text, encoding="utf-8")
 
 

@@ -56,7 +56,7 @@ def dependent_module(server: LabServer) -> str:
 
     for meta_path in sorted(server.content_dir.glob("*/module.yaml")):
         meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
-        if FIRST_MODULE in (meta.get("prerequisites") or []):
+        if meta.get("status", "ready") == "ready" and FIRST_MODULE in (meta.get("prerequisites") or []):
             return str(meta["slug"])
     raise AssertionError("no module depends on module 1")
 
