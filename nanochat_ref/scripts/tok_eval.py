@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 
 from ..dataset import parquets_iter_batched
+from ..report import get_report
 from ..tokenizer import RustBPETokenizer, get_tokenizer
 
 SAMPLE_TEXTS = {
@@ -89,6 +90,24 @@ def print_comparison(results: dict, baseline: str, ours: str = "ours") -> None:
         )
 
 
+def markdown_comparison(results: dict, baseline: str, ours: str = "ours") -> str:
+    """The same comparison as ``print_comparison``, as a markdown table for the report."""
+    lines = [
+        f"### Comparison with {baseline}",
+        "",
+        f"| Text | Bytes | {baseline} tokens | {baseline} ratio | Ours tokens | Ours ratio | Relative diff % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for text_name, ref in results[baseline].items():
+        our = results[ours][text_name]
+        diff = 100 * (ref["tokens"] - our["tokens"]) / ref["tokens"]
+        lines.append(
+            f"| {text_name} | {ref['bytes']} | {ref['tokens']} | {ref['ratio']:.2f} | {our['tokens']} | "
+            f"{our['ratio']:.2f} | {diff:+.1f}% |"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="Compare our tokenizer's bytes/token with GPT-2 and GPT-4")
     parser.add_argument(
@@ -101,9 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
         texts["shards-val"] = "\n".join(next(parquets_iter_batched("val")))
     tokenizers = {**load_reference_tokenizers(), "ours": get_tokenizer()}
     results = evaluate(tokenizers, texts)
-    for baseline in tokenizers:
-        if baseline != "ours":
-            print_comparison(results, baseline)
+    baselines = [name for name in tokenizers if name != "ours"]
+    for baseline in baselines:
+        print_comparison(results, baseline)
+    get_report().log("Tokenizer evaluation", [markdown_comparison(results, b) for b in baselines])
     return results
 
 

@@ -9,6 +9,7 @@ Design choices:
 - Saves ``<base_dir>/tokenizer/`` (``tokenizer.pkl`` + ``tokenizer.tiktoken``), checks that a mixed test string
   (numbers, contractions, symbols, Chinese, emoji) round-trips, then writes ``token_bytes.pt``: an int32 tensor of
   each id's byte length, 0 for special tokens, which turns a loss in nats/token into bits per byte.
+- Logs its flags and stats to the report's "Tokenizer training" section, as nanochat does.
 - Defaults are small (vocab 4096, 5M characters) because nanochat Lab trains on a few MB of offline text;
   ``--backend python`` forces the slow pure-Python trainer (same merges as rustbpe).
 """
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 
 from ..common import get_base_dir, print0
 from ..dataset import parquets_iter_batched
+from ..report import get_report
 from ..tokenizer import RustBPETokenizer, compute_token_bytes
 
 TEST_TEXT = """Hello world! This is a test.
@@ -102,6 +104,9 @@ def main(argv: list[str] | None = None) -> dict:
     stats = train_tokenizer(args.vocab_size, args.max_chars, args.doc_cap, backend=args.backend)
     for key, value in stats.items():
         print0(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    get_report().log(
+        "Tokenizer training", [vars(args), {k: v for k, v in stats.items() if k != "tokenizer_dir"}]
+    )
     return stats
 
 

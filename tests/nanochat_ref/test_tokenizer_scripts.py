@@ -16,6 +16,8 @@ def test_tok_train_saves_a_tokenizer_and_token_bytes_under_the_base_dir(tiny_bas
     assert token_bytes[-len(SPECIAL_TOKENS) :].tolist() == [0] * len(SPECIAL_TOKENS)
     assert token_bytes[:256].tolist() == [1] * 256
     assert stats["token_bytes_max"] == token_bytes.max().item()
+    section = (tiny_base_dir / "report" / "tokenizer-training.md").read_text()
+    assert "- vocab_size: 300" in section and "train_time" in section
 
 
 def test_tok_train_text_iterator_crops_documents_and_stops_after_max_chars(tiny_base_dir):
@@ -51,3 +53,5 @@ def test_tok_eval_compares_ours_with_gpt2_and_gpt4_on_samples_and_shards(tiny_ba
     assert results["ours"]["shards-train"]["ratio"] > 1.0  # trained merges compress in-distribution text
     out = capsys.readouterr().out
     assert "Comparison with gpt2" in out and "Comparison with gpt4" in out
+    section = (tiny_base_dir / "report" / "tokenizer-evaluation.md").read_text()
+    assert "### Comparison with gpt2" in section and "| shards-val |" in section
