@@ -1,6 +1,7 @@
 """Every module-scoped endpoint against the same conditions: anonymous, missing module, locked module, instructor."""
 
 import pytest
+from django.test import Client
 
 from modules.services import module_unlock
 
@@ -64,3 +65,15 @@ def test_an_instructor_unlock_opens_a_module_for_that_learner_only(course, learn
     assert other_learner.get("/api/modules/02-next/").status_code == 403
     states = {m["slug"]: m["state"] for m in learner.get("/api/modules/").json()["modules"]}
     assert states["02-next"] == "unlocked"
+
+
+def test_it_enforces_csrf_on_session_authenticated_writes(course, learner):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(learner.user)
+    url = "/api/modules/01-hello/submissions/"
+    body = '{"files": {"hello.py": "x = 1"}}'
+    assert browser.post(url, body, content_type="application/json").status_code == 403
+    browser.get("/")  # sets the csrftoken cookie, as the page does
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(url, body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
