@@ -114,3 +114,38 @@ def test_autocast_ctx_uses_bf16_on_cuda():
     a = torch.ones(4, 4, device="cuda")
     with common.autocast_ctx("cuda"):
         assert (a @ a).dtype == torch.bfloat16
+
+
+def _gloo_worker(rank, world_size, port, out_dir):
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world_size),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+    )
+    ddp, r, _local, w, device = common.compute_init("cpu")
+    t = torch.tensor([float(r + 1)])
+    dist.all_reduce(t)
+    with open(os.path.join(out_dir, f"rank{r}.txt"), "w") as f:
+        f.write(f"{ddp} {r} {w} {device.type} {dist.get_backend()} {t.item()}")
+    common.compute_cleanup()
+
+
+def test_compute_init_under_torchrun_env_on_cpu_joins_a_gloo_group(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # fork: the children inherit the imported torch (no CUDA here), so no 2 s re-import per rank
+    mp.start_processes(_gloo_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    lines = sorted((tmp_path / f"rank{r}.txt").read_text() for r in range(2))
+    assert lines == ["True 0 2 cpu gloo 3.0", "True 1 2 cpu gloo 3.0"]
