@@ -8,6 +8,7 @@ from platform_helpers import FIXTURE_CONTENT
 
 from modules.content import ContentError, load_module
 from modules.models import Module
+from modules.services import content_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +96,9 @@ def test_it_loads_the_onboarding_module_of_the_real_course(repo_root):
     assert module.slug == "01-onboarding"
     assert "hello.py" in module.payload["starters"]
     assert "hello.py" in module.payload["references"]
+
+
+def test_the_real_course_syncs_without_invalid_modules(repo_root):
+    report = content_sync(content_dir=repo_root / "content", repo_root=repo_root)
+    assert report.errors == {}
+    assert "01-onboarding" in report.created

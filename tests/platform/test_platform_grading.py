@@ -161,6 +161,21 @@ def test_the_embedded_worker_grades_queued_ids_in_order(monkeypatch):
     assert seen == [3, 1, 2]
 
 
+def test_the_embedded_worker_requeues_unfinished_submissions_on_start(course, learner, submit, monkeypatch):
+    queued = submit(learner, course["01-hello"])
+    running = submit(learner, course["01-hello"])
+    done = submit(learner, course["01-hello"])
+    Submission.objects.filter(pk=running.pk).update(status="running")
+    Submission.objects.filter(pk=done.pk).update(status="done")
+    seen = []
+    monkeypatch.setattr(tasks, "grade_submission", seen.append)
+    worker = tasks.EmbeddedWorker()
+    worker.start(threads=1, recover=True)
+    worker.join()
+    worker.stop()
+    assert seen == [queued.pk, running.pk]
+
+
 def test_the_embedded_worker_survives_a_failing_job(monkeypatch):
     seen = []
 
