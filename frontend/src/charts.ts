@@ -110,17 +110,17 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
 }
 
 const baseLayout = {
-  margin: { l: 48, r: 16, t: 36, b: 40 },
-  height: 260,
+  margin: { l: 52, r: 16, t: 48, b: 44 },
+  height: 280,
   font: { family: "Inter, system-ui, -apple-system, 'PingFang SC', 'Noto Sans CJK SC', sans-serif", size: 12, color: "#334155" },
   paper_bgcolor: "rgba(0,0,0,0)",
   plot_bgcolor: "rgba(0,0,0,0)",
-  legend: { orientation: "h", y: -0.2 },
+  legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom", font: { size: 11 } },
   colorway: PALETTE,
 };
 
 function layoutFor(spec: ChartSpec): object {
-  const title = { text: spec.title, font: { size: 13 }, x: 0, xanchor: "left" };
+  const title = { text: spec.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" };
   switch (spec.kind) {
     case "lines":
       return { ...baseLayout, title, xaxis: { title: { text: "step" }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
@@ -129,7 +129,7 @@ function layoutFor(spec: ChartSpec): object {
     case "bars":
       return { ...baseLayout, title, barmode: "group", yaxis: { gridcolor: "#e2e8f0" } };
     case "radar":
-      return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1] } }, showlegend: false };
+      return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1], tickfont: { size: 9 } } }, showlegend: false };
   }
 }
 
