@@ -149,3 +149,21 @@ def test_compute_init_under_torchrun_env_on_cpu_joins_a_gloo_group(tmp_path):
     mp.start_processes(_gloo_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
     lines = sorted((tmp_path / f"rank{r}.txt").read_text() for r in range(2))
     assert lines == ["True 0 2 cpu gloo 3.0", "True 1 2 cpu gloo 3.0"]
+
+
+def test_setup_default_logging_installs_one_coloured_handler():
+    import logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        common.setup_default_logging()
+        common.setup_default_logging()
+        added = [h for h in root.handlers if h not in before]
+        assert len(added) == 1
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "careful", None, None)
+        out = added[0].formatter.format(record)
+        assert "\033[33m" in out and "careful" in out
+        assert record.levelname == "WARNING"  # the caller's record is not mutated
+    finally:
+        root.handlers[:] = before

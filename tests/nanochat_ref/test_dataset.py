@@ -262,3 +262,11 @@ def test_split_paragraphs_respects_the_size_limit_and_keeps_the_text():
     assert "".join(p.replace("\n\n", "") for p in pieces).replace(" ", "") == text.replace("\n", "").replace(
         " ", ""
     )
+
+
+def test_make_shards_cli_writes_into_the_base_dir_by_default(nanochat_base_dir):
+    make_shards_script.main(
+        ["--num_shards", "2", "--row_groups_per_shard", "1", "--rows_per_group", "8", "--sources", "pydoc"]
+    )
+    names = [os.path.basename(p) for p in dataset.list_parquet_files()]
+    assert names == ["shard_00000.parquet", "shard_00001.parquet"]

@@ -251,3 +251,16 @@ def test_from_pretrained_loads_gpt2_and_cl100k_offline_with_endoftext_as_bos():
     assert gpt2.get_bos_token_id() == 50256
     assert gpt4.get_bos_token_id() == 100257
     assert gpt2.encode("hello world", prepend="<|endoftext|>") == [50256, 31373, 995]
+
+
+def test_the_huggingface_wrapper_trains_a_byte_level_bpe_that_round_trips(tmp_path):
+    from nanochat_ref.tokenizer import HuggingFaceTokenizer
+
+    texts = ["the cat sat on the mat. " * 4, "hello world 12345 你好"]
+    hf = HuggingFaceTokenizer.train_from_iterator(iter(texts), 300)
+    assert 256 + 9 < hf.get_vocab_size() <= 300  # bytes + specials + merges (stops early on tiny text)
+    text = "the mat sat 12 你好 🌍"
+    assert hf.decode(hf.encode(text)) == text
+    assert len(hf.encode("the cat sat on the mat.")) < len("the cat sat on the mat.")
+    hf.save(str(tmp_path))
+    assert HuggingFaceTokenizer.from_directory(str(tmp_path)).encode(text) == hf.encode(text)
