@@ -33,6 +33,7 @@ Design choices:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import itertools
@@ -43,6 +44,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, cast
 
@@ -62,8 +64,20 @@ ETC_PATHS = (
     "/etc/localtime",
 )
 RESERVED_TARGETS = ("/proc", "/dev", "/tmp", "/etc/passwd", "/etc/group")
+CGROUP_PREFIX = "nanochat-sbx-"
 CGROUP_PRELUDE = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 _counter = itertools.count()
+#: Jobs not yet reaped; killed and cleaned up at interpreter exit (daemon reaper threads never finish then).
+_live_jobs: weakref.WeakSet[BwrapJob] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_jobs() -> None:
+    """At exit, kill every job still running and remove its cgroups (its uid lease dies with the process)."""
+    for job in list(_live_jobs):
+        job._kill_tree()
+        if job._cgroups is not None:
+            job._cgroups.remove(timeout=1.0)
 
 
 def _tool(name: str) -> str:
@@ -99,6 +113,8 @@ def validate_spec(spec: JobSpec) -> None:
     workdir = Path(spec.workdir)
     if workdir.is_symlink() or not workdir.is_dir():
         raise ValueError(f"workdir {workdir} must be an existing directory (not a symlink)")
+    if workdir.resolve() == Path("/"):
+        raise ValueError("workdir must not be / (it is chowned to the job's uid)")
     for mount in spec.mounts:
         target = mount.target
         if not target.startswith("/") or os.path.normpath(target) != target or target == "/":
@@ -137,6 +153,8 @@ class BwrapSandbox(Sandbox):
         if use_cgroups is None:
             use_cgroups = self.privileged and cgroups.available()
         self.use_cgroups = use_cgroups
+        if use_cgroups:
+            cgroups.sweep_stale(CGROUP_PREFIX)
         self.kill_grace_seconds = kill_grace_seconds
         self.bwrap = _tool("bwrap")
         self.prlimit = _tool("prlimit")
@@ -288,7 +306,7 @@ class BwrapSandbox(Sandbox):
                 lease = self.allocator.lease()
                 _chown_tree(Path(spec.workdir), lease.uid)
             if self.use_cgroups:
-                name = f"nanochat-sbx-{os.getpid()}-{next(_counter)}"
+                name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_counter)}"
                 job_cgroups = cgroups.JobCgroups(name, spec.limits.memory_bytes, spec.limits.pids + 4)
             argv = self.command(spec, lease.uid if lease else None, job_cgroups, status_w)
             started = time.monotonic()
@@ -313,7 +331,9 @@ class BwrapSandbox(Sandbox):
             raise
         finally:
             os.close(status_w)
-        return BwrapJob(self, spec, proc, started, lease, job_cgroups, status_r)
+        job = BwrapJob(self, spec, proc, started, lease, job_cgroups, status_r)
+        _live_jobs.add(job)
+        return job
 
 
 class BwrapJob(RunningJob):
@@ -356,7 +376,7 @@ class BwrapJob(RunningJob):
     # -- ending -----------------------------------------------------------------------------------------------
     def kill(self, outcome: str = "killed") -> None:
         with self._lock:
-            if self._done.is_set():
+            if self._reaped:  # it ended by itself first: keep its own outcome
                 return
             if self._kill_reason is None:
                 self._kill_reason = outcome
@@ -382,7 +402,25 @@ class BwrapJob(RunningJob):
         with self._lock:
             self._reaped = True
         self.proc.returncode = os.waitstatus_to_exitcode(status)
-        self._finish(status, usage, ended)
+        try:
+            self._finish(status, usage, ended)
+        except Exception as exc:  # a crash of the backend still yields a result
+            if self._cgroups is not None:
+                with contextlib.suppress(Exception):
+                    self._cgroups.remove()
+            if self._lease is not None:
+                self._lease.release()
+            self._set_result(
+                JobResult(
+                    exit_code=None,
+                    signal=None,
+                    outcome="sandbox_error",
+                    wall_seconds=ended - self._started,
+                    cpu_seconds=0.0,
+                    max_rss_bytes=None,
+                    message=f"the sandbox failed while collecting the result: {exc!r}",
+                )
+            )
 
     def _finish(self, status: int, usage: Any, ended: float) -> None:
         self._timer.cancel()
@@ -401,6 +439,7 @@ class BwrapJob(RunningJob):
         if self._lease is not None:
             self._lease.release()
         started_ok = '"exit-code"' in status_text
+        _live_jobs.discard(self)
         self._set_result(self._classify(status, oom, cpu, ended - self._started, max_rss, started_ok))
 
     def _read_status(self) -> str:
@@ -441,7 +480,9 @@ class BwrapJob(RunningJob):
             outcome, message = reason, messages.get(reason, reason)
         elif oom:
             outcome, message = "memory_limit", f"memory limit of {limits.memory_bytes} bytes exceeded"
-        elif sig in (signal.SIGXCPU, signal.SIGKILL) and cpu >= limits.cpu_seconds - 0.05:
+        elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= 0.9 * limits.cpu_seconds):
+            # SIGXCPU at the soft RLIMIT_CPU, SIGKILL at the hard one (if SIGXCPU was ignored). The kernel
+            # counts rlimit CPU in ticks, cpuacct precisely: they differ by a few %, so no exact comparison.
             outcome, message = "timeout", f"CPU time limit of {limits.cpu_seconds} s exceeded"
         elif not started_ok and sig is None:
             outcome, message = "sandbox_error", f"the sandbox failed to start (exit code {exit_code})"

@@ -47,6 +47,35 @@ def available() -> bool:
     return True
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - root may signal anything; kept for non-root callers
+        return True
+    return True
+
+
+def sweep_stale(prefix: str) -> list[Path]:
+    """Remove empty job cgroups ``<prefix><pid>-<n>`` whose creating process is gone; return what was removed.
+
+    A worker that dies while jobs run (its daemon threads never clean up) leaves empty cgroups behind.
+    """
+    removed = []
+    for controller in CONTROLLERS:
+        base = own_cgroup(controller)
+        if base is None:
+            continue
+        for group in base.glob(f"{prefix}*"):
+            creator = group.name[len(prefix) :].split("-")[0]
+            if creator.isdigit() and not _pid_alive(int(creator)):
+                with contextlib.suppress(OSError):  # still busy: leave it for the next sweep
+                    group.rmdir()
+                    removed.append(group)
+    return removed
+
+
 class JobCgroups:
     """A memory and a pids child cgroup for one job."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -36,6 +37,7 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (uid drop, 
         ({"env": {"A": "x\0"}}, "invalid env variable"),
         ({"env": {"A": 1}}, "must be strings"),
         ({"workdir": Path("/nonexistent/work")}, "must be an existing directory"),
+        ({"workdir": Path("/")}, "must not be /"),
         ({"mounts": [Mount(Path("/usr"), "relative")]}, "normalised absolute path"),
         ({"mounts": [Mount(Path("/usr"), "/")]}, "normalised absolute path"),
         ({"mounts": [Mount(Path("/usr"), "/a/../b")]}, "normalised absolute path"),
@@ -173,6 +175,19 @@ def test_a_backend_that_cannot_stop_a_job_reports_sandbox_error(spec: SpecFactor
     assert (result.outcome, "did not stop" in result.message) == ("sandbox_error", True)
 
 
+def test_a_crash_while_collecting_the_result_still_yields_a_result(
+    spec: SpecFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = BwrapSandbox(state_dir=tmp_path / "state", uids=range(63920, 63921))
+
+    def broken(self: object, *args: object) -> None:
+        raise RuntimeError("collector bug")
+
+    monkeypatch.setattr(bwrap_mod.BwrapJob, "_finish", broken)
+    result = sandbox.start(spec("pass")).wait(timeout=10)
+    assert (result.outcome, "collector bug" in result.message) == ("sandbox_error", True)
+
+
 def test_kill_after_the_end_keeps_the_result(bwrap: BwrapSandbox, spec: SpecFactory) -> None:
     job = bwrap.start(spec("pass"))
     first = job.wait()
@@ -307,3 +322,50 @@ def test_reading_the_status_pipe_never_blocks_on_a_live_writer(
         assert job._read_status() == ""
     finally:
         os.close(write_end)
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_empty_cgroups_of_a_dead_worker_are_swept_at_start() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    groups = [
+        base / f"{bwrap_mod.CGROUP_PREFIX}{dead.pid}-0"
+        for base in map(cgroups.own_cgroup, cgroups.CONTROLLERS)
+    ]
+    for group in groups:
+        group.mkdir()  # type: ignore[union-attr]
+    BwrapSandbox()
+    assert [g.exists() for g in groups] == [False, False, False]  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_a_worker_exiting_mid_job_kills_the_job_and_removes_its_cgroups(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\nfrom pathlib import Path\nfrom sandbox import JobSpec, get_backend, resolve_limits\n"
+        "sb = get_backend('bwrap')\nrt = sb.python_runtime()\n"
+        f"job = sb.start(JobSpec([rt.executable, '-c', 'import time; time.sleep(60)'], rt.mounts, Path({str(tmp_path)!r}),"
+        " rt.env, resolve_limits()))\n"
+        "print(job.uid, job._cgroups.memory, job._cgroups.pids, job._cgroups.cpuacct, flush=True)\ntime.sleep(0.5)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    uid, *paths = out.stdout.split()
+    assert (pids_of_uid(int(uid)), [Path(p).exists() for p in paths]) == ([], [False, False, False]), (
+        out.stderr
+    )
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_the_exit_hook_kills_running_jobs_and_removes_their_cgroups(
+    bwrap: BwrapSandbox, spec: SpecFactory
+) -> None:
+    job = bwrap.start(spec("import time; time.sleep(60)"))
+    groups = list(job._cgroups.groups)  # type: ignore[union-attr]
+    bwrap_mod._stop_live_jobs()
+    job.wait(timeout=10)
+    assert (pids_of_uid(job.uid), [g.exists() for g in groups]) == ([], [False, False, False])  # type: ignore[arg-type]
+
+
+def test_sweeping_without_cgroup_hierarchies_removes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cgroups, "own_cgroup", lambda controller: None)
+    assert cgroups.sweep_stale(bwrap_mod.CGROUP_PREFIX) == []
