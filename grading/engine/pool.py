@@ -64,6 +64,7 @@ class LearnerPool:
         self._closed = False
         self.started = 0
         self.failures = 0
+        self._wake.set()
         self._thread = threading.Thread(target=self._refill_loop, name="learner-pool", daemon=True)
         self._thread.start()
 
@@ -168,7 +169,7 @@ class LearnerPool:
                 except Exception:  # noqa: BLE001 - keep refilling; the runner falls back to cold starts
                     self.failures += 1
                     time.sleep(0.5)
-                    break
+                    continue
                 with self._lock:
                     if self._closed:
                         closed = True

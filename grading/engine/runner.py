@@ -352,7 +352,6 @@ class _Job:
             "deadline": time.monotonic() + self.call_seconds,
         }
         if not self.learner.send({**header, "id": jid}, frame.buffers):
-            self.pending = None
             self._learner_gone(ProtocolError("the learner process closed its input"))
 
     def _restart_learner(self) -> None:
