@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
     p.add_argument("--export", type=str, default=None, help="copy the final model + tokenizer to this folder")
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is best on a "
+                   "busy machine, where OpenMP threads wait on each other)")  # fmt: skip
     return p
 
 
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     device = ["--device_type", args.device_type] if args.device_type else []
     device_dash = ["--device-type", args.device_type] if args.device_type else []
 
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from .chatdata import generators
     from .report import get_report
     from .scripts import (
