@@ -23,11 +23,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def embedded_lab(tmp_path, repo_root):
+@pytest.fixture(scope="module")
+def embedded_lab(tmp_path_factory, repo_root):
+    tmp_path = tmp_path_factory.mktemp("embedded-lab")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "DATABASE_"))}
+    dist = tmp_path / "dist" / "assets"
+    dist.mkdir(parents=True)
+    (dist / "probe.js").write_text("console.log('served');\n")
     env.update(
-        {"LAB_VAR_DIR": str(tmp_path), "LAB_CONTENT_DIR": str(FIXTURE_CONTENT), "SANDBOX_BACKEND": "bwrap"}
+        {
+            "LAB_VAR_DIR": str(tmp_path),
+            "LAB_CONTENT_DIR": str(FIXTURE_CONTENT),
+            "SANDBOX_BACKEND": "bwrap",
+            "LAB_FRONTEND_DIST_DIR": str(tmp_path / "dist"),
+        }
     )
 
     def manage(*args):
@@ -61,6 +70,12 @@ def embedded_lab(tmp_path, repo_root):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
         log.close()
+
+
+def test_runlab_serves_the_frontend_build_under_static(embedded_lab):
+    response = requests.get(f"{embedded_lab}/static/assets/probe.js", timeout=5)
+    assert response.status_code == 200
+    assert response.text == "console.log('served');\n"
 
 
 def test_runlab_grades_a_submission_and_streams_it_over_the_websocket(embedded_lab):
