@@ -13,7 +13,7 @@ Design choices:
   data from `chatdata` generators, seeds are fixed (`compute_init` seeds 42).
 - Stage times are measured and written to an extra report section, `speedrun.md`, and printed as `name: value`
   lines; `report.md` ends up in the base dir and the current directory.
-- `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, ~2M parameters) at context 256. Base
+- `--tiny` sizes: a 2,048-token vocabulary, a depth-2 model (width 128, one head, ~0.9M parameters) at context 256. Base
   training is short (the offline corpus is small); most of the skill comes from midtraining several epochs on the
   synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
 """
@@ -32,8 +32,8 @@ PROFILES = {
     "tiny": {
         "shards": ["--num_shards", "3", "--row_groups_per_shard", "2", "--rows_per_group", "512"],
         "tok": ["--vocab_size", "2048", "--max_chars", "2000000"],
-        "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
-                 "--total_batch_size", "4096", "--num_iterations", "100", "--eval_every", "50",
+        "base": ["--tiny", "--depth", "2", "--max_seq_len", "256", "--device_batch_size", "16",
+                 "--total_batch_size", "4096", "--num_iterations", "60", "--eval_every", "30",
                  "--eval_tokens", "16384", "--matrix_lr", "0.03"],
         "mid": ["--tiny", "--device_batch_size", "16", "--max_seq_len", "256", "--total_batch_size", "4096",
                 "--num_epochs", "3", "--eval_every", "-1", "--eval_tokens", "16384", "--matrix_lr", "0.03"],

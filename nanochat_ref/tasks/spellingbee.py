@@ -17,6 +17,9 @@ from .gsm8k import extract_answer
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 TEST_RANDOM_SEED_OFFSET = 10_000_000
+# nanochat picks "", "'" or '"' uniformly. We favour single quotes: `'word` is then the same BPE chunk in the
+# question and in the python call, so a tiny model can copy tokens instead of re-spelling the word.
+QUOTES = ["'", "'", "'", "", '"']
 USER_MSG_TEMPLATES = [
     "How many {letter} are in the word {word}",
     "How many {letter} are in {word}",
@@ -53,7 +56,7 @@ class SpellingBee(Task):
         template = rng.choice(USER_MSG_TEMPLATES)
         if rng.random() < 0.3:
             template = template.lower()
-        quote = rng.choice(["", "'", '"'])
+        quote = rng.choice(QUOTES)
         user = template.format(letter=f"{quote}{letter}{quote}", word=f"{quote}{word}{quote}")
         if rng.random() < 0.5:
             user += "?"
