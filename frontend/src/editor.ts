@@ -260,6 +260,20 @@ export class LabEditor {
   }
 }
 
+/**
+ * Highlight the guide's Python code blocks (`<pre><code class="language-python">` from fenced Markdown) with
+ * Monaco's tokenizer, so guide snippets look like the editor. Monaco escapes the text it colours.
+ */
+export async function colorizeCodeBlocks(root: HTMLElement): Promise<void> {
+  for (const code of Array.from(root.querySelectorAll<HTMLElement>("pre > code"))) {
+    const lang = /language-(\w+)/.exec(code.className)?.[1];
+    if (lang !== "python" && lang !== "py") continue;
+    const html = await monaco.editor.colorize(code.textContent ?? "", "python", { tabSize: 4 });
+    code.innerHTML = html;
+    code.parentElement?.classList.add("is-colorized");
+  }
+}
+
 export function lintSummary(count: number): string {
   return count === 0 ? t("editor.lint_clean") : t("editor.lint_issues", { n: count });
 }

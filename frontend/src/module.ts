@@ -276,7 +276,7 @@ function renderHistory(ctx: Ctx): void {
         const n = s.number ?? total - i;
         const status = s.result?.status ?? (s.status === "queued" ? "queued" : "running");
         const code = h("div", { class: "code", hidden: true });
-        const toggle = h("button", { type: "button", class: "btn btn-ghost btn-sm" }, t("history.view_code"));
+        const toggle = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-action": "show-code" }, t("history.view_code"));
         toggle.addEventListener("click", () => {
           void (async () => {
             if (code.hidden && code.childElementCount === 0) {
@@ -287,9 +287,9 @@ function renderHistory(ctx: Ctx): void {
             toggle.textContent = code.hidden ? t("history.view_code") : t("history.hide_code");
           })().catch((err: unknown) => toast(describeError(err), true));
         });
-        const showResult = h("button", { type: "button", class: "btn btn-ghost btn-sm" }, t("module.results"));
+        const showResult = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-action": "show-result" }, t("module.results"));
         showResult.addEventListener("click", () => void showAttempt(ctx, s.id));
-        const load = h("button", { type: "button", class: "btn btn-ghost btn-sm" }, t("history.load"));
+        const load = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-action": "load" }, t("history.load"));
         load.addEventListener("click", () => {
           if (!window.confirm(t("history.load_confirm"))) return;
           attemptFiles(s)
@@ -298,7 +298,7 @@ function renderHistory(ctx: Ctx): void {
         });
         return h(
           "div",
-          { class: "attempt", "data-submission": s.id },
+          { class: "attempt", "data-submission": s.id, "data-status": status },
           h(
             "div",
             { class: "head" },
@@ -321,15 +321,16 @@ async function attemptFiles(s: Submission): Promise<Record<string, string>> {
   return s.files;
 }
 
-async function showAttempt(ctx: Ctx, id: string): Promise<void> {
+async function showAttempt(ctx: Ctx, id: string, scroll = true): Promise<void> {
   const sub = await api.submission(id);
+  if (ctx.run !== null && !ctx.run.done()) return; // a live run owns the panel
   const run = new RunState(sub.id);
   for (const e of sub.events) run.apply(e);
   if (sub.result) run.finish(sub.result);
   run.advice = sub.advice;
   ctx.results.empty();
-  ctx.results.render(run);
-  ctx.results.root.scrollIntoView({ behavior: "smooth", block: "start" });
+  paintRun(ctx, run);
+  if (scroll) ctx.results.root.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 async function refreshHistory(ctx: Ctx): Promise<void> {
@@ -431,25 +432,45 @@ function paintRun(ctx: Ctx, run: RunState): void {
 async function startRun(ctx: Ctx): Promise<void> {
   ctx.runButton.disabled = true;
   ctx.runButton.textContent = t("editor.running");
-  let before: ModuleSummary[] = [];
   ctx.run = null;
   ctx.results.pending();
   try {
     await ctx.saver.flush();
-    before = await api.modules().catch(() => []);
+    const before = await api.modules().catch(() => []);
     const { id } = await api.submit(ctx.detail.slug, ctx.editor.files());
-    const run = new RunState(id);
-    ctx.run = run;
-    ctx.socket.subscribe(id);
-    paintRun(ctx, run);
-    ctx.results.root.scrollIntoView({ behavior: "smooth", block: "nearest" });
-    await pollUntilDone(ctx, run);
-    await afterVerdict(ctx, run, before);
+    await follow(ctx, id, before, true);
   } catch (err) {
     toast(describeError(err), true);
   } finally {
     ctx.runButton.disabled = false;
     ctx.runButton.textContent = `▶ ${t("editor.run")}`;
+  }
+}
+
+/** Watch submission `id` to its verdict: websocket events, a catch-up poll, then history and unlocks. */
+async function follow(ctx: Ctx, id: string, before: ModuleSummary[], scroll: boolean): Promise<void> {
+  const run = new RunState(id);
+  ctx.run = run;
+  ctx.socket.subscribe(id);
+  paintRun(ctx, run);
+  if (scroll) ctx.results.root.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  await pollUntilDone(ctx, run);
+  if (ctx.run === run) await afterVerdict(ctx, run, before);
+}
+
+/** On load: show the latest attempt's result, or resume following it when it is still being graded. */
+async function resumeLatest(ctx: Ctx): Promise<void> {
+  const latest = [...ctx.submissions].sort((a, b) => Number(b.id) - Number(a.id))[0];
+  if (!latest) return;
+  if (latest.status === "queued" || latest.status === "running") {
+    ctx.runButton.disabled = true;
+    try {
+      await follow(ctx, latest.id, await api.modules().catch(() => []), false);
+    } finally {
+      ctx.runButton.disabled = false;
+    }
+  } else {
+    await showAttempt(ctx, latest.id, false);
   }
 }
 
@@ -632,17 +653,18 @@ async function mount(): Promise<void> {
     }
   }
 
-  const { LabEditor } = await import("./editor");
+  const { LabEditor, colorizeCodeBlocks, lintSummary } = await import("./editor");
   const lintCounts = new Map<string, number>();
   const editor = new LabEditor(editorHost, initial, {
     onChange: (files) => saver.changed(files),
     onLint: (path, diagnostics) => {
       lintCounts.set(path, diagnostics.length);
       const total = [...lintCounts.values()].reduce((a, b) => a + b, 0);
-      lintState.textContent = total === 0 ? t("editor.lint_clean") : t("editor.lint_issues", { n: total });
+      lintState.textContent = lintSummary(total);
     },
   });
   if (restored) saver.changed(editor.files());
+  void colorizeCodeBlocks(panels.guide);
 
   // ---- page data: hints, reflection, history
   const pd = page.data;
@@ -685,7 +707,7 @@ async function mount(): Promise<void> {
   renderHints(ctx);
   renderReflection(ctx);
   if (Array.isArray(pd.attempts)) renderHistory(ctx);
-  else void refreshHistory(ctx);
+  else await refreshHistory(ctx);
 
   socket.onFrame((frame) => {
     if (frame.type !== "grading.event" || !ctx.run || frame.submissionId !== ctx.run.submissionId) return;
@@ -725,6 +747,7 @@ async function mount(): Promise<void> {
     }
   });
   document.body.dataset.ready = "1";
+  resumeLatest(ctx).catch((err: unknown) => toast(describeError(err), true));
 }
 
 void mount();

@@ -139,6 +139,17 @@ def test_learner_walks_module_one_to_an_unlock(
         page.screenshot(path=str(screenshots / "07-diff.png"))
         page.click("[data-testid=compare]")
 
+        # after a reload the latest result is back, and the attempts tab keeps both attempts with their code
+        page.reload()
+        page.wait_for_selector("[data-testid=verdict] .verdict[data-status=pass]", timeout=20_000)
+        page.click("[data-tab=history]")
+        attempts = page.query_selector_all("[data-testid=history] .attempt")
+        assert [a.get_attribute("data-status") for a in attempts] == ["pass", "fail"]
+        attempts[1].query_selector("[data-action=show-code]").click()
+        page.wait_for_selector(".attempt[data-status=fail] .code pre")
+        assert 'f"Hello {cleaned}!' in page.inner_text(".attempt[data-status=fail] .code pre")
+        page.screenshot(path=str(screenshots / "08-attempts.png"))
+
         # reflection: answer every question
         page.click("[data-tab=reflection]")
         form = page.wait_for_selector("[data-testid=reflection-form]")
@@ -150,14 +161,14 @@ def test_learner_walks_module_one_to_an_unlock(
                 question.query_selector("textarea").fill("Untied embeddings: wte and lm_head are separate.")
         form.query_selector("button[type=submit]").click()
         page.wait_for_selector("[data-testid=module-state][data-state=completed]", timeout=15_000)
-        page.screenshot(path=str(screenshots / "08-reflection.png"))
+        page.screenshot(path=str(screenshots / "09-reflection.png"))
 
         # back on the dashboard: module 1 completed, module 2 open
         page.goto(f"{lab_server.base_url}/")
         page.wait_for_selector("[data-testid=module-map]")
         assert page.query_selector(f"a.module-card.is-completed[data-module='{FIRST_MODULE}']") is not None
         assert page.query_selector(f"a.module-card.is-unlocked[data-module='{nxt}']") is not None
-        page.screenshot(path=str(screenshots / "09-dashboard-unlocked.png"), full_page=True)
+        page.screenshot(path=str(screenshots / "10-dashboard-unlocked.png"), full_page=True)
         assert errors == [], errors
     except Exception:
         page.screenshot(path=str(screenshots / "zz-failure.png"), full_page=True)
