@@ -129,7 +129,6 @@ export interface ModuleDetail extends ModuleSummary {
   files: ModuleFile[];
   limits: Record<string, number | boolean>;
   hintLevels: number;
-  nextModule: { slug: string; title: Localized; url: string } | null;
 }
 
 export type TestStatus = "pass" | "fail" | "error" | "skip";
@@ -193,7 +192,6 @@ export interface Submission {
   result: GradeResult | null;
   events: EngineEvent[];
   advice: Advice[];
-  unlocked: { slug: string; title: Localized; url: string }[];
   number: number | null;
 }
 
@@ -266,11 +264,6 @@ export function decodeModuleSummary(v: unknown, path = "module"): ModuleSummary 
   };
 }
 
-function decodeNextModule(v: unknown): ModuleDetail["nextModule"] {
-  if (!isObj(v) || typeof v.slug !== "string") return null;
-  return { slug: v.slug, title: localized(v.title), url: optStr(v.url) ?? moduleUrl(v.slug) };
-}
-
 /** `GET /api/modules/<slug>/` answers `{module: {...}, guide_html, steps, files}`; a flat object works too. */
 export function decodeModuleDetail(v: unknown, path = "module"): ModuleDetail {
   const outer = obj(v, path);
@@ -302,7 +295,6 @@ export function decodeModuleDetail(v: unknown, path = "module"): ModuleDetail {
     hintLevels: Array.isArray(o.hint_levels)
       ? Math.max(0, ...o.hint_levels.filter((x): x is number => typeof x === "number"))
       : numOr(o.hint_levels ?? o.hint_count, 0),
-    nextModule: decodeNextModule(o.next_module ?? o.next),
   };
 }
 
@@ -413,16 +405,6 @@ function decodeAdvice(v: unknown): Advice[] {
   }));
 }
 
-function decodeUnlocked(v: unknown): Submission["unlocked"] {
-  if (!Array.isArray(v)) return [];
-  return v.flatMap((u) => {
-    if (typeof u === "string") return [{ slug: u, title: u, url: moduleUrl(u) }];
-    if (isObj(u) && typeof u.slug === "string")
-      return [{ slug: u.slug, title: localized(u.title ?? u.slug), url: optStr(u.url) ?? moduleUrl(u.slug) }];
-    return [];
-  });
-}
-
 export function decodeSubmission(v: unknown, path = "submission"): Submission {
   const o = obj(v, path);
   const resultRaw = o.result;
@@ -447,7 +429,6 @@ export function decodeSubmission(v: unknown, path = "submission"): Submission {
     result,
     events,
     advice: decodeAdvice(o.advice ?? o.feedback),
-    unlocked: decodeUnlocked(o.unlocked ?? o.unlocked_modules),
     number: optNum(o.number ?? o.attempt),
   };
 }
@@ -596,18 +577,6 @@ export function decodePageContext(pd: Obj): PageContext {
   const user = isObj(pd.user) ? optStr(pd.user.username) : optStr(pd.user ?? pd.username);
   return { csrfToken: optStr(pd.csrf_token), user, urls };
 }
-
-/** Lenient accessors for the views: they take a field of page data and decode it with the matching decoder. */
-export const pageField = {
-  list(pd: Obj, ...keys: string[]): unknown[] | null {
-    for (const k of keys) if (Array.isArray(pd[k])) return pd[k] as unknown[];
-    return null;
-  },
-  value(pd: Obj, ...keys: string[]): unknown {
-    for (const k of keys) if (pd[k] !== undefined && pd[k] !== null) return pd[k];
-    return undefined;
-  },
-};
 
 // ---------------------------------------------------------------------------------------------- HTTP
 

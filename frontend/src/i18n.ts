@@ -2,9 +2,9 @@
  * UI strings in English and Simplified Chinese.
  *
  * Design choices:
- * - The language is Django's: templates render `<html lang="...">` from the active language, and this module
- *   reads it once. Switching posts to Django's `/i18n/setlang/` (see `switchLanguage`), which sets the cookie
- *   and redirects, so server-rendered text and TS text always agree.
+ * - The language is Django's: templates render `<html lang="...">` from the active language and this module
+ *   reads it. Switching is the base template's form posting to Django's `/i18n/setlang/`, which sets the cookie
+ *   and redirects back, so server-rendered text and TS text always agree.
  * - One flat table per language, typed from the English table: a missing Chinese key is a compile error.
  * - Content text from the API may arrive as `{en, zh}` pairs or already-localised strings; `pick` handles both.
  */
