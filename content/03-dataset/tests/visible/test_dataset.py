@@ -73,8 +73,13 @@ def test_two_ranks_read_disjoint_row_groups_covering_the_split(learner, ds, lear
     to_list = learner.module("builtins").list
     rank0 = [list(g) for g in to_list(ds.parquets_iter_batched("train", 0, 2))]
     rank1 = [list(g) for g in to_list(ds.parquets_iter_batched("train", 1, 2))]
-    assert rank0 == _ref_groups(judge_data_dir, "train", 0, 2)
-    assert rank1 == _ref_groups(judge_data_dir, "train", 1, 2)
+    assert rank0 == _ref_groups(judge_data_dir, "train", 0, 2), (
+        "rank 0 of 2 must read row groups 0, 2, 4, ..."
+    )
+    assert rank1 == _ref_groups(judge_data_dir, "train", 1, 2), (
+        "rank 1 of 2 must read row groups 1, 3, 5, ..."
+    )
+    assert not any(g in rank1 for g in rank0), "ranks must read disjoint row groups (no overlap)"
 
 
 # --- step 3 ---------------------------------------------------------------------------------------------------

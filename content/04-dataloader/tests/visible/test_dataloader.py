@@ -36,9 +36,13 @@ def test_two_ranks_read_disjoint_row_groups_that_cover_the_split(dl, learner_env
     for rank in range(2):
         got = take(dl.document_batches("train", rank, 2, 1024, None, 1), 100)
         locs = [tuple(loc) for _docs, loc in got]
-        assert locs == _ref_locations("train", rank, 2)
+        assert locs == _ref_locations("train", rank, 2), (
+            f"rank {rank} of 2 must read row groups {rank}, {rank}+2, ..."
+        )
         seen += locs
-    assert sorted(seen) == sorted(_ref_locations("train", 0, 1))
+    assert sorted(seen) == sorted(_ref_locations("train", 0, 1)), (
+        "ranks must read disjoint row groups (no overlap)"
+    )
 
 
 @pytest.mark.step("step1")
@@ -59,8 +63,10 @@ def test_batches_are_b_by_t_int64_with_targets_shifted_by_one(dl, learner_env, t
         dl.tokenizing_distributed_data_loader_with_state(2, 8, "train", 1, 128, "cpu"), 1
     )
     assert inputs.shape == targets.shape == (2, 8)
-    assert inputs.dtype == targets.dtype == torch.int64
-    assert torch.equal(inputs.reshape(-1)[1:], targets.reshape(-1)[:-1])
+    assert inputs.dtype == targets.dtype == torch.int64, "inputs and targets must be int64 (torch.long)"
+    assert torch.equal(inputs.reshape(-1)[1:], targets.reshape(-1)[:-1]), (
+        "targets must be the inputs shifted by one"
+    )
     assert set(state) == {"pq_idx", "rg_idx"}
 
 
