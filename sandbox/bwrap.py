@@ -7,7 +7,7 @@ host (memory, pids, CPU, disk, output), outlive its deadline, or forge its own r
 
 How one job is started (argv lists only; no shell string ever contains job data)::
 
-    sh -c 'echo $$ > memory/cgroup.procs; echo $$ > pids/cgroup.procs; exec "$@"'   # root + cgroup v1 only
+    sh -c 'oom_score_adj=1000; echo $$ > {memory,pids,cpuacct}/cgroup.procs; exec "$@"'  # cgroups: root only
       prlimit --cpu --as --fsize --nproc --nofile --core=0 --                        # rlimits, inherited
         bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session      # + --unshare-user if not root
               --ro-bind /usr ... --proc /proc --dev /dev --tmpfs /tmp (size-capped) --bind <workdir> /work ...
@@ -65,7 +65,13 @@ ETC_PATHS = (
 )
 RESERVED_TARGETS = ("/proc", "/dev", "/tmp", "/etc/passwd", "/etc/group")
 CGROUP_PREFIX = "nanochat-sbx-"
-CGROUP_PRELUDE = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+#: Runs first (as the worker's user): makes the job the host OOM killer's first choice (oom_score_adj 1000; the
+#: job may lower it to 0, never below the worker's), joins the job's cgroups, then execs the rest of the chain.
+#: Its arguments are our own paths, never job data.
+PRELUDE = (
+    "echo 1000 > /proc/self/oom_score_adj || exit 125; "
+    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+)
 _counter = itertools.count()
 #: Jobs not yet reaped; killed and cleaned up at interpreter exit (daemon reaper threads never finish then).
 _live_jobs: weakref.WeakSet[BwrapJob] = weakref.WeakSet()
@@ -289,9 +295,8 @@ class BwrapSandbox(Sandbox):
         status_fd: int | None = None,
     ) -> list[str]:
         """The full host argv for one job (exposed for tests and debugging)."""
-        prelude: list[str] = []
-        if job_cgroups is not None:
-            prelude = [self.sh, "-c", CGROUP_PRELUDE, "sandbox-enter", *job_cgroups.procs_files, "--"]
+        procs_files = job_cgroups.procs_files if job_cgroups is not None else []
+        prelude = [self.sh, "-c", PRELUDE, "sandbox-enter", *procs_files, "--"]
         rlimits = self.rlimit_args(spec.limits, gpu=spec.gpu, cgroup_memory=job_cgroups is not None)
         return prelude + rlimits + self.bwrap_args(spec, uid, status_fd)
 

@@ -101,6 +101,25 @@ def test_packet_sockets_are_refused(sb: BwrapSandbox, spec: SpecFactory) -> None
     assert out(sb, spec(code)) == "PermissionError"
 
 
+def test_the_postgresql_unix_socket_is_not_there(sb: BwrapSandbox, spec: SpecFactory) -> None:
+    code = attempt(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/var/run/postgresql/.s.PGSQL.5432')"
+    )
+    assert out(sb, spec(code)) == "FileNotFoundError"
+
+
+def test_a_host_abstract_unix_socket_is_unreachable(sb: BwrapSandbox, spec: SpecFactory) -> None:
+    name = f"\0nanochat-sandbox-test-{os.getpid()}"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(name)
+    server.listen(1)
+    try:
+        code = attempt(f"import socket\nsocket.socket(socket.AF_UNIX).connect({name!r})")
+        assert out(sb, spec(code)) == "ConnectionRefusedError"  # abstract sockets live in the net namespace
+    finally:
+        server.close()
+
+
 def test_the_worker_services_still_answer_after_the_network_cases() -> None:
     for port in (5432, 6379):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -406,6 +425,23 @@ def test_a_nested_user_namespace_still_sees_no_host_files_or_network(
         "print(os.path.exists('/etc/shadow'), os.path.exists('/home'))\n" + connect("127.0.0.1", 6379)
     )
     assert out(sb, spec(code)).split() == ["False", "False", "ConnectionRefusedError"]
+
+
+def test_changing_the_hostname_is_refused(sb: BwrapSandbox, spec: SpecFactory) -> None:
+    assert out(sb, spec(attempt("import socket\nsocket.sethostname('evil')"))) == "PermissionError"
+
+
+def test_the_job_is_the_host_oom_killers_first_choice(sb: BwrapSandbox, spec: SpecFactory) -> None:
+    assert out(sb, spec("print(open('/proc/self/oom_score_adj').read().strip())")) == "1000"
+
+
+def test_lowering_the_oom_score_below_the_workers_is_refused(sb: BwrapSandbox, spec: SpecFactory) -> None:
+    code = attempt("import os\nfd = os.open('/proc/self/oom_score_adj', os.O_WRONLY)\nos.write(fd, b'-1')")
+    assert out(sb, spec(code)) == "PermissionError"
+
+
+def test_the_root_of_the_sandbox_init_is_not_reachable(sb: BwrapSandbox, spec: SpecFactory) -> None:
+    assert out(sb, spec(attempt("import os\nos.listdir('/proc/1/root/')"))) == "PermissionError"
 
 
 def test_the_hostname_is_not_the_hosts(sb: BwrapSandbox, spec: SpecFactory) -> None:
