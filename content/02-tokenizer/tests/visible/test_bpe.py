@@ -111,21 +111,29 @@ def test_training_never_merges_across_regex_chunks(bpe):
 # --- step 3 ---------------------------------------------------------------------------------------------------
 
 
+def _trained_like_reference(learner, bpe, texts, vocab_size):
+    """A learner Tokenizer holding the REFERENCE merges (so step 3 is tested apart from your step 2)."""
+    ref = _ref_trainer(texts, vocab_size)
+    trainer = bpe.Tokenizer()
+    set_attr = learner.module("builtins").setattr
+    set_attr(trainer, "merges", dict(ref.merges))
+    set_attr(trainer, "pattern", SPLIT_PATTERN)
+    set_attr(trainer, "compiled_pattern", learner.module("regex").compile(SPLIT_PATTERN))
+    return trainer, ref
+
+
 @pytest.mark.step("step3")
 @pytest.mark.hint("h8")
-def test_mergeable_ranks_are_the_bytes_then_each_merge_concatenated(bpe):
-    trainer = bpe.Tokenizer()
-    trainer.train_from_iterator(TEXTS, 280, pattern=SPLIT_PATTERN)
+def test_mergeable_ranks_are_the_bytes_then_each_merge_concatenated(learner, bpe):
+    trainer, ref = _trained_like_reference(learner, bpe, TEXTS, 280)
     ranks = [(bytes(b), r) for b, r in trainer.get_mergeable_ranks()]
-    assert ranks == _ref_trainer(TEXTS, 280).get_mergeable_ranks()
+    assert ranks == ref.get_mergeable_ranks()
 
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h7")
-def test_encode_applies_the_merges_like_the_reference(bpe):
-    trainer = bpe.Tokenizer()
-    trainer.train_from_iterator(TEXTS, 300, pattern=SPLIT_PATTERN)
-    ref = _ref_trainer(TEXTS, 300)
+def test_encode_applies_the_merges_like_the_reference(learner, bpe):
+    trainer, ref = _trained_like_reference(learner, bpe, TEXTS, 300)
     for text in [*TEXTS, "the rat sat on 9876 hats"]:
         assert list(trainer.encode(text)) == ref.encode(text)
 
