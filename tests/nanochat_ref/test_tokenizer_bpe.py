@@ -109,3 +109,25 @@ def test_python_trainer_matches_rustbpe_on_real_text(tiny_artifacts):
     rust.train_from_iterator(iter(texts), 400, pattern=SPLIT_PATTERN)
     py = _train(texts, 400, pattern=SPLIT_PATTERN)
     assert [(bytes(b), r) for b, r in rust.get_mergeable_ranks()] == py.get_mergeable_ranks()
+
+
+@pytest.fixture(scope="module")
+def rust_and_tiktoken(tiny_artifacts):
+    """rustbpe trained on the first tiny shard, and tiktoken loaded with its exported ranks."""
+    rust_cls = _rustbpe_or_skip()
+    import pyarrow.parquet as pq
+
+    from nanochat_ref.dataset import list_parquet_files
+    from nanochat_ref.tokenizer import RustBPETokenizer
+
+    texts = pq.read_table(list_parquet_files(str(tiny_artifacts / "base_data"))[0]).column("text").to_pylist()
+    rust = rust_cls()
+    rust.train_from_iterator(iter(texts), 400, pattern=SPLIT_PATTERN)
+    return rust, RustBPETokenizer.from_mergeable_ranks(rust.get_pattern(), rust.get_mergeable_ranks())
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(max_size=60))
+def test_rustbpe_encode_matches_tiktoken_with_the_exported_ranks(rust_and_tiktoken, text):
+    rust, tiktoken_tok = rust_and_tiktoken
+    assert list(rust.encode(text)) == tiktoken_tok.encode(text)
