@@ -15,8 +15,9 @@ Design choices:
   gradient, the owner computes the update (momentum buffers live only there), ``all_gather`` sends the new
   weights back to everyone. All collectives are asynchronous; we wait on the ``Work`` handles (nanochat uses
   their futures, which gloo's reduce-scatter lacks).
-- nanochat wraps the Newton–Schulz function in ``torch.compile``; here it is compiled lazily and only for CUDA
-  tensors, because on CPU the compile takes longer than the tiny runs it would speed up.
+- nanochat wraps the Newton–Schulz function in ``torch.compile`` and runs it in bf16; here that happens for CUDA
+  tensors only. On CPU it runs eagerly in fp32 (compiling takes longer than the tiny runs it would speed up, and
+  CPU bf16 matmuls are much slower than fp32 ones); see ``_orthogonalize``.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ from torch import Tensor
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
-def zeropower_via_newtonschulz5(G: Tensor, steps: int) -> Tensor:
-    """Approximately orthogonalise ``G`` (..., m, n): returns ~ U S' V^T with S' in about [0.5, 1.5], in bf16."""
+def zeropower_via_newtonschulz5(G: Tensor, steps: int, dtype: torch.dtype = torch.bfloat16) -> Tensor:
+    """Approximately orthogonalise ``G`` (..., m, n): returns ~ U S' V^T with S' in about [0.5, 1.5].
+
+    The iteration runs in ``dtype`` (nanochat: always bf16, which the iteration tolerates well on GPUs).
+    """
     assert G.ndim >= 2
     a, b, c = NS_COEFFS
-    X = G.bfloat16()  # (..., m, n)
+    X = G.to(dtype)  # (..., m, n)
     if G.size(-2) > G.size(-1):
         X = X.mT  # (..., n, m): iterate on the wide orientation, so X X^T is the smaller Gram matrix
     X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)  # spectral norm <= Frobenius norm <= 1
@@ -49,13 +53,17 @@ _compiled_newtonschulz = None
 
 
 def _orthogonalize(G: Tensor, steps: int) -> Tensor:
-    """Newton–Schulz, compiled on CUDA (as nanochat does), eager elsewhere."""
+    """Newton–Schulz: compiled and in bf16 on CUDA (as nanochat does); eager and in fp32 elsewhere.
+
+    The one device fallback of this file: CPU bf16 matmuls are emulated for most layouts, measured 10-100x
+    slower than fp32 here (they made Muon the slowest part of a CPU training step), so CPUs iterate in fp32.
+    """
     global _compiled_newtonschulz
     if G.device.type == "cuda":
         if _compiled_newtonschulz is None:
             _compiled_newtonschulz = torch.compile(zeropower_via_newtonschulz5)
         return _compiled_newtonschulz(G, steps)
-    return zeropower_via_newtonschulz5(G, steps)
+    return zeropower_via_newtonschulz5(G, steps, dtype=torch.float32)
 
 
 def _muon_update(p: Tensor, g: Tensor, state: dict, group: dict) -> None:

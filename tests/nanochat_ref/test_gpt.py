@@ -9,6 +9,15 @@ import torch.nn.functional as F
 from nanochat_ref.gpt import GPT, CausalSelfAttention, GPTConfig, apply_rotary_emb, norm
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny tensors: one thread is fastest, and on a busy 2-core machine two threads stall each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_config(**overrides) -> GPTConfig:
     kwargs = dict(sequence_len=16, vocab_size=100, n_layer=2, n_head=4, n_kv_head=2, n_embd=32)
     kwargs.update(overrides)

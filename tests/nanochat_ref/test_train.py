@@ -1,0 +1,220 @@
+"""Tests of the base training loop (scripts.base_train), its schedules, and scripts.base_loss.
+
+The slow tests train one tiny model once per module (depth 2, vocab 512, on the conftest shards) and check what
+came out of it: validation bpb went down, the checkpoint is complete, a resumed run restores the exact weights,
+and base_loss measures the checkpoint.
+"""
+
+import math
+import os
+import shutil
+
+import pytest
+import torch
+
+from nanochat_ref.gpt import GPT, GPTConfig
+from nanochat_ref.scripts import base_train
+from nanochat_ref.scripts.base_train import get_lr_multiplier, get_muon_momentum, model_config_for, parse_args
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny tensors: one thread is fastest, and on a busy 2-core machine two threads stall each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fast: configuration and schedules
+
+
+def test_depth_dial_gives_the_d20_shape():
+    config = model_config_for(depth=20, max_seq_len=2048, vocab_size=65536)
+    assert (config.n_layer, config.n_embd, config.n_head, config.n_kv_head) == (20, 1280, 10, 10)
+    assert model_config_for(depth=32, max_seq_len=2048, vocab_size=65536).n_head == 16
+    assert model_config_for(depth=1, max_seq_len=64, vocab_size=512).n_head == 1  # at least one head
+
+
+def test_lr_multiplier_warms_up_holds_then_warms_down_to_the_final_fraction():
+    def lrm(it):
+        return get_lr_multiplier(
+            it, num_iterations=100, warmup_ratio=0.1, warmdown_ratio=0.2, final_lr_frac=0.1
+        )
+
+    assert lrm(0) == pytest.approx(0.1)  # (it + 1) / 10
+    assert lrm(9) == pytest.approx(1.0)
+    assert lrm(50) == 1.0 and lrm(80) == 1.0
+    assert lrm(90) == pytest.approx(0.5 * 1.0 + 0.5 * 0.1)
+    assert lrm(100) == pytest.approx(0.1)
+
+
+def test_lr_multiplier_without_warmup_starts_at_one():
+    assert get_lr_multiplier(0, 10, warmup_ratio=0.0, warmdown_ratio=0.2, final_lr_frac=0.0) == 1.0
+    assert get_lr_multiplier(9, 10, warmup_ratio=0.0, warmdown_ratio=0.2, final_lr_frac=0.0) == pytest.approx(
+        0.5
+    )
+
+
+def test_muon_momentum_ramps_from_085_to_095_over_300_steps():
+    assert get_muon_momentum(0) == pytest.approx(0.85)
+    assert get_muon_momentum(150) == pytest.approx(0.90)
+    assert get_muon_momentum(300) == pytest.approx(0.95)
+    assert get_muon_momentum(5000) == pytest.approx(0.95)
+
+
+def test_defaults_are_nanochats():
+    args = parse_args([])
+    assert (args.depth, args.max_seq_len, args.device_batch_size, args.total_batch_size) == (
+        20,
+        2048,
+        32,
+        524288,
+    )
+    assert (args.embedding_lr, args.unembedding_lr, args.matrix_lr, args.grad_clip) == (0.2, 0.004, 0.02, 1.0)
+    assert (args.target_param_data_ratio, args.eval_every, args.warmdown_ratio) == (20, 250, 0.2)
+
+
+def test_tiny_flag_applies_the_preset_and_explicit_flags_still_win():
+    args = parse_args(["--tiny", "--num_iterations=7"])
+    assert args.depth == base_train.TINY_PRESET["depth"]
+    assert args.max_seq_len == base_train.TINY_PRESET["max_seq_len"]
+    assert args.num_iterations == 7
+
+
+def test_every_flag_has_help():
+    parser = base_train.build_parser()
+    for action in parser._actions:
+        if action.dest != "help":
+            assert action.help, f"--{action.dest} has no help"
+
+
+def test_gradient_accumulation_equals_one_large_batch():
+    torch.manual_seed(0)
+    config = GPTConfig(sequence_len=16, vocab_size=128, n_layer=2, n_head=2, n_kv_head=2, n_embd=32)
+    model = GPT(config)
+    model.init_weights()
+    with torch.no_grad():
+        for block in model.transformer.h:
+            block.attn.c_proj.weight.normal_(0, 0.1)
+            block.mlp.c_proj.weight.normal_(0, 0.1)
+    x = torch.randint(0, 128, (8, 16))
+    y = torch.randint(0, 128, (8, 16))
+    model(x, y).backward()
+    big = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    grad_accum_steps = 4
+    for micro in range(grad_accum_steps):  # what base_train does per micro-step
+        sl = slice(2 * micro, 2 * micro + 2)
+        (model(x[sl], y[sl]) / grad_accum_steps).backward()
+    for p, g in zip(model.parameters(), big):
+        torch.testing.assert_close(p.grad, g, atol=1e-6, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Slow: one real tiny training run
+
+TRAIN_FLAGS = [
+    "--device_type=cpu",
+    "--depth=2",
+    "--max_seq_len=64",
+    "--device_batch_size=4",
+    "--total_batch_size=512",  # 2 micro-steps per step
+    "--num_iterations=40",
+    "--eval_every=20",
+    "--eval_tokens=2048",
+    "--save_every=20",
+    "--core_metric_every=-1",
+    "--sample_every=-1",
+    "--num_threads=1",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_artifacts, tmp_path_factory):
+    base = tmp_path_factory.mktemp("train") / "base"
+    shutil.copytree(tiny_artifacts, base)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NANOCHAT_BASE_DIR", str(base))
+        summary = base_train.main(TRAIN_FLAGS)
+    return base, summary
+
+
+@pytest.mark.slow
+def test_base_train_lowers_validation_bpb(trained):
+    _, summary = trained
+    steps = [s for s, _ in summary["val_bpb_history"]]
+    assert steps == [0, 20, 40]
+    assert summary["grad_accum_steps"] == 2
+    assert math.isfinite(summary["initial_val_bpb"])
+    assert summary["final_val_bpb"] < summary["initial_val_bpb"] - 0.3, summary["val_bpb_history"]
+    assert summary["min_val_bpb"] == min(b for _, b in summary["val_bpb_history"])
+
+
+@pytest.mark.slow
+def test_base_train_training_loss_goes_down(trained):
+    _, summary = trained
+    losses = summary["train_losses"]
+    assert len(losses) == 40
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5
+
+
+@pytest.mark.slow
+def test_base_train_saves_model_meta_and_optimizer_at_save_every_and_at_the_end(trained):
+    base, _ = trained
+    files = sorted(os.listdir(base / "base_checkpoints" / "d2"))
+    assert files == [
+        "meta_000020.json",
+        "meta_000040.json",
+        "model_000020.pt",
+        "model_000040.pt",
+        "optim_000020_rank0.pt",
+        "optim_000040_rank0.pt",
+    ]
+
+
+@pytest.mark.slow
+def test_base_train_checkpoint_meta_records_config_and_loop_state(trained):
+    from nanochat_ref.checkpoint_manager import load_checkpoint
+
+    base, summary = trained
+    _, _, meta = load_checkpoint(str(base / "base_checkpoints" / "d2"), 40, "cpu")
+    assert meta["step"] == 40
+    assert meta["val_bpb"] == pytest.approx(summary["final_val_bpb"])
+    assert meta["model_config"] == dict(
+        sequence_len=64, vocab_size=512, n_layer=2, n_head=1, n_kv_head=1, n_embd=128
+    )
+    assert meta["user_config"]["depth"] == 2 and meta["max_seq_len"] == 64
+    assert set(meta["dataloader_state_dict"]) == {"pq_idx", "rg_idx"}
+    assert meta["loop_state"]["min_val_bpb"] == pytest.approx(summary["min_val_bpb"])
+
+
+@pytest.mark.slow
+def test_base_train_resume_restores_the_exact_weights(trained, tmp_path, monkeypatch):
+    base, summary = trained
+    resumed_base = tmp_path / "base"
+    shutil.copytree(base, resumed_base)
+    monkeypatch.setenv("NANOCHAT_BASE_DIR", str(resumed_base))
+    flags = [f for f in TRAIN_FLAGS if not f.startswith("--num_iterations")]
+    resumed = base_train.main(flags + ["--num_iterations=22", "--resume_from_step=20"])
+    (step, bpb), *_ = resumed["val_bpb_history"]
+    original = dict(summary["val_bpb_history"])
+    assert step == 20
+    assert bpb == pytest.approx(original[20], rel=1e-6)  # same weights => same val bpb at the resume point
+    assert len(resumed["train_losses"]) == 2  # steps 20 and 21 only
+
+
+@pytest.mark.slow
+def test_base_loss_measures_the_trained_checkpoint(trained, monkeypatch):
+    from nanochat_ref.scripts import base_loss
+
+    base, summary = trained
+    monkeypatch.setenv("NANOCHAT_BASE_DIR", str(base))
+    out = base_loss.main(
+        ["--device_type=cpu", "--device_batch_size=4", "--split_tokens=2048", "--max_tokens=4"]
+    )
+    assert out["val_bpb"] == pytest.approx(summary["final_val_bpb"], rel=1e-5)  # same loader, same tokens
+    assert math.isfinite(out["train_bpb"])
+    assert len(out["samples"]) == len(base_train.SAMPLE_PROMPTS)
+    assert out["samples"][0].startswith("<|bos|>The capital of France is")
