@@ -165,6 +165,26 @@ def run_chat_eval(
     raise ValueError(f"Unsupported task evaluation type: {task_object.eval_type}")
 
 
+def majority_baseline(task_name: str, max_problems: int | None = None) -> float | None:
+    """Accuracy of always answering the most common reference `#### n` (GSM8K, SpellingBee), else None.
+
+    Context for small models: on SpellingBee most letters occur once, so a constant "1" already scores high.
+    """
+    from collections import Counter
+
+    from ..tasks.gsm8k import extract_answer
+
+    if task_name not in ("GSM8K", "SpellingBee"):
+        return None
+    task = TASKS[task_name]()
+    n = len(task) if max_problems is None else min(len(task), max_problems)
+    answers = []
+    for i in range(n):
+        content = task[i]["messages"][-1]["content"]
+        answers.append(extract_answer(content[-1]["text"] if isinstance(content, list) else content))
+    return Counter(answers).most_common(1)[0][1] / max(n, 1)
+
+
 def chatcore(results: dict[str, float]) -> float | None:
     """Mean centred accuracy over all tasks, or None unless every task ran."""
     if not all(name in results for name in BASELINES):
@@ -234,8 +254,14 @@ def main(argv: list[str] | None = None) -> dict:
     score = chatcore(results)
     if score is not None:
         print0(f"ChatCORE metric: {score:.4f}")
+    baselines = {}
+    for name in task_names:
+        b = majority_baseline(name, args.max_problems)
+        if b is not None:
+            baselines[f"{name} majority baseline"] = b
+            print0(f"{name} majority-answer baseline: {100 * b:.2f}%")
     if not args.no_report:
-        data = {**results, **({"ChatCORE": score} if score is not None else {})}
+        data = {**results, **({"ChatCORE": score} if score is not None else {}), **baselines}
         get_report().log(f"Chat evaluation {args.source}", [vars(args), data])
     return results
 

@@ -166,3 +166,14 @@ def test_customjson_loads_and_validates_jsonl(tmp_path):
     )
     with pytest.raises(AssertionError):
         CustomJSON(str(bad))
+
+
+def test_majority_baseline_is_the_share_of_the_most_common_reference_answer():
+    from collections import Counter
+
+    from nanochat_ref.scripts.chat_eval import majority_baseline
+
+    task = SpellingBee(size=256, split="test")
+    counts = Counter(task[i]["messages"][1]["content"][2]["text"] for i in range(50))
+    assert majority_baseline("SpellingBee", 50) == counts.most_common(1)[0][1] / 50
+    assert majority_baseline("MMLU") is None
