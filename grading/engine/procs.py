@@ -194,12 +194,6 @@ class Proc:
         return result
 
 
-def _limits(requested: dict[str, Any] | None) -> Any:
-    from sandbox.limits import resolve
-
-    return resolve(requested)
-
-
 def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None = None) -> Proc:
     """Start a learner host (warm: it waits for a ``files`` frame)."""
     from sandbox.base import JobSpec

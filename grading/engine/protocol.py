@@ -172,7 +172,7 @@ HandleDecoder = Callable[[dict[str, Any]], object]
 
 def _torch() -> Any:
     mod = sys.modules.get("torch")
-    if mod is None:
+    if mod is None:  # pragma: no cover - the test process always has torch imported already
         import torch as mod  # noqa: PLC0415 - optional, imported only for frames that carry tensors
     return mod
 
@@ -203,10 +203,8 @@ def encode_value(obj: object, buffers: list[bytes], handle: HandleEncoder | None
 def _encode(obj: object, buffers: list[bytes], handle: HandleEncoder | None, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ProtocolError("value nested too deeply")
-    if obj is None or obj is True or obj is False:
+    if obj is None or obj is True or obj is False:  # bool cannot be subclassed: these are all its values
         return obj
-    if isinstance(obj, bool):
-        return bool(obj)
     if isinstance(obj, int):
         return int.__index__(obj)
     if isinstance(obj, float):

@@ -1,7 +1,7 @@
 """A scripted stand-in for the judge or the learner host, for the runner's edge-case tests.
 
 Usage: ``python scripted_peer.py '<json list of steps>'``; each step is ``[action, arg]``:
-``send`` a frame header, ``recv`` one frame, ``reply`` to the next op with a value, ``output`` text,
+``send`` a frame header, ``raw`` bytes (latin-1 text), ``recv`` one frame, ``reply`` to the next op with a value, ``output`` text,
 ``sleep`` seconds, ``close_stdin``, ``exit`` with a code, ``drain`` until the end of input.
 """
 
@@ -22,6 +22,9 @@ for action, arg in json.loads(sys.argv[1]):
     elif action == "reply":
         frame = chan.recv()
         chan.send({"kind": "reply", "id": frame.header["id"], **arg})
+    elif action == "raw":
+        sys.stdout.buffer.write(arg.encode("latin-1"))
+        sys.stdout.buffer.flush()
     elif action == "sleep":
         time.sleep(arg)
     elif action == "close_stdin":

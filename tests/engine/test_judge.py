@@ -30,6 +30,8 @@ class BadLen:
 class NoLen:
     def __iter__(self):
         return iter([1, 2])
+def ident(x):
+    return x
 def add(a, b):
     print("adding", a, b)
     return a + b
@@ -59,6 +61,7 @@ TESTS = {
             assert c.bump(by=2) == 3
             c.n = 10
             assert learner.value(c.n) == 10
+            assert mod.ident(c.n) == 10
             assert learner.value(7) == 7
             assert c.items[1] == "b"
             assert len(c.items) == 2
@@ -332,3 +335,18 @@ def test_judge_without_test_folders_collects_nothing(tmp_path, monkeypatch):
     code = run_tests(sent, Path(tmp_path), {})  # type: ignore[arg-type]
     assert code != 0
     assert {"kind": "event", "event": {"type": "collected", "tests": []}} in sent.sent
+
+
+def test_learner_errors_describe_themselves_for_learners():
+    from grading.engine import LearnerCrashed, LearnerError, LearnerTimeout
+
+    assert (
+        LearnerError("KeyError", "'x'", "Traceback ...\nKeyError: 'x'").describe()
+        == "KeyError: 'x'\nTraceback ...\nKeyError: 'x'"
+    )
+    assert LearnerError("StopIteration", "").describe() == "StopIteration"
+    assert (
+        LearnerTimeout("Timeout", "Your code was stopped after 2 s.").describe()
+        == "Your code was stopped after 2 s."
+    )
+    assert LearnerCrashed("Gone", "Your code's process ended.").describe() == "Your code's process ended."

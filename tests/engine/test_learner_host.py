@@ -6,6 +6,7 @@ import io
 import os
 import sys
 import threading
+import time
 
 import pytest
 
@@ -207,6 +208,38 @@ def test_serve_answers_ops_in_order_and_turns_exceptions_into_error_replies(host
     ours.send({"kind": "exit"})
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_serve_survives_a_broken_stdout_and_drains_output_before_replying(host, monkeypatch):
+    class Broken:
+        def flush(self):
+            raise ValueError("closed")
+
+    ours, theirs = _pipe_channel()
+    r, w = os.pipe()
+    pump = OutputPump(theirs, {"stdout": r})
+    os.write(w, b"printed first\n")
+    monkeypatch.setattr(sys, "stdout", Broken())
+    ours.send({"kind": "op", "id": 1, "op": "import", "name": host.modname})
+    ours.send({"kind": "exit"})
+    serve(theirs, host, pump)
+    monkeypatch.undo()
+    first, second = ours.recv(), ours.recv()
+    assert first.header == {"kind": "output", "stream": "stdout", "data": "printed first\n"}
+    assert second.header["kind"] == "reply" and second.header["ok"] is True
+    os.close(w)
+
+
+def test_the_output_pump_thread_forwards_without_being_asked():
+    rec = Recorder()
+    r, w = os.pipe()
+    OutputPump(rec, {"stderr": r}).start()  # type: ignore[arg-type]
+    os.write(w, b"live\n")
+    for _ in range(100):
+        if rec.sent:
+            break
+        time.sleep(0.02)
+    assert rec.sent[0][0] == {"kind": "output", "stream": "stderr", "data": "live\n"}
 
 
 def test_serve_refuses_frames_that_are_not_ops(host):

@@ -125,3 +125,23 @@ def test_bad_arguments_are_refused():
         LearnerPool(sandbox=object(), runtimes=("java",))
     with pytest.raises(ValueError):
         LearnerPool(sandbox=object(), size=-1)
+
+
+def test_a_process_started_while_closing_is_killed_not_kept(monkeypatch):
+    made: list = []
+    gate = threading.Event()
+
+    def slow(sandbox, runtime, limits, layout=None):
+        gate.wait(5)
+        proc = scripted("learner", WAITING)
+        made.append(proc)
+        return proc
+
+    monkeypatch.setattr(pool_mod, "start_learner", slow)
+    p = LearnerPool(sandbox=object(), size=1, runtimes=("python",))
+    time.sleep(0.1)
+    p.close()
+    gate.set()
+    p._thread.join(5)
+    assert not p._thread.is_alive()
+    assert len(made) == 1 and not made[0].alive() and p.started == 0

@@ -52,7 +52,7 @@ def round_trip(value, handle_enc=None, handle_dec=None):
 
 
 @given(values)
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_any_builtin_value_survives_a_round_trip(value):
     assert round_trip(value) == value
 
@@ -176,8 +176,8 @@ def _prefix(header_len: int, n: int = 0, total: int = 0, magic: bytes = MAGIC) -
         _prefix(2) + b"[]",
         _prefix(12) + b'{"kind": 3 }',
         _prefix(8) + b"\xff\xfe{}{}{}",
-        _prefix(24) + b'{"kind":"x","v":NaN}   ',
-        _prefix(27) + b'{"kind":"x","kind":"y"}    ',
+        _prefix(20) + b'{"kind":"x","v":NaN}',
+        _prefix(23) + b'{"kind":"x","kind":"y"}',
         _prefix(12, 1, 5) + b'{"kind":"x"}' + struct.pack(">Q", 4) + b"abcd",
         b"NCL",
     ],

@@ -222,8 +222,9 @@ def test_learner_output_is_attributed_truncated_capped_and_hidden(monkeypatch):
         {"kind": "output", "stream": "fd9", "data": "x"},
         {"kind": "reply", "id": 1, "ok": "yes"},
         {"kind": "verdict", "status": "pass"},
+        "NCL1 garbage that is not a frame",
     ],
-    ids=["malformed-output", "malformed-reply", "unexpected-frame"],
+    ids=["malformed-output", "malformed-reply", "unexpected-frame", "garbage-bytes"],
 )
 def test_a_learner_breaking_the_protocol_fails_its_tests(monkeypatch, bad):
     judge = [
@@ -237,7 +238,12 @@ def test_a_learner_breaking_the_protocol_fails_its_tests(monkeypatch, bad):
         DONE,
         ["drain", None],
     ]
-    learner = [*LEARNER_UP, ["recv", None], ["send", bad], ["sleep", 5]]
+    learner = [
+        *LEARNER_UP,
+        ["recv", None],
+        ["raw", bad] if isinstance(bad, str) else ["send", bad],
+        ["sleep", 5],
+    ]
     events, result = grade_scripted(monkeypatch, judge, learner)
     assert (result["status"], result["outcome"], result["fault"]) == ("fail", "runtime_error", "learner")
     assert result["tests"][0]["status"] == "error"

@@ -9,5 +9,4 @@ def add(a, b):
 
 
 def total(values):
-    time.sleep(1000)
-    return sum(values)
+    return 0
