@@ -49,7 +49,8 @@ def container_spec(
     if cpus <= 0:
         raise ValueError("cpus must be > 0")
     limits = spec.limits
-    tmpfs_opts = f"rw,nosuid,nodev,noexec,size={limits.tmpfs_bytes},mode=1777"
+    # exec allowed, as with bwrap: torch/triton compile and load shared objects from /tmp.
+    tmpfs_opts = f"rw,nosuid,nodev,size={limits.tmpfs_bytes},mode=1777"
     volumes: dict[str, dict[str, str]] = {str(spec.workdir): {"bind": WORK_TARGET, "mode": "rw"}}
     for mount in spec.mounts:
         if mount.target == WORK_TARGET:
@@ -85,7 +86,6 @@ def container_spec(
         "privileged": False,
         "stdin_open": True,
         "tty": False,
-        "detach": True,
         "log_config": {"type": "none", "config": {}},
         "labels": {"nanochat-lab.sandbox": "1"},
     }

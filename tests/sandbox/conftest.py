@@ -1,6 +1,6 @@
 """Fixtures for the sandbox suites: backends, a Python runtime, small-limit job specs.
 
-Limits are small (wall 3 s, 256 MiB, 32 pids) so adversarial jobs die fast on two busy cores.
+Limits are small (wall 10 s, 256 MiB, 32 pids; timeout cases set 1 s) so adversarial jobs die fast on two busy cores.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 
 SMALL_LIMITS = {
-    "wall_seconds": 3,
+    "wall_seconds": 10,
     "cpu_seconds": 10,
     "memory_bytes": 256 * MIB,
     "pids": 32,

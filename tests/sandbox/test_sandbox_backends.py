@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,7 +171,7 @@ def test_a_job_killed_by_a_signal_reports_the_signal(backend: Sandbox, spec: Spe
 
 def test_wall_seconds_are_measured(backend: Sandbox, spec: SpecFactory) -> None:
     done = backend.run(spec("import time; time.sleep(0.5)"))
-    assert 0.45 <= done.result.wall_seconds < 3
+    assert 0.45 <= done.result.wall_seconds < 10
 
 
 def test_cpu_seconds_are_measured(backend: Sandbox, spec: SpecFactory) -> None:
@@ -187,7 +186,10 @@ def test_a_job_that_closes_its_stdin_early_still_gets_a_result(backend: Sandbox,
 
 
 def test_two_jobs_run_at_once_without_waiting_for_each_other(backend: Sandbox, spec: SpecFactory) -> None:
-    started = time.monotonic()
-    jobs = [backend.start(spec("import time; time.sleep(1)")) for _ in range(2)]
-    results = [job.wait(timeout=10) for job in jobs]
-    assert all(r.outcome == "exited" for r in results) and time.monotonic() - started < 1.9
+    code = "import sys, time\nprint(time.time(), flush=True)\nsys.stdin.read()\nprint(time.time())"
+    jobs = [backend.start(spec(code)) for _ in range(2)]
+    starts = [float(job.stdout.readline()) for job in jobs]  # both are running now
+    for job in jobs:
+        job.stdin.close()
+    ends = [float(job.stdout.readline()) for job in jobs]
+    assert all(job.wait(timeout=10).outcome == "exited" for job in jobs) and max(starts) < min(ends)

@@ -50,7 +50,7 @@ def test_the_root_file_system_is_read_only(job: JobSpec) -> None:
 
 def test_tmp_and_shm_are_size_capped_tmpfs(job: JobSpec) -> None:
     tmpfs = container_spec(job)["tmpfs"]
-    assert set(tmpfs) == {"/tmp", "/dev/shm"} and all(f"size={16 * MIB}" in o for o in tmpfs.values())
+    assert tmpfs == {p: f"rw,nosuid,nodev,size={16 * MIB},mode=1777" for p in ("/tmp", "/dev/shm")}
 
 
 def test_memory_and_memory_plus_swap_are_the_same_cap(job: JobSpec) -> None:
@@ -144,8 +144,7 @@ def test_a_name_is_passed_through(job: JobSpec) -> None:
 
 
 def test_the_docker_sdk_accepts_the_spec(job: JobSpec) -> None:
-    kwargs = container_spec(job)
-    kwargs.pop("detach")
+    kwargs = container_spec(job)  # exactly what containers.create(**kwargs) gets
     kwargs["version"] = "1.44"
     built = _create_container_args(kwargs)
     host = built["host_config"]
