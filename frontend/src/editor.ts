@@ -87,7 +87,6 @@ export class LabEditor {
   private readonly lintAborts = new Map<string, AbortController>();
   private readonly lintSoon: (path: string) => void;
   private active: string;
-  private suppressChange = false;
 
   constructor(
     host: HTMLElement,
@@ -140,7 +139,6 @@ export class LabEditor {
     const model = monaco.editor.createModel(text, path.endsWith(".py") ? "python" : undefined, uri);
     model.updateOptions({ tabSize: 4, insertSpaces: true });
     model.onDidChangeContent(() => {
-      if (this.suppressChange) return;
       this.options.onChange(this.files());
       this.lintSoon(path);
     });
@@ -190,16 +188,6 @@ export class LabEditor {
       const model = this.models.get(path);
       if (!model || model.getValue() === text) continue;
       model.pushEditOperations([], [{ range: model.getFullModelRange(), text }], () => null);
-    }
-  }
-
-  /** Replace all text without notifying onChange (initial draft restore). */
-  loadSilently(files: Record<string, string>): void {
-    this.suppressChange = true;
-    try {
-      for (const [path, text] of Object.entries(files)) this.models.get(path)?.setValue(text);
-    } finally {
-      this.suppressChange = false;
     }
   }
 

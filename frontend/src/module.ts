@@ -170,6 +170,7 @@ interface Ctx {
   panels: Record<TabName, HTMLElement>;
   diff: ReferenceDiff | null;
   pollTimer: number | null;
+  onAttempt: () => void;
 }
 
 type TabName = "guide" | "hints" | "history" | "reflection";
@@ -509,6 +510,7 @@ function pollUntilDone(ctx: Ctx, run: RunState): Promise<void> {
 
 async function afterVerdict(ctx: Ctx, run: RunState, before: ModuleSummary[]): Promise<void> {
   paintRun(ctx, run);
+  ctx.onAttempt();
   await refreshHistory(ctx);
   try {
     const after = await api.modules();
@@ -683,7 +685,13 @@ async function mount(): Promise<void> {
     for (const [k, v] of Object.entries(answersRaw)) if (typeof v === "string") answers[k] = v;
   }
 
-  const socket = new GradingSocket();
+  const socket = new GradingSocket(typeof pd.ws_url === "string" ? pd.ws_url : undefined);
+  // the reference opens after the first attempt: the button says so until then
+  const setCompareAvailable = (available: boolean): void => {
+    compareButton.disabled = !available;
+    compareButton.title = available ? "" : t("diff.locked");
+  };
+  setCompareAvailable(pd.reference_available !== false);
   const ctx: Ctx = {
     detail,
     editor,
@@ -702,6 +710,7 @@ async function mount(): Promise<void> {
     panels,
     diff: null,
     pollTimer: null,
+    onAttempt: () => setCompareAvailable(true),
   };
   renderStepChips(ctx, null);
   renderHints(ctx);

@@ -23,7 +23,7 @@ export class GradingSocket {
   private stopped = false;
   private timer: number | null = null;
 
-  constructor(private readonly path = "/ws/grading/") {}
+  constructor(private readonly path: string = "/ws/grading/") {}
 
   start(): void {
     this.stopped = false;

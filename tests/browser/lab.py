@@ -47,22 +47,29 @@ def signup(page: Any, server: LabServer, lang: str, username: str) -> None:
     page.wait_for_url(f"{server.base_url}/")
 
 
-def set_editor_text(page: Any, text: str) -> None:
-    """Replace the whole buffer the way a learner pasting would: focus, select all, paste.
+def set_editor_text(page: Any, text: str, *, slug: str = FIRST_MODULE, path: str = "hello.py") -> None:
+    """Replace the whole buffer the way a learner pasting would: focus, select all, paste; wait for the save.
 
     (Typing a whole file key by key would go through Monaco's auto-indent; a paste keeps the text as is.)
+    The server draft is the proof the paste landed; a paste that raced the editor's focus is repeated.
     """
-    page.click(".monaco-editor .view-lines")
-    page.keyboard.press("Control+A")
-    page.evaluate(
-        """(text) => {
-            const data = new DataTransfer();
-            data.setData("text/plain", text);
-            const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
-            document.activeElement.dispatchEvent(event);
-        }""",
-        text,
-    )
+    for _ in range(3):
+        page.click(".monaco-editor .view-lines")
+        page.wait_for_function("() => document.activeElement?.closest('.monaco-editor') != null")
+        page.keyboard.press("Control+A")
+        page.evaluate(
+            """(text) => {
+                const data = new DataTransfer();
+                data.setData("text/plain", text);
+                const event = new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true});
+                document.activeElement.dispatchEvent(event);
+            }""",
+            text,
+        )
+        wait_saved(page)
+        if server_draft(page, slug).get(path) == text:
+            return
+    raise AssertionError(f"the editor did not take the pasted text for {path}")
 
 
 def wait_saved(page: Any) -> None:

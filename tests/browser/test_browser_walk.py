@@ -94,6 +94,7 @@ def test_learner_walks_module_one_to_an_unlock(
         page.click(f"a.module-card[data-module='{FIRST_MODULE}']")
         page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
         assert text["run"] in page.inner_text("[data-testid=run]")
+        assert page.is_disabled("[data-testid=compare]"), "the reference opens after the first attempt"
         page.screenshot(path=str(screenshots / "02-module.png"))
 
         # a broken attempt, then a line typed key by key at the end; autosave reaches the server
