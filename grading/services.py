@@ -81,18 +81,35 @@ def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> 
 
 
 def submission_start(*, submission_id: int) -> Submission | None:
-    """Mark a submission running for a new run; None when it is missing or already has its verdict."""
+    """Mark a submission running for a new run; None when it is missing or already has its verdict.
+
+    A job that keeps killing its workers (it has already started ``LAB_GRADING_MAX_RUNS`` times) is not run again:
+    it gets a platform-error verdict instead, so a poison job cannot circle through the workers forever.
+    """
     with transaction.atomic():
         submission = (
-            Submission.objects.select_for_update().filter(pk=submission_id).select_related("module").first()
+            Submission.objects.select_for_update(of=("self",))
+            .filter(pk=submission_id)
+            .select_related("module")
+            .first()
         )
         if submission is None or submission.status == Submission.Status.DONE:
             return None
-        submission.runs += 1
-        submission.status = Submission.Status.RUNNING
-        submission.started_at = timezone.now()
-        submission.save(update_fields=["runs", "status", "started_at"])
-        SubmissionEvent.objects.filter(submission=submission, run__lt=submission.runs).delete()
+        if submission.runs >= settings.LAB_GRADING_MAX_RUNS:
+            exhausted = True
+        else:
+            exhausted = False
+            submission.runs += 1
+            submission.status = Submission.Status.RUNNING
+            submission.started_at = timezone.now()
+            submission.save(update_fields=["runs", "status", "started_at"])
+            SubmissionEvent.objects.filter(submission=submission, run__lt=submission.runs).delete()
+    if exhausted:
+        message = _("grading was interrupted %(n)d times; please submit again") % {"n": submission.runs}
+        verdict_record(
+            submission_id=submission.pk, result=platform_error_result(submission=submission, message=message)
+        )
+        return None
     return submission
 
 
@@ -155,7 +172,9 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
     if not isinstance(result, dict) or result.get("status") not in {"pass", "fail", "error"}:
         raise InvalidInput("result must be a schema-1 result with a status", code="result_invalid")
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().select_related("module").get(pk=submission_id)
+        submission = (
+            Submission.objects.select_for_update(of=("self",)).select_related("module").get(pk=submission_id)
+        )
         existing = Result.objects.filter(submission=submission).first()
         if existing is not None:
             return existing, False

@@ -29,7 +29,7 @@ def module_page(request: HttpRequest, slug: str) -> HttpResponse:
 
     ``user`` {username, is_instructor}; ``lang``; ``module`` {slug, order, title, summary, goals, prerequisites,
     state, limits, runtime, content_hash}; ``guide_html`` (sanitised HTML); ``steps`` [{id, title}]; ``files``
-    [{path, starter, draft (str|null), language}]; ``hints`` {revealed: [{id, step, level, text}], levels: [int]};
+    [{path, starter, draft (str|null), language}]; ``next_module`` {slug, title, url} | null; ``hints`` {revealed: [{id, step, level, text}], levels: [int]};
     ``reflection`` {questions: [{id, kind, prompt, choices: [{id, text}]}], answers: {qid: answer} | null};
     ``attempts`` [{id, status, created_at, finished_at, result {status, outcome, score, max_score} | null, url}];
     ``reference_available`` bool; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {module, draft,

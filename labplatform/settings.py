@@ -107,7 +107,9 @@ def database_from_url(url: str) -> dict[str, object]:
             "NAME": name,
             "USER": unquote(parsed.username or ""),
             # A password in the URL, else DATABASE_PASSWORD or the file named by DATABASE_PASSWORD_FILE.
-            "PASSWORD": unquote(parsed.password or "") or env_secret("DATABASE_PASSWORD", required=False) or "",
+            "PASSWORD": unquote(parsed.password or "")
+            or env_secret("DATABASE_PASSWORD", required=False)
+            or "",
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60),
@@ -259,8 +261,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LAB_REQUEST_MAX_BYTES", 2 * 1024 * 1024, 
 # --- channels -----------------------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 if PRODUCTION:
+    # redis-py 8 reads with a 5 s client timeout by default, exactly channels_redis' 5 s blocking pop on an idle
+    # socket: the client would give up first and every quiet websocket would die with 1011. A longer client
+    # timeout keeps dead-connection detection without racing the server.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": env_int("CHANNELS_REDIS_SOCKET_TIMEOUT_SECONDS", 30, minimum=10),
+                    }
+                ]
+            },
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -273,6 +288,7 @@ LAB_GRADING_QUEUE = env_str(
     "LAB_GRADING_QUEUE", "celery" if PRODUCTION else "thread", choices=("thread", "celery")
 )
 LAB_EMBEDDED_WORKERS = env_int("LAB_EMBEDDED_WORKERS", 1, minimum=1, maximum=16)
+LAB_GRADING_MAX_RUNS = env_int("LAB_GRADING_MAX_RUNS", 3, minimum=1)
 LAB_SUBMISSION_MAX_BYTES = env_int("LAB_SUBMISSION_MAX_BYTES", 256 * 1024, minimum=1)
 LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1)
 LAB_DRAFT_MAX_BYTES = env_int("LAB_DRAFT_MAX_BYTES", 256 * 1024, minimum=1)

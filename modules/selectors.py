@@ -100,6 +100,16 @@ def module_get(*, slug: str, with_payload: bool = True) -> Module | None:
     return qs.first()
 
 
+def module_next(*, module: Module) -> Module | None:
+    """The active module that follows ``module`` in course order, or None for the last one."""
+    return (
+        Module.objects.filter(status=Module.Status.ACTIVE, order__gt=module.order)
+        .defer("payload")
+        .order_by("order", "slug")
+        .first()
+    )
+
+
 def passed_module_slugs(*, user: AbstractBaseUser) -> set[str]:
     return set(
         Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)

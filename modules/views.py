@@ -82,7 +82,8 @@ def module_summary(state: selectors.ModuleState, lang: str) -> dict[str, Any]:
 
 
 def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> dict[str, Any]:
-    """The module's learner-facing metadata, guide and files (``GET /api/modules/<slug>/``, module page)."""
+    """The module's learner-facing metadata, guide, files and the next module ``{slug, title, url} | null``
+    (``GET /api/modules/<slug>/``, module page)."""
     meta = module.metadata
     guides = module.payload.get("guides", {})
     guide_key = "zh" if lang.startswith("zh") and "zh" in guides else ("en" if "en" in guides else "zh")
@@ -104,6 +105,15 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
             {"id": s["id"], "title": selectors.localize(s["title"], lang)} for s in meta.get("steps", [])
         ],
         "files": selectors.module_files(user=user, module=module),
+        "next_module": (
+            {
+                "slug": following.slug,
+                "title": selectors.localize(following.title, lang),
+                "url": reverse("module-page", args=[following.slug]),
+            }
+            if (following := selectors.module_next(module=module)) is not None
+            else None
+        ),
     }
 
 
@@ -173,7 +183,7 @@ class ModuleListView(LabAPIView):
 
 
 class ModuleDetailView(LabAPIView):
-    """``GET /api/modules/<slug>/`` -> ``{module, guide_html, steps, files}``; locked modules answer 403."""
+    """``GET /api/modules/<slug>/`` -> ``{module, guide_html, steps, files, next_module}``; locked modules 403."""
 
     def get(self, request: Request, slug: str) -> Response:
         module = self.get_module(slug)

@@ -73,6 +73,7 @@ def test_it_returns_module_detail_with_sanitized_guide_and_starter(course, learn
     assert body["files"][0]["path"] == "hello.py"
     assert "NotImplementedError" in body["files"][0]["starter"]
     assert body["files"][0]["draft"] is None
+    assert body["next_module"] == {"slug": "02-next", "title": "Next", "url": "/modules/02-next/"}
 
 
 def test_it_serves_the_chinese_guide_to_chinese_readers(course, learner):

@@ -78,6 +78,17 @@ def test_it_reruns_an_interrupted_job_and_drops_its_stale_events(course, learner
     assert set(SubmissionEvent.objects.filter(submission=submission).values_list("run", flat=True)) == {2}
 
 
+def test_it_gives_up_on_a_job_that_keeps_killing_its_workers(course, learner, submit, monkeypatch, settings):
+    settings.LAB_GRADING_MAX_RUNS = 2
+    submission = submit(learner, course["01-hello"])
+    Submission.objects.filter(pk=submission.pk).update(status="running", runs=2)
+    monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
+    assert tasks.grade_submission(submission.pk) == "skipped"
+    result = Result.objects.get(submission=submission)
+    assert (result.status, result.outcome) == ("error", "platform_error")
+    assert "interrupted 2 times" in result.result["message"]
+
+
 def test_it_records_exactly_one_verdict_when_asked_twice(course, learner, submit):
     submission = submit(learner, course["01-hello"])
     first, created_first = verdict_record(submission_id=submission.pk, result=pass_result("01-hello"))

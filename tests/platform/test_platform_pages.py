@@ -23,6 +23,7 @@ MODULE_KEYS = {
     "api",
     "urls",
     "csrf_token",
+    "next_module",
 }
 
 

@@ -16,6 +16,19 @@ SLUG = "01-onboarding"
 REFERENCE = (REPO_ROOT / "content" / SLUG / "reference" / "hello.py").read_text(encoding="utf-8")
 
 
+def test_an_idle_websocket_stays_open_on_the_redis_layer(stack):
+    """redis-py 8's 5 s default read timeout raced channels_redis' 5 s blocking pop and killed idle sockets."""
+    session = stack.login()
+    with connect(
+        f"ws://127.0.0.1:{stack.port}/ws/grading/",
+        additional_headers=stack.ws_headers(session),
+        open_timeout=10,
+    ) as socket:
+        time.sleep(12)
+        socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(socket.recv(timeout=10)) == {"type": "pong"}
+
+
 def test_it_grades_a_submission_and_streams_its_events(stack):
     worker = stack.start_worker("stream")
     try:
