@@ -18,9 +18,10 @@ The threat model (what is and is not covered) is in docs/threat-model.md.
 from __future__ import annotations
 
 import os
-import threading
+import selectors
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -130,11 +131,6 @@ class RunningJob(ABC):
         """The result if the job has ended, else ``None``."""
 
 
-@dataclass
-class _Capture:
-    data: bytearray = field(default_factory=bytearray)
-
-
 class Sandbox(ABC):
     """A backend that runs :class:`JobSpec` jobs in isolation."""
 
@@ -157,56 +153,62 @@ class Sandbox(ABC):
         """Run a job to its end: feed ``stdin``, collect stdout+stderr up to ``limits.output_bytes`` in total.
 
         More output than the cap kills the job with outcome ``"output_limit"`` (the kept output is truncated).
+        One ``select`` loop in the calling thread moves every byte (no helper threads: each thread start costs
+        a scheduler round trip, which on a loaded machine dominates the start overhead).
         """
         job = self.start(spec)
         cap = spec.limits.output_bytes
-        lock = threading.Lock()
-        captures = {"stdout": _Capture(), "stderr": _Capture()}
-        total = [0]
-        truncated = [False]
-
-        def pump(name: str, stream: BinaryIO) -> None:
-            buf = captures[name].data
-            while True:
-                chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+        captured = {job.stdout.fileno(): bytearray(), job.stderr.fileno(): bytearray()}
+        names = {job.stdout.fileno(): "stdout", job.stderr.fileno(): "stderr"}
+        total = 0
+        truncated = False
+        pending = memoryview(stdin)
+        sel = selectors.DefaultSelector()
+        for fd in captured:
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        stdin_fd = job.stdin.fileno()
+        if pending:
+            os.set_blocking(stdin_fd, False)
+            sel.register(stdin_fd, selectors.EVENT_WRITE)
+        else:
+            job.stdin.close()
+        ended_at: float | None = None
+        while sel.get_map():
+            for key, _ in sel.select(timeout=0.2):
+                fd = int(key.fd)
+                if fd == stdin_fd:
+                    try:
+                        pending = pending[os.write(fd, pending[:65536]) :]
+                    except OSError:  # the job closed its stdin: drop the rest
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(fd)
+                        job.stdin.close()
+                    continue
+                chunk = os.read(fd, 65536)
                 if not chunk:
-                    break
-                with lock:
-                    room = cap - total[0]
-                    buf += chunk[: max(room, 0)]
-                    total[0] += len(chunk)
-                    over = total[0] > cap
-                if over and not truncated[0]:
-                    truncated[0] = True
+                    sel.unregister(fd)
+                    continue
+                captured[fd] += chunk[: max(cap - total, 0)]
+                total += len(chunk)
+                if total > cap and not truncated:
+                    truncated = True
                     job.kill("output_limit")
-
-        def feed() -> None:
-            try:
-                if stdin:
-                    job.stdin.write(stdin)
-                job.stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
-
-        threads = [
-            threading.Thread(target=pump, args=("stdout", job.stdout), daemon=True),
-            threading.Thread(target=pump, args=("stderr", job.stderr), daemon=True),
-            threading.Thread(target=feed, daemon=True),
-        ]
-        for thread in threads:
-            thread.start()
+            # The pipes close when the last process holding them dies; if a broken backend leaves one open,
+            # stop reading shortly after the job's result is in.
+            if job.poll() is not None:
+                ended_at = ended_at or time.monotonic()
+                if time.monotonic() - ended_at > 2.0:
+                    break
+        sel.close()
+        if pending:  # the loop ended early (broken backend) with stdin still open
+            job.stdin.close()
         result = job.wait()
-        # The pipes close when the last process holding them dies (the backend kills the whole tree).
-        for thread in threads:
-            thread.join(timeout=2.0)
         job.stdout.close()
         job.stderr.close()
-        return CompletedJob(
-            result=result,
-            stdout=bytes(captures["stdout"].data),
-            stderr=bytes(captures["stderr"].data),
-            truncated=truncated[0],
-        )
+        out = {names[fd]: bytes(data) for fd, data in captured.items()}
+        return CompletedJob(result=result, stdout=out["stdout"], stderr=out["stderr"], truncated=truncated)
 
 
 def get_backend(name: str | None = None) -> Sandbox:

@@ -23,7 +23,7 @@ Design choices:
 - The whole tree dies with the job: bwrap's pid namespace init takes every descendant with it (setsid/daemonize
   does not escape), the outer process group is SIGKILLed, the job's cgroups are emptied, and finally any process
   still running under the job's uid is killed.
-- Two timeouts: a timer kills the job at ``wall_seconds`` (outcome ``timeout``); an outer watchdog gives the
+- Two timeouts: the reaper thread (one per job, waiting on a pidfd) kills the job at ``wall_seconds`` (outcome ``timeout``); an outer watchdog gives the
   backend ``kill_grace_seconds`` to reap it, then reports ``sandbox_error`` instead of hanging.
 - Memory: cgroup v1 cap (OOM kill -> ``memory_limit``) when available; ``RLIMIT_AS`` is a backstop (4x the cap
   with cgroups, the cap itself without; none for GPU jobs, whose drivers reserve huge address ranges).
@@ -38,6 +38,7 @@ import contextlib
 import glob
 import itertools
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -342,7 +343,7 @@ class BwrapSandbox(Sandbox):
 
 
 class BwrapJob(RunningJob):
-    """A running bwrap job: a waiter thread reaps it, a timer enforces the wall clock."""
+    """A running bwrap job: one thread enforces the wall clock and reaps it."""
 
     def __init__(
         self,
@@ -372,9 +373,6 @@ class BwrapJob(RunningJob):
         self._killed_at: float | None = None
         self._done = threading.Event()
         self._result: JobResult | None = None
-        self._timer = threading.Timer(spec.limits.wall_seconds, self.kill, args=("timeout",))
-        self._timer.daemon = True
-        self._timer.start()
         self._waiter = threading.Thread(target=self._reap, name=f"sandbox-reap-{self.pid}", daemon=True)
         self._waiter.start()
 
@@ -402,6 +400,14 @@ class BwrapJob(RunningJob):
             kill_uid(self.uid)
 
     def _reap(self) -> None:
+        # One thread per job both enforces the wall clock and reaps: a pidfd becomes readable when bwrap exits.
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            deadline = self._started + self.spec.limits.wall_seconds
+            if not select.select([pidfd], [], [], max(deadline - time.monotonic(), 0.0))[0]:
+                self.kill("timeout")
+        finally:
+            os.close(pidfd)
         _, status, usage = os.wait4(self.pid, 0)
         ended = time.monotonic()
         with self._lock:
@@ -428,7 +434,6 @@ class BwrapJob(RunningJob):
             )
 
     def _finish(self, status: int, usage: Any, ended: float) -> None:
-        self._timer.cancel()
         status_text = self._read_status()
         # Nothing of the job may outlive it: the pid namespace is gone with bwrap, then belt and braces.
         self._kill_tree()
