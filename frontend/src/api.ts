@@ -264,6 +264,12 @@ export function decodeModuleSummary(v: unknown, path = "module"): ModuleSummary 
   };
 }
 
+/** The module page's `next_module` ({slug, title, url} | null). */
+export function decodeNextModule(v: unknown): { slug: string; title: Localized; url: string } | null {
+  if (!isObj(v) || typeof v.slug !== "string") return null;
+  return { slug: v.slug, title: localized(v.title), url: optStr(v.url) ?? moduleUrl(v.slug) };
+}
+
 /** `GET /api/modules/<slug>/` answers `{module: {...}, guide_html, steps, files}`; a flat object works too. */
 export function decodeModuleDetail(v: unknown, path = "module"): ModuleDetail {
   const outer = obj(v, path);

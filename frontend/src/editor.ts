@@ -117,6 +117,8 @@ export class LabEditor {
       readOnly: options.readOnly ?? false,
       padding: { top: 8, bottom: 8 },
       fixedOverflowWidgets: true,
+      // Enter always breaks the line (Tab accepts a suggestion): word completions must not eat a newline
+      acceptSuggestionOnEnter: "off",
     });
     this.lintSoon = (() => {
       const perPath = new Map<string, ReturnType<typeof debounce<[]>>>();

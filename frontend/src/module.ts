@@ -17,6 +17,7 @@ import {
   api,
   decodeHintReveal,
   decodeModuleDetail,
+  decodeNextModule,
   decodeReflectionQuestions,
   decodeSubmissionList,
   type Hint,
@@ -165,6 +166,7 @@ interface Ctx {
   answers: Record<string, string>;
   stepChips: HTMLElement;
   stateBadge: HTMLElement;
+  nextLink: HTMLAnchorElement;
   runButton: HTMLButtonElement;
   selectTab: (name: TabName) => void;
   panels: Record<TabName, HTMLElement>;
@@ -255,7 +257,7 @@ function renderHints(ctx: Ctx): void {
     ),
     button ?? h("div", { class: "empty" }, t("hints.none")),
   );
-  ctx.panels.hints.dataset.count = String(revealed.length);
+  setTabCount("hints", revealed.length);
 }
 
 // ------------------------------------------------------------------------------------------------ history tab
@@ -263,6 +265,7 @@ function renderHints(ctx: Ctx): void {
 function renderHistory(ctx: Ctx): void {
   const panel = ctx.panels.history;
   const subs = [...ctx.submissions].sort((a, b) => Number(b.id) - Number(a.id) || (b.createdAt ?? "").localeCompare(a.createdAt ?? ""));
+  setTabCount("history", subs.length);
   if (subs.length === 0) {
     fill(panel, h("div", { class: "empty" }, t("history.empty")));
     return;
@@ -414,6 +417,20 @@ function setModuleState(ctx: Ctx, state: string): void {
   ctx.stateBadge = fresh;
 }
 
+/** Show "Next: ..." once this module is passed and the next one is open (from a fresh module list). */
+function updateNextLink(ctx: Ctx, modules: ModuleSummary[]): void {
+  const mine = modules.find((m) => m.slug === ctx.detail.slug);
+  const slug = ctx.nextLink.dataset.slug;
+  const next = modules.find((m) => m.slug === slug);
+  const passed = mine?.state === "passed" || mine?.state === "completed";
+  ctx.nextLink.hidden = !(passed && next && next.state !== "locked");
+}
+
+function setTabCount(tab: TabName, n: number): void {
+  const el = document.querySelector(`[data-tab=${tab}] .count`);
+  if (el) el.textContent = n > 0 ? String(n) : "";
+}
+
 function renderStepChips(ctx: Ctx, run: RunState | null): void {
   const status = run?.stepStatus() ?? new Map<string, "pass" | "fail">();
   fill(
@@ -516,6 +533,7 @@ async function afterVerdict(ctx: Ctx, run: RunState, before: ModuleSummary[]): P
     const after = await api.modules();
     const mine = after.find((m) => m.slug === ctx.detail.slug);
     if (mine) setModuleState(ctx, mine.state);
+    updateNextLink(ctx, after);
     const wasLocked = new Set(before.filter((m) => m.state === "locked").map((m) => m.slug));
     const opened = after.filter((m) => wasLocked.has(m.slug) && m.state !== "locked");
     for (const m of opened) {
@@ -591,12 +609,19 @@ async function mount(): Promise<void> {
   // ---- header
   const stateBadge = badge(detail.state);
   const stepChips = h("div", { class: "steps", "data-testid": "steps" });
+  const next = decodeNextModule(page.data.next_module);
+  const nextLink = h(
+    "a",
+    { class: "btn btn-primary btn-sm next-link", href: next?.url ?? null, "data-slug": next?.slug ?? null, "data-testid": "next-module", hidden: true },
+    next ? t("module.next", { title: pick(next.title) }) : "",
+  );
   const header = h(
     "header",
     { class: "module-header" },
     h("span", { class: "order" }, String(detail.order).padStart(2, "0")),
     h("h1", { "data-testid": "module-title" }, pick(detail.title)),
     stateBadge,
+    nextLink,
     stepChips,
   );
 
@@ -607,7 +632,12 @@ async function mount(): Promise<void> {
     tabNames.map((n) => [n, h("div", { class: "tab-panel", role: "tabpanel", id: `panel-${n}`, "data-testid": `panel-${n}`, hidden: n !== "guide" })]),
   ) as unknown as Record<TabName, HTMLElement>;
   const tabButtons = tabNames.map((n) =>
-    h("button", { type: "button", class: "tab", role: "tab", "aria-selected": String(n === "guide"), "aria-controls": `panel-${n}`, "data-tab": n }, t(tabLabels[n])),
+    h(
+      "button",
+      { type: "button", class: "tab", role: "tab", "aria-selected": String(n === "guide"), "aria-controls": `panel-${n}`, "data-tab": n },
+      t(tabLabels[n]),
+      n === "hints" || n === "history" ? h("span", { class: "count" }) : null,
+    ),
   );
   const selectTab = (name: TabName): void => {
     tabNames.forEach((n, i) => {
@@ -705,6 +735,7 @@ async function mount(): Promise<void> {
     answers,
     stepChips,
     stateBadge,
+    nextLink,
     runButton,
     selectTab,
     panels,
@@ -712,6 +743,9 @@ async function mount(): Promise<void> {
     pollTimer: null,
     onAttempt: () => setCompareAvailable(true),
   };
+  if (detail.state === "passed" || detail.state === "completed") {
+    api.modules().then((modules) => updateNextLink(ctx, modules)).catch(() => undefined);
+  }
   renderStepChips(ctx, null);
   renderHints(ctx);
   renderReflection(ctx);

@@ -113,3 +113,29 @@ def test_the_pages_fit_a_phone_screen(lab_server: LabServer, chromium: Any, scre
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_editor_marks_lint_issues_and_completes_names(
+    lab_server: LabServer, chromium: Any, screenshots: Path
+):
+    context, page, errors = learner_page(chromium, lab_server)
+    try:
+        open_module(page, lab_server)
+        page.click(".monaco-editor .view-lines")
+        page.keyboard.press("Control+End")
+        page.keyboard.type("import os")
+        page.wait_for_function(
+            "() => /\\d/.test(document.querySelector('[data-testid=lint-state]').textContent)", timeout=15_000
+        )
+        page.wait_for_selector(
+            ".monaco-editor .squiggly-warning, .monaco-editor .squiggly-error", timeout=15_000
+        )
+        page.keyboard.press("Enter")
+        page.keyboard.type("NotImpl")
+        page.keyboard.press("Control+Space")
+        page.wait_for_selector(".suggest-widget.visible", timeout=15_000)
+        assert "NotImplementedError" in page.inner_text(".suggest-widget.visible")
+        page.screenshot(path=str(screenshots / "lint-and-completion.png"))
+        assert errors == []
+    finally:
+        context.close()

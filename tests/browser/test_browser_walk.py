@@ -129,6 +129,8 @@ def test_learner_walks_module_one_to_an_unlock(
         assert status == "pass"
         assert text["pass"] in page.inner_text("[data-testid=verdict]")
         page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{nxt}']", timeout=15_000)
+        assert page.get_attribute("[data-testid=next-module]", "href") == f"/modules/{nxt}/"
+        assert page.is_visible("[data-testid=next-module]")
         page.screenshot(path=str(screenshots / "06-pass.png"))
 
         # compare with the reference: a diff editor with the typed note as the one change
