@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
+from platform_helpers import Persona
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +147,14 @@ def test_it_lets_instructors_see_the_admin_analytics(course, learner, instructor
 def test_it_keeps_learners_out_of_the_admin(course, learner):
     response = learner.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+def test_authors_edit_modules_but_cannot_read_submissions(course, learner, pass_module):
+    author_user = User.objects.create_user(username="writer", password="x" * 12, is_staff=True)
+    author_user.groups.add(Group.objects.get(name="author"))
+    author = Persona(author_user)
+    submission = pass_module(learner, course["01-hello"])
+    module = course["01-hello"]
+    assert author.get(f"/admin/modules/module/{module.pk}/change/").status_code == 200
+    assert author.get(f"/admin/grading/submission/{submission.pk}/change/").status_code == 403
+    assert author.get("/admin/grading/learner/").status_code == 403
