@@ -509,11 +509,16 @@ class _Job:
 
     # ------------------------------------------------------------------ end
     def _cleanup(self) -> None:
+        # Both processes are single-use: kill them rather than wait for a graceful interpreter shutdown
+        # (torch's exit handlers alone can take a second).
+        procs = [p for p in (self.learner, self.judge) if p is not None]
+        for proc in procs:
+            if proc.alive():
+                proc.kill("killed")
         if self.learner is not None:
-            self.learner.send({"kind": "exit"})
             self._collect_usage(self.learner)
         if self.judge is not None:
-            self.judge.finish(timeout=2.0)
+            self.judge.finish(timeout=2.0, grace=0.0)
 
     def _outcome(self, tests: list[dict[str, Any]]) -> str:
         outcomes = set(self.outcomes)

@@ -120,16 +120,18 @@ RESULT_SCHEMA: dict[str, Any] = {
 }
 
 
+_VALIDATOR = jsonschema.Draft202012Validator(RESULT_SCHEMA)
+
+
 class ResultError(ValueError):
     """A result that does not follow schema version 1."""
 
 
 def validate_result(result: dict[str, Any]) -> None:
     """Raise :class:`ResultError` unless ``result`` is a valid schema-1 result."""
-    try:
-        jsonschema.validate(result, RESULT_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        raise ResultError(f"{'/'.join(map(str, exc.absolute_path)) or '(root)'}: {exc.message}") from None
+    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(result))
+    if error is not None:
+        raise ResultError(f"{'/'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}")
     outcome, status, fault = result["outcome"], result["status"], result["fault"]
     expected: tuple[str, str | None]
     if outcome in PLATFORM_OUTCOMES:

@@ -1,7 +1,7 @@
 def add(a, b):
-    hoard = []
-    while True:
-        hoard.append(bytearray(16 * 1024 * 1024))
+    # One quick 1 GiB fill: well past the 512 MiB cap, so the kernel's OOM killer stops the process.
+    hoard = b"x" * (1024 * 1024 * 1024)
+    return len(hoard)
 
 
 def total(values):
