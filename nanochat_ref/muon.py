@@ -15,9 +15,9 @@ Design choices:
   gradient, the owner computes the update (momentum buffers live only there), ``all_gather`` sends the new
   weights back to everyone. All collectives are asynchronous; we wait on the ``Work`` handles (nanochat uses
   their futures, which gloo's reduce-scatter lacks).
-- nanochat wraps the Newton–Schulz function in ``torch.compile`` and runs it in bf16; here that happens for CUDA
-  tensors only. On CPU it runs eagerly in fp32 (compiling takes longer than the tiny runs it would speed up, and
-  CPU bf16 matmuls are much slower than fp32 ones); see ``_orthogonalize``.
+- The iteration runs in bf16 on every device, as in nanochat (``dtype`` exists for comparisons: tests, bench).
+  nanochat wraps the function in ``torch.compile``; here it is compiled lazily and for CUDA tensors only,
+  because on CPU the compile takes longer than the tiny runs it would speed up.
 """
 
 from __future__ import annotations
@@ -53,17 +53,13 @@ _compiled_newtonschulz = None
 
 
 def _orthogonalize(G: Tensor, steps: int) -> Tensor:
-    """Newton–Schulz: compiled and in bf16 on CUDA (as nanochat does); eager and in fp32 elsewhere.
-
-    The one device fallback of this file: CPU bf16 matmuls are emulated for most layouts, measured 10-100x
-    slower than fp32 here (they made Muon the slowest part of a CPU training step), so CPUs iterate in fp32.
-    """
+    """Newton–Schulz in bf16: compiled on CUDA (as nanochat does), eager elsewhere."""
     global _compiled_newtonschulz
     if G.device.type == "cuda":
         if _compiled_newtonschulz is None:
             _compiled_newtonschulz = torch.compile(zeropower_via_newtonschulz5)
         return _compiled_newtonschulz(G, steps)
-    return zeropower_via_newtonschulz5(G, steps, dtype=torch.float32)
+    return zeropower_via_newtonschulz5(G, steps)
 
 
 def _muon_update(p: Tensor, g: Tensor, state: dict, group: dict) -> None:

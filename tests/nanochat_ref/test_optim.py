@@ -94,7 +94,7 @@ def reference_muon(params0, grads_per_step, lr=0.02, momentum=0.95):
         for i, (p, g) in enumerate(zip(params, grads)):
             bufs[i] = momentum * bufs[i] + (1 - momentum) * g
             nesterov = (1 - momentum) * g + momentum * bufs[i]
-            update = zeropower_via_newtonschulz5(nesterov, steps=5, dtype=torch.float32)  # fp32 on CPU
+            update = zeropower_via_newtonschulz5(nesterov, steps=5).float()
             p -= lr * max(1.0, p.size(0) / p.size(1)) ** 0.5 * update
     return params
 
