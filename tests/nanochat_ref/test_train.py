@@ -218,3 +218,30 @@ def test_base_loss_measures_the_trained_checkpoint(trained, monkeypatch):
     assert math.isfinite(out["train_bpb"])
     assert len(out["samples"]) == len(base_train.SAMPLE_PROMPTS)
     assert out["samples"][0].startswith("<|bos|>The capital of France is")
+
+
+@pytest.mark.slow
+def test_base_train_under_torchrun_with_two_gloo_ranks_uses_the_distributed_optimizers(
+    tiny_base_dir, repo_root
+):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NANOCHAT_BASE_DIR=str(tiny_base_dir), OMP_NUM_THREADS="1")
+    flags = [f for f in TRAIN_FLAGS if not f.startswith(("--num_iterations", "--eval_every", "--save_every"))]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "nanochat_ref.scripts.base_train", *flags, "--num_iterations=4", "--eval_every=2"]
+    proc = subprocess.run(cmd, env=env, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    ckpt = tiny_base_dir / "base_checkpoints" / "d2"
+    assert sorted(os.listdir(ckpt)) == [
+        "meta_000004.json",
+        "model_000004.pt",
+        "optim_000004_rank0.pt",
+        "optim_000004_rank1.pt",
+    ]
+    # Each rank holds only its shard of the AdamW state (ZeRO-2): half the rows of the padded wte / lm_head.
+    adamw_state = torch.load(ckpt / "optim_000004_rank1.pt", weights_only=True)[0]["state"]
+    assert sorted(s["exp_avg"].shape[0] for s in adamw_state.values()) == [256, 256]
+    bpbs = [float(line.split()[-1]) for line in proc.stdout.splitlines() if "Validation bpb" in line]
+    assert len(bpbs) == 3 and bpbs[-1] < bpbs[0]  # printed once (rank 0), at steps 0, 2 and 4
