@@ -10,6 +10,7 @@ How one job is started (argv lists only; no shell string ever contains job data)
     sh -c 'oom_score_adj=1000; echo $$ > {memory,pids,cpuacct}/cgroup.procs; exec "$@"'  # cgroups: root only
       prlimit --cpu --as --fsize --nproc --nofile --core=0 --                        # rlimits, inherited
         bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session      # + --unshare-user if not root
+              --seccomp FD (sandbox/seccomp.py: no unshare/setns/mount/bpf/io_uring/keyctl...)
               --ro-bind /usr ... --proc /proc --dev /dev --tmpfs /tmp (size-capped) --bind <workdir> /work ...
           setpriv --reuid N --regid N --clear-groups --no-new-privs --inh-caps -all --bounding-set -all  # root
             env -i K=V ... -- <argv>                                                  # the job's ONLY env
@@ -38,6 +39,7 @@ import contextlib
 import glob
 import itertools
 import os
+import platform
 import select
 import shutil
 import signal
@@ -49,7 +51,7 @@ import weakref
 from pathlib import Path
 from typing import Any, cast
 
-from sandbox import cgroups
+from sandbox import cgroups, seccomp
 from sandbox.base import WORK_TARGET, JobResult, JobSpec, Limits, RunningJob, Sandbox, SandboxError
 from sandbox.uids import UidAllocator, UidLease, kill_uid
 
@@ -152,6 +154,7 @@ class BwrapSandbox(Sandbox):
         *,
         privileged: bool | None = None,
         use_cgroups: bool | None = None,
+        use_seccomp: bool = True,
         state_dir: Path | None = None,
         uids: range | None = None,
         kill_grace_seconds: float = 3.0,
@@ -163,6 +166,8 @@ class BwrapSandbox(Sandbox):
         if use_cgroups:
             cgroups.sweep_stale(CGROUP_PREFIX)
         self.kill_grace_seconds = kill_grace_seconds
+        #: The seccomp program handed to each job (None: no filter, e.g. not x86_64).
+        self.seccomp = seccomp.program(platform.machine()) if use_seccomp else None
         self.bwrap = _tool("bwrap")
         self.prlimit = _tool("prlimit")
         self.setpriv = _tool("setpriv")
@@ -211,10 +216,14 @@ class BwrapSandbox(Sandbox):
             args.append(f"--as={address_space}")
         return [*args, "--"]
 
-    def bwrap_args(self, spec: JobSpec, uid: int | None, status_fd: int | None = None) -> list[str]:
+    def bwrap_args(
+        self, spec: JobSpec, uid: int | None, status_fd: int | None = None, seccomp_fd: int | None = None
+    ) -> list[str]:
         args = [self.bwrap, "--die-with-parent", "--new-session"]
         if status_fd is not None:
             args += ["--json-status-fd", str(status_fd)]
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
         if self.privileged:
             args += [
                 "--unshare-ipc",
@@ -294,12 +303,13 @@ class BwrapSandbox(Sandbox):
         uid: int | None,
         job_cgroups: cgroups.JobCgroups | None,
         status_fd: int | None = None,
+        seccomp_fd: int | None = None,
     ) -> list[str]:
         """The full host argv for one job (exposed for tests and debugging)."""
         procs_files = job_cgroups.procs_files if job_cgroups is not None else []
         prelude = [self.sh, "-c", PRELUDE, "sandbox-enter", *procs_files, "--"]
         rlimits = self.rlimit_args(spec.limits, gpu=spec.gpu, cgroup_memory=job_cgroups is not None)
-        return prelude + rlimits + self.bwrap_args(spec, uid, status_fd)
+        return prelude + rlimits + self.bwrap_args(spec, uid, status_fd, seccomp_fd)
 
     # -- start ------------------------------------------------------------------------------------------------
     def start(self, spec: JobSpec) -> BwrapJob:
@@ -307,6 +317,13 @@ class BwrapSandbox(Sandbox):
         lease: UidLease | None = None
         job_cgroups: cgroups.JobCgroups | None = None
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        pass_fds = [status_w]
+        seccomp_fd: int | None = None
+        if self.seccomp is not None:
+            seccomp_fd, seccomp_w = os.pipe2(os.O_CLOEXEC)
+            os.write(seccomp_w, self.seccomp)  # < 1 KiB: fits the pipe buffer
+            os.close(seccomp_w)
+            pass_fds.append(seccomp_fd)
         try:
             if self.allocator is not None:
                 lease = self.allocator.lease()
@@ -314,7 +331,7 @@ class BwrapSandbox(Sandbox):
             if self.use_cgroups:
                 name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_counter)}"
                 job_cgroups = cgroups.JobCgroups(name, spec.limits.memory_bytes, spec.limits.pids + 4)
-            argv = self.command(spec, lease.uid if lease else None, job_cgroups, status_w)
+            argv = self.command(spec, lease.uid if lease else None, job_cgroups, status_w, seccomp_fd)
             started = time.monotonic()
             proc = subprocess.Popen(
                 argv,
@@ -323,7 +340,7 @@ class BwrapSandbox(Sandbox):
                 stderr=subprocess.PIPE,
                 env={},
                 close_fds=True,
-                pass_fds=(status_w,),
+                pass_fds=pass_fds,
                 start_new_session=True,
             )
         except BaseException as exc:
@@ -337,6 +354,8 @@ class BwrapSandbox(Sandbox):
             raise
         finally:
             os.close(status_w)
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         job = BwrapJob(self, spec, proc, started, lease, job_cgroups, status_r)
         _live_jobs.add(job)
         return job
