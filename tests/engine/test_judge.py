@@ -350,3 +350,10 @@ def test_learner_errors_describe_themselves_for_learners():
         == "Your code was stopped after 2 s."
     )
     assert LearnerCrashed("Gone", "Your code's process ended.").describe() == "Your code's process ended."
+
+
+def test_torch_warm_up_runs_the_first_assert_close():
+    from grading.engine.judge import warm_torch
+
+    warm_torch()
+    assert "torch.testing" in sys.modules
