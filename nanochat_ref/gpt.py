@@ -120,6 +120,11 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(self.n_embd, self.n_embd, bias=False)
 
     def forward(self, x: torch.Tensor, cos_sin, kv_cache=None) -> torch.Tensor:
+        """Attend over ``x`` (B, T, C) -> (B, T, C); ``cos_sin`` are the rotary tables sliced to these positions.
+
+        Project q (n_head heads) and k, v (n_kv_head heads); rotate q and k, then RMS-norm them per head;
+        attend causally (or against the KV cache, see the module docstring); merge heads; ``c_proj``.
+        """
         B, T, C = x.size()  # (B, T, C)
         q = self.c_q(x).view(B, T, self.n_head, self.head_dim)  # (B, T, H, D)
         k = self.c_k(x).view(B, T, self.n_kv_head, self.head_dim)  # (B, T, Hkv, D)
@@ -163,6 +168,7 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C): ``c_proj(relu(c_fc(x))**2)``."""
         x = self.c_fc(x)  # (B, T, 4C)
         x = F.relu(x).square()  # (B, T, 4C)  ReLU squared
         x = self.c_proj(x)  # (B, T, C)
@@ -178,6 +184,7 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(self, x: torch.Tensor, cos_sin, kv_cache=None) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C): two pre-norm residual branches, attention then MLP."""
         x = x + self.attn(norm(x), cos_sin, kv_cache)  # (B, T, C)
         x = x + self.mlp(norm(x))  # (B, T, C)
         return x
@@ -244,6 +251,7 @@ class GPT(nn.Module):
         return cos, sin
 
     def get_device(self) -> torch.device:
+        """The device of the parameters (that of ``wte``)."""
         return self.transformer.wte.weight.device
 
     def estimate_flops(self) -> int:
