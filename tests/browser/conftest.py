@@ -74,6 +74,14 @@ def _prepare_content(target: Path) -> None:
     (fixture / "module.yaml").write_text(text, encoding="utf-8")
 
 
+def _die_with_parent() -> None:
+    """Runs in the server child: SIGTERM it when pytest dies, even by SIGKILL/SIGPIPE (no teardown then)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _manage(args: list[str], env: dict[str, str]) -> None:
     proc = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
@@ -104,6 +112,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded here; the server must not outlive us
         )
     server = LabServer(f"http://127.0.0.1:{port}", var_dir, content_dir, log_path)
     try:
