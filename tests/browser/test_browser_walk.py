@@ -20,7 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REFERENCE = (REPO / "content" / FIRST_MODULE / "reference" / "hello.py").read_text(encoding="utf-8")
 GOOD_RETURN = 'return f"Hello, {cleaned}! Welcome to nanochat."'
-BROKEN = REFERENCE.replace(GOOD_RETURN, 'return f"Hello {cleaned}! Welcome to nanochat."')
+# the broken attempt also prints, so there is learner output to stream
+BROKEN = REFERENCE.replace(
+    GOOD_RETURN, 'print("debug: greeting", cleaned)\n    return f"Hello {cleaned}! Welcome to nanochat."'
+)
 TYPED_COMMENT = "# my own note: depth is the only dial"
 GRADING_TIMEOUT_MS = 90_000
 
@@ -44,6 +47,11 @@ def run_and_wait(page: Any, shots: Path, name: str) -> str:
         " return id && id !== prev; }",
         arg=previous,
         timeout=15_000,
+    )
+    # the first streamed test row (a screenshot of the live state when the run is still going)
+    page.wait_for_selector(
+        "[data-testid=tests] .test, [data-testid=verdict] .verdict:not(.is-running)",
+        timeout=GRADING_TIMEOUT_MS,
     )
     if page.query_selector("[data-testid=verdict] .verdict.is-running"):
         page.screenshot(path=str(shots / f"{name}-running.png"))
