@@ -41,6 +41,11 @@ class DistAdamW(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self) -> None:
+        """One AdamW step on every rank's slice; needs an initialised process group (gloo or NCCL).
+
+        Reduce-scatter (average) each gradient along dim 0, update this rank's rows with AdamW (decoupled weight
+        decay, bias-corrected moments kept for the slice only), then all-gather the full parameter.
+        """
         rank = dist.get_rank()
         world_size = dist.get_world_size()
 

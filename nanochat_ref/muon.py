@@ -94,6 +94,7 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self) -> None:
+        """Update every parameter that has a gradient with :func:`_muon_update`."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -126,6 +127,7 @@ class DistMuon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self) -> None:
+        """Average gradients to their owners, update owned parameters, all-gather the new weights."""
         rank = dist.get_rank()
         world_size = dist.get_world_size()
 
