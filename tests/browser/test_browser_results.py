@@ -173,3 +173,105 @@ def test_format_rewrites_the_file_and_ctrl_s_saves_it(
         raise
     finally:
         context.close()
+
+
+def test_the_live_view_survives_a_dropped_websocket(lab_server: LabServer, chromium: Any, screenshots: Path):
+    """The socket drops right after the subscribe; the page reconnects, re-subscribes and streams to a verdict."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    connections: list[list[dict]] = []
+
+    def fake_socket(ws: Any) -> None:
+        received: list[dict] = []
+        connections.append(received)
+        number = len(connections)
+
+        def on_message(message: str | bytes) -> None:
+            frame = json.loads(message)
+            received.append(frame)
+            if frame.get("type") != "subscribe":
+                return
+            if number == 1:
+                ws.close()
+                return
+            sid = frame["submission_id"]
+            test = {
+                "id": "visible/test_hello.py::test_greet",
+                "name": "test_greet",
+                "step": "step2",
+                "status": "pass",
+                "message": "",
+                "output": "",
+                "duration_seconds": 0.01,
+                "visibility": "visible",
+                "hint": None,
+                "metrics": {},
+            }
+            events = [
+                {"type": "phase", "seq": 0, "t": 0.0, "phase": "tests_collected", "count": 1},
+                {
+                    "type": "test_started",
+                    "seq": 1,
+                    "t": 0.1,
+                    "id": test["id"],
+                    "name": "test_greet",
+                    "step": "step2",
+                    "visibility": "visible",
+                },
+                {"type": "test_finished", "seq": 2, "t": 0.2, "test": test},
+                {
+                    "type": "verdict",
+                    "seq": 3,
+                    "t": 0.3,
+                    "result": crafted_submission()["result"]
+                    | {"status": "pass", "outcome": "ok", "tests": [test], "metrics": {}},
+                },
+            ]
+            for event in events:
+                ws.send(json.dumps({"type": "grading.event", "submission_id": sid, "event": event}))
+
+        ws.on_message(on_message)
+
+    pending = {
+        "id": FAKE_ID,
+        "module": FIRST_MODULE,
+        "status": "running",
+        "files": {},
+        "result": None,
+        "advice": [],
+        "events": [],
+    }
+    try:
+        signup(page, lab_server, "en", f"socket-{next(_ids)}-{int(time.time() * 1000) % 10**8}")
+        page.route_web_socket("**/ws/grading/", fake_socket)
+
+        def submissions(route: Any) -> None:
+            if route.request.method == "POST":
+                route.fulfill(
+                    status=201,
+                    content_type="application/json",
+                    body=json.dumps({"id": FAKE_ID, "status": "queued"}),
+                )
+            else:
+                route.continue_()
+
+        page.route(f"**/api/modules/{FIRST_MODULE}/submissions/", submissions)
+        page.route(
+            f"**/api/submissions/{FAKE_ID}/",
+            lambda route: route.fulfill(content_type="application/json", body=json.dumps(pending)),
+        )
+        page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
+        page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
+        page.click("[data-testid=run]")
+        page.wait_for_selector("[data-testid=verdict] .verdict[data-status=pass]", timeout=20_000)
+        assert len(connections) >= 2, "the page must reconnect after the drop"
+        subscribed = [
+            [f.get("submission_id") for f in c if f.get("type") == "subscribe"] for c in connections[:2]
+        ]
+        assert subscribed == [[FAKE_ID], [FAKE_ID]], subscribed
+        assert page.query_selector(
+            ".test[data-test-id='visible/test_hello.py::test_greet'][data-status=pass]"
+        )
+        page.screenshot(path=str(screenshots / "after-reconnect.png"))
+    finally:
+        context.close()
