@@ -6,14 +6,18 @@ Design choices:
   torch), with the whole content root mounted read-only, and waits for the ``start`` frame naming its module.
 - Each process serves exactly one submission and then dies (no state can leak between learners); a background
   thread refills the pool to ``size`` per (role, runtime).
-- A pooled process was started with the pool's limits.  The runner takes it only if every limit but the wall
-  clock equals the job's; the sandbox wall clock of a pooled process is ``max_age_seconds`` plus the job's, and
-  processes older than ``max_age_seconds`` are recycled, so an idle wait never eats into a job's time.
+- Limits are fixed when a sandbox starts, so processes are kept per (role, runtime, limits other than the
+  wall clock).  The pool starts with its configured limits and learns the others from demand: a job whose
+  limits find no warm process gets a cold start, and the pool keeps that shape warm from then on (at most
+  ``MAX_LIMIT_SHAPES`` shapes).  A pooled process's sandbox wall clock is the job's plus ``max_age_seconds``;
+  processes older than that age are recycled, and one is handed out only with ``WALL_MARGIN_SECONDS`` more
+  than the job's wall clock left, so an idle wait never eats into a job's time.
 - Thread-safe: ``take_*`` and the refill thread share one lock; starting a process happens outside it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import fields, replace
@@ -25,8 +29,16 @@ from .procs import Layout, Proc, start_judge, start_learner
 RUNTIMES = ("python", "torch")
 
 
-def _same_limits(a: Any, b: Any) -> bool:
-    return all(getattr(a, f.name) == getattr(b, f.name) for f in fields(a) if f.name != "wall_seconds")
+#: At most this many distinct limit sets are kept warm (modules ask for a handful).
+MAX_LIMIT_SHAPES = 4
+#: A pooled process must have at least the job's wall clock plus this much sandbox time left.
+WALL_MARGIN_SECONDS = 30.0
+Key = tuple[str, str, tuple[tuple[str, Any], ...]]
+
+
+def _signature(limits: Any) -> tuple[tuple[str, Any], ...]:
+    """Every limit but the wall clock: a pooled process serves jobs whose other limits are equal."""
+    return tuple((f.name, getattr(limits, f.name)) for f in fields(limits) if f.name != "wall_seconds")
 
 
 class LearnerPool:
@@ -58,7 +70,12 @@ class LearnerPool:
         self.max_age_seconds = max_age_seconds
         self.content_root = Path(content_root).resolve() if content_root is not None else None
         self.layout = layout or Layout.detect()
-        self._procs: dict[tuple[str, str], list[tuple[float, Proc]]] = {}
+        self._procs: dict[Key, list[tuple[float, Proc]]] = {}
+        self._wanted: dict[Key, Any] = {}
+        roles = ["learner"] + (["judge"] if self.content_root is not None else [])
+        for role in roles:
+            for runtime in self.runtimes:
+                self._want(self._key(role, runtime, self.base_limits), self.base_limits)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
@@ -70,14 +87,14 @@ class LearnerPool:
 
     # ------------------------------------------------------------------ public
     def take_learner(self, runtime: str, limits: Any) -> Proc | None:
-        """A warm learner host for ``runtime`` compatible with ``limits``, or ``None``."""
-        return self._take(("learner", runtime), limits)
+        """A warm learner host for ``runtime`` compatible with ``limits``, or ``None`` (then keep some warm)."""
+        return self._take(self._key("learner", runtime, limits), limits)
 
     def take_judge(self, runtime: str, limits: Any, content_root: Path) -> Proc | None:
         """A warm judge for ``runtime`` whose content root is ``content_root``, or ``None``."""
         if self.content_root is None or Path(content_root).resolve() != self.content_root:
             return None
-        return self._take(("judge", runtime), limits)
+        return self._take(self._key("judge", runtime, limits), limits)
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
         """Block until every slot holds a process that said ``ready`` (for benchmarks and tests)."""
@@ -109,39 +126,54 @@ class LearnerPool:
         self.close()
 
     # ------------------------------------------------------------------ internals
-    def _keys(self) -> list[tuple[str, str]]:
-        roles = ["learner"] + (["judge"] if self.content_root is not None else [])
-        return [(role, rt) for role in roles for rt in self.runtimes]
+    def _keys(self) -> list[Key]:
+        return list(self._wanted)
 
-    def _proc_limits(self) -> Any:
-        return replace(self.base_limits, wall_seconds=self.base_limits.wall_seconds + self.max_age_seconds)
+    def _key(self, role: str, runtime: str, limits: Any) -> Key:
+        return (role, runtime, _signature(limits))
 
-    def _take(self, key: tuple[str, str], limits: Any) -> Proc | None:
-        if not _same_limits(limits, self.base_limits):
-            return None
+    def _want(self, key: Key, limits: Any) -> None:
+        """Register a (role, runtime, limits) shape to keep warm; called with the lock held."""
+        if key in self._wanted:
+            return
+        shapes = {k[2] for k in self._wanted}
+        if key[2] not in shapes and len(shapes) >= MAX_LIMIT_SHAPES:
+            return
+        self._wanted[key] = replace(limits, wall_seconds=limits.wall_seconds + self.max_age_seconds)
+
+    def _take(self, key: Key, limits: Any) -> Proc | None:
         stale: list[Proc] = []
         chosen: Proc | None = None
         with self._lock:
+            if self._closed or key[1] not in self.runtimes:
+                return None
+            self._want(key, limits)
             entries = self._procs.get(key, [])
             now = time.monotonic()
             keep = []
             for born, proc in entries:
                 if not proc.alive() or now - born > self.max_age_seconds:
                     stale.append(proc)
+                elif proc.limits.wall_seconds - (now - born) < limits.wall_seconds + WALL_MARGIN_SECONDS:
+                    keep.append(
+                        (born, proc)
+                    )  # too little sandbox time left for this job; younger ones may do
                 else:
                     keep.append((born, proc))
-            keep.sort(key=lambda e: not e[1].ready.is_set())
-            if keep:
-                chosen = keep.pop(0)[1]
+                    if chosen is None or (proc.ready.is_set() and not chosen.ready.is_set()):
+                        chosen = proc
+            if chosen is not None:
+                keep = [(b, p) for b, p in keep if p is not chosen]
             self._procs[key] = keep
         for proc in stale:
             proc.finish(timeout=1.0, grace=0.0)
         self._wake.set()
         return chosen
 
-    def _start(self, key: tuple[str, str]) -> Proc:
-        role, runtime = key
-        limits = self._proc_limits()
+    def _start(self, key: Key) -> Proc:
+        role, runtime, _ = key
+        with self._lock:
+            limits = self._wanted[key]
         if role == "learner":
             return start_learner(self.sandbox, runtime, limits, self.layout)
         assert self.content_root is not None
@@ -180,3 +212,40 @@ class LearnerPool:
                 if closed:
                     proc.finish(timeout=1.0, grace=0.0)
                     return
+
+
+_shared: LearnerPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool(content_root: Path) -> LearnerPool | None:
+    """The worker's process-wide pool (created on first use), or ``None`` when pooling is off.
+
+    Configured by env, read at call time: ``GRADING_POOL_SIZE`` (processes per runtime and role; default 0 =
+    no pool, cold starts), ``GRADING_POOL_RUNTIMES`` (default ``python,torch``).  Judges are pooled for
+    ``content_root``.  Call :func:`close_shared_pool` at worker shutdown.
+    """
+    global _shared
+    raw = os.environ.get("GRADING_POOL_SIZE", "").strip() or "0"
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValueError(f"GRADING_POOL_SIZE: expected an integer, got {raw!r}") from None
+    if size <= 0:
+        return None
+    runtimes = tuple(
+        r.strip() for r in os.environ.get("GRADING_POOL_RUNTIMES", "python,torch").split(",") if r.strip()
+    )
+    with _shared_lock:
+        if _shared is None:
+            _shared = LearnerPool(size=size, runtimes=runtimes, content_root=content_root)
+        return _shared
+
+
+def close_shared_pool() -> None:
+    """Close the process-wide pool, if any."""
+    global _shared
+    with _shared_lock:
+        pool, _shared = _shared, None
+    if pool is not None:
+        pool.close()

@@ -77,7 +77,7 @@ class LocalJob:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def scripted(role: str, steps: list[Any], outcome_on_exit: str = "exited") -> Any:
+def scripted(role: str, steps: list[Any], outcome_on_exit: str = "exited", limits: Any = None) -> Any:
     """A Proc whose peer follows ``steps`` (see scripted_peer.py)."""
     import json
     import sys
@@ -87,4 +87,4 @@ def scripted(role: str, steps: list[Any], outcome_on_exit: str = "exited") -> An
     from sandbox.limits import resolve
 
     job = LocalJob([sys.executable, str(HERE / "scripted_peer.py"), json.dumps(steps)], outcome_on_exit)
-    return Proc(role, job, Path(tempfile.mkdtemp()), resolve(None), LEARNER_CAPS, "python")
+    return Proc(role, job, Path(tempfile.mkdtemp()), limits or resolve(None), LEARNER_CAPS, "python")

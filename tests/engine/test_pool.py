@@ -21,11 +21,11 @@ def fake_start(monkeypatch):
 
     def learner(sandbox, runtime, limits, layout=None):
         started.append(("learner", runtime))
-        return scripted("learner", WAITING)
+        return scripted("learner", WAITING, limits=limits)
 
     def judge(sandbox, runtime, limits, content_root, layout=None):
         started.append(("judge", runtime))
-        return scripted("judge", WAITING)
+        return scripted("judge", WAITING, limits=limits)
 
     monkeypatch.setattr(pool_mod, "start_learner", learner)
     monkeypatch.setattr(pool_mod, "start_judge", judge)
@@ -64,6 +64,26 @@ def test_incompatible_limits_or_content_roots_get_no_warm_process(fake_start, tm
     assert LearnerPool(sandbox=object(), size=0).take_judge("python", resolve(None), FIXTURES) is None
 
 
+def test_the_pool_learns_to_keep_other_limits_warm(fake_start):
+    with LearnerPool(sandbox=object(), size=1, runtimes=("python",)) as p:
+        assert p.wait_ready(20)
+        other = resolve({"memory_bytes": 3 * 1024**3})
+        assert p.take_learner("python", other) is None
+        assert p.wait_ready(20)
+        proc = p.take_learner("python", other)
+        assert proc is not None and proc.limits.memory_bytes == 3 * 1024**3
+        proc.finish(grace=0.0)
+        for i in range(6):
+            p.take_learner("python", resolve({"open_files": 100 + i}))
+        assert len({k[2] for k in p._keys()}) == pool_mod.MAX_LIMIT_SHAPES
+
+
+def test_a_process_without_enough_sandbox_time_left_is_not_handed_out(fake_start):
+    with LearnerPool(sandbox=object(), size=1, runtimes=("python",), max_age_seconds=5) as p:
+        assert p.wait_ready(20)
+        assert p.take_learner("python", resolve({"wall_seconds": 600})) is None
+
+
 def test_dead_and_old_processes_are_recycled(fake_start):
     with LearnerPool(sandbox=object(), size=1, runtimes=("python",), max_age_seconds=0.5) as p:
         assert p.wait_ready(20)
@@ -71,7 +91,7 @@ def test_dead_and_old_processes_are_recycled(fake_start):
         fresh = p.take_learner("python", resolve(None))
         assert fresh is None or fresh.alive()
         assert p.wait_ready(20)
-        p._procs[("learner", "python")][0][1].kill()
+        next(iter(p._procs.values()))[0][1].kill()
         time.sleep(0.2)
         assert p.take_learner("python", resolve(None)) is None
 
@@ -133,7 +153,7 @@ def test_a_process_started_while_closing_is_killed_not_kept(monkeypatch):
 
     def slow(sandbox, runtime, limits, layout=None):
         gate.wait(5)
-        proc = scripted("learner", WAITING)
+        proc = scripted("learner", WAITING, limits=limits)
         made.append(proc)
         return proc
 
@@ -145,3 +165,24 @@ def test_a_process_started_while_closing_is_killed_not_kept(monkeypatch):
     p._thread.join(5)
     assert not p._thread.is_alive()
     assert len(made) == 1 and not made[0].alive() and p.started == 0
+
+
+def test_the_shared_pool_is_off_unless_configured(monkeypatch):
+    monkeypatch.delenv("GRADING_POOL_SIZE", raising=False)
+    assert pool_mod.shared_pool(FIXTURES) is None
+    monkeypatch.setenv("GRADING_POOL_SIZE", "many")
+    with pytest.raises(ValueError, match="GRADING_POOL_SIZE"):
+        pool_mod.shared_pool(FIXTURES)
+
+
+def test_the_shared_pool_is_one_per_process(monkeypatch, fake_start):
+    monkeypatch.setenv("GRADING_POOL_SIZE", "1")
+    monkeypatch.setenv("GRADING_POOL_RUNTIMES", "python")
+    try:
+        first = pool_mod.shared_pool(FIXTURES)
+        assert first is not None and first is pool_mod.shared_pool(FIXTURES)
+        assert first.runtimes == ("python",) and first.wait_ready(20)
+    finally:
+        pool_mod.close_shared_pool()
+    pool_mod.close_shared_pool()
+    assert pool_mod._shared is None
