@@ -71,3 +71,26 @@ def test_sft_data_generator_yields_one_conversation_per_row(tokenizer):
     bos = tokenizer.get_bos_token_id()
     assert inputs.shape[0] == 2 and (inputs[:, 0] == bos).all()
     assert inputs.dtype == torch.long and targets.shape == inputs.shape
+
+
+def test_mid_data_generator_trains_on_every_token_and_stops_after_one_epoch(tokenizer):
+    from nanochat_ref.scripts.mid_train import mid_data_generator
+
+    dataset = [CONVERSATION] * 2
+    ids, _ = tokenizer.render_conversation(CONVERSATION)
+    state = {}
+    gen = mid_data_generator(dataset, tokenizer, B=1, T=len(ids) - 1, device="cpu", state=state)
+    x, y = next(gen)
+    assert (
+        x[0].tolist() == ids[:-1] and y[0].tolist() == ids[1:]
+    )  # no mask: user text and tool output included
+    assert not state["last_step"]
+    next(gen)
+    assert state["last_step"] and state["progress"] == 1.0
+
+
+def test_mid_lr_multiplier_is_flat_then_decays_to_zero():
+    from nanochat_ref.scripts.mid_train import get_lr_multiplier
+
+    assert get_lr_multiplier(0.0) == 1.0 and get_lr_multiplier(0.79) == 1.0
+    assert abs(get_lr_multiplier(0.9) - 0.5) < 1e-9 and abs(get_lr_multiplier(1.0)) < 1e-9
