@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
     p.add_argument("--export", type=str, default=None, help="copy the final model + tokenizer to this folder")
+    p.add_argument(
+        "--depth", type=int, default=0, help="override the base model depth of the profile (0: keep)"
+    )
+    p.add_argument("--mid-epochs", type=int, default=0, help="override the midtraining epochs (0: keep)")
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is best on a "
                    "busy machine, where OpenMP threads wait on each other)")  # fmt: skip
@@ -106,7 +110,11 @@ def export_checkpoint(out_dir: str, source_dir: str, tag: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
-    profile = PROFILES["tiny" if args.tiny else "smoke"]
+    profile = {k: list(v) for k, v in PROFILES["tiny" if args.tiny else "smoke"].items()}
+    if args.depth > 0:
+        profile["base"] += ["--depth", str(args.depth)]  # argparse: the last occurrence wins
+    if args.mid_epochs > 0:
+        profile["mid"] += ["--num_epochs", str(args.mid_epochs)]
     device = ["--device_type", args.device_type] if args.device_type else []
     device_dash = ["--device-type", args.device_type] if args.device_type else []
 
