@@ -9,7 +9,7 @@ STAMPS := .stamps
 HOST ?= 127.0.0.1
 PORT ?= 8000
 APT_PACKAGES := bubblewrap util-linux iproute2 librust-pyo3-dev librust-fancy-regex-dev librust-ahash-dev \
-	librust-rayon-dev chromium chromium-driver fortunes fortunes-zh wamerican
+	librust-rayon-dev chromium chromium-driver fonts-wqy-microhei gettext fortunes fortunes-zh wamerican
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install system python rustbpe frontend services run test test-fast lint bench clean
