@@ -187,6 +187,43 @@ def get_muon_momentum(it: int) -> float:
     return (1 - frac) * 0.85 + frac * 0.95
 
 
+def train_step(
+    model, optimizers, train_loader, batch, grad_accum_steps, grad_clip, lrm, muon_momentum, autocast
+):
+    """One optimizer step; returns ``(train_loss, grad_norm, next_batch)``.
+
+    ``batch`` is the prefetched ``(x, y)``; each of the ``grad_accum_steps`` micro-steps runs forward under
+    ``autocast``, divides the loss by ``grad_accum_steps`` (``backward`` sums gradients, so the sum becomes the
+    mean over the whole batch) and calls ``backward``, then prefetches the next ``(x, y, state)`` from
+    ``train_loader``. Then: clip the gradient norm to ``grad_clip`` (when > 0; ``grad_norm`` is None otherwise),
+    set every group's lr to ``initial_lr * lrm`` and the Muon (last) optimizer's momentum to ``muon_momentum``,
+    step every optimizer and zero the gradients (``set_to_none=True``). ``train_loss`` is the last micro-step's
+    loss (detached, not divided).
+    """
+    x, y = batch[0], batch[1]
+    next_batch = None
+    for _micro_step in range(grad_accum_steps):
+        with autocast:
+            loss = model(x, y)
+        train_loss = loss.detach()  # for logging
+        loss = loss / grad_accum_steps  # backward() sums gradients: divide to get the mean
+        loss.backward()
+        next_batch = next(train_loader)  # prefetch while the device works
+        x, y = next_batch[0], next_batch[1]
+    grad_norm = None
+    if grad_clip > 0.0:
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip).item()
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * lrm
+    for group in optimizers[-1].param_groups:  # [adamw, muon]
+        group["momentum"] = muon_momentum
+    for opt in optimizers:
+        opt.step()
+    model.zero_grad(set_to_none=True)
+    return train_loss, grad_norm, next_batch
+
+
 def _load_core_evaluator():
     """``scripts.base_eval.evaluate_model`` when that script exists (it needs the CORE eval bundle)."""
     try:
@@ -295,7 +332,6 @@ def main(argv: list[str] | None = None) -> dict:
         matrix_lr=args.matrix_lr,
         weight_decay=args.weight_decay,
     )
-    adamw_optimizer, muon_optimizer = optimizers
     if resuming:
         for opt, dat in zip(optimizers, optimizer_data):
             opt.load_state_dict(dat)
@@ -425,26 +461,19 @@ def main(argv: list[str] | None = None) -> dict:
         # One optimizer step: grad_accum_steps micro-steps of forward/backward
         synchronize(device_type)
         t0 = time.time()
-        for _micro_step in range(grad_accum_steps):
-            with autocast:
-                loss = model(x, y)
-            train_loss = loss.detach()  # for logging
-            loss = loss / grad_accum_steps  # backward() sums gradients: divide to get the mean
-            loss.backward()
-            x, y, dataloader_state_dict = next(train_loader)  # prefetch while the device works
-        grad_norm = None
-        if args.grad_clip > 0.0:
-            grad_norm = torch.nn.utils.clip_grad_norm_(orig_model.parameters(), args.grad_clip).item()
         lrm = lr_multiplier(step)
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = group["initial_lr"] * lrm
         muon_momentum = get_muon_momentum(step)
-        for group in muon_optimizer.param_groups:
-            group["momentum"] = muon_momentum
-        for opt in optimizers:
-            opt.step()
-        model.zero_grad(set_to_none=True)
+        train_loss, grad_norm, (x, y, dataloader_state_dict) = train_step(
+            model,
+            optimizers,
+            train_loader,
+            (x, y),
+            grad_accum_steps,
+            args.grad_clip,
+            lrm,
+            muon_momentum,
+            autocast,
+        )
         synchronize(device_type)
         dt = time.time() - t0
 

@@ -5,6 +5,7 @@ came out of it: validation bpb went down, the checkpoint is complete, a resumed 
 and base_loss measures the checkpoint.
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -90,8 +91,8 @@ def test_every_flag_has_help():
             assert action.help, f"--{action.dest} has no help"
 
 
-def test_gradient_accumulation_equals_one_large_batch():
-    torch.manual_seed(0)
+def _sgd_model(seed=0):
+    torch.manual_seed(seed)
     config = GPTConfig(sequence_len=16, vocab_size=128, n_layer=2, n_head=2, n_kv_head=2, n_embd=32)
     model = GPT(config)
     model.init_weights()
@@ -99,17 +100,41 @@ def test_gradient_accumulation_equals_one_large_batch():
         for block in model.transformer.h:
             block.attn.c_proj.weight.normal_(0, 0.1)
             block.mlp.c_proj.weight.normal_(0, 0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.0)
+    for group in opt.param_groups:
+        group["initial_lr"] = group["lr"]
+    return model, [opt]
+
+
+def test_gradient_accumulation_equals_one_large_batch():
     x = torch.randint(0, 128, (8, 16))
     y = torch.randint(0, 128, (8, 16))
-    model(x, y).backward()
-    big = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad(set_to_none=True)
-    grad_accum_steps = 4
-    for micro in range(grad_accum_steps):  # what base_train does per micro-step
-        sl = slice(2 * micro, 2 * micro + 2)
-        (model(x[sl], y[sl]) / grad_accum_steps).backward()
-    for p, g in zip(model.parameters(), big):
-        torch.testing.assert_close(p.grad, g, atol=1e-6, rtol=1e-5)
+    big_model, big_opts = _sgd_model()
+    after = iter([(x, y, {})])
+    base_train.train_step(big_model, big_opts, after, (x, y), 1, 0.0, 1.0, 0.0, contextlib.nullcontext())
+    small_model, small_opts = _sgd_model()
+    micro = iter([(x[2 * i : 2 * i + 2], y[2 * i : 2 * i + 2], {}) for i in range(1, 4)] + [(x, y, {})])
+    loss, grad_norm, next_batch = base_train.train_step(
+        small_model, small_opts, micro, (x[:2], y[:2]), 4, 0.0, 1.0, 0.0, contextlib.nullcontext()
+    )
+    for p, q in zip(small_model.parameters(), big_model.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
+    assert grad_norm is None and next_batch[0] is x  # no clipping; the batch after the step is prefetched
+    assert all(p.grad is None for p in small_model.parameters())  # zero_grad(set_to_none=True)
+
+
+def test_train_step_clips_the_gradient_and_applies_the_lr_multiplier():
+    model, opts = _sgd_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    x = torch.randint(0, 128, (4, 16))
+    batches = iter([(x, x, {})])
+    loss, grad_norm, _ = base_train.train_step(
+        model, opts, batches, (x, x), 1, 1e-3, 0.5, 0.9, contextlib.nullcontext()
+    )
+    assert grad_norm > 1e-3 and loss.item() > 0
+    assert opts[0].param_groups[0]["lr"] == pytest.approx(0.05) and opts[0].param_groups[0]["momentum"] == 0.9
+    step_norm = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    assert step_norm.item() == pytest.approx(0.05 * 1e-3, rel=1e-3)  # lr * clipped gradient norm
 
 
 # --------------------------------------------------------------------------------------------------------------
