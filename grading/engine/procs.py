@@ -35,7 +35,7 @@ MODULE_TARGET = "/opt/module"
 CONTENT_TARGET = "/opt/content"
 STDERR_KEEP = 64 * 1024
 #: Frames from the learner may carry tensors, but never more than this in one frame.
-LEARNER_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
+LEARNER_CAPS = Caps(header_bytes=8 * 1024 * 1024, buffers=4096, buffer_bytes=128 * 1024 * 1024)
 JUDGE_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
 
 

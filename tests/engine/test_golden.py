@@ -2,8 +2,8 @@
 
 Run with ``UPDATE_GOLDEN=1`` to rewrite the expected files after an intended change, then review the diff.
 The ``cheat_*`` submissions try to forge a pass (patching pytest or builtins, printing fake events, writing
-fake result files, exiting 0, forging protocol frames, sleeping past the deadline); their golden results are
-all failures, and :func:`test_no_cheat_ever_passes` says so independently of the JSON files.
+fake result files, exiting 0, forging protocol frames, sleeping past the deadline, hunting the filesystem for
+the hidden tests, which does find them when run outside the sandbox); their golden results are all failures, and :func:`test_no_cheat_ever_passes` says so independently of the JSON files.
 """
 
 from __future__ import annotations

@@ -278,3 +278,32 @@ def test_channel_sends_whole_frames_from_many_threads():
     frames = [reader.recv() for _ in range(80)]
     assert all(f is not None and f.kind == "n" and f.buffers == [bytes(1000)] for f in frames)
     assert reader.recv() is None
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_random_bytes_never_raise_anything_but_a_protocol_error(data):
+    try:
+        read_frame(io.BytesIO(MAGIC + data if data[:1] == b"\x00" else data))
+    except ProtocolError:
+        pass
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.floats(),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["$t", "b", "v", "dtype", "shape", "items", "id"]), c, max_size=4
+            )
+        ),
+        max_leaves=12,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_random_value_trees_never_raise_anything_but_a_protocol_error(tree):
+    try:
+        decode_value(tree, [b"\x00" * 8])
+    except ProtocolError:
+        pass
