@@ -104,6 +104,7 @@ class Proc:
         self.runtime = runtime
         self.channel = Channel(job.stdout, job.stdin, caps)
         self.stderr = bytearray()
+        self.stderr_closed = threading.Event()
         self.ready = threading.Event()
         self._lock = threading.Lock()
         self._sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue()
@@ -147,6 +148,7 @@ class Proc:
             except (OSError, ValueError):  # pragma: no cover - pipe closed under us
                 return
             if not chunk:
+                self.stderr_closed.set()
                 return
             room = STDERR_KEEP - len(self.stderr)
             if room > 0:

@@ -19,6 +19,7 @@ Design choices:
 
 from __future__ import annotations
 
+import logging
 import queue
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from .protocol import Frame, ProtocolError
 from .schema import SCHEMA_VERSION, validate_result
 from .workspace import ENGINE_KEYS, ModuleSpec, SubmissionError, build_workspace, load_module, validate_files
 
+log = logging.getLogger("grading.engine")
 OPS = frozenset({"import", "call", "value", "setattr", "getitem", "len", "iter", "repr", "str", "release"})
 DEFAULT_CALL_SECONDS = 10.0
 #: Fresh learner processes started after one died, so one runaway function fails only its own tests.
@@ -244,8 +246,12 @@ class _Job:
     # ------------------------------------------------------------------ judge side
     def _on_judge(self, item: Frame | None | Exception) -> Iterator[dict[str, Any]]:
         if not isinstance(item, Frame):
-            tail = bytes(self.judge.stderr[-2000:]).decode("utf-8", "replace") if self.judge else ""
-            self._platform(f"The grader stopped unexpectedly. {tail}".strip())
+            # The judge's own output can quote hidden tests: it goes to the operator's log, never the result.
+            assert self.judge is not None
+            self.judge.stderr_closed.wait(1.0)
+            tail = bytes(self.judge.stderr[-4000:]).decode("utf-8", "replace")
+            log.error("judge of %s stopped (%s); stderr tail:\n%s", self.module_dir.name, item, tail)
+            self._platform("The grader stopped unexpectedly (a platform problem, not your code).")
             return
         kind = item.kind
         if kind == "ready":

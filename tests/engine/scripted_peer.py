@@ -1,7 +1,7 @@
 """A scripted stand-in for the judge or the learner host, for the runner's edge-case tests.
 
 Usage: ``python scripted_peer.py '<json list of steps>'``; each step is ``[action, arg]``:
-``send`` a frame header, ``raw`` bytes (latin-1 text), ``recv`` one frame, ``reply`` to the next op with a value, ``output`` text,
+``send`` a frame header, ``raw`` bytes (latin-1 text), ``stderr`` text, ``recv`` one frame, ``reply`` to the next op with a value, ``output`` text,
 ``sleep`` seconds, ``close_stdin``, ``exit`` with a code, ``drain`` until the end of input.
 """
 
@@ -25,6 +25,8 @@ for action, arg in json.loads(sys.argv[1]):
     elif action == "raw":
         sys.stdout.buffer.write(arg.encode("latin-1"))
         sys.stdout.buffer.flush()
+    elif action == "stderr":
+        print(arg, file=sys.stderr, flush=True)
     elif action == "sleep":
         time.sleep(arg)
     elif action == "close_stdin":

@@ -78,10 +78,12 @@ def grade_scripted(
     return events, result
 
 
-def test_a_judge_that_dies_is_a_platform_error(monkeypatch):
-    _, result = grade_scripted(monkeypatch, [READY, START, ["exit", 3]], [*LEARNER_UP, ["drain", None]])
+def test_a_judge_that_dies_is_a_platform_error_logged_for_the_operator_only(monkeypatch, caplog):
+    steps = [READY, START, ["stderr", "assert total(values) == SECRET-HIDDEN-VALUE"], ["exit", 3]]
+    _, result = grade_scripted(monkeypatch, steps, [*LEARNER_UP, ["drain", None]])
     assert (result["status"], result["outcome"], result["fault"]) == ("error", "platform_error", "platform")
-    assert result["message"].startswith("The grader stopped unexpectedly")
+    assert result["message"] == "The grader stopped unexpectedly (a platform problem, not your code)."
+    assert "SECRET-HIDDEN-VALUE" not in str(result) and "SECRET-HIDDEN-VALUE" in caplog.text
 
 
 @pytest.mark.parametrize(
