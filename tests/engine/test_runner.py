@@ -446,3 +446,24 @@ def test_grade_records_queued_time_and_submission_id(monkeypatch):
     result = events[-1]["result"]
     assert result["timestamps"]["queued"] == "2026-01-01T00:00:00Z" and result["submission_id"] == "42"
     assert result["status"] == "pass" and result["message"] == "All 1 tests passed."
+
+
+def test_abandoning_the_event_stream_stops_both_processes(monkeypatch):
+    made = []
+
+    def learner(*a, **k):
+        made.append(scripted("learner", [*LEARNER_UP, ["sleep", 30]]))
+        return made[-1]
+
+    def judge(*a, **k):
+        made.append(scripted("judge", [READY, START, collected(T1), started(T1), ["sleep", 30]]))
+        return made[-1]
+
+    monkeypatch.setattr(runner, "start_learner", learner)
+    monkeypatch.setattr(runner, "start_judge", judge)
+    events = runner.grade(FIXTURES / "add", {"add.py": PASS_SRC}, sandbox=object())
+    for event in events:
+        if event["type"] == "test_started":
+            break
+    events.close()
+    assert len(made) == 2 and not any(p.alive() for p in made)
