@@ -59,22 +59,6 @@ def test_queries_are_rms_normed_per_head_so_their_scale_does_not_matter(twin):
     torch.testing.assert_close(got, reference.transformer.h[0].attn(x, cos_sin, None), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.step("step2")
-@pytest.mark.hint("h6")
-def test_attention_with_a_kv_cache_matches_attention_without_one(learner, twin):
-    model, reference = twin(n_layer=1)
-    engine = learner.module("nanochat.engine")
-    cache = engine.KVCache(2, 2, 16, 8, 1)  # batch, kv heads, length, head_dim, layers
-    attn = model.get_submodule("transformer.h.0.attn")
-    x = torch.randn(2, 12, 32)
-    full = reference.transformer.h[0].attn(x, (reference.cos[:, :12], reference.sin[:, :12]), None)
-    outs = []
-    for start, end in [(0, 5), (5, 9), (9, 10), (10, 11), (11, 12)]:  # prefill, chunked prefill, decode steps
-        cos_sin = (reference.cos[:, start:end], reference.sin[:, start:end])
-        outs.append(attn(x[:, start:end], cos_sin, cache))
-    torch.testing.assert_close(torch.cat(outs, dim=1), full, atol=1e-4, rtol=1e-4)
-
-
 # --- step 3 ----------------------------------------------------------------------------------------------------
 
 
@@ -103,18 +87,6 @@ def test_logits_never_leave_the_softcap(twin, gpt):
     logits = model(idx)
     assert logits.abs().max() <= 15.0, "logits must be soft-capped: 15 * tanh(logits / 15)"
     torch.testing.assert_close(logits, reference(idx), atol=1e-3, rtol=1e-4)
-
-
-@pytest.mark.step("step3")
-@pytest.mark.hint("h9")
-def test_forward_with_a_kv_cache_continues_the_sequence(learner, twin):
-    model, reference = twin()
-    engine = learner.module("nanochat.engine")
-    cache = engine.KVCache(1, 2, 16, 8, 2)
-    idx = torch.randint(0, 100, (1, 10))
-    first = model(idx[:, :7], None, cache)
-    rest = model(idx[:, 7:], None, cache)
-    torch.testing.assert_close(torch.cat([first, rest], dim=1), reference(idx), atol=1e-4, rtol=1e-4)
 
 
 # --- step 4 ----------------------------------------------------------------------------------------------------

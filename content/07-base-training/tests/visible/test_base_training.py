@@ -203,3 +203,6 @@ def test_tiny_base_training_run_lowers_val_bpb_like_nanochat(learner, learner_en
     metrics.series("val_bpb", history)
     assert history[-1] < history[0] - 0.2, f"val bpb should drop: {history}"
     assert history == pytest.approx([b for _, b in expected["val_bpb_history"]], rel=1e-3)
+    os_mod = learner.module("os")
+    names = os_mod.listdir(f"{os_mod.environ.get('NANOCHAT_BASE_DIR')}/base_checkpoints/d2")
+    assert "model_000012.pt" in names and "meta_000012.json" in names, "the last step saves a checkpoint"
