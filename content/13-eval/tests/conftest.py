@@ -1,0 +1,176 @@
+"""Fixtures for module 13: tasks over a small JSONL file, one tiny tokenizer and one tiny GPT on both sides.
+
+Design choices:
+
+- Tasks: ``CustomJSON`` (the reference subclass, which builds on the learner's ``Task``) over the same JSONL file
+  written on both sides; the examples say which underlying line they are, so slicing errors are visible.
+- The tokenizer is trained on both sides with the deterministic pure-Python BPE trainer (< 1 s) and checked to
+  agree. The GPT is trained briefly in the judge (a random one predicts junk bytes, so every language-modelling
+  item would be wrong) and its state dict is loaded into a learner-side GPT: both sides score with the same
+  weights.
+- CORE items are hand-written (multiple choice, schema, language modelling) in the DCLM bundle's format.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from nanochat_ref.gpt import GPT, GPTConfig
+from nanochat_ref.tokenizer import RustBPETokenizer
+
+TEXTS = [
+    "The sky is blue. Grass is green. The sun is hot and the snow is cold.",
+    "The capital of France is Paris. The capital of Italy is Rome.",
+    "The man went to the store and bought milk. The cat sat on the mat.",
+    "Question: what is two plus two? Answer: four.",
+] * 5
+VOCAB_SIZE = 300
+MODEL = {"vocab_size": VOCAB_SIZE, "n_layer": 1, "n_head": 2, "n_kv_head": 2, "n_embd": 32}
+
+CONVERSATIONS = [
+    [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]
+    for i in range(10)
+]
+
+MC_ITEMS = [
+    {"query": "The sky is", "choices": ["blue", "green", "hot"], "gold": 0},
+    {"query": "Grass is", "choices": ["cold", "green"], "gold": 1},
+    {"query": "The sun is", "choices": ["hot", "cold", "blue", "Rome"], "gold": 0},
+    {"query": "The snow is", "choices": ["hot", "cold"], "gold": 1},
+    {"query": "The capital of France is", "choices": ["Rome", "Paris", "milk"], "gold": 1},
+    {"query": "The capital of Italy is", "choices": ["Rome", "Paris"], "gold": 0},
+    {"query": "The cat sat on the", "choices": ["mat", "sky", "store"], "gold": 0},
+    {"query": "Question: what is two plus two? Answer:", "choices": ["four", "two", "blue"], "gold": 0},
+]
+SCHEMA_ITEMS = [
+    {"context_options": ["The man went to the store", "The cat sat on the mat"], "continuation": "and bought milk",
+     "gold": 0},
+    {"context_options": ["The snow is cold", "The sun is hot", "Grass is green"], "continuation": "in the summer",
+     "gold": 1},
+    {"context_options": ["The capital of France", "The capital of Italy"], "continuation": "is Rome", "gold": 1},
+    {"context_options": ["The sky", "The cat"], "continuation": "is blue", "gold": 0},
+]  # fmt: skip
+LM_ITEMS = [
+    {"context": "The capital of France is", "continuation": "Paris"},
+    {"context": "The sky is ", "continuation": "blue"},
+    {"context": "Question: what is two plus two? Answer:", "continuation": "four"},
+    {"context": "The cat sat on the", "continuation": "mat. The sun is hot"},
+]
+
+
+def meta(task_type: str, num_fewshot: int = 0) -> dict:
+    return {"task_type": task_type, "num_fewshot": num_fewshot, "continuation_delimiter": " "}
+
+
+@pytest.fixture
+def ce(learner):
+    """The learner's ``nanochat.core_eval`` module (a proxy)."""
+    return learner.module("nanochat.core_eval")
+
+
+@pytest.fixture
+def tc(learner):
+    """The learner's ``nanochat.tasks.common`` module (a proxy)."""
+    return learner.module("nanochat.tasks.common")
+
+
+@pytest.fixture(scope="session")
+def judge_tok():
+    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
+
+
+@pytest.fixture
+def tok(learner, judge_tok):
+    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
+    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
+        TEXTS, VOCAB_SIZE, backend="python"
+    )
+    for text in ("The capital of France is Paris", "Grass is green", "milk"):
+        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
+    return learner_tok
+
+
+@pytest.fixture(scope="session")
+def trained_state(judge_tok):
+    """Weights of a tiny GPT trained for 30 steps on TEXTS (~3 s): it has memorised some facts, so the CORE
+    items get a mix of right and wrong answers and a wrong scoring rule shows."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(sequence_len=64, **MODEL))
+    model.init_weights()
+    bos = judge_tok.get_bos_token_id()
+    rows = [[bos, *judge_tok.encode(t)] for t in TEXTS[:4]]
+    width = max(len(r) for r in rows)
+    x = torch.full((len(rows), width), bos)
+    mask = torch.zeros(len(rows), width, dtype=torch.bool)
+    for i, r in enumerate(rows):
+        x[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r) - 1] = True
+    y = torch.roll(x, -1, dims=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-2)
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(x)[mask].float(), y[mask])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.fixture
+def models(learner, trained_state):
+    """``models(sequence_len=64)`` -> (learner model handle, judge model) with the same trained weights."""
+
+    def _make(sequence_len: int = 64):
+        judge = GPT(GPTConfig(sequence_len=sequence_len, **MODEL))
+        judge.init_weights()
+        judge.load_state_dict(trained_state)
+        judge.eval()
+        gpt = learner.module("nanochat.gpt")
+        model = gpt.GPT(gpt.GPTConfig(sequence_len=sequence_len, **MODEL))
+        model.init_weights()
+        model.load_state_dict(trained_state)
+        model.eval()
+        return model, judge
+
+    return _make
+
+
+@pytest.fixture
+def jsonl(learner, tmp_path):
+    """The conversations file on both sides: returns (learner path, judge path)."""
+    text = "".join(json.dumps(c) + "\n" for c in CONVERSATIONS)
+    learner_path = learner.module("os.path").join(learner.module("tempfile").mkdtemp(), "convs.jsonl")
+    learner.module("pathlib").Path(learner_path).write_text(text)
+    judge_path = tmp_path / "convs.jsonl"
+    judge_path.write_text(text)
+    return learner_path, str(judge_path)
+
+
+@pytest.fixture
+def view(learner, jsonl):
+    """``view(**slice)`` -> (learner CustomJSON view handle, reference view) over the same file."""
+    from nanochat_ref.tasks.customjson import CustomJSON
+
+    def _make(**kwargs):
+        task = learner.module("nanochat.tasks.customjson").CustomJSON(filepath=jsonl[0], **kwargs)
+        return task, CustomJSON(filepath=jsonl[1], **kwargs)
+
+    return _make
+
+
+@pytest.fixture
+def seq(learner):
+    """``seq.len(handle)`` and ``seq.get(handle, i)``: len() and [i] evaluated in the learner's process."""
+    builtins, operator = learner.module("builtins"), learner.module("operator")
+    return SimpleNamespace(len=builtins.len, get=operator.getitem)
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The hand-written items and helpers, for the test files (they do not import conftest)."""
+    return SimpleNamespace(
+        MC=MC_ITEMS, SCHEMA=SCHEMA_ITEMS, LM=LM_ITEMS, CONVERSATIONS=CONVERSATIONS, meta=meta, TEXTS=TEXTS
+    )
