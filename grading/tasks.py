@@ -11,11 +11,22 @@ Design choices:
 - Two queues, one task: ``enqueue`` sends to Celery (queues ``cpu`` and ``gpu``, by the module's ``limits.gpu``)
   in production, and to ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode.
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
+- Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
+  ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
+  ``LAB_CONTENT_DIR`` for the judges) read when a job asks for it, not at import. The platform holds it rather
+  than ``shared_pool`` so the typed settings (default 1, validated) decide, not a raw env var. It is created
+  only in a process marked as a grading worker (``start_grading_pool``: runlab, Celery ``worker_process_init``;
+  ``want_grading_pool``: Celery ``worker_init``, which only marks, so a threads worker creates it on its first
+  job). A one-off ``grade_submission`` call (a shell, a test) grades cold and leaves no processes behind. Never
+  before a fork: a pool remembers its pid; one inherited by a forked child is dropped (its processes belong to
+  the parent). A settings change (tests) replaces it; size 0 closes it and grades cold. ``close_grading_pool``
+  at shutdown (runlab exit, Celery ``worker_process_shutdown`` / ``worker_shutdown``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from pathlib import Path
@@ -31,10 +42,74 @@ from grading.models import Submission
 log = logging.getLogger(__name__)
 
 
+# --- warm pool ----------------------------------------------------------------------------------------------------
+_pool_lock = threading.Lock()
+_pool: Any = None
+_pool_config: tuple[int, tuple[str, ...], Path] | None = None
+_pool_pid: int | None = None
+_pool_wanted = False
+
+
+def want_grading_pool() -> None:
+    """Mark this process (and children it forks) as a grading worker: jobs use a warm pool, created on demand."""
+    global _pool_wanted
+    _pool_wanted = True
+
+
+def start_grading_pool() -> Any:
+    """Mark this process as a grading worker and start its pool now (so the first job is warm); see grading_pool."""
+    want_grading_pool()
+    return grading_pool()
+
+
+def grading_pool() -> Any:
+    """This grading worker's warm ``LearnerPool`` per current settings (created on first use), or ``None``.
+
+    ``None`` when ``GRADING_POOL_SIZE`` is 0 or this process is no grading worker (see ``start_grading_pool``).
+    """
+    global _pool, _pool_config, _pool_pid
+    size = int(settings.GRADING_POOL_SIZE) if _pool_wanted else 0
+    config = (size, tuple(settings.GRADING_POOL_RUNTIMES), Path(settings.LAB_CONTENT_DIR).resolve())
+    retired = None
+    with _pool_lock:
+        if _pool is not None and _pool_pid != os.getpid():
+            _pool = _pool_config = _pool_pid = (
+                None  # inherited across a fork: the parent's processes, not ours
+            )
+        if _pool is not None and _pool_config != config:
+            retired, _pool, _pool_config, _pool_pid = _pool, None, None, None
+        if _pool is None and size > 0:
+            from grading.engine.pool import LearnerPool  # imported lazily: the web process stays light
+
+            _pool = LearnerPool(size=size, runtimes=config[1], content_root=config[2])
+            _pool_config, _pool_pid = config, os.getpid()
+            log.info("grading pool: %d warm process(es) per role and runtime %s", size, ",".join(config[1]))
+        pool = _pool
+    if retired is not None:
+        retired.close()
+    return pool
+
+
+def close_grading_pool() -> None:
+    """Stop this process's warm pool (kills its idle processes) and stop wanting one; no-op when there is none."""
+    global _pool, _pool_config, _pool_pid, _pool_wanted
+    with _pool_lock:
+        _pool_wanted = False
+        pool = _pool if _pool_pid == os.getpid() else None
+        _pool = _pool_config = _pool_pid = None
+    if pool is not None:
+        pool.close()
+
+
 def _engine_grade(module_dir: Path, files: dict[str, bytes], *, submission_id: str) -> Any:
     from grading.engine import runner  # imported lazily: the web process stays light
 
-    return runner.grade(module_dir, files, limits=None, pool=None, submission_id=submission_id)
+    try:
+        pool = grading_pool()
+    except Exception:  # noqa: BLE001 - no warm pool is no reason to refuse a job: grade it cold
+        log.exception("grading pool unavailable; cold start")
+        pool = None
+    return runner.grade(module_dir, files, limits=None, pool=pool, submission_id=submission_id)
 
 
 @shared_task(name="grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -2,14 +2,50 @@
 
 Workers consume the ``cpu`` queue (every module) or the ``gpu`` queue (modules whose limits ask for a GPU):
 ``celery -A labplatform worker -Q cpu`` / ``-Q gpu``. Tasks are discovered from each app's ``tasks.py``.
+
+Warm pool (``GRADING_POOL_SIZE``): each process that runs tasks owns one pool. ``worker_init`` (the main
+process, before any fork) only marks the worker as a grading worker; the pool is started on
+``worker_process_init``, which Celery sends in each prefork child after the fork (and in a solo worker's own
+process), so the parent never holds warm processes that a fork would copy. A threads worker creates it on its
+first job. It is closed on ``worker_process_shutdown`` (prefork children) and ``worker_shutdown`` (the main
+process: solo/threads).
 """
 
+import logging
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labplatform.settings")
 
 app = Celery("labplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _want_grading_pool(**_: object) -> None:
+    from grading.tasks import want_grading_pool
+
+    want_grading_pool()
+
+
+@worker_process_init.connect
+def _start_grading_pool(**_: object) -> None:
+    from grading.tasks import start_grading_pool
+
+    try:
+        start_grading_pool()
+    except Exception:  # noqa: BLE001 - jobs still grade cold; the first one retries the pool
+        log.exception("could not start the grading pool")
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _close_grading_pool(**_: object) -> None:
+    from grading.tasks import close_grading_pool
+
+    close_grading_pool()

@@ -296,6 +296,15 @@ LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)
 LAB_TOOL_MAX_BYTES = env_int("LAB_TOOL_MAX_BYTES", 200 * 1024, minimum=1)
 LAB_TOOL_TIMEOUT_SECONDS = env_int("LAB_TOOL_TIMEOUT_SECONDS", 10, minimum=1)
 LAB_EVENT_OUTPUT_MAX_CHARS = env_int("LAB_EVENT_OUTPUT_MAX_CHARS", 16 * 1024, minimum=256)
+# Warm pool (grading.engine.pool.LearnerPool), one per grading process (the runlab process in embedded mode, each
+# Celery worker process in production): this many pre-started learner hosts and judges per runtime; 0 = cold
+# starts only. Each warm torch process holds about 300 MB, so the cost is 2 x size x (runtimes) processes.
+GRADING_POOL_SIZE = env_int("GRADING_POOL_SIZE", 1, minimum=0, maximum=8)
+GRADING_POOL_RUNTIMES = env_list("GRADING_POOL_RUNTIMES", ["python", "torch"])
+if not GRADING_POOL_RUNTIMES or set(GRADING_POOL_RUNTIMES) - {"python", "torch"}:
+    raise ImproperlyConfigured(
+        f"GRADING_POOL_RUNTIMES={','.join(GRADING_POOL_RUNTIMES)!r}: expected a comma list of python, torch"
+    )
 SANDBOX_BACKEND = env_str("SANDBOX_BACKEND", "docker" if PRODUCTION else "bwrap", choices=("bwrap", "docker"))
 # The engine and sandbox read SANDBOX_* from the process environment; make the chosen backend visible to them.
 os.environ.setdefault("SANDBOX_BACKEND", SANDBOX_BACKEND)

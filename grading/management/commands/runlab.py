@@ -1,8 +1,9 @@
 """``manage.py runlab --host --port``: serve the ASGI app with daphne plus the in-process grading worker.
 
 Embedded mode's single process: daphne serves HTTP and websockets; ``grading.tasks.embedded_worker`` grades on
-threads and first re-queues submissions a previous process left unfinished. In production mode (Celery queue) it
-only serves; workers run separately.
+threads and first re-queues submissions a previous process left unfinished; the threads share this process's warm
+pool (``GRADING_POOL_SIZE``), started here so the first job is already warm, and closed when daphne stops. In
+production mode (Celery queue) it only serves; workers run separately and own their pools.
 """
 
 from django.conf import settings
@@ -19,12 +20,24 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
         from daphne.cli import CommandLineInterface
 
-        if settings.LAB_GRADING_QUEUE == "thread":
-            from grading.tasks import embedded_worker
+        embedded = settings.LAB_GRADING_QUEUE == "thread"
+        if embedded:
+            from grading.tasks import embedded_worker, start_grading_pool
 
+            start_grading_pool()
             embedded_worker.start(recover=True)
-            self.stdout.write(f"grading: {settings.LAB_EMBEDDED_WORKERS} in-process worker thread(s)")
+            self.stdout.write(
+                f"grading: {settings.LAB_EMBEDDED_WORKERS} in-process worker thread(s), warm pool size "
+                f"{settings.GRADING_POOL_SIZE} ({','.join(settings.GRADING_POOL_RUNTIMES)})"
+            )
         self.stdout.write(f"serving http://{options['host']}:{options['port']}/")
-        CommandLineInterface().run(
-            ["--bind", options["host"], "--port", str(options["port"]), "labplatform.asgi:application"]
-        )
+        try:
+            CommandLineInterface().run(
+                ["--bind", options["host"], "--port", str(options["port"]), "labplatform.asgi:application"]
+            )
+        finally:
+            if embedded:
+                from grading.tasks import close_grading_pool, embedded_worker
+
+                embedded_worker.stop()
+                close_grading_pool()

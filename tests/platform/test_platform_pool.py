@@ -1,0 +1,148 @@
+"""The platform's grading path on the warm pool: the real engine, bubblewrap, the fixture course's ``01-hello``.
+
+Warm service is asserted through the pool's own state, never a clock: ``LearnerPool.started`` counts processes the
+refill thread started (it only refills what jobs took), and the idle processes a job can take are read from the
+pool's slots (``_procs``, read-only here) so each can be followed: taken, served, dead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from platform_helpers import GOOD_HELLO
+
+from grading import tasks
+from grading.models import Result
+
+pytestmark = pytest.mark.django_db
+
+BAD_HELLO = "def greet(name):\n    return 'nope'\n"
+
+
+@pytest.fixture
+def warm(course, settings):
+    """Pool on (size 1, python runtime only: the fixture module's), started as runlab starts it."""
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    pool = tasks.start_grading_pool()
+    assert pool is not None and pool.wait_ready(timeout=60), "the pool never filled"
+    yield pool
+    tasks.close_grading_pool()
+
+
+def idle_procs(pool) -> set:
+    """The processes waiting in the pool's slots (learner hosts and judges)."""
+    with pool._lock:
+        return {proc for entries in pool._procs.values() for _, proc in entries}
+
+
+def grade(learner, submit, module, text) -> Result:
+    submission = submit(learner, module, text)
+    assert tasks.grade_submission(submission.pk) == "graded"
+    return Result.objects.get(submission=submission)
+
+
+@pytest.mark.slow
+def test_two_consecutive_submissions_both_get_correct_verdicts_the_second_served_warm(
+    course, learner, submit, warm
+):
+    module = course["01-hello"]
+    first = grade(learner, submit, module, BAD_HELLO)
+    assert (first.status, first.result["fault"]) == ("fail", "learner")
+
+    assert warm.wait_ready(timeout=60)
+    started, waiting = warm.started, idle_procs(warm)
+    assert {p.role for p in waiting} == {"learner", "judge"} and all(p.ready.is_set() for p in waiting)
+
+    second = grade(learner, submit, module, GOOD_HELLO)
+    assert second.status == "pass", second.result["message"]
+    assert second.result["score"] == second.result["max_score"] > 0
+    # the warm learner host and judge were taken (the pool refills exactly those two) and not cold-started
+    assert not waiting & idle_procs(warm)
+    assert warm.wait_ready(timeout=60)
+    assert warm.started == started + 2
+
+
+@pytest.mark.slow
+def test_a_warm_process_serves_one_submission_and_dies(course, learner, submit, warm):
+    module = course["01-hello"]
+    served: set = set()
+    for _ in range(2):
+        assert warm.wait_ready(timeout=60)
+        waiting = idle_procs(warm)
+        assert not waiting & served, "a process that served a submission went back to the pool"
+        result = grade(learner, submit, module, BAD_HELLO)
+        assert result.status == "fail"
+        taken = waiting - idle_procs(warm)
+        assert {p.role for p in taken} == {"learner", "judge"}
+        assert not any(p.alive() for p in taken), "a process outlived its submission"
+        served |= taken
+    assert len(served) == 4
+
+
+@pytest.mark.slow
+def test_pool_size_zero_still_grades_cold(course, learner, submit, settings):
+    settings.GRADING_POOL_SIZE = 0
+    assert tasks.start_grading_pool() is None
+    try:
+        result = grade(learner, submit, course["01-hello"], GOOD_HELLO)
+        assert result.status == "pass", result.result["message"]
+        assert tasks.grading_pool() is None
+    finally:
+        tasks.close_grading_pool()
+
+
+@pytest.mark.slow
+def test_a_process_that_is_no_grading_worker_grades_cold_and_starts_no_pool(
+    course, learner, submit, settings
+):
+    settings.GRADING_POOL_SIZE = 1
+    tasks.close_grading_pool()
+    result = grade(learner, submit, course["01-hello"], BAD_HELLO)
+    assert result.status == "fail"
+    assert tasks.grading_pool() is None
+
+
+@pytest.mark.slow
+def test_changing_the_pool_settings_replaces_the_pool_and_closing_kills_its_processes(course, settings):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    first = tasks.start_grading_pool()
+    try:
+        assert first.wait_ready(timeout=60)
+        kept = idle_procs(first)
+        settings.GRADING_POOL_SIZE = 2
+        second = tasks.grading_pool()
+        assert second is not first and second.size == 2
+        assert not any(p.alive() for p in kept)
+    finally:
+        tasks.close_grading_pool()
+    assert tasks.grading_pool() is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("GRADING_POOL_SIZE", "-1", "GRADING_POOL_SIZE=-1: must be >= 0"),
+        ("GRADING_POOL_SIZE", "two", "GRADING_POOL_SIZE='two': expected an integer"),
+        ("GRADING_POOL_RUNTIMES", "python,jax", "GRADING_POOL_RUNTIMES='python,jax'"),
+    ],
+)
+def test_bad_pool_settings_stop_the_start(repo_root, name, value, complaint):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "GRADING_"))}
+    env.update(
+        {"LAB_VAR_DIR": tempfile.mkdtemp(), name: value, "DJANGO_SETTINGS_MODULE": "labplatform.settings"}
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and complaint in proc.stderr, proc.stderr[-2000:]
