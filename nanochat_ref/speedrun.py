@@ -13,9 +13,9 @@ Design choices:
   data from `chatdata` generators, seeds are fixed (`compute_init` seeds 42).
 - Stage times are measured and written to an extra report section, `speedrun.md`, and printed as `name: value`
   lines; `report.md` ends up in the base dir and the current directory.
-- `--tiny` sizes: a 2,048-token vocabulary, a depth-2 model (width 128, one head, ~0.9M parameters) at context 256. Base
-  training is short (the offline corpus is small); most of the skill comes from midtraining several epochs on the
-  synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
+- `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, two heads, ~2.1M parameters) at context
+  256. Base training is short (the offline corpus is small); most of the skill comes from two epochs of
+  midtraining on the synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ PROFILES = {
     "tiny": {
         "shards": ["--num_shards", "3", "--row_groups_per_shard", "2", "--rows_per_group", "512"],
         "tok": ["--vocab_size", "2048", "--max_chars", "2000000"],
-        "base": ["--tiny", "--depth", "2", "--max_seq_len", "256", "--device_batch_size", "16",
+        "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
                  "--total_batch_size", "4096", "--num_iterations", "60", "--eval_every", "30",
                  "--eval_tokens", "16384", "--matrix_lr", "0.03"],
         "mid": ["--tiny", "--device_batch_size", "16", "--max_seq_len", "256", "--total_batch_size", "4096",
-                "--num_epochs", "3", "--eval_every", "-1", "--eval_tokens", "16384", "--matrix_lr", "0.03"],
+                "--num_epochs", "2", "--eval_every", "-1", "--eval_tokens", "16384", "--matrix_lr", "0.03"],
         "sft": ["--tiny", "--source", "mid", "--device_batch_size", "8", "--target_examples_per_step", "16",
                 "--init_lr_frac", "0.1"],
         "rl": ["--tiny", "--source", "sft", "--num_steps", "12"],

@@ -36,7 +36,7 @@ def test_the_shipped_model_solves_arithmetic_well_above_chance(shipped):
         prompt = tokenizer.render_for_completion(task[i])
         results, _ = engine.generate_batch(prompt, max_tokens=64, temperature=0.0)
         solved += task.evaluate(task[i], tokenizer.decode(results[0][len(prompt) :]))
-    assert solved >= 8  # the constant best guess solves ~1 of 20; the model measured 64/100 at export
+    assert solved >= 12  # the constant best guess solves ~1 of 20; the model measured 96/100 at export
 
 
 def test_chat_web_serves_the_shipped_model(shipped):
