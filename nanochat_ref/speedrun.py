@@ -13,6 +13,10 @@ Design choices:
   data from `chatdata` generators, seeds are fixed (`compute_init` seeds 42).
 - Stage times are measured and written to an extra report section, `speedrun.md`, and printed as `name: value`
   lines; `report.md` ends up in the base dir and the current directory.
+- `--reeval DIR` is an eval-only pass on an exported folder (e.g. the shipped `checkpoints/`): the final model's
+  evaluation is rerun with the profile's flags in a scratch copy, and its `## Chat evaluation <stage>` section and
+  the summary table's column in `DIR/report.md` are replaced; nothing is retrained. It exists so that an evaluation
+  added later (e.g. the balanced spelling evals) can be reported for a model that was already shipped.
 - `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, two heads, ~2.1M parameters) at context
   256. Base training is short (the offline corpus is small); most of the skill comes from two epochs of
   midtraining on the synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
@@ -43,7 +47,7 @@ PROFILES = {
         "base_eval": ["--max-per-task", "100"],
         "eval_mid": ["-a", "ARC-Easy|ARC-Challenge|MMLU", "-x", "200", "-b", "16"],
         "eval_sft": ["-x", "100", "-m", "96", "-b", "16"],
-        "eval_rl": ["-a", "GSM8K|SpellingBee", "-x", "100", "-m", "96"],
+        "eval_rl": ["-a", "GSM8K|SpellingBee|SpellingBee-balanced|SimpleSpelling", "-x", "100", "-m", "96"],
     },
     "smoke": {
         "shards": ["--num_shards", "2", "--row_groups_per_shard", "1", "--rows_per_group", "128"],
@@ -76,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mid-epochs", type=int, default=0, help="override the midtraining epochs (0: keep)")
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
+    p.add_argument("--reeval", type=str, default=None, help="eval-only: rerun the final evaluation on this "
+                   "exported folder and update its report.md (no training)")  # fmt: skip
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is best on a "
                    "busy machine, where OpenMP threads wait on each other)")  # fmt: skip
     return p
@@ -108,6 +114,61 @@ def export_checkpoint(out_dir: str, source_dir: str, tag: str) -> None:
     print0(f"Exported {ckpt_dir} step {step} to {phase_dir}")
 
 
+def splice_report(report_text: str, section: str, stage: str, results: dict[str, float]) -> str:
+    """`report_text` with its `## Chat evaluation <stage>` section replaced by `section` (appended before the
+    summary if absent) and the summary table's `<stage>` column updated for the metrics in `results`."""
+    import re
+
+    heading = f"## Chat evaluation {stage}\n"
+    pattern = re.compile(re.escape(heading) + r".*?(?=^## )", re.DOTALL | re.MULTILINE)
+    section = section.rstrip("\n") + "\n\n\n"
+    if pattern.search(report_text):
+        report_text = pattern.sub(lambda _m: section, report_text, count=1)
+    else:
+        report_text = report_text.replace("## Summary\n", section + "## Summary\n", 1)
+    column = {"base": 1, "mid": 2, "sft": 3, "rl": 4}[stage]
+    lines = report_text.split("\n")
+    for i, line in enumerate(lines):
+        cells = line.split("|")
+        if len(cells) == 7 and cells[1].strip() in results:
+            cells[column + 1] = f" {results[cells[1].strip()]:.4f}".ljust(len(cells[column + 1]))
+            lines[i] = "|".join(cells)
+    return "\n".join(lines)
+
+
+def reevaluate(export_dir: str, eval_argv: list[str]) -> dict[str, float]:
+    """Eval-only pass on an exported folder: rerun the final model's evaluation, splice it into its report.md."""
+    import tempfile
+
+    from .scripts import chat_eval
+
+    stage = "rl" if os.path.isdir(os.path.join(export_dir, "chatrl_checkpoints")) else "sft"
+    old_base = os.environ.get("NANOCHAT_BASE_DIR")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = os.path.join(tmp, "base")
+        shutil.copytree(export_dir, base, ignore=shutil.ignore_patterns("report.md", "report"))
+        os.environ["NANOCHAT_BASE_DIR"] = base
+        try:
+            results = chat_eval.main(["-i", stage, *eval_argv])
+            slug = f"chat-evaluation-{stage}.md"
+            section = open(os.path.join(base, "report", slug)).read()
+        finally:
+            if old_base is None:
+                os.environ.pop("NANOCHAT_BASE_DIR", None)
+            else:
+                os.environ["NANOCHAT_BASE_DIR"] = old_base
+    section = section.replace(
+        "\n\n", "\n(eval-only pass on the exported checkpoint: `speedrun --reeval`)\n\n", 1
+    )
+    report_path = os.path.join(export_dir, "report.md")
+    with open(report_path) as f:
+        text = f.read()
+    with open(report_path, "w") as f:
+        f.write(splice_report(text, section, stage, results))
+    print0(f"Updated {report_path}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
     profile = {k: list(v) for k, v in PROFILES["tiny" if args.tiny else "smoke"].items()}
@@ -122,6 +183,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.reeval:
+        stage_key = (
+            "eval_rl" if os.path.isdir(os.path.join(args.reeval, "chatrl_checkpoints")) else "eval_sft"
+        )
+        results = reevaluate(args.reeval, profile[stage_key] + device_dash)
+        for k, v in results.items():
+            print(f"{k}: {v:.4f}")
+        return results
     from .chatdata import generators
     from .report import get_report
     from .scripts import (

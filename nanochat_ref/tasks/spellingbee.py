@@ -5,6 +5,13 @@ As in nanochat (commit C): each example is generated from its index with a seede
 manual letter-by-letter count, a python part `'word'.count('x')`, its output, and `#### n`, so evaluation reuses
 GSM8K's `#### ` extraction and the Engine's calculator handles the `.count(` call. Words come from the shipped
 word list (`chatdata/words.txt`) instead of a downloaded `words_alpha.txt`.
+
+Extra (nanochat Lab): nanochat's letter draw makes the true count 1 most of the time (~80% on our word list), so a
+model that always answers "1" beats most small models. `BalancedSpellingBee` draws the true count first (0, 1, 2
+or 3, uniformly) and then a word and letter with that count, so a constant answer scores about 0.25 and the
+accuracy means something. `SimpleSpelling.evaluate` scores an exact spelling (`word:w,o,r,d`), whose constant
+baseline is ~0. Both are evaluation sets over the same word list the training tasks use: the problems are held
+out (disjoint seeds), the words are not.
 """
 
 from __future__ import annotations
@@ -32,6 +39,29 @@ USER_MSG_TEMPLATES = [
 ]
 
 
+def _assistant_parts(word: str, letter: str) -> list[dict]:
+    count = word.count(letter)
+    spelled = ",".join(word)
+    manual = f"We are looking for '{letter}' in '{word}'. Spelled out: {spelled}. "
+    return [
+        {"type": "text", "text": manual + "Let me check with python: "},
+        {"type": "python", "text": f"'{word}'.count('{letter}')"},
+        {"type": "python_output", "text": str(count)},
+        {"type": "text", "text": f"\n#### {count}"},
+    ]
+
+
+def _user_message(rng: random.Random, word: str, letter: str) -> str:
+    template = rng.choice(USER_MSG_TEMPLATES)
+    if rng.random() < 0.3:
+        template = template.lower()
+    quote = rng.choice(QUOTES)
+    user = template.format(letter=f"{quote}{letter}{quote}", word=f"{quote}{word}{quote}")
+    if rng.random() < 0.5:
+        user += "?"
+    return user
+
+
 class SpellingBee(Task):
     def __init__(self, size: int = 1000, split: str = "train", **kwargs):
         super().__init__(**kwargs)
@@ -52,22 +82,8 @@ class SpellingBee(Task):
         rng = random.Random(seed)
         word = rng.choice(self.words)
         letter = rng.choice(word) if rng.random() < 0.9 else rng.choice(LETTERS)
-        count = word.count(letter)
-        template = rng.choice(USER_MSG_TEMPLATES)
-        if rng.random() < 0.3:
-            template = template.lower()
-        quote = rng.choice(QUOTES)
-        user = template.format(letter=f"{quote}{letter}{quote}", word=f"{quote}{word}{quote}")
-        if rng.random() < 0.5:
-            user += "?"
-        spelled = ",".join(word)
-        manual = f"We are looking for '{letter}' in '{word}'. Spelled out: {spelled}. "
-        parts = [
-            {"type": "text", "text": manual + "Let me check with python: "},
-            {"type": "python", "text": f"'{word}'.count('{letter}')"},
-            {"type": "python_output", "text": str(count)},
-            {"type": "text", "text": f"\n#### {count}"},
-        ]
+        user = _user_message(rng, word, letter)
+        parts = _assistant_parts(word, letter)
         return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": parts}]}
 
     def evaluate(self, conversation: dict, assistant_response: str) -> int:
@@ -78,6 +94,39 @@ class SpellingBee(Task):
 
     def reward(self, conversation: dict, assistant_response: str) -> float:
         return float(self.evaluate(conversation, assistant_response))
+
+
+class BalancedSpellingBee(SpellingBee):
+    """SpellingBee with the true count drawn uniformly from 0-3 first (a constant answer scores ~0.25).
+
+    Same prompts and answer format as `SpellingBee`; only the (word, letter) draw differs: count `c` uniform in
+    {0, 1, 2, 3}, then a word that has a letter occurring exactly `c` times (any word for 0), then such a letter.
+    """
+
+    MAX_COUNT = 3
+
+    def __init__(self, size: int = 1000, split: str = "train", **kwargs):
+        super().__init__(size=size, split=split, **kwargs)
+        self.by_count: dict[int, list[str]] = {c: [] for c in range(self.MAX_COUNT + 1)}
+        for word in self.words:
+            counts = {word.count(letter) for letter in LETTERS}
+            for c in counts:
+                if c <= self.MAX_COUNT:
+                    self.by_count[c].append(word)
+
+    def get_example(self, index: int) -> dict:
+        seed = index if self.split == "train" else TEST_RANDOM_SEED_OFFSET + index
+        rng = random.Random(seed)
+        count = rng.randint(0, self.MAX_COUNT)
+        word = rng.choice(self.by_count[count])
+        letter = rng.choice([c for c in LETTERS if word.count(c) == count])
+        user = _user_message(rng, word, letter)
+        return {
+            "messages": [
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": _assistant_parts(word, letter)},
+            ]
+        }
 
 
 class SimpleSpelling(Task):
@@ -106,3 +155,10 @@ class SimpleSpelling(Task):
                 {"role": "assistant", "content": f"{word}:{','.join(word)}"},
             ]
         }
+
+    def evaluate(self, conversation: dict, assistant_response: str) -> int:
+        """1 iff the reply is exactly the reference `word:w,o,r,d` (surrounding whitespace ignored)."""
+        return int(assistant_response.strip() == conversation["messages"][-1]["content"].strip())
+
+    def reward(self, conversation: dict, assistant_response: str) -> float:
+        return float(self.evaluate(conversation, assistant_response))

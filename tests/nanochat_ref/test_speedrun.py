@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nanochat_ref.speedrun import PROFILES
+from nanochat_ref.speedrun import PROFILES, splice_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -15,6 +15,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_tiny_and_smoke_profiles_cover_every_stage():
     stages = {"shards", "tok", "base", "base_eval", "mid", "sft", "rl", "eval_mid", "eval_sft", "eval_rl"}
     assert set(PROFILES["tiny"]) == stages and set(PROFILES["smoke"]) == stages
+
+
+def test_reeval_splices_the_new_stage_section_and_its_summary_column_into_the_report():
+    report = (
+        "## Chat evaluation sft\ntimestamp: t0\n\n- GSM8K: 0.5000\n\n\n"
+        "## Chat evaluation rl\ntimestamp: t1\n\n- GSM8K: 0.9000\n\n\n"
+        "## Speedrun\ntimestamp: t2\n\n- total time (s): 1.0\n\n\n"
+        "## Summary\n\n| Metric | BASE | MID | SFT | RL |\n|---|---|---|---|---|\n"
+        "| GSM8K           | -        | -        | 0.5000   | 0.9000   |\n"
+    )
+    section = "## Chat evaluation rl\ntimestamp: t3\n\n- GSM8K: 0.9600\n- SimpleSpelling: 0.0400\n\n"
+    out = splice_report(report, section, "rl", {"GSM8K": 0.96, "SimpleSpelling": 0.04})
+    assert "- GSM8K: 0.9000" not in out and "- SimpleSpelling: 0.0400" in out
+    assert out.index("## Chat evaluation rl") < out.index("## Speedrun") and "- total time (s): 1.0" in out
+    assert "- GSM8K: 0.5000" in out  # the SFT section is left alone
+    assert "| GSM8K           | -        | -        | 0.5000   | 0.9600   |" in out
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from nanochat_ref.tasks.gsm8k import GSM8K, extract_answer, solution_parts
 from nanochat_ref.tasks.humaneval import HumanEval
 from nanochat_ref.tasks.mmlu import MMLU
 from nanochat_ref.tasks.smoltalk import SmolTalk
-from nanochat_ref.tasks.spellingbee import SimpleSpelling, SpellingBee
+from nanochat_ref.tasks.spellingbee import BalancedSpellingBee, SimpleSpelling, SpellingBee
 
 
 class Numbers(Task):
@@ -177,3 +177,41 @@ def test_majority_baseline_is_the_share_of_the_most_common_reference_answer():
     counts = Counter(task[i]["messages"][1]["content"][2]["text"] for i in range(50))
     assert majority_baseline("SpellingBee", 50) == counts.most_common(1)[0][1] / 50
     assert majority_baseline("MMLU") is None
+
+
+def test_balanced_spellingbee_makes_true_counts_0_to_3_about_equally_likely():
+    from collections import Counter
+
+    task = BalancedSpellingBee(size=400, split="test")
+    counts = Counter()
+    for i in range(400):
+        parts = task[i]["messages"][1]["content"]
+        word, letter = eval(parts[1]["text"].split(".count(")[0]), parts[1]["text"].split("'")[-2]
+        assert (
+            parts[2]["text"] == str(word.count(letter)) and parts[3]["text"] == f"\n#### {word.count(letter)}"
+        )
+        counts[word.count(letter)] += 1
+    assert set(counts) == {0, 1, 2, 3}
+    assert all(60 <= n <= 140 for n in counts.values()), counts
+
+
+def test_balanced_spellingbee_train_and_test_draw_different_examples():
+    train, test = BalancedSpellingBee(size=20, split="train"), BalancedSpellingBee(size=20, split="test")
+    assert [train[i] for i in range(20)] != [test[i] for i in range(20)]
+
+
+def test_simple_spelling_scores_only_the_exact_spelling():
+    task = SimpleSpelling(size=3, split="test")
+    conv = task[0]
+    word = conv["messages"][0]["content"].removeprefix("Spell the word: ")
+    assert task.evaluate(conv, f" {word}:{','.join(word)}\n") == 1
+    assert task.evaluate(conv, f"{word}:{','.join(word[:-1])}") == 0
+    assert task.evaluate(conv, f"{word[:-1]}:{','.join(word)}") == 0
+
+
+def test_the_spelling_evals_have_a_low_constant_answer_baseline():
+    from nanochat_ref.scripts.chat_eval import majority_baseline
+
+    assert majority_baseline("SpellingBee", 100) >= 0.7  # why the unbalanced figure alone says little
+    assert majority_baseline("SpellingBee-balanced", 100) <= 0.32
+    assert majority_baseline("SimpleSpelling", 100) <= 0.05
