@@ -1,0 +1,77 @@
+"""Fixtures for module 09: the same tiny tokenizer and the same conversations on both sides.
+
+Design choices:
+
+- The tokenizer is trained on both sides with the deterministic pure-Python BPE trainer (< 1 s) and checked to
+  agree, so rendered conversations (ids and masks) are identical in the judge and in the learner.
+- Conversations are plain dicts (data), so the learner's ``sft_data_generator`` gets a plain list as its dataset;
+  the generator stays in the learner process and the judge steps it with the learner's ``builtins.next``.
+- ``set_lr`` is tested on ``types.SimpleNamespace(param_groups=[...])`` objects built in the learner: it only
+  needs ``param_groups``, and no tensors have to travel.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from nanochat_ref.tokenizer import RustBPETokenizer
+
+TEXTS = [
+    "Hello! How are you today? I am fine, thank you.",
+    "What is 2 plus 3? The answer is 5. The capital of France is Paris.",
+] * 5
+VOCAB_SIZE = 300
+
+
+def conv(*turns: str) -> dict:
+    """A conversation alternating user / assistant, starting with the user."""
+    roles = ["user", "assistant"]
+    return {"messages": [{"role": roles[i % 2], "content": t} for i, t in enumerate(turns)]}
+
+
+CONVERSATIONS = [
+    conv("Hello!", "Hi, how are you?"),
+    conv("What is 2 plus 3?", "The answer is 5."),
+    conv("Capital of France?", "Paris.", "Thank you!", "You are welcome."),
+    conv("How are you today?", "I am fine, thank you."),
+    conv("Hi", "Hello! How are you today? I am fine."),
+    conv("Is the answer 5?", "Yes."),
+    conv("Tell me the capital of France.", "The capital of France is Paris."),
+]
+
+
+@pytest.fixture
+def sft(learner):
+    """The learner's ``nanochat.scripts.chat_sft`` module (a proxy)."""
+    return learner.module("nanochat.scripts.chat_sft")
+
+
+@pytest.fixture(scope="session")
+def judge_tok():
+    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
+
+
+@pytest.fixture
+def tok(learner, judge_tok):
+    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
+    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
+        TEXTS, VOCAB_SIZE, backend="python"
+    )
+    for text in ("Hello there!", "The capital of France is"):
+        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
+    return learner_tok
+
+
+@pytest.fixture
+def lnext(learner):
+    """``lnext(gen)`` steps a learner-side generator (handle) once and returns the item."""
+    builtins = learner.module("builtins")
+    return lambda gen: builtins.next(gen)
+
+
+@pytest.fixture(scope="session")
+def sd():
+    """The data above, for the test files (they do not import conftest)."""
+    return SimpleNamespace(CONVERSATIONS=CONVERSATIONS, conv=conv)
