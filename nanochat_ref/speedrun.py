@@ -18,7 +18,7 @@ Design choices:
   the summary table's column in `DIR/report.md` are replaced; nothing is retrained. It exists so that an evaluation
   added later (e.g. the balanced spelling evals) can be reported for a model that was already shipped.
 - `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, two heads, ~2.1M parameters) at context
-  256. Base training is short (the offline corpus is small); most of the skill comes from two epochs of
+  256. Base training is short (the offline corpus is small); most of the skill comes from three epochs of
   midtraining on the synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
 """
 
@@ -40,7 +40,7 @@ PROFILES = {
                  "--total_batch_size", "4096", "--num_iterations", "60", "--eval_every", "30",
                  "--eval_tokens", "16384", "--matrix_lr", "0.03"],
         "mid": ["--tiny", "--device_batch_size", "16", "--max_seq_len", "256", "--total_batch_size", "4096",
-                "--num_epochs", "2", "--eval_every", "-1", "--eval_tokens", "16384", "--matrix_lr", "0.03"],
+                "--num_epochs", "3", "--eval_every", "-1", "--eval_tokens", "16384", "--matrix_lr", "0.03"],
         "sft": ["--tiny", "--source", "mid", "--device_batch_size", "8", "--target_examples_per_step", "16",
                 "--init_lr_frac", "0.1"],
         "rl": ["--tiny", "--source", "sft", "--num_steps", "12"],

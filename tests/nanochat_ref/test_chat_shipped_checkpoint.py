@@ -55,7 +55,7 @@ def test_the_shipped_model_counts_letters_above_the_balanced_constant_answer_bas
         solved += task.evaluate(task[i], tokenizer.decode(results[0][len(prompt) :]))
     baseline = majority_baseline("SpellingBee-balanced", n)  # always giving the most common count: 0.30 here
     assert baseline <= 0.32
-    assert solved / n >= baseline + 0.10  # the model measured 0.46 on these 100 at export (eval-only pass)
+    assert solved / n >= baseline + 0.15  # the model measured 0.54 on these 100 at export
 
 
 def test_chat_web_serves_the_shipped_model(shipped):
