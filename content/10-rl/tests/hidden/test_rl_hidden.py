@@ -1,0 +1,124 @@
+"""Hidden tests for module 10: advantage edges, rollout padding, loss normalisation and gradient, pass@k edges."""
+
+import pytest
+import torch
+
+from nanochat_ref.scripts import chat_rl as ref
+
+# --- step 1 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h3")
+@pytest.mark.parametrize(
+    "rewards",
+    [[0.0], [1.0, 0.0], [0.0] * 15 + [1.0], [0.25, 0.5, 1.0, 0.0, 0.75]],
+    ids=["one", "two", "16", "five"],
+)
+def test_advantages_match_the_reference(rl, rewards):
+    r = torch.tensor(rewards)
+    adv = rl.compute_advantages(r)
+    torch.testing.assert_close(adv, ref.compute_advantages(r), msg=f"advantage of {rewards}")
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h2")
+def test_advantages_keep_the_shape_and_sum_to_zero(rl):
+    adv = rl.compute_advantages(torch.tensor([1.0, 1.0, 0.0]))
+    assert tuple(adv.shape) == (3,), f"advantage must keep the shape (3,), got {tuple(adv.shape)}"
+    assert float(adv.sum()) == pytest.approx(0.0, abs=1e-6), "advantages of one question must sum to 0"
+
+
+# --- step 2 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h4")
+@pytest.mark.parametrize(
+    ("seqs", "masks"),
+    [
+        ([[1, 2]], [[0, 1]]),
+        ([[1, 2, 3], [4, 5, 6]], [[0, 1, 1], [0, 0, 1]]),
+        ([[1], [2, 3, 4, 5, 6]], [[0], [0, 1, 0, 1, 1]]),
+    ],
+    ids=["one-token-completion", "same-length", "empty-completion"],
+)
+def test_rollout_batch_matches_the_reference(rl, seqs, masks):
+    got = rl.rollout_batch(seqs, masks, 63)
+    want = ref.rollout_batch(seqs, masks, 63)
+    assert torch.equal(got[0], want[0]), f"inputs differ for {seqs}"
+    assert torch.equal(got[1], want[1]), f"targets differ for {seqs}"
+    assert got[0].dtype == torch.long and got[1].dtype == torch.long, "inputs and targets must be int64"
+
+
+def _batch():
+    return ref.rollout_batch(
+        [[1, 5, 9, 11, 2, 4], [1, 5, 7], [1, 5, 8, 8]],
+        [[0, 0, 1, 1, 1, 1], [0, 1, 1], [0, 1, 0, 1]],
+        3,
+    )
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h6")
+@pytest.mark.parametrize(("passes", "per_rank"), [(1, 1), (4, 1), (2, 8)])
+def test_policy_gradient_loss_is_normalised_by_tokens_passes_and_examples(
+    rl, model, judge_model, passes, per_rank
+):
+    inputs, targets = _batch()
+    adv = torch.tensor([1.0, -0.25, -0.75])
+    loss = rl.policy_gradient_loss(model, inputs, targets, adv, passes, per_rank)
+    expected = ref.policy_gradient_loss(judge_model, inputs, targets, adv, passes, per_rank)
+    torch.testing.assert_close(
+        loss.detach(), expected.detach(), msg=f"loss with {passes} passes, {per_rank}/rank"
+    )
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h5")
+def test_policy_gradient_loss_with_no_valid_token_is_finite(rl, model):
+    inputs = torch.tensor([[1, 2, 3]])
+    targets = torch.full((1, 3), -1)
+    loss = rl.policy_gradient_loss(model, inputs, targets, torch.tensor([1.0]), 1, 1)
+    assert torch.isfinite(loss).all() and float(loss) == 0.0, "no valid token: the loss must be 0, not NaN"
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h5")
+def test_loss_is_minus_the_advantage_weighted_log_probs_per_valid_token(rl, model, judge_model):
+    inputs, targets = _batch()
+    adv = torch.tensor([1.0, 0.0, 0.0])
+    loss = float(rl.policy_gradient_loss(model, inputs, targets, adv, 1, 1))
+    logp = -judge_model(inputs, targets, loss_reduction="none").view_as(inputs)
+    expected = -float(logp[0].sum()) / int((targets >= 0).sum())
+    assert loss == pytest.approx(expected, rel=1e-4), "loss must be -sum(logp * adv) / num_valid_tokens"
+    assert loss > 0, "logp < 0 and advantage > 0 give a positive loss (minus the objective)"
+
+
+# --- step 3 ---------------------------------------------------------------------------------------------------
+
+
+def _records(*rows: str) -> list[dict]:
+    return [{"idx": i, "outcomes": [{"is_correct": c == "1"} for c in row]} for i, row in enumerate(rows)]
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 8])
+def test_pass_at_k_matches_the_reference(rl, k):
+    records = _records("0001", "0100", "0000", "1111", "0010", "00")
+    assert rl.pass_at_k(records, k) == pytest.approx(ref.pass_at_k(records, k)), f"pass@{k}"
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+def test_pass_at_k_never_decreases_with_k(rl):
+    records = _records("00010000", "01000000", "00000001", "10000000")
+    values = [rl.pass_at_k(records, k) for k in range(1, 9)]
+    assert values == sorted(values) and values[-1] == pytest.approx(1.0), f"pass@k must grow with k: {values}"
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h8")
+def test_pass_at_k_of_no_records_is_zero(rl):
+    assert rl.pass_at_k([], 1) == 0.0, "pass@k without records must be 0.0 (no division by zero)"
