@@ -1,0 +1,126 @@
+"""Hidden tests for module 08: the full mixture, long generator runs, epochs, ranks, schedule edges."""
+
+import pytest
+import torch
+
+from nanochat_ref.scripts import mid_train as ref
+
+# --- step 1 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h3")
+def test_full_mixture_sizes_match_the_reference(mid, learner, base_dir):
+    train, val = mid.mid_mixture(False)
+    ref_train, ref_val = ref.mid_mixture(False)
+    assert learner.value(train.lengths) == ref_train.lengths, "full train mixture task sizes"
+    assert learner.value(val.lengths) == ref_val.lengths, "full val mixture task sizes"
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h1")
+def test_full_mixture_conversations_match_the_reference(mid, base_dir):
+    train, val = mid.mid_mixture(False)
+    ref_train, ref_val = ref.mid_mixture(False)
+    for i in (0, 7, 1234, len(ref_train) - 1):
+        assert train[i] == ref_train[i], f"train conversation {i} differs"
+    for i in (0, len(ref_val) - 1):
+        assert val[i] == ref_val[i], f"val conversation {i} differs"
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h2")
+def test_tiny_mixture_without_an_identity_file_still_builds(mid, learner, tmp_path, monkeypatch):
+    los = learner.module("os")
+    folder = learner.module("tempfile").mkdtemp(prefix="mid-empty-")
+    old = los.environ.get("NANOCHAT_BASE_DIR")
+    los.environ.update({"NANOCHAT_BASE_DIR": folder})
+    try:
+        train, _ = mid.mid_mixture(True)
+        sizes = learner.value(train.lengths)
+    finally:
+        if old is None:
+            los.environ.pop("NANOCHAT_BASE_DIR", None)
+        else:
+            los.environ.update({"NANOCHAT_BASE_DIR": old})
+    monkeypatch.setenv("NANOCHAT_BASE_DIR", str(tmp_path))
+    assert sizes == ref.mid_mixture(True)[0].lengths
+
+
+# --- step 2 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h6")
+@pytest.mark.parametrize(("B", "T"), [(1, 4), (3, 5), (4, 32)])
+def test_many_windows_match_the_reference_across_epochs(mid, tok, lnext, judge_tok, md, B, T):
+    gen = mid.mid_data_generator(md.CONVERSATIONS, tok, B, T, "cpu", num_epochs=100)
+    ref_gen = ref.mid_data_generator(md.CONVERSATIONS, judge_tok, B, T, "cpu", num_epochs=100)
+    for step in range(8):
+        got, want = lnext(gen), next(ref_gen)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1]), f"B={B} T={T}: window {step}"
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h4")
+def test_generator_strides_over_the_dataset_by_rank(mid, tok, lnext, learner, judge_tok, md, monkeypatch):
+    env = {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}
+    los = learner.module("os")
+    los.environ.update(env)
+    try:
+        gen = mid.mid_data_generator(md.CONVERSATIONS, tok, 2, 8, "cpu", num_epochs=10)
+        got = [lnext(gen) for _ in range(3)]
+    finally:
+        for key in env:
+            los.environ.pop(key, None)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    ref_gen = ref.mid_data_generator(md.CONVERSATIONS, judge_tok, 2, 8, "cpu", num_epochs=10)
+    for step in range(3):
+        want = next(ref_gen)
+        assert torch.equal(got[step][0], want[0]), f"rank 1 of 2 must start at row 1: window {step} differs"
+
+
+# --- step 3 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h8")
+@pytest.mark.parametrize("progress", [0.0, 0.5, 0.7999, 0.8, 0.85, 0.95, 0.999, 1.0])
+def test_lr_multiplier_matches_the_reference(mid, progress):
+    got = mid.get_lr_multiplier(progress)
+    assert got == pytest.approx(ref.get_lr_multiplier(progress), abs=1e-9), f"lr multiplier at {progress}"
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+@pytest.mark.parametrize("num_epochs", [1, 2])
+def test_state_progress_and_last_step_follow_the_reference(
+    mid, tok, lnext, lstate, learner, judge_tok, md, num_epochs
+):
+    state = lstate()
+    gen = mid.mid_data_generator(md.CONVERSATIONS, tok, 1, 16, "cpu", num_epochs=num_epochs, state=state)
+    ref_state: dict = {}
+    ref_gen = ref.mid_data_generator(
+        md.CONVERSATIONS, judge_tok, 1, 16, "cpu", num_epochs=num_epochs, state=ref_state
+    )
+    for step in range(12):
+        lnext(gen)
+        next(ref_gen)
+        got = learner.value(state.data)
+        assert got["last_step"] == ref_state["last_step"], (
+            f"last_step after window {step}: expected {ref_state}"
+        )
+        assert got["progress"] == pytest.approx(ref_state["progress"]), f"progress after window {step}"
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+def test_last_step_is_set_once_the_cursor_wraps(mid, tok, lnext, lstate, learner, md):
+    state = lstate()
+    gen = mid.mid_data_generator(md.CONVERSATIONS, tok, 4, 64, "cpu", state=state)
+    lnext(gen)  # 257 tokens cover every conversation of this small dataset at least once
+    got = learner.value(state.data)
+    assert got["last_step"] is True and got["progress"] == pytest.approx(1.0), (
+        f"after reading the whole dataset once, last_step must be True and progress 1.0: {got}"
+    )
