@@ -1,0 +1,73 @@
+"""Fixtures for module 16: the learner's ``identity_data`` module, its conversations, and file helpers.
+
+Design choices:
+
+- A learner writes their own generator, so generated conversations are checked by properties (format, the
+  CustomJSON rules, determinism, diversity, facts from the learner's own ``KNOWLEDGE``), never against a fixed list.
+- Validation and the JSONL file are checked against nanochat itself: the file the learner writes is read back as
+  text, written under the judge's ``tmp_path`` and loaded with ``nanochat_ref.tasks.customjson.CustomJSON``.
+- The reference lives in the module folder (``reference/identity_data.py``), which the judge does not import.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+
+def conversation_problem(messages: object) -> str | None:
+    """None if ``messages`` follows the rules below, else what is wrong (CustomJSON's rules plus the lab's)."""
+    if not isinstance(messages, list) or len(messages) < 2:
+        return "a conversation must be a list of at least 2 messages"
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or set(m) != {"role", "content"}:
+            return f"message {i} must be a dict with exactly role and content"
+        expected = "user" if i % 2 == 0 else "assistant"
+        if m["role"] != expected:
+            return f"message {i} has role {m['role']!r}: roles must alternate starting with user"
+        if not isinstance(m["content"], str) or not m["content"].strip():
+            return f"message {i} content must be a non-empty string"
+    if len(messages) % 2:
+        return "the assistant must speak last (role alternation ends on assistant)"
+    return None
+
+
+def valid() -> list[dict]:
+    return [
+        {"role": "user", "content": "Who are you?"},
+        {"role": "assistant", "content": "I am nanochat."},
+        {"role": "user", "content": "Thanks!"},
+        {"role": "assistant", "content": "You're welcome."},
+    ]
+
+
+@pytest.fixture
+def idd(learner):
+    """The learner's ``identity_data`` module (a proxy)."""
+    return learner.module("identity_data")
+
+
+@pytest.fixture
+def lfs(learner):
+    """File helpers in the learner's process."""
+    path_cls = learner.module("pathlib").Path
+    tempfile = learner.module("tempfile")
+    os_path = learner.module("os.path")
+
+    class _Files:
+        def tmpfile(self, name: str = "identity.jsonl") -> str:
+            return os_path.join(tempfile.mkdtemp(prefix="identity-"), name)
+
+        def read(self, path: str) -> str:
+            return path_cls(path).read_text(encoding="utf-8")
+
+        def exists(self, path: str) -> bool:
+            return os_path.exists(path)
+
+    return _Files()
+
+
+@pytest.fixture(scope="session")
+def cd():
+    return SimpleNamespace(conversation_problem=conversation_problem, valid=valid)
