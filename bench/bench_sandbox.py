@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python bench/bench_sandbox.py [--n 30] [--torch-n 3]``. Prints ``name: value`` lines:
 ``bare_python_ms_p50``, ``sandbox_python_ms_p50``, ``sandbox_start_overhead_ms_p50`` / ``_p95`` (paired
 differences, runs interleaved so machine load hits both alike), ``sandbox_to_bare_ratio_p50``, and the same for
-``import torch`` inside vs outside, and (as root) the same without cgroups: their v1 attach is a visible part
-of the start cost. ``_min`` lines (best run each side) show the cost on an idle machine; p50/p95 include
+``import torch`` inside vs outside. As root, ``nocgroups_`` (interleaved in the same loop): the
+same without cgroups, whose v1 attach is the dearest part of the start. ``_min`` lines (best run each side) show the cost on an idle machine; p50/p95 include
 whatever else loads the machine (the load average is printed). Not a test: nothing asserts; the figures go in reports.
 """
 
@@ -32,8 +32,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(code: str, n: int, sandbox: BwrapSandbox, workdir: Path) -> tuple[list[float], list[float]]:
-    """Interleaved wall times (ms) of bare and sandboxed ``python -c code``."""
+def measure(
+    code: str, n: int, sandboxes: dict[str, BwrapSandbox], workdir: Path
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Interleaved wall times (ms) of bare ``python -c code`` and the same in each sandbox."""
     runtime = python_runtime(Path(sys.prefix))
     spec = JobSpec(
         argv=[runtime.executable, "-c", code],
@@ -43,16 +45,18 @@ def measure(code: str, n: int, sandbox: BwrapSandbox, workdir: Path) -> tuple[li
         limits=resolve({"wall_seconds": 120, "memory_bytes": 4 << 30}),
     )
     bare_argv = [sys.executable, "-c", code]
-    bare, boxed = [], []
+    bare: list[float] = []
+    boxed: dict[str, list[float]] = {name: [] for name in sandboxes}
     for _ in range(n):
         t0 = time.perf_counter()
         subprocess.run(bare_argv, check=True, env=runtime.env | {"PATH": "/usr/bin:/bin"})
         bare.append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        done = sandbox.run(spec)
-        boxed.append((time.perf_counter() - t0) * 1000)
-        if done.outcome != "exited" or done.exit_code != 0:
-            raise SystemExit(f"sandboxed run failed: {done.result} {done.stderr[-500:]!r}")
+        for name, sandbox in sandboxes.items():
+            t0 = time.perf_counter()
+            done = sandbox.run(spec)
+            boxed[name].append((time.perf_counter() - t0) * 1000)
+            if done.outcome != "exited" or done.exit_code != 0:
+                raise SystemExit(f"sandboxed run failed: {done.result} {done.stderr[-500:]!r}")
     return bare, boxed
 
 
@@ -72,16 +76,20 @@ def main() -> None:
     parser.add_argument("--torch-n", type=int, default=3, help="runs of `import torch` per side (0 skips)")
     args = parser.parse_args()
     sandbox = BwrapSandbox()
+    sandboxes = {"": sandbox}
+    if sandbox.use_cgroups:
+        sandboxes["nocgroups_"] = BwrapSandbox(use_cgroups=False)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        measure("pass", 2, sandbox, workdir)  # warm the page cache for both sides
+        measure("pass", 2, sandboxes, workdir)  # warm the page cache for every side
         print(f"runs: {args.n}  cgroups: {sandbox.use_cgroups}  privileged: {sandbox.privileged}")
         print(f"load_average_1m: {os.getloadavg()[0]:.2f}  cpus: {os.cpu_count()}")
-        report("", *measure("pass", args.n, sandbox, workdir))
-        if sandbox.use_cgroups:  # what the three cgroup v1 attaches (memory, pids, cpuacct) cost
-            report("nocgroups_", *measure("pass", args.n, BwrapSandbox(use_cgroups=False), workdir))
+        bare, boxed = measure("pass", args.n, sandboxes, workdir)
+        for prefix, times in boxed.items():
+            report(prefix, bare, times)
         if args.torch_n:
-            report("torch_import_", *measure("import torch", args.torch_n, sandbox, workdir))
+            bare, boxed = measure("import torch", args.torch_n, {"": sandbox}, workdir)
+            report("torch_import_", bare, boxed[""])
 
 
 if __name__ == "__main__":

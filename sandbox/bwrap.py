@@ -23,11 +23,13 @@ Design choices:
   bwrap uses ``--unshare-all`` (user namespace included) and the job keeps the caller's uid.
 - The whole tree dies with the job: bwrap's pid namespace init takes every descendant with it (setsid/daemonize
   does not escape), the outer process group is SIGKILLed, the job's cgroups are emptied, and finally any process
-  still running under the job's uid is killed.
+  still running under the job's uid is killed (without cgroups, or when they cannot be emptied and removed).
 - Two timeouts: the reaper thread (one per job, waiting on a pidfd) kills the job at ``wall_seconds`` (outcome ``timeout``); an outer watchdog gives the
   backend ``kill_grace_seconds`` to reap it, then reports ``sandbox_error`` instead of hanging.
 - Memory: cgroup v1 cap (OOM kill -> ``memory_limit``) when available; ``RLIMIT_AS`` is a backstop (4x the cap
   with cgroups, the cap itself without; none for GPU jobs, whose drivers reserve huge address ranges).
+- After a job, empty cgroups prove that nothing of it survived (a job can neither leave its cgroups nor change
+  uid); only when they cannot be emptied and removed is every process of the job's uid hunted in /proc.
 - The work dir is chowned to the job uid (the only writable bind besides the private tmpfs /tmp and /dev/shm).
 - Outputs are read by trusted code with :func:`sandbox.files.read_outputs`, which never follows symlinks.
 """
@@ -455,16 +457,21 @@ class BwrapJob(RunningJob):
     def _finish(self, status: int, usage: Any, ended: float) -> None:
         status_text = self._read_status()
         # Nothing of the job may outlive it: the pid namespace is gone with bwrap, then belt and braces.
-        self._kill_tree()
         oom = False
         # Without cgroups, rusage covers only the bwrap monitor (it does not wait for the sandbox's init).
         max_rss = usage.ru_maxrss * 1024
         cpu = float(usage.ru_utime + usage.ru_stime)
         if self._cgroups is not None:
+            self._cgroups.kill_all()
             oom = self._cgroups.oom_killed()
             max_rss = self._cgroups.max_usage_bytes()
             cpu = self._cgroups.cpu_seconds()
-            self._cgroups.remove()
+            # Emptied and removed cgroups prove that nothing of the job survived (it can neither leave them nor
+            # change uid): only otherwise hunt its uid through /proc.
+            if not self._cgroups.remove() and self.uid is not None:
+                kill_uid(self.uid)
+        else:
+            self._kill_tree()
         if self._lease is not None:
             self._lease.release()
         started_ok = '"exit-code"' in status_text

@@ -369,3 +369,43 @@ def test_the_exit_hook_kills_running_jobs_and_removes_their_cgroups(
 def test_sweeping_without_cgroup_hierarchies_removes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cgroups, "own_cgroup", lambda controller: None)
     assert cgroups.sweep_stale(bwrap_mod.CGROUP_PREFIX) == []
+
+
+# -- cleanup: empty cgroups prove that nothing survived ----------------------------------------------------
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_every_process_of_the_job_is_in_its_cgroups(bwrap: BwrapSandbox, spec: SpecFactory) -> None:
+    job = bwrap.start(spec("import os, sys; os.fork() or print('up', flush=True); sys.stdin.read()"))
+    try:
+        assert job.stdout.readline() == b"up\n"
+        in_groups = job._cgroups.pids_in()  # type: ignore[union-attr]
+        of_uid = set(pids_of_uid(job.uid))  # type: ignore[arg-type]
+        assert len(of_uid) >= 2 and of_uid <= in_groups and job.pid in in_groups
+    finally:
+        job.kill()
+        job.wait()
+
+
+@root_only
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_a_job_whose_cgroups_cannot_be_removed_has_its_uid_hunted(
+    bwrap: BwrapSandbox, spec: SpecFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hunted: list[int] = []
+    remove = cgroups.JobCgroups.remove
+    monkeypatch.setattr(cgroups.JobCgroups, "remove", lambda self, timeout=2.0: not remove(self, timeout))
+    monkeypatch.setattr(bwrap_mod, "kill_uid", hunted.append)
+    job = bwrap.start(spec("pass"))
+    assert (job.wait().outcome, hunted) == ("exited", [job.uid])
+
+
+@root_only
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_a_job_whose_cgroups_are_removed_needs_no_uid_hunt(
+    bwrap: BwrapSandbox, spec: SpecFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hunted: list[int] = []
+    monkeypatch.setattr(bwrap_mod, "kill_uid", hunted.append)
+    job = bwrap.start(spec("pass"))
+    assert (job.wait().outcome, hunted) == ("exited", [])
