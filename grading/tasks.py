@@ -21,6 +21,11 @@ Design choices:
   before a fork: a pool remembers its pid; one inherited by a forked child is dropped (its processes belong to
   the parent). A settings change (tests) replaces it; size 0 closes it and grades cold. ``close_grading_pool``
   at shutdown (runlab exit, Celery ``worker_process_shutdown`` / ``worker_shutdown``).
+- Pre-warm: when the pool is created (not at import) it reads the active modules' runtime + ``limits`` from
+  their rows (module.yaml as synced) and asks the pool to keep each distinct shape warm, in module order, at most
+  ``GRADING_POOL_MAX_SHAPES`` (memory bound: a torch shape is ~620 MiB idle at size 1), so a module's first
+  submission after a worker starts is warm too. No module rows (or an unreadable table) means the pool keeps
+  its base shape per runtime, as before. Modules synced later are learned on demand (one cold start each).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ log = logging.getLogger(__name__)
 # --- warm pool ----------------------------------------------------------------------------------------------------
 _pool_lock = threading.Lock()
 _pool: Any = None
-_pool_config: tuple[int, tuple[str, ...], Path] | None = None
+_pool_config: tuple[int, tuple[str, ...], Path, int] | None = None
 _pool_pid: int | None = None
 _pool_wanted = False
 
@@ -69,7 +74,12 @@ def grading_pool() -> Any:
     """
     global _pool, _pool_config, _pool_pid
     size = int(settings.GRADING_POOL_SIZE) if _pool_wanted else 0
-    config = (size, tuple(settings.GRADING_POOL_RUNTIMES), Path(settings.LAB_CONTENT_DIR).resolve())
+    config = (
+        size,
+        tuple(settings.GRADING_POOL_RUNTIMES),
+        Path(settings.LAB_CONTENT_DIR).resolve(),
+        int(settings.GRADING_POOL_MAX_SHAPES),
+    )
     retired = None
     with _pool_lock:
         if _pool is not None and _pool_pid != os.getpid():
@@ -81,13 +91,40 @@ def grading_pool() -> Any:
         if _pool is None and size > 0:
             from grading.engine.pool import LearnerPool  # imported lazily: the web process stays light
 
-            _pool = LearnerPool(size=size, runtimes=config[1], content_root=config[2])
+            _pool = LearnerPool(
+                size=size, runtimes=config[1], content_root=config[2], max_shapes=config[3], warm_base=False
+            )
+            kept = _pool.prewarm(_module_shapes(config[1]))
+            if not kept:
+                kept = _pool.prewarm([(runtime, _pool.base_limits) for runtime in config[1]])
             _pool_config, _pool_pid = config, os.getpid()
-            log.info("grading pool: %d warm process(es) per role and runtime %s", size, ",".join(config[1]))
+            log.info(
+                "grading pool: %d warm process(es) per role for %d shape(s): %s",
+                size,
+                len(kept),
+                ", ".join(f"{runtime}/{limits.memory_bytes // 2**20} MiB" for runtime, limits in kept),
+            )
         pool = _pool
     if retired is not None:
         retired.close()
     return pool
+
+
+def _module_shapes(runtimes: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """``(runtime, module.yaml limits)`` of the active modules whose runtime is pooled, in module order."""
+    from modules.models import Module
+
+    try:
+        rows = list(Module.objects.filter(status=Module.Status.ACTIVE).values_list("metadata", flat=True))
+    except Exception:  # noqa: BLE001 - no module table (yet): keep the base shapes warm, learn the rest
+        log.warning("grading pool: modules unreadable, pre-warming the base shapes only", exc_info=True)
+        return []
+    shapes = []
+    for metadata in rows:
+        runtime = (metadata or {}).get("runtime", "python")
+        if runtime in runtimes:
+            shapes.append((runtime, dict((metadata or {}).get("limits") or {})))
+    return shapes
 
 
 def close_grading_pool() -> None:

@@ -305,6 +305,9 @@ if not GRADING_POOL_RUNTIMES or set(GRADING_POOL_RUNTIMES) - {"python", "torch"}
     raise ImproperlyConfigured(
         f"GRADING_POOL_RUNTIMES={','.join(GRADING_POOL_RUNTIMES)!r}: expected a comma list of python, torch"
     )
+# Shapes (runtime + limits) each pool keeps warm: it pre-warms every synced module's shape, in module order, up to
+# this many (each torch shape holds ~620 MiB at size 1, a python one ~50 MiB); past it a module starts cold.
+GRADING_POOL_MAX_SHAPES = env_int("GRADING_POOL_MAX_SHAPES", 4, minimum=1, maximum=16)
 SANDBOX_BACKEND = env_str("SANDBOX_BACKEND", "docker" if PRODUCTION else "bwrap", choices=("bwrap", "docker"))
 # The engine and sandbox read SANDBOX_* from the process environment; make the chosen backend visible to them.
 os.environ.setdefault("SANDBOX_BACKEND", SANDBOX_BACKEND)

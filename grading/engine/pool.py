@@ -7,9 +7,16 @@ Design choices:
 - Each process serves exactly one submission and then dies (no state can leak between learners); a background
   thread refills the pool to ``size`` per (role, runtime).
 - Limits are fixed when a sandbox starts, so processes are kept per (role, runtime, limits other than the
-  wall clock).  The pool starts with its configured limits and learns the others from demand: a job whose
-  limits find no warm process gets a cold start, and the pool keeps that shape warm from then on (at most
-  ``MAX_LIMIT_SHAPES`` shapes).  A pooled process's sandbox wall clock is the job's plus ``max_age_seconds``;
+  wall clock).  A *shape* is one (runtime, limits-but-the-wall-clock) pair; each costs ``size`` learner hosts
+  plus ``size`` judges.  The pool starts with its configured limits for every runtime (unless
+  ``warm_base=False``), takes shapes it is told about up front (:meth:`LearnerPool.prewarm`, e.g. every
+  module's limits, so a module's first submission after a worker starts is warm too), and learns the others
+  from demand: a job whose limits find no warm process gets a cold start, and the pool keeps that shape warm
+  from then on.  At most ``max_shapes`` shapes (default ``MAX_LIMIT_SHAPES``), first come first kept: the cap
+  bounds the idle memory (a torch shape is ~620 MiB at size 1), and a shape past it is simply served cold.
+  ``prewarm`` only registers shapes and wakes the refill thread; it never starts a process on the caller's
+  thread.  ``hits`` / ``misses`` count takes served warm / not.  A pooled process's sandbox wall clock is the
+  job's plus ``max_age_seconds``;
   processes older than that age are recycled, and one is handed out only with ``WALL_MARGIN_SECONDS`` more
   than the job's wall clock left, so an idle wait never eats into a job's time.
 - Thread-safe: ``take_*`` and the refill thread share one lock; starting a process happens outside it.
@@ -20,25 +27,37 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from .procs import Layout, Proc, start_judge, start_learner
+from .workspace import ENGINE_KEYS
 
 RUNTIMES = ("python", "torch")
 
 
-#: At most this many distinct limit sets are kept warm (modules ask for a handful).
+#: By default at most this many shapes (runtime, limits but the wall clock) are kept warm.
 MAX_LIMIT_SHAPES = 4
 #: A pooled process must have at least the job's wall clock plus this much sandbox time left.
 WALL_MARGIN_SECONDS = 30.0
 Key = tuple[str, str, tuple[tuple[str, Any], ...]]
+Shape = tuple[str, Any]
 
 
 def _signature(limits: Any) -> tuple[tuple[str, Any], ...]:
     """Every limit but the wall clock: a pooled process serves jobs whose other limits are equal."""
     return tuple((f.name, getattr(limits, f.name)) for f in fields(limits) if f.name != "wall_seconds")
+
+
+def resolve_shape(runtime: str, limits: Any) -> Shape:
+    """``(runtime, Limits)``; a mapping is a module.yaml ``limits`` block, resolved as the runner resolves it."""
+    if isinstance(limits, Mapping):
+        from sandbox.limits import resolve
+
+        limits = resolve({k: v for k, v in limits.items() if k not in ENGINE_KEYS})
+    return (runtime, limits)
 
 
 class LearnerPool:
@@ -54,9 +73,11 @@ class LearnerPool:
         content_root: Path | None = None,
         max_age_seconds: float = 300.0,
         layout: Layout | None = None,
+        max_shapes: int = MAX_LIMIT_SHAPES,
+        warm_base: bool = True,
     ) -> None:
-        if size < 0 or any(r not in RUNTIMES for r in runtimes):
-            raise ValueError("size must be >= 0 and runtimes among " + ", ".join(RUNTIMES))
+        if size < 0 or any(r not in RUNTIMES for r in runtimes) or max_shapes < 1:
+            raise ValueError("size must be >= 0, max_shapes >= 1 and runtimes among " + ", ".join(RUNTIMES))
         if sandbox is None:
             from sandbox.base import get_backend
 
@@ -70,17 +91,20 @@ class LearnerPool:
         self.max_age_seconds = max_age_seconds
         self.content_root = Path(content_root).resolve() if content_root is not None else None
         self.layout = layout or Layout.detect()
+        self.max_shapes = max_shapes
         self._procs: dict[Key, list[tuple[float, Proc]]] = {}
         self._wanted: dict[Key, Any] = {}
-        roles = ["learner"] + (["judge"] if self.content_root is not None else [])
-        for role in roles:
+        self._roles = ("learner",) + (("judge",) if self.content_root is not None else ())
+        if warm_base:
             for runtime in self.runtimes:
-                self._want(self._key(role, runtime, self.base_limits), self.base_limits)
+                self._want_shape(runtime, self.base_limits)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
         self.started = 0
         self.failures = 0
+        self.hits = 0
+        self.misses = 0
         self._wake.set()
         self._thread = threading.Thread(target=self._refill_loop, name="learner-pool", daemon=True)
         self._thread.start()
@@ -95,6 +119,36 @@ class LearnerPool:
         if self.content_root is None or Path(content_root).resolve() != self.content_root:
             return None
         return self._take(self._key("judge", runtime, limits), limits)
+
+    def prewarm(self, shapes: Iterable[tuple[str, Any]]) -> list[Shape]:
+        """Keep these ``(runtime, limits)`` shapes warm from now on; returns the shapes newly kept, in order.
+
+        ``limits`` is a ``sandbox.limits.Limits`` or a module.yaml ``limits`` mapping.  Shapes are deduplicated
+        (the wall clock does not count), kept in the order given until ``max_shapes`` is reached; shapes of a
+        runtime this pool does not keep, limits that do not resolve, and shapes past the cap are skipped (those
+        jobs start cold).  Never blocks: the refill thread starts the processes.
+        """
+        kept: list[Shape] = []
+        for runtime, limits in shapes:
+            try:
+                shape = resolve_shape(runtime, limits)
+            except ValueError:
+                continue  # a bad module limit: that module's jobs report it (platform error) when they run
+            with self._lock:
+                if self._closed or runtime not in self.runtimes:
+                    continue
+                if self._want_shape(*shape):
+                    kept.append(shape)
+        self._wake.set()
+        return kept
+
+    def shapes(self) -> list[Shape]:
+        """The shapes kept warm, in the order they were added (limits with the pooled wall clock)."""
+        with self._lock:
+            seen: dict[tuple[str, Any], Any] = {}
+            for (_, runtime, signature), limits in self._wanted.items():
+                seen.setdefault((runtime, signature), limits)
+        return [(runtime, limits) for (runtime, _), limits in seen.items()]
 
     def wait_ready(self, timeout: float = 30.0) -> bool:
         """Block until every slot holds a process that said ``ready`` (for benchmarks and tests)."""
@@ -132,14 +186,16 @@ class LearnerPool:
     def _key(self, role: str, runtime: str, limits: Any) -> Key:
         return (role, runtime, _signature(limits))
 
-    def _want(self, key: Key, limits: Any) -> None:
-        """Register a (role, runtime, limits) shape to keep warm; called with the lock held."""
-        if key in self._wanted:
-            return
-        shapes = {k[2] for k in self._wanted}
-        if key[2] not in shapes and len(shapes) >= MAX_LIMIT_SHAPES:
-            return
-        self._wanted[key] = replace(limits, wall_seconds=limits.wall_seconds + self.max_age_seconds)
+    def _want_shape(self, runtime: str, limits: Any) -> bool:
+        """Keep (runtime, limits) warm for every role; ``True`` if new.  Lock held (or not yet shared)."""
+        signature = _signature(limits)
+        shapes = {(k[1], k[2]) for k in self._wanted}
+        if (runtime, signature) in shapes or len(shapes) >= self.max_shapes:
+            return False
+        pooled = replace(limits, wall_seconds=limits.wall_seconds + self.max_age_seconds)
+        for role in self._roles:
+            self._wanted[(role, runtime, signature)] = pooled
+        return True
 
     def _take(self, key: Key, limits: Any) -> Proc | None:
         stale: list[Proc] = []
@@ -147,7 +203,7 @@ class LearnerPool:
         with self._lock:
             if self._closed or key[1] not in self.runtimes:
                 return None
-            self._want(key, limits)
+            self._want_shape(key[1], limits)
             entries = self._procs.get(key, [])
             now = time.monotonic()
             keep = []
@@ -164,6 +220,9 @@ class LearnerPool:
                         chosen = proc
             if chosen is not None:
                 keep = [(b, p) for b, p in keep if p is not chosen]
+                self.hits += 1
+            else:
+                self.misses += 1
             self._procs[key] = keep
         for proc in stale:
             proc.finish(timeout=1.0, grace=0.0)

@@ -8,19 +8,42 @@ pool's slots (``_procs``, read-only here) so each can be followed: taken, served
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 import pytest
-from platform_helpers import GOOD_HELLO
+from platform_helpers import FIXTURE_CONTENT, GOOD_HELLO
 
 from grading import tasks
 from grading.models import Result
+from modules.models import Module
+from modules.services import content_sync
 
 pytestmark = pytest.mark.django_db
 
 BAD_HELLO = "def greet(name):\n    return 'nope'\n"
+GIB = 1024**3
+
+
+@pytest.fixture
+def course_1g(db, settings, tmp_path) -> dict[str, Module]:
+    """The fixture course with ``01-hello`` asking for 1 GiB (not the 2 GiB default ``02-next`` runs with)."""
+    content = tmp_path / "content"
+    shutil.copytree(FIXTURE_CONTENT, content)
+    yaml = content / "01-hello" / "module.yaml"
+    text = yaml.read_text()
+    assert "limits: {wall_seconds: 30, gpu: false}" in text
+    yaml.write_text(text.replace("gpu: false}", f"memory_bytes: {GIB}, gpu: false}}"))
+    settings.LAB_CONTENT_DIR = content
+    report = content_sync(content_dir=content)
+    assert not report.errors, report.errors
+    return {m.slug: m for m in Module.objects.all()}
+
+
+def memory_shapes(pool) -> list[tuple[str, int]]:
+    return [(runtime, limits.memory_bytes) for runtime, limits in pool.shapes()]
 
 
 @pytest.fixture
@@ -146,3 +169,51 @@ def test_bad_pool_settings_stop_the_start(repo_root, name, value, complaint):
         timeout=60,
     )
     assert proc.returncode != 0 and complaint in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_the_first_submission_of_a_module_with_its_own_limits_is_served_warm(
+    course_1g, learner, submit, settings
+):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    pool = tasks.start_grading_pool()
+    try:
+        assert sorted(memory_shapes(pool)) == [("python", GIB), ("python", 2 * GIB)]  # 01-hello's, 02-next's
+        assert pool.wait_ready(timeout=60), "the pool never filled"
+        result = grade(learner, submit, course_1g["01-hello"], GOOD_HELLO)
+        assert result.status == "pass", result.result["message"]
+        assert (pool.hits, pool.misses) == (2, 0)  # learner host and judge taken warm, none started cold
+    finally:
+        tasks.close_grading_pool()
+
+
+@pytest.mark.slow
+def test_shapes_past_grading_pool_max_shapes_are_not_warmed(
+    course_1g, learner, submit, pass_module, settings
+):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    settings.GRADING_POOL_MAX_SHAPES = 1
+    pool = tasks.start_grading_pool()
+    try:
+        assert memory_shapes(pool) == [("python", GIB)]  # module order: 01-hello kept, 02-next past the cap
+        assert pool.wait_ready(timeout=60)
+        assert {p.limits.memory_bytes for p in idle_procs(pool)} == {GIB}
+        pass_module(learner, course_1g["01-hello"])  # unlocks 02-next; a recorded verdict, no grading job
+        submission = submit(learner, course_1g["02-next"], "def step():\n    return 1\n")
+        tasks.grade_submission(submission.pk)
+        assert pool.misses == 2 and pool.hits == 0  # 02-next's first submission started cold
+        assert memory_shapes(pool) == [("python", GIB)]  # and its shape is not learned past the cap
+    finally:
+        tasks.close_grading_pool()
+
+
+def test_a_pool_without_synced_modules_keeps_its_base_shape_per_runtime(db, settings):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    pool = tasks.start_grading_pool()
+    try:
+        assert memory_shapes(pool) == [("python", pool.base_limits.memory_bytes)]
+    finally:
+        tasks.close_grading_pool()
