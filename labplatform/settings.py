@@ -298,7 +298,7 @@ LAB_TOOL_TIMEOUT_SECONDS = env_int("LAB_TOOL_TIMEOUT_SECONDS", 10, minimum=1)
 LAB_EVENT_OUTPUT_MAX_CHARS = env_int("LAB_EVENT_OUTPUT_MAX_CHARS", 16 * 1024, minimum=256)
 # Warm pool (grading.engine.pool.LearnerPool), one per grading process (the runlab process in embedded mode, each
 # Celery worker process in production): this many pre-started learner hosts and judges per runtime; 0 = cold
-# starts only. Each warm torch process holds about 300 MB, so the cost is 2 x size x (runtimes) processes.
+# starts only. A warm torch learner + judge pair holds ~620 MiB, a python pair ~50 MiB (per shape, see below).
 GRADING_POOL_SIZE = env_int("GRADING_POOL_SIZE", 1, minimum=0, maximum=8)
 GRADING_POOL_RUNTIMES = env_list("GRADING_POOL_RUNTIMES", ["python", "torch"])
 if not GRADING_POOL_RUNTIMES or set(GRADING_POOL_RUNTIMES) - {"python", "torch"}:
