@@ -46,26 +46,59 @@ def test_the_val_split_reads_only_the_last_shard(learner, ds, learner_base, judg
     assert got == _ref_groups(judge_data_dir, "val")
 
 
+FLAKY_SERVER = """
+import functools, http.server, threading
+
+STATE = {"gets": 0}
+
+
+def serve(directory, failures):
+    \"\"\"An HTTP file server that answers 503 to its first `failures` GETs, then serves `directory`.\"\"\"
+    state = STATE
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            state["gets"] += 1
+            if state["gets"] <= failures:
+                self.send_error(503, "warming up")
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=directory))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address
+    return f"http://{host}:{port}", server
+"""
+
+
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
-def test_a_shard_that_appears_after_a_failed_attempt_is_fetched_on_retry(
-    learner, ds, learner_base, learner_tmp, serve
-):
+def test_a_shard_that_fails_at_first_is_fetched_on_retry(learner, ds, learner_base, learner_tmp):
+    """Deterministic: the server refuses the first request, so only a download that retries can succeed."""
     from conftest import file_bytes, listdir
 
     os_mod = learner.module("os")
+    helper_dir = learner.module("tempfile").mkdtemp()
+    learner.module("pathlib").Path(os_mod.path.join(helper_dir, "flaky_server.py")).write_text(FLAKY_SERVER)
+    learner.module("sys").path.insert(0, helper_dir)
     served = learner.module("tempfile").mkdtemp()
-    url = serve(served)
-    learner.module("requests")  # imported now, so the first attempt is immediate
     src = os_mod.path.join(learner_base, "base_data", "shard_00000.parquet")
-    # the shard shows up on the server 1 s from now; the first retry comes 2 s after the first (404) attempt
-    timer = learner.module("threading").Timer(
-        1.0, learner.module("shutil").copy, (src, os_mod.path.join(served, "shard_00000.parquet"))
-    )
-    timer.start()
-    assert ds.download_single_file(0, url, learner_tmp, 3, 1.0) is True
-    assert listdir(learner, learner_tmp) == ["shard_00000.parquet"]
-    assert file_bytes(learner, learner_tmp + "/shard_00000.parquet") == file_bytes(learner, src)
+    learner.module("shutil").copy(src, os_mod.path.join(served, "shard_00000.parquet"))
+    flaky = learner.module("flaky_server")
+    url, server = flaky.serve(served, 1)
+    try:
+        assert ds.download_single_file(0, url, learner_tmp, 3, 0.1) is True
+        assert learner.value(flaky.STATE)["gets"] >= 2, (
+            "the download never retried after the failed first attempt"
+        )
+        assert listdir(learner, learner_tmp) == ["shard_00000.parquet"]
+        assert file_bytes(learner, learner_tmp + "/shard_00000.parquet") == file_bytes(learner, src)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.step("step3")
