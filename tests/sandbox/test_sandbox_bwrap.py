@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -369,6 +370,29 @@ def test_the_exit_hook_kills_running_jobs_and_removes_their_cgroups(
 def test_sweeping_without_cgroup_hierarchies_removes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cgroups, "own_cgroup", lambda controller: None)
     assert cgroups.sweep_stale(bwrap_mod.CGROUP_PREFIX) == []
+
+
+@pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")
+def test_sweeping_keeps_the_cgroups_of_a_live_creator_and_removes_a_dead_ones() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    prefix = "nanochat-sweeptest-"
+    live_groups = [
+        cast(Path, cgroups.own_cgroup(c)) / f"{prefix}{os.getpid()}-1" for c in cgroups.CONTROLLERS
+    ]
+    dead_groups = [cast(Path, cgroups.own_cgroup(c)) / f"{prefix}{dead.pid}-1" for c in cgroups.CONTROLLERS]
+    for group in live_groups + dead_groups:
+        group.mkdir()
+    try:
+        removed = cgroups.sweep_stale(prefix)
+        assert (sorted(removed), [g.exists() for g in live_groups]) == (
+            sorted(dead_groups),
+            [True, True, True],
+        )
+    finally:
+        for group in live_groups + dead_groups:
+            if group.exists():
+                group.rmdir()
 
 
 # -- cleanup: empty cgroups prove that nothing survived ----------------------------------------------------
