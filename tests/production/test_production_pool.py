@@ -27,7 +27,14 @@ ROLES = ("grading.engine.learner_host", "grading.engine.judge")
 
 def start_prefork_worker(stack, name: str, pool_size: int) -> subprocess.Popen:
     """A ``celery worker`` as compose runs it (prefork), with one child, on the stack's queue ``cpu``."""
-    env = {**stack.env, "GRADING_POOL_SIZE": str(pool_size), "GRADING_POOL_RUNTIMES": "python"}
+    # One warm shape (01-onboarding's, the first module): every warm process then serves this test's submissions,
+    # so "the ones waiting before a submission are gone after it" holds for all of them.
+    env = {
+        **stack.env,
+        "GRADING_POOL_SIZE": str(pool_size),
+        "GRADING_POOL_RUNTIMES": "python",
+        "GRADING_POOL_MAX_SHAPES": "1",
+    }
     log_path = stack.workdir / f"worker-{name}.log"
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     argv = [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "-Q", "cpu", "--pool", "prefork"]
