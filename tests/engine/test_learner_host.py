@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -46,7 +47,7 @@ def host(tmp_path, monkeypatch):
         "    print('said', x)\n"
         "    return x\n"
     )
-    name = f"hostmod_{os.getpid()}_{id(h)}"
+    name = f"hostmod_{uuid.uuid4().hex}"  # unique: id() is reused once an object dies, and sys.modules caches
     h.write_files(
         Frame({"kind": "files", "files": [{"path": f"pkg_{name}/{name}.py", "b": 0}]}, [source.encode()])
     )

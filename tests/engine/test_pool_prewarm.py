@@ -44,7 +44,9 @@ def test_without_prewarm_the_first_submission_of_other_limits_starts_cold(add_mo
     assert fresh_pool.wait_ready(60)
     result = run(add_module, SOURCE, pool=fresh_pool)[-1]["result"]
     assert result["status"] == "pass", result["message"]
-    assert (fresh_pool.hits, fresh_pool.misses) == (0, 2)
+    # The first take (nothing of this shape existed) is always cold. It teaches the pool the shape, and the
+    # background refill may have a process of it ready by the second take: so one or two misses, never none.
+    assert fresh_pool.hits + fresh_pool.misses == 2 and fresh_pool.misses >= 1
 
 
 def test_shapes_past_the_cap_are_not_warmed():
