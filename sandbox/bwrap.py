@@ -408,10 +408,20 @@ class BwrapJob(RunningJob):
         self._kill_tree()
 
     def _kill_tree(self) -> None:
-        with self._lock:  # never signal the process group of a reaped (so reusable) pid
-            if not self._reaped:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.pid, signal.SIGKILL)
+        """Kill every process of a running job; a no-op once it is reaped (``_finish`` then cleans up).
+
+        Under the lock that reaping takes: a reaped job's pid may be reused, and once ``_finish`` releases
+        its lease, its uid may run another job, so neither may be signalled then.
+        """
+        with self._lock:
+            if self._reaped:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        """Kill what is left in the job's cgroups, else (or if they don't empty) every process of its uid."""
         if self._cgroups is not None:
             self._cgroups.kill_all()
             # A non-root job cannot move itself out of its cgroups: empty cgroups mean nothing survived.
@@ -471,7 +481,7 @@ class BwrapJob(RunningJob):
             if not self._cgroups.remove() and self.uid is not None:
                 kill_uid(self.uid)
         else:
-            self._kill_tree()
+            self._kill_leftovers()
         if self._lease is not None:
             self._lease.release()
         started_ok = '"exit-code"' in status_text

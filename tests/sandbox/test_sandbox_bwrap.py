@@ -189,6 +189,22 @@ def test_a_crash_while_collecting_the_result_still_yields_a_result(
     assert (result.outcome, "collector bug" in result.message) == ("sandbox_error", True)
 
 
+@root_only
+def test_killing_a_reaped_job_signals_neither_its_pid_nor_its_uid(
+    spec: SpecFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once reaped, the pid may be reused and the released uid may run another job: a late kill touches neither.
+    sandbox = BwrapSandbox(state_dir=tmp_path / "state", uids=range(63930, 63931))
+    job = sandbox.start(spec("pass"))
+    assert job.wait(timeout=10).outcome == "exited"
+    signalled: list[object] = []
+    monkeypatch.setattr(bwrap_mod, "kill_uid", signalled.append)
+    monkeypatch.setattr(bwrap_mod.os, "killpg", lambda *args: signalled.append(args))
+    job._kill_tree()
+    assert signalled == []
+    assert sandbox.allocator is not None and sandbox.allocator.lease().uid == 63930
+
+
 def test_kill_after_the_end_keeps_the_result(bwrap: BwrapSandbox, spec: SpecFactory) -> None:
     job = bwrap.start(spec("pass"))
     first = job.wait()
