@@ -15,7 +15,8 @@ Design choices:
   from then on.  At most ``max_shapes`` shapes (default ``MAX_LIMIT_SHAPES``), first come first kept: the cap
   bounds the idle memory (a torch shape is ~620 MiB at size 1), and a shape past it is simply served cold.
   ``prewarm`` only registers shapes and wakes the refill thread; it never starts a process on the caller's
-  thread.  ``hits`` / ``misses`` count takes served warm / not.  A pooled process's sandbox wall clock is the
+  thread.  ``hits`` / ``misses`` count takes served warm / not; ``deaths`` counts warm processes that died while
+  idle (each is logged with its stderr tail and replaced within about a second, not at the next take).  A pooled process's sandbox wall clock is the
   job's plus ``max_age_seconds``;
   processes older than that age are recycled, and one is handed out only with ``WALL_MARGIN_SECONDS`` more
   than the job's wall clock left, so an idle wait never eats into a job's time.
@@ -24,6 +25,7 @@ Design choices:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -36,6 +38,7 @@ from .procs import Layout, Proc, start_judge, start_learner
 from .workspace import ENGINE_KEYS
 
 RUNTIMES = ("python", "torch")
+log = logging.getLogger("grading.engine.pool")
 
 
 #: By default at most this many shapes (runtime, limits but the wall clock) are kept warm.
@@ -105,6 +108,7 @@ class LearnerPool:
         self.failures = 0
         self.hits = 0
         self.misses = 0
+        self.deaths = 0
         self._wake.set()
         self._thread = threading.Thread(target=self._refill_loop, name="learner-pool", daemon=True)
         self._thread.start()
@@ -238,21 +242,49 @@ class LearnerPool:
         assert self.content_root is not None
         return start_judge(self.sandbox, runtime, limits, self.content_root, self.layout)
 
+    def _prune(self) -> list[Proc]:
+        """Drop idle processes that died or outlived ``max_age_seconds``; returns them.  Lock held."""
+        now = time.monotonic()
+        gone: list[Proc] = []
+        for key, entries in self._procs.items():
+            keep = []
+            for born, proc in entries:
+                if proc.alive() and now - born <= self.max_age_seconds:
+                    keep.append((born, proc))
+                else:
+                    gone.append(proc)
+            self._procs[key] = keep
+        return gone
+
+    def _recycle(self, gone: list[Proc]) -> None:
+        """Clean up pruned processes; one that died while idle is a fault worth the operator's log."""
+        for proc in gone:
+            died = not proc.alive()
+            result = proc.finish(timeout=1.0, grace=0.0)
+            if died:
+                self.deaths += 1
+                tail = bytes(proc.stderr[-2000:]).decode("utf-8", "replace")
+                outcome = getattr(result, "message", "no result")
+                log.warning(
+                    "warm %s (%s) died while idle (%s); replaced. stderr tail:\n%s",
+                    proc.tag,
+                    proc.runtime,
+                    outcome,
+                    tail,
+                )
+
     def _refill_loop(self) -> None:
         while True:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
             while True:
+                # A process that died idle (or aged out) is replaced now, not when a job next asks for one.
                 with self._lock:
                     if self._closed:
                         return
-                    now = time.monotonic()
-                    missing = [
-                        k
-                        for k in self._keys()
-                        if sum(1 for born, p in self._procs.get(k, []) if now - born <= self.max_age_seconds)
-                        < self.size
-                    ]
+                    gone = self._prune()
+                    missing = [k for k in self._keys() if len(self._procs.get(k, [])) < self.size]
+                self._recycle(gone)
                 if not missing:
                     break
                 try:

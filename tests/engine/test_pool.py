@@ -84,16 +84,35 @@ def test_a_process_without_enough_sandbox_time_left_is_not_handed_out(fake_start
         assert p.take_learner("python", resolve({"wall_seconds": 600})) is None
 
 
-def test_dead_and_old_processes_are_recycled(fake_start):
+def test_old_processes_are_recycled(fake_start):
     with LearnerPool(sandbox=object(), size=1, runtimes=("python",), max_age_seconds=0.5) as p:
         assert p.wait_ready(20)
+        old = next(iter(p._procs.values()))[0][1]
         time.sleep(0.6)
         fresh = p.take_learner("python", resolve(None))
-        assert fresh is None or fresh.alive()
+        assert fresh is not old and (fresh is None or fresh.alive())
         assert p.wait_ready(20)
-        next(iter(p._procs.values()))[0][1].kill()
-        time.sleep(0.2)
-        assert p.take_learner("python", resolve(None)) is None
+        deadline = time.monotonic() + 10
+        while old.alive() and time.monotonic() < deadline:  # the refill thread retires it too
+            time.sleep(0.05)
+        assert not old.alive() and p.deaths == 0
+
+
+def test_a_process_that_dies_while_idle_is_replaced_before_any_take(fake_start, caplog):
+    with LearnerPool(sandbox=object(), size=1, runtimes=("python",)) as p:
+        assert p.wait_ready(20)
+        dead = next(iter(p._procs.values()))[0][1]
+        dead.kill()
+        deadline = time.monotonic() + 10
+        while p.started < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.wait_ready(20) and p.started == 2 and p.deaths == 1
+        assert [proc for entries in p._procs.values() for _, proc in entries if proc is dead] == []
+        assert p.hits == p.misses == 0
+        assert f"warm {dead.tag} (python) died while idle" in caplog.text
+        fresh = p.take_learner("python", resolve(None))
+        assert fresh is not None and fresh is not dead and fresh.alive()
+        fresh.finish(grace=0.0)
 
 
 def test_a_failing_sandbox_is_counted_and_retried(monkeypatch):

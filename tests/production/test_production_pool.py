@@ -43,6 +43,7 @@ def start_prefork_worker(stack, name: str, pool_size: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+    proc.log_path = log_path  # type: ignore[attr-defined]  # read back when a wait fails
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if "ready." in log_path.read_text(errors="replace"):
@@ -67,14 +68,18 @@ def sandboxes(process: psutil.Process, *, recursive: bool = True) -> dict[int, s
     return found
 
 
-def wait_for_warm(worker: psutil.Process, *, minimum: int = 2, timeout: float = 60) -> dict[int, str]:
+def wait_for_warm(worker: subprocess.Popen, *, minimum: int = 2, timeout: float = 60) -> dict[int, str]:
+    parent = psutil.Process(worker.pid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = sandboxes(worker)
+        found = sandboxes(parent)
         if set(found.values()) == set(ROLES) and len(found) >= minimum:
             return found
         time.sleep(0.2)
-    raise TimeoutError(f"no warm learner host and judge under the worker: {sandboxes(worker)}")
+    log = worker.log_path.read_text(errors="replace")[-6000:]  # type: ignore[attr-defined]
+    raise TimeoutError(
+        f"no warm learner host and judge under the worker: {sandboxes(parent)}\nworker log:\n{log}"
+    )
 
 
 def running(pid: int) -> bool:
@@ -100,7 +105,7 @@ def test_a_prefork_worker_grades_two_submissions_from_warm_sandboxes_started_aft
     worker = start_prefork_worker(stack, "warm", pool_size=1)
     try:
         parent = psutil.Process(worker.pid)
-        warm = wait_for_warm(parent)
+        warm = wait_for_warm(worker)
         # the pool lives in the prefork child: nothing warm hangs directly off the parent
         assert not sandboxes(parent, recursive=False)
         children = parent.children()
@@ -109,12 +114,12 @@ def test_a_prefork_worker_grades_two_submissions_from_warm_sandboxes_started_aft
         session = stack.login()
         timings = []
         for _ in range(2):
-            warm = wait_for_warm(parent)
+            warm = wait_for_warm(worker)
             body, seconds = submit_and_wait(stack, session)
             timings.append(seconds)
             assert body["result"]["status"] == "pass", body["result"]["message"]
             # the processes that waited before the submission served it and are gone; fresh ones replace them
-            after = wait_for_warm(parent)
+            after = wait_for_warm(worker)
             assert not set(warm) & set(after)
             assert not [pid for pid in warm if running(pid)]
         print(f"\nsubmit -> verdict with pool: {', '.join(f'{t:.2f} s' for t in timings)}")
