@@ -51,6 +51,11 @@ def _assistant_parts(word: str, letter: str) -> list[dict]:
     ]
 
 
+def _seed(split: str, index: int) -> int:
+    """Each example comes from its own seeded RNG; the test split's seeds are disjoint from the train split's."""
+    return index if split == "train" else TEST_RANDOM_SEED_OFFSET + index
+
+
 def _user_message(rng: random.Random, word: str, letter: str) -> str:
     template = rng.choice(USER_MSG_TEMPLATES)
     if rng.random() < 0.3:
@@ -78,13 +83,17 @@ class SpellingBee(Task):
         return self.size
 
     def get_example(self, index: int) -> dict:
-        seed = index if self.split == "train" else TEST_RANDOM_SEED_OFFSET + index
-        rng = random.Random(seed)
-        word = rng.choice(self.words)
-        letter = rng.choice(word) if rng.random() < 0.9 else rng.choice(LETTERS)
+        rng = random.Random(_seed(self.split, index))
+        word, letter = self._draw(rng)
         user = _user_message(rng, word, letter)
         parts = _assistant_parts(word, letter)
         return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": parts}]}
+
+    def _draw(self, rng: random.Random) -> tuple[str, str]:
+        """nanochat's draw: a word, then one of its letters 90% of the time (a random letter otherwise)."""
+        word = rng.choice(self.words)
+        letter = rng.choice(word) if rng.random() < 0.9 else rng.choice(LETTERS)
+        return word, letter
 
     def evaluate(self, conversation: dict, assistant_response: str) -> int:
         content = conversation["messages"][-1]["content"]
@@ -99,8 +108,9 @@ class SpellingBee(Task):
 class BalancedSpellingBee(SpellingBee):
     """SpellingBee with the true count drawn uniformly from 0-3 first (a constant answer scores ~0.25).
 
-    Same prompts and answer format as `SpellingBee`; only the (word, letter) draw differs: count `c` uniform in
-    {0, 1, 2, 3}, then a word that has a letter occurring exactly `c` times (any word for 0), then such a letter.
+    Same prompts and answer format as `SpellingBee`; only `_draw`, the (word, letter) draw, differs: count `c`
+    uniform in {0, 1, 2, 3}, then a word that has a letter occurring exactly `c` times (any word for 0), then such
+    a letter.
     """
 
     MAX_COUNT = 3
@@ -114,19 +124,11 @@ class BalancedSpellingBee(SpellingBee):
                 if c <= self.MAX_COUNT:
                     self.by_count[c].append(word)
 
-    def get_example(self, index: int) -> dict:
-        seed = index if self.split == "train" else TEST_RANDOM_SEED_OFFSET + index
-        rng = random.Random(seed)
+    def _draw(self, rng: random.Random) -> tuple[str, str]:
         count = rng.randint(0, self.MAX_COUNT)
         word = rng.choice(self.by_count[count])
         letter = rng.choice([c for c in LETTERS if word.count(c) == count])
-        user = _user_message(rng, word, letter)
-        return {
-            "messages": [
-                {"role": "user", "content": user},
-                {"role": "assistant", "content": _assistant_parts(word, letter)},
-            ]
-        }
+        return word, letter
 
 
 class SimpleSpelling(Task):
@@ -147,8 +149,7 @@ class SimpleSpelling(Task):
         return self.size
 
     def get_example(self, index: int) -> dict:
-        seed = index if self.split == "train" else TEST_RANDOM_SEED_OFFSET + index
-        word = random.Random(seed).choice(self.words)
+        word = random.Random(_seed(self.split, index)).choice(self.words)
         return {
             "messages": [
                 {"role": "user", "content": f"Spell the word: {word}"},
