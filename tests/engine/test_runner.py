@@ -326,8 +326,9 @@ def test_a_sandbox_error_of_the_learner_is_a_platform_fault(monkeypatch):
     assert (result["status"], result["outcome"], result["fault"]) == ("error", "sandbox_crash", "platform")
 
 
-def test_a_learner_that_cannot_be_restarted_fails_the_remaining_tests(monkeypatch):
-    judge = [
+def crash_then_second_test(second_status: str) -> list:
+    """A judge script: test 1 calls into a learner that dies; test 2 then imports from a (restarted) learner."""
+    return [
         READY,
         START,
         collected(T1, T2),
@@ -336,39 +337,24 @@ def test_a_learner_that_cannot_be_restarted_fails_the_remaining_tests(monkeypatc
         op(1, "call", target={"id": "h"}),
         ["recv", None],
         finished(T1, "error"),
-    ]
-    judge += [
         started(T2),
         op(2, "import", name="add"),
         ["recv", None],
-        finished(T2, "error"),
+        finished(T2, second_status),
         DONE,
         ["drain", None],
     ]
+
+
+def test_a_learner_that_cannot_be_restarted_fails_the_remaining_tests(monkeypatch):
+    judge = crash_then_second_test("error")
     _, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["exit", 1]])
     assert result["outcome"] == "runtime_error"
     assert "could not restart" in result["message"]
 
 
 def test_a_restarted_learner_serves_the_next_test(monkeypatch):
-    judge = [
-        READY,
-        START,
-        collected(T1, T2),
-        started(T1),
-        ["sleep", 0.5],
-        op(1, "call", target={"id": "h"}),
-        ["recv", None],
-        finished(T1, "error"),
-    ]
-    judge += [
-        started(T2),
-        op(2, "import", name="add"),
-        ["recv", None],
-        finished(T2, "pass"),
-        DONE,
-        ["drain", None],
-    ]
+    judge = crash_then_second_test("pass")
     second = scripted("learner", [*LEARNER_UP, ["reply", {"ok": True, "value": 1}], ["drain", None]])
     _, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["exit", 1]], extra_learners=[second])
     assert [t["status"] for t in result["tests"]] == ["error", "pass"]
