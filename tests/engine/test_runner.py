@@ -218,6 +218,17 @@ def test_learner_output_is_attributed_truncated_capped_and_hidden(monkeypatch):
     assert result["status"] == "pass"
 
 
+def _call_that_errors(*, pause: bool = False) -> list:
+    """Test 1 calls into the learner (after a pause that lets the learner act first) and ends in ``error``."""
+    wait = [["sleep", 0.5]] if pause else []
+    return [started(T1), *wait, op(1, "call", target={"id": "h"}), ["recv", None], finished(T1, "error")]
+
+
+def one_call_that_errors(*, pause: bool = False) -> list:
+    """A judge script: one test whose only call into the learner fails."""
+    return [READY, START, collected(T1), *_call_that_errors(pause=pause), DONE, ["drain", None]]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -229,17 +240,7 @@ def test_learner_output_is_attributed_truncated_capped_and_hidden(monkeypatch):
     ids=["malformed-output", "malformed-reply", "unexpected-frame", "garbage-bytes"],
 )
 def test_a_learner_breaking_the_protocol_fails_its_tests(monkeypatch, bad):
-    judge = [
-        READY,
-        START,
-        collected(T1),
-        started(T1),
-        op(1, "call", target={"id": "h"}),
-        ["recv", None],
-        finished(T1, "error"),
-        DONE,
-        ["drain", None],
-    ]
+    judge = one_call_that_errors()
     learner = [
         *LEARNER_UP,
         ["recv", None],
@@ -252,35 +253,14 @@ def test_a_learner_breaking_the_protocol_fails_its_tests(monkeypatch, bad):
 
 
 def test_a_learner_that_stops_reading_is_treated_as_gone(monkeypatch):
-    judge = [
-        READY,
-        START,
-        collected(T1),
-        started(T1),
-        ["sleep", 0.5],
-        op(1, "call", target={"id": "h"}),
-        ["recv", None],
-        finished(T1, "error"),
-        DONE,
-        ["drain", None],
-    ]
+    judge = one_call_that_errors(pause=True)
     learner = [*LEARNER_UP, ["close_stdin", None], ["sleep", 3]]
     _, result = grade_scripted(monkeypatch, judge, learner)
     assert result["outcome"] == "runtime_error", result["message"]
 
 
 def test_a_learner_memory_error_is_a_memory_limit(monkeypatch):
-    judge = [
-        READY,
-        START,
-        collected(T1),
-        started(T1),
-        op(1, "call", target={"id": "h"}),
-        ["recv", None],
-        finished(T1, "error"),
-        DONE,
-        ["drain", None],
-    ]
+    judge = one_call_that_errors()
     err = {"type": "MemoryError", "message": "", "traceback": "MemoryError", "kind": "exception"}
     learner = [*LEARNER_UP, ["reply", {"ok": False, "error": err}], ["drain", None]]
     _, result = grade_scripted(monkeypatch, judge, learner)
@@ -310,18 +290,7 @@ def test_a_caught_learner_import_error_does_not_change_the_outcome(monkeypatch):
 
 
 def test_a_sandbox_error_of_the_learner_is_a_platform_fault(monkeypatch):
-    judge = [
-        READY,
-        START,
-        collected(T1),
-        started(T1),
-        ["sleep", 0.5],
-        op(1, "call", target={"id": "h"}),
-        ["recv", None],
-        finished(T1, "error"),
-        DONE,
-        ["drain", None],
-    ]
+    judge = one_call_that_errors(pause=True)
     _, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["exit", 0]], outcome="sandbox_error")
     assert (result["status"], result["outcome"], result["fault"]) == ("error", "sandbox_crash", "platform")
 
@@ -332,11 +301,7 @@ def crash_then_second_test(second_status: str) -> list:
         READY,
         START,
         collected(T1, T2),
-        started(T1),
-        ["sleep", 0.5],
-        op(1, "call", target={"id": "h"}),
-        ["recv", None],
-        finished(T1, "error"),
+        *_call_that_errors(pause=True),
         started(T2),
         op(2, "import", name="add"),
         ["recv", None],
