@@ -67,10 +67,12 @@ def _user_message(rng: random.Random, word: str, letter: str) -> str:
     return user
 
 
-class SpellingBee(Task):
+class _WordTask(Task):
+    """A generated, generative task over the shipped word list: ``size`` examples per split, rewards = scores."""
+
     def __init__(self, size: int = 1000, split: str = "train", **kwargs):
         super().__init__(**kwargs)
-        assert split in ("train", "test"), "SpellingBee split must be train|test"
+        assert split in ("train", "test"), f"{type(self).__name__} split must be train|test"
         self.size = size
         self.split = split
         self.words = load_words()
@@ -82,6 +84,11 @@ class SpellingBee(Task):
     def num_examples(self) -> int:
         return self.size
 
+    def reward(self, conversation: dict, assistant_response: str) -> float:
+        return float(self.evaluate(conversation, assistant_response))
+
+
+class SpellingBee(_WordTask):
     def get_example(self, index: int) -> dict:
         rng = random.Random(_seed(self.split, index))
         word, letter = self._draw(rng)
@@ -100,9 +107,6 @@ class SpellingBee(Task):
         ref = extract_answer(content[-1]["text"])
         pred = extract_answer(assistant_response)
         return int(pred is not None and pred == ref)
-
-    def reward(self, conversation: dict, assistant_response: str) -> float:
-        return float(self.evaluate(conversation, assistant_response))
 
 
 class BalancedSpellingBee(SpellingBee):
@@ -131,22 +135,8 @@ class BalancedSpellingBee(SpellingBee):
         return word, letter
 
 
-class SimpleSpelling(Task):
+class SimpleSpelling(_WordTask):
     """`Spell the word: X` -> `X:x,y,z` (teaches the model how words split into letters)."""
-
-    def __init__(self, size: int = 1000, split: str = "train", **kwargs):
-        super().__init__(**kwargs)
-        assert split in ("train", "test"), "SimpleSpelling split must be train|test"
-        self.size = size
-        self.split = split
-        self.words = load_words()
-
-    @property
-    def eval_type(self) -> str:
-        return "generative"
-
-    def num_examples(self) -> int:
-        return self.size
 
     def get_example(self, index: int) -> dict:
         word = random.Random(_seed(self.split, index)).choice(self.words)
@@ -160,6 +150,3 @@ class SimpleSpelling(Task):
     def evaluate(self, conversation: dict, assistant_response: str) -> int:
         """1 iff the reply is exactly the reference `word:w,o,r,d` (surrounding whitespace ignored)."""
         return int(assistant_response.strip() == conversation["messages"][-1]["content"].strip())
-
-    def reward(self, conversation: dict, assistant_response: str) -> float:
-        return float(self.evaluate(conversation, assistant_response))
