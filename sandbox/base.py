@@ -23,6 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from signal import SIGXCPU
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
@@ -87,6 +88,61 @@ class JobResult:
     cpu_seconds: float
     max_rss_bytes: int | None
     message: str = ""
+
+
+def job_result(
+    limits: Limits,
+    *,
+    exit_code: int | None,
+    signal: int | None,
+    wall_seconds: float,
+    cpu_seconds: float,
+    max_rss_bytes: int | None,
+    kill_reason: str | None = None,
+    oom: bool = False,
+    cpu_killed: bool = False,
+    backend_error: str | None = None,
+) -> JobResult:
+    """How a job ended, from the facts its backend read off it: the one mapping of end states to outcomes.
+
+    Design choice: each backend only translates its raw end state into these facts (bwrap: the wait status,
+    its cgroups and ``--json-status-fd``; docker: the container's ``State``); which fact wins and what the
+    learner reads is decided here, so the backends cannot drift apart. The first that applies wins:
+
+    1. ``kill_reason``: we killed the job (``"timeout"``, ``"output_limit"``, ``"killed"``); our reason beats
+       whatever the kill did to it, an OOM racing the timer included (another reason reads "killed on request");
+    2. ``oom``: the memory cap killed it (``"memory_limit"``);
+    3. the CPU limit (``"timeout"``): ``signal`` is SIGXCPU (the soft ``RLIMIT_CPU``), or ``cpu_killed`` says
+       the backend knows it by other means (bwrap: a SIGKILL at the hard limit);
+    4. ``backend_error``: the backend failed (``"sandbox_error"``, a platform fault); the text is the message;
+    5. otherwise the job ended by itself (``"exited"``), by ``exit_code`` or ``signal``.
+
+    Decoding ``exit_code``/``signal`` stays with each backend: both read an exit status of 128+N as signal N.
+    """
+    if kill_reason is not None:
+        outcome = kill_reason
+        message = {
+            "timeout": f"wall-clock limit of {limits.wall_seconds:g} s exceeded",
+            "output_limit": f"output limit of {limits.output_bytes} bytes exceeded",
+        }.get(kill_reason, "killed on request")
+    elif oom:
+        outcome, message = "memory_limit", f"memory limit of {limits.memory_bytes} bytes exceeded"
+    elif signal == SIGXCPU or cpu_killed:
+        outcome, message = "timeout", f"CPU time limit of {limits.cpu_seconds} s exceeded"
+    elif backend_error is not None:
+        outcome, message = "sandbox_error", backend_error
+    else:
+        outcome = "exited"
+        message = f"exited with code {exit_code}" if signal is None else f"killed by signal {signal}"
+    return JobResult(
+        exit_code=exit_code,
+        signal=signal,
+        outcome=outcome,
+        wall_seconds=wall_seconds,
+        cpu_seconds=cpu_seconds,
+        max_rss_bytes=max_rss_bytes,
+        message=message,
+    )
 
 
 @dataclass
@@ -237,4 +293,5 @@ __all__ = [
     "Sandbox",
     "SandboxError",
     "get_backend",
+    "job_result",
 ]

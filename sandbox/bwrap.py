@@ -54,7 +54,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from sandbox import cgroups, seccomp
-from sandbox.base import WORK_TARGET, JobResult, JobSpec, Limits, RunningJob, Sandbox, SandboxError
+from sandbox.base import (
+    WORK_TARGET,
+    JobResult,
+    JobSpec,
+    Limits,
+    RunningJob,
+    Sandbox,
+    SandboxError,
+    job_result,
+)
 from sandbox.uids import UidAllocator, UidLease, kill_uid
 
 GIB = 1024**3
@@ -142,6 +151,51 @@ def _chown_tree(root: Path, uid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in itertools.chain(dirnames, filenames):
             os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+def classify(
+    status: int,
+    kill_reason: str | None,
+    limits: Limits,
+    *,
+    oom: bool,
+    started_ok: bool,
+    wall: float,
+    cpu: float,
+    max_rss: int,
+) -> JobResult:
+    """A JobResult from bwrap's wait ``status``, its cgroups' ``oom``, and why we killed it (if we did).
+
+    Only translates bwrap's end state into :func:`sandbox.base.job_result`'s facts (which decides the outcome);
+    ``started_ok``: bwrap wrote its "exit-code" status line, so the sandbox was set up and the job ran.
+    """
+    exit_code: int | None = None
+    sig: int | None = None
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+    else:
+        code = os.WEXITSTATUS(status)
+        # bwrap reports a job killed by signal N as exit status 128+N.
+        if code > 128 and code - 128 in signal.valid_signals():
+            sig = code - 128
+        else:
+            exit_code = code
+    # No status line and no signal: bwrap itself failed before the job ran.
+    failed = None if started_ok or sig is not None else f"the sandbox failed to start (exit code {exit_code})"
+    return job_result(
+        limits,
+        exit_code=exit_code,
+        signal=sig,
+        wall_seconds=wall,
+        cpu_seconds=cpu,
+        max_rss_bytes=max_rss,
+        kill_reason=kill_reason,
+        oom=oom,
+        # SIGKILL at the hard RLIMIT_CPU (if SIGXCPU at the soft one was ignored). The kernel counts rlimit CPU
+        # in ticks, cpuacct precisely: they differ by a few %, so no exact comparison.
+        cpu_killed=sig == signal.SIGKILL and cpu >= 0.9 * limits.cpu_seconds,
+        backend_error=failed,
+    )
 
 
 class BwrapSandbox(Sandbox):
@@ -486,7 +540,19 @@ class BwrapJob(RunningJob):
             self._lease.release()
         started_ok = '"exit-code"' in status_text
         _live_jobs.discard(self)
-        self._set_result(self._classify(status, oom, cpu, ended - self._started, max_rss, started_ok))
+        wall = ended - self._started
+        self._set_result(
+            classify(
+                status,
+                self._kill_reason,
+                self.spec.limits,
+                oom=oom,
+                started_ok=started_ok,
+                wall=wall,
+                cpu=cpu,
+                max_rss=max_rss,
+            )
+        )
 
     def _read_status(self) -> str:
         """bwrap's --json-status-fd lines; an "exit-code" line means the sandbox set up and the job ended."""
@@ -500,50 +566,6 @@ class BwrapJob(RunningJob):
         finally:
             os.close(self._status_fd)
         return b"".join(chunks).decode("utf-8", "replace")
-
-    def _classify(
-        self, status: int, oom: bool, cpu: float, wall: float, max_rss: int, started_ok: bool
-    ) -> JobResult:
-        limits = self.spec.limits
-        exit_code: int | None = None
-        sig: int | None = None
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-        else:
-            code = os.WEXITSTATUS(status)
-            # bwrap reports a job killed by signal N as exit status 128+N.
-            if code > 128 and code - 128 in signal.valid_signals():
-                sig = code - 128
-            else:
-                exit_code = code
-        reason = self._kill_reason
-        if reason is not None:
-            messages = {
-                "timeout": f"wall-clock limit of {limits.wall_seconds:g} s exceeded",
-                "output_limit": f"output limit of {limits.output_bytes} bytes exceeded",
-                "killed": "killed on request",
-            }
-            outcome, message = reason, messages.get(reason, reason)
-        elif oom:
-            outcome, message = "memory_limit", f"memory limit of {limits.memory_bytes} bytes exceeded"
-        elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= 0.9 * limits.cpu_seconds):
-            # SIGXCPU at the soft RLIMIT_CPU, SIGKILL at the hard one (if SIGXCPU was ignored). The kernel
-            # counts rlimit CPU in ticks, cpuacct precisely: they differ by a few %, so no exact comparison.
-            outcome, message = "timeout", f"CPU time limit of {limits.cpu_seconds} s exceeded"
-        elif not started_ok and sig is None:
-            outcome, message = "sandbox_error", f"the sandbox failed to start (exit code {exit_code})"
-        else:
-            outcome = "exited"
-            message = f"exited with code {exit_code}" if sig is None else f"killed by signal {sig}"
-        return JobResult(
-            exit_code=exit_code,
-            signal=sig,
-            outcome=outcome,
-            wall_seconds=wall,
-            cpu_seconds=cpu,
-            max_rss_bytes=max_rss,
-            message=message,
-        )
 
     def _set_result(self, result: JobResult) -> None:
         with self._lock:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, cast
 
-from sandbox.base import WORK_TARGET, JobResult, JobSpec, RunningJob, Sandbox, SandboxError
+from sandbox.base import WORK_TARGET, JobResult, JobSpec, RunningJob, Sandbox, SandboxError, job_result
 from sandbox.runtime import VENV_TARGET, Runtime, python_env
 
 DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
@@ -123,36 +123,27 @@ def demux(read: Callable[[int], bytes]) -> Iterator[tuple[str, bytes]]:
 def classify(
     state: dict[str, Any], kill_reason: str | None, spec: JobSpec, wall: float, cpu: float = 0.0
 ) -> JobResult:
-    """A JobResult from ``container.attrs["State"]`` and why we killed it (if we did)."""
-    limits = spec.limits
+    """A JobResult from ``container.attrs["State"]`` and why we killed it (if we did).
+
+    Only translates the container's state into :func:`sandbox.base.job_result`'s facts (which decides the
+    outcome): tini (``init=True``) reports a job killed by signal N as exit code 128+N.
+    """
     code = state.get("ExitCode")
     exit_code: int | None = code if isinstance(code, int) else None
     sig: int | None = None
     if exit_code is not None and exit_code > 128:
         sig, exit_code = exit_code - 128, None
-    if kill_reason is not None:
-        outcome = kill_reason
-        message = {
-            "timeout": f"wall-clock limit of {limits.wall_seconds:g} s exceeded",
-            "output_limit": f"output limit of {limits.output_bytes} bytes exceeded",
-        }.get(kill_reason, "killed on request")
-    elif state.get("OOMKilled"):
-        outcome, message = "memory_limit", f"memory limit of {limits.memory_bytes} bytes exceeded"
-    elif sig == 24:  # SIGXCPU
-        outcome, message = "timeout", f"CPU time limit of {limits.cpu_seconds} s exceeded"
-    elif state.get("Error"):
-        outcome, message = "sandbox_error", f"docker: {state['Error']}"
-    else:
-        outcome = "exited"
-        message = f"exited with code {exit_code}" if sig is None else f"killed by signal {sig}"
-    return JobResult(
+    error = state.get("Error")
+    return job_result(
+        spec.limits,
         exit_code=exit_code,
         signal=sig,
-        outcome=outcome,
         wall_seconds=wall,
         cpu_seconds=cpu,
         max_rss_bytes=None,
-        message=message,
+        kill_reason=kill_reason,
+        oom=bool(state.get("OOMKilled")),
+        backend_error=f"docker: {error}" if error else None,
     )
 
 
