@@ -23,7 +23,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from signal import SIGXCPU
+from signal import SIGXCPU, valid_signals
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
@@ -88,6 +88,16 @@ class JobResult:
     cpu_seconds: float
     max_rss_bytes: int | None
     message: str = ""
+
+
+def split_exit_code(code: int) -> tuple[int | None, int | None]:
+    """``(exit_code, signal)`` from an init's exit code: bwrap and tini report "killed by signal N" as 128+N.
+
+    Only a real signal number counts: ``exit(255)`` stays exit code 255, not a "signal 127".
+    """
+    if code > 128 and code - 128 in valid_signals():
+        return None, code - 128
+    return code, None
 
 
 def job_result(

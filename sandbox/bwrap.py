@@ -63,6 +63,7 @@ from sandbox.base import (
     Sandbox,
     SandboxError,
     job_result,
+    split_exit_code,
 )
 from sandbox.uids import UidAllocator, UidLease, kill_uid
 
@@ -174,12 +175,7 @@ def classify(
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
     else:
-        code = os.WEXITSTATUS(status)
-        # bwrap reports a job killed by signal N as exit status 128+N.
-        if code > 128 and code - 128 in signal.valid_signals():
-            sig = code - 128
-        else:
-            exit_code = code
+        exit_code, sig = split_exit_code(os.WEXITSTATUS(status))
     # No status line and no signal: bwrap itself failed before the job ran.
     failed = None if started_ok or sig is not None else f"the sandbox failed to start (exit code {exit_code})"
     return job_result(

@@ -27,7 +27,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, cast
 
-from sandbox.base import WORK_TARGET, JobResult, JobSpec, RunningJob, Sandbox, SandboxError, job_result
+from sandbox.base import (
+    WORK_TARGET,
+    JobResult,
+    JobSpec,
+    RunningJob,
+    Sandbox,
+    SandboxError,
+    job_result,
+    split_exit_code,
+)
 from sandbox.runtime import VENV_TARGET, Runtime, python_env
 
 DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
@@ -129,10 +138,7 @@ def classify(
     outcome): tini (``init=True``) reports a job killed by signal N as exit code 128+N.
     """
     code = state.get("ExitCode")
-    exit_code: int | None = code if isinstance(code, int) else None
-    sig: int | None = None
-    if exit_code is not None and exit_code > 128:
-        sig, exit_code = exit_code - 128, None
+    exit_code, sig = split_exit_code(code) if isinstance(code, int) else (None, None)
     error = state.get("Error")
     return job_result(
         spec.limits,

@@ -203,6 +203,17 @@ def test_docker_ignores_an_empty_error() -> None:
     assert ended(docker({"ExitCode": 0, "Error": ""})) == ("exited", "exited with code 0")
 
 
+def test_docker_reads_128_plus_a_signal_as_that_signal_and_exit_255_as_an_exit_code() -> None:
+    killed = docker({"ExitCode": 128 + signal.SIGKILL})
+    assert (ended(killed), killed.exit_code, killed.signal) == (
+        ("exited", f"killed by signal {int(signal.SIGKILL)}"),
+        None,
+        signal.SIGKILL,
+    )
+    done = docker({"ExitCode": 255})
+    assert (ended(done), done.exit_code, done.signal) == (("exited", "exited with code 255"), 255, None)
+
+
 def test_docker_reports_an_oom_kill_before_the_engine_s_error() -> None:
     assert ended(docker({"ExitCode": 137, "OOMKilled": True, "Error": "boom"})) == OOM
 
