@@ -8,8 +8,9 @@ Design choices:
 - Any failure of the engine (an exception, a stream without a verdict, an unreadable result) becomes a
   ``status: error`` / ``outcome: platform_error`` verdict: the learner always gets an answer, and it never blames
   them for our fault.
-- Two queues, one task: ``enqueue`` sends to Celery (queues ``cpu`` and ``gpu``, by the module's ``limits.gpu``)
-  in production, and to ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode.
+- Two queues, one task: ``enqueue`` sends to Celery (queues ``cpu`` and ``gpu``, by the module's
+  ``limits.gpu``: ``module_queue``, the one routing rule, which the pre-warm uses too) in production, and to
+  ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode.
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
 - Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
   ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
@@ -26,6 +27,13 @@ Design choices:
   ``GRADING_POOL_MAX_SHAPES`` (memory bound: a torch shape is ~620 MiB idle at size 1), so a module's first
   submission after a worker starts is warm too. No module rows (or an unreadable table) means the pool keeps
   its base shape per runtime, as before. Modules synced later are learned on demand (one cold start each).
+- Queue-aware pre-warm: a Celery worker records the queues it consumes at ``worker_init``
+  (``want_grading_pool(queues=...)``, before the fork, so prefork children inherit them) and pre-warms only
+  the modules ``module_queue`` routes there: a ``cpu`` worker never holds a GPU module's shape, a ``gpu``
+  worker no CPU module's; one whose queues get no module keeps nothing warm (it learns on demand). The
+  embedded worker serves every module (no queues), and so does a worker that also consumes a queue that is
+  not ours (we cannot know what it is sent): both pre-warm every module. Queues added to a running worker
+  are not seen.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +59,42 @@ log = logging.getLogger(__name__)
 # --- warm pool ----------------------------------------------------------------------------------------------------
 _pool_lock = threading.Lock()
 _pool: Any = None
-_pool_config: tuple[int, tuple[str, ...], Path, int] | None = None
+_pool_config: tuple[int, tuple[str, ...], Path, int, frozenset[str] | None] | None = None
 _pool_pid: int | None = None
 _pool_wanted = False
+_pool_queues: frozenset[str] | None = None  # the queues this grading worker serves; None: every module's
+
+#: The Celery queues ``enqueue`` routes grading jobs to (``module_queue``).
+QUEUES = frozenset({"cpu", "gpu"})
 
 
-def want_grading_pool() -> None:
-    """Mark this process (and children it forks) as a grading worker: jobs use a warm pool, created on demand."""
-    global _pool_wanted
+def module_queue(metadata: dict[str, Any] | None) -> str:
+    """The Celery queue for a module's jobs (its synced metadata): ``gpu`` if ``limits.gpu``, else ``cpu``.
+
+    The one routing rule: ``enqueue`` sends by it, and a worker's pool pre-warms the modules it routes there.
+    """
+    return "gpu" if ((metadata or {}).get("limits") or {}).get("gpu") else "cpu"
+
+
+def want_grading_pool(*, queues: Iterable[str] | None = None) -> None:
+    """Mark this process (and children it forks) as a grading worker: jobs use a warm pool, created on demand.
+
+    ``queues``: the Celery queues the worker consumes; its pool pre-warms only the modules routed to them.
+    ``None`` (embedded mode), none given, or any name that is not one of ``QUEUES``: every module.
+    """
+    global _pool_wanted, _pool_queues
+    names = frozenset(queues or ())
     _pool_wanted = True
+    _pool_queues = names if names and names <= QUEUES else None
 
 
 def start_grading_pool() -> Any:
-    """Mark this process as a grading worker and start its pool now (so the first job is warm); see grading_pool."""
-    want_grading_pool()
+    """Mark this process as a grading worker and start its pool now (so the first job is warm); see grading_pool.
+
+    Keeps the queues ``want_grading_pool`` recorded (Celery: ``worker_init``, in the parent before the fork).
+    """
+    global _pool_wanted
+    _pool_wanted = True
     return grading_pool()
 
 
@@ -79,6 +110,7 @@ def grading_pool() -> Any:
         tuple(settings.GRADING_POOL_RUNTIMES),
         Path(settings.LAB_CONTENT_DIR).resolve(),
         int(settings.GRADING_POOL_MAX_SHAPES),
+        _pool_queues,
     )
     retired = None
     with _pool_lock:
@@ -94,14 +126,18 @@ def grading_pool() -> Any:
             _pool = LearnerPool(
                 size=size, runtimes=config[1], content_root=config[2], max_shapes=config[3], warm_base=False
             )
-            kept = _pool.prewarm(_module_shapes(config[1]))
-            if not kept:
+            shapes = _module_shapes(config[4])
+            kept = _pool.prewarm(shapes or [])
+            if not kept and shapes != []:
+                # no module rows (None), or none of our modules' shapes kept: the base shapes, as before;
+                # modules but none routed to our queues ([]): nothing warm
                 kept = _pool.prewarm([(runtime, _pool.base_limits) for runtime in config[1]])
             _pool_config, _pool_pid = config, os.getpid()
             log.info(
-                "grading pool: %d warm process(es) per role for %d shape(s): %s",
+                "grading pool: %d warm process(es) per role for %d shape(s) (queues: %s): %s",
                 size,
                 len(kept),
+                ", ".join(sorted(config[4])) if config[4] is not None else "all",
                 ", ".join(f"{runtime}/{limits.memory_bytes // 2**20} MiB" for runtime, limits in kept),
             )
         pool = _pool
@@ -110,28 +146,33 @@ def grading_pool() -> Any:
     return pool
 
 
-def _module_shapes(runtimes: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
-    """``(runtime, module.yaml limits)`` of the active modules whose runtime is pooled, in module order."""
+def _module_shapes(queues: frozenset[str] | None) -> list[tuple[str, dict[str, Any]]] | None:
+    """``(runtime, module.yaml limits)`` of the active modules routed to ``queues`` (``None``: all), in order.
+
+    ``None`` when there is no active module (or the table is unreadable): the caller keeps the base shapes.
+    Runtimes the pool does not keep are left in; ``LearnerPool.prewarm`` skips them.
+    """
     from modules.models import Module
 
     try:
         rows = list(Module.objects.filter(status=Module.Status.ACTIVE).values_list("metadata", flat=True))
     except Exception:  # noqa: BLE001 - no module table (yet): keep the base shapes warm, learn the rest
         log.warning("grading pool: modules unreadable, pre-warming the base shapes only", exc_info=True)
-        return []
-    shapes = []
-    for metadata in rows:
-        runtime = (metadata or {}).get("runtime", "python")
-        if runtime in runtimes:
-            shapes.append((runtime, dict((metadata or {}).get("limits") or {})))
-    return shapes
+        return None
+    if not rows:
+        return None
+    return [
+        ((metadata or {}).get("runtime", "python"), dict((metadata or {}).get("limits") or {}))
+        for metadata in rows
+        if queues is None or module_queue(metadata) in queues
+    ]
 
 
 def close_grading_pool() -> None:
     """Stop this process's warm pool (kills its idle processes) and stop wanting one; no-op when there is none."""
-    global _pool, _pool_config, _pool_pid, _pool_wanted
+    global _pool, _pool_config, _pool_pid, _pool_wanted, _pool_queues
     with _pool_lock:
-        _pool_wanted = False
+        _pool_wanted, _pool_queues = False, None
         pool = _pool if _pool_pid == os.getpid() else None
         _pool = _pool_config = _pool_pid = None
     if pool is not None:
@@ -239,7 +280,6 @@ def enqueue(submission_id: int) -> None:
         metadata = (
             Submission.objects.filter(pk=submission_id).values_list("module__metadata", flat=True).first()
         )
-        gpu = bool(((metadata or {}).get("limits") or {}).get("gpu"))
-        grade_submission.apply_async(args=[submission_id], queue="gpu" if gpu else "cpu")
+        grade_submission.apply_async(args=[submission_id], queue=module_queue(metadata))
     else:
         embedded_worker.submit(submission_id)

@@ -1,21 +1,30 @@
 """The Celery app (production mode): broker and task options come from Django settings (``CELERY_*``).
 
-Workers consume the ``cpu`` queue (every module) or the ``gpu`` queue (modules whose limits ask for a GPU):
-``celery -A labplatform worker -Q cpu`` / ``-Q gpu``. Tasks are discovered from each app's ``tasks.py``.
+Workers consume the ``cpu`` queue (modules without ``limits.gpu``) or the ``gpu`` queue (modules whose limits
+ask for a GPU): ``celery -A labplatform worker -Q cpu`` / ``-Q gpu`` (``grading.tasks.module_queue`` routes).
+Tasks are discovered from each app's ``tasks.py``.
 
 Warm pool (``GRADING_POOL_SIZE``): each process that runs tasks owns one pool. ``worker_init`` (the main
-process, before any fork) only marks the worker as a grading worker; the pool is started on
+process, before any fork) only marks the worker as a grading worker and records the queues it consumes (the
+worker's own selection, ``sender.app.amqp.queues.consume_from``: ``-Q``/``-X`` applied, the default queue
+``cpu`` without ``-Q``), so its pools pre-warm only the modules routed there; the pool is started on
 ``worker_process_init``, which Celery sends in each prefork child after the fork (and in a solo worker's own
 process), so the parent never holds warm processes that a fork would copy. A threads worker creates it on its
 first job. It is closed on ``worker_process_shutdown`` (prefork children) and ``worker_shutdown`` (the main
 process: solo/threads).
 """
 
+from __future__ import annotations
+
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_shutdown
+
+if TYPE_CHECKING:
+    from celery.worker import WorkController
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labplatform.settings")
 
@@ -27,10 +36,10 @@ log = logging.getLogger(__name__)
 
 
 @worker_init.connect
-def _want_grading_pool(**_: object) -> None:
+def _want_grading_pool(sender: WorkController, **_: object) -> None:
     from grading.tasks import want_grading_pool
 
-    want_grading_pool()
+    want_grading_pool(queues=list(sender.app.amqp.queues.consume_from))
 
 
 @worker_process_init.connect

@@ -14,6 +14,8 @@ import sys
 import tempfile
 
 import pytest
+from celery import Celery
+from celery.worker import WorkController
 from platform_helpers import FIXTURE_CONTENT, GOOD_HELLO
 
 from grading import tasks
@@ -40,6 +42,20 @@ def course_1g(db, settings, tmp_path) -> dict[str, Module]:
     report = content_sync(content_dir=content)
     assert not report.errors, report.errors
     return {m.slug: m for m in Module.objects.all()}
+
+
+@pytest.fixture
+def course_gpu(course_1g, settings) -> dict[str, Module]:
+    """``course_1g`` where ``02-next`` (2 GiB) asks for a GPU (queue ``gpu``); ``01-hello`` (1 GiB): cpu."""
+    yaml = settings.LAB_CONTENT_DIR / "02-next" / "module.yaml"
+    text = yaml.read_text()
+    assert "limits:" not in text
+    yaml.write_text(text + "limits: {gpu: true}\n")
+    report = content_sync(content_dir=settings.LAB_CONTENT_DIR)
+    assert not report.errors, report.errors
+    modules = {m.slug: m for m in Module.objects.all()}
+    assert [tasks.module_queue(m.metadata) for m in modules.values()] == ["cpu", "gpu"]
+    return modules
 
 
 def memory_shapes(pool) -> list[tuple[str, int]]:
@@ -215,5 +231,69 @@ def test_a_pool_without_synced_modules_keeps_its_base_shape_per_runtime(db, sett
     pool = tasks.start_grading_pool()
     try:
         assert memory_shapes(pool) == [("python", pool.base_limits.memory_bytes)]
+    finally:
+        tasks.close_grading_pool()
+
+
+@pytest.mark.parametrize(("queue", "memory"), [("cpu", GIB), ("gpu", 2 * GIB)])
+def test_a_worker_pre_warms_only_the_shapes_of_the_modules_routed_to_its_queue(
+    course_gpu, settings, queue, memory
+):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    tasks.want_grading_pool(queues=[queue])  # worker_init, then worker_process_init starts the pool
+    pool = tasks.start_grading_pool()
+    try:
+        assert memory_shapes(pool) == [("python", memory)]  # cpu: 01-hello's only; gpu: 02-next's only
+    finally:
+        tasks.close_grading_pool()
+
+
+@pytest.mark.parametrize("queues", [None, ["cpu", "gpu"], ["celery"], ["cpu", "celery"]])
+def test_the_embedded_worker_and_workers_on_both_or_foreign_queues_pre_warm_every_module(
+    course_gpu, settings, queues
+):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    if queues is not None:
+        tasks.want_grading_pool(queues=queues)
+    pool = tasks.start_grading_pool()  # None: as runlab starts it (no queues recorded)
+    try:
+        assert memory_shapes(pool) == [("python", GIB), ("python", 2 * GIB)]
+    finally:
+        tasks.close_grading_pool()
+
+
+def test_a_worker_whose_queue_gets_no_module_keeps_nothing_warm(course_1g, settings):
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    tasks.want_grading_pool(queues=["gpu"])  # the fixture course has no GPU module
+    pool = tasks.start_grading_pool()
+    try:
+        assert memory_shapes(pool) == []
+        assert pool.wait_ready(timeout=5) and not idle_procs(pool)
+    finally:
+        tasks.close_grading_pool()
+
+
+@pytest.mark.parametrize(("argv_queues", "memory"), [(["gpu"], 2 * GIB), (None, GIB)])
+def test_a_celery_worker_records_the_queues_it_consumes_for_its_pool(
+    course_gpu, settings, argv_queues, memory
+):
+    """A real ``WorkController`` (``-Q gpu``, or no ``-Q``: default queue ``cpu``), solo pool: Celery sends
+    ``worker_init`` (our handler reads the worker's queues) and ``worker_process_init`` (starts the pool).
+
+    The app is configured like ``labplatform.celery.app`` but without the Django fix-up, which would close
+    this test's database connection; the worker is constructed, never started (no broker).
+    """
+    settings.GRADING_POOL_SIZE = 1
+    settings.GRADING_POOL_RUNTIMES = ["python"]
+    app = Celery("pool-test", fixups=[], set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    try:
+        WorkController(app=app, queues=argv_queues, pool_cls="solo", concurrency=1, hostname="pool-test@here")
+        pool = tasks.grading_pool()
+        assert pool is not None
+        assert memory_shapes(pool) == [("python", memory)]
     finally:
         tasks.close_grading_pool()
