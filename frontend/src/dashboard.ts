@@ -6,11 +6,13 @@
  * - Renders from the page data Django embedded (no request on load); the notes form posts to `/api/notes/`
  *   and re-renders the list from the server's answer.
  * - The "current" module (first one open and not yet passed) is highlighted, so "what next" is one glance.
- * - Locked cards are not links; they say which modules unlock them.
+ * - Locked cards are not links; they say which modules unlock them. The map also draws the unlock graph
+ *   behind the cards (`mapgraph.ts`, which documents its layout and phone choices).
  */
 import { api, decodeModuleList, decodeNotes, decodeReview, type ModuleSummary, type Note, type ReviewItem } from "./api";
 import { ago, byId, fill, h } from "./dom";
 import { lang, pick, t, type MessageKey } from "./i18n";
+import { drawMapGraph } from "./mapgraph";
 import { boot, describeError, showFatal, toast } from "./page";
 
 const page = boot();
@@ -66,16 +68,13 @@ function moduleCard(m: ModuleSummary, current: boolean, bySlug: Map<string, Modu
 function renderMap(modules: ModuleSummary[]): HTMLElement {
   const bySlug = new Map(modules.map((m) => [m.slug, m]));
   const current = modules.find((m) => m.state === "unlocked");
-  return h(
-    "section",
-    { class: "card card-pad", "aria-labelledby": "map-title" },
-    h("h2", { id: "map-title" }, t("dashboard.map")),
-    h(
-      "div",
-      { class: "module-map", "data-testid": "module-map" },
-      modules.map((m) => moduleCard(m, m === current, bySlug)),
-    ),
+  const map = h(
+    "div",
+    { class: "module-map", "data-testid": "module-map" },
+    modules.map((m) => moduleCard(m, m === current, bySlug)),
   );
+  drawMapGraph(map, modules);
+  return h("section", { class: "card card-pad", "aria-labelledby": "map-title" }, h("h2", { id: "map-title" }, t("dashboard.map")), map);
 }
 
 function renderProgress(modules: ModuleSummary[]): HTMLElement {
