@@ -5,7 +5,8 @@ Design choices:
   (``/opt/venv`` plus the real interpreter prefix at its own path), with ``grading/engine`` bound at
   ``/opt/lab/grading/engine``.  The learner sandbox gets nothing else: no ``nanochat_ref``, no content, no
   tests.  The judge sandbox also gets ``nanochat_ref`` and the module folder (or the whole content root for a
-  warm judge, which learns its module from the ``start`` frame).
+  warm judge, which learns its module from the ``start`` frame), and the shared test kit ``grading/testkit``
+  at ``/opt/lab/grading/testkit`` (helpers the modules' conftests import; see that package).
 - The env is built here from scratch (the sandbox inherits nothing): ``PYTHONPATH``, ``HOME``, ``TMPDIR``,
   thread counts pinned to 1, and the NANOCHAT base dir under the job's scratch space.
 - :class:`Proc` reads frames on a thread and puts them, in order, into whichever queue it is attached to, so
@@ -228,6 +229,7 @@ def start_judge(
     workdir = Path(tempfile.mkdtemp(prefix="lab-judge-"))
     mounts = [
         *layout.base_mounts(),
+        Mount(layout.repo_root / "grading" / "testkit", f"{ENGINE_TARGET}/grading/testkit"),
         Mount(layout.repo_root / "nanochat_ref", f"{ENGINE_TARGET}/nanochat_ref"),
         Mount(Path(content_root), target),
     ]
