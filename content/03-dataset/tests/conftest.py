@@ -8,14 +8,7 @@ learner's process on 127.0.0.1 (stdlib ``http.server`` only).
 
 import pytest
 
-SHARDS = {
-    "num_shards": 3,
-    "row_groups_per_shard": 4,
-    "rows_per_group": 16,
-    "max_doc_chars": 300,
-    "sources": ["pydoc"],
-}
-_LEARNER: dict[str, str] = {}
+from grading.testkit import TINY_SHARDS, learner_base_data
 
 
 @pytest.fixture(scope="session")
@@ -23,23 +16,14 @@ def judge_data_dir(tmp_path_factory):
     from nanochat_ref.scripts.make_shards import make_shards
 
     data_dir = str(tmp_path_factory.mktemp("judge_data"))
-    make_shards(data_dir, **SHARDS)
+    make_shards(data_dir, **TINY_SHARDS)
     return data_dir
 
 
 @pytest.fixture
 def learner_base(learner):
     """A base dir in the learner's process holding base_data/ with the tiny shards; set as NANOCHAT_BASE_DIR."""
-    os_mod = learner.module("os")
-    base = _LEARNER.get("base")
-    if base is None or not os_mod.path.isdir(base):
-        base = learner.module("tempfile").mkdtemp(prefix="nanochat-")
-        learner.module("nanochat.scripts.make_shards").make_shards(
-            os_mod.path.join(base, "base_data"), **SHARDS
-        )
-        _LEARNER["base"] = base
-    os_mod.environ.update({"NANOCHAT_BASE_DIR": base})
-    return base
+    return learner_base_data(learner, tokenizer=False)
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ nanochat's zero init every block would be the identity and hide attention/MLP bu
 """
 
 import pytest
-import torch
 
+from grading.testkit import nontrivial_gpt
 from nanochat_ref.gpt import GPT as RefGPT
-from nanochat_ref.gpt import GPTConfig as RefConfig
 
 SMALL = dict(sequence_len=16, vocab_size=100, n_layer=2, n_head=4, n_kv_head=2, n_embd=32)
 
@@ -21,15 +20,7 @@ def gpt(learner):
 
 
 def _ref_model(seed: int = 0, **overrides) -> RefGPT:
-    torch.manual_seed(seed)
-    model = RefGPT(RefConfig(**{**SMALL, **overrides}))
-    model.init_weights()
-    with torch.no_grad():
-        for block in model.transformer.h:
-            block.attn.c_proj.weight.normal_(0, 0.2)
-            block.mlp.c_proj.weight.normal_(0, 0.05)
-        model.lm_head.weight.normal_(0, 0.2)
-    return model.eval()
+    return nontrivial_gpt({**SMALL, **overrides}, seed).eval()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nanochat_ref.tokenizer import RustBPETokenizer
+from grading.testkit import env_vars, tokenizer_fixtures
 
 TEXTS = [
     "Hello! How are you today? I am fine, thank you.",
@@ -51,20 +51,7 @@ def mid(learner):
     return learner.module("nanochat.scripts.mid_train")
 
 
-@pytest.fixture(scope="session")
-def judge_tok():
-    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
-
-
-@pytest.fixture
-def tok(learner, judge_tok):
-    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
-    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
-        TEXTS, VOCAB_SIZE, backend="python"
-    )
-    for text in ("Hello there!", "The capital of France is"):
-        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
-    return learner_tok
+judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("Hello there!", "The capital of France is"))
 
 
 @pytest.fixture
@@ -76,13 +63,8 @@ def base_dir(learner, tmp_path, monkeypatch):
     los = learner.module("os")
     folder = learner.module("tempfile").mkdtemp(prefix="mid-")
     learner.module("pathlib").Path(los.path.join(folder, "identity_conversations.jsonl")).write_text(text)
-    old = los.environ.get("NANOCHAT_BASE_DIR")
-    los.environ.update({"NANOCHAT_BASE_DIR": folder})
-    yield folder
-    if old is None:
-        los.environ.pop("NANOCHAT_BASE_DIR", None)
-    else:
-        los.environ.update({"NANOCHAT_BASE_DIR": old})
+    with env_vars(los.environ, NANOCHAT_BASE_DIR=folder):
+        yield folder
 
 
 @pytest.fixture

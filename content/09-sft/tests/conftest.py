@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nanochat_ref.tokenizer import RustBPETokenizer
+from grading.testkit import tokenizer_fixtures
 
 TEXTS = [
     "Hello! How are you today? I am fine, thank you.",
@@ -48,20 +48,7 @@ def sft(learner):
     return learner.module("nanochat.scripts.chat_sft")
 
 
-@pytest.fixture(scope="session")
-def judge_tok():
-    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
-
-
-@pytest.fixture
-def tok(learner, judge_tok):
-    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
-    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
-        TEXTS, VOCAB_SIZE, backend="python"
-    )
-    for text in ("Hello there!", "The capital of France is"):
-        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
-    return learner_tok
+judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("Hello there!", "The capital of France is"))
 
 
 @pytest.fixture

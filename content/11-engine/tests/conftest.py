@@ -12,10 +12,8 @@ Design choices:
 from __future__ import annotations
 
 import pytest
-import torch
 
-from nanochat_ref.gpt import GPT, GPTConfig
-from nanochat_ref.tokenizer import RustBPETokenizer
+from grading.testkit import tokenizer_fixtures, trained_tiny_gpt
 
 TEXTS = [
     "Hello! How are you today? I am fine, thank you.",
@@ -38,45 +36,14 @@ def eng(learner):
     return learner.module("nanochat.engine")
 
 
-@pytest.fixture(scope="session")
-def judge_tok():
-    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
-
-
-@pytest.fixture
-def tok(learner, judge_tok):
-    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
-    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
-        TEXTS, VOCAB_SIZE, backend="python"
-    )
-    for text in ("Hello there!", "The capital of France is"):
-        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
-    return learner_tok
+judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("Hello there!", "The capital of France is"))
 
 
 @pytest.fixture(scope="session")
 def judge_model(judge_tok):
     """A tiny GPT trained for 30 steps on TEXTS (~3 s): its next token depends on the context, so a decode step
     that forgets the KV cache shows (a random GPT mostly echoes the current token)."""
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(**MODEL))
-    model.init_weights()
-    bos = judge_tok.get_bos_token_id()
-    rows = [[bos, *judge_tok.encode(t)] for t in TEXTS[:2]]
-    width = max(len(r) for r in rows)
-    x = torch.full((len(rows), width), bos)
-    mask = torch.zeros(len(rows), width, dtype=torch.bool)
-    for i, r in enumerate(rows):
-        x[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r) - 1] = True
-    y = torch.roll(x, -1, dims=1)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-2)
-    for _ in range(30):
-        loss = torch.nn.functional.cross_entropy(model(x)[mask].float(), y[mask])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+    return trained_tiny_gpt(MODEL, judge_tok, TEXTS[:2])
 
 
 @pytest.fixture

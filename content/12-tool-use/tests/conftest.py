@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nanochat_ref.tokenizer import RustBPETokenizer
+from grading.testkit import tokenizer_fixtures
 
 SCRIPTED_MODEL = '''
 import torch
@@ -58,20 +58,7 @@ VOCAB_SIZE = 300
 _LEARNER_MODULE: dict[str, object] = {}
 
 
-@pytest.fixture(scope="session")
-def judge_tok():
-    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
-
-
-@pytest.fixture
-def tok(learner, judge_tok):
-    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
-    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
-        TEXTS, VOCAB_SIZE, backend="python"
-    )
-    for text in ("3+4", "'strawberry'.count('r')", "144"):
-        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
-    return learner_tok
+judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("3+4", "'strawberry'.count('r')", "144"))
 
 
 @pytest.fixture(scope="session")

@@ -17,10 +17,9 @@ import json
 from types import SimpleNamespace
 
 import pytest
-import torch
 
+from grading.testkit import tokenizer_fixtures, trained_tiny_gpt
 from nanochat_ref.gpt import GPT, GPTConfig
-from nanochat_ref.tokenizer import RustBPETokenizer
 
 TEXTS = [
     "The sky is blue. Grass is green. The sun is hot and the snow is cold.",
@@ -78,44 +77,16 @@ def tc(learner):
     return learner.module("nanochat.tasks.common")
 
 
-@pytest.fixture(scope="session")
-def judge_tok():
-    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
-
-
-@pytest.fixture
-def tok(learner, judge_tok):
-    """The same tokenizer in the learner's process (a handle), checked against the judge's copy."""
-    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
-        TEXTS, VOCAB_SIZE, backend="python"
-    )
-    for text in ("The capital of France is Paris", "Grass is green", "milk"):
-        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
-    return learner_tok
+judge_tok, tok = tokenizer_fixtures(
+    TEXTS, VOCAB_SIZE, probes=("The capital of France is Paris", "Grass is green", "milk")
+)
 
 
 @pytest.fixture(scope="session")
 def trained_state(judge_tok):
     """Weights of a tiny GPT trained for 30 steps on TEXTS (~3 s): it has memorised some facts, so the CORE
     items get a mix of right and wrong answers and a wrong scoring rule shows."""
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(sequence_len=64, **MODEL))
-    model.init_weights()
-    bos = judge_tok.get_bos_token_id()
-    rows = [[bos, *judge_tok.encode(t)] for t in TEXTS[:4]]
-    width = max(len(r) for r in rows)
-    x = torch.full((len(rows), width), bos)
-    mask = torch.zeros(len(rows), width, dtype=torch.bool)
-    for i, r in enumerate(rows):
-        x[i, : len(r)] = torch.tensor(r)
-        mask[i, : len(r) - 1] = True
-    y = torch.roll(x, -1, dims=1)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-2)
-    for _ in range(30):
-        loss = torch.nn.functional.cross_entropy(model(x)[mask].float(), y[mask])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    model = trained_tiny_gpt({"sequence_len": 64, **MODEL}, judge_tok, TEXTS[:4])
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 

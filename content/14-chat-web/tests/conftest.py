@@ -21,8 +21,8 @@ from unittest import mock
 
 import pytest
 
+from grading.testkit import tokenizer_fixtures
 from nanochat_ref.scripts import chat_web as ref
-from nanochat_ref.tokenizer import RustBPETokenizer
 
 TEXTS = [
     "Hello! How are you today? I am fine, thank you.",
@@ -38,20 +38,7 @@ def cw(learner):
     return learner.module("nanochat.scripts.chat_web")
 
 
-@pytest.fixture(scope="session")
-def judge_tok():
-    return RustBPETokenizer.train_from_iterator(iter(TEXTS), VOCAB_SIZE, backend="python")
-
-
-@pytest.fixture
-def tok(learner, judge_tok):
-    """The same tokenizer in the learner's process (a handle); checked against the judge's copy."""
-    learner_tok = learner.module("nanochat.tokenizer").RustBPETokenizer.train_from_iterator(
-        TEXTS, VOCAB_SIZE, backend="python"
-    )
-    for text in ("Hello there!", "héllo 🌍", "Paris"):
-        assert learner_tok.encode(text) == judge_tok.encode(text), "test setup: the two tokenizers disagree"
-    return learner_tok
+judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("Hello there!", "héllo 🌍", "Paris"))
 
 
 def byte_ids(judge_tok, text: str) -> list[int]:

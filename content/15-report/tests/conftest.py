@@ -17,6 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from grading.testkit import LearnerFiles
+
 TIMESTAMP = re.compile(r"^timestamp: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", re.MULTILINE)
 
 HEADER = (
@@ -67,27 +69,7 @@ def rpt(learner):
 @pytest.fixture
 def lfs(learner):
     """File helpers in the learner's process: ``mkdtemp()``, ``write(path, text)``, ``read(path)``, ``exists``."""
-    path_cls = learner.module("pathlib").Path
-    tempfile = learner.module("tempfile")
-    os_path = learner.module("os.path")
-
-    class _Files:
-        def mkdtemp(self) -> str:
-            return tempfile.mkdtemp(prefix="report-")
-
-        def write(self, path: str, text: str) -> None:
-            path_cls(path).write_text(text)
-
-        def read(self, path: str) -> str:
-            return path_cls(path).read_text()
-
-        def exists(self, path: str) -> bool:
-            return os_path.exists(path)
-
-        def join(self, *parts: str) -> str:
-            return os_path.join(*parts)
-
-    return _Files()
+    return LearnerFiles(learner, prefix="report-")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from grading.testkit import LearnerFiles
+
 
 def conversation_problem(messages: object) -> str | None:
     """None if ``messages`` follows the rules below, else what is wrong (CustomJSON's rules plus the lab's)."""
@@ -50,22 +52,8 @@ def idd(learner):
 
 @pytest.fixture
 def lfs(learner):
-    """File helpers in the learner's process."""
-    path_cls = learner.module("pathlib").Path
-    tempfile = learner.module("tempfile")
-    os_path = learner.module("os.path")
-
-    class _Files:
-        def tmpfile(self, name: str = "identity.jsonl") -> str:
-            return os_path.join(tempfile.mkdtemp(prefix="identity-"), name)
-
-        def read(self, path: str) -> str:
-            return path_cls(path).read_text(encoding="utf-8")
-
-        def exists(self, path: str) -> bool:
-            return os_path.exists(path)
-
-    return _Files()
+    """File helpers in the learner's process: ``tmpfile(name)``, ``read(path)``, ``exists(path)``."""
+    return LearnerFiles(learner, prefix="identity-", filename="identity.jsonl")
 
 
 @pytest.fixture(scope="session")
