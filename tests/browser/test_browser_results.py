@@ -85,6 +85,26 @@ def crafted_submission() -> dict[str, Any]:
     }
 
 
+def fake_submission(page: Any, body: dict[str, Any]) -> None:
+    """Answer "run tests" with submission ``FAKE_ID`` (queued) and its detail endpoint with ``body``."""
+
+    def submissions(route: Any) -> None:
+        if route.request.method == "POST":
+            route.fulfill(
+                status=201,
+                content_type="application/json",
+                body=json.dumps({"id": FAKE_ID, "status": "queued"}),
+            )
+        else:
+            route.continue_()
+
+    page.route(f"**/api/modules/{FIRST_MODULE}/submissions/", submissions)
+    page.route(
+        f"**/api/submissions/{FAKE_ID}/",
+        lambda route: route.fulfill(content_type="application/json", body=json.dumps(body)),
+    )
+
+
 def test_a_result_with_metrics_draws_every_chart_kind_and_keeps_hidden_tests_neutral(
     lab_server: LabServer, chromium: Any, screenshots: Path
 ):
@@ -95,23 +115,7 @@ def test_a_result_with_metrics_draws_every_chart_kind_and_keeps_hidden_tests_neu
     try:
         signup(page, lab_server, "en", f"results-{next(_ids)}-{int(time.time() * 1000) % 10**8}")
 
-        def submissions(route: Any) -> None:
-            if route.request.method == "POST":
-                route.fulfill(
-                    status=201,
-                    content_type="application/json",
-                    body=json.dumps({"id": FAKE_ID, "status": "queued"}),
-                )
-            else:
-                route.continue_()
-
-        page.route(f"**/api/modules/{FIRST_MODULE}/submissions/", submissions)
-        page.route(
-            f"**/api/submissions/{FAKE_ID}/",
-            lambda route: route.fulfill(
-                content_type="application/json", body=json.dumps(crafted_submission())
-            ),
-        )
+        fake_submission(page, crafted_submission())
         page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
         page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
         page.click(".monaco-editor .view-lines")
@@ -245,21 +249,7 @@ def test_the_live_view_survives_a_dropped_websocket(lab_server: LabServer, chrom
         signup(page, lab_server, "en", f"socket-{next(_ids)}-{int(time.time() * 1000) % 10**8}")
         page.route_web_socket("**/ws/grading/", fake_socket)
 
-        def submissions(route: Any) -> None:
-            if route.request.method == "POST":
-                route.fulfill(
-                    status=201,
-                    content_type="application/json",
-                    body=json.dumps({"id": FAKE_ID, "status": "queued"}),
-                )
-            else:
-                route.continue_()
-
-        page.route(f"**/api/modules/{FIRST_MODULE}/submissions/", submissions)
-        page.route(
-            f"**/api/submissions/{FAKE_ID}/",
-            lambda route: route.fulfill(content_type="application/json", body=json.dumps(pending)),
-        )
+        fake_submission(page, pending)
         page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
         page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
         page.click("[data-testid=run]")
