@@ -7,12 +7,17 @@ Design choices:
   existing rows name their ``update_fields``.
 - ``files_validate`` is the one place that decides what a learner may send as files (drafts and submissions):
   only the module's editable paths, text only (no NUL, encodable as UTF-8), a total size cap.
+- Discussions: every post (a thread's first one included) passes ``_post_body_validate`` (text, at most
+  ``POST_MAX_CHARS``) and a per-author rate limit (``LAB_POSTS_PER_MINUTE``, read at call time, default 10).
+  Authorization (who may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated here.
+  Their messages are English until the zh-hans catalog (locale/, owned elsewhere) gains them.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
-from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Route, Thread, Unlock
 from modules.selectors import (
     AUTHOR_GROUP,
     INSTRUCTOR_GROUP,
@@ -31,6 +36,7 @@ from modules.selectors import (
     PASSED_STATUSES,
     localize,
     passed_module_slugs,
+    user_is_instructor,
 )
 
 log = logging.getLogger(__name__)
@@ -85,6 +91,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("modules", "delete_unlock"),
         ("modules", "view_reflection"),
         ("modules", "view_hintreveal"),
+        ("modules", "view_thread"),
+        ("modules", "change_thread"),
+        ("modules", "view_post"),
     ],
     AUTHOR_GROUP: [
         ("modules", "view_module"),
@@ -434,3 +443,100 @@ def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = No
     if "\x00" in text:
         raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
     return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())
+
+
+# --- discussions --------------------------------------------------------------------------------------------------
+POST_MAX_CHARS = 10_000
+THREAD_TITLE_MAX_CHARS = 200
+POSTS_PER_MINUTE_DEFAULT = 10
+
+
+def _post_body_validate(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise InvalidInput("a post needs some text", code="body_invalid")
+    if len(body) > POST_MAX_CHARS:
+        raise InvalidInput(f"a post holds at most {POST_MAX_CHARS} characters", code="too_large")
+    if "\x00" in body:
+        raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
+    return body
+
+
+def _post_rate_check(*, author: AbstractBaseUser) -> None:
+    """At most ``LAB_POSTS_PER_MINUTE`` posts a minute per author (call inside the writing transaction)."""
+    limit = int(getattr(settings, "LAB_POSTS_PER_MINUTE", POSTS_PER_MINUTE_DEFAULT))
+    since = timezone.now() - timedelta(seconds=60)
+    if Post.objects.filter(author=author, created_at__gte=since).count() >= limit:
+        raise RateLimited(f"at most {limit} posts a minute; try again shortly")
+
+
+def _review_submission(*, author: AbstractBaseUser, module: Module, submission: Any) -> Any:
+    """The author's own attempt on ``module`` with id ``submission``; the model is reached through the FK, so
+    modules still never imports grading."""
+    if isinstance(submission, bool) or not isinstance(submission, int):
+        raise InvalidInput("a review needs the id of one of your attempts", code="submission_invalid")
+    attempts = Thread._meta.get_field("submission").related_model._default_manager  # type: ignore[union-attr]
+    row = attempts.filter(pk=submission, user=author, module=module).first()
+    if row is None:
+        raise InvalidInput("that is not one of your attempts on this module", code="submission_invalid")
+    return row
+
+
+def thread_create(
+    *, author: AbstractBaseUser, module: Module, kind: Any, title: Any, body: Any, submission: Any = None
+) -> Thread:
+    """Open a question, or a review request for one of the author's attempts, with its first post."""
+    if kind not in Thread.Kind.values:
+        raise InvalidInput("kind must be question or review", code="kind_invalid")
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidInput("a thread needs a title", code="title_invalid")
+    if len(title.strip()) > THREAD_TITLE_MAX_CHARS:
+        raise InvalidInput(f"a title holds at most {THREAD_TITLE_MAX_CHARS} characters", code="too_large")
+    body = _post_body_validate(body)
+    if kind == Thread.Kind.QUESTION and submission is not None:
+        raise InvalidInput("only a review refers to an attempt", code="submission_invalid")
+    attempt = (
+        _review_submission(author=author, module=module, submission=submission)
+        if kind == Thread.Kind.REVIEW
+        else None
+    )
+    with transaction.atomic():
+        _post_rate_check(author=author)
+        if attempt is not None and Thread.objects.filter(submission=attempt).exists():
+            raise Conflict("a review of this attempt was already requested", code="review_exists")
+        now = timezone.now()
+        thread = Thread.objects.create(
+            module=module,
+            author=author,
+            title=title.strip(),
+            kind=kind,
+            submission=attempt,
+            created_at=now,
+            updated_at=now,
+        )
+        Post.objects.create(
+            thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
+        )
+    return thread
+
+
+def post_create(*, author: AbstractBaseUser, thread: Thread, body: Any) -> Post:
+    """Reply to ``thread`` (the caller checked ``access_thread_reply``); the thread moves to the top of lists."""
+    body = _post_body_validate(body)
+    with transaction.atomic():
+        _post_rate_check(author=author)
+        now = timezone.now()
+        post = Post.objects.create(
+            thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
+        )
+        thread.updated_at = now
+        thread.save(update_fields=["updated_at"])
+    return post
+
+
+def thread_resolve(*, thread: Thread) -> Thread:
+    """Mark ``thread`` resolved (idempotent; the caller checked ``access_thread_resolve``)."""
+    if thread.status != Thread.Status.RESOLVED:
+        thread.status = Thread.Status.RESOLVED
+        thread.updated_at = timezone.now()
+        thread.save(update_fields=["status", "updated_at"])
+    return thread
