@@ -537,6 +537,95 @@ export function decodeReference(v: unknown): Record<string, string> {
   return fileMap(o.files ?? {}, "reference.files");
 }
 
+// ---------------------------------------------------------------------------------------------- discussions
+
+export type ThreadKind = "question" | "review";
+const THREAD_KINDS = ["question", "review"] as const;
+
+export interface ThreadSummary {
+  id: string;
+  module: string;
+  moduleTitle: string;
+  kind: ThreadKind;
+  title: string;
+  status: "open" | "resolved";
+  author: string;
+  submission: string | null;
+  postCount: number;
+  mentorAnswered: boolean;
+  createdAt: string | null;
+  updatedAt: string | null;
+  url: string;
+}
+
+export interface ThreadPost {
+  id: string;
+  author: string;
+  isMentor: boolean;
+  /** Markdown rendered and sanitised by the server (nh3): the one kind of post text the page inserts as HTML. */
+  bodyHtml: string;
+  createdAt: string | null;
+}
+
+export interface ThreadDetail extends ThreadSummary {
+  posts: ThreadPost[];
+  canReply: boolean;
+  canResolve: boolean;
+}
+
+export function decodeThread(v: unknown, path = "thread"): ThreadSummary {
+  const o = obj(v, path);
+  return {
+    id: str(o.id, `${path}.id`),
+    module: str(o.module, `${path}.module`),
+    moduleTitle: optStr(o.module_title) ?? "",
+    kind: oneOf(o.kind, THREAD_KINDS, "question"),
+    title: str(o.title, `${path}.title`),
+    status: oneOf(o.status, ["open", "resolved"] as const, "open"),
+    author: optStr(o.author) ?? "",
+    submission: optStr(o.submission),
+    postCount: numOr(o.post_count, 0),
+    mentorAnswered: bool(o.mentor_answered),
+    createdAt: optStr(o.created_at),
+    updatedAt: optStr(o.updated_at),
+    url: optStr(o.url) ?? "",
+  };
+}
+
+export function decodeThreadPost(v: unknown, path = "post"): ThreadPost {
+  const o = obj(v, path);
+  return {
+    id: str(o.id, `${path}.id`),
+    author: optStr(o.author) ?? "",
+    isMentor: bool(o.is_mentor),
+    bodyHtml: str(o.body_html, `${path}.body_html`),
+    createdAt: optStr(o.created_at),
+  };
+}
+
+export function decodeThreadDetail(v: unknown): ThreadDetail {
+  const o = obj(v, "thread");
+  return {
+    ...decodeThread(o),
+    posts: arr(o.posts, "thread.posts").map((p, i) => decodeThreadPost(p, `thread.posts[${i}]`)),
+    canReply: bool(o.can_reply),
+    canResolve: bool(o.can_resolve),
+  };
+}
+
+/** `{"threads": [...]}` (a module's threads) or `{"reviews": [...]}` (the mentors' queue). */
+export function decodeThreadList(v: unknown, key: "threads" | "reviews" = "threads"): ThreadSummary[] {
+  const o = obj(v, key);
+  return arr(o[key], key).map((item, i) => decodeThread(item, `${key}[${i}]`));
+}
+
+export interface NewThread {
+  kind: ThreadKind;
+  title: string;
+  body: string;
+  submission?: number;
+}
+
 // ---------------------------------------------------------------------------------------------- websocket frames
 
 export type ServerFrame =
@@ -574,6 +663,8 @@ export function readPageData(): Obj {
 export interface PageContext {
   csrfToken: string | null;
   user: string | null;
+  /** `user.is_instructor`: instructors see the mentor queue and answer review requests. */
+  isInstructor: boolean;
   urls: Record<string, string>;
 }
 
@@ -581,7 +672,8 @@ export function decodePageContext(pd: Obj): PageContext {
   const urls: Record<string, string> = {};
   if (isObj(pd.urls)) for (const [k, u] of Object.entries(pd.urls)) if (typeof u === "string") urls[k] = u;
   const user = isObj(pd.user) ? optStr(pd.user.username) : optStr(pd.user ?? pd.username);
-  return { csrfToken: optStr(pd.csrf_token), user, urls };
+  const isInstructor = isObj(pd.user) && bool(pd.user.is_instructor);
+  return { csrfToken: optStr(pd.csrf_token), user, isInstructor, urls };
 }
 
 // ---------------------------------------------------------------------------------------------- HTTP
@@ -701,5 +793,24 @@ export const api = {
   },
   async format(path: string, text: string): Promise<string> {
     return decodeFormat(await request("POST", "/api/tools/format/", { path, text }));
+  },
+  async threads(slug: string, kind?: ThreadKind): Promise<ThreadSummary[]> {
+    const query = kind ? `?kind=${enc(kind)}` : "";
+    return decodeThreadList(await request("GET", `/api/modules/${enc(slug)}/threads/${query}`));
+  },
+  async createThread(slug: string, thread: NewThread): Promise<ThreadDetail> {
+    return decodeThreadDetail(await request("POST", `/api/modules/${enc(slug)}/threads/`, thread));
+  },
+  async thread(id: string): Promise<ThreadDetail> {
+    return decodeThreadDetail(await request("GET", `/api/threads/${enc(id)}/`));
+  },
+  async reply(id: string, body: string): Promise<ThreadPost> {
+    return decodeThreadPost(await request("POST", `/api/threads/${enc(id)}/posts/`, { body }));
+  },
+  async resolveThread(id: string): Promise<ThreadDetail> {
+    return decodeThreadDetail(await request("POST", `/api/threads/${enc(id)}/resolve/`));
+  },
+  async reviewQueue(): Promise<ThreadSummary[]> {
+    return decodeThreadList(await request("GET", "/api/reviews/"), "reviews");
   },
 };

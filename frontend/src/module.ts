@@ -11,6 +11,8 @@
  *   early event never leaves the panel stuck.
  * - Unlock detection compares module states before and after a verdict, so it needs no special server field.
  * - Views below are built from decoded data only (api.ts) and Monaco/Plotly only through their adapters.
+ * - The Discussion tab is its own view (discussion.ts); the attempts tab asks it which attempt already has a
+ *   mentor review, and hands it review requests.
  */
 import {
   ApiError,
@@ -27,6 +29,7 @@ import {
   type Submission,
 } from "./api";
 import type { ReferenceDiff } from "./diff";
+import { bodyProblem, DiscussionView } from "./discussion";
 import { ago, byId, debounce, fill, h, richText } from "./dom";
 import type { LabEditor } from "./editor";
 import { lang, pick, t, type MessageKey } from "./i18n";
@@ -173,9 +176,10 @@ interface Ctx {
   diff: ReferenceDiff | null;
   pollTimer: number | null;
   onAttempt: () => void;
+  discussion: DiscussionView | null;
 }
 
-type TabName = "guide" | "hints" | "history" | "reflection";
+type TabName = "guide" | "hints" | "history" | "reflection" | "discussion";
 
 function slugFromUrl(): string {
   const m = /\/modules\/([^/]+)\/?/.exec(window.location.pathname);
@@ -313,10 +317,55 @@ function renderHistory(ctx: Ctx): void {
           ),
           h("div", { class: "head", style: "padding-top:0" }, toggle, showResult, load),
           code,
+          reviewAction(ctx, s, n),
         );
       }),
     ),
   );
+}
+
+/** "Request mentor review" on a graded attempt, or the link to the review already requested for it. */
+function reviewAction(ctx: Ctx, s: Submission, n: number): HTMLElement | null {
+  const discussion = ctx.discussion;
+  if (discussion === null || s.result === null) return null;
+  const existing = discussion.reviewFor(s.id);
+  if (existing) {
+    const status = t(existing.status === "resolved" ? "discussion.resolved" : "discussion.open");
+    const link = h(
+      "a",
+      { href: `#thread-${existing.id}`, class: "btn btn-sm review-link", "data-testid": "review-link", "data-answered": String(existing.mentorAnswered) },
+      t("review.open", { status }),
+      existing.mentorAnswered ? h("span", { class: "badge badge-pass" }, t("discussion.answered")) : null,
+    );
+    link.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      void discussion.open(existing.id);
+    });
+    return h("div", { class: "head review-action" }, link);
+  }
+  const ask = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "request-review" }, t("review.request"));
+  const body = h("textarea", { rows: 3, maxlength: 10000, placeholder: t("review.placeholder"), "data-testid": "review-body" });
+  const send = h("button", { type: "submit", class: "btn btn-primary btn-sm", "data-testid": "review-submit" }, t("review.send"));
+  const status = h("span", { class: "faint", role: "status" });
+  const form = h("form", { class: "thread-form", hidden: true, "data-testid": "review-form" }, body, h("div", {}, send, " ", status));
+  ask.addEventListener("click", () => {
+    form.hidden = !form.hidden;
+    if (!form.hidden) body.focus();
+  });
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const problem = bodyProblem(body.value);
+    if (problem) {
+      status.textContent = problem;
+      return;
+    }
+    send.disabled = true;
+    discussion.requestReview(s.id, n, body.value).catch((err: unknown) => {
+      status.textContent = describeError(err);
+      send.disabled = false;
+    });
+  });
+  return h("div", { class: "review-action" }, h("div", { class: "head" }, ask), form);
 }
 
 /** Attempt lists carry no files; fetch them once from the submission detail. */
@@ -626,8 +675,14 @@ async function mount(): Promise<void> {
   );
 
   // ---- left: tabs
-  const tabNames: TabName[] = ["guide", "hints", "history", "reflection"];
-  const tabLabels: Record<TabName, MessageKey> = { guide: "module.guide", hints: "module.hints", history: "module.history", reflection: "module.reflection" };
+  const tabNames: TabName[] = ["guide", "hints", "history", "reflection", "discussion"];
+  const tabLabels: Record<TabName, MessageKey> = {
+    guide: "module.guide",
+    hints: "module.hints",
+    history: "module.history",
+    reflection: "module.reflection",
+    discussion: "discussion.tab",
+  };
   const panels = Object.fromEntries(
     tabNames.map((n) => [n, h("div", { class: "tab-panel", role: "tabpanel", id: `panel-${n}`, "data-testid": `panel-${n}`, hidden: n !== "guide" })]),
   ) as unknown as Record<TabName, HTMLElement>;
@@ -636,7 +691,7 @@ async function mount(): Promise<void> {
       "button",
       { type: "button", class: "tab", role: "tab", "aria-selected": String(n === "guide"), "aria-controls": `panel-${n}`, "data-tab": n },
       t(tabLabels[n]),
-      n === "hints" || n === "history" ? h("span", { class: "count" }) : null,
+      n === "hints" || n === "history" || n === "discussion" ? h("span", { class: "count" }) : null,
     ),
   );
   const selectTab = (name: TabName): void => {
@@ -742,7 +797,18 @@ async function mount(): Promise<void> {
     diff: null,
     pollTimer: null,
     onAttempt: () => setCompareAvailable(true),
+    discussion: null,
   };
+  const discussion = new DiscussionView(panels.discussion, {
+    slug: detail.slug,
+    isInstructor: page.context.isInstructor,
+    show: () => selectTab("discussion"),
+    onChange: () => {
+      setTabCount("discussion", discussion.openCount());
+      renderHistory(ctx);
+    },
+  });
+  ctx.discussion = discussion;
   if (detail.state === "passed" || detail.state === "completed") {
     api.modules().then((modules) => updateNextLink(ctx, modules)).catch(() => undefined);
   }
@@ -789,6 +855,7 @@ async function mount(): Promise<void> {
       void ctx.saver.flush();
     }
   });
+  discussion.load().catch((err: unknown) => toast(describeError(err), true));
   document.body.dataset.ready = "1";
   resumeLatest(ctx).catch((err: unknown) => toast(describeError(err), true));
 }
