@@ -413,3 +413,17 @@ def test_it_lists_the_review_queue_in_one_fixed_number_of_queries(
     with django_assert_num_queries(4):
         response = instructor.get(REVIEWS)
     assert len(response.json()["reviews"]) == 3
+
+
+# --- admin --------------------------------------------------------------------------------------------------------
+def test_instructors_find_threads_and_their_posts_in_the_admin(course, instructor, review):
+    changelist = instructor.get("/admin/modules/thread/?kind__exact=review&status__exact=open")
+    assert changelist.status_code == 200
+    assert "Review my attempt" in changelist.content.decode()
+    change = instructor.get(f"/admin/modules/thread/{review['id']}/change/")
+    assert change.status_code == 200
+    assert "Is my greet idiomatic?" in change.content.decode()
+
+
+def test_learners_cannot_open_threads_in_the_admin(course, learner, review):
+    assert learner.get("/admin/modules/thread/").status_code == 302
