@@ -8,9 +8,9 @@ Design choices:
 - ``files_validate`` is the one place that decides what a learner may send as files (drafts and submissions):
   only the module's editable paths, text only (no NUL, encodable as UTF-8), a total size cap.
 - Discussions: every post (a thread's first one included) passes ``_post_body_validate`` (text, at most
-  ``POST_MAX_CHARS``) and a per-author rate limit (``LAB_POSTS_PER_MINUTE``, read at call time, default 10).
-  Authorization (who may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated here.
-  Their messages are English until the zh-hans catalog (locale/, owned elsewhere) gains them.
+  ``LAB_POST_MAX_CHARS``) and a per-author rate limit (``LAB_POSTS_PER_MINUTE``), both settings read at call
+  time. Authorization (who may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated
+  here.
 """
 
 from __future__ import annotations
@@ -446,16 +446,15 @@ def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = No
 
 
 # --- discussions --------------------------------------------------------------------------------------------------
-POST_MAX_CHARS = 10_000
 THREAD_TITLE_MAX_CHARS = 200
-POSTS_PER_MINUTE_DEFAULT = 10
 
 
 def _post_body_validate(body: Any) -> str:
+    limit = settings.LAB_POST_MAX_CHARS
     if not isinstance(body, str) or not body.strip():
-        raise InvalidInput("a post needs some text", code="body_invalid")
-    if len(body) > POST_MAX_CHARS:
-        raise InvalidInput(f"a post holds at most {POST_MAX_CHARS} characters", code="too_large")
+        raise InvalidInput(_("a post needs some text"), code="body_invalid")
+    if len(body) > limit:
+        raise InvalidInput(_("a post holds at most %(max)d characters") % {"max": limit}, code="too_large")
     if "\x00" in body:
         raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
     return body
@@ -463,21 +462,21 @@ def _post_body_validate(body: Any) -> str:
 
 def _post_rate_check(*, author: AbstractBaseUser) -> None:
     """At most ``LAB_POSTS_PER_MINUTE`` posts a minute per author (call inside the writing transaction)."""
-    limit = int(getattr(settings, "LAB_POSTS_PER_MINUTE", POSTS_PER_MINUTE_DEFAULT))
+    limit = settings.LAB_POSTS_PER_MINUTE
     since = timezone.now() - timedelta(seconds=60)
     if Post.objects.filter(author=author, created_at__gte=since).count() >= limit:
-        raise RateLimited(f"at most {limit} posts a minute; try again shortly")
+        raise RateLimited(_("at most %(n)d posts a minute; try again shortly") % {"n": limit})
 
 
 def _review_submission(*, author: AbstractBaseUser, module: Module, submission: Any) -> Any:
     """The author's own attempt on ``module`` with id ``submission``; the model is reached through the FK, so
     modules still never imports grading."""
     if isinstance(submission, bool) or not isinstance(submission, int):
-        raise InvalidInput("a review needs the id of one of your attempts", code="submission_invalid")
+        raise InvalidInput(_("a review needs the id of one of your attempts"), code="submission_invalid")
     attempts = Thread._meta.get_field("submission").related_model._default_manager  # type: ignore[union-attr]
     row = attempts.filter(pk=submission, user=author, module=module).first()
     if row is None:
-        raise InvalidInput("that is not one of your attempts on this module", code="submission_invalid")
+        raise InvalidInput(_("that is not one of your attempts on this module"), code="submission_invalid")
     return row
 
 
@@ -486,14 +485,16 @@ def thread_create(
 ) -> Thread:
     """Open a question, or a review request for one of the author's attempts, with its first post."""
     if kind not in Thread.Kind.values:
-        raise InvalidInput("kind must be question or review", code="kind_invalid")
+        raise InvalidInput(_("kind must be question or review"), code="kind_invalid")
     if not isinstance(title, str) or not title.strip():
-        raise InvalidInput("a thread needs a title", code="title_invalid")
+        raise InvalidInput(_("a thread needs a title"), code="title_invalid")
     if len(title.strip()) > THREAD_TITLE_MAX_CHARS:
-        raise InvalidInput(f"a title holds at most {THREAD_TITLE_MAX_CHARS} characters", code="too_large")
+        raise InvalidInput(
+            _("a title holds at most %(max)d characters") % {"max": THREAD_TITLE_MAX_CHARS}, code="too_large"
+        )
     body = _post_body_validate(body)
     if kind == Thread.Kind.QUESTION and submission is not None:
-        raise InvalidInput("only a review refers to an attempt", code="submission_invalid")
+        raise InvalidInput(_("only a review refers to an attempt"), code="submission_invalid")
     attempt = (
         _review_submission(author=author, module=module, submission=submission)
         if kind == Thread.Kind.REVIEW
@@ -502,7 +503,7 @@ def thread_create(
     with transaction.atomic():
         _post_rate_check(author=author)
         if attempt is not None and Thread.objects.filter(submission=attempt).exists():
-            raise Conflict("a review of this attempt was already requested", code="review_exists")
+            raise Conflict(_("a review of this attempt was already requested"), code="review_exists")
         now = timezone.now()
         thread = Thread.objects.create(
             module=module,

@@ -300,7 +300,7 @@ class ThreadAPIView(LabAPIView):
         get = selectors.thread_detail if with_posts else selectors.thread_get
         thread = get(thread_id=thread_id)
         if thread is None or not selectors.access_thread_view(user=self.request.user, thread=thread):
-            raise NotFound("no such thread")
+            raise NotFound(_("no such thread"))
         return thread
 
     def detail_response(self, thread_id: int, *, created: bool = False) -> Response:
@@ -318,7 +318,7 @@ class ThreadListView(ThreadAPIView):
         module = self.get_module(slug, with_payload=False)
         kind = request.query_params.get("kind")
         if kind is not None and kind not in Thread.Kind.values:
-            raise services.InvalidInput("kind must be question or review", code="kind_invalid")
+            raise services.InvalidInput(_("kind must be question or review"), code="kind_invalid")
         threads = selectors.thread_list_for_module(user=request.user, module=module, kind=kind)
         lang = request_lang(request)
         return Response({"threads": [selectors.thread_to_dict(t, lang) for t in threads]})
@@ -351,7 +351,7 @@ class ThreadPostView(ThreadAPIView):
     def post(self, request: Request, thread_id: int) -> Response:
         thread = self.get_thread(thread_id)
         if not selectors.access_thread_reply(user=request.user, thread=thread):
-            raise NotFound("no such thread")
+            raise NotFound(_("no such thread"))
         body = request.data if isinstance(request.data, dict) else {}
         post = services.post_create(author=request.user, thread=thread, body=body.get("body"))
         return Response(selectors.post_to_dict(post), status=status.HTTP_201_CREATED)
@@ -363,7 +363,7 @@ class ThreadResolveView(ThreadAPIView):
     def post(self, request: Request, thread_id: int) -> Response:
         thread = self.get_thread(thread_id)
         if not selectors.access_thread_resolve(user=request.user, thread=thread):
-            raise services.Forbidden("only the author or a mentor may resolve this", code="not_allowed")
+            raise services.Forbidden(_("only the author or a mentor may resolve this"), code="not_allowed")
         services.thread_resolve(thread=thread)
         return self.detail_response(thread_id)
 
@@ -373,6 +373,6 @@ class ReviewQueueView(LabAPIView):
 
     def get(self, request: Request) -> Response:
         if not selectors.access_review_queue(user=request.user):
-            raise services.Forbidden("the review queue is for mentors", code="not_mentor")
+            raise services.Forbidden(_("the review queue is for mentors"), code="not_mentor")
         lang = request_lang(request)
         return Response({"reviews": [selectors.thread_to_dict(t, lang) for t in selectors.review_queue()]})

@@ -143,6 +143,18 @@ def test_it_accepts_a_body_of_exactly_the_maximum_size(course, learner):
     )
 
 
+def test_the_body_cap_is_the_operators_setting_and_errors_speak_the_learners_language(
+    course, learner, settings
+):
+    settings.LAB_POST_MAX_CHARS = 20
+    response = learner.post_json(
+        THREADS, {"kind": "question", "title": "t", "body": "x" * 21}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "too_large")
+    assert response.json()["detail"] == "一个帖子最多 20 个字符"
+    assert learner.post_json(THREADS, {"kind": "question", "title": "t", "body": "x" * 20}).status_code == 201
+
+
 def test_it_rejects_a_malformed_thread_body(course, learner):
     response = learner.post(THREADS, b"{not json", content_type="application/json")
     assert response.status_code == 400
