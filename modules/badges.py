@@ -8,7 +8,8 @@ Design choices:
   with their date and the others greyed with progress ``count/target``, so a badge also says what to do next.
 - Content-agnostic: no badge names a module, so renaming or adding modules never breaks one; the route-wide
   ones scale with the number of active modules.
-- A constant number of queries (five), whatever the learner's history: ``badges_for`` is on the dashboard.
+- A constant number of queries (five; three when the dashboard hands in the module states it already read),
+  whatever the learner's history: ``badges_for`` is on the dashboard.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Min
 
 from .models import HintReveal, Module, Note, Progress, Reflection
-from .selectors import PASSED_STATUSES, localize
+from .selectors import PASSED_STATUSES, ModuleState, localize
 
 
 @dataclass(frozen=True)
@@ -96,16 +97,28 @@ BADGES: tuple[Badge, ...] = (
 )
 
 
-def badge_facts(*, user: AbstractBaseUser) -> Facts:
-    """The learner's qualifying events (five queries). Passes count on active modules only."""
-    passed = list(
-        Progress.objects.filter(
-            user=user,
-            status__in=PASSED_STATUSES,
-            passed_at__isnull=False,
-            module__status=Module.Status.ACTIVE,
-        ).values_list("module_id", "passed_at")
-    )
+def badge_facts(*, user: AbstractBaseUser, states: list[ModuleState] | None = None) -> Facts:
+    """The learner's qualifying events: five queries, three given the dashboard's ``module_states`` (which hold
+    the active modules and their progress). Passes count on active modules only."""
+    if states is None:
+        passed = list(
+            Progress.objects.filter(
+                user=user,
+                status__in=PASSED_STATUSES,
+                passed_at__isnull=False,
+                module__status=Module.Status.ACTIVE,
+            ).values_list("module_id", "passed_at")
+        )
+        module_count = Module.objects.filter(status=Module.Status.ACTIVE).count()
+    else:
+        passed = [
+            (s.progress.module_id, s.progress.passed_at)
+            for s in states
+            if s.progress is not None
+            and s.progress.status in PASSED_STATUSES
+            and s.progress.passed_at is not None
+        ]
+        module_count = len(states)
     first_reveal = dict(
         HintReveal.objects.filter(user=user)
         .values("module_id")
@@ -121,7 +134,7 @@ def badge_facts(*, user: AbstractBaseUser) -> Facts:
         unaided_passes=unaided,
         reflections=list(Reflection.objects.filter(user=user).values_list("submitted_at", flat=True)),
         notes=list(Note.objects.filter(user=user).values_list("created_at", flat=True)),
-        module_count=Module.objects.filter(status=Module.Status.ACTIVE).count(),
+        module_count=module_count,
     )
 
 
@@ -146,9 +159,14 @@ def badges_evaluate(facts: Facts) -> list[dict[str, Any]]:
     return out
 
 
-def badges_for(*, user: AbstractBaseUser, lang: str) -> list[dict[str, Any]]:
-    """The dashboard's badges for ``user``: earned ones first (oldest first), then the rest in definition order."""
-    items = badges_evaluate(badge_facts(user=user))
+def badges_for(
+    *, user: AbstractBaseUser, lang: str, states: list[ModuleState] | None = None
+) -> list[dict[str, Any]]:
+    """The dashboard's badges for ``user``: earned ones first (oldest first), then the rest in definition order.
+
+    ``states``: ``selectors.module_states(user=user)`` when the caller has them already (saves two queries).
+    """
+    items = badges_evaluate(badge_facts(user=user, states=states))
     for item in items:
         item["title"] = localize(item["title"], lang)
         item["description"] = localize(item["description"], lang)

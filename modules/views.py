@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from modules import selectors, services
+from modules.badges import badges_for
 from modules.models import Module, Thread
 from modules.rendering import guide_html_cached
 
@@ -119,6 +120,10 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
 
 
 # --- pages --------------------------------------------------------------------------------------------------------
+#: How many open review requests an instructor's dashboard lists (the full queue is on the module pages).
+MENTOR_QUEUE_ON_DASHBOARD = 8
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """``/``: renders ``modules/dashboard.html`` with ``page_data``:
@@ -127,20 +132,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     prerequisites, state (locked|unlocked|passed|completed), progress {status, attempts, best_score, max_score,
     passed_at}, latest_result {submission_id, status, outcome, score, max_score, at} | null, url, api_url}];
     ``notes`` [{id, module, module_title, text, created_at}]; ``review`` [{slug, title, reason
-    (last_attempt_failed|reflection_pending)}]; ``api`` {modules, notes}; ``urls`` {logout, setlang, admin};
-    ``csrf_token``.
+    (last_attempt_failed|reflection_pending)}]; ``badges`` [{id, title, description, earned, earned_at, count,
+    target}] (``modules.badges``); ``mentor_queue`` [thread] (instructors: the oldest open review requests,
+    else empty); ``api`` {modules, notes}; ``urls`` {logout, setlang, admin}; ``csrf_token``.
     """
     lang = request_lang(request)
     states = selectors.module_states(user=request.user)
+    instructor = selectors.user_is_instructor(request.user)
+    queue = selectors.review_queue(limit=MENTOR_QUEUE_ON_DASHBOARD) if instructor else []
     page_data = {
-        "user": {
-            "username": request.user.get_username(),
-            "is_instructor": selectors.user_is_instructor(request.user),
-        },
+        "user": {"username": request.user.get_username(), "is_instructor": instructor},
         "lang": lang,
         "modules": [module_summary(state, lang) for state in states],
         "notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user, limit=50)],
         "review": selectors.review_list(states=states, lang=lang),
+        "badges": badges_for(user=request.user, lang=lang, states=states),
+        "mentor_queue": [selectors.thread_to_dict(thread, lang) for thread in queue],
         "api": {"modules": reverse("api-modules"), "notes": reverse("api-notes")},
         "urls": {
             "logout": reverse("logout"),

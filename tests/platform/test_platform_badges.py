@@ -10,6 +10,7 @@ from platform_helpers import pass_result
 
 from modules import badges
 from modules.models import HintReveal, Module, Progress
+from modules.selectors import module_states
 from modules.services import hint_reveal, note_create, progress_record_verdict
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +113,16 @@ def test_badges_cost_five_queries_however_long_the_history(course, learner, hell
         note_create(user=learner.user, text=f"n{i}")
     with django_assert_num_queries(5):
         badges.badges_for(user=learner.user, lang="en")
+
+
+def test_the_dashboards_module_states_save_two_queries_and_give_the_same_badges(
+    course, learner, hello, django_assert_num_queries
+):
+    pass_module(learner, hello)
+    note_create(user=learner.user, text="n")
+    Module.objects.filter(slug="02-next").update(status=Module.Status.RETIRED)
+    states = module_states(user=learner.user)
+    with django_assert_num_queries(3):
+        given = badges.badges_for(user=learner.user, lang="en", states=states)
+    assert given == badges.badges_for(user=learner.user, lang="en")
+    assert by_id(given)["graduate"]["earned"]

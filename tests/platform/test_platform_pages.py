@@ -8,7 +8,18 @@ from platform_helpers import Persona
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARD_KEYS = {"user", "lang", "modules", "notes", "review", "api", "urls", "csrf_token"}
+DASHBOARD_KEYS = {
+    "user",
+    "lang",
+    "modules",
+    "notes",
+    "review",
+    "badges",
+    "mentor_queue",
+    "api",
+    "urls",
+    "csrf_token",
+}
 MODULE_KEYS = {
     "user",
     "lang",
@@ -59,12 +70,38 @@ def test_it_lists_failed_modules_for_review(course, learner, pass_module):
     assert review == [{"slug": "01-hello", "title": "Hello", "reason": "last_attempt_failed"}]
 
 
+def test_it_shows_badges_to_everyone_and_the_mentor_queue_to_instructors_only(
+    course, learner, other_learner, instructor, pass_module, submit
+):
+    pass_module(learner, course["01-hello"])
+    badges = {b["id"]: b for b in page_data(learner.get("/"))["badges"]}
+    assert badges["first_pass"]["earned"] and not badges["graduate"]["earned"]
+    assert page_data(learner.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans"))["badges"][0]["title"] == "首次通过"
+
+    attempt = submit(other_learner, course["01-hello"])
+    asked = other_learner.post_json(
+        "/api/modules/01-hello/threads/",
+        {"kind": "review", "title": "Review me", "body": "please", "submission": attempt.pk},
+    )
+    assert asked.status_code == 201, asked.content
+    assert page_data(learner.get("/"))["mentor_queue"] == []
+    assert page_data(other_learner.get("/"))["mentor_queue"] == []
+    queue = page_data(instructor.get("/"))["mentor_queue"]
+    assert [(r["title"], r["author"], r["kind"]) for r in queue] == [("Review me", "bo", "review")]
+    assert queue[0]["url"].endswith(f"#thread-{asked.json()['id']}")
+
+
 def test_it_renders_the_dashboard_in_a_fixed_number_of_queries(
-    course, learner, django_assert_max_num_queries
+    course, learner, instructor, pass_module, django_assert_num_queries
 ):
     learner.post_json("/api/notes/", {"text": "n"})
-    with django_assert_max_num_queries(12):
+    with django_assert_num_queries(10):
         assert learner.get("/").status_code == 200
+    pass_module(learner, course["01-hello"])
+    with django_assert_num_queries(10):  # however much history there is
+        assert learner.get("/").status_code == 200
+    with django_assert_num_queries(11):  # + the mentor queue
+        assert instructor.get("/").status_code == 200
 
 
 def test_it_renders_the_module_page_with_its_page_data(course, learner, submit):
