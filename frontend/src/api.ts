@@ -496,6 +496,36 @@ export function decodeReview(v: unknown): ReviewItem[] {
   );
 }
 
+/** A milestone (`modules/badges.py`): texts already localised by the server. */
+export interface Award {
+  id: string;
+  title: string;
+  description: string;
+  earned: boolean;
+  earnedAt: string | null;
+  count: number;
+  target: number;
+}
+
+export function decodeAwards(v: unknown): Award[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter(isObj).flatMap((b) =>
+    typeof b.id === "string"
+      ? [
+          {
+            id: b.id,
+            title: optStr(b.title) ?? b.id,
+            description: optStr(b.description) ?? "",
+            earned: bool(b.earned),
+            earnedAt: optStr(b.earned_at),
+            count: numOr(b.count, 0),
+            target: Math.max(1, numOr(b.target, 1)),
+          },
+        ]
+      : [],
+  );
+}
+
 export function decodeNotes(v: unknown): Note[] {
   const list = isObj(v) && Array.isArray(v.results) ? v.results : isObj(v) && Array.isArray(v.notes) ? v.notes : v;
   return arr(list, "notes").map((n, i) => decodeNote(n, `notes[${i}]`));

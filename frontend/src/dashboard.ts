@@ -1,15 +1,28 @@
 /**
  * Dashboard (`/`): the 16-module map in unlock order with each module's state, overall progress, latest results,
- * modules to review, and the learning log (notes).
+ * modules to review, badges, the learning log (notes), and for instructors the mentor queue (open review requests).
  *
  * Design choices:
  * - Renders from the page data Django embedded (no request on load); the notes form posts to `/api/notes/`
  *   and re-renders the list from the server's answer.
  * - The "current" module (first one open and not yet passed) is highlighted, so "what next" is one glance.
+ * - Badges not yet earned are shown too (greyed, with `count of target`): a badge also says what to try next.
  * - Locked cards are not links; they say which modules unlock them. The map also draws the unlock graph
  *   behind the cards (`mapgraph.ts`, which documents its layout and phone choices).
  */
-import { api, decodeModuleList, decodeNotes, decodeReview, type ModuleSummary, type Note, type ReviewItem } from "./api";
+import {
+  api,
+  decodeAwards,
+  decodeModuleList,
+  decodeNotes,
+  decodeReview,
+  decodeThreadList,
+  type Award,
+  type ModuleSummary,
+  type Note,
+  type ReviewItem,
+  type ThreadSummary,
+} from "./api";
 import { ago, byId, fill, h } from "./dom";
 import { lang, pick, t, type MessageKey } from "./i18n";
 import { drawMapGraph } from "./mapgraph";
@@ -194,16 +207,77 @@ function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
   return h("section", { class: "card card-pad" }, h("h2", {}, t("dashboard.notes")), form, list);
 }
 
-function render(modules: ModuleSummary[], notes: Note[], review: ReviewItem[]): void {
+function renderAwards(awards: Award[]): HTMLElement {
+  const earned = awards.filter((a) => a.earned).length;
+  return h(
+    "section",
+    { class: "card card-pad", "data-testid": "badges" },
+    h("div", { class: "card-head" }, h("h2", {}, t("dashboard.badges")), h("span", { class: "faint" }, t("dashboard.badges_count", { n: earned, total: awards.length }))),
+    h(
+      "ul",
+      { class: "awards" },
+      awards.map((a) =>
+        h(
+          "li",
+          { class: `award ${a.earned ? "is-earned" : "is-pending"}`, "data-badge": a.id, title: a.description },
+          h("span", { class: "award-mark", "aria-hidden": "true" }, a.earned ? "★" : "☆"),
+          h(
+            "span",
+            { class: "award-text" },
+            h("strong", {}, a.title),
+            h("span", { class: "award-desc" }, a.description),
+            h(
+              "span",
+              { class: "faint" },
+              a.earned ? t("dashboard.badge_earned", { when: ago(a.earnedAt, lang()) }) : t("dashboard.badge_progress", { count: a.count, target: a.target }),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Instructors only: the oldest open review requests, each linking to its thread on the module page. */
+function renderMentorQueue(items: ThreadSummary[]): HTMLElement {
+  return h(
+    "section",
+    { class: "card card-pad", "data-testid": "mentor-queue" },
+    h("h2", {}, t("dashboard.mentor_queue")),
+    items.length === 0
+      ? h("div", { class: "empty" }, t("dashboard.mentor_queue_empty"))
+      : h(
+          "ul",
+          { class: "list" },
+          items.map((r) =>
+            h(
+              "li",
+              {},
+              h("a", { href: r.url }, `${r.moduleTitle} · ${r.title}`),
+              h("span", { class: "faint" }, `${r.author} · ${ago(r.createdAt, lang())}`),
+            ),
+          ),
+        ),
+  );
+}
+
+interface DashboardData {
+  modules: ModuleSummary[];
+  notes: Note[];
+  review: ReviewItem[];
+  awards: Award[];
+  /** `null` for learners (the card is not shown). */
+  mentorQueue: ThreadSummary[] | null;
+}
+
+function render(d: DashboardData): void {
+  const side = [renderLatest(d.modules)];
+  if (d.mentorQueue !== null) side.push(renderMentorQueue(d.mentorQueue));
+  side.push(renderReview(d.review), renderAwards(d.awards), renderNotes(d.notes, d.modules));
   fill(
     root,
-    h("div", { class: "dash-head" }, h("h1", {}, t("dashboard.title")), renderProgress(modules)),
-    h(
-      "div",
-      { class: "dash-grid" },
-      renderMap(modules),
-      h("div", { class: "dash-side" }, renderLatest(modules), renderReview(review), renderNotes(notes, modules)),
-    ),
+    h("div", { class: "dash-head" }, h("h1", {}, t("dashboard.title")), renderProgress(d.modules)),
+    h("div", { class: "dash-grid" }, renderMap(d.modules), h("div", { class: "dash-side" }, side)),
   );
 }
 
@@ -212,7 +286,13 @@ async function load(): Promise<void> {
     const pd = page.data;
     const modules = Array.isArray(pd.modules) ? decodeModuleList(pd.modules) : await api.modules();
     const notes = Array.isArray(pd.notes) ? decodeNotes(pd.notes) : await api.notes();
-    render(modules, notes, decodeReview(pd.review));
+    render({
+      modules,
+      notes,
+      review: decodeReview(pd.review),
+      awards: decodeAwards(pd.badges),
+      mentorQueue: page.context.isInstructor ? decodeThreadList({ reviews: pd.mentor_queue ?? [] }, "reviews") : null,
+    });
   } catch (err) {
     showFatal(root, err, () => void load());
   }
