@@ -101,6 +101,12 @@ def test_a_learner_asks_and_gets_a_mentor_review_of_an_attempt(
         mentor = mentor_ctx.new_page()
         mentor.on("pageerror", lambda e: errors.append(str(e)))
         login(mentor, lab_server, mentor_name)
+        # the dashboard's mentor queue links straight to the thread
+        queued = mentor.wait_for_selector(f"[data-testid=mentor-queue] a[href$='#thread-{thread_id}']")
+        assert "Why does depth" not in mentor.inner_text(
+            "[data-testid=mentor-queue]"
+        )  # questions aren't reviews
+        assert learner_name in mentor.inner_text("[data-testid=mentor-queue]") and queued is not None
         open_module(mentor, lab_server)
         mentor.click("[data-tab=discussion]")
         mentor.wait_for_selector(f"[data-testid=review-queue] [data-thread='{thread_id}']")

@@ -7,18 +7,16 @@ the server's own.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.lab import FIRST_MODULE, REPO, LabServer, signup
+from tests.browser.lab import FIRST_MODULE, LabServer, api_modules, pass_first_module, signup
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-GRADING_TIMEOUT_S = 90
 TOLERANCE_PX = 1.5
 
 EDGES_JS = """() => {
@@ -47,12 +45,6 @@ LAID_OUT_JS = """() => {
 }"""
 
 
-def api_modules(page: Any) -> list[dict[str, Any]]:
-    body = page.evaluate("async () => (await fetch('/api/modules/', {credentials: 'same-origin'})).text()")
-    modules: list[dict[str, Any]] = json.loads(body)["modules"]
-    return modules
-
-
 def prerequisite_pairs(modules: list[dict[str, Any]]) -> set[tuple[str, str]]:
     slugs = {m["slug"] for m in modules}
     return {(p, m["slug"]) for m in modules for p in m.get("prerequisites") or [] if p in slugs}
@@ -72,31 +64,6 @@ def assert_edges_sit_on_their_cards(edges: list[dict[str, Any]]) -> None:
     for e in edges:
         assert on_border(e["start"], e["fromBox"]), f"{e['from']}→{e['to']} starts off {e['from']}: {e}"
         assert on_border(e["end"], e["toBox"]), f"{e['from']}→{e['to']} ends off {e['to']}: {e}"
-
-
-def pass_first_module(page: Any) -> None:
-    """Submit the reference solution through the API the editor uses; wait until the server says passed."""
-    reference = (REPO / "content" / FIRST_MODULE / "reference" / "hello.py").read_text(encoding="utf-8")
-    status = page.evaluate(
-        """async ([slug, text]) => {
-            const token = decodeURIComponent((document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/) || [])[1] || '');
-            const res = await fetch(`/api/modules/${slug}/submissions/`, {
-                method: 'POST', credentials: 'same-origin',
-                headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
-                body: JSON.stringify({files: {'hello.py': text}}),
-            });
-            return res.status;
-        }""",
-        [FIRST_MODULE, reference],
-    )
-    assert status in (200, 201, 202), status
-    deadline = time.monotonic() + GRADING_TIMEOUT_S
-    while True:
-        state = next(m["state"] for m in api_modules(page) if m["slug"] == FIRST_MODULE)
-        if state in ("passed", "completed"):
-            return
-        assert time.monotonic() < deadline, f"{FIRST_MODULE} is still {state} after {GRADING_TIMEOUT_S} s"
-        time.sleep(0.5)
 
 
 def test_the_map_draws_one_edge_per_prerequisite_on_the_right_cards_by_state(
