@@ -28,7 +28,7 @@ from .data import (
 from .environ import env_vars
 from .files import LearnerFiles
 from .fixtures import base_data_fixtures, tokenizer_fixtures
-from .models import nontrivial_gpt, trained_tiny_gpt
+from .models import nontrivial_gpt, randomize_projections, trained_tiny_gpt
 from .tokenizers import judge_tokenizer, learner_tokenizer
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "learner_base_data",
     "learner_tokenizer",
     "nontrivial_gpt",
+    "randomize_projections",
     "point_reference_at",
     "tokenizer_fixtures",
     "trained_tiny_gpt",

@@ -25,6 +25,13 @@ def nontrivial_gpt(config: dict[str, Any], seed: int = 0) -> Any:
     torch.manual_seed(seed)
     model = GPT(GPTConfig(**config))
     model.init_weights()
+    return randomize_projections(model)
+
+
+def randomize_projections(model: Any) -> Any:
+    """Give a GPT's zero-initialised ``c_proj`` (and ``lm_head``) random weights, in place; returns the model."""
+    import torch
+
     with torch.no_grad():
         for block in model.transformer.h:
             block.attn.c_proj.weight.normal_(0, 0.2)
