@@ -250,31 +250,50 @@ export class DiscussionView {
   }
 
   private replyForm(thread: ThreadDetail): HTMLElement {
-    const body = h("textarea", { name: "body", rows: 4, maxlength: BODY_MAX, placeholder: t("discussion.reply_placeholder"), "data-testid": "reply-body" });
-    const submit = h("button", { type: "submit", class: "btn btn-primary btn-sm", "data-testid": "reply-submit" }, t("discussion.reply"));
-    const status = h("span", { class: "faint", role: "status" });
-    const form = h("form", { class: "thread-form", "data-testid": "reply-form" }, body, h("div", {}, submit, " ", status));
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      const problem = bodyProblem(body.value);
-      if (problem) {
-        status.textContent = problem;
-        return;
-      }
-      submit.disabled = true;
-      api
-        .reply(thread.id, body.value)
-        .then(async () => {
-          await this.open(thread.id);
-          await this.refresh();
-        })
-        .catch((err: unknown) => {
-          status.textContent = err instanceof ApiError ? err.message : describeError(err);
-          submit.disabled = false;
-        });
-    });
-    return form;
+    return postForm({
+      name: "reply",
+      placeholder: t("discussion.reply_placeholder"),
+      label: t("discussion.reply"),
+      send: async (body) => {
+        await api.reply(thread.id, body);
+        await this.open(thread.id);
+        await this.refresh();
+      },
+    }).form;
   }
+}
+
+export interface PostFormOptions {
+  /** `data-testid` prefix: `<name>-form`, `<name>-body`, `<name>-submit`. */
+  name: string;
+  placeholder: string;
+  label: string;
+  rows?: number;
+  hidden?: boolean;
+  /** Posts the body; a rejection is shown next to the button and re-enables it. */
+  send: (body: string) => Promise<unknown>;
+}
+
+/** One Markdown post form (a reply, a review request): checks the body, sends it once, shows what went wrong. */
+export function postForm(o: PostFormOptions): { form: HTMLFormElement; body: HTMLTextAreaElement } {
+  const body = h("textarea", { name: "body", rows: o.rows ?? 4, maxlength: BODY_MAX, placeholder: o.placeholder, "data-testid": `${o.name}-body` });
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-sm", "data-testid": `${o.name}-submit` }, o.label);
+  const status = h("span", { class: "faint", role: "status" });
+  const form = h("form", { class: "thread-form", hidden: o.hidden ?? false, "data-testid": `${o.name}-form` }, body, h("div", {}, submit, " ", status));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const problem = bodyProblem(body.value);
+    if (problem) {
+      status.textContent = problem;
+      return;
+    }
+    submit.disabled = true;
+    o.send(body.value).catch((err: unknown) => {
+      status.textContent = err instanceof ApiError ? err.message : describeError(err);
+      submit.disabled = false;
+    });
+  });
+  return { form, body };
 }
 
 function statusBadge(status: "open" | "resolved"): HTMLElement {

@@ -29,7 +29,7 @@ import {
   type Submission,
 } from "./api";
 import type { ReferenceDiff } from "./diff";
-import { bodyProblem, DiscussionView } from "./discussion";
+import { DiscussionView, postForm } from "./discussion";
 import { ago, byId, debounce, fill, h, richText } from "./dom";
 import type { LabEditor } from "./editor";
 import { lang, pick, t, type MessageKey } from "./i18n";
@@ -344,26 +344,17 @@ function reviewAction(ctx: Ctx, s: Submission, n: number): HTMLElement | null {
     return h("div", { class: "head review-action" }, link);
   }
   const ask = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "request-review" }, t("review.request"));
-  const body = h("textarea", { rows: 3, maxlength: 10000, placeholder: t("review.placeholder"), "data-testid": "review-body" });
-  const send = h("button", { type: "submit", class: "btn btn-primary btn-sm", "data-testid": "review-submit" }, t("review.send"));
-  const status = h("span", { class: "faint", role: "status" });
-  const form = h("form", { class: "thread-form", hidden: true, "data-testid": "review-form" }, body, h("div", {}, send, " ", status));
+  const { form, body } = postForm({
+    name: "review",
+    placeholder: t("review.placeholder"),
+    label: t("review.send"),
+    rows: 3,
+    hidden: true,
+    send: (text) => discussion.requestReview(s.id, n, text),
+  });
   ask.addEventListener("click", () => {
     form.hidden = !form.hidden;
     if (!form.hidden) body.focus();
-  });
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const problem = bodyProblem(body.value);
-    if (problem) {
-      status.textContent = problem;
-      return;
-    }
-    send.disabled = true;
-    discussion.requestReview(s.id, n, body.value).catch((err: unknown) => {
-      status.textContent = describeError(err);
-      send.disabled = false;
-    });
   });
   return h("div", { class: "review-action" }, h("div", { class: "head" }, ask), form);
 }
