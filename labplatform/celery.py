@@ -9,7 +9,9 @@ process, before any fork) only marks the worker as a grading worker and records 
 worker's own selection, ``sender.app.amqp.queues.consume_from``: ``-Q``/``-X`` applied, the default queue
 ``cpu`` without ``-Q``), so its pools pre-warm only the modules routed there; the pool is started on
 ``worker_process_init``, which Celery sends in each prefork child after the fork (and in a solo worker's own
-process), so the parent never holds warm processes that a fork would copy. A threads worker creates it on its
+process), so the parent never holds warm processes that a fork would copy. That receiver is connected during
+``worker_init`` so it runs after the Django fix-up's own (which must finish closing inherited database sockets
+before the pool's threads open any file descriptor; see ``_want_grading_pool``). A threads worker creates it on its
 first job. It is closed on ``worker_process_shutdown`` (prefork children) and ``worker_shutdown`` (the main
 process: solo/threads).
 """
@@ -40,9 +42,17 @@ def _want_grading_pool(sender: WorkController, **_: object) -> None:
     from grading.tasks import want_grading_pool
 
     want_grading_pool(queues=list(sender.app.amqp.queues.consume_from))
+    # Connected now, not at import, so that it runs AFTER the receiver Celery's Django fix-up connects while
+    # handling this same signal: in the child, that receiver closes inherited database sockets with a raw
+    # ``os.close`` and then closes the connection again. Had the pool's refill thread already started, the
+    # second close could hit an fd number just reused for a sandbox pipe (seen: warm learner hosts dying at
+    # start with EBADF on their status pipe, ~1 worker start in 15). After it, the fix-up's closes are done.
+    worker_process_init.connect(_start_grading_pool, dispatch_uid=POOL_RECEIVER_UID, weak=False)
 
 
-@worker_process_init.connect
+POOL_RECEIVER_UID = "labplatform.celery.start_grading_pool"
+
+
 def _start_grading_pool(**_: object) -> None:
     from grading.tasks import start_grading_pool
 

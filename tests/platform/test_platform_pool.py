@@ -297,3 +297,41 @@ def test_a_celery_worker_records_the_queues_it_consumes_for_its_pool(
         assert memory_shapes(pool) == [("python", memory)]
     finally:
         tasks.close_grading_pool()
+
+
+def test_the_pool_starts_after_receivers_connected_before_the_worker_started(monkeypatch):
+    """Celery's Django fix-up connects its ``worker_process_init`` receiver while handling ``worker_init``, and that
+    receiver closes inherited database sockets twice (a raw ``os.close``, then the connection's close): the pool's
+    refill thread must not be opening pipes meanwhile. So ours is connected at ``worker_init``, after any receiver
+    connected before it (here a stand-in for the fix-up's), and runs after them in the child."""
+    from types import SimpleNamespace
+
+    from celery.signals import worker_init, worker_process_init
+
+    import labplatform.celery as lab_celery
+
+    calls: list[str] = []
+    worker_process_init.disconnect(dispatch_uid=lab_celery.POOL_RECEIVER_UID)
+    monkeypatch.setattr(tasks, "start_grading_pool", lambda: calls.append("pool"))
+
+    def fixup_stand_in(**_: object) -> None:
+        calls.append("fixup")
+
+    worker_process_init.connect(fixup_stand_in, weak=False)
+
+    class Worker:  # what the handler reads of a WorkController (signal senders must be hashable)
+        app = SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=["cpu"])))
+
+    sender = Worker()
+    try:
+        worker_process_init.send(sender="before-worker-init")
+        assert calls == ["fixup"]  # nothing starts a pool before worker_init
+        worker_init.send(sender=sender)
+        worker_init.send(sender=sender)  # a second worker_init connects nothing twice
+        calls.clear()
+        worker_process_init.send(sender="child")
+        assert calls == ["fixup", "pool"]
+    finally:
+        worker_process_init.disconnect(fixup_stand_in)
+        worker_process_init.disconnect(dispatch_uid=lab_celery.POOL_RECEIVER_UID)
+        tasks.close_grading_pool()

@@ -171,6 +171,11 @@ class LabStack:
             time.sleep(0.3)
         raise RuntimeError(f"worker {name} did not start:\n" + log_path.read_text(errors="replace"))
 
+    def idle_deaths(self, name: str) -> list[str]:
+        """Lines in worker ``name``'s log where its pool reports a warm process that died while idle (a fault)."""
+        log = (self.workdir / f"worker-{name}.log").read_text(errors="replace")
+        return [line for line in log.splitlines() if "died while idle" in line]
+
     @staticmethod
     def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         """Signal the process group (the worker and any sandbox it started)."""

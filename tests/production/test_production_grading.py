@@ -60,6 +60,7 @@ def test_it_grades_a_submission_and_streams_its_events(stack):
             SLUG,
         )
         assert progress == [("passed",)]
+        assert stack.idle_deaths("stream") == []
     finally:
         stack.kill(worker)
 

@@ -123,6 +123,7 @@ def test_a_prefork_worker_grades_two_submissions_from_warm_sandboxes_started_aft
             assert not set(warm) & set(after)
             assert not [pid for pid in warm if running(pid)]
         print(f"\nsubmit -> verdict with pool: {', '.join(f'{t:.2f} s' for t in timings)}")
+        assert stack.idle_deaths("warm") == []  # every warm process lived until a job took it
     finally:
         stop(stack, worker)
 
