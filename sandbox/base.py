@@ -127,7 +127,7 @@ def job_result(
     4. ``backend_error``: the backend failed (``"sandbox_error"``, a platform fault); the text is the message;
     5. otherwise the job ended by itself (``"exited"``), by ``exit_code`` or ``signal``.
 
-    Decoding ``exit_code``/``signal`` stays with each backend: both read an exit status of 128+N as signal N.
+    Each backend decodes ``exit_code``/``signal`` itself; an init's 128+N goes through :func:`split_exit_code`.
     """
     if kill_reason is not None:
         outcome = kill_reason
@@ -304,4 +304,5 @@ __all__ = [
     "SandboxError",
     "get_backend",
     "job_result",
+    "split_exit_code",
 ]

@@ -15,11 +15,11 @@ Design choices:
   from then on.  At most ``max_shapes`` shapes (default ``MAX_LIMIT_SHAPES``), first come first kept: the cap
   bounds the idle memory (a torch shape is ~620 MiB at size 1), and a shape past it is simply served cold.
   ``prewarm`` only registers shapes and wakes the refill thread; it never starts a process on the caller's
-  thread.  ``hits`` / ``misses`` count takes served warm / not; ``deaths`` counts warm processes that died while
-  idle (each is logged with its stderr tail and replaced within about a second, not at the next take).  A pooled process's sandbox wall clock is the
-  job's plus ``max_age_seconds``;
-  processes older than that age are recycled, and one is handed out only with ``WALL_MARGIN_SECONDS`` more
-  than the job's wall clock left, so an idle wait never eats into a job's time.
+  thread.  ``hits`` / ``misses`` count takes served warm / not; ``deaths`` counts warm processes that died
+  while idle (each is logged with its stderr tail and replaced within about a second, not at the next
+  take).  A pooled process's sandbox wall clock is the job's plus ``max_age_seconds``; processes older than
+  that age are recycled (``_prune``, by the refill thread and by every take), and one is handed out only with
+  ``WALL_MARGIN_SECONDS`` more than the job's wall clock left, so an idle wait never eats into a job's time.
 - Thread-safe: ``take_*`` and the refill thread share one lock; starting a process happens outside it.
 """
 
@@ -202,34 +202,24 @@ class LearnerPool:
         return True
 
     def _take(self, key: Key, limits: Any) -> Proc | None:
-        stale: list[Proc] = []
         chosen: Proc | None = None
         with self._lock:
             if self._closed or key[1] not in self.runtimes:
                 return None
             self._want_shape(key[1], limits)
-            entries = self._procs.get(key, [])
+            gone = self._prune()
             now = time.monotonic()
-            keep = []
-            for born, proc in entries:
-                if not proc.alive() or now - born > self.max_age_seconds:
-                    stale.append(proc)
-                elif proc.limits.wall_seconds - (now - born) < limits.wall_seconds + WALL_MARGIN_SECONDS:
-                    keep.append(
-                        (born, proc)
-                    )  # too little sandbox time left for this job; younger ones may do
-                else:
-                    keep.append((born, proc))
-                    if chosen is None or (proc.ready.is_set() and not chosen.ready.is_set()):
-                        chosen = proc
+            for born, proc in self._procs.get(key, []):
+                if proc.limits.wall_seconds - (now - born) < limits.wall_seconds + WALL_MARGIN_SECONDS:
+                    continue  # too little sandbox time left for this job; younger ones may do
+                if chosen is None or (proc.ready.is_set() and not chosen.ready.is_set()):
+                    chosen = proc
             if chosen is not None:
-                keep = [(b, p) for b, p in keep if p is not chosen]
+                self._procs[key] = [(b, p) for b, p in self._procs[key] if p is not chosen]
                 self.hits += 1
             else:
                 self.misses += 1
-            self._procs[key] = keep
-        for proc in stale:
-            proc.finish(timeout=1.0, grace=0.0)
+        self._recycle(gone)
         self._wake.set()
         return chosen
 
