@@ -314,26 +314,19 @@ def review_queue(*, limit: int = 200) -> list[Thread]:
     return list(qs.order_by("created_at", "id")[:limit])
 
 
+def _thread(thread_id: int) -> QuerySet[Thread]:
+    return Thread.objects.select_related("module", "author").defer("module__payload").filter(pk=thread_id)
+
+
 def thread_get(*, thread_id: int) -> Thread | None:
     """One thread with its module (for the access checks), without posts."""
-    return (
-        Thread.objects.select_related("module", "author")
-        .defer("module__payload")
-        .filter(pk=thread_id)
-        .first()
-    )
+    return _thread(thread_id).first()
 
 
 def thread_detail(*, thread_id: int) -> Thread | None:
     """One thread with its module and its posts (authors joined) in two queries."""
     posts = Prefetch("posts", queryset=Post.objects.select_related("author"))
-    return (
-        Thread.objects.select_related("module", "author")
-        .defer("module__payload")
-        .prefetch_related(posts)
-        .filter(pk=thread_id)
-        .first()
-    )
+    return _thread(thread_id).prefetch_related(posts).first()
 
 
 def thread_to_dict(thread: Thread, lang: str) -> dict[str, Any]:

@@ -432,16 +432,28 @@ def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
     return draft
 
 
-def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInput(_("a note needs some text"), code="text_invalid")
-    if len(text) > settings.LAB_NOTE_MAX_CHARS:
-        raise InvalidInput(
-            _("a note holds at most %(max)d characters") % {"max": settings.LAB_NOTE_MAX_CHARS},
-            code="too_large",
-        )
-    if "\x00" in text:
+def _text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, too_long: str) -> str:
+    """Text a person wrote (a note, a post): a non-blank string of at most ``max_chars``, with no NUL byte.
+
+    ``empty`` and ``too_long`` are the (translated) messages; ``too_long`` is formatted with ``max``.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(empty, code=empty_code)
+    if len(value) > max_chars:
+        raise InvalidInput(too_long % {"max": max_chars}, code="too_large")
+    if "\x00" in value:
         raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
+    return value
+
+
+def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
+    text = _text_validate(
+        text,
+        max_chars=settings.LAB_NOTE_MAX_CHARS,
+        empty=_("a note needs some text"),
+        empty_code="text_invalid",
+        too_long=_("a note holds at most %(max)d characters"),
+    )
     return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())
 
 
@@ -450,14 +462,13 @@ THREAD_TITLE_MAX_CHARS = 200
 
 
 def _post_body_validate(body: Any) -> str:
-    limit = settings.LAB_POST_MAX_CHARS
-    if not isinstance(body, str) or not body.strip():
-        raise InvalidInput(_("a post needs some text"), code="body_invalid")
-    if len(body) > limit:
-        raise InvalidInput(_("a post holds at most %(max)d characters") % {"max": limit}, code="too_large")
-    if "\x00" in body:
-        raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_text")
-    return body
+    return _text_validate(
+        body,
+        max_chars=settings.LAB_POST_MAX_CHARS,
+        empty=_("a post needs some text"),
+        empty_code="body_invalid",
+        too_long=_("a post holds at most %(max)d characters"),
+    )
 
 
 def _post_rate_check(*, author: AbstractBaseUser) -> None:
