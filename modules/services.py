@@ -491,12 +491,18 @@ def _review_submission(*, author: AbstractBaseUser, module: Module, submission: 
     return row
 
 
+def thread_kind_validate(kind: Any) -> str:
+    """``question`` or ``review`` (a new thread's kind, or a list filter), else 400 ``kind_invalid``."""
+    if kind not in Thread.Kind.values:
+        raise InvalidInput(_("kind must be question or review"), code="kind_invalid")
+    return str(kind)
+
+
 def thread_create(
     *, author: AbstractBaseUser, module: Module, kind: Any, title: Any, body: Any, submission: Any = None
 ) -> Thread:
     """Open a question, or a review request for one of the author's attempts, with its first post."""
-    if kind not in Thread.Kind.values:
-        raise InvalidInput(_("kind must be question or review"), code="kind_invalid")
+    thread_kind_validate(kind)
     if not isinstance(title, str) or not title.strip():
         raise InvalidInput(_("a thread needs a title"), code="title_invalid")
     if len(title.strip()) > THREAD_TITLE_MAX_CHARS:

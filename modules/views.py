@@ -139,7 +139,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     lang = request_lang(request)
     states = selectors.module_states(user=request.user)
     instructor = selectors.user_is_instructor(request.user)
-    queue = selectors.review_queue(limit=MENTOR_QUEUE_ON_DASHBOARD) if instructor else []
+    mentor = selectors.access_review_queue(user=request.user)
+    queue = selectors.review_queue(limit=MENTOR_QUEUE_ON_DASHBOARD) if mentor else []
     page_data = {
         "user": {"username": request.user.get_username(), "is_instructor": instructor},
         "lang": lang,
@@ -310,8 +311,8 @@ class ThreadAPIView(LabAPIView):
             raise NotFound(_("no such thread"))
         return thread
 
-    def detail_response(self, thread_id: int, *, created: bool = False) -> Response:
-        thread = self.get_thread(thread_id, with_posts=True)
+    def detail_response(self, thread: Thread, *, created: bool = False) -> Response:
+        """``thread`` as ``get_thread(..., with_posts=True)`` loaded it."""
         data = thread_detail_data(user=self.request.user, thread=thread, lang=request_lang(self.request))
         return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -324,8 +325,8 @@ class ThreadListView(ThreadAPIView):
     def get(self, request: Request, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
         kind = request.query_params.get("kind")
-        if kind is not None and kind not in Thread.Kind.values:
-            raise services.InvalidInput(_("kind must be question or review"), code="kind_invalid")
+        if kind is not None:
+            services.thread_kind_validate(kind)
         threads = selectors.thread_list_for_module(user=request.user, module=module, kind=kind)
         lang = request_lang(request)
         return Response({"threads": [selectors.thread_to_dict(t, lang) for t in threads]})
@@ -341,7 +342,7 @@ class ThreadListView(ThreadAPIView):
             body=body.get("body"),
             submission=body.get("submission"),
         )
-        return self.detail_response(thread.pk, created=True)
+        return self.detail_response(self.get_thread(thread.pk, with_posts=True), created=True)
 
 
 class ThreadDetailView(ThreadAPIView):
@@ -349,7 +350,7 @@ class ThreadDetailView(ThreadAPIView):
     ``can_reply``, ``can_resolve``."""
 
     def get(self, request: Request, thread_id: int) -> Response:
-        return self.detail_response(thread_id)
+        return self.detail_response(self.get_thread(thread_id, with_posts=True))
 
 
 class ThreadPostView(ThreadAPIView):
@@ -368,11 +369,10 @@ class ThreadResolveView(ThreadAPIView):
     """``POST /api/threads/<id>/resolve/`` -> the thread, now resolved (author or instructor; others 403)."""
 
     def post(self, request: Request, thread_id: int) -> Response:
-        thread = self.get_thread(thread_id)
+        thread = self.get_thread(thread_id, with_posts=True)
         if not selectors.access_thread_resolve(user=request.user, thread=thread):
             raise services.Forbidden(_("only the author or a mentor may resolve this"), code="not_allowed")
-        services.thread_resolve(thread=thread)
-        return self.detail_response(thread_id)
+        return self.detail_response(services.thread_resolve(thread=thread))
 
 
 class ReviewQueueView(LabAPIView):
