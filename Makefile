@@ -12,7 +12,7 @@ APT_PACKAGES := bubblewrap util-linux iproute2 librust-pyo3-dev librust-fancy-re
 	librust-rayon-dev chromium chromium-driver fonts-wqy-microhei gettext fortunes fortunes-zh wamerican
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install system python rustbpe frontend services run test test-fast lint bench clean
+.PHONY: install system python rustbpe frontend services starters run test test-fast lint bench clean
 
 install: system python rustbpe frontend
 
@@ -54,6 +54,10 @@ $(STAMPS)/frontend: $(shell find frontend -path frontend/node_modules -prune -o 
 ## PostgreSQL and Redis for the production-path tests (already running on our machines)
 services:
 	@bash scripts/ensure-services.sh
+
+## the learner starter files, generated from the references into var/starters/<slug>/<path> (docs/authoring.md)
+starters: $(STAMPS)/python
+	$(PY) -m modules.starters content --out var/starters
 
 ## README command 1: install, migrate SQLite, sync content, demo learner, build frontend, serve
 run: install

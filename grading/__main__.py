@@ -14,15 +14,20 @@ from pathlib import Path
 
 
 def _map_files(module_dir: Path, positional: list[str], pairs: list[str]) -> dict[str, bytes]:
-    from grading.engine.workspace import load_module
-
-    editable = load_module(module_dir).editable_paths
     files: dict[str, bytes] = {}
     for item in pairs:
         target, sep, local = item.partition("=")
         if not sep or not target or not local:
             raise SystemExit(f"--file expects path=local, got {item!r}")
         files[target] = Path(local).read_bytes()
+    if not positional:
+        return files
+    from grading.engine.workspace import SpecError, load_module
+
+    try:
+        editable = load_module(module_dir).editable_paths
+    except SpecError as exc:
+        raise SystemExit(f"cannot map files by name: {exc}") from None
     for local in positional:
         name = Path(local).name
         matches = [p for p in editable if Path(p).name == name]

@@ -36,8 +36,10 @@ from grading import events
 from grading.models import Result, Submission, SubmissionEvent
 from modules import selectors as module_selectors
 from modules import services as module_services
+from modules import spec as module_spec
 from modules.models import Module
 from modules.services import Forbidden, InvalidInput, RateLimited, ServiceError
+from modules.spec import SubmissionError
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,7 @@ def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> 
     """Validate and store a submission, then enqueue its grading after commit."""
     if not module_selectors.access_module_unlocked(user=user, module=module):
         raise Forbidden(_("this module is locked"), code="locked")
-    files = module_services.files_validate(
-        module=module, files=files, max_bytes=settings.LAB_SUBMISSION_MAX_BYTES
-    )
+    files = module_services.files_validate(module=module, files=files)
     starters = module.payload.get("starters", {})
     complete = {
         entry["path"]: files.get(entry["path"], starters.get(entry["path"], ""))
@@ -236,6 +236,7 @@ def _ruff() -> str:
 
 
 def _tool_input(path: Any, text: Any) -> tuple[str, str]:
+    """A lint/format request: a relative .py path and its text, under the module spec's per-file rule."""
     if not isinstance(path, str) or not path or len(path) > 200:
         raise InvalidInput("path must be a file path", code="path_invalid")
     pure = PurePosixPath(path)
@@ -243,14 +244,10 @@ def _tool_input(path: Any, text: Any) -> tuple[str, str]:
         raise InvalidInput("path must be a relative .py path", code="path_invalid")
     if not isinstance(text, str):
         raise InvalidInput("text must be a string", code="text_invalid")
-    if "\x00" in text:
-        raise InvalidInput("binary content (NUL byte) is not accepted", code="binary_file")
     try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidInput("text is not valid UTF-8", code="not_utf8") from None
-    if size > settings.LAB_TOOL_MAX_BYTES:
-        raise InvalidInput(f"text exceeds {settings.LAB_TOOL_MAX_BYTES} bytes", code="too_large")
+        text = module_spec.text_check(path, text, module_spec.DEFAULT_FILE_BYTES)
+    except SubmissionError as exc:
+        raise InvalidInput(module_services.submission_error_message(exc), code=exc.code) from None
     return path, text
 
 

@@ -283,19 +283,18 @@ else:
 # --- grading ------------------------------------------------------------------------------------------------------
 LAB_CONTENT_DIR = Path(env_str("LAB_CONTENT_DIR", str(BASE_DIR / "content")))
 LAB_REPO_ROOT = BASE_DIR
+# Where sync_content writes the generated starter files for authors to read (the pages serve them from the DB).
+LAB_STARTERS_DIR = Path(env_str("LAB_STARTERS_DIR", str(VAR_DIR / "starters")))
 # "thread": in-process worker (embedded); "celery": Celery queues (production).
 LAB_GRADING_QUEUE = env_str(
     "LAB_GRADING_QUEUE", "celery" if PRODUCTION else "thread", choices=("thread", "celery")
 )
 LAB_EMBEDDED_WORKERS = env_int("LAB_EMBEDDED_WORKERS", 1, minimum=1, maximum=16)
 LAB_GRADING_MAX_RUNS = env_int("LAB_GRADING_MAX_RUNS", 3, minimum=1)
-LAB_SUBMISSION_MAX_BYTES = env_int("LAB_SUBMISSION_MAX_BYTES", 256 * 1024, minimum=1)
 LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1)
-LAB_DRAFT_MAX_BYTES = env_int("LAB_DRAFT_MAX_BYTES", 256 * 1024, minimum=1)
 LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)
 LAB_POST_MAX_CHARS = env_int("LAB_POST_MAX_CHARS", 10_000, minimum=1)
 LAB_POSTS_PER_MINUTE = env_int("LAB_POSTS_PER_MINUTE", 10, minimum=1)
-LAB_TOOL_MAX_BYTES = env_int("LAB_TOOL_MAX_BYTES", 200 * 1024, minimum=1)
 LAB_TOOL_TIMEOUT_SECONDS = env_int("LAB_TOOL_TIMEOUT_SECONDS", 10, minimum=1)
 LAB_EVENT_OUTPUT_MAX_CHARS = env_int("LAB_EVENT_OUTPUT_MAX_CHARS", 16 * 1024, minimum=256)
 # Warm pool (grading.engine.pool.LearnerPool), one per grading process (the runlab process in embedded mode, each

@@ -1,126 +1,34 @@
-"""Load and validate ``content/NN-slug/`` folders (data, never imported as code).
+"""Read a ``content/NN-slug/`` folder for the platform: the module spec plus everything learners read.
 
 Design choices:
-- A folder is read into one plain dict (``LoadedModule``): module.yaml, the guides, starter texts, reference texts
-  (``reference`` paths are relative to the repository root, or to the module's ``reference/`` folder for files not
-  in nanochat_ref), hints, reflection questions and feedback rules. Tests and hidden tests are never read here:
-  only the grading engine opens them, inside its sandbox.
-- ``status: draft`` folders are skipped (``ContentDraft``): their starter or tests may still be missing.
-- Validation uses the content engineer's JSON Schemas in ``content/schema/`` when present
-  (``module.schema.json``, ``hints.schema.json``, ``reflection.schema.json``, ``feedback.schema.json``; beside
-  the content folder, else the repository's ``content/schema/``), else the
-  built-in schemas below that follow the team brief; cross-file checks (slug == folder, hint steps exist, file
-  paths are safe and present) always run. Every problem is collected, so one run reports them all.
-- ``content_hash`` is a SHA-256 over every file of the folder (path + bytes, sorted) plus the referenced
-  nanochat_ref files, so any change a learner could notice changes the hash.
+- ``module.yaml`` is read by :mod:`modules.spec`, the one loader the grader uses too; this module adds the parts
+  only the platform shows: guides, hints, reflection questions, feedback rules (each validated by its schema in
+  ``content/schema/``), the reference texts and the starters generated from them (:mod:`modules.starters`).
+  Tests and hidden tests are never read here: only the grading engine opens them, inside its sandbox.
+- ``status: draft`` folders are skipped (``ContentDraft``): their stubs or tests may still be missing.
+- Cross-file checks (slug == folder, hint steps exist) run here; every problem is collected, so one sync reports
+  them all.
+- ``content_hash`` is a SHA-256 over every file of the folder (path + bytes, sorted), the referenced files and the
+  generated starters, so any change a learner could notice — a generator change included — changes the hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-FOLDER_RE = re.compile(r"^\d{2}-[a-z0-9][a-z0-9-]*$")
+from modules import spec as module_spec
+from modules import starters as starter_gen
+from modules.spec import ModuleSpec, SpecError
+
 LANGS = ("en", "zh")
-
-_I18N = {
-    "type": "object",
-    "required": ["en"],
-    "properties": {"en": {"type": "string"}, "zh": {"type": "string"}},
-}
-_I18N_LIST = {
-    "type": "object",
-    "required": ["en"],
-    "properties": {"en": {"type": "array", "items": {"type": "string"}}, "zh": {"type": "array"}},
-}
-
-BUILTIN_SCHEMAS: dict[str, dict[str, Any]] = {
-    "module": {
-        "type": "object",
-        "required": ["slug", "order", "title", "files", "steps"],
-        "properties": {
-            "slug": {"type": "string", "pattern": FOLDER_RE.pattern},
-            "order": {"type": "integer", "minimum": 0},
-            "title": _I18N,
-            "summary": _I18N,
-            "prerequisites": {"type": "array", "items": {"type": "string"}},
-            "goals": _I18N_LIST,
-            "files": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["path", "starter"],
-                    "properties": {
-                        "path": {"type": "string", "minLength": 1},
-                        "starter": {"type": "string", "minLength": 1},
-                        "reference": {"type": "string"},
-                    },
-                },
-            },
-            "steps": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "title"],
-                    "properties": {"id": {"type": "string"}, "title": _I18N},
-                },
-            },
-            "limits": {"type": "object"},
-            "runtime": {"enum": ["python", "torch"]},
-        },
-    },
-    "hints": {
-        "type": "object",
-        "required": ["hints"],
-        "properties": {
-            "hints": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "level", "text"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "step": {"type": ["string", "null"]},
-                        "level": {"type": "integer", "minimum": 1, "maximum": 3},
-                        "text": _I18N,
-                    },
-                },
-            }
-        },
-    },
-    "reflection": {
-        "type": "object",
-        "required": ["questions"],
-        "properties": {
-            "questions": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "kind", "prompt"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "kind": {"enum": ["text", "choice"]},
-                        "prompt": _I18N,
-                        "choices": {"type": "array"},
-                    },
-                },
-            }
-        },
-    },
-    "feedback": {
-        "type": "object",
-        "required": ["rules"],
-        "properties": {"rules": {"type": "array", "items": {"type": "object", "required": ["id", "match"]}}},
-    },
-}
+discover = module_spec.discover
 
 
 class ContentError(Exception):
@@ -144,30 +52,20 @@ class LoadedModule:
     summary: dict[str, str]
     content_hash: str
     metadata: dict[str, Any]
+    spec: ModuleSpec
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _schema(content_dir: Path, repo_root: Path, name: str) -> dict[str, Any]:
-    """The content engineer's schema for ``name`` (beside the content, else the repository's), else the built-in."""
-    for folder in (content_dir / "schema", repo_root / "content" / "schema"):
-        path = folder / f"{name}.schema.json"
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    return BUILTIN_SCHEMAS[name]
+def _schema(folder: Path, name: str) -> dict[str, Any]:
+    """The schema ``name`` beside the content folder (a self-contained course), else the repository's."""
+    beside = folder.parent / "schema" / f"{name}.schema.json"
+    path = (
+        beside if beside.is_file() else module_spec.REPO_ROOT / "content" / "schema" / f"{name}.schema.json"
+    )
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _validate(instance: Any, schema: dict[str, Any], label: str, problems: list[str]) -> None:
-    validator_cls = jsonschema.validators.validator_for(schema)
-    for error in sorted(validator_cls(schema).iter_errors(instance), key=lambda e: list(e.path)):
-        where = "/".join(str(p) for p in error.path) or "(root)"
-        problems.append(f"{label} {where}: {error.message}")
-
-
-def _read_yaml(path: Path, problems: list[str], *, required: bool) -> Any:
-    if not path.is_file():
-        if required:
-            problems.append(f"{path.name} is missing")
-        return None
+def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -175,97 +73,71 @@ def _read_yaml(path: Path, problems: list[str], *, required: bool) -> Any:
         return None
 
 
-def _safe_relative(path_text: str) -> bool:
-    """A relative POSIX path without '..', absolute parts or backslashes."""
-    if not path_text or "\\" in path_text or path_text.startswith("/"):
-        return False
-    return ".." not in PurePosixPath(path_text).parts
-
-
 def _read_text(path: Path, label: str, problems: list[str]) -> str | None:
-    if not path.is_file():
-        problems.append(f"{label}: {path} does not exist")
-        return None
     try:
         return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        problems.append(f"{label}: {path} is not UTF-8 text")
-        return None
+    except FileNotFoundError:
+        problems.append(f"{label}: {path} does not exist")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{label}: {path} is not readable UTF-8 text ({exc})")
+    return None
 
 
-def content_hash(folder: Path, extra_files: list[Path]) -> str:
+def _optional_doc(folder: Path, name: str, key: str, problems: list[str]) -> dict[str, Any]:
+    """hints/reflection/feedback.yaml: validated when present, ``{key: []}`` when the file is absent."""
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        return {key: []}
+    doc = _read_yaml(path, problems)
+    schema = _schema(folder, name)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
+        where = "/".join(str(p) for p in error.path) or "(root)"
+        problems.append(f"{name}.yaml {where}: {error.message}")
+    return doc if isinstance(doc, dict) else {key: []}
+
+
+def content_hash(folder: Path, extra_files: list[Path], generated: dict[str, str]) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     for path in sorted(extra_files):
-        if path.is_file():
-            digest.update(b"ref:" + path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        digest.update(b"ref:" + path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for name, text in sorted(generated.items()):
+        digest.update(b"starter:" + name.encode() + b"\0" + hashlib.sha256(text.encode("utf-8")).digest())
     return digest.hexdigest()
 
 
-def _optional_doc(
-    folder: Path, name: str, key: str, content_dir: Path, repo_root: Path, problems: list[str]
-) -> dict[str, Any]:
-    """hints/reflection/feedback.yaml: validated when present, ``{key: []}`` when the file is absent."""
-    if not (folder / f"{name}.yaml").is_file():
-        return {key: []}
-    doc = _read_yaml(folder / f"{name}.yaml", problems, required=False)
-    _validate(doc, _schema(content_dir, repo_root, name), f"{name}.yaml", problems)
-    return doc if isinstance(doc, dict) else {key: []}
-
-
 def load_module(
-    folder: Path, *, repo_root: Path, content_dir: Path | None = None, include_drafts: bool = True
+    folder: Path, *, repo_root: Path = module_spec.REPO_ROOT, include_drafts: bool = True
 ) -> LoadedModule:
     """Read and validate one module folder; raises ``ContentError`` with every problem found (``ContentDraft`` for
     a draft when ``include_drafts`` is false)."""
-    content_dir = content_dir or folder.parent
-    problems: list[str] = []
-    meta = _read_yaml(folder / "module.yaml", problems, required=True)
-    if meta is None:
-        raise ContentError(folder.name, problems or ["module.yaml is empty"])
-    _validate(meta, _schema(content_dir, repo_root, "module"), "module.yaml", problems)
-    if problems:
-        raise ContentError(folder.name, problems)
-    if not include_drafts and meta.get("status", "ready") != "ready":
+    try:
+        spec = module_spec.load(folder)
+    except SpecError as exc:
+        raise ContentError(folder.name, exc.problems) from None
+    if not include_drafts and spec.status != "ready":
         raise ContentDraft(folder.name, ["status is draft"])
-    if meta["slug"] != folder.name:
-        problems.append(f"module.yaml slug {meta['slug']!r} differs from the folder name")
+    problems: list[str] = []
+    if spec.slug != folder.name:
+        problems.append(f"module.yaml slug {spec.slug!r} differs from the folder name")
 
-    starters: dict[str, str] = {}
     references: dict[str, str] = {}
     reference_paths: list[Path] = []
-    for entry in meta["files"]:
-        path = entry["path"]
-        if not _safe_relative(path):
-            problems.append(f"files: unsafe path {path!r}")
-            continue
-        if not _safe_relative(entry["starter"]):
-            problems.append(f"files {path}: unsafe starter path")
-            continue
-        text = _read_text(folder / entry["starter"], f"files {path} starter", problems)
+    for entry in spec.files:
+        path = entry.reference_path(folder, repo_root)
+        text = _read_text(path, f"files {entry.path} reference", problems)
         if text is not None:
-            starters[path] = text
-        reference = entry.get("reference")
-        if reference:
-            if not _safe_relative(reference):
-                problems.append(f"files {path}: unsafe reference path")
-                continue
-            # reference paths are relative to the repository root; module-local ones live in reference/
-            candidates = [repo_root / reference, folder / reference, folder / "reference" / path]
-            found = next((c for c in candidates if c.is_file()), None)
-            if found is None:
-                problems.append(f"files {path}: reference {reference} does not exist")
-                continue
-            reference_paths.append(found)
-            text = _read_text(found, f"files {path} reference", problems)
-            if text is not None:
-                references[path] = text
-        elif (folder / "reference" / path).is_file():
-            text = _read_text(folder / "reference" / path, f"files {path} reference", problems)
-            if text is not None:
-                references[path] = text
+            references[entry.path] = text
+            reference_paths.append(path)
+    starters: dict[str, str] = {}
+    if not problems:
+        try:
+            starters = starter_gen.starters(spec, repo_root)
+        except SpecError as exc:
+            problems.extend(exc.problems)
 
     guides: dict[str, str] = {}
     for lang in LANGS:
@@ -274,26 +146,27 @@ def load_module(
             text = _read_text(guide, f"guide.{lang}.md", problems)
             if text is not None:
                 guides[lang] = text
-    if "en" not in guides and "zh" not in guides:
+    if not guides:
         problems.append("guide.en.md or guide.zh.md is required")
 
-    step_ids = {step["id"] for step in meta["steps"]}
-    hints_doc = _optional_doc(folder, "hints", "hints", content_dir, repo_root, problems)
-    for hint in hints_doc.get("hints", []) if isinstance(hints_doc, dict) else []:
-        if isinstance(hint, dict) and hint.get("step") and hint["step"] not in step_ids:
+    hints_doc = _optional_doc(folder, "hints", "hints", problems)
+    for hint in hints_doc.get("hints") or []:
+        if isinstance(hint, dict) and hint.get("step") and hint["step"] not in spec.step_ids:
             problems.append(f"hints.yaml {hint.get('id')}: unknown step {hint['step']!r}")
-    reflection_doc = _optional_doc(folder, "reflection", "questions", content_dir, repo_root, problems)
-    feedback_doc = _optional_doc(folder, "feedback", "rules", content_dir, repo_root, problems)
+    reflection_doc = _optional_doc(folder, "reflection", "questions", problems)
+    feedback_doc = _optional_doc(folder, "feedback", "rules", problems)
     if problems:
         raise ContentError(folder.name, problems)
 
+    metadata = yaml.safe_load((folder / "module.yaml").read_text(encoding="utf-8"))
     return LoadedModule(
-        slug=meta["slug"],
-        order=int(meta["order"]),
-        title=dict(meta["title"]),
-        summary=dict(meta.get("summary") or {}),
-        content_hash=content_hash(folder, reference_paths),
-        metadata=meta,
+        slug=spec.slug,
+        order=spec.order,
+        title=dict(spec.title),
+        summary=dict(spec.summary),
+        content_hash=content_hash(folder, reference_paths, starters),
+        metadata=metadata,
+        spec=spec,
         payload={
             "guides": guides,
             "starters": starters,
@@ -303,10 +176,3 @@ def load_module(
             "feedback": feedback_doc.get("rules", []),
         },
     )
-
-
-def discover(content_dir: Path) -> list[Path]:
-    """Module folders (``NN-slug`` with a module.yaml), in name order."""
-    if not content_dir.is_dir():
-        return []
-    return sorted(p for p in content_dir.iterdir() if p.is_dir() and FOLDER_RE.match(p.name))

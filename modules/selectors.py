@@ -14,15 +14,21 @@ Design choices:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
 
+from modules import spec as module_spec
 from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Thread, Unlock
 from modules.rendering import markdown_to_safe_html
+from modules.spec import ModuleSpec
 
 INSTRUCTOR_GROUP = "instructor"
 AUTHOR_GROUP = "author"
@@ -165,6 +171,21 @@ def module_state(*, user: AbstractBaseUser, module: Module) -> str:
 
 def progress_get(*, user: AbstractBaseUser, module: Module) -> Progress | None:
     return Progress.objects.filter(user=user, module=module).first()
+
+
+_spec_cache: dict[tuple[str, str], ModuleSpec] = {}
+
+
+def module_spec_of(*, module: Module) -> ModuleSpec:
+    """The module spec of a synced module, parsed from its stored module.yaml (cached per metadata version)."""
+    canonical = json.dumps(module.metadata, sort_keys=True, ensure_ascii=False)
+    key = (module.slug, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+    spec = _spec_cache.get(key)
+    if spec is None:
+        spec = _spec_cache[key] = module_spec.parse(
+            module.metadata, root=Path(settings.LAB_CONTENT_DIR) / module.slug
+        )
+    return spec
 
 
 def draft_files(*, user: AbstractBaseUser, module: Module) -> dict[str, str]:

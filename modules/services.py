@@ -5,8 +5,9 @@ Design choices:
   HTTP status the API answers with, so views stay thin (parse, authorize, call, respond).
 - Upserts on the (user, module) unique rows go through ``select_for_update`` inside a transaction, and saves of
   existing rows name their ``update_fields``.
-- ``files_validate`` is the one place that decides what a learner may send as files (drafts and submissions):
-  only the module's editable paths, text only (no NUL, encodable as UTF-8), a total size cap.
+- ``files_validate`` is the platform's door to the module spec's one rule for learner files (drafts and
+  submissions): only the module's editable paths, text only (no NUL, encodable as UTF-8), the module's per-file
+  and total caps; refusals are translated by their stable code.
 - Discussions: every post (a thread's first one included) passes ``_post_body_validate`` (text, at most
   ``LAB_POST_MAX_CHARS``) and a per-author rate limit (``LAB_POSTS_PER_MINUTE``), both settings read at call
   time. Authorization (who may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated
@@ -28,6 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
+from modules import spec as module_spec
+from modules import starters as starter_files
 from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Route, Thread, Unlock
 from modules.selectors import (
     AUTHOR_GROUP,
@@ -35,9 +38,11 @@ from modules.selectors import (
     LEARNER_GROUP,
     PASSED_STATUSES,
     localize,
+    module_spec_of,
     passed_module_slugs,
     user_is_instructor,
 )
+from modules.spec import SubmissionError
 
 log = logging.getLogger(__name__)
 
@@ -156,30 +161,35 @@ class SyncReport:
 
 
 def content_sync(
-    *, content_dir: Path | None = None, repo_root: Path | None = None, include_drafts: bool = False
+    *,
+    content_dir: Path | None = None,
+    repo_root: Path | None = None,
+    include_drafts: bool = False,
+    starters_dir: Path | None = None,
 ) -> SyncReport:
     """Bring the Module rows in line with ``content/`` (idempotent; versioned by content hash).
 
-    Draft folders (``status: draft``) are skipped unless ``include_drafts``; invalid folders are reported and skipped (their existing row, if any, is left as it was). Modules whose folder
-    disappeared are retired, never deleted.
+    Draft folders (``status: draft``) are skipped unless ``include_drafts``; invalid folders are reported and
+    skipped (their existing row, if any, is left as it was). Modules whose folder disappeared are retired, never
+    deleted. With ``starters_dir``, the generated starters are also written there as files (``<slug>/<path>``),
+    for authors to read.
     """
     content_dir = Path(content_dir or settings.LAB_CONTENT_DIR)
     repo_root = Path(repo_root or settings.LAB_REPO_ROOT)
     report = SyncReport()
     loaded = []
     for folder in content_loader.discover(content_dir):
-        if not (folder / "module.yaml").is_file():
-            continue
         try:
             loaded.append(
-                content_loader.load_module(
-                    folder, repo_root=repo_root, content_dir=content_dir, include_drafts=include_drafts
-                )
+                content_loader.load_module(folder, repo_root=repo_root, include_drafts=include_drafts)
             )
         except content_loader.ContentDraft as exc:
             report.drafts.append(exc.folder)
         except content_loader.ContentError as exc:
             report.errors[exc.folder] = exc.problems
+    if starters_dir is not None:
+        for item in loaded:
+            starter_files.write(item.spec, Path(starters_dir), repo_root)
     now = timezone.now()
     with transaction.atomic():
         route, _ = Route.objects.get_or_create(
@@ -233,36 +243,21 @@ def content_sync(
 
 
 # --- files --------------------------------------------------------------------------------------------------------
-def files_validate(*, module: Module, files: Any, max_bytes: int) -> dict[str, str]:
-    """Check learner-sent files: a dict of the module's editable paths to text; returns it unchanged."""
+def submission_error_message(exc: SubmissionError) -> str:
+    """The learner-facing (translated) text of a refusal from ``modules.spec``."""
+    template = _(exc.template)
+    return template % exc.params if exc.params else template
+
+
+def files_validate(*, module: Module, files: Any) -> dict[str, str]:
+    """Learner-sent files (drafts and submissions): a non-empty object of the module's editable paths to text,
+    checked by the module spec's one rule (``modules.spec.validate_files``); returns ``{path: text}``."""
     if not isinstance(files, dict) or not files:
         raise InvalidInput(_("files must be a non-empty object {path: text}"), code="files_invalid")
-    allowed = {entry["path"] for entry in module.metadata.get("files", [])}
-    total = 0
-    for path, text in files.items():
-        if path not in allowed:
-            raise InvalidInput(
-                _("%(path)s is not an editable file of this module") % {"path": path}, code="unknown_file"
-            )
-        if not isinstance(text, str):
-            raise InvalidInput(
-                _("%(path)s: file content must be text") % {"path": path}, code="files_invalid"
-            )
-        if "\x00" in text:
-            raise InvalidInput(
-                _("%(path)s: binary content (NUL byte) is not accepted") % {"path": path}, code="binary_file"
-            )
-        try:
-            total += len(text.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise InvalidInput(
-                _("%(path)s: content is not valid UTF-8 text") % {"path": path}, code="not_utf8"
-            ) from None
-        if total > max_bytes:
-            raise InvalidInput(
-                _("files exceed %(max)d bytes in total") % {"max": max_bytes}, code="too_large"
-            )
-    return files
+    try:
+        return module_spec.validate_files(module_spec_of(module=module), files)
+    except SubmissionError as exc:
+        raise InvalidInput(submission_error_message(exc), code=exc.code) from None
 
 
 # --- progress and unlocks -----------------------------------------------------------------------------------------
@@ -419,14 +414,17 @@ def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -
 
 
 def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
-    files = files_validate(module=module, files=files, max_bytes=settings.LAB_DRAFT_MAX_BYTES)
+    files = files_validate(module=module, files=files)
     now = timezone.now()
     with transaction.atomic():
         draft, created = Draft.objects.select_for_update().get_or_create(
             user=user, module=module, defaults={"files": files, "updated_at": now}
         )
         if not created:
-            draft.files = {**draft.files, **files}
+            # merged with what is saved (paths the module no longer has are dropped), within the total cap
+            editable = set(module_spec_of(module=module).editable_paths)
+            kept = {path: text for path, text in draft.files.items() if path in editable}
+            draft.files = files_validate(module=module, files={**kept, **files})
             draft.updated_at = now
             draft.save(update_fields=["files", "updated_at"])
     return draft

@@ -30,7 +30,15 @@ from typing import Any
 from .procs import CONTENT_TARGET, MODULE_TARGET, Layout, Proc, start_judge, start_learner
 from .protocol import Frame, ProtocolError
 from .schema import SCHEMA_VERSION, validate_result
-from .workspace import ENGINE_KEYS, ModuleSpec, SubmissionError, build_workspace, load_module, validate_files
+from .workspace import (
+    ENGINE_KEYS,
+    ModuleSpec,
+    SpecError,
+    SubmissionError,
+    build_workspace,
+    load_module,
+    validate_files,
+)
 
 log = logging.getLogger("grading.engine")
 OPS = frozenset({"import", "call", "value", "setattr", "getitem", "len", "iter", "repr", "str", "release"})
@@ -161,7 +169,13 @@ class _Job:
         self.limits = limits
         self.output_cap = limits.output_bytes
         self.deadline = self.t0 + limits.wall_seconds + JUDGE_SLACK_SECONDS
-        workspace = self.workspace = build_workspace(self.module, submitted)
+        try:
+            workspace = self.workspace = build_workspace(self.module, submitted)
+        except (
+            SpecError
+        ) as exc:  # a starter that cannot be cut from its reference is content's fault, not theirs
+            self._platform(f"The module's starter could not be built: {exc}")
+            return
         try:
             self._acquire(limits)
         except Exception as exc:  # noqa: BLE001 - the sandbox could not start: not the learner's fault

@@ -14,6 +14,9 @@ import pytest
 from content_helpers import CONTENT_DIR, EXPECTED_SLUGS, REPO_ROOT, load_yaml, module_dirs
 from jsonschema import Draft202012Validator
 
+from modules import spec as module_spec
+from modules.starters import starters
+
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LONG_GUIDES = {"01-onboarding", "02-tokenizer", "03-dataset", "04-dataloader", "05-gpt", "06-optimizers",
                "07-base-training"}  # fmt: skip
@@ -188,8 +191,9 @@ def test_references_point_into_nanochat_ref_or_the_module_folder(modules, slug):
         if ref.startswith("nanochat_ref/"):
             assert f["path"] == "nanochat/" + ref.removeprefix("nanochat_ref/"), f"{f['path']} vs {ref}"
         else:
-            assert ref.startswith(f"content/{slug}/reference/"), ref
-        assert f["starter"].startswith("starter/")
+            assert ref == f"reference/{f['path']}", (
+                f"{slug}: a module's own reference lives in reference/: {ref}"
+            )
 
 
 def test_at_least_the_onboarding_module_is_ready(modules):
@@ -200,8 +204,9 @@ def test_ready_modules_have_every_referenced_file(modules):
     for slug in _ready(modules):
         folder = CONTENT_DIR / slug
         for f in modules[slug]["files"]:
-            assert (folder / f["starter"]).is_file(), f"{slug}: missing starter {f['starter']}"
-            assert (REPO_ROOT / f["reference"]).is_file(), f"{slug}: missing reference {f['reference']}"
+            base = REPO_ROOT if f["reference"].startswith("nanochat_ref/") else folder
+            assert (base / f["reference"]).is_file(), f"{slug}: missing reference {f['reference']}"
+        assert not (folder / "starter").exists(), f"{slug}: starters are generated, never committed"
         assert list((folder / "tests" / "visible").glob("test_*.py")), f"{slug}: no visible tests"
         assert list((folder / "tests" / "hidden").glob("test_*.py")), f"{slug}: no hidden tests"
 
@@ -223,8 +228,7 @@ def test_ready_module_tests_use_known_steps_and_hints_and_cover_every_step(modul
 def test_ready_starters_mark_each_todo_with_an_existing_step(modules):
     for slug in _ready(modules):
         step_numbers = {s["id"].removeprefix("step") for s in modules[slug]["steps"]}
-        for f in modules[slug]["files"]:
-            text = (CONTENT_DIR / slug / f["starter"]).read_text(encoding="utf-8")
-            todos = re.findall(r'NotImplementedError\("TODO\(step (\d+)\)', text)
-            assert todos, f"{slug}/{f['starter']}: no TODO(step N) stubs"
+        for path, text in starters(module_spec.load(CONTENT_DIR / slug)).items():
+            todos = re.findall(r'NotImplementedError\(\s*"TODO\(step (\d+)\)', text)
+            assert todos, f"{slug}/{path}: no TODO(step N) stubs"
             assert set(todos) <= step_numbers

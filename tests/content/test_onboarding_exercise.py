@@ -2,7 +2,7 @@
 
 Two harnesses:
 - in-process (``inprocess_learner.py``): always available; runs content/01-onboarding/tests in a child pytest
-  with the reference or starter ``hello.py`` as the workspace.
+  with the reference or the generated starter ``hello.py`` as the workspace.
 - the real engine (``grading.engine.runner.grade``): the sandboxed path learners go through.
 """
 
@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from content_helpers import CONTENT_DIR, REPO_ROOT
+
+from modules import spec as module_spec
+from modules.starters import starters
 
 MODULE_DIR = CONTENT_DIR / "01-onboarding"
 HERE = Path(__file__).resolve().parent
@@ -57,7 +60,9 @@ def test_the_reference_passes_every_onboarding_test(tmp_path):
 
 @pytest.mark.slow
 def test_the_starter_fails_every_onboarding_test(tmp_path):
-    outcomes = _run_module_tests(tmp_path, MODULE_DIR / "starter" / "hello.py")
+    starter = tmp_path / "starter_hello.py"
+    starter.write_text(starters(module_spec.load(MODULE_DIR))["hello.py"], encoding="utf-8")
+    outcomes = _run_module_tests(tmp_path, starter)
     assert len(outcomes) >= 20
     assert {name for name, result in outcomes.items() if result != "failed"} == set()
 
@@ -77,7 +82,8 @@ def test_the_engine_passes_the_reference_and_fails_the_starter():
     assert good["score"] == good["max_score"] > 0
     assert all(t["status"] == "pass" for t in good["tests"])
 
-    bad = verdict(MODULE_DIR / "starter" / "hello.py")
+    events = list(grade(MODULE_DIR, {}))  # nothing submitted: the engine grades the generated starter
+    bad = events[-1]["result"]
     assert (bad["status"], bad["fault"]) == ("fail", "learner")
     # every stub raises NotImplementedError, so tests error (runtime_error) rather than merely fail
     assert bad["outcome"] in ("runtime_error", "tests_failed")

@@ -6,6 +6,7 @@ side could send; the real sandboxed processes are covered by test_golden.py and 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -361,6 +362,15 @@ def test_a_missing_module_is_a_platform_error(tmp_path):
     )
 
 
+def test_a_starter_that_cannot_be_generated_is_a_platform_error(tmp_path):
+    module = tmp_path / "add"
+    shutil.copytree(FIXTURES / "add", module)
+    (module / "reference" / "add.py").write_text("def renamed(a, b):\n    return a + b\n")
+    result = list(runner.grade(module, {}, sandbox=object()))[-1]["result"]
+    assert (result["status"], result["outcome"], result["fault"]) == ("error", "platform_error", "platform")
+    assert "starter could not be built" in result["message"] and "add: no such function" in result["message"]
+
+
 def test_an_invalid_limit_is_a_platform_error():
     result = list(
         runner.grade(FIXTURES / "add", {"add.py": PASS_SRC}, sandbox=object(), limits={"bogus_seconds": 1})
@@ -372,9 +382,9 @@ def test_an_invalid_limit_is_a_platform_error():
 @pytest.mark.parametrize(
     ("files", "needle"),
     [
-        ({"other.py": b"x"}, "not a file of this module"),
+        ({"other.py": b"x"}, "not an editable file of this module"),
         ({"../add.py": b"x"}, "without '..'"),
-        ({"add.py": b"\xff\xfe"}, "not UTF-8"),
+        ({"add.py": b"\xff\xfe"}, "not valid UTF-8"),
         ({"add.py": b"x" * (600 * 1024)}, "larger than"),
     ],
 )

@@ -27,7 +27,7 @@ def test_the_engine_passes_the_reference_dataset_on_every_test():
 
 @pytest.mark.slow
 def test_the_engine_fails_every_test_of_the_dataset_starter():
-    result = _verdict({path: MODULE_DIR / "starter" / path for path in FILES})
+    result = _verdict({})  # nothing submitted: the engine grades the starters it generates
     assert result["status"] == "fail"
     assert result["score"] == 0 and len(result["tests"]) >= 12
     assert all("NotImplementedError" in t["message"] for t in result["tests"] if t["visibility"] == "visible")

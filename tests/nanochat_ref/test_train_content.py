@@ -2,7 +2,7 @@
 
 Runs each module's visible + hidden tests in a child pytest with the in-process learner harness
 (``tests/content/inprocess_learner.py``): the workspace is a copy of ``nanochat_ref`` as package ``nanochat``, with
-the module's learner files replaced by its starter files for the "starter" runs. This guards the content against
+the module's learner files replaced by its generated starters for the "starter" runs. This guards the content against
 changes of the reference (a renamed attribute, a changed signature) that would break grading.
 """
 
@@ -16,7 +16,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import yaml
+
+from modules import spec as module_spec
+from modules.starters import starters
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTENT = REPO_ROOT / "content"
@@ -29,9 +31,8 @@ def _workspace(tmp_path: Path, starter_of: str | None) -> Path:
         REPO_ROOT / "nanochat_ref", workspace / "nanochat", ignore=shutil.ignore_patterns("__pycache__")
     )
     if starter_of is not None:
-        meta = yaml.safe_load((CONTENT / starter_of / "module.yaml").read_text(encoding="utf-8"))
-        for f in meta["files"]:
-            shutil.copyfile(CONTENT / starter_of / f["starter"], workspace / f["path"])
+        for path, text in starters(module_spec.load(CONTENT / starter_of)).items():
+            (workspace / path).write_text(text, encoding="utf-8")
     return workspace
 
 

@@ -30,9 +30,21 @@ def test_it_rejects_a_draft_for_an_unknown_file(course, learner):
     assert response.status_code == 400 and response.json()["code"] == "unknown_file"
 
 
-def test_it_rejects_an_oversized_draft(course, learner, settings):
-    settings.LAB_DRAFT_MAX_BYTES = 10
-    assert learner.put_json(DRAFT, {"files": {"hello.py": "x" * 11}}).status_code == 400
+def test_it_rejects_an_oversized_draft(course, learner):
+    module = course["01-hello"]
+    module.metadata = {**module.metadata, "limits": {"file_bytes": 1024, "total_bytes": 1024}}
+    module.save(update_fields=["metadata"])
+    response = learner.put_json(DRAFT, {"files": {"hello.py": "x" * 1025}})
+    assert response.status_code == 400 and response.json()["code"] == "too_large"
+
+
+def test_a_saved_draft_keeps_only_the_files_the_module_still_has(course, learner):
+    from modules.models import Draft
+
+    assert learner.put_json(DRAFT, {"files": {"hello.py": "x = 1\n"}}).status_code == 200
+    Draft.objects.filter(module=course["01-hello"]).update(files={"hello.py": "x = 1\n", "gone.py": "old"})
+    response = learner.put_json(DRAFT, {"files": {"hello.py": "x = 2\n"}})
+    assert response.status_code == 200 and response.json()["files"] == {"hello.py": "x = 2\n"}
 
 
 def test_it_rejects_a_malformed_draft_body(course, learner):

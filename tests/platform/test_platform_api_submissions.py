@@ -34,16 +34,25 @@ def test_it_enqueues_nothing_when_the_submission_is_rejected(
 
 
 def test_it_rejects_a_file_the_module_does_not_let_you_edit(course, learner):
-    response = learner.post_json(URL, {"files": {"../etc/passwd": "x"}})
+    response = learner.post_json(URL, {"files": {"other.py": "x"}})
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_file"
 
 
-def test_it_rejects_an_oversized_submission(course, learner, settings):
-    settings.LAB_SUBMISSION_MAX_BYTES = 1000
-    response = learner.post_json(URL, {"files": {"hello.py": "x" * 1001}})
+def test_it_rejects_a_path_that_leaves_the_workspace(course, learner):
+    response = learner.post_json(URL, {"files": {"../etc/passwd": "x"}})
     assert response.status_code == 400
-    assert response.json()["code"] == "too_large"
+    assert response.json()["code"] == "path_invalid"
+
+
+def test_it_rejects_an_oversized_submission(course, learner):
+    module = course["01-hello"]
+    module.metadata = {**module.metadata, "limits": {**module.metadata.get("limits", {}), "file_bytes": 1024}}
+    module.save(update_fields=["metadata"])
+    assert learner.post_json(URL, {"files": {"hello.py": "x" * 1024}}).status_code == 201
+    response = learner.post_json(URL, {"files": {"hello.py": "x" * 1025}})
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_large" and "1024" in response.json()["detail"]
 
 
 def test_it_rejects_binary_content(course, learner):

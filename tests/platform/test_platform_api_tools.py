@@ -2,6 +2,8 @@
 
 import pytest
 
+from modules.spec import DEFAULT_FILE_BYTES
+
 pytestmark = pytest.mark.django_db
 
 
@@ -37,9 +39,9 @@ def test_it_treats_shell_metacharacters_as_plain_text(learner, tmp_path):
     assert not marker.exists()
 
 
-def test_it_rejects_oversized_tool_input(learner, settings):
-    settings.LAB_TOOL_MAX_BYTES = 100
-    assert learner.post_json("/api/tools/lint/", {"path": "a.py", "text": "#" * 101}).status_code == 400
+def test_it_rejects_tool_input_over_the_per_file_cap(learner):
+    response = learner.post_json("/api/tools/lint/", {"path": "a.py", "text": "#" * (DEFAULT_FILE_BYTES + 1)})
+    assert response.status_code == 400 and response.json()["code"] == "too_large"
 
 
 def test_it_rejects_binary_tool_input(learner):

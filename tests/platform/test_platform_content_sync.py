@@ -13,6 +13,12 @@ from modules.services import content_sync
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def starters_dir(tmp_path, settings):
+    settings.LAB_STARTERS_DIR = tmp_path / "starters"
+    return settings.LAB_STARTERS_DIR
+
+
 @pytest.fixture
 def content(tmp_path):
     target = tmp_path / "content"
@@ -102,3 +108,38 @@ def test_the_real_course_syncs_without_invalid_modules(repo_root):
     report = content_sync(content_dir=repo_root / "content", repo_root=repo_root)
     assert report.errors == {}
     assert "01-onboarding" in report.created
+
+
+def test_it_serves_and_writes_starters_generated_from_the_reference(content, capsys, starters_dir):
+    sync(content, capsys)
+    starter = Module.objects.get(slug="01-hello").payload["starters"]["hello.py"]
+    assert starter == 'def greet(name):\n    raise NotImplementedError("TODO(step 1): return the greeting")\n'
+    assert (starters_dir / "01-hello" / "hello.py").read_text(encoding="utf-8") == starter
+    assert (starters_dir / "02-next" / "nanochat" / "next.py").is_file()
+
+
+def test_two_syncs_write_byte_identical_starters(content, capsys, starters_dir):
+    sync(content, capsys)
+    first = {p: p.read_bytes() for p in starters_dir.rglob("*") if p.is_file()}
+    sync(content, capsys)
+    assert {p: p.read_bytes() for p in starters_dir.rglob("*") if p.is_file()} == first and len(first) == 2
+
+
+def test_a_reference_change_reaches_the_starter_at_the_next_sync(content, capsys):
+    sync(content, capsys)
+    before = Module.objects.get(slug="01-hello")
+    (content / "01-hello" / "reference" / "hello.py").write_text(
+        'import string\n\n\ndef greet(name):\n    return f"Hello, {string.capwords(name)}!"\n'
+    )
+    assert "updated: 1" in sync(content, capsys).out
+    after = Module.objects.get(slug="01-hello")
+    assert after.content_hash != before.content_hash
+    assert after.payload["starters"]["hello.py"].startswith("import string\n")
+
+
+def test_a_stub_the_reference_no_longer_has_makes_the_module_invalid_and_keeps_its_row(content, capsys):
+    sync(content, capsys)
+    (content / "01-hello" / "reference" / "hello.py").write_text("def hello(name):\n    return name\n")
+    output = sync(content, capsys)
+    assert "invalid: 1" in output.out and "greet: no such function" in output.err
+    assert Module.objects.get(slug="01-hello").payload["starters"]["hello.py"].startswith("def greet")

@@ -1,4 +1,4 @@
-"""Module 1 exercise: "hello nanochat" (reference solution).
+"""Module 1 exercise: "hello nanochat".
 
 Three small functions that check the lab works end to end and teach the one sizing rule nanochat lives by.
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from modules.services import content_sync
@@ -18,9 +19,19 @@ class Command(BaseCommand):
             "--include-drafts", action="store_true", help="also load modules marked status: draft"
         )
         parser.add_argument("--strict", action="store_true", help="fail when any module folder is invalid")
+        parser.add_argument(
+            "--starters-dir",
+            type=Path,
+            default=None,
+            help="where to write the generated starters as files (default LAB_STARTERS_DIR, var/starters)",
+        )
 
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
-        report = content_sync(content_dir=options["content_dir"], include_drafts=options["include_drafts"])
+        report = content_sync(
+            content_dir=options["content_dir"],
+            include_drafts=options["include_drafts"],
+            starters_dir=options["starters_dir"] or settings.LAB_STARTERS_DIR,
+        )
         for label, slugs in (
             ("created", report.created),
             ("updated", report.updated),

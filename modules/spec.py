@@ -1,0 +1,426 @@
+"""The module spec: one typed, validated view of ``content/NN-slug/module.yaml``, shared by platform and grader.
+
+Design choices:
+- Django-free and torch-free, so the grading engine (which must not import Django) and the content sync read a
+  module through the same :func:`load`; there is no second loader. ``modules.starters`` builds the learner's
+  starter files from the references this spec names.
+- Shapes are checked by the JSON Schema ``content/schema/module.schema.json`` (the one beside the content folder
+  wins, for self-contained fixture courses); rules a schema says badly (safe paths, steps that exist, one stub per
+  function) are checked here. Every problem is collected, so one run reports them all (:class:`SpecError`).
+- A file's ``reference`` is either a file of the reference package (``nanochat_ref/...``, relative to the
+  repository root) or a file of the module itself (relative to its folder, e.g. ``reference/hello.py``).
+- Learner files are checked in one place, :func:`validate_files`, against one set of limits (:class:`FileLimits`:
+  defaults here; a module may set its own up to the schema's maximum), for drafts, submissions, the code tools,
+  the CLI and the engine alike. A violation is a :class:`SubmissionError` with a stable ``code``;
+  callers that speak to learners translate by code.
+- Fields that later work fills are typed here from the start (``needs``, ``gates``, ``facts``, ``deviations``),
+  so no second spec appears: see ``content/schema/README.md`` for what each holds.
+- :func:`load` caches by the module.yaml's (path, mtime, size) and the schema's, so a worker does not re-read and
+  re-validate a module per job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jsonschema
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_NAME = "module.schema.json"
+REFERENCE_PACKAGE = "nanochat_ref/"
+STEP_RE = re.compile(r"^step([0-9]+)$")
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SANDBOX_LIMIT_KEYS = ("wall_seconds", "memory_bytes", "gpu")
+
+KIB = 1024
+#: Default caps on learner files: per file and for all of a module's files together (the schema caps what a
+#: module may ask for; the web tier's request cap, ``LAB_REQUEST_MAX_BYTES``, sits above both).
+DEFAULT_FILE_BYTES = 256 * KIB
+DEFAULT_TOTAL_BYTES = 512 * KIB
+
+
+class SpecError(ValueError):
+    """A module.yaml (or a reference it names) that cannot be used; ``problems`` lists every finding."""
+
+    def __init__(self, where: str, problems: list[str]) -> None:
+        super().__init__(f"{where}: " + "; ".join(problems))
+        self.where = where
+        self.problems = problems
+
+
+class SubmissionError(ValueError):
+    """Learner files the platform refuses (a learner problem, never a platform fault).
+
+    ``code`` is stable (``files_invalid``, ``unknown_file``, ``path_invalid``, ``binary_file``, ``not_utf8``,
+    ``too_large``); ``params`` fill a translated message; ``str()`` is the English message.
+    """
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.code = code
+        self.template = message
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Stub:
+    """One piece of a reference file the learner writes: a whole function body, or a marked region.
+
+    ``function`` is a qualified name (``norm``, ``GPT.forward``); ``region`` names a pair of marker comments
+    (``# lab: begin <name>`` … ``# lab: end <name>``) in the reference. ``doc`` replaces the function's docstring in
+    the starter (the learner-facing specification); ``todo`` is the text of the ``NotImplementedError``.
+    """
+
+    step: str
+    todo: str
+    function: str | None = None
+    region: str | None = None
+    doc: str | None = None
+
+    @property
+    def step_number(self) -> int:
+        match = STEP_RE.match(self.step)
+        return int(match.group(1)) if match else 0
+
+    @property
+    def target(self) -> str:
+        return self.function if self.function is not None else f"region {self.region}"
+
+    @property
+    def message(self) -> str:
+        """The ``NotImplementedError`` text: ``TODO(step N): <todo>``."""
+        return f"TODO(step {self.step_number}): {self.todo}"
+
+
+@dataclass(frozen=True)
+class LearnerFile:
+    """A file the learner edits: its workspace path, the reference it is cut from, and the stubs cut out."""
+
+    path: str
+    reference: str
+    stubs: tuple[Stub, ...] = ()
+
+    @property
+    def in_reference_package(self) -> bool:
+        return self.reference.startswith(REFERENCE_PACKAGE)
+
+    def reference_path(self, module_root: Path, repo_root: Path = REPO_ROOT) -> Path:
+        if self.in_reference_package:
+            return repo_root / self.reference
+        return module_root / self.reference
+
+    @property
+    def reference_package_path(self) -> str | None:
+        """``nanochat/<file>`` for a file of the reference package (how the workspace names it), else None."""
+        if not self.in_reference_package:
+            return None
+        return "nanochat/" + self.reference.removeprefix(REFERENCE_PACKAGE)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    file_bytes: int = DEFAULT_FILE_BYTES
+    total_bytes: int = DEFAULT_TOTAL_BYTES
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact a guide states about nanochat, with where upstream it comes from (checked against the reference)."""
+
+    id: str
+    text: Mapping[str, str]
+    source: Mapping[str, Any]
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A place where the lab deliberately differs from nanochat at the pinned commit."""
+
+    id: str
+    text: Mapping[str, str]
+    upstream: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """Everything module.yaml says, typed. ``root`` is the module folder."""
+
+    slug: str
+    order: int
+    status: str
+    title: Mapping[str, str]
+    summary: Mapping[str, str]
+    prerequisites: tuple[str, ...]
+    goals: Mapping[str, tuple[str, ...]]
+    files: tuple[LearnerFile, ...]
+    steps: tuple[Step, ...]
+    runtime: str
+    root: Path
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    file_limits: FileLimits = FileLimits()
+    needs: tuple[str, ...] = ()
+    gates: Mapping[str, Any] = field(default_factory=dict)
+    facts: tuple[Fact, ...] = ()
+    deviations: tuple[Deviation, ...] = ()
+
+    @property
+    def editable_paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    @property
+    def step_ids(self) -> list[str]:
+        return [s.id for s in self.steps]
+
+    @property
+    def gpu(self) -> bool:
+        return bool(self.limits.get("gpu", False))
+
+    def file(self, path: str) -> LearnerFile:
+        for entry in self.files:
+            if entry.path == path:
+                return entry
+        raise KeyError(path)
+
+
+# --- loading -------------------------------------------------------------------------------------------------------
+def schema_path(module_root: Path) -> Path:
+    """The schema beside the content folder (a self-contained course), else the repository's."""
+    beside = module_root.parent / "schema" / SCHEMA_NAME
+    return beside if beside.is_file() else REPO_ROOT / "content" / "schema" / SCHEMA_NAME
+
+
+_schema_cache: dict[tuple[str, int, int], Any] = {}
+_spec_cache: dict[tuple[Any, ...], ModuleSpec] = {}
+_cache_lock = threading.Lock()
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def _validator(path: Path) -> Any:
+    key = _stat_key(path)
+    with _cache_lock:
+        cached = _schema_cache.get(key)
+    if cached is None:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        cached = jsonschema.validators.validator_for(schema)(schema)
+        with _cache_lock:
+            _schema_cache[key] = cached
+    return cached
+
+
+def load(module_root: Path) -> ModuleSpec:
+    """Read and validate ``module_root/module.yaml``; raises :class:`SpecError` listing every problem."""
+    module_root = Path(module_root)
+    yaml_path = module_root / "module.yaml"
+    if not yaml_path.is_file():
+        raise SpecError(module_root.name, ["module.yaml is missing"])
+    schema = schema_path(module_root)
+    key = (_stat_key(yaml_path), _stat_key(schema))
+    with _cache_lock:
+        cached = _spec_cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SpecError(module_root.name, [f"module.yaml: {exc}"]) from None
+    spec = parse(data, root=module_root, schema=schema)
+    with _cache_lock:
+        _spec_cache[key] = spec
+    return spec
+
+
+def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
+    """Validate a loaded module.yaml mapping (e.g. a synced module's stored metadata) into a :class:`ModuleSpec`."""
+    root = Path(root)
+    where = root.name
+    problems: list[str] = []
+    validator = _validator(schema or schema_path(root))
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+        at = "/".join(str(p) for p in error.path) or "(root)"
+        problems.append(f"module.yaml {at}: {error.message}")
+    if problems:
+        raise SpecError(where, problems)
+    assert isinstance(data, dict)  # the schema says so
+
+    steps = tuple(Step(id=s["id"], title=dict(s["title"])) for s in data["steps"])
+    step_ids = {s.id for s in steps}
+    if len(step_ids) != len(steps):
+        problems.append("steps: step ids must be unique")
+    files = tuple(_learner_file(entry, step_ids, problems) for entry in data["files"])
+    paths = [f.path for f in files]
+    if len(set(paths)) != len(paths):
+        problems.append("files: each path may appear once")
+    for entry in files:
+        if not entry.in_reference_package and not _is_module_local(entry.reference):
+            problems.append(
+                f"files {entry.path}: reference {entry.reference!r} must be nanochat_ref/... or a path inside the module folder"
+            )
+    limits = dict(data.get("limits") or {})
+    file_limits = FileLimits(
+        file_bytes=int(limits.pop("file_bytes", DEFAULT_FILE_BYTES)),
+        total_bytes=int(limits.pop("total_bytes", DEFAULT_TOTAL_BYTES)),
+    )
+    if file_limits.total_bytes < file_limits.file_bytes:
+        problems.append("limits: total_bytes must be at least file_bytes")
+    gates = dict(data.get("gates") or {})
+    if problems:
+        raise SpecError(where, problems)
+    return ModuleSpec(
+        slug=data["slug"],
+        order=int(data["order"]),
+        status=data["status"],
+        title=dict(data["title"]),
+        summary=dict(data["summary"]),
+        prerequisites=tuple(data["prerequisites"]),
+        goals={lang: tuple(items) for lang, items in data["goals"].items()},
+        files=files,
+        steps=steps,
+        runtime=data["runtime"],
+        root=root,
+        limits={k: v for k, v in limits.items() if k in SANDBOX_LIMIT_KEYS},
+        file_limits=file_limits,
+        needs=tuple(data.get("needs") or ()),
+        gates=gates,
+        facts=tuple(
+            Fact(id=f["id"], text=dict(f["text"]), source=dict(f["source"]), value=f.get("value"))
+            for f in data.get("facts") or ()
+        ),
+        deviations=tuple(
+            Deviation(id=d["id"], text=dict(d["text"]), upstream=dict(d.get("upstream") or {}))
+            for d in data.get("deviations") or ()
+        ),
+    )
+
+
+def _is_module_local(reference: str) -> bool:
+    parts = PurePosixPath(reference).parts
+    return bool(parts) and ".." not in parts and not reference.startswith("/")
+
+
+def _learner_file(entry: Mapping[str, Any], step_ids: set[str], problems: list[str]) -> LearnerFile:
+    path = entry["path"]
+    stubs = []
+    targets: set[str] = set()
+    for raw in entry.get("stubs") or ():
+        stub = Stub(
+            step=raw["step"],
+            todo=raw["todo"],
+            function=raw.get("function"),
+            region=raw.get("region"),
+            doc=raw.get("doc"),
+        )
+        if stub.step not in step_ids:
+            problems.append(f"files {path}: stub {stub.target} names unknown step {stub.step!r}")
+        if stub.function is not None and not IDENTIFIER_RE.match(stub.function):
+            problems.append(f"files {path}: {stub.function!r} is not a (qualified) function name")
+        if stub.region is not None and not REGION_RE.match(stub.region):
+            problems.append(f"files {path}: region name {stub.region!r} must be lower-case words and dashes")
+        if stub.target in targets:
+            problems.append(f"files {path}: {stub.target} is stubbed twice")
+        targets.add(stub.target)
+        stubs.append(stub)
+    return LearnerFile(path=path, reference=entry["reference"], stubs=tuple(stubs))
+
+
+def discover(content_dir: Path) -> list[Path]:
+    """Module folders of a course (``NN-slug`` holding a module.yaml), in name order."""
+    if not content_dir.is_dir():
+        return []
+    folder_re = re.compile(r"^\d{2}-[a-z0-9][a-z0-9-]*$")
+    return sorted(
+        p
+        for p in content_dir.iterdir()
+        if p.is_dir() and folder_re.match(p.name) and (p / "module.yaml").is_file()
+    )
+
+
+# --- learner files ---------------------------------------------------------------------------------------------------
+def check_path(path: object) -> str:
+    """A workspace path as learners may send it: a non-empty, normalised, relative POSIX path."""
+    if not isinstance(path, str) or not path:
+        raise SubmissionError("path_invalid", "file paths must be non-empty strings")
+    if "\\" in path or "\0" in path or path.startswith("/"):
+        raise SubmissionError(
+            "path_invalid", "file path %(path)r must be a relative POSIX path", path=path[:100]
+        )
+    if ".." in PurePosixPath(path).parts or str(PurePosixPath(path)) != path:
+        raise SubmissionError(
+            "path_invalid", "file path %(path)r must be normalised, without '..'", path=path[:100]
+        )
+    return path
+
+
+def text_check(path: str, content: object, limit: int) -> str:
+    """One learner file's content as text: UTF-8 (bytes are decoded), no NUL byte, at most ``limit`` bytes."""
+    if isinstance(content, bytes):
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SubmissionError(
+                "not_utf8", "%(path)s: content is not valid UTF-8 text", path=path
+            ) from None
+        size = len(content)
+    elif isinstance(content, str):
+        text = content
+        try:
+            size = len(content.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise SubmissionError(
+                "not_utf8", "%(path)s: content is not valid UTF-8 text", path=path
+            ) from None
+    else:
+        raise SubmissionError("files_invalid", "%(path)s: file content must be text", path=path)
+    if "\x00" in text:
+        raise SubmissionError("binary_file", "%(path)s: binary content (NUL byte) is not accepted", path=path)
+    if size > limit:
+        raise SubmissionError("too_large", "%(path)s is larger than %(max)d bytes", path=path, max=limit)
+    return text
+
+
+def validate_files(spec: ModuleSpec, files: object) -> dict[str, str]:
+    """Learner files for ``spec``: a mapping of its editable paths to text, within its file limits.
+
+    Returns ``{path: text}`` (bytes decoded). An empty mapping is valid here (the engine then grades the
+    starters); callers that need at least one file say so themselves.
+    """
+    if not isinstance(files, Mapping):
+        raise SubmissionError("files_invalid", "files must be an object {path: text}")
+    allowed = set(spec.editable_paths)
+    total = 0
+    out: dict[str, str] = {}
+    for path, content in files.items():
+        check_path(path)
+        if path not in allowed:
+            raise SubmissionError(
+                "unknown_file",
+                "%(path)s is not an editable file of this module (editable: %(allowed)s)",
+                path=path[:100],
+                allowed=", ".join(sorted(allowed)),
+            )
+        text = text_check(path, content, spec.file_limits.file_bytes)
+        total += len(text.encode("utf-8"))
+        if total > spec.file_limits.total_bytes:
+            raise SubmissionError(
+                "too_large", "files exceed %(max)d bytes in total", max=spec.file_limits.total_bytes
+            )
+        out[path] = text
+    return out

@@ -1,0 +1,123 @@
+"""The starters learners get are the references with exactly the module spec's stubs cut out.
+
+Starters are generated (``modules.starters``), never committed. These tests hold the generated files of every
+module to what a learner relies on: every stub keeps the reference's signature (name, parameters, defaults,
+annotations, decorators, async-ness), its body is the TODO of its step and nothing else, and everything outside the
+stubs is the reference itself — so a learner who finishes the TODOs holds nanochat's file. Comparisons are on ASTs
+(positions dropped), so formatting is free but code is not.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from content_helpers import CONTENT_DIR, EXPECTED_SLUGS, REPO_ROOT
+
+from modules import spec as module_spec
+from modules import starters as starter_gen
+
+PAIRS = [
+    (slug, entry)
+    for slug in EXPECTED_SLUGS
+    for entry in module_spec.load(CONTENT_DIR / slug).files
+    if module_spec.load(CONTENT_DIR / slug).status == "ready"
+]
+IDS = [f"{slug}:{entry.path}" for slug, entry in PAIRS]
+
+
+def _texts(slug: str, entry: module_spec.LearnerFile) -> tuple[str, str]:
+    spec = module_spec.load(CONTENT_DIR / slug)
+    reference = entry.reference_path(spec.root, REPO_ROOT).read_text(encoding="utf-8")
+    return reference, starter_gen.starter_text(spec, entry)
+
+
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    return ast.dump(
+        ast.Module(
+            body=[type(node)(name=node.name, args=node.args, body=[ast.Pass()], decorator_list=node.decorator_list,
+                             returns=node.returns, type_params=getattr(node, "type_params", []))],
+            type_ignores=[],
+        )
+    )  # fmt: skip
+
+
+def _without_bodies(tree: ast.Module, names: set[str]) -> str:
+    """The module's AST with the bodies of ``names`` replaced by ``pass`` (docstrings dropped everywhere)."""
+    for name, node in starter_gen.functions(tree).items():
+        if name in names:
+            node.body = [ast.Pass()]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def test_every_ready_module_has_generated_starters_to_check():
+    assert len(PAIRS) >= 20
+    assert not list(CONTENT_DIR.glob("*/starter")), "starters are generated, never committed"
+
+
+@pytest.mark.parametrize(("slug", "entry"), PAIRS, ids=IDS)
+def test_every_stub_keeps_the_reference_signature(slug, entry):
+    reference, starter = _texts(slug, entry)
+    ref_defs, starter_defs = (
+        starter_gen.functions(ast.parse(reference)),
+        starter_gen.functions(ast.parse(starter)),
+    )
+    for stub in entry.stubs:
+        if stub.function is None:
+            continue
+        assert stub.function in starter_defs, f"{slug}: {stub.function} is missing from the starter"
+        assert _signature(starter_defs[stub.function]) == _signature(ref_defs[stub.function]), (
+            f"{slug}: the starter's {stub.function} does not have the reference's signature"
+        )
+
+
+@pytest.mark.parametrize(("slug", "entry"), PAIRS, ids=IDS)
+def test_every_stub_body_is_the_todo_of_its_step(slug, entry):
+    _, starter = _texts(slug, entry)
+    defs = starter_gen.functions(ast.parse(starter))
+    for stub in entry.stubs:
+        if stub.function is None:
+            assert f'"{stub.message}"' in starter
+            continue
+        node = defs[stub.function]
+        code = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        raise_stmt = code[0]
+        assert isinstance(raise_stmt, ast.Raise) and isinstance(raise_stmt.exc, ast.Call)
+        assert ast.unparse(raise_stmt.exc) == f"NotImplementedError({stub.message!r})"
+        assert stub.message.startswith(f"TODO(step {stub.step.removeprefix('step')}): ")
+        # a generator stays a generator: only an unreachable bare yield may follow
+        assert all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Yield) for s in code[1:])
+        expected_doc = (
+            stub.doc
+            if stub.doc is not None
+            else ast.get_docstring(starter_gen.functions(ast.parse(_texts(slug, entry)[0]))[stub.function])
+        )
+        assert ast.get_docstring(node) == expected_doc
+
+
+@pytest.mark.parametrize(("slug", "entry"), PAIRS, ids=IDS)
+def test_outside_its_stubs_the_starter_is_the_reference(slug, entry):
+    reference, starter = _texts(slug, entry)
+    stubbed = {stub.function for stub in entry.stubs if stub.function is not None}
+    assert _without_bodies(ast.parse(starter), stubbed) == _without_bodies(ast.parse(reference), stubbed)
+
+
+def test_two_generations_write_byte_identical_files(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert starter_gen.main([str(CONTENT_DIR), "--out", str(first)]) == 0
+    assert starter_gen.main([str(CONTENT_DIR), "--out", str(second)]) == 0
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert len(files) == len(PAIRS)
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for rel in files:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
