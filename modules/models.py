@@ -85,7 +85,7 @@ class Progress(models.Model):
 
 
 class Unlock(models.Model):
-    """A module opened for a learner: by passing its prerequisites (``reason=prerequisites``) or by an instructor."""
+    """A module an instructor opened for a learner ahead of its prerequisites (passing them needs no row)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unlocks")
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="unlocks")

@@ -3,8 +3,9 @@
 Design choices:
 - Authorization lives only here, one condition per line; views and services ask, never re-derive.
 - Instructors (group ``instructor``) and superusers see every module unlocked; they are the people who test content.
-- A module is unlocked when it has no prerequisites, when every prerequisite is passed, or when an ``Unlock`` row
-  exists (an instructor's override, or the record written when the prerequisites were passed).
+- A module is unlocked when it has no prerequisites, when every prerequisite is passed, or when an instructor
+  opened it for the learner (an ``Unlock`` row, the only thing stored: the prerequisite rule is computed, never
+  written down a second time).
 - List selectors take a fixed number of queries whatever the number of modules (pinned by tests).
 - Localised strings: content stores ``{en, zh}``; ``localize`` picks by the request language with English fallback.
 - Discussions: a question is seen (and answered) by everyone who may open its module; a review only by its author
@@ -126,6 +127,20 @@ def passed_module_slugs(*, user: AbstractBaseUser) -> set[str]:
     return set(
         Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)
     )
+
+
+def modules_opened_by(*, user: AbstractBaseUser, module: Module) -> list[Module]:
+    """The active modules that list ``module`` as a prerequisite and whose prerequisites are now all passed: what
+    passing ``module`` opened (2 queries)."""
+    passed = passed_module_slugs(user=user)
+    if module.slug not in passed:
+        return []
+    return [
+        candidate
+        for candidate in Module.objects.filter(status=Module.Status.ACTIVE).defer("payload")
+        if module.slug in (prerequisites := set(candidate.metadata.get("prerequisites") or []))
+        and prerequisites <= passed
+    ]
 
 
 @dataclass

@@ -39,7 +39,6 @@ from modules.selectors import (
     PASSED_STATUSES,
     localize,
     module_spec_of,
-    passed_module_slugs,
     user_is_instructor,
 )
 from modules.spec import SubmissionError
@@ -284,7 +283,8 @@ def progress_record_verdict(
     *, user: AbstractBaseUser, module: Module, submission_id: int, result: dict[str, Any]
 ) -> Progress:
     """A verdict arrived: keep the latest result, the best score; a pass marks the module passed (or completed when
-    the reflection is already in) and unlocks the modules whose prerequisites are now all passed."""
+    the reflection is already in). Dependants need no write: a module is open once its prerequisites are passed
+    (``selectors.access_module_unlocked``; ``selectors.modules_opened_by`` names what a pass opened)."""
     now = timezone.now()
     with transaction.atomic():
         progress = _progress_locked(user=user, module=module)
@@ -322,17 +322,12 @@ def progress_record_verdict(
                 "updated_at",
             ]
         )
-        if newly_passed:
-            passed = passed_module_slugs(user=user)
-            for candidate in Module.objects.filter(status=Module.Status.ACTIVE).defer("payload"):
-                prerequisites = set(candidate.metadata.get("prerequisites") or [])
-                if prerequisites and module.slug in prerequisites and prerequisites <= passed:
-                    module_unlock(user=user, module=candidate, reason="prerequisites")
     return progress
 
 
 def module_unlock(*, user: AbstractBaseUser, module: Module, reason: str = "instructor") -> Unlock:
-    """Open ``module`` for ``user`` (idempotent: the first unlock's time and reason are kept)."""
+    """An instructor opens ``module`` for ``user`` ahead of its prerequisites (idempotent: the first unlock's time
+    and reason are kept)."""
     unlock, _ = Unlock.objects.get_or_create(
         user=user, module=module, defaults={"reason": reason, "created_at": timezone.now()}
     )

@@ -9,6 +9,7 @@ from grading import tasks
 from grading.models import Result, Submission, SubmissionEvent
 from grading.services import verdict_record
 from modules.models import Progress, Unlock
+from modules.selectors import module_state, modules_opened_by
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,14 @@ def test_it_marks_progress_and_unlocks_the_next_module_on_pass(course, learner, 
     tasks.grade_submission(submit(learner, course["01-hello"]).pk)
     progress = Progress.objects.get(user=learner.user, module=course["01-hello"])
     assert progress.status == "passed" and progress.best_score == 2
-    assert Unlock.objects.filter(user=learner.user, module=course["02-next"], reason="prerequisites").exists()
+    assert module_state(user=learner.user, module=course["02-next"]) == "unlocked"
+    assert modules_opened_by(user=learner.user, module=course["01-hello"]) == [course["02-next"]]
+    assert not Unlock.objects.exists(), "the prerequisite rule is computed, never stored"
+
+
+def test_nothing_is_opened_by_a_module_that_is_not_passed(course, learner):
+    assert modules_opened_by(user=learner.user, module=course["01-hello"]) == []
+    assert module_state(user=learner.user, module=course["02-next"]) == "locked"
 
 
 def test_it_skips_a_redelivered_job_that_already_has_its_verdict(course, learner, submit, monkeypatch):
