@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from grading.models import Result, Submission, SubmissionEvent
 from modules.models import Module
-from modules.selectors import localize, user_is_instructor
+from modules.selectors import localize, module_spec_of, passed_module_slugs, user_is_instructor
 
 
 def access_submission(*, user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
@@ -151,3 +151,45 @@ def submission_events(*, submission: Submission, for_instructor: bool = False) -
     if for_instructor:
         return stored
     return [learner_view_of_event(e) for e in stored]
+
+
+def workspace_inputs(*, submission: Submission) -> tuple[set[str], dict[str, bytes]]:
+    """What shapes the learner's sandbox for ``submission`` (``grading.engine.workspace.build_workspace``).
+
+    ``done``: the modules whose solutions the learner may read — the ones they passed (instructors: every module).
+    ``provided``: for each nanochat file the module needs that a done module's learner writes, the learner's own
+    file from their latest passing attempt of the latest such module ("carry my work forward"). Needs no done module
+    writes are left to the engine, which cuts the unwritten parts out of the reference (4 queries).
+    """
+    user = submission.user
+    modules = list(
+        Module.objects.filter(status=Module.Status.ACTIVE).defer("payload").order_by("order", "slug")
+    )
+    if user_is_instructor(user):
+        return {m.slug for m in modules}, {}
+    done = passed_module_slugs(user=user)
+    writers: dict[str, list[Module]] = {}
+    for module in modules:
+        for entry in module.metadata.get("files") or []:
+            writers.setdefault(entry["path"], []).append(module)
+    sources = {
+        path: max((m for m in writers.get(path, []) if m.slug in done), key=lambda m: (m.order, m.slug))
+        for path in module_spec_of(module=submission.module).needs
+        if any(m.slug in done for m in writers.get(path, []))
+    }
+    passing = (
+        Submission.objects.filter(
+            user=user, module__in={m.pk for m in sources.values()}, result__status=Result.Status.PASS
+        )
+        .order_by("-created_at", "-id")
+        .only("module_id", "files")
+    )
+    latest: dict[int, dict[str, str]] = {}
+    for row in passing:
+        latest.setdefault(row.module_id, row.files)
+    provided = {
+        path: latest[module.pk][path].encode("utf-8")
+        for path, module in sources.items()
+        if path in latest.get(module.pk, {})
+    }
+    return done, provided

@@ -50,7 +50,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import close_old_connections
 
-from grading import services
+from grading import selectors, services
 from grading.models import Submission
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,14 @@ def close_grading_pool() -> None:
         pool.close()
 
 
-def _engine_grade(module_dir: Path, files: dict[str, bytes], *, submission_id: str) -> Any:
+def _engine_grade(
+    module_dir: Path,
+    files: dict[str, bytes],
+    *,
+    submission_id: str,
+    done: set[str] | None = None,
+    provided: dict[str, bytes] | None = None,
+) -> Any:
     from grading.engine import runner  # imported lazily: the web process stays light
 
     try:
@@ -187,7 +194,9 @@ def _engine_grade(module_dir: Path, files: dict[str, bytes], *, submission_id: s
     except Exception:  # noqa: BLE001 - no warm pool is no reason to refuse a job: grade it cold
         log.exception("grading pool unavailable; cold start")
         pool = None
-    return runner.grade(module_dir, files, limits=None, pool=pool, submission_id=submission_id)
+    return runner.grade(
+        module_dir, files, limits=None, pool=pool, submission_id=submission_id, done=done, provided=provided
+    )
 
 
 @shared_task(name="grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -200,7 +209,11 @@ def grade_submission(submission_id: int) -> str:
     files = {path: text.encode("utf-8") for path, text in submission.files.items()}
     failure = "the grader stopped without a verdict"
     try:
-        for event in _engine_grade(module_dir, files, submission_id=str(submission.pk)):
+        done, provided = selectors.workspace_inputs(submission=submission)
+        events = _engine_grade(
+            module_dir, files, submission_id=str(submission.pk), done=done, provided=provided
+        )
+        for event in events:
             if not isinstance(event, dict):
                 continue
             if event.get("type") == "verdict":

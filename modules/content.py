@@ -135,7 +135,8 @@ def load_module(
     starters: dict[str, str] = {}
     if not problems:
         try:
-            starters = starter_gen.starters(spec, repo_root)
+            course = module_spec.course(folder.parent, strict=False)
+            starters = starter_gen.starters(spec, repo_root, specs=course)
         except SpecError as exc:
             problems.extend(exc.problems)
 

@@ -188,7 +188,7 @@ def content_sync(
             report.errors[exc.folder] = exc.problems
     if starters_dir is not None:
         for item in loaded:
-            starter_files.write(item.spec, Path(starters_dir), repo_root)
+            starter_files.write_files(item.slug, item.payload["starters"], Path(starters_dir))
     now = timezone.now()
     with transaction.atomic():
         route, _ = Route.objects.get_or_create(

@@ -77,6 +77,8 @@ class Stub:
     ``function`` is a qualified name (``norm``, ``GPT.forward``); ``region`` names a pair of marker comments
     (``# lab: begin <name>`` … ``# lab: end <name>``) in the reference. ``doc`` replaces the function's docstring in
     the starter (the learner-facing specification); ``todo`` is the text of the ``NotImplementedError``.
+    ``stand_in`` is the body learners of earlier modules get instead of this part while they have not written it
+    (only for parts those modules call in passing, such as report logging); default: it raises "not yet".
     """
 
     step: str
@@ -84,6 +86,7 @@ class Stub:
     function: str | None = None
     region: str | None = None
     doc: str | None = None
+    stand_in: str | None = None
 
     @property
     def step_number(self) -> int:
@@ -274,6 +277,9 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
             problems.append(
                 f"files {entry.path}: reference {entry.reference!r} must be nanochat_ref/... or a path inside the module folder"
             )
+    for need in data.get("needs") or ():
+        if need in paths:
+            problems.append(f"needs: {need} is a learner file of this module, not a need")
     limits = dict(data.get("limits") or {})
     file_limits = FileLimits(
         file_bytes=int(limits.pop("file_bytes", DEFAULT_FILE_BYTES)),
@@ -327,6 +333,7 @@ def _learner_file(entry: Mapping[str, Any], step_ids: set[str], problems: list[s
             function=raw.get("function"),
             region=raw.get("region"),
             doc=raw.get("doc"),
+            stand_in=raw.get("stand_in"),
         )
         if stub.step not in step_ids:
             problems.append(f"files {path}: stub {stub.target} names unknown step {stub.step!r}")
@@ -351,6 +358,45 @@ def discover(content_dir: Path) -> list[Path]:
         for p in content_dir.iterdir()
         if p.is_dir() and folder_re.match(p.name) and (p / "module.yaml").is_file()
     )
+
+
+def course(content_dir: Path, *, strict: bool = True) -> dict[str, ModuleSpec]:
+    """Every module of a course folder by slug (each cached as :func:`load` caches it).
+
+    ``strict``: a module that does not load raises :class:`SpecError` (the grader fails closed: it cannot cut
+    the parts of a module it cannot read); otherwise it is left out (the content sync reports it on its own).
+    """
+    specs: dict[str, ModuleSpec] = {}
+    for folder in discover(Path(content_dir)):
+        try:
+            spec = load(folder)
+        except SpecError:
+            if strict:
+                raise
+            continue
+        specs[spec.slug] = spec
+    return specs
+
+
+def ancestors(slug: str, specs: Mapping[str, ModuleSpec]) -> set[str]:
+    """The transitive prerequisites of ``slug`` (the modules a learner has done before it opens)."""
+    found: set[str] = set()
+    todo = list(specs[slug].prerequisites) if slug in specs else []
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(specs[current].prerequisites if current in specs else ())
+    return found
+
+
+def owners(specs: Mapping[str, ModuleSpec]) -> dict[str, list[str]]:
+    """Workspace path -> the modules whose learners write (part of) that file, in course order."""
+    out: dict[str, list[str]] = {}
+    for spec in sorted(specs.values(), key=lambda s: (s.order, s.slug)):
+        for entry in spec.files:
+            out.setdefault(entry.path, []).append(spec.slug)
+    return out
 
 
 # --- learner files ---------------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ Design choices:
 - Positions come from ``ast`` and the end of a ``def`` header from ``tokenize``, and the reference's lines are
   replaced from the bottom up; the output must parse, or generation fails. A stub's ``doc`` replaces the
   function's docstring (the learner-facing specification of what to write); without one the reference's stays.
+- Another module's part of a shared or needed file that the learner has not written yet is cut the same way,
+  raising "not yet: module <slug> writes this", or replaced by the stub's ``stand_in`` where earlier modules call
+  it in passing (a report that logs nothing); never left as the reference's solution.
 - A generator function stays a generator (an unreachable ``yield`` follows the ``raise``), so callers that
   iterate it fail with the TODO message rather than a confusing "not iterable".
 - Generation is pure (text in, text out) and deterministic: two syncs write byte-identical files. Generated
@@ -24,7 +27,7 @@ import io
 import re
 import sys
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +110,14 @@ def raise_lines(indent: str, message: str) -> list[str]:
     return [f"{indent}raise NotImplementedError(\n", f"{indent}    {literal}\n", f"{indent})\n"]
 
 
+def _body(indent: str, message: str, stand_in: str | None) -> list[str]:
+    """What replaces a cut: the ``raise`` of ``message``, or a ``stand_in`` (another module's part replaced by a
+    harmless stand-in, e.g. a report that logs nothing) after a comment saying whose part it is."""
+    if stand_in is None:
+        return raise_lines(indent, message)
+    return [f"{indent}# {message}\n", *(f"{indent}{line}\n" for line in stand_in.splitlines())]
+
+
 def docstring_lines(indent: str, doc: str) -> list[str]:
     """A triple-quoted docstring at ``indent``: one line when it fits, else opening line, body, closing quotes."""
     text = doc.strip("\n").rstrip()
@@ -122,7 +133,11 @@ def docstring_lines(indent: str, doc: str) -> list[str]:
 
 
 def _function_edits(
-    lines: list[str], node: ast.FunctionDef | ast.AsyncFunctionDef, stub: Stub
+    lines: list[str],
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    stub: Stub,
+    message: str,
+    stand_in: str | None = None,
 ) -> list[_Edit]:
     doc = _docstring(node)
     code = node.body[1:] if doc is not None else node.body
@@ -136,7 +151,7 @@ def _function_edits(
     # comment lines that directly follow the last statement at body indentation belong to the body
     while last < len(lines) and lines[last].startswith(indent) and lines[last].strip().startswith("#"):
         last += 1
-    replacement = raise_lines(indent, stub.message)
+    replacement = _body(indent, message, stand_in)
     if _is_generator(node):
         replacement.append(f"{indent}{GENERATOR_TAIL}\n")
     edits = [_Edit(body_first, last, replacement, stub.target)]
@@ -160,7 +175,13 @@ def _markers(lines: list[str]) -> dict[tuple[str, str], list[int]]:
     return found
 
 
-def _region_edit(lines: list[str], markers: dict[tuple[str, str], list[int]], stub: Stub) -> _Edit:
+def _region_edit(
+    lines: list[str],
+    markers: dict[tuple[str, str], list[int]],
+    stub: Stub,
+    message: str,
+    stand_in: str | None = None,
+) -> _Edit:
     assert stub.region is not None
     begins, ends = markers.get(("begin", stub.region), []), markers.get(("end", stub.region), [])
     if len(begins) != 1 or len(ends) != 1:
@@ -172,11 +193,21 @@ def _region_edit(lines: list[str], markers: dict[tuple[str, str], list[int]], st
     indent = MARKER_RE.match(lines[begin].rstrip("\n"))["indent"]  # type: ignore[index]
     if end <= begin + 1:
         raise SpecError(stub.target, ["the region is empty or its end comes before its begin"])
-    return _Edit(begin, end + 1, raise_lines(indent, stub.message), stub.target)
+    return _Edit(begin, end + 1, _body(indent, message, stand_in), stub.target)
 
 
-def generate(reference_text: str, stubs: tuple[Stub, ...] | list[Stub], *, where: str = "reference") -> str:
-    """The starter cut from ``reference_text``; raises :class:`SpecError` naming every stub that cannot be cut."""
+def generate(
+    reference_text: str,
+    stubs: Sequence[Stub],
+    *,
+    where: str = "reference",
+    foreign: Sequence[tuple[str, Stub]] = (),
+) -> str:
+    """The starter cut from ``reference_text``; raises :class:`SpecError` naming every stub that cannot be cut.
+
+    ``foreign`` are other modules' stubs in the same file, ``(slug, stub)``, that the learner has not written yet:
+    they are cut too (their docstring stays the reference's), raising "not yet: module <slug> writes this".
+    """
     try:
         tree = ast.parse(reference_text)
     except SyntaxError as exc:
@@ -188,15 +219,22 @@ def generate(reference_text: str, stubs: tuple[Stub, ...] | list[Stub], *, where
     markers = _markers(lines)
     edits: list[_Edit] = []
     problems: list[str] = []
-    for stub in stubs:
+    cuts: list[tuple[Stub, str, str | None]] = [(stub, stub.message, None) for stub in stubs]
+    targets = {stub.target for stub in stubs}
+    for slug, stub in foreign:  # a part this module's learner writes too is theirs; one cut per target
+        if stub.target not in targets:
+            targets.add(stub.target)
+            plain = Stub(step=stub.step, todo=stub.todo, function=stub.function, region=stub.region)
+            cuts.append((plain, f"not yet: module {slug} writes this ({stub.todo})", stub.stand_in))
+    for stub, message, stand_in in cuts:
         try:
             if stub.function is not None:
                 node = index.get(stub.function)
                 if node is None:
                     raise SpecError(stub.target, ["no such function or method in the reference"])
-                edits.extend(_function_edits(lines, node, stub))
+                edits.extend(_function_edits(lines, node, stub, message, stand_in))
             else:
-                edits.append(_region_edit(lines, markers, stub))
+                edits.append(_region_edit(lines, markers, stub, message, stand_in))
         except SpecError as exc:
             problems.append(f"stub {exc}")
     edits.sort(key=lambda e: e.first)
@@ -215,24 +253,82 @@ def generate(reference_text: str, stubs: tuple[Stub, ...] | list[Stub], *, where
     return out
 
 
-def starter_text(spec: ModuleSpec, entry: LearnerFile, repo_root: Path = module_spec.REPO_ROOT) -> str:
-    path = entry.reference_path(spec.root, repo_root)
+def _course(spec: ModuleSpec, specs: Mapping[str, ModuleSpec] | None) -> dict[str, ModuleSpec]:
+    course = dict(specs) if specs is not None else module_spec.course(spec.root.parent)
+    course[spec.slug] = spec
+    return course
+
+
+def _foreign(path: str, specs: Mapping[str, ModuleSpec], allowed: set[str]) -> list[tuple[str, Stub]]:
+    """The stubs in ``path`` of the modules that own it and are not in ``allowed`` (not yet written)."""
+    return [
+        (slug, stub)
+        for slug in module_spec.owners(specs).get(path, [])
+        if slug not in allowed
+        for stub in specs[slug].file(path).stubs
+    ]
+
+
+def _read(path: Path, where: str) -> str:
     try:
-        reference = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            spec.slug, [f"files {entry.path}: cannot read reference {entry.reference}: {exc}"]
-        ) from None
-    return generate(reference, entry.stubs, where=f"{spec.slug}: files {entry.path}")
+        raise SpecError(where, [f"cannot read {path}: {exc}"]) from None
 
 
-def starters(spec: ModuleSpec, repo_root: Path = module_spec.REPO_ROOT) -> dict[str, str]:
+def starter_text(
+    spec: ModuleSpec,
+    entry: LearnerFile,
+    repo_root: Path = module_spec.REPO_ROOT,
+    *,
+    specs: Mapping[str, ModuleSpec] | None = None,
+    done: set[str] | None = None,
+) -> str:
+    """The starter of ``entry``: its reference minus this module's stubs and minus the parts that modules the
+    learner has not done (``done``; default: the module's prerequisites, transitively) write in the same file."""
+    course = _course(spec, specs)
+    allowed = (module_spec.ancestors(spec.slug, course) if done is None else set(done)) | {spec.slug}
+    where = f"{spec.slug}: files {entry.path}"
+    reference = _read(entry.reference_path(spec.root, repo_root), where)
+    return generate(reference, entry.stubs, where=where, foreign=_foreign(entry.path, course, allowed))
+
+
+def needed_file(
+    spec: ModuleSpec,
+    path: str,
+    repo_root: Path = module_spec.REPO_ROOT,
+    *,
+    specs: Mapping[str, ModuleSpec] | None = None,
+    done: set[str] | None = None,
+) -> bytes:
+    """A nanochat file ``spec`` needs (``needs``) as its learner may see it: the reference, minus the parts that
+    modules they have not done (``done``; default: the module's prerequisites, transitively) write."""
+    course = _course(spec, specs)
+    allowed = module_spec.ancestors(spec.slug, course) if done is None else set(done)
+    where = f"{spec.slug}: needs {path}"
+    source = repo_root / module_spec.REFERENCE_PACKAGE / path.removeprefix("nanochat/")
+    foreign = _foreign(path, course, allowed)
+    if not foreign:
+        try:
+            return source.read_bytes()
+        except OSError as exc:
+            raise SpecError(where, [f"cannot read {source}: {exc}"]) from None
+    return generate(_read(source, where), [], where=where, foreign=foreign).encode("utf-8")
+
+
+def starters(
+    spec: ModuleSpec,
+    repo_root: Path = module_spec.REPO_ROOT,
+    *,
+    specs: Mapping[str, ModuleSpec] | None = None,
+) -> dict[str, str]:
     """``{workspace path: starter text}`` for every learner file of ``spec``; every problem in one SpecError."""
+    course = _course(spec, specs)
     out: dict[str, str] = {}
     problems: list[str] = []
     for entry in spec.files:
         try:
-            out[entry.path] = starter_text(spec, entry, repo_root)
+            out[entry.path] = starter_text(spec, entry, repo_root, specs=course)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -240,11 +336,11 @@ def starters(spec: ModuleSpec, repo_root: Path = module_spec.REPO_ROOT) -> dict[
     return out
 
 
-def write(spec: ModuleSpec, out_root: Path, repo_root: Path = module_spec.REPO_ROOT) -> list[Path]:
-    """Write ``out_root/<slug>/<path>`` for every starter of ``spec`` (only when the bytes change)."""
+def write_files(slug: str, texts: Mapping[str, str], out_root: Path) -> list[Path]:
+    """Write ``out_root/<slug>/<path>`` for each text (only when the bytes change, so two runs leave the same files)."""
     written = []
-    for path, text in starters(spec, repo_root).items():
-        target = out_root / spec.slug / path
+    for path, text in texts.items():
+        target = out_root / slug / path
         data = text.encode("utf-8")
         if not target.is_file() or target.read_bytes() != data:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -265,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for folder in module_spec.discover(args.content_dir):
         try:
-            paths = write(module_spec.load(folder), args.out)
+            spec = module_spec.load(folder)
+            paths = write_files(spec.slug, starters(spec), args.out)
         except SpecError as exc:
             failed = True
             print(f"error: {exc}", file=sys.stderr)

@@ -89,9 +89,13 @@ class _Job:
         submission_id: str | None,
         sandbox: Any,
         queued: str | None,
+        done: set[str] | None = None,
+        provided: dict[str, bytes] | None = None,
     ) -> None:
         self.module_dir = Path(module_dir).resolve()
         self.files = files
+        self.done_modules = done
+        self.provided = provided
         self.requested = dict(limits or {})
         self.pool = pool
         self.submission_id = submission_id
@@ -170,10 +174,10 @@ class _Job:
         self.output_cap = limits.output_bytes
         self.deadline = self.t0 + limits.wall_seconds + JUDGE_SLACK_SECONDS
         try:
-            workspace = self.workspace = build_workspace(self.module, submitted)
-        except (
-            SpecError
-        ) as exc:  # a starter that cannot be cut from its reference is content's fault, not theirs
+            workspace = self.workspace = build_workspace(
+                self.module, submitted, done=self.done_modules, provided=self.provided
+            )
+        except SpecError as exc:  # a starter or needed file that cannot be cut is content's fault, not theirs
             self._platform(f"The module's starter could not be built: {exc}")
             return
         try:
@@ -636,11 +640,16 @@ def grade(
     submission_id: str | None = None,
     sandbox: Any = None,
     queued: str | None = None,
+    done: set[str] | None = None,
+    provided: dict[str, bytes] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Grade one submission; yield events as they happen, the last one ``{"type": "verdict", "result": ...}``.
 
     ``limits`` overrides the module's ``limits`` (each still capped by the operator's sandbox caps; the engine
     adds ``call_seconds``, the per-call deadline).  ``pool`` is a :class:`~grading.engine.pool.LearnerPool`
-    or ``None`` (cold start).  ``sandbox`` defaults to ``sandbox.get_backend()``.
+    or ``None`` (cold start).  ``sandbox`` defaults to ``sandbox.get_backend()``. ``done`` and ``provided``
+    shape the learner's workspace (:func:`~grading.engine.workspace.build_workspace`): the modules whose
+    solutions the learner may read, and the needed files the platform hands over (their own passing work).
     """
-    return _Job(Path(module_dir), files, limits, pool, submission_id, sandbox, queued).events()
+    job = _Job(Path(module_dir), files, limits, pool, submission_id, sandbox, queued, done, provided)
+    return job.events()

@@ -5,14 +5,18 @@ Design choices:
   files are checked by its :func:`~modules.spec.validate_files` (editable paths only, normalised relative paths,
   UTF-8 text without NUL, the module's per-file and total caps). A violation is a :class:`SubmissionError` (a
   learner problem, never a platform fault).
-- The workspace is a copy of ``nanochat_ref/`` as package ``nanochat/`` minus the files the module's learner
-  edits (and minus their references), then the submitted files; an editable file that was not submitted is its
-  starter, generated from the reference (:mod:`modules.starters`), so imports behave as in the learner's editor.
+- The workspace holds the module's learner files (as submitted; a file that was not submitted is its starter,
+  generated from the reference by :mod:`modules.starters`) and the nanochat files the module declares it needs
+  (``needs``) — nothing else, so no reference a learner may not open is ever readable in their sandbox. A needed
+  file comes from ``provided`` when the platform hands one over (the learner's own passing file of the module
+  that writes it), else from the reference package with the parts of every module the learner has not done cut
+  out (``done``: the modules whose solutions they may read; the CLI, which knows no learner, uses the module's
+  prerequisites, transitively).
 """
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from modules import spec as module_spec
 from modules import starters
@@ -28,7 +32,6 @@ __all__ = [
     "SubmissionError",
     "build_workspace",
     "load_module",
-    "reference_files",
     "validate_files",
 ]
 
@@ -43,32 +46,26 @@ def validate_files(module: ModuleSpec, files: object) -> dict[str, bytes]:
     return {path: text.encode("utf-8") for path, text in module_spec.validate_files(module, files).items()}
 
 
-def reference_files(repo_root: Path = REPO_ROOT) -> dict[str, bytes]:
-    """``nanochat_ref/**`` as workspace paths ``nanochat/**`` (no caches, no compiled files)."""
-    ref = repo_root / "nanochat_ref"
-    out: dict[str, bytes] = {}
-    for path in sorted(ref.rglob("*")):
-        rel = path.relative_to(ref)
-        if (
-            path.is_file()
-            and not path.is_symlink()
-            and "__pycache__" not in rel.parts
-            and path.suffix != ".pyc"
-        ):
-            out[str(PurePosixPath("nanochat", *rel.parts))] = path.read_bytes()
-    return out
-
-
 def build_workspace(
-    module: ModuleSpec, files: dict[str, bytes], repo_root: Path = REPO_ROOT
+    module: ModuleSpec,
+    files: dict[str, bytes],
+    repo_root: Path = REPO_ROOT,
+    *,
+    done: set[str] | None = None,
+    provided: dict[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """The learner's workspace: reference package minus edited files, plus starters, plus the submission."""
-    workspace = reference_files(repo_root)
+    """The learner's workspace: their files (or starters) plus the module's needs, as they may see them."""
+    specs = {**module_spec.course(module.root.parent), module.slug: module}
+    workspace: dict[str, bytes] = {}
     for entry in module.files:
-        workspace.pop(entry.path, None)
-        if entry.reference_package_path is not None:
-            workspace.pop(entry.reference_package_path, None)
-        if entry.path not in files:
-            workspace[entry.path] = starters.starter_text(module, entry, repo_root).encode("utf-8")
-    workspace.update(files)
+        if entry.path in files:
+            workspace[entry.path] = files[entry.path]
+        else:
+            text = starters.starter_text(module, entry, repo_root, specs=specs, done=done)
+            workspace[entry.path] = text.encode("utf-8")
+    for path in module.needs:
+        if provided is not None and path in provided:
+            workspace[path] = provided[path]
+        else:
+            workspace[path] = starters.needed_file(module, path, repo_root, specs=specs, done=done)
     return workspace

@@ -100,6 +100,8 @@ def test_the_reserved_fields_are_typed_when_filled(tmp_path):
         (with_(steps=[{"id": "step1", "title": {"en": "A", "zh": "甲"}}] * 2), "step ids must be unique"),
         (with_(limits={"file_bytes": 4096, "total_bytes": 2048}), "total_bytes must be at least file_bytes"),
         (with_(limits={"file_bytes": 10**9}), "is greater than the maximum"),
+        (with_(needs=["nanochat/gpt.py"]), "is a learner file of this module, not a need"),
+        (with_(needs=["gpt.py"]), "does not match"),
     ],
 )  # fmt: skip
 def test_an_invalid_module_yaml_is_refused_with_the_reason(tmp_path, data, needle):
@@ -192,3 +194,12 @@ def test_good_files_come_back_as_text_and_an_empty_mapping_is_valid():
         "nanochat/gpt.py": "π = 3\n"
     }
     assert module_spec.validate_files(SPEC, {}) == {}
+
+
+def test_a_course_knows_each_modules_prerequisites_and_who_writes_each_file():
+    course = module_spec.course(CONTENT_DIR)
+    assert module_spec.ancestors("04-dataloader", course) == {"01-onboarding", "02-tokenizer", "03-dataset"}
+    assert module_spec.ancestors("01-onboarding", course) == set()
+    assert module_spec.owners(course)["nanochat/engine.py"] == ["11-engine", "12-tool-use"]
+    report = course["15-report"].file("nanochat/report.py")
+    assert next(s for s in report.stubs if s.function == "Report.log").stand_in.startswith("return None")

@@ -198,3 +198,29 @@ def test_generation_is_deterministic_and_parses():
     first, second = generate(REFERENCE, stubs), generate(REFERENCE, stubs)
     assert first == second
     ast.parse(first)
+
+
+def test_another_modules_part_is_cut_with_a_not_yet_message():
+    out = generate(
+        REFERENCE, [stub("area")], foreign=[("15-report", stub("Shape.describe", todo="describe"))]
+    )
+    assert 'raise NotImplementedError("not yet: module 15-report writes this (describe)")' in out
+    assert "with {self.sides} sides" not in out
+
+
+def test_a_stand_in_replaces_another_modules_part_that_earlier_code_calls_in_passing():
+    later = Stub(
+        step="step1", todo="log it", function="Shape.describe", stand_in="return None  # logs nothing"
+    )
+    out = generate(REFERENCE, [], foreign=[("15-report", later)])
+    assert (
+        "        # not yet: module 15-report writes this (log it)\n        return None  # logs nothing\n"
+        in out
+    )
+
+
+def test_the_learners_own_stub_wins_over_another_modules_stub_of_the_same_function():
+    out = generate(
+        REFERENCE, [stub("area", todo="mine")], foreign=[("12-tools", stub("area", todo="theirs"))]
+    )
+    assert "TODO(step 1): mine" in out and "theirs" not in out

@@ -17,6 +17,7 @@ from content_helpers import CONTENT_DIR, EXPECTED_SLUGS, REPO_ROOT
 from modules import spec as module_spec
 from modules import starters as starter_gen
 
+COURSE = module_spec.course(CONTENT_DIR)
 PAIRS = [
     (slug, entry)
     for slug in EXPECTED_SLUGS
@@ -105,11 +106,35 @@ def test_every_stub_body_is_the_todo_of_its_step(slug, entry):
         assert ast.get_docstring(node) == expected_doc
 
 
+def _later_parts(slug: str, path: str) -> set[str]:
+    """Functions of ``path`` that modules other than ``slug`` and its prerequisites write (cut from its starter)."""
+    allowed = module_spec.ancestors(slug, COURSE) | {slug}
+    return {
+        stub.function
+        for other in module_spec.owners(COURSE)[path]
+        if other not in allowed
+        for stub in COURSE[other].file(path).stubs
+        if stub.function is not None
+    }
+
+
 @pytest.mark.parametrize(("slug", "entry"), PAIRS, ids=IDS)
 def test_outside_its_stubs_the_starter_is_the_reference(slug, entry):
     reference, starter = _texts(slug, entry)
-    stubbed = {stub.function for stub in entry.stubs if stub.function is not None}
-    assert _without_bodies(ast.parse(starter), stubbed) == _without_bodies(ast.parse(reference), stubbed)
+    cut = {stub.function for stub in entry.stubs if stub.function is not None} | _later_parts(
+        slug, entry.path
+    )
+    assert _without_bodies(ast.parse(starter), cut) == _without_bodies(ast.parse(reference), cut)
+
+
+def test_a_starter_never_holds_the_part_a_later_module_writes_in_the_same_file():
+    """engine.py is written in module 11 (the KV cache, sampling, generate) and 12 (the calculator): module 11's
+    starter must not hand its learners module 12's solution."""
+    reference, starter = _texts("11-engine", COURSE["11-engine"].file("nanochat/engine.py"))
+    # module 12 extends Engine.generate too, which module 11's learner writes anyway
+    assert _later_parts("11-engine", "nanochat/engine.py") == {"use_calculator", "Engine.generate"}
+    assert "not yet: module 12-tool-use writes this" in starter
+    assert "in DANGEROUS_PATTERNS)" in reference and "in DANGEROUS_PATTERNS)" not in starter
 
 
 def test_two_generations_write_byte_identical_files(tmp_path):

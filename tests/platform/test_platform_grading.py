@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def fake_engine(events):
-    def grade(module_dir, files, *, submission_id):
+    def grade(module_dir, files, *, submission_id, **inputs):
         yield from events
 
     return grade
@@ -109,7 +109,7 @@ def test_it_records_exactly_one_verdict_when_asked_twice(course, learner, submit
 
 
 def test_it_turns_an_engine_crash_into_a_platform_error_verdict(course, learner, submit, monkeypatch):
-    def broken(module_dir, files, *, submission_id):
+    def broken(module_dir, files, *, submission_id, **inputs):
         yield {"type": "phase", "phase": "started", "seq": 0, "t": 0.0}
         raise RuntimeError("sandbox exploded")
 
