@@ -20,7 +20,8 @@ from rest_framework.response import Response
 
 from grading import selectors, services
 from modules import selectors as module_selectors
-from modules.views import LabAPIView, module_detail_data, request_lang
+from modules.api import LabAPIView, request_lang
+from modules.views import module_detail_data
 
 
 @login_required

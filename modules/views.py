@@ -1,10 +1,7 @@
 """Pages (dashboard, signup) and the modules JSON API: parse, authorize through ``access_*``, call one service.
 
 Design choices:
-- API views are DRF ``APIView`` subclasses under session auth + CSRF; anonymous requests get 403 (session auth
-  sends no ``WWW-Authenticate`` challenge). ``ServiceError`` raised by a service becomes
-  ``{"detail": message, "code": code}`` with the service's HTTP status, in one place (``LabAPIView``).
-- A missing or retired module is 404; a locked one is 403 with ``code: "locked"``.
+- API views build on ``modules.api.LabAPIView`` (errors as JSON, ``get_module``: 404 / 403 ``locked``).
 - A thread the user may not see is 404 (as someone else's submission is): a review's existence is not revealed.
 - Page data for the TypeScript front end is one dict rendered through ``json_script`` (keys documented in each
   view's docstring and in docs/operations.md; they are a stable contract).
@@ -22,42 +19,18 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from modules import selectors, services
+from modules.api import LabAPIView, request_lang
 from modules.badges import badges_for
 from modules.models import Module, Thread
 from modules.rendering import guide_html_cached
-
-
-def request_lang(request: HttpRequest) -> str:
-    """The active language code: "en" or "zh-hans"."""
-    return translation.get_language() or "en"
-
-
-# --- shared API base ----------------------------------------------------------------------------------------------
-class LabAPIView(APIView):
-    """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.ServiceError):
-            return Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
-        return super().handle_exception(exc)
-
-    def get_module(self, slug: str, *, unlocked: bool = True, with_payload: bool = True) -> Module:
-        module = selectors.module_get(slug=slug, with_payload=with_payload)
-        if module is None or not selectors.access_module_visible(user=self.request.user, module=module):
-            raise NotFound(_("no such module"))
-        if unlocked and not selectors.access_module_unlocked(user=self.request.user, module=module):
-            raise PermissionDenied(detail=_("this module is locked"), code="locked")
-        return module
 
 
 def module_summary(state: selectors.ModuleState, lang: str) -> dict[str, Any]:
