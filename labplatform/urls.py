@@ -3,8 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from grading.views import module_page
-from modules.views import dashboard, signup
+from modules.views import dashboard, module_page, signup
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),

@@ -1,4 +1,5 @@
-"""Pages (dashboard, signup) and the modules JSON API: parse, authorize through ``access_*``, call one service.
+"""Pages (dashboard, module page, signup) and the modules JSON API: parse, authorize through ``access_*``, call one
+service.
 
 Design choices:
 - API views build on ``modules.api.LabAPIView`` (errors as JSON, ``get_module``: 404 / 403 ``locked``).
@@ -15,7 +16,8 @@ from django import forms
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,6 +28,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from grading import selectors as grading_selectors
 from modules import selectors, services
 from modules.api import LabAPIView, request_lang
 from modules.badges import badges_for
@@ -131,6 +134,69 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "csrf_token": get_token(request),
     }
     return render(request, "modules/dashboard.html", {"page_data": page_data})
+
+
+@login_required
+def module_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """``/modules/<slug>/``: renders ``modules/module_detail.html`` with ``page_data``:
+
+    ``user`` {username, is_instructor}; ``lang``; ``module`` {slug, order, title, summary, goals, prerequisites,
+    state, limits, runtime, content_hash}; ``guide_html`` (sanitised HTML); ``steps`` [{id, title}]; ``files``
+    [{path, starter, draft (str|null), language}]; ``next_module`` {slug, title, url} | null; ``hints`` {revealed: [{id, step, level, text}], levels: [int]};
+    ``reflection`` {questions: [{id, kind, prompt, choices: [{id, text}]}], answers: {qid: answer} | null};
+    ``attempts`` [{id, status, created_at, finished_at, result {status, outcome, score, max_score} | null, url}];
+    ``reference_available`` bool; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {module, draft,
+    submissions, submission_detail ("/api/submissions/{id}/" — replace {id}), reference, hints_reveal, reflection,
+    notes, lint, format}; ``urls`` {dashboard, logout, setlang}; ``csrf_token``.
+    Locked modules answer 403, unknown or retired ones 404.
+    """
+    module = selectors.module_get(slug=slug)
+    if module is None or not selectors.access_module_visible(user=request.user, module=module):
+        raise Http404(_("no such module"))
+    if not selectors.access_module_unlocked(user=request.user, module=module):
+        raise DjangoPermissionDenied(_("this module is locked"))
+    lang = request_lang(request)
+    user = request.user
+    state = selectors.module_state(user=user, module=module)
+    reflection = selectors.reflection_get(user=user, module=module)
+    page_data = {
+        "user": {"username": user.get_username(), "is_instructor": selectors.user_is_instructor(user)},
+        "lang": lang,
+        **module_detail_data(user=user, module=module, lang=lang, state=state),
+        "hints": {
+            "revealed": selectors.hints_revealed(user=user, module=module, lang=lang),
+            "levels": selectors.hint_levels(module=module),
+        },
+        "reflection": {
+            "questions": selectors.reflection_questions(module=module, lang=lang),
+            "answers": reflection.answers if reflection else None,
+        },
+        "attempts": [
+            grading_selectors.submission_summary(s)
+            for s in grading_selectors.submissions_for(user=user, module=module)
+        ],
+        "reference_available": selectors.access_module_reference(user=user, module=module),
+        "ws_url": "/ws/grading/",
+        "api": {
+            "module": reverse("api-module-detail", args=[slug]),
+            "draft": reverse("api-module-draft", args=[slug]),
+            "submissions": reverse("api-module-submissions", args=[slug]),
+            "submission_detail": "/api/submissions/{id}/",
+            "reference": reverse("api-module-reference", args=[slug]),
+            "hints_reveal": reverse("api-module-hints-reveal", args=[slug]),
+            "reflection": reverse("api-module-reflection", args=[slug]),
+            "notes": reverse("api-notes"),
+            "lint": reverse("api-tools-lint"),
+            "format": reverse("api-tools-format"),
+        },
+        "urls": {
+            "dashboard": reverse("dashboard"),
+            "logout": reverse("logout"),
+            "setlang": reverse("set_language"),
+        },
+        "csrf_token": get_token(request),
+    }
+    return render(request, "modules/module_detail.html", {"page_data": page_data})
 
 
 class SignupForm(UserCreationForm):
