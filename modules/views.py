@@ -28,8 +28,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from grading import selectors as grading_selectors
-from modules import selectors, services
+from modules import pages, selectors, services
 from modules.api import LabAPIView, request_lang
 from modules.badges import badges_for
 from modules.models import Module, Thread
@@ -133,6 +132,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         },
         "csrf_token": get_token(request),
     }
+    context = pages.DashboardContext(request=request, user=request.user, lang=lang, states=states)
+    page_data = pages.dashboard.contribute(context, page_data)
     return render(request, "modules/dashboard.html", {"page_data": page_data})
 
 
@@ -142,12 +143,13 @@ def module_page(request: HttpRequest, slug: str) -> HttpResponse:
 
     ``user`` {username, is_instructor}; ``lang``; ``module`` {slug, order, title, summary, goals, prerequisites,
     state, limits, runtime, content_hash}; ``guide_html`` (sanitised HTML); ``steps`` [{id, title}]; ``files``
-    [{path, starter, draft (str|null), language}]; ``next_module`` {slug, title, url} | null; ``hints`` {revealed: [{id, step, level, text}], levels: [int]};
-    ``reflection`` {questions: [{id, kind, prompt, choices: [{id, text}]}], answers: {qid: answer} | null};
-    ``attempts`` [{id, status, created_at, finished_at, result {status, outcome, score, max_score} | null, url}];
-    ``reference_available`` bool; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {module, draft,
-    submissions, submission_detail ("/api/submissions/{id}/" — replace {id}), reference, hints_reveal, reflection,
-    notes, lint, format}; ``urls`` {dashboard, logout, setlang}; ``csrf_token``.
+    [{path, starter, draft (str|null), language}]; ``next_module`` {slug, title, url} | null; ``hints`` {revealed:
+    [{id, step, level, text}], levels: [int]}; ``reflection`` {questions: [{id, kind, prompt, choices: [{id,
+    text}]}], answers: {qid: answer} | null}; ``reference_available`` bool; ``api`` {module, draft, reference,
+    hints_reveal, reflection, notes}; ``urls`` {dashboard, logout, setlang}; ``csrf_token``.
+    From grading (``grading.pages``): ``attempts`` [{id, status, created_at, finished_at, result {status, outcome,
+    score, max_score} | null, url}]; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {submissions,
+    submission_detail ("/api/submissions/{id}/" — replace {id}), lint, format}.
     Locked modules answer 403, unknown or retired ones 404.
     """
     module = selectors.module_get(slug=slug)
@@ -171,23 +173,14 @@ def module_page(request: HttpRequest, slug: str) -> HttpResponse:
             "questions": selectors.reflection_questions(module=module, lang=lang),
             "answers": reflection.answers if reflection else None,
         },
-        "attempts": [
-            grading_selectors.submission_summary(s)
-            for s in grading_selectors.submissions_for(user=user, module=module)
-        ],
         "reference_available": selectors.access_module_reference(user=user, module=module),
-        "ws_url": "/ws/grading/",
         "api": {
             "module": reverse("api-module-detail", args=[slug]),
             "draft": reverse("api-module-draft", args=[slug]),
-            "submissions": reverse("api-module-submissions", args=[slug]),
-            "submission_detail": "/api/submissions/{id}/",
             "reference": reverse("api-module-reference", args=[slug]),
             "hints_reveal": reverse("api-module-hints-reveal", args=[slug]),
             "reflection": reverse("api-module-reflection", args=[slug]),
             "notes": reverse("api-notes"),
-            "lint": reverse("api-tools-lint"),
-            "format": reverse("api-tools-format"),
         },
         "urls": {
             "dashboard": reverse("dashboard"),
@@ -196,6 +189,8 @@ def module_page(request: HttpRequest, slug: str) -> HttpResponse:
         },
         "csrf_token": get_token(request),
     }
+    context = pages.ModulePageContext(request=request, user=user, module=module, lang=lang)
+    page_data = pages.module_page.contribute(context, page_data)
     return render(request, "modules/module_detail.html", {"page_data": page_data})
 
 
