@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("modules.urls")),
     path("api/", include("grading.urls")),
+    path("api/", include("grading.discussions.urls")),
 ]

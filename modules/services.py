@@ -7,17 +7,13 @@ Design choices:
   existing rows name their ``update_fields``.
 - ``files_validate`` is the one place that decides what a learner may send as files (drafts and submissions):
   only the module's editable paths, text only (no NUL, encodable as UTF-8), a total size cap.
-- Discussions: every post (a thread's first one included) passes ``_post_body_validate`` (text, at most
-  ``LAB_POST_MAX_CHARS``) and a per-author rate limit (``LAB_POSTS_PER_MINUTE``), both settings read at call
-  time. Authorization (who may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated
-  here.
+- ``text_validate`` is the one check of text a person wrote (notes here, posts in discussions).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
-from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Route, Thread, Unlock
+from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
 from modules.selectors import (
     AUTHOR_GROUP,
     INSTRUCTOR_GROUP,
@@ -36,7 +32,6 @@ from modules.selectors import (
     PASSED_STATUSES,
     localize,
     passed_module_slugs,
-    user_is_instructor,
 )
 
 log = logging.getLogger(__name__)
@@ -91,9 +86,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("modules", "delete_unlock"),
         ("modules", "view_reflection"),
         ("modules", "view_hintreveal"),
-        ("modules", "view_thread"),
-        ("modules", "change_thread"),
-        ("modules", "view_post"),
+        ("discussions", "view_thread"),
+        ("discussions", "change_thread"),
+        ("discussions", "view_post"),
     ],
     AUTHOR_GROUP: [
         ("modules", "view_module"),
@@ -432,7 +427,7 @@ def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
     return draft
 
 
-def _text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, too_long: str) -> str:
+def text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, too_long: str) -> str:
     """Text a person wrote (a note, a post): a non-blank string of at most ``max_chars``, with no NUL byte.
 
     ``empty`` and ``too_long`` are the (translated) messages; ``too_long`` is formatted with ``max``.
@@ -447,7 +442,7 @@ def _text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, t
 
 
 def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
-    text = _text_validate(
+    text = text_validate(
         text,
         max_chars=settings.LAB_NOTE_MAX_CHARS,
         empty=_("a note needs some text"),
@@ -455,106 +450,3 @@ def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = No
         too_long=_("a note holds at most %(max)d characters"),
     )
     return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())
-
-
-# --- discussions --------------------------------------------------------------------------------------------------
-THREAD_TITLE_MAX_CHARS = 200
-
-
-def _post_body_validate(body: Any) -> str:
-    return _text_validate(
-        body,
-        max_chars=settings.LAB_POST_MAX_CHARS,
-        empty=_("a post needs some text"),
-        empty_code="body_invalid",
-        too_long=_("a post holds at most %(max)d characters"),
-    )
-
-
-def _post_rate_check(*, author: AbstractBaseUser) -> None:
-    """At most ``LAB_POSTS_PER_MINUTE`` posts a minute per author (call inside the writing transaction)."""
-    limit = settings.LAB_POSTS_PER_MINUTE
-    since = timezone.now() - timedelta(seconds=60)
-    if Post.objects.filter(author=author, created_at__gte=since).count() >= limit:
-        raise RateLimited(_("at most %(n)d posts a minute; try again shortly") % {"n": limit})
-
-
-def _review_submission(*, author: AbstractBaseUser, module: Module, submission: Any) -> Any:
-    """The author's own attempt on ``module`` with id ``submission``; the model is reached through the FK, so
-    modules still never imports grading."""
-    if isinstance(submission, bool) or not isinstance(submission, int):
-        raise InvalidInput(_("a review needs the id of one of your attempts"), code="submission_invalid")
-    attempts = Thread._meta.get_field("submission").related_model._default_manager  # type: ignore[union-attr]
-    row = attempts.filter(pk=submission, user=author, module=module).first()
-    if row is None:
-        raise InvalidInput(_("that is not one of your attempts on this module"), code="submission_invalid")
-    return row
-
-
-def thread_kind_validate(kind: Any) -> str:
-    """``question`` or ``review`` (a new thread's kind, or a list filter), else 400 ``kind_invalid``."""
-    if kind not in Thread.Kind.values:
-        raise InvalidInput(_("kind must be question or review"), code="kind_invalid")
-    return str(kind)
-
-
-def thread_create(
-    *, author: AbstractBaseUser, module: Module, kind: Any, title: Any, body: Any, submission: Any = None
-) -> Thread:
-    """Open a question, or a review request for one of the author's attempts, with its first post."""
-    thread_kind_validate(kind)
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidInput(_("a thread needs a title"), code="title_invalid")
-    if len(title.strip()) > THREAD_TITLE_MAX_CHARS:
-        raise InvalidInput(
-            _("a title holds at most %(max)d characters") % {"max": THREAD_TITLE_MAX_CHARS}, code="too_large"
-        )
-    body = _post_body_validate(body)
-    if kind == Thread.Kind.QUESTION and submission is not None:
-        raise InvalidInput(_("only a review refers to an attempt"), code="submission_invalid")
-    attempt = (
-        _review_submission(author=author, module=module, submission=submission)
-        if kind == Thread.Kind.REVIEW
-        else None
-    )
-    with transaction.atomic():
-        _post_rate_check(author=author)
-        if attempt is not None and Thread.objects.filter(submission=attempt).exists():
-            raise Conflict(_("a review of this attempt was already requested"), code="review_exists")
-        now = timezone.now()
-        thread = Thread.objects.create(
-            module=module,
-            author=author,
-            title=title.strip(),
-            kind=kind,
-            submission=attempt,
-            created_at=now,
-            updated_at=now,
-        )
-        Post.objects.create(
-            thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
-        )
-    return thread
-
-
-def post_create(*, author: AbstractBaseUser, thread: Thread, body: Any) -> Post:
-    """Reply to ``thread`` (the caller checked ``access_thread_reply``); the thread moves to the top of lists."""
-    body = _post_body_validate(body)
-    with transaction.atomic():
-        _post_rate_check(author=author)
-        now = timezone.now()
-        post = Post.objects.create(
-            thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
-        )
-        thread.updated_at = now
-        thread.save(update_fields=["updated_at"])
-    return post
-
-
-def thread_resolve(*, thread: Thread) -> Thread:
-    """Mark ``thread`` resolved (idempotent; the caller checked ``access_thread_resolve``)."""
-    if thread.status != Thread.Status.RESOLVED:
-        thread.status = Thread.Status.RESOLVED
-        thread.updated_at = timezone.now()
-        thread.save(update_fields=["status", "updated_at"])
-    return thread
