@@ -1,11 +1,23 @@
 """The grading app: submissions, verdicts, streamed events, the API, tasks and websocket consumers."""
 
+from typing import ClassVar
+
 from django.apps import AppConfig
+
+from modules.roles import INSTRUCTOR_GROUP, RolePermissions
 
 
 class GradingConfig(AppConfig):
     name = "grading"
     default_auto_field = "django.db.models.BigAutoField"
+    role_permissions: ClassVar[RolePermissions] = {
+        INSTRUCTOR_GROUP: (
+            "grading.view_learner",
+            "grading.view_submission",
+            "grading.view_result",
+            "grading.view_submissionevent",
+        ),
+    }
 
     def ready(self) -> None:
         from grading import pages

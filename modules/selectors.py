@@ -17,10 +17,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Unlock
-
-INSTRUCTOR_GROUP = "instructor"
-AUTHOR_GROUP = "author"
-LEARNER_GROUP = "learner"
+from modules.roles import INSTRUCTOR_GROUP
 
 PASSED_STATUSES = (Progress.Status.PASSED, Progress.Status.COMPLETED)
 

@@ -13,26 +13,24 @@ Design choices:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.apps import AppConfig
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission, User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
 from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
-from modules.selectors import (
-    AUTHOR_GROUP,
-    INSTRUCTOR_GROUP,
-    LEARNER_GROUP,
-    PASSED_STATUSES,
-    localize,
-    passed_module_slugs,
-)
+from modules.roles import GROUPS, LEARNER_GROUP, RolePermissions
+from modules.selectors import PASSED_STATUSES, localize, passed_module_slugs
 
 log = logging.getLogger(__name__)
 
@@ -70,47 +68,21 @@ class RateLimited(ServiceError):
 
 
 # --- roles --------------------------------------------------------------------------------------------------------
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    LEARNER_GROUP: [("modules", "view_module")],
-    INSTRUCTOR_GROUP: [
-        ("auth", "view_user"),
-        ("grading", "view_learner"),
-        ("grading", "view_submission"),
-        ("grading", "view_result"),
-        ("grading", "view_submissionevent"),
-        ("modules", "view_module"),
-        ("modules", "view_route"),
-        ("modules", "view_progress"),
-        ("modules", "view_unlock"),
-        ("modules", "add_unlock"),
-        ("modules", "delete_unlock"),
-        ("modules", "view_reflection"),
-        ("modules", "view_hintreveal"),
-        ("discussions", "view_thread"),
-        ("discussions", "change_thread"),
-        ("discussions", "view_post"),
-    ],
-    AUTHOR_GROUP: [
-        ("modules", "view_module"),
-        ("modules", "change_module"),
-        ("modules", "view_route"),
-        ("modules", "add_route"),
-        ("modules", "change_route"),
-    ],
-}
+def roles_ensure(*, app_configs: Iterable[AppConfig] | None = None) -> None:
+    """The learner/instructor/author groups exist and hold what ``app_configs`` (default: every installed app)
+    grant them in their ``role_permissions`` (idempotent; ``modules.apps`` runs it after each app's migrate).
 
-
-def roles_ensure() -> None:
-    """Create the learner/instructor/author groups with their permissions (idempotent; runs after migrate)."""
-    for name, wanted in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        perms = [
-            perm
-            for app_label, codename in wanted
-            for perm in Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-        ]
-        if perms:
-            group.permissions.add(*perms)
+    Permissions that do not exist yet (their app is not migrated) are skipped; the app's own migrate grants them.
+    """
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in GROUPS}
+    for config in django_apps.get_app_configs() if app_configs is None else app_configs:
+        granted: RolePermissions = getattr(config, "role_permissions", {})
+        for group_name, perms in granted.items():
+            wanted = Q(pk__in=[])
+            for perm in perms:
+                app_label, codename = perm.split(".", 1)
+                wanted |= Q(content_type__app_label=app_label, codename=codename)
+            groups[group_name].permissions.add(*Permission.objects.filter(wanted))
 
 
 def learner_create(*, username: str, password: str, email: str = "") -> User:
