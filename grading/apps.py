@@ -20,7 +20,8 @@ class GradingConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from grading import pages
+        from grading import pages, queues, tasks
         from modules import pages as module_pages
 
+        queues.sender_install(tasks.enqueue)
         module_pages.module_page.register("grading", pages.module_page_data)
