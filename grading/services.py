@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,7 +45,7 @@ RESULT_SCHEMA_VERSION = 1
 
 
 # --- submissions --------------------------------------------------------------------------------------------------
-def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> Submission:
+def submission_create(*, user: User, module: Module, files: Any) -> Submission:
     """Validate and store a submission, then enqueue its grading after commit."""
     if not module_selectors.access_module_unlocked(user=user, module=module):
         raise Forbidden(_("this module is locked"), code="locked")
@@ -195,7 +195,7 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
             .values_list("seq", flat=True)
             .first()
         )
-        verdict_event = {
+        verdict_event: dict[str, Any] = {
             "type": "verdict",
             "seq": (last_seq + 1) if last_seq is not None else 0,
             "result": result,

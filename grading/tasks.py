@@ -206,7 +206,11 @@ def grade_submission(submission_id: int) -> str:
             if not isinstance(event, dict):
                 continue
             if event.get("type") == "verdict":
-                services.verdict_record(submission_id=submission.pk, result=event.get("result"))
+                # not a dict: verdict_record rejects it (InvalidInput), which becomes a platform_error below
+                result = event.get("result")
+                services.verdict_record(
+                    submission_id=submission.pk, result=result if isinstance(result, dict) else {}
+                )
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
     except Exception as exc:  # noqa: BLE001 - every engine failure becomes a platform_error verdict

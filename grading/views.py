@@ -5,23 +5,22 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from grading import selectors, services
-from modules.api import LabAPIView, request_lang
+from modules.api import AuthenticatedRequest, LabAPIView, request_lang
 
 
 class SubmissionListView(LabAPIView):
     """``GET /api/modules/<slug>/submissions/`` -> ``{"submissions": [attempt ...]}`` (newest first);
     ``POST`` ``{"files": {path: text}}`` -> 201 ``{"id", "status": "queued"}``."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
         rows = selectors.submissions_for(user=request.user, module=module)
         return Response({"submissions": [selectors.submission_summary(s) for s in rows]})
 
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         submission = services.submission_create(user=request.user, module=module, files=body.get("files"))
@@ -32,7 +31,7 @@ class SubmissionDetailView(LabAPIView):
     """``GET /api/submissions/<id>/`` -> ``{id, module, status, created_at, started_at, finished_at, content_hash,
     files, result (schema-1 JSON | null), advice [{id, advice}], events [engine event ...]}``."""
 
-    def get(self, request: Request, submission_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, submission_id: int) -> Response:
         submission = selectors.submission_get(submission_id=submission_id)
         if submission is None or not selectors.access_submission(user=request.user, submission=submission):
             raise NotFound(_("no such submission"))
@@ -47,7 +46,7 @@ class LintView(LabAPIView):
     """``POST /api/tools/lint/`` ``{"path", "text"}`` -> ``{"diagnostics": [{code, message, line, column, end_line,
     end_column, severity, fixable}]}``."""
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         return Response({"diagnostics": services.code_lint(path=body.get("path"), text=body.get("text"))})
 
@@ -56,6 +55,6 @@ class FormatView(LabAPIView):
     """``POST /api/tools/format/`` ``{"path", "text"}`` -> ``{"text": formatted}``; 400 ``format_failed`` on syntax
     errors."""
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         return Response({"text": services.code_format(path=body.get("path"), text=body.get("text"))})

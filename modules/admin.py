@@ -4,10 +4,24 @@ Analytics: the module list shows learners, passes and the pass rate per module (
 Content itself is edited in ``content/`` and loaded with ``sync_content``; authors adjust order/route/status here.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, Q
 
 from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class ModuleCounts(TypedDict):
+    """What ``ModuleAdmin.get_queryset`` annotates each module with."""
+
+    n_learners: int
+    n_passed: int
 
 
 @admin.register(Route)
@@ -58,15 +72,15 @@ class ModuleAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="learners", ordering="n_learners")
-    def learners(self, obj: Module) -> int:
+    def learners(self, obj: WithAnnotations[Module, ModuleCounts]) -> int:
         return obj.n_learners
 
     @admin.display(description="passed", ordering="n_passed")
-    def passed(self, obj: Module) -> int:
+    def passed(self, obj: WithAnnotations[Module, ModuleCounts]) -> int:
         return obj.n_passed
 
     @admin.display(description="pass rate")
-    def pass_rate(self, obj: Module) -> str:
+    def pass_rate(self, obj: WithAnnotations[Module, ModuleCounts]) -> str:
         return f"{100 * obj.n_passed / obj.n_learners:.0f}%" if obj.n_learners else "—"
 
     @admin.display(description="hash")

@@ -1,25 +1,42 @@
-"""What every JSON API view of the lab shares: the request's language and ``LabAPIView``.
+"""What the lab's views share: the request's language, typed authenticated requests, and ``LabAPIView``.
 
 Design choices:
 - API views are DRF ``APIView`` subclasses under session auth + CSRF; anonymous requests get 403 (session auth
   sends no ``WWW-Authenticate`` challenge). ``ServiceError`` raised by a service becomes
   ``{"detail": message, "code": code}`` with the service's HTTP status, in one place (``LabAPIView``).
 - A missing or retired module is 404; a locked one is 403 with ``code: "locked"``.
+- ``AuthenticatedHttpRequest`` / ``AuthenticatedRequest`` type the request of a page behind ``login_required``
+  and of an API view behind ``IsAuthenticated`` (every lab API view's default permission): their ``user`` is an
+  account, never ``AnonymousUser``, since Django or DRF turned anonymous requests away before the view ran.
 - It lives on the lowest floor that serves an API (modules), outside any views module, so the apps above build
   their views on it without importing another app's views.
 """
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from modules import selectors, services
 from modules.models import Module
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a page behind ``login_required``."""
+
+    user: User
+
+
+class AuthenticatedRequest(Request):
+    """The request of an API view behind ``IsAuthenticated``."""
+
+    user: User
 
 
 def request_lang(request: HttpRequest) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from modules.models import Module
@@ -30,7 +30,7 @@ class ModulePageContext:
     user may open), and the language."""
 
     request: HttpRequest
-    user: AbstractBaseUser
+    user: User
     module: Module
     lang: str
 
@@ -41,7 +41,7 @@ class DashboardContext:
     module's state for that user."""
 
     request: HttpRequest
-    user: AbstractBaseUser
+    user: User
     lang: str
     states: list[ModuleState]
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Unlock
 from modules.roles import INSTRUCTOR_GROUP
+
+#: Where ``user_is_instructor`` remembers its answer on the user object (which lives as long as the request).
+INSTRUCTOR_CACHE_ATTR = "_lab_is_instructor"
 
 PASSED_STATUSES = (Progress.Status.PASSED, Progress.Status.COMPLETED)
 
@@ -32,21 +35,21 @@ def localize(value: Any, lang: str) -> Any:
     return value.get("en", value.get("zh", ""))
 
 
-def user_is_instructor(user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_is_instructor(user: User | AnonymousUser) -> bool:
     """Superuser or member of the instructor group (remembered on the user object for the request)."""
     if not user.is_authenticated:
         return False
     if user.is_superuser:
         return True
-    cached = getattr(user, "_lab_is_instructor", None)
+    cached: bool | None = getattr(user, INSTRUCTOR_CACHE_ATTR, None)
     if cached is None:
         cached = user.groups.filter(name=INSTRUCTOR_GROUP).exists()
-        user._lab_is_instructor = cached  # type: ignore[union-attr]
+        setattr(user, INSTRUCTOR_CACHE_ATTR, cached)
     return cached
 
 
 # --- authorization ------------------------------------------------------------------------------------------------
-def access_module_visible(*, user: AbstractBaseUser | AnonymousUser, module: Module) -> bool:
+def access_module_visible(*, user: User | AnonymousUser, module: Module) -> bool:
     if not user.is_authenticated:
         return False
     if module.status != Module.Status.ACTIVE:
@@ -56,13 +59,15 @@ def access_module_visible(*, user: AbstractBaseUser | AnonymousUser, module: Mod
 
 def access_module_unlocked(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     module: Module,
     passed_slugs: set[str] | None = None,
     unlocked_ids: set[int] | None = None,
     instructor: bool | None = None,
 ) -> bool:
     """Whether ``user`` may work on ``module``; the optional sets let list selectors avoid per-module queries."""
+    if not user.is_authenticated:
+        return False
     if not access_module_visible(user=user, module=module):
         return False
     if instructor if instructor is not None else user_is_instructor(user):
@@ -79,7 +84,7 @@ def access_module_unlocked(
     return Unlock.objects.filter(user=user, module=module).exists()
 
 
-def access_module_reference(*, user: AbstractBaseUser, module: Module) -> bool:
+def access_module_reference(*, user: User, module: Module) -> bool:
     """The reference solution opens after the learner's first attempt (instructors: always)."""
     if not access_module_unlocked(user=user, module=module):
         return False
@@ -107,7 +112,7 @@ def module_next(*, module: Module) -> Module | None:
     )
 
 
-def passed_module_slugs(*, user: AbstractBaseUser) -> set[str]:
+def passed_module_slugs(*, user: User) -> set[str]:
     return set(
         Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)
     )
@@ -120,7 +125,7 @@ class ModuleState:
     state: str  # locked | unlocked | passed | completed
 
 
-def module_states(*, user: AbstractBaseUser) -> list[ModuleState]:
+def module_states(*, user: User) -> list[ModuleState]:
     """Every active module with the learner's progress and state, in order (3-4 queries in all)."""
     modules = list(Module.objects.filter(status=Module.Status.ACTIVE).defer("payload"))
     progress = {p.module_id: p for p in Progress.objects.filter(user=user)}
@@ -145,7 +150,7 @@ def module_states(*, user: AbstractBaseUser) -> list[ModuleState]:
     return states
 
 
-def module_state(*, user: AbstractBaseUser, module: Module) -> str:
+def module_state(*, user: User, module: Module) -> str:
     row = Progress.objects.filter(user=user, module=module).first()
     if row is not None and row.status == Progress.Status.COMPLETED:
         return "completed"
@@ -154,16 +159,16 @@ def module_state(*, user: AbstractBaseUser, module: Module) -> str:
     return "unlocked" if access_module_unlocked(user=user, module=module) else "locked"
 
 
-def progress_get(*, user: AbstractBaseUser, module: Module) -> Progress | None:
+def progress_get(*, user: User, module: Module) -> Progress | None:
     return Progress.objects.filter(user=user, module=module).first()
 
 
-def draft_files(*, user: AbstractBaseUser, module: Module) -> dict[str, str]:
+def draft_files(*, user: User, module: Module) -> dict[str, str]:
     draft = Draft.objects.filter(user=user, module=module).only("files").first()
     return dict(draft.files) if draft else {}
 
 
-def module_files(*, user: AbstractBaseUser, module: Module) -> list[dict[str, Any]]:
+def module_files(*, user: User, module: Module) -> list[dict[str, Any]]:
     """The editable files: path, starter text, and the learner's draft text (None when never saved)."""
     drafts = draft_files(user=user, module=module)
     starters = module.payload.get("starters", {})
@@ -178,7 +183,7 @@ def module_files(*, user: AbstractBaseUser, module: Module) -> list[dict[str, An
     ]
 
 
-def hints_revealed(*, user: AbstractBaseUser, module: Module, lang: str) -> list[dict[str, Any]]:
+def hints_revealed(*, user: User, module: Module, lang: str) -> list[dict[str, Any]]:
     revealed = set(HintReveal.objects.filter(user=user, module=module).values_list("hint_id", flat=True))
     return [
         {"id": h["id"], "step": h.get("step"), "level": h["level"], "text": localize(h["text"], lang)}
@@ -204,11 +209,11 @@ def reflection_questions(*, module: Module, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def reflection_get(*, user: AbstractBaseUser, module: Module) -> Reflection | None:
+def reflection_get(*, user: User, module: Module) -> Reflection | None:
     return Reflection.objects.filter(user=user, module=module).first()
 
 
-def notes_list(*, user: AbstractBaseUser, limit: int = 200) -> list[Note]:
+def notes_list(*, user: User, limit: int = 200) -> list[Note]:
     return list(
         Note.objects.filter(user=user)
         .select_related("module")

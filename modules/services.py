@@ -21,7 +21,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -233,14 +233,14 @@ def files_validate(*, module: Module, files: Any, max_bytes: int) -> dict[str, s
 
 
 # --- progress and unlocks -----------------------------------------------------------------------------------------
-def _progress_locked(*, user: AbstractBaseUser, module: Module) -> Progress:
+def _progress_locked(*, user: User, module: Module) -> Progress:
     progress, _ = Progress.objects.select_for_update().get_or_create(
         user=user, module=module, defaults={"updated_at": timezone.now()}
     )
     return progress
 
 
-def progress_record_attempt(*, user: AbstractBaseUser, module: Module) -> Progress:
+def progress_record_attempt(*, user: User, module: Module) -> Progress:
     """A submission was made: count it, and a fresh module becomes in-progress."""
     with transaction.atomic():
         progress = _progress_locked(user=user, module=module)
@@ -253,7 +253,7 @@ def progress_record_attempt(*, user: AbstractBaseUser, module: Module) -> Progre
 
 
 def progress_record_verdict(
-    *, user: AbstractBaseUser, module: Module, submission_id: int, result: dict[str, Any]
+    *, user: User, module: Module, submission_id: int, result: dict[str, Any]
 ) -> Progress:
     """A verdict arrived: keep the latest result, the best score; a pass marks the module passed (or completed when
     the reflection is already in) and unlocks the modules whose prerequisites are now all passed."""
@@ -303,7 +303,7 @@ def progress_record_verdict(
     return progress
 
 
-def module_unlock(*, user: AbstractBaseUser, module: Module, reason: str = "instructor") -> Unlock:
+def module_unlock(*, user: User, module: Module, reason: str = "instructor") -> Unlock:
     """Open ``module`` for ``user`` (idempotent: the first unlock's time and reason are kept)."""
     unlock, _ = Unlock.objects.get_or_create(
         user=user, module=module, defaults={"reason": reason, "created_at": timezone.now()}
@@ -313,7 +313,7 @@ def module_unlock(*, user: AbstractBaseUser, module: Module, reason: str = "inst
 
 # --- hints, reflection, drafts, notes -----------------------------------------------------------------------------
 def hint_reveal(
-    *, user: AbstractBaseUser, module: Module, level: Any, step: Any = None, lang: str = "en"
+    *, user: User, module: Module, level: Any, step: Any = None, lang: str = "en"
 ) -> list[dict[str, Any]]:
     """Reveal the hints of ``level`` (optionally of one ``step``); layered: level n needs level n-1 first."""
     if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 3:
@@ -343,7 +343,7 @@ def hint_reveal(
     ]
 
 
-def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -> Reflection:
+def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection:
     """Store the learner's reflection (resubmitting replaces it); a passed module becomes completed."""
     questions = {q["id"]: q for q in module.payload.get("reflection", [])}
     if not questions:
@@ -385,7 +385,7 @@ def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -
     return reflection
 
 
-def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
+def draft_save(*, user: User, module: Module, files: Any) -> Draft:
     files = files_validate(module=module, files=files, max_bytes=settings.LAB_DRAFT_MAX_BYTES)
     now = timezone.now()
     with transaction.atomic():
@@ -413,7 +413,7 @@ def text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, to
     return value
 
 
-def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
+def note_create(*, user: User, text: Any, module: Module | None = None) -> Note:
     text = text_validate(
         text,
         max_chars=settings.LAB_NOTE_MAX_CHARS,

@@ -24,11 +24,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from modules import pages, selectors, services
-from modules.api import LabAPIView, request_lang
+from modules.api import AuthenticatedHttpRequest, AuthenticatedRequest, LabAPIView, request_lang
 from modules.badges import badges_for
 from modules.models import Module
 from modules.rendering import guide_html_cached
@@ -95,7 +94,7 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
 
 # --- pages --------------------------------------------------------------------------------------------------------
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``/``: renders ``modules/dashboard.html`` with ``page_data``:
 
     ``user`` {username, is_instructor}; ``lang`` ("en" | "zh-hans"); ``modules`` [{slug, order, title, summary,
@@ -131,7 +130,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def module_page(request: HttpRequest, slug: str) -> HttpResponse:
+def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """``/modules/<slug>/``: renders ``modules/module_detail.html`` with ``page_data``:
 
     ``user`` {username, is_instructor}; ``lang``; ``module`` {slug, order, title, summary, goals, prerequisites,
@@ -212,7 +211,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 class ModuleListView(LabAPIView):
     """``GET /api/modules/`` -> ``{"modules": [module summary ...]}`` (same items as the dashboard)."""
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         lang = request_lang(request)
         states = selectors.module_states(user=request.user)
         return Response({"modules": [module_summary(state, lang) for state in states]})
@@ -221,7 +220,7 @@ class ModuleListView(LabAPIView):
 class ModuleDetailView(LabAPIView):
     """``GET /api/modules/<slug>/`` -> ``{module, guide_html, steps, files, next_module}``; locked modules 403."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         state = selectors.module_state(user=request.user, module=module)
         return Response(
@@ -232,11 +231,11 @@ class ModuleDetailView(LabAPIView):
 class DraftView(LabAPIView):
     """``GET|PUT /api/modules/<slug>/draft/`` ``{"files": {path: text}}``; PUT merges into the saved draft."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         return Response({"files": selectors.draft_files(user=request.user, module=module)})
 
-    def put(self, request: Request, slug: str) -> Response:
+    def put(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         draft = services.draft_save(user=request.user, module=module, files=body.get("files"))
@@ -246,7 +245,7 @@ class DraftView(LabAPIView):
 class ReferenceView(LabAPIView):
     """``GET /api/modules/<slug>/reference/`` -> ``{"files": {path: text}}``, after the learner's first attempt."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         if not selectors.access_module_reference(user=request.user, module=module):
             raise PermissionDenied(
@@ -259,7 +258,7 @@ class HintRevealView(LabAPIView):
     """``POST /api/modules/<slug>/hints/reveal/`` ``{"level": n, "step"?: id}`` -> ``{"hints": [{id, step, level,
     text}]}``; level n requires level n-1 first (409 ``hint_order``)."""
 
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         hints = services.hint_reveal(
@@ -276,12 +275,12 @@ class ReflectionView(LabAPIView):
     """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
     "correct": {qid: bool}, "state"}``; ``GET`` returns the stored answers (or null)."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         reflection = selectors.reflection_get(user=request.user, module=module)
         return Response({"answers": reflection.answers if reflection else None})
 
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         reflection = services.reflection_submit(user=request.user, module=module, answers=body.get("answers"))
@@ -297,13 +296,13 @@ class ReflectionView(LabAPIView):
 class NoteListView(LabAPIView):
     """``GET /api/notes/`` -> ``{"notes": [...]}``; ``POST`` ``{"text", "module"?: slug}`` -> 201 note."""
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         lang = request_lang(request)
         return Response(
             {"notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user)]}
         )
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         module = None
         if body.get("module") is not None:

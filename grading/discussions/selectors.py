@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
 
@@ -21,7 +21,7 @@ from modules.selectors import access_module_unlocked, localize, user_is_instruct
 
 
 # --- authorization ------------------------------------------------------------------------------------------------
-def access_thread_view(*, user: AbstractBaseUser | AnonymousUser, thread: Thread) -> bool:
+def access_thread_view(*, user: User | AnonymousUser, thread: Thread) -> bool:
     if not access_module_unlocked(user=user, module=thread.module):
         return False
     if thread.kind == Thread.Kind.QUESTION:
@@ -31,12 +31,12 @@ def access_thread_view(*, user: AbstractBaseUser | AnonymousUser, thread: Thread
     return user_is_instructor(user)
 
 
-def access_thread_reply(*, user: AbstractBaseUser | AnonymousUser, thread: Thread) -> bool:
+def access_thread_reply(*, user: User | AnonymousUser, thread: Thread) -> bool:
     """Whoever may see a thread may answer it (resolved threads included: a late "thanks" is fine)."""
     return access_thread_view(user=user, thread=thread)
 
 
-def access_thread_resolve(*, user: AbstractBaseUser | AnonymousUser, thread: Thread) -> bool:
+def access_thread_resolve(*, user: User | AnonymousUser, thread: Thread) -> bool:
     if not access_thread_view(user=user, thread=thread):
         return False
     if thread.author_id == user.pk:
@@ -44,7 +44,7 @@ def access_thread_resolve(*, user: AbstractBaseUser | AnonymousUser, thread: Thr
     return user_is_instructor(user)
 
 
-def access_review_queue(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+def access_review_queue(*, user: User | AnonymousUser) -> bool:
     return user_is_instructor(user)
 
 
@@ -62,7 +62,7 @@ def _threads() -> QuerySet[Thread]:
 
 
 def thread_list_for_module(
-    *, user: AbstractBaseUser, module: Module, kind: str | None = None, limit: int = 200
+    *, user: User, module: Module, kind: str | None = None, limit: int = 200
 ) -> list[Thread]:
     """The module's threads ``user`` may see, most recently active first (one query)."""
     qs = _threads().filter(module=module)

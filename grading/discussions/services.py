@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,7 +39,7 @@ def _post_body_validate(body: Any) -> str:
     )
 
 
-def _post_rate_check(*, author: AbstractBaseUser) -> None:
+def _post_rate_check(*, author: User) -> None:
     """At most ``LAB_POSTS_PER_MINUTE`` posts a minute per author (call inside the writing transaction)."""
     limit = settings.LAB_POSTS_PER_MINUTE
     since = timezone.now() - timedelta(seconds=60)
@@ -47,7 +47,7 @@ def _post_rate_check(*, author: AbstractBaseUser) -> None:
         raise RateLimited(_("at most %(n)d posts a minute; try again shortly") % {"n": limit})
 
 
-def _review_submission(*, author: AbstractBaseUser, module: Module, submission: Any) -> Submission:
+def _review_submission(*, author: User, module: Module, submission: Any) -> Submission:
     """The author's own attempt on ``module`` with id ``submission``."""
     if isinstance(submission, bool) or not isinstance(submission, int):
         raise InvalidInput(_("a review needs the id of one of your attempts"), code="submission_invalid")
@@ -65,7 +65,7 @@ def thread_kind_validate(kind: Any) -> str:
 
 
 def thread_create(
-    *, author: AbstractBaseUser, module: Module, kind: Any, title: Any, body: Any, submission: Any = None
+    *, author: User, module: Module, kind: Any, title: Any, body: Any, submission: Any = None
 ) -> Thread:
     """Open a question, or a review request for one of the author's attempts, with its first post."""
     thread_kind_validate(kind)
@@ -103,7 +103,7 @@ def thread_create(
     return thread
 
 
-def post_create(*, author: AbstractBaseUser, thread: Thread, body: Any) -> Post:
+def post_create(*, author: User, thread: Thread, body: Any) -> Post:
     """Reply to ``thread`` (the caller checked ``access_thread_reply``); the thread moves to the top of lists."""
     body = _post_body_validate(body)
     with transaction.atomic():

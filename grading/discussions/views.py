@@ -11,12 +11,11 @@ from typing import Any
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from grading.discussions import selectors, services
 from grading.discussions.models import Thread
-from modules.api import LabAPIView, request_lang
+from modules.api import AuthenticatedRequest, LabAPIView, request_lang
 from modules.services import Forbidden
 
 
@@ -54,7 +53,7 @@ class ThreadListView(ThreadAPIView):
     may see, most recently active first); ``POST`` ``{"kind", "title", "body", "submission"?: id}`` -> 201 thread
     with posts."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
         kind = request.query_params.get("kind")
         if kind is not None:
@@ -63,7 +62,7 @@ class ThreadListView(ThreadAPIView):
         lang = request_lang(request)
         return Response({"threads": [selectors.thread_to_dict(t, lang) for t in threads]})
 
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
         body = request.data if isinstance(request.data, dict) else {}
         thread = services.thread_create(
@@ -81,14 +80,14 @@ class ThreadDetailView(ThreadAPIView):
     """``GET /api/threads/<id>/`` -> thread with ``posts`` [{id, author, is_mentor, body_html, created_at}],
     ``can_reply``, ``can_resolve``."""
 
-    def get(self, request: Request, thread_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, thread_id: int) -> Response:
         return self.detail_response(self.get_thread(thread_id, with_posts=True))
 
 
 class ThreadPostView(ThreadAPIView):
     """``POST /api/threads/<id>/posts/`` ``{"body"}`` -> 201 post."""
 
-    def post(self, request: Request, thread_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, thread_id: int) -> Response:
         thread = self.get_thread(thread_id)
         if not selectors.access_thread_reply(user=request.user, thread=thread):
             raise NotFound(_("no such thread"))
@@ -100,7 +99,7 @@ class ThreadPostView(ThreadAPIView):
 class ThreadResolveView(ThreadAPIView):
     """``POST /api/threads/<id>/resolve/`` -> the thread, now resolved (author or instructor; others 403)."""
 
-    def post(self, request: Request, thread_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, thread_id: int) -> Response:
         thread = self.get_thread(thread_id, with_posts=True)
         if not selectors.access_thread_resolve(user=request.user, thread=thread):
             raise Forbidden(_("only the author or a mentor may resolve this"), code="not_allowed")
@@ -110,7 +109,7 @@ class ThreadResolveView(ThreadAPIView):
 class ReviewQueueView(LabAPIView):
     """``GET /api/reviews/`` -> ``{"reviews": [thread ...]}``: open review requests, oldest first (instructors)."""
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         if not selectors.access_review_queue(user=request.user):
             raise Forbidden(_("the review queue is for mentors"), code="not_mentor")
         lang = request_lang(request)
