@@ -1,9 +1,25 @@
 """Admin for instructors: submissions, results (read-only) and per-learner analytics (attempts, passes)."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, Max, Q
 
 from grading.models import Learner, Result, Submission, SubmissionEvent
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class LearnerCounts(TypedDict):
+    """What ``LearnerAdmin.get_queryset`` annotates each learner with."""
+
+    n_attempts: int
+    n_passed: int
+    last_at: datetime | None
 
 
 class ResultInline(admin.StackedInline):
@@ -81,15 +97,15 @@ class LearnerAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="attempts", ordering="n_attempts")
-    def attempts(self, obj: Learner) -> int:
+    def attempts(self, obj: WithAnnotations[Learner, LearnerCounts]) -> int:
         return obj.n_attempts
 
     @admin.display(description="modules passed", ordering="n_passed")
-    def passed_modules(self, obj: Learner) -> int:
+    def passed_modules(self, obj: WithAnnotations[Learner, LearnerCounts]) -> int:
         return obj.n_passed
 
     @admin.display(description="last attempt", ordering="last_at")
-    def last_attempt(self, obj: Learner) -> object:
+    def last_attempt(self, obj: WithAnnotations[Learner, LearnerCounts]) -> datetime | None:
         return obj.last_at
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001

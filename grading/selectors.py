@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from grading.models import Result, Submission, SubmissionEvent
 from modules.models import Module
 from modules.selectors import localize, module_spec_of, passed_module_slugs, user_is_instructor
 
 
-def access_submission(*, user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
+def access_submission(*, user: User | AnonymousUser, submission: Submission) -> bool:
     if not user.is_authenticated:
         return False
     if submission.user_id == user.pk:
@@ -27,7 +27,7 @@ def access_submission(*, user: AbstractBaseUser | AnonymousUser, submission: Sub
     return user_is_instructor(user)
 
 
-def access_submission_subscribe(*, user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
+def access_submission_subscribe(*, user: User | AnonymousUser, submission: Submission) -> bool:
     """Websocket subscriptions: strictly one's own submissions (the group is per learner)."""
     if not user.is_authenticated:
         return False
@@ -38,7 +38,7 @@ def submission_get(*, submission_id: int) -> Submission | None:
     return Submission.objects.select_related("module", "result").filter(pk=submission_id).first()
 
 
-def submissions_for(*, user: AbstractBaseUser, module: Module, limit: int = 100) -> list[Submission]:
+def submissions_for(*, user: User, module: Module, limit: int = 100) -> list[Submission]:
     """The learner's attempts at ``module``, newest first (2 queries: rows + their results)."""
     return list(
         Submission.objects.filter(user=user, module=module)

@@ -2,8 +2,8 @@
 
 Design choices:
 - ``submission_create`` validates (module unlocked, only the module's editable files, text only, size cap, rate
-  limit), writes the row and enqueues grading with ``transaction.on_commit`` — a worker never sees an uncommitted
-  id, and a rolled-back request enqueues nothing.
+  limit), writes the row and enqueues grading (``grading.queues``) with ``transaction.on_commit`` — a worker never
+  sees an uncommitted id, and a rolled-back request enqueues nothing.
 - ``submission_start`` is the worker's door: a submission already done is skipped (a redelivered job after a
   worker died), otherwise its run counter goes up and the events of an interrupted run are dropped.
 - ``verdict_record`` is idempotent: it locks the submission row, and if a Result exists it returns it untouched.
@@ -27,12 +27,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grading import events
+from grading import events, queues
 from grading.models import Result, Submission, SubmissionEvent
 from modules import selectors as module_selectors
 from modules import services as module_services
@@ -47,7 +47,7 @@ RESULT_SCHEMA_VERSION = 1
 
 
 # --- submissions --------------------------------------------------------------------------------------------------
-def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> Submission:
+def submission_create(*, user: User, module: Module, files: Any) -> Submission:
     """Validate and store a submission, then enqueue its grading after commit."""
     if not module_selectors.access_module_unlocked(user=user, module=module):
         raise Forbidden(_("this module is locked"), code="locked")
@@ -74,9 +74,7 @@ def submission_create(*, user: AbstractBaseUser, module: Module, files: Any) -> 
             created_at=timezone.now(),
         )
         module_services.progress_record_attempt(user=user, module=module)
-        from grading.tasks import enqueue  # the queue sits beside the task it feeds
-
-        transaction.on_commit(partial(enqueue, submission.pk))
+        transaction.on_commit(partial(queues.enqueue, submission.pk))
     return submission
 
 
@@ -197,7 +195,7 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
             .values_list("seq", flat=True)
             .first()
         )
-        verdict_event = {
+        verdict_event: dict[str, Any] = {
             "type": "verdict",
             "seq": (last_seq + 1) if last_seq is not None else 0,
             "result": result,

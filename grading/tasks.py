@@ -10,7 +10,9 @@ Design choices:
   them for our fault.
 - Two queues, one task: ``enqueue`` sends to Celery (queues ``cpu`` and ``gpu``, by the module's
   ``limits.gpu``: ``module_queue``, the one routing rule, which the pre-warm uses too) in production, and to
-  ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode.
+  ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode. ``GradingConfig.ready``
+  installs it as the sender of ``grading.queues``, which the services enqueue through (they never import this
+  module: it imports them).
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
 - Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
   ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
@@ -217,7 +219,11 @@ def grade_submission(submission_id: int) -> str:
             if not isinstance(event, dict):
                 continue
             if event.get("type") == "verdict":
-                services.verdict_record(submission_id=submission.pk, result=event.get("result"))
+                # not a dict: verdict_record rejects it (InvalidInput), which becomes a platform_error below
+                result = event.get("result")
+                services.verdict_record(
+                    submission_id=submission.pk, result=result if isinstance(result, dict) else {}
+                )
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
     except Exception as exc:  # noqa: BLE001 - every engine failure becomes a platform_error verdict

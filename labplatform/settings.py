@@ -158,6 +158,7 @@ INSTALLED_APPS = [
     "channels",
     "modules",
     "grading",
+    "grading.discussions",
 ]
 
 MIDDLEWARE = [

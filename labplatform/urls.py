@@ -3,8 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from grading.views import module_page
-from modules.views import dashboard, signup
+from modules.views import dashboard, module_page, signup
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),
@@ -15,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("modules.urls")),
     path("api/", include("grading.urls")),
+    path("api/", include("grading.discussions.urls")),
 ]

@@ -1,13 +1,27 @@
-"""Admin for authors (modules, routes) and instructors (progress, unlocks, reflections, hint use, discussions).
+"""Admin for authors (modules, routes) and instructors (progress, unlocks, reflections, hint use).
 
 Analytics: the module list shows learners, passes and the pass rate per module (annotated, one query).
 Content itself is edited in ``content/`` and loaded with ``sync_content``; authors adjust order/route/status here.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, Q
 
-from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Route, Thread, Unlock
+from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class ModuleCounts(TypedDict):
+    """What ``ModuleAdmin.get_queryset`` annotates each module with."""
+
+    n_learners: int
+    n_passed: int
 
 
 @admin.register(Route)
@@ -58,15 +72,15 @@ class ModuleAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="learners", ordering="n_learners")
-    def learners(self, obj: Module) -> int:
+    def learners(self, obj: WithAnnotations[Module, ModuleCounts]) -> int:
         return obj.n_learners
 
     @admin.display(description="passed", ordering="n_passed")
-    def passed(self, obj: Module) -> int:
+    def passed(self, obj: WithAnnotations[Module, ModuleCounts]) -> int:
         return obj.n_passed
 
     @admin.display(description="pass rate")
-    def pass_rate(self, obj: Module) -> str:
+    def pass_rate(self, obj: WithAnnotations[Module, ModuleCounts]) -> str:
         return f"{100 * obj.n_passed / obj.n_learners:.0f}%" if obj.n_learners else "—"
 
     @admin.display(description="hash")
@@ -111,39 +125,6 @@ class HintRevealAdmin(admin.ModelAdmin):
     list_display = ("user", "module", "hint_id", "level", "revealed_at")
     list_filter = ("module", "level")
     list_select_related = ("user", "module")
-
-
-class PostInline(admin.TabularInline):
-    model = Post
-    fields = ("author", "is_mentor", "body", "created_at")
-    readonly_fields = ("author", "is_mentor", "body", "created_at")
-    extra = 0
-    can_delete = False
-
-
-@admin.register(Thread)
-class ThreadAdmin(admin.ModelAdmin):
-    """Mentors find open reviews oldest first; status is the one field they change here."""
-
-    list_display = ("title", "kind", "status", "module", "author", "submission", "created_at", "updated_at")
-    list_filter = ("kind", "status", "module")
-    search_fields = ("title", "author__username")
-    list_select_related = ("module", "author")
-    ordering = ("status", "created_at")
-    readonly_fields = ("module", "author", "kind", "submission", "title", "created_at", "updated_at")
-    inlines = (PostInline,)
-
-    def get_queryset(self, request):  # noqa: ANN001, ANN201 - admin signature
-        return super().get_queryset(request).defer("module__payload")
-
-
-@admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
-    list_display = ("id", "thread", "author", "is_mentor", "created_at")
-    list_filter = ("is_mentor",)
-    search_fields = ("body", "author__username")
-    list_select_related = ("thread", "author")
-    readonly_fields = ("thread", "author", "is_mentor", "created_at")
 
 
 admin.site.register(Draft)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Min
 
 from .models import HintReveal, Module, Note, Progress, Reflection
@@ -97,18 +97,18 @@ BADGES: tuple[Badge, ...] = (
 )
 
 
-def badge_facts(*, user: AbstractBaseUser, states: list[ModuleState] | None = None) -> Facts:
+def badge_facts(*, user: User, states: list[ModuleState] | None = None) -> Facts:
     """The learner's qualifying events: five queries, three given the dashboard's ``module_states`` (which hold
     the active modules and their progress). Passes count on active modules only."""
     if states is None:
-        passed = list(
-            Progress.objects.filter(
-                user=user,
-                status__in=PASSED_STATUSES,
-                passed_at__isnull=False,
-                module__status=Module.Status.ACTIVE,
-            ).values_list("module_id", "passed_at")
-        )
+        rows = Progress.objects.filter(
+            user=user,
+            status__in=PASSED_STATUSES,
+            passed_at__isnull=False,
+            module__status=Module.Status.ACTIVE,
+        ).values_list("module_id", "passed_at")
+        # ``at is not None`` repeats the filter's NULL check, for the type checker
+        passed = [(module_id, at) for module_id, at in rows if at is not None]
         module_count = Module.objects.filter(status=Module.Status.ACTIVE).count()
     else:
         passed = [
@@ -159,9 +159,7 @@ def badges_evaluate(facts: Facts) -> list[dict[str, Any]]:
     return out
 
 
-def badges_for(
-    *, user: AbstractBaseUser, lang: str, states: list[ModuleState] | None = None
-) -> list[dict[str, Any]]:
+def badges_for(*, user: User, lang: str, states: list[ModuleState] | None = None) -> list[dict[str, Any]]:
     """The dashboard's badges for ``user``: earned ones first (oldest first), then the rest in definition order.
 
     ``states``: ``selectors.module_states(user=user)`` when the caller has them already (saves two queries).

@@ -7,7 +7,6 @@ Design choices:
   nanochat_ref file) does; ``sync_content`` uses it to report created/updated/unchanged.
 - A module that disappears from ``content/`` is ``retired``, never deleted: submissions keep pointing at it.
 - Per-learner state lives in small rows keyed by (user, module), unique together, so services can upsert.
-- Discussions (``Thread``, ``Post``) serve both per-module Q&A and mentor review of one attempt (``kind``).
 - No logic in ``save()``: services write, selectors read.
 """
 
@@ -89,7 +88,7 @@ class Unlock(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unlocks")
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="unlocks")
-    reason = models.CharField(max_length=32, default="prerequisites")
+    reason = models.CharField(max_length=32, default="instructor")
     created_at = models.DateTimeField()
 
     class Meta:
@@ -141,64 +140,3 @@ class Draft(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "module"], name="draft_user_module")]
-
-
-class Thread(models.Model):
-    """A discussion on one module: a ``question`` anyone who may open the module sees, or a ``review``, a learner's
-    request that a mentor look at one of their own attempts (seen by its author and instructors only).
-
-    ``submission`` names ``grading.Submission`` by string: modules never imports grading, the FK only lets a review
-    point at the attempt it is about. At most one review thread per attempt (unique ``submission``; questions have
-    none, and NULLs never collide).
-    """
-
-    class Kind(models.TextChoices):
-        QUESTION = "question", "question"
-        REVIEW = "review", "review"
-
-    class Status(models.TextChoices):
-        OPEN = "open", "open"
-        RESOLVED = "resolved", "resolved"
-
-    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="threads")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads")
-    title = models.CharField(max_length=200)
-    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
-    submission = models.ForeignKey(
-        "grading.Submission", null=True, blank=True, on_delete=models.CASCADE, related_name="review_threads"
-    )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
-    created_at = models.DateTimeField(db_index=True)
-    updated_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-updated_at", "-id"]
-        indexes = [models.Index(fields=["module", "kind", "-updated_at"], name="thread_module_kind")]
-        constraints = [
-            models.UniqueConstraint(fields=["submission"], name="thread_one_review_per_submission"),
-            models.CheckConstraint(
-                condition=models.Q(kind="review", submission__isnull=False)
-                | models.Q(kind="question", submission__isnull=True),
-                name="thread_review_has_submission",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.pk}: {self.title}"
-
-
-class Post(models.Model):
-    """One Markdown message in a thread. ``is_mentor`` records that an instructor wrote it, at the time of writing
-    (a later role change does not rewrite history, and lists need no group query per author)."""
-
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="posts")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
-    body = models.TextField()
-    is_mentor = models.BooleanField(default=False)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"post {self.pk} in thread {self.thread_id}"

@@ -8,9 +8,6 @@ Design choices:
   written down a second time).
 - List selectors take a fixed number of queries whatever the number of modules (pinned by tests).
 - Localised strings: content stores ``{en, zh}``; ``localize`` picks by the request language with English fallback.
-- Discussions: a question is seen (and answered) by everyone who may open its module; a review only by its author
-  and instructors. Thread lists take a fixed number of queries (post counts annotated, authors joined).
-  Post bodies leave the server only as HTML rendered by ``markdown_to_safe_html`` (nh3), never as raw HTML.
 """
 
 from __future__ import annotations
@@ -22,18 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.urls import reverse
+from django.contrib.auth.models import AnonymousUser, User
 
 from modules import spec as module_spec
-from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Thread, Unlock
-from modules.rendering import markdown_to_safe_html
+from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Unlock
+from modules.roles import INSTRUCTOR_GROUP
 from modules.spec import ModuleSpec
 
-INSTRUCTOR_GROUP = "instructor"
-AUTHOR_GROUP = "author"
-LEARNER_GROUP = "learner"
+#: Where ``user_is_instructor`` remembers its answer on the user object (which lives as long as the request).
+INSTRUCTOR_CACHE_ATTR = "_lab_is_instructor"
 
 PASSED_STATUSES = (Progress.Status.PASSED, Progress.Status.COMPLETED)
 
@@ -48,21 +42,21 @@ def localize(value: Any, lang: str) -> Any:
     return value.get("en", value.get("zh", ""))
 
 
-def user_is_instructor(user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_is_instructor(user: User | AnonymousUser) -> bool:
     """Superuser or member of the instructor group (remembered on the user object for the request)."""
     if not user.is_authenticated:
         return False
     if user.is_superuser:
         return True
-    cached = getattr(user, "_lab_is_instructor", None)
+    cached: bool | None = getattr(user, INSTRUCTOR_CACHE_ATTR, None)
     if cached is None:
         cached = user.groups.filter(name=INSTRUCTOR_GROUP).exists()
-        user._lab_is_instructor = cached  # type: ignore[union-attr]
+        setattr(user, INSTRUCTOR_CACHE_ATTR, cached)
     return cached
 
 
 # --- authorization ------------------------------------------------------------------------------------------------
-def access_module_visible(*, user: AbstractBaseUser | AnonymousUser, module: Module) -> bool:
+def access_module_visible(*, user: User | AnonymousUser, module: Module) -> bool:
     if not user.is_authenticated:
         return False
     if module.status != Module.Status.ACTIVE:
@@ -72,13 +66,15 @@ def access_module_visible(*, user: AbstractBaseUser | AnonymousUser, module: Mod
 
 def access_module_unlocked(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     module: Module,
     passed_slugs: set[str] | None = None,
     unlocked_ids: set[int] | None = None,
     instructor: bool | None = None,
 ) -> bool:
     """Whether ``user`` may work on ``module``; the optional sets let list selectors avoid per-module queries."""
+    if not user.is_authenticated:
+        return False
     if not access_module_visible(user=user, module=module):
         return False
     if instructor if instructor is not None else user_is_instructor(user):
@@ -95,7 +91,7 @@ def access_module_unlocked(
     return Unlock.objects.filter(user=user, module=module).exists()
 
 
-def access_module_reference(*, user: AbstractBaseUser, module: Module) -> bool:
+def access_module_reference(*, user: User, module: Module) -> bool:
     """The reference solution opens after the learner's first attempt (instructors: always)."""
     if not access_module_unlocked(user=user, module=module):
         return False
@@ -123,13 +119,13 @@ def module_next(*, module: Module) -> Module | None:
     )
 
 
-def passed_module_slugs(*, user: AbstractBaseUser) -> set[str]:
+def passed_module_slugs(*, user: User) -> set[str]:
     return set(
         Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)
     )
 
 
-def modules_opened_by(*, user: AbstractBaseUser, module: Module) -> list[Module]:
+def modules_opened_by(*, user: User, module: Module) -> list[Module]:
     """The active modules that list ``module`` as a prerequisite and whose prerequisites are now all passed: what
     passing ``module`` opened (2 queries)."""
     passed = passed_module_slugs(user=user)
@@ -150,7 +146,7 @@ class ModuleState:
     state: str  # locked | unlocked | passed | completed
 
 
-def module_states(*, user: AbstractBaseUser) -> list[ModuleState]:
+def module_states(*, user: User) -> list[ModuleState]:
     """Every active module with the learner's progress and state, in order (3-4 queries in all)."""
     modules = list(Module.objects.filter(status=Module.Status.ACTIVE).defer("payload"))
     progress = {p.module_id: p for p in Progress.objects.filter(user=user)}
@@ -175,7 +171,7 @@ def module_states(*, user: AbstractBaseUser) -> list[ModuleState]:
     return states
 
 
-def module_state(*, user: AbstractBaseUser, module: Module) -> str:
+def module_state(*, user: User, module: Module) -> str:
     row = Progress.objects.filter(user=user, module=module).first()
     if row is not None and row.status == Progress.Status.COMPLETED:
         return "completed"
@@ -184,7 +180,7 @@ def module_state(*, user: AbstractBaseUser, module: Module) -> str:
     return "unlocked" if access_module_unlocked(user=user, module=module) else "locked"
 
 
-def progress_get(*, user: AbstractBaseUser, module: Module) -> Progress | None:
+def progress_get(*, user: User, module: Module) -> Progress | None:
     return Progress.objects.filter(user=user, module=module).first()
 
 
@@ -203,12 +199,12 @@ def module_spec_of(*, module: Module) -> ModuleSpec:
     return spec
 
 
-def draft_files(*, user: AbstractBaseUser, module: Module) -> dict[str, str]:
+def draft_files(*, user: User, module: Module) -> dict[str, str]:
     draft = Draft.objects.filter(user=user, module=module).only("files").first()
     return dict(draft.files) if draft else {}
 
 
-def module_files(*, user: AbstractBaseUser, module: Module) -> list[dict[str, Any]]:
+def module_files(*, user: User, module: Module) -> list[dict[str, Any]]:
     """The editable files: path, starter text, and the learner's draft text (None when never saved)."""
     drafts = draft_files(user=user, module=module)
     starters = module.payload.get("starters", {})
@@ -223,7 +219,7 @@ def module_files(*, user: AbstractBaseUser, module: Module) -> list[dict[str, An
     ]
 
 
-def hints_revealed(*, user: AbstractBaseUser, module: Module, lang: str) -> list[dict[str, Any]]:
+def hints_revealed(*, user: User, module: Module, lang: str) -> list[dict[str, Any]]:
     revealed = set(HintReveal.objects.filter(user=user, module=module).values_list("hint_id", flat=True))
     return [
         {"id": h["id"], "step": h.get("step"), "level": h["level"], "text": localize(h["text"], lang)}
@@ -249,11 +245,11 @@ def reflection_questions(*, module: Module, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def reflection_get(*, user: AbstractBaseUser, module: Module) -> Reflection | None:
+def reflection_get(*, user: User, module: Module) -> Reflection | None:
     return Reflection.objects.filter(user=user, module=module).first()
 
 
-def notes_list(*, user: AbstractBaseUser, limit: int = 200) -> list[Note]:
+def notes_list(*, user: User, limit: int = 200) -> list[Note]:
     return list(
         Note.objects.filter(user=user)
         .select_related("module")
@@ -288,108 +284,3 @@ def review_list(*, states: list[ModuleState], lang: str) -> list[dict[str, Any]]
         {"slug": s.module.slug, "title": localize(s.module.title, lang), "reason": "reflection_pending"}
         for s in reflect
     ]
-
-
-# --- discussions --------------------------------------------------------------------------------------------------
-def access_thread_view(*, user: AbstractBaseUser | AnonymousUser, thread: Thread) -> bool:
-    if not access_module_unlocked(user=user, module=thread.module):
-        return False
-    if thread.kind == Thread.Kind.QUESTION:
-        return True
-    if thread.author_id == user.pk:
-        return True
-    return user_is_instructor(user)
-
-
-def access_thread_reply(*, user: AbstractBaseUser | AnonymousUser, thread: Thread) -> bool:
-    """Whoever may see a thread may answer it (resolved threads included: a late "thanks" is fine)."""
-    return access_thread_view(user=user, thread=thread)
-
-
-def access_thread_resolve(*, user: AbstractBaseUser | AnonymousUser, thread: Thread) -> bool:
-    if not access_thread_view(user=user, thread=thread):
-        return False
-    if thread.author_id == user.pk:
-        return True
-    return user_is_instructor(user)
-
-
-def access_review_queue(*, user: AbstractBaseUser | AnonymousUser) -> bool:
-    return user_is_instructor(user)
-
-
-def _threads() -> QuerySet[Thread]:
-    """Threads with what list items show: author, module (without its payload), post count, mentor answered."""
-    return (
-        Thread.objects.select_related("author", "module")
-        .defer("module__payload", "module__metadata")
-        .annotate(
-            n_posts=Count("posts"),
-            mentor_answered=Exists(Post.objects.filter(thread=OuterRef("pk"), is_mentor=True)),
-        )
-    )
-
-
-def thread_list_for_module(
-    *, user: AbstractBaseUser, module: Module, kind: str | None = None, limit: int = 200
-) -> list[Thread]:
-    """The module's threads ``user`` may see, most recently active first (one query)."""
-    qs = _threads().filter(module=module)
-    if kind is not None:
-        qs = qs.filter(kind=kind)
-    if not user_is_instructor(user):
-        qs = qs.filter(Q(kind=Thread.Kind.QUESTION) | Q(author=user))
-    return list(qs[:limit])
-
-
-def review_queue(*, limit: int = 200) -> list[Thread]:
-    """Open review requests of every module, oldest first: the mentors' to-do list (one query)."""
-    qs = _threads().filter(
-        kind=Thread.Kind.REVIEW, status=Thread.Status.OPEN, module__status=Module.Status.ACTIVE
-    )
-    return list(qs.order_by("created_at", "id")[:limit])
-
-
-def _thread(thread_id: int) -> QuerySet[Thread]:
-    return Thread.objects.select_related("module", "author").defer("module__payload").filter(pk=thread_id)
-
-
-def thread_get(*, thread_id: int) -> Thread | None:
-    """One thread with its module (for the access checks), without posts."""
-    return _thread(thread_id).first()
-
-
-def thread_detail(*, thread_id: int) -> Thread | None:
-    """One thread with its module and its posts (authors joined) in two queries."""
-    posts = Prefetch("posts", queryset=Post.objects.select_related("author"))
-    return _thread(thread_id).prefetch_related(posts).first()
-
-
-def thread_to_dict(thread: Thread, lang: str) -> dict[str, Any]:
-    """A thread in lists; ``post_count`` and ``mentor_answered`` need the annotations of ``_threads``."""
-    return {
-        "id": thread.pk,
-        "module": thread.module.slug,
-        "module_title": localize(thread.module.title, lang),
-        "kind": thread.kind,
-        "title": thread.title,
-        "status": thread.status,
-        "author": thread.author.get_username(),
-        "submission": thread.submission_id,
-        "post_count": getattr(thread, "n_posts", None),
-        "mentor_answered": getattr(thread, "mentor_answered", None),
-        "created_at": thread.created_at.isoformat(),
-        "updated_at": thread.updated_at.isoformat(),
-        "url": f"{reverse('module-page', args=[thread.module.slug])}#thread-{thread.pk}",
-        "api_url": reverse("api-thread-detail", args=[thread.pk]),
-    }
-
-
-def post_to_dict(post: Post) -> dict[str, Any]:
-    return {
-        "id": post.pk,
-        "author": post.author.get_username(),
-        "is_mentor": post.is_mentor,
-        "body_html": markdown_to_safe_html(post.body),
-        "created_at": post.created_at.isoformat(),
-    }

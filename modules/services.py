@@ -8,39 +8,32 @@ Design choices:
 - ``files_validate`` is the platform's door to the module spec's one rule for learner files (drafts and
   submissions): only the module's editable paths, text only (no NUL, encodable as UTF-8), the module's per-file
   and total caps; refusals are translated by their stable code.
-- Discussions: every post (a thread's first one included) passes ``_post_body_validate`` (text, at most
-  ``LAB_POST_MAX_CHARS``) and a per-author rate limit (``LAB_POSTS_PER_MINUTE``), both settings read at call
-  time. Authorization (who may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated
-  here.
+- ``text_validate`` is the one check of text a person wrote (notes here, posts in discussions).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.apps import AppConfig
+from django.apps import apps as django_apps
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
 from modules import spec as module_spec
 from modules import starters as starter_files
-from modules.models import Draft, HintReveal, Module, Note, Post, Progress, Reflection, Route, Thread, Unlock
-from modules.selectors import (
-    AUTHOR_GROUP,
-    INSTRUCTOR_GROUP,
-    LEARNER_GROUP,
-    PASSED_STATUSES,
-    localize,
-    module_spec_of,
-    user_is_instructor,
-)
+from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.roles import GROUPS, LEARNER_GROUP, RolePermissions
+from modules.selectors import PASSED_STATUSES, localize, module_spec_of
 from modules.spec import SubmissionError
 
 log = logging.getLogger(__name__)
@@ -79,47 +72,21 @@ class RateLimited(ServiceError):
 
 
 # --- roles --------------------------------------------------------------------------------------------------------
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    LEARNER_GROUP: [("modules", "view_module")],
-    INSTRUCTOR_GROUP: [
-        ("auth", "view_user"),
-        ("grading", "view_learner"),
-        ("grading", "view_submission"),
-        ("grading", "view_result"),
-        ("grading", "view_submissionevent"),
-        ("modules", "view_module"),
-        ("modules", "view_route"),
-        ("modules", "view_progress"),
-        ("modules", "view_unlock"),
-        ("modules", "add_unlock"),
-        ("modules", "delete_unlock"),
-        ("modules", "view_reflection"),
-        ("modules", "view_hintreveal"),
-        ("modules", "view_thread"),
-        ("modules", "change_thread"),
-        ("modules", "view_post"),
-    ],
-    AUTHOR_GROUP: [
-        ("modules", "view_module"),
-        ("modules", "change_module"),
-        ("modules", "view_route"),
-        ("modules", "add_route"),
-        ("modules", "change_route"),
-    ],
-}
+def roles_ensure(*, app_configs: Iterable[AppConfig] | None = None) -> None:
+    """The learner/instructor/author groups exist and hold what ``app_configs`` (default: every installed app)
+    grant them in their ``role_permissions`` (idempotent; ``modules.apps`` runs it after each app's migrate).
 
-
-def roles_ensure() -> None:
-    """Create the learner/instructor/author groups with their permissions (idempotent; runs after migrate)."""
-    for name, wanted in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        perms = [
-            perm
-            for app_label, codename in wanted
-            for perm in Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-        ]
-        if perms:
-            group.permissions.add(*perms)
+    Permissions that do not exist yet (their app is not migrated) are skipped; the app's own migrate grants them.
+    """
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in GROUPS}
+    for config in django_apps.get_app_configs() if app_configs is None else app_configs:
+        granted: RolePermissions = getattr(config, "role_permissions", {})
+        for group_name, perms in granted.items():
+            wanted = Q(pk__in=[])
+            for perm in perms:
+                app_label, codename = perm.split(".", 1)
+                wanted |= Q(content_type__app_label=app_label, codename=codename)
+            groups[group_name].permissions.add(*Permission.objects.filter(wanted))
 
 
 def learner_create(*, username: str, password: str, email: str = "") -> User:
@@ -260,14 +227,14 @@ def files_validate(*, module: Module, files: Any) -> dict[str, str]:
 
 
 # --- progress and unlocks -----------------------------------------------------------------------------------------
-def _progress_locked(*, user: AbstractBaseUser, module: Module) -> Progress:
+def _progress_locked(*, user: User, module: Module) -> Progress:
     progress, _ = Progress.objects.select_for_update().get_or_create(
         user=user, module=module, defaults={"updated_at": timezone.now()}
     )
     return progress
 
 
-def progress_record_attempt(*, user: AbstractBaseUser, module: Module) -> Progress:
+def progress_record_attempt(*, user: User, module: Module) -> Progress:
     """A submission was made: count it, and a fresh module becomes in-progress."""
     with transaction.atomic():
         progress = _progress_locked(user=user, module=module)
@@ -280,7 +247,7 @@ def progress_record_attempt(*, user: AbstractBaseUser, module: Module) -> Progre
 
 
 def progress_record_verdict(
-    *, user: AbstractBaseUser, module: Module, submission_id: int, result: dict[str, Any]
+    *, user: User, module: Module, submission_id: int, result: dict[str, Any]
 ) -> Progress:
     """A verdict arrived: keep the latest result, the best score; a pass marks the module passed (or completed when
     the reflection is already in). Dependants need no write: a module is open once its prerequisites are passed
@@ -325,7 +292,7 @@ def progress_record_verdict(
     return progress
 
 
-def module_unlock(*, user: AbstractBaseUser, module: Module, reason: str = "instructor") -> Unlock:
+def module_unlock(*, user: User, module: Module, reason: str = "instructor") -> Unlock:
     """An instructor opens ``module`` for ``user`` ahead of its prerequisites (idempotent: the first unlock's time
     and reason are kept)."""
     unlock, _ = Unlock.objects.get_or_create(
@@ -336,7 +303,7 @@ def module_unlock(*, user: AbstractBaseUser, module: Module, reason: str = "inst
 
 # --- hints, reflection, drafts, notes -----------------------------------------------------------------------------
 def hint_reveal(
-    *, user: AbstractBaseUser, module: Module, level: Any, step: Any = None, lang: str = "en"
+    *, user: User, module: Module, level: Any, step: Any = None, lang: str = "en"
 ) -> list[dict[str, Any]]:
     """Reveal the hints of ``level`` (optionally of one ``step``); layered: level n needs level n-1 first."""
     if not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 3:
@@ -366,7 +333,7 @@ def hint_reveal(
     ]
 
 
-def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -> Reflection:
+def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection:
     """Store the learner's reflection (resubmitting replaces it); a passed module becomes completed."""
     questions = {q["id"]: q for q in module.payload.get("reflection", [])}
     if not questions:
@@ -408,7 +375,7 @@ def reflection_submit(*, user: AbstractBaseUser, module: Module, answers: Any) -
     return reflection
 
 
-def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
+def draft_save(*, user: User, module: Module, files: Any) -> Draft:
     files = files_validate(module=module, files=files)
     now = timezone.now()
     with transaction.atomic():
@@ -425,7 +392,7 @@ def draft_save(*, user: AbstractBaseUser, module: Module, files: Any) -> Draft:
     return draft
 
 
-def _text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, too_long: str) -> str:
+def text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, too_long: str) -> str:
     """Text a person wrote (a note, a post): a non-blank string of at most ``max_chars``, with no NUL byte.
 
     ``empty`` and ``too_long`` are the (translated) messages; ``too_long`` is formatted with ``max``.
@@ -439,8 +406,8 @@ def _text_validate(value: Any, *, max_chars: int, empty: str, empty_code: str, t
     return value
 
 
-def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = None) -> Note:
-    text = _text_validate(
+def note_create(*, user: User, text: Any, module: Module | None = None) -> Note:
+    text = text_validate(
         text,
         max_chars=settings.LAB_NOTE_MAX_CHARS,
         empty=_("a note needs some text"),
@@ -448,106 +415,3 @@ def note_create(*, user: AbstractBaseUser, text: Any, module: Module | None = No
         too_long=_("a note holds at most %(max)d characters"),
     )
     return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())
-
-
-# --- discussions --------------------------------------------------------------------------------------------------
-THREAD_TITLE_MAX_CHARS = 200
-
-
-def _post_body_validate(body: Any) -> str:
-    return _text_validate(
-        body,
-        max_chars=settings.LAB_POST_MAX_CHARS,
-        empty=_("a post needs some text"),
-        empty_code="body_invalid",
-        too_long=_("a post holds at most %(max)d characters"),
-    )
-
-
-def _post_rate_check(*, author: AbstractBaseUser) -> None:
-    """At most ``LAB_POSTS_PER_MINUTE`` posts a minute per author (call inside the writing transaction)."""
-    limit = settings.LAB_POSTS_PER_MINUTE
-    since = timezone.now() - timedelta(seconds=60)
-    if Post.objects.filter(author=author, created_at__gte=since).count() >= limit:
-        raise RateLimited(_("at most %(n)d posts a minute; try again shortly") % {"n": limit})
-
-
-def _review_submission(*, author: AbstractBaseUser, module: Module, submission: Any) -> Any:
-    """The author's own attempt on ``module`` with id ``submission``; the model is reached through the FK, so
-    modules still never imports grading."""
-    if isinstance(submission, bool) or not isinstance(submission, int):
-        raise InvalidInput(_("a review needs the id of one of your attempts"), code="submission_invalid")
-    attempts = Thread._meta.get_field("submission").related_model._default_manager  # type: ignore[union-attr]
-    row = attempts.filter(pk=submission, user=author, module=module).first()
-    if row is None:
-        raise InvalidInput(_("that is not one of your attempts on this module"), code="submission_invalid")
-    return row
-
-
-def thread_kind_validate(kind: Any) -> str:
-    """``question`` or ``review`` (a new thread's kind, or a list filter), else 400 ``kind_invalid``."""
-    if kind not in Thread.Kind.values:
-        raise InvalidInput(_("kind must be question or review"), code="kind_invalid")
-    return str(kind)
-
-
-def thread_create(
-    *, author: AbstractBaseUser, module: Module, kind: Any, title: Any, body: Any, submission: Any = None
-) -> Thread:
-    """Open a question, or a review request for one of the author's attempts, with its first post."""
-    thread_kind_validate(kind)
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidInput(_("a thread needs a title"), code="title_invalid")
-    if len(title.strip()) > THREAD_TITLE_MAX_CHARS:
-        raise InvalidInput(
-            _("a title holds at most %(max)d characters") % {"max": THREAD_TITLE_MAX_CHARS}, code="too_large"
-        )
-    body = _post_body_validate(body)
-    if kind == Thread.Kind.QUESTION and submission is not None:
-        raise InvalidInput(_("only a review refers to an attempt"), code="submission_invalid")
-    attempt = (
-        _review_submission(author=author, module=module, submission=submission)
-        if kind == Thread.Kind.REVIEW
-        else None
-    )
-    with transaction.atomic():
-        _post_rate_check(author=author)
-        if attempt is not None and Thread.objects.filter(submission=attempt).exists():
-            raise Conflict(_("a review of this attempt was already requested"), code="review_exists")
-        now = timezone.now()
-        thread = Thread.objects.create(
-            module=module,
-            author=author,
-            title=title.strip(),
-            kind=kind,
-            submission=attempt,
-            created_at=now,
-            updated_at=now,
-        )
-        Post.objects.create(
-            thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
-        )
-    return thread
-
-
-def post_create(*, author: AbstractBaseUser, thread: Thread, body: Any) -> Post:
-    """Reply to ``thread`` (the caller checked ``access_thread_reply``); the thread moves to the top of lists."""
-    body = _post_body_validate(body)
-    with transaction.atomic():
-        _post_rate_check(author=author)
-        now = timezone.now()
-        post = Post.objects.create(
-            thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
-        )
-        thread.updated_at = now
-        thread.save(update_fields=["updated_at"])
-    return post
-
-
-def thread_resolve(*, thread: Thread) -> Thread:
-    """Mark ``thread`` resolved (idempotent; the caller checked ``access_thread_resolve``)."""
-    if thread.status != Thread.Status.RESOLVED:
-        thread.status = Thread.Status.RESOLVED
-        thread.updated_at = timezone.now()
-        thread.save(update_fields=["status", "updated_at"])
-    return thread

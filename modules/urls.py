@@ -11,10 +11,5 @@ urlpatterns = [
     path("modules/<slug:slug>/reference/", views.ReferenceView.as_view(), name="api-module-reference"),
     path("modules/<slug:slug>/hints/reveal/", views.HintRevealView.as_view(), name="api-module-hints-reveal"),
     path("modules/<slug:slug>/reflection/", views.ReflectionView.as_view(), name="api-module-reflection"),
-    path("modules/<slug:slug>/threads/", views.ThreadListView.as_view(), name="api-module-threads"),
-    path("threads/<int:thread_id>/", views.ThreadDetailView.as_view(), name="api-thread-detail"),
-    path("threads/<int:thread_id>/posts/", views.ThreadPostView.as_view(), name="api-thread-posts"),
-    path("threads/<int:thread_id>/resolve/", views.ThreadResolveView.as_view(), name="api-thread-resolve"),
-    path("reviews/", views.ReviewQueueView.as_view(), name="api-reviews"),
     path("notes/", views.NoteListView.as_view(), name="api-notes"),
 ]

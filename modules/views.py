@@ -1,11 +1,8 @@
-"""Pages (dashboard, signup) and the modules JSON API: parse, authorize through ``access_*``, call one service.
+"""Pages (dashboard, module page, signup) and the modules JSON API: parse, authorize through ``access_*``, call one
+service.
 
 Design choices:
-- API views are DRF ``APIView`` subclasses under session auth + CSRF; anonymous requests get 403 (session auth
-  sends no ``WWW-Authenticate`` challenge). ``ServiceError`` raised by a service becomes
-  ``{"detail": message, "code": code}`` with the service's HTTP status, in one place (``LabAPIView``).
-- A missing or retired module is 404; a locked one is 403 with ``code: "locked"``.
-- A thread the user may not see is 404 (as someone else's submission is): a review's existence is not revealed.
+- API views build on ``modules.api.LabAPIView`` (errors as JSON, ``get_module``: 404 / 403 ``locked``).
 - Page data for the TypeScript front end is one dict rendered through ``json_script`` (keys documented in each
   view's docstring and in docs/operations.md; they are a stable contract).
 """
@@ -18,46 +15,22 @@ from django import forms
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
-from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.request import Request
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from modules import selectors, services
+from modules import pages, selectors, services
+from modules.api import AuthenticatedHttpRequest, AuthenticatedRequest, LabAPIView, request_lang
 from modules.badges import badges_for
-from modules.models import Module, Thread
+from modules.models import Module
 from modules.rendering import guide_html_cached
-
-
-def request_lang(request: HttpRequest) -> str:
-    """The active language code: "en" or "zh-hans"."""
-    return translation.get_language() or "en"
-
-
-# --- shared API base ----------------------------------------------------------------------------------------------
-class LabAPIView(APIView):
-    """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.ServiceError):
-            return Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
-        return super().handle_exception(exc)
-
-    def get_module(self, slug: str, *, unlocked: bool = True, with_payload: bool = True) -> Module:
-        module = selectors.module_get(slug=slug, with_payload=with_payload)
-        if module is None or not selectors.access_module_visible(user=self.request.user, module=module):
-            raise NotFound(_("no such module"))
-        if unlocked and not selectors.access_module_unlocked(user=self.request.user, module=module):
-            raise PermissionDenied(detail=_("this module is locked"), code="locked")
-        return module
 
 
 def module_summary(state: selectors.ModuleState, lang: str) -> dict[str, Any]:
@@ -120,12 +93,8 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
 
 
 # --- pages --------------------------------------------------------------------------------------------------------
-#: How many open review requests an instructor's dashboard lists (the full queue is on the module pages).
-MENTOR_QUEUE_ON_DASHBOARD = 8
-
-
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``/``: renders ``modules/dashboard.html`` with ``page_data``:
 
     ``user`` {username, is_instructor}; ``lang`` ("en" | "zh-hans"); ``modules`` [{slug, order, title, summary,
@@ -133,14 +102,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     passed_at}, latest_result {submission_id, status, outcome, score, max_score, at} | null, url, api_url}];
     ``notes`` [{id, module, module_title, text, created_at}]; ``review`` [{slug, title, reason
     (last_attempt_failed|reflection_pending)}]; ``badges`` [{id, title, description, earned, earned_at, count,
-    target}] (``modules.badges``); ``mentor_queue`` [thread] (instructors: the oldest open review requests,
-    else empty); ``api`` {modules, notes}; ``urls`` {logout, setlang, admin}; ``csrf_token``.
+    target}] (``modules.badges``); ``api`` {modules, notes}; ``urls`` {logout, setlang, admin}; ``csrf_token``.
+    From discussions (``grading.discussions.pages``): ``mentor_queue`` [thread] (instructors: the oldest open
+    review requests, else empty).
     """
     lang = request_lang(request)
     states = selectors.module_states(user=request.user)
     instructor = selectors.user_is_instructor(request.user)
-    mentor = selectors.access_review_queue(user=request.user)
-    queue = selectors.review_queue(limit=MENTOR_QUEUE_ON_DASHBOARD) if mentor else []
     page_data = {
         "user": {"username": request.user.get_username(), "is_instructor": instructor},
         "lang": lang,
@@ -148,7 +116,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user, limit=50)],
         "review": selectors.review_list(states=states, lang=lang),
         "badges": badges_for(user=request.user, lang=lang, states=states),
-        "mentor_queue": [selectors.thread_to_dict(thread, lang) for thread in queue],
         "api": {"modules": reverse("api-modules"), "notes": reverse("api-notes")},
         "urls": {
             "logout": reverse("logout"),
@@ -157,7 +124,66 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         },
         "csrf_token": get_token(request),
     }
+    context = pages.DashboardContext(request=request, user=request.user, lang=lang, states=states)
+    page_data = pages.dashboard.contribute(context, page_data)
     return render(request, "modules/dashboard.html", {"page_data": page_data})
+
+
+@login_required
+def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """``/modules/<slug>/``: renders ``modules/module_detail.html`` with ``page_data``:
+
+    ``user`` {username, is_instructor}; ``lang``; ``module`` {slug, order, title, summary, goals, prerequisites,
+    state, limits, runtime, content_hash}; ``guide_html`` (sanitised HTML); ``steps`` [{id, title}]; ``files``
+    [{path, starter, draft (str|null), language}]; ``next_module`` {slug, title, url} | null; ``hints`` {revealed:
+    [{id, step, level, text}], levels: [int]}; ``reflection`` {questions: [{id, kind, prompt, choices: [{id,
+    text}]}], answers: {qid: answer} | null}; ``reference_available`` bool; ``api`` {module, draft, reference,
+    hints_reveal, reflection, notes}; ``urls`` {dashboard, logout, setlang}; ``csrf_token``.
+    From grading (``grading.pages``): ``attempts`` [{id, status, created_at, finished_at, result {status, outcome,
+    score, max_score} | null, url}]; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {submissions,
+    submission_detail ("/api/submissions/{id}/" — replace {id}), lint, format}.
+    Locked modules answer 403, unknown or retired ones 404.
+    """
+    module = selectors.module_get(slug=slug)
+    if module is None or not selectors.access_module_visible(user=request.user, module=module):
+        raise Http404(_("no such module"))
+    if not selectors.access_module_unlocked(user=request.user, module=module):
+        raise DjangoPermissionDenied(_("this module is locked"))
+    lang = request_lang(request)
+    user = request.user
+    state = selectors.module_state(user=user, module=module)
+    reflection = selectors.reflection_get(user=user, module=module)
+    page_data = {
+        "user": {"username": user.get_username(), "is_instructor": selectors.user_is_instructor(user)},
+        "lang": lang,
+        **module_detail_data(user=user, module=module, lang=lang, state=state),
+        "hints": {
+            "revealed": selectors.hints_revealed(user=user, module=module, lang=lang),
+            "levels": selectors.hint_levels(module=module),
+        },
+        "reflection": {
+            "questions": selectors.reflection_questions(module=module, lang=lang),
+            "answers": reflection.answers if reflection else None,
+        },
+        "reference_available": selectors.access_module_reference(user=user, module=module),
+        "api": {
+            "module": reverse("api-module-detail", args=[slug]),
+            "draft": reverse("api-module-draft", args=[slug]),
+            "reference": reverse("api-module-reference", args=[slug]),
+            "hints_reveal": reverse("api-module-hints-reveal", args=[slug]),
+            "reflection": reverse("api-module-reflection", args=[slug]),
+            "notes": reverse("api-notes"),
+        },
+        "urls": {
+            "dashboard": reverse("dashboard"),
+            "logout": reverse("logout"),
+            "setlang": reverse("set_language"),
+        },
+        "csrf_token": get_token(request),
+    }
+    context = pages.ModulePageContext(request=request, user=user, module=module, lang=lang)
+    page_data = pages.module_page.contribute(context, page_data)
+    return render(request, "modules/module_detail.html", {"page_data": page_data})
 
 
 class SignupForm(UserCreationForm):
@@ -185,7 +211,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 class ModuleListView(LabAPIView):
     """``GET /api/modules/`` -> ``{"modules": [module summary ...]}`` (same items as the dashboard)."""
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         lang = request_lang(request)
         states = selectors.module_states(user=request.user)
         return Response({"modules": [module_summary(state, lang) for state in states]})
@@ -194,7 +220,7 @@ class ModuleListView(LabAPIView):
 class ModuleDetailView(LabAPIView):
     """``GET /api/modules/<slug>/`` -> ``{module, guide_html, steps, files, next_module}``; locked modules 403."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         state = selectors.module_state(user=request.user, module=module)
         return Response(
@@ -205,11 +231,11 @@ class ModuleDetailView(LabAPIView):
 class DraftView(LabAPIView):
     """``GET|PUT /api/modules/<slug>/draft/`` ``{"files": {path: text}}``; PUT merges into the saved draft."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         return Response({"files": selectors.draft_files(user=request.user, module=module)})
 
-    def put(self, request: Request, slug: str) -> Response:
+    def put(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         draft = services.draft_save(user=request.user, module=module, files=body.get("files"))
@@ -219,7 +245,7 @@ class DraftView(LabAPIView):
 class ReferenceView(LabAPIView):
     """``GET /api/modules/<slug>/reference/`` -> ``{"files": {path: text}}``, after the learner's first attempt."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         if not selectors.access_module_reference(user=request.user, module=module):
             raise PermissionDenied(
@@ -232,7 +258,7 @@ class HintRevealView(LabAPIView):
     """``POST /api/modules/<slug>/hints/reveal/`` ``{"level": n, "step"?: id}`` -> ``{"hints": [{id, step, level,
     text}]}``; level n requires level n-1 first (409 ``hint_order``)."""
 
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         hints = services.hint_reveal(
@@ -249,12 +275,12 @@ class ReflectionView(LabAPIView):
     """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
     "correct": {qid: bool}, "state"}``; ``GET`` returns the stored answers (or null)."""
 
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         reflection = selectors.reflection_get(user=request.user, module=module)
         return Response({"answers": reflection.answers if reflection else None})
 
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
         reflection = services.reflection_submit(user=request.user, module=module, answers=body.get("answers"))
@@ -270,13 +296,13 @@ class ReflectionView(LabAPIView):
 class NoteListView(LabAPIView):
     """``GET /api/notes/`` -> ``{"notes": [...]}``; ``POST`` ``{"text", "module"?: slug}`` -> 201 note."""
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         lang = request_lang(request)
         return Response(
             {"notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user)]}
         )
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         module = None
         if body.get("module") is not None:
@@ -285,101 +311,3 @@ class NoteListView(LabAPIView):
             module = self.get_module(body["module"], unlocked=False, with_payload=False)
         note = services.note_create(user=request.user, module=module, text=body.get("text"))
         return Response(selectors.note_to_dict(note, request_lang(request)), status=status.HTTP_201_CREATED)
-
-
-# --- discussions --------------------------------------------------------------------------------------------------
-def thread_detail_data(*, user: Any, thread: Thread, lang: str) -> dict[str, Any]:
-    """A thread with its posts and what ``user`` may do with it (``thread`` from ``selectors.thread_detail``)."""
-    posts = list(thread.posts.all())
-    return {
-        **selectors.thread_to_dict(thread, lang),
-        "post_count": len(posts),
-        "mentor_answered": any(post.is_mentor for post in posts),
-        "posts": [selectors.post_to_dict(post) for post in posts],
-        "can_reply": selectors.access_thread_reply(user=user, thread=thread),
-        "can_resolve": selectors.access_thread_resolve(user=user, thread=thread),
-    }
-
-
-class ThreadAPIView(LabAPIView):
-    """Adds ``get_thread``: 404 for a missing thread and for one the user may not see."""
-
-    def get_thread(self, thread_id: int, *, with_posts: bool = False) -> Thread:
-        get = selectors.thread_detail if with_posts else selectors.thread_get
-        thread = get(thread_id=thread_id)
-        if thread is None or not selectors.access_thread_view(user=self.request.user, thread=thread):
-            raise NotFound(_("no such thread"))
-        return thread
-
-    def detail_response(self, thread: Thread, *, created: bool = False) -> Response:
-        """``thread`` as ``get_thread(..., with_posts=True)`` loaded it."""
-        data = thread_detail_data(user=self.request.user, thread=thread, lang=request_lang(self.request))
-        return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-class ThreadListView(ThreadAPIView):
-    """``GET /api/modules/<slug>/threads/?kind=question|review`` -> ``{"threads": [thread ...]}`` (those the user
-    may see, most recently active first); ``POST`` ``{"kind", "title", "body", "submission"?: id}`` -> 201 thread
-    with posts."""
-
-    def get(self, request: Request, slug: str) -> Response:
-        module = self.get_module(slug, with_payload=False)
-        kind = request.query_params.get("kind")
-        if kind is not None:
-            services.thread_kind_validate(kind)
-        threads = selectors.thread_list_for_module(user=request.user, module=module, kind=kind)
-        lang = request_lang(request)
-        return Response({"threads": [selectors.thread_to_dict(t, lang) for t in threads]})
-
-    def post(self, request: Request, slug: str) -> Response:
-        module = self.get_module(slug, with_payload=False)
-        body = request.data if isinstance(request.data, dict) else {}
-        thread = services.thread_create(
-            author=request.user,
-            module=module,
-            kind=body.get("kind"),
-            title=body.get("title"),
-            body=body.get("body"),
-            submission=body.get("submission"),
-        )
-        return self.detail_response(self.get_thread(thread.pk, with_posts=True), created=True)
-
-
-class ThreadDetailView(ThreadAPIView):
-    """``GET /api/threads/<id>/`` -> thread with ``posts`` [{id, author, is_mentor, body_html, created_at}],
-    ``can_reply``, ``can_resolve``."""
-
-    def get(self, request: Request, thread_id: int) -> Response:
-        return self.detail_response(self.get_thread(thread_id, with_posts=True))
-
-
-class ThreadPostView(ThreadAPIView):
-    """``POST /api/threads/<id>/posts/`` ``{"body"}`` -> 201 post."""
-
-    def post(self, request: Request, thread_id: int) -> Response:
-        thread = self.get_thread(thread_id)
-        if not selectors.access_thread_reply(user=request.user, thread=thread):
-            raise NotFound(_("no such thread"))
-        body = request.data if isinstance(request.data, dict) else {}
-        post = services.post_create(author=request.user, thread=thread, body=body.get("body"))
-        return Response(selectors.post_to_dict(post), status=status.HTTP_201_CREATED)
-
-
-class ThreadResolveView(ThreadAPIView):
-    """``POST /api/threads/<id>/resolve/`` -> the thread, now resolved (author or instructor; others 403)."""
-
-    def post(self, request: Request, thread_id: int) -> Response:
-        thread = self.get_thread(thread_id, with_posts=True)
-        if not selectors.access_thread_resolve(user=request.user, thread=thread):
-            raise services.Forbidden(_("only the author or a mentor may resolve this"), code="not_allowed")
-        return self.detail_response(services.thread_resolve(thread=thread))
-
-
-class ReviewQueueView(LabAPIView):
-    """``GET /api/reviews/`` -> ``{"reviews": [thread ...]}``: open review requests, oldest first (instructors)."""
-
-    def get(self, request: Request) -> Response:
-        if not selectors.access_review_queue(user=request.user):
-            raise services.Forbidden(_("the review queue is for mentors"), code="not_mentor")
-        lang = request_lang(request)
-        return Response({"reviews": [selectors.thread_to_dict(t, lang) for t in selectors.review_queue()]})

@@ -27,10 +27,10 @@ def fast_passwords(settings) -> None:
 @pytest.fixture(autouse=True)
 def enqueued(monkeypatch) -> list[int]:
     """Submission ids handed to the grading queue; the queue itself is exercised by its own tests."""
-    from grading import tasks
+    from grading import queues
 
     ids: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue", ids.append)
+    monkeypatch.setattr(queues, "enqueue", ids.append)
     return ids
 
 

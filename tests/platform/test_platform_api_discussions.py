@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.models import Post, Thread
+from grading.discussions.models import Post, Thread
 from modules.services import module_unlock
 
 pytestmark = pytest.mark.django_db
@@ -429,13 +429,13 @@ def test_it_lists_the_review_queue_in_one_fixed_number_of_queries(
 
 # --- admin --------------------------------------------------------------------------------------------------------
 def test_instructors_find_threads_and_their_posts_in_the_admin(course, instructor, review):
-    changelist = instructor.get("/admin/modules/thread/?kind__exact=review&status__exact=open")
+    changelist = instructor.get("/admin/discussions/thread/?kind__exact=review&status__exact=open")
     assert changelist.status_code == 200
     assert "Review my attempt" in changelist.content.decode()
-    change = instructor.get(f"/admin/modules/thread/{review['id']}/change/")
+    change = instructor.get(f"/admin/discussions/thread/{review['id']}/change/")
     assert change.status_code == 200
     assert "Is my greet idiomatic?" in change.content.decode()
 
 
 def test_learners_cannot_open_threads_in_the_admin(course, learner, review):
-    assert learner.get("/admin/modules/thread/").status_code == 302
+    assert learner.get("/admin/discussions/thread/").status_code == 302

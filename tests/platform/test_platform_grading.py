@@ -168,6 +168,21 @@ def test_it_routes_gpu_modules_to_the_gpu_queue(course, learner, submit, monkeyp
     assert sent == [([submission.pk], "cpu"), ([submission.pk], "gpu")]
 
 
+def test_a_committed_submission_goes_to_the_configured_grading_queue(
+    course, learner, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    monkeypatch.undo()  # the installed queue, not the autouse recorder
+    settings.LAB_GRADING_QUEUE = "celery"
+    sent = []
+    monkeypatch.setattr(tasks.grade_submission, "apply_async", lambda args, queue: sent.append((args, queue)))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = learner.post_json(
+            "/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}}
+        )
+    assert response.status_code == 201
+    assert sent == [([response.json()["id"]], "cpu")]
+
+
 def test_the_embedded_worker_grades_queued_ids_in_order(monkeypatch):
     seen = []
     monkeypatch.setattr(tasks, "grade_submission", seen.append)

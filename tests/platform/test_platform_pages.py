@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from platform_helpers import Persona
 
+from modules import pages
+
 pytestmark = pytest.mark.django_db
 
 DASHBOARD_KEYS = {
@@ -115,6 +117,18 @@ def test_it_renders_the_module_page_with_its_page_data(course, learner, submit):
     assert data["attempts"][0]["id"] == submission.pk
     assert data["reference_available"] is True
     assert data["api"]["submission_detail"] == "/api/submissions/{id}/"
+    assert set(data["api"]) == {
+        "module",
+        "draft",
+        "reference",
+        "hints_reveal",
+        "reflection",
+        "notes",
+        "submissions",
+        "submission_detail",
+        "lint",
+        "format",
+    }
     assert [q["id"] for q in data["reflection"]["questions"]] == ["q1", "q2"]
     assert "answer" not in data["reflection"]["questions"][0]
 
@@ -195,3 +209,26 @@ def test_authors_edit_modules_but_cannot_read_submissions(course, learner, pass_
     assert author.get(f"/admin/modules/module/{module.pk}/change/").status_code == 200
     assert author.get(f"/admin/grading/submission/{submission.pk}/change/").status_code == 403
     assert author.get("/admin/grading/learner/").status_code == 403
+
+
+def test_it_renders_the_module_page_in_a_fixed_number_of_queries(
+    course, learner, submit, pass_module, django_assert_num_queries
+):
+    with django_assert_num_queries(11):
+        assert learner.get("/modules/01-hello/").status_code == 200
+    for _ in range(3):
+        submit(learner, course["01-hello"])
+    pass_module(learner, course["01-hello"])
+    with django_assert_num_queries(11):  # however many attempts there are
+        assert learner.get("/modules/01-hello/").status_code == 200
+
+
+def test_an_app_adds_keys_and_endpoints_to_a_page_but_never_overwrites_one(course, learner, monkeypatch):
+    monkeypatch.setattr(pages.module_page, "_contributors", dict(pages.module_page._contributors))
+    pages.module_page.register("extra", lambda page: {"extra": page.module.slug, "api": {"extra": "/x/"}})
+    data = page_data(learner.get("/modules/01-hello/"))
+    assert data["extra"] == "01-hello"
+    assert data["api"]["extra"] == "/x/" and data["api"]["module"] == "/api/modules/01-hello/"
+    pages.module_page.register("extra", lambda page: {"api": {"module": "/elsewhere/"}})
+    with pytest.raises(ValueError, match="module page: contributor 'extra' sets 'api'"):
+        learner.get("/modules/01-hello/")

@@ -1,0 +1,61 @@
+"""What the lab's views share: the request's language, typed authenticated requests, and ``LabAPIView``.
+
+Design choices:
+- API views are DRF ``APIView`` subclasses under session auth + CSRF; anonymous requests get 403 (session auth
+  sends no ``WWW-Authenticate`` challenge). ``ServiceError`` raised by a service becomes
+  ``{"detail": message, "code": code}`` with the service's HTTP status, in one place (``LabAPIView``).
+- A missing or retired module is 404; a locked one is 403 with ``code: "locked"``.
+- ``AuthenticatedHttpRequest`` / ``AuthenticatedRequest`` type the request of a page behind ``login_required``
+  and of an API view behind ``IsAuthenticated`` (every lab API view's default permission): their ``user`` is an
+  account, never ``AnonymousUser``, since Django or DRF turned anonymous requests away before the view ran.
+- It lives on the lowest floor that serves an API (modules), outside any views module, so the apps above build
+  their views on it without importing another app's views.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from django.utils import translation
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from modules import selectors, services
+from modules.models import Module
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a page behind ``login_required``."""
+
+    user: User
+
+
+class AuthenticatedRequest(Request):
+    """The request of an API view behind ``IsAuthenticated``."""
+
+    user: User
+
+
+def request_lang(request: HttpRequest) -> str:
+    """The active language code: "en" or "zh-hans"."""
+    return translation.get_language() or "en"
+
+
+class LabAPIView(APIView):
+    """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.ServiceError):
+            return Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+        return super().handle_exception(exc)
+
+    def get_module(self, slug: str, *, unlocked: bool = True, with_payload: bool = True) -> Module:
+        module = selectors.module_get(slug=slug, with_payload=with_payload)
+        if module is None or not selectors.access_module_visible(user=self.request.user, module=module):
+            raise NotFound(_("no such module"))
+        if unlocked and not selectors.access_module_unlocked(user=self.request.user, module=module):
+            raise PermissionDenied(detail=_("this module is locked"), code="locked")
+        return module
