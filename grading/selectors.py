@@ -15,8 +15,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 
 from grading.models import Result, Submission, SubmissionEvent
-from modules.models import Module
-from modules.selectors import localize, module_spec_of, passed_module_slugs, user_is_instructor
+from modules.models import CarryForward, Module, Progress
+from modules.selectors import PASSED_STATUSES, localize, module_spec_of, user_is_instructor
 
 
 def access_submission(*, user: User | AnonymousUser, submission: Submission) -> bool:
@@ -158,8 +158,9 @@ def workspace_inputs(*, submission: Submission) -> tuple[set[str], dict[str, byt
 
     ``done``: the modules whose solutions the learner may read — the ones they passed (instructors: every module).
     ``provided``: for each nanochat file the module needs that a done module's learner writes, the learner's own
-    file from their latest passing attempt of the latest such module ("carry my work forward"). Needs no done module
-    writes are left to the engine, which cuts the unwritten parts out of the reference (4 queries).
+    file from their latest passing attempt of the latest such module ("carry my work forward"), unless they chose
+    the reference for that module (``Progress.carry_forward``). Other needs are left to the engine, which gives the
+    reference with the parts of modules they have not done cut out (4 queries).
     """
     user = submission.user
     modules = list(
@@ -167,7 +168,11 @@ def workspace_inputs(*, submission: Submission) -> tuple[set[str], dict[str, byt
     )
     if user_is_instructor(user):
         return {m.slug for m in modules}, {}
-    done = passed_module_slugs(user=user)
+    progress = Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list(
+        "module__slug", "carry_forward"
+    )
+    done = {slug for slug, _ in progress}
+    own = {slug for slug, use in progress if use == CarryForward.OWN}
     writers: dict[str, list[Module]] = {}
     for module in modules:
         for entry in module.metadata.get("files") or []:
@@ -177,6 +182,7 @@ def workspace_inputs(*, submission: Submission) -> tuple[set[str], dict[str, byt
         for path in module_spec_of(module=submission.module).needs
         if any(m.slug in done for m in writers.get(path, []))
     }
+    sources = {path: module for path, module in sources.items() if module.slug in own}
     passing = (
         Submission.objects.filter(
             user=user, module__in={m.pk for m in sources.values()}, result__status=Result.Status.PASS

@@ -55,6 +55,11 @@ class Module(models.Model):
         return self.slug
 
 
+class CarryForward(models.TextChoices):
+    OWN = "own", "own"
+    REFERENCE = "reference", "reference"
+
+
 class Progress(models.Model):
     class Status(models.TextChoices):
         NOT_STARTED = "not_started", "not started"
@@ -73,6 +78,12 @@ class Progress(models.Model):
     # The latest verdict, denormalised here so the dashboard needs no grading query (modules sits below grading).
     last_submission_id = models.PositiveBigIntegerField(null=True, blank=True)
     last_result = models.JSONField(null=True, blank=True, help_text="{status, outcome, score, max_score, at}")
+    carry_forward = models.CharField(
+        max_length=16,
+        choices=CarryForward.choices,
+        default=CarryForward.OWN,
+        help_text="what later modules that need this module's files run with: the learner's passing code or the reference",
+    )
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 
 from modules import spec as module_spec
-from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Unlock
+from modules.models import CarryForward, Draft, HintReveal, Module, Note, Progress, Reflection, Unlock
 from modules.roles import INSTRUCTOR_GROUP
 from modules.spec import ModuleSpec
 
@@ -123,6 +123,12 @@ def passed_module_slugs(*, user: User) -> set[str]:
     return set(
         Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)
     )
+
+
+def carry_forward_get(*, user: User, module: Module) -> str:
+    """``own`` or ``reference``: what later modules that need ``module``'s files run with for ``user``."""
+    row = Progress.objects.filter(user=user, module=module).values_list("carry_forward", flat=True).first()
+    return row or CarryForward.OWN
 
 
 def modules_opened_by(*, user: User, module: Module) -> list[Module]:

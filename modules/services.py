@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from modules import content as content_loader
 from modules import spec as module_spec
 from modules import starters as starter_files
-from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.models import CarryForward, Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
 from modules.roles import GROUPS, LEARNER_GROUP, RolePermissions
 from modules.selectors import PASSED_STATUSES, localize, module_spec_of
 from modules.spec import SubmissionError
@@ -331,6 +331,19 @@ def hint_reveal(
         {"id": h["id"], "step": h.get("step"), "level": int(h["level"]), "text": localize(h["text"], lang)}
         for h in chosen
     ]
+
+
+def carry_forward_set(*, user: User, module: Module, use: Any) -> Progress:
+    """Choose what later modules that need ``module``'s files run with once it is passed: the learner's own passing
+    code (``own``, the default) or the reference (``reference``)."""
+    if use not in CarryForward.values:
+        raise InvalidInput(_("use must be one of: own, reference"), code="use_invalid")
+    with transaction.atomic():
+        progress = _progress_locked(user=user, module=module)
+        progress.carry_forward = use
+        progress.updated_at = timezone.now()
+        progress.save(update_fields=["carry_forward", "updated_at"])
+    return progress
 
 
 def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection:

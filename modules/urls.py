@@ -11,5 +11,10 @@ urlpatterns = [
     path("modules/<slug:slug>/reference/", views.ReferenceView.as_view(), name="api-module-reference"),
     path("modules/<slug:slug>/hints/reveal/", views.HintRevealView.as_view(), name="api-module-hints-reveal"),
     path("modules/<slug:slug>/reflection/", views.ReflectionView.as_view(), name="api-module-reflection"),
+    path(
+        "modules/<slug:slug>/carry-forward/",
+        views.CarryForwardView.as_view(),
+        name="api-module-carry-forward",
+    ),
     path("notes/", views.NoteListView.as_view(), name="api-notes"),
 ]

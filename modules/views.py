@@ -271,6 +271,21 @@ class HintRevealView(LabAPIView):
         return Response({"hints": hints})
 
 
+class CarryForwardView(LabAPIView):
+    """``PUT /api/modules/<slug>/carry-forward/`` ``{"use": "own" | "reference"}`` -> ``{"use"}``: what later modules
+    that need this module's files run with once it is passed (``GET`` answers the current choice)."""
+
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
+        module = self.get_module(slug, with_payload=False)
+        return Response({"use": selectors.carry_forward_get(user=request.user, module=module)})
+
+    def put(self, request: AuthenticatedRequest, slug: str) -> Response:
+        module = self.get_module(slug, with_payload=False)
+        body = request.data if isinstance(request.data, dict) else {}
+        progress = services.carry_forward_set(user=request.user, module=module, use=body.get("use"))
+        return Response({"use": progress.carry_forward})
+
+
 class ReflectionView(LabAPIView):
     """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
     "correct": {qid: bool}, "state"}``; ``GET`` returns the stored answers (or null)."""

@@ -109,3 +109,12 @@ def test_it_takes_four_queries(chain, learner, django_assert_num_queries):
     with django_assert_num_queries(4):  # modules, instructor check, passed modules, passing attempts
         workspace_inputs(submission=submission)
     assert Result.objects.count() == 2
+
+
+def test_a_learner_who_chose_the_reference_for_a_module_gets_its_reference(chain, learner):
+    from modules.services import carry_forward_set
+
+    attempt(learner, chain["gpt"], {"nanochat/gpt.py": "mine"})
+    carry_forward_set(user=learner.user, module=chain["gpt"], use="reference")
+    submission = attempt(learner, chain["engine"], {"nanochat/engine.py": "e"}, status="fail")
+    assert workspace_inputs(submission=submission) == ({"05-gpt"}, {})
