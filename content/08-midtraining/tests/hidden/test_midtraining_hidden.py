@@ -7,7 +7,7 @@ import torch
 from grading.engine.errors import LearnerError
 from nanochat_ref.scripts import mid_train as ref
 from nanochat_ref.tasks.arc import ARC
-from nanochat_ref.tasks.common import TaskMixture, render_mc
+from nanochat_ref.tasks.common import TaskMixture, TaskSequence, render_mc
 
 # --- step 1 ---------------------------------------------------------------------------------------------------
 
@@ -53,6 +53,16 @@ def test_a_mixture_of_views_matches_the_reference(learner, view, seq):
     expected = TaskMixture([ref_a, ref_b, ref_a])
     assert seq.len(mixture) == len(expected) == 11
     assert [seq.get(mixture, i) for i in range(len(expected))] == [expected[i] for i in range(len(expected))]
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h10")
+def test_a_sequence_of_views_matches_the_reference(learner, view, seq):
+    (a, ref_a), (b, ref_b) = view(start=7), view(step=3)
+    sequence = learner.module("nanochat.tasks.common").TaskSequence([a, b])
+    expected = TaskSequence([ref_a, ref_b])
+    assert seq.len(sequence) == len(expected) == 7
+    assert [seq.get(sequence, i) for i in range(len(expected))] == [expected[i] for i in range(len(expected))]
 
 
 @pytest.mark.step("step1")
