@@ -1,7 +1,9 @@
-"""Fixtures for module 08: the same tiny tokenizer, the same conversations and the same identity file on both sides.
+"""Fixtures for module 08: the same task file, tiny tokenizer, conversations and identity file on both sides.
 
 Design choices:
 
+- Task views: ``CustomJSON`` (the reference subclass, which builds on the learner's ``Task``) over the same JSONL
+  file written on both sides; each row says which line it is, so a slicing error shows which example came.
 - The tokenizer is trained on both sides with the deterministic pure-Python BPE trainer (< 1 s) and checked to
   agree, so rendered conversations are identical in the judge and in the learner.
 - ``mid_mixture`` reads ``<base_dir>/identity_conversations.jsonl``: the ``base_dir`` fixture writes the same
@@ -39,6 +41,10 @@ CONVERSATIONS = [
     conv("How are you today?", "I am fine, thank you."),
     conv("Hi", "Hello! How are you today? I am fine."),
 ]
+TASK_ROWS = [
+    [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]
+    for i in range(10)
+]
 IDENTITY = [
     [{"role": "user", "content": f"Who are you? ({i})"}, {"role": "assistant", "content": "I am nanochat."}]
     for i in range(5)
@@ -49,6 +55,39 @@ IDENTITY = [
 def mid(learner):
     """The learner's ``nanochat.scripts.mid_train`` module (a proxy)."""
     return learner.module("nanochat.scripts.mid_train")
+
+
+@pytest.fixture
+def tc(learner):
+    """The learner's ``nanochat.tasks.common`` module (a proxy)."""
+    return learner.module("nanochat.tasks.common")
+
+
+@pytest.fixture
+def view(learner, tmp_path):
+    """``view(**slice)`` -> (learner CustomJSON view handle, reference view) over the same TASK_ROWS file."""
+    from nanochat_ref.tasks.customjson import CustomJSON
+
+    text = "".join(json.dumps(row) + "\n" for row in TASK_ROWS)
+    learner_path = learner.module("os.path").join(
+        learner.module("tempfile").mkdtemp(prefix="tasks-"), "rows.jsonl"
+    )
+    learner.module("pathlib").Path(learner_path).write_text(text)
+    judge_path = tmp_path / "rows.jsonl"
+    judge_path.write_text(text)
+
+    def _make(**kwargs):
+        task = learner.module("nanochat.tasks.customjson").CustomJSON(filepath=learner_path, **kwargs)
+        return task, CustomJSON(filepath=str(judge_path), **kwargs)
+
+    return _make
+
+
+@pytest.fixture
+def seq(learner):
+    """``seq.len(handle)`` and ``seq.get(handle, i)``: len() and [i] evaluated in the learner's process."""
+    builtins, operator = learner.module("builtins"), learner.module("operator")
+    return SimpleNamespace(len=builtins.len, get=operator.getitem)
 
 
 judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("Hello there!", "The capital of France is"))
@@ -83,4 +122,4 @@ def lstate(learner):
 @pytest.fixture(scope="session")
 def md():
     """The data above, for the test files (they do not import conftest)."""
-    return SimpleNamespace(CONVERSATIONS=CONVERSATIONS, IDENTITY=IDENTITY, conv=conv)
+    return SimpleNamespace(CONVERSATIONS=CONVERSATIONS, IDENTITY=IDENTITY, TASK_ROWS=TASK_ROWS, conv=conv)

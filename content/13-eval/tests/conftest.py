@@ -1,9 +1,7 @@
-"""Fixtures for module 13: tasks over a small JSONL file, one tiny tokenizer and one tiny GPT on both sides.
+"""Fixtures for module 13: one tiny tokenizer and one tiny GPT on both sides, and hand-written CORE items.
 
 Design choices:
 
-- Tasks: ``CustomJSON`` (the reference subclass, which builds on the learner's ``Task``) over the same JSONL file
-  written on both sides; the examples say which underlying line they are, so slicing errors are visible.
 - The tokenizer is trained on both sides with the deterministic pure-Python BPE trainer (< 1 s) and checked to
   agree. The GPT is trained briefly in the judge (a random one predicts junk bytes, so every language-modelling
   item would be wrong) and its state dict is loaded into a learner-side GPT: both sides score with the same
@@ -13,7 +11,6 @@ Design choices:
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import pytest
@@ -29,11 +26,6 @@ TEXTS = [
 ] * 5
 VOCAB_SIZE = 300
 MODEL = {"vocab_size": VOCAB_SIZE, "n_layer": 1, "n_head": 2, "n_kv_head": 2, "n_embd": 32}
-
-CONVERSATIONS = [
-    [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]
-    for i in range(10)
-]
 
 MC_ITEMS = [
     {"query": "The sky is", "choices": ["blue", "green", "hot"], "gold": 0},
@@ -71,12 +63,6 @@ def ce(learner):
     return learner.module("nanochat.core_eval")
 
 
-@pytest.fixture
-def tc(learner):
-    """The learner's ``nanochat.tasks.common`` module (a proxy)."""
-    return learner.module("nanochat.tasks.common")
-
-
 judge_tok, tok = tokenizer_fixtures(
     TEXTS, VOCAB_SIZE, probes=("The capital of France is Paris", "Grass is green", "milk")
 )
@@ -109,39 +95,7 @@ def models(learner, trained_state):
     return _make
 
 
-@pytest.fixture
-def jsonl(learner, tmp_path):
-    """The conversations file on both sides: returns (learner path, judge path)."""
-    text = "".join(json.dumps(c) + "\n" for c in CONVERSATIONS)
-    learner_path = learner.module("os.path").join(learner.module("tempfile").mkdtemp(), "convs.jsonl")
-    learner.module("pathlib").Path(learner_path).write_text(text)
-    judge_path = tmp_path / "convs.jsonl"
-    judge_path.write_text(text)
-    return learner_path, str(judge_path)
-
-
-@pytest.fixture
-def view(learner, jsonl):
-    """``view(**slice)`` -> (learner CustomJSON view handle, reference view) over the same file."""
-    from nanochat_ref.tasks.customjson import CustomJSON
-
-    def _make(**kwargs):
-        task = learner.module("nanochat.tasks.customjson").CustomJSON(filepath=jsonl[0], **kwargs)
-        return task, CustomJSON(filepath=jsonl[1], **kwargs)
-
-    return _make
-
-
-@pytest.fixture
-def seq(learner):
-    """``seq.len(handle)`` and ``seq.get(handle, i)``: len() and [i] evaluated in the learner's process."""
-    builtins, operator = learner.module("builtins"), learner.module("operator")
-    return SimpleNamespace(len=builtins.len, get=operator.getitem)
-
-
 @pytest.fixture(scope="session")
 def data():
     """The hand-written items and helpers, for the test files (they do not import conftest)."""
-    return SimpleNamespace(
-        MC=MC_ITEMS, SCHEMA=SCHEMA_ITEMS, LM=LM_ITEMS, CONVERSATIONS=CONVERSATIONS, meta=meta, TEXTS=TEXTS
-    )
+    return SimpleNamespace(MC=MC_ITEMS, SCHEMA=SCHEMA_ITEMS, LM=LM_ITEMS, meta=meta, TEXTS=TEXTS)

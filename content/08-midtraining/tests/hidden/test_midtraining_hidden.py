@@ -1,14 +1,97 @@
-"""Hidden tests for module 08: the full mixture, long generator runs, epochs, ranks, schedule edges."""
+"""Hidden tests for module 08: slicing edges, mixtures of views, real tasks, the full mixture, long generator runs,
+epochs, ranks, schedule edges."""
 
 import pytest
 import torch
 
+from grading.engine.errors import LearnerError
 from nanochat_ref.scripts import mid_train as ref
+from nanochat_ref.tasks.arc import ARC
+from nanochat_ref.tasks.common import TaskMixture, TaskSequence, render_mc
 
 # --- step 1 ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.step("step1")
+@pytest.mark.hint("h10")
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"stop": 50}, {"start": 9}, {"start": 10}, {"start": 12}, {"start": 4, "stop": 4}, {"step": 4},
+     {"start": 3, "stop": 9, "step": 2}, {"step": 11}],
+    ids=str,
+)  # fmt: skip
+def test_every_slice_has_the_reference_length_and_examples(view, seq, kwargs):
+    task, expected = view(**kwargs)
+    assert seq.len(task) == len(expected)
+    assert [seq.get(task, i) for i in range(len(expected))] == [expected[i] for i in range(len(expected))]
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h10")
+def test_indices_below_minus_len_raise_index_error(view, seq):
+    task, _ = view(stop=3)
+    assert seq.get(task, -3) == view(stop=3)[1][0]
+    with pytest.raises(LearnerError) as exc:
+        seq.get(task, -4)
+    assert exc.value.type_name == "IndexError"
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h10")
+def test_a_non_integer_index_is_rejected(view, seq):
+    task, _ = view()
+    with pytest.raises(LearnerError) as exc:
+        seq.get(task, 1.0)
+    assert exc.value.type_name == "AssertionError"
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h10")
+def test_a_mixture_of_views_matches_the_reference(learner, view, seq):
+    (a, ref_a), (b, ref_b) = view(stop=4), view(start=5, step=2)
+    mixture = learner.module("nanochat.tasks.common").TaskMixture([a, b, a])
+    expected = TaskMixture([ref_a, ref_b, ref_a])
+    assert seq.len(mixture) == len(expected) == 11
+    assert [seq.get(mixture, i) for i in range(len(expected))] == [expected[i] for i in range(len(expected))]
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h10")
+def test_a_sequence_of_views_matches_the_reference(learner, view, seq):
+    (a, ref_a), (b, ref_b) = view(start=7), view(step=3)
+    sequence = learner.module("nanochat.tasks.common").TaskSequence([a, b])
+    expected = TaskSequence([ref_a, ref_b])
+    assert seq.len(sequence) == len(expected) == 7
+    assert [seq.get(sequence, i) for i in range(len(expected))] == [expected[i] for i in range(len(expected))]
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h12")
+def test_arc_examples_match_the_reference(learner, seq):
+    task = learner.module("nanochat.tasks.arc").ARC("ARC-Challenge", "test", start=3, stop=40, step=7)
+    expected = ARC("ARC-Challenge", "test", start=3, stop=40, step=7)
+    assert [seq.get(task, i) for i in range(len(expected))] == [expected[i] for i in range(len(expected))]
+
+
+@pytest.mark.step("step1")
+@pytest.mark.hint("h12")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("Pick one:", ["A", "B", "C", "D", "E"], ["1", "2", "3", "4", "5"]),
+        ("你好吗？", ["A", "B"], ["很好", "不好"]),
+        ("Odd = signs", ["A", "B"], ["x=y", " leading space"]),
+    ],
+    ids=["five", "unicode", "equals"],
+)
+def test_render_mc_matches_the_reference(tc, args):
+    assert tc.render_mc(*args) == render_mc(*args)
+
+
+# --- step 2 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step2")
 @pytest.mark.hint("h3")
 def test_full_mixture_sizes_match_the_reference(mid, learner, base_dir):
     train, val = mid.mid_mixture(False)
@@ -17,7 +100,7 @@ def test_full_mixture_sizes_match_the_reference(mid, learner, base_dir):
     assert learner.value(val.lengths) == ref_val.lengths, "full val mixture task sizes"
 
 
-@pytest.mark.step("step1")
+@pytest.mark.step("step2")
 @pytest.mark.hint("h1")
 def test_full_mixture_conversations_match_the_reference(mid, base_dir):
     train, val = mid.mid_mixture(False)
@@ -28,7 +111,7 @@ def test_full_mixture_conversations_match_the_reference(mid, base_dir):
         assert val[i] == ref_val[i], f"val conversation {i} differs"
 
 
-@pytest.mark.step("step1")
+@pytest.mark.step("step2")
 @pytest.mark.hint("h2")
 def test_tiny_mixture_without_an_identity_file_still_builds(mid, learner, tmp_path, monkeypatch):
     los = learner.module("os")
@@ -47,10 +130,10 @@ def test_tiny_mixture_without_an_identity_file_still_builds(mid, learner, tmp_pa
     assert sizes == ref.mid_mixture(True)[0].lengths
 
 
-# --- step 2 ---------------------------------------------------------------------------------------------------
+# --- step 3 ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.step("step2")
+@pytest.mark.step("step3")
 @pytest.mark.hint("h6")
 @pytest.mark.parametrize(("B", "T"), [(1, 4), (3, 5), (4, 32)])
 def test_many_windows_match_the_reference_across_epochs(mid, tok, lnext, judge_tok, md, B, T):
@@ -61,7 +144,7 @@ def test_many_windows_match_the_reference_across_epochs(mid, tok, lnext, judge_t
         assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1]), f"B={B} T={T}: window {step}"
 
 
-@pytest.mark.step("step2")
+@pytest.mark.step("step3")
 @pytest.mark.hint("h4")
 def test_generator_strides_over_the_dataset_by_rank(mid, tok, lnext, learner, judge_tok, md, monkeypatch):
     env = {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}
@@ -81,10 +164,10 @@ def test_generator_strides_over_the_dataset_by_rank(mid, tok, lnext, learner, ju
         assert torch.equal(got[step][0], want[0]), f"rank 1 of 2 must start at row 1: window {step} differs"
 
 
-# --- step 3 ---------------------------------------------------------------------------------------------------
+# --- step 4 ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.step("step3")
+@pytest.mark.step("step4")
 @pytest.mark.hint("h8")
 @pytest.mark.parametrize("progress", [0.0, 0.5, 0.7999, 0.8, 0.85, 0.95, 0.999, 1.0])
 def test_lr_multiplier_matches_the_reference(mid, progress):
@@ -92,7 +175,7 @@ def test_lr_multiplier_matches_the_reference(mid, progress):
     assert got == pytest.approx(ref.get_lr_multiplier(progress), abs=1e-9), f"lr multiplier at {progress}"
 
 
-@pytest.mark.step("step3")
+@pytest.mark.step("step4")
 @pytest.mark.hint("h9")
 @pytest.mark.parametrize("num_epochs", [1, 2])
 def test_state_progress_and_last_step_follow_the_reference(
@@ -114,7 +197,7 @@ def test_state_progress_and_last_step_follow_the_reference(
         assert got["progress"] == pytest.approx(ref_state["progress"]), f"progress after window {step}"
 
 
-@pytest.mark.step("step3")
+@pytest.mark.step("step4")
 @pytest.mark.hint("h9")
 def test_last_step_is_set_once_the_cursor_wraps(mid, tok, lnext, lstate, learner, md):
     state = lstate()
