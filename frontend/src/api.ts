@@ -469,9 +469,7 @@ export function decodeReflectionQuestions(v: unknown): ReflectionQuestion[] {
       id: str(o.id, `questions[${i}].id`),
       kind: o.kind === "choice" ? "choice" : "text",
       prompt: localized(o.prompt),
-      choices: Array.isArray(o.choices)
-        ? o.choices.filter(isObj).map((c) => ({ id: optStr(c.id) ?? "", text: localized(c.text) }))
-        : [],
+      choices: Array.isArray(o.choices) ? o.choices.filter(isObj).map((c) => ({ id: optStr(c.id) ?? "", text: localized(c.text) })) : [],
     };
   });
 }
@@ -491,7 +489,13 @@ export function decodeReview(v: unknown): ReviewItem[] {
   if (!Array.isArray(v)) return [];
   return v.filter(isObj).flatMap((r) =>
     typeof r.slug === "string"
-      ? [{ slug: r.slug, title: localized(r.title ?? r.slug), reason: oneOf(r.reason, ["last_attempt_failed", "reflection_pending", "other"] as const, "other") }]
+      ? [
+          {
+            slug: r.slug,
+            title: localized(r.title ?? r.slug),
+            reason: oneOf(r.reason, ["last_attempt_failed", "reflection_pending", "other"] as const, "other"),
+          },
+        ]
       : [],
   );
 }
@@ -659,9 +663,7 @@ export interface NewThread {
 // ---------------------------------------------------------------------------------------------- websocket frames
 
 export type ServerFrame =
-  | { type: "grading.event"; submissionId: string; event: EngineEvent }
-  | { type: "error"; message: string }
-  | { type: "other" };
+  { type: "grading.event"; submissionId: string; event: EngineEvent } | { type: "error"; message: string } | { type: "other" };
 
 export function decodeFrame(raw: string): ServerFrame {
   let v: unknown;

@@ -51,11 +51,7 @@ function moduleCard(m: ModuleSummary, current: boolean, bySlug: Map<string, Modu
       : h(
           "span",
           {},
-          m.lastScore !== null && m.lastMaxScore
-            ? `${Math.round((100 * m.lastScore) / m.lastMaxScore)}%`
-            : m.attempts > 0
-              ? `${m.attempts}×`
-              : "",
+          m.lastScore !== null && m.lastMaxScore ? `${Math.round((100 * m.lastScore) / m.lastMaxScore)}%` : m.attempts > 0 ? `${m.attempts}×` : "",
         );
   const action =
     m.state === "locked"
@@ -97,8 +93,17 @@ function renderProgress(modules: ModuleSummary[]): HTMLElement {
   return h(
     "div",
     { class: "progress-wrap" },
-    h("div", { class: "progress-label" }, h("span", { "data-testid": "progress" }, t("dashboard.progress", { done, total })), h("span", {}, `${pct}%`)),
-    h("div", { class: "progress-bar", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100 }, h("span", { style: `width:${pct}%` })),
+    h(
+      "div",
+      { class: "progress-label" },
+      h("span", { "data-testid": "progress" }, t("dashboard.progress", { done, total })),
+      h("span", {}, `${pct}%`),
+    ),
+    h(
+      "div",
+      { class: "progress-bar", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100 },
+      h("span", { style: `width:${pct}%` }),
+    ),
   );
 }
 
@@ -212,7 +217,12 @@ function renderAwards(awards: Award[]): HTMLElement {
   return h(
     "section",
     { class: "card card-pad", "data-testid": "badges" },
-    h("div", { class: "card-head" }, h("h2", {}, t("dashboard.badges")), h("span", { class: "faint" }, t("dashboard.badges_count", { n: earned, total: awards.length }))),
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", {}, t("dashboard.badges")),
+      h("span", { class: "faint" }, t("dashboard.badges_count", { n: earned, total: awards.length })),
+    ),
     h(
       "ul",
       { class: "awards" },
@@ -229,7 +239,9 @@ function renderAwards(awards: Award[]): HTMLElement {
             h(
               "span",
               { class: "faint" },
-              a.earned ? t("dashboard.badge_earned", { when: ago(a.earnedAt, lang()) }) : t("dashboard.badge_progress", { count: a.count, target: a.target }),
+              a.earned
+                ? t("dashboard.badge_earned", { when: ago(a.earnedAt, lang()) })
+                : t("dashboard.badge_progress", { count: a.count, target: a.target }),
             ),
           ),
         ),

@@ -344,9 +344,7 @@ export function lang(): Lang {
 /** Translate `key`, replacing `{name}` placeholders with `vars`. */
 export function t(key: MessageKey, vars: Record<string, string | number> = {}): string {
   const table: Record<MessageKey, string> = lang() === "zh-hans" ? zh : en;
-  return (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in vars ? String(vars[name]) : whole,
-  );
+  return (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
 }
 
 /** A localised content string: `{en, zh}` pairs pick the page language, falling back to the other one. */

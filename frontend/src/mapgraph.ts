@@ -65,9 +65,7 @@ interface Route {
 /** The (prerequisite → module) pairs whose both ends are on the map, in map order. */
 export function mapEdges(modules: ModuleSummary[]): MapEdge[] {
   const onMap = new Set(modules.map((m) => m.slug));
-  return modules.flatMap((m) =>
-    m.prerequisites.filter((p) => onMap.has(p) && p !== m.slug).map((p) => ({ from: p, to: m.slug, state: m.state })),
-  );
+  return modules.flatMap((m) => m.prerequisites.filter((p) => onMap.has(p) && p !== m.slug).map((p) => ({ from: p, to: m.slug, state: m.state })));
 }
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string>): SVGElementTagNameMap[K] {

@@ -202,18 +202,40 @@ function renderGuide(detail: ModuleDetail, panel: HTMLElement): void {
       "div",
       { class: "meta-block" },
       detail.goals.length
-        ? h("div", {}, h("h3", {}, t("module.goals")), h("ul", {}, detail.goals.map((g) => h("li", {}, pick(g)))))
+        ? h(
+            "div",
+            {},
+            h("h3", {}, t("module.goals")),
+            h(
+              "ul",
+              {},
+              detail.goals.map((g) => h("li", {}, pick(g))),
+            ),
+          )
         : null,
       h(
         "div",
         {},
         h("h3", {}, t("module.prerequisites")),
         detail.prerequisites.length
-          ? h("div", { class: "prereqs" }, detail.prerequisites.map((p) => h("a", { class: "badge", href: `/modules/${encodeURIComponent(p)}/` }, p)))
+          ? h(
+              "div",
+              { class: "prereqs" },
+              detail.prerequisites.map((p) => h("a", { class: "badge", href: `/modules/${encodeURIComponent(p)}/` }, p)),
+            )
           : h("span", { class: "muted" }, t("module.none")),
       ),
       detail.steps.length
-        ? h("div", {}, h("h3", {}, t("module.steps")), h("ol", {}, detail.steps.map((s) => h("li", {}, h("code", {}, s.id), " ", pick(s.title)))))
+        ? h(
+            "div",
+            {},
+            h("h3", {}, t("module.steps")),
+            h(
+              "ol",
+              {},
+              detail.steps.map((s) => h("li", {}, h("code", {}, s.id), " ", pick(s.title))),
+            ),
+          )
         : null,
     ),
     guide,
@@ -228,7 +250,9 @@ function renderHints(ctx: Ctx): void {
   const maxLevel = revealed.reduce((m, x) => Math.max(m, x.level), 0);
   const nextLevel = maxLevel + 1;
   const more = ctx.detail.hintLevels === 0 ? maxLevel < 3 : nextLevel <= ctx.detail.hintLevels;
-  const button = more ? h("button", { type: "button", class: "btn btn-primary btn-sm", "data-testid": "reveal-hint" }, t("hints.reveal", { n: nextLevel })) : null;
+  const button = more
+    ? h("button", { type: "button", class: "btn btn-primary btn-sm", "data-testid": "reveal-hint" }, t("hints.reveal", { n: nextLevel }))
+    : null;
   button?.addEventListener("click", () => {
     button.disabled = true;
     api
@@ -289,7 +313,10 @@ function renderHistory(ctx: Ctx): void {
           void (async () => {
             if (code.hidden && code.childElementCount === 0) {
               const files = await attemptFiles(s);
-              fill(code, Object.entries(files).map(([path, text]) => h("div", {}, h("div", { class: "path" }, path), h("pre", {}, text))));
+              fill(
+                code,
+                Object.entries(files).map(([path, text]) => h("div", {}, h("div", { class: "path" }, path), h("pre", {}, text))),
+              );
             }
             code.hidden = !code.hidden;
             toggle.textContent = code.hidden ? t("history.view_code") : t("history.hide_code");
@@ -333,7 +360,12 @@ function reviewAction(ctx: Ctx, s: Submission, n: number): HTMLElement | null {
     const status = t(existing.status === "resolved" ? "discussion.resolved" : "discussion.open");
     const link = h(
       "a",
-      { href: `#thread-${existing.id}`, class: "btn btn-sm review-link", "data-testid": "review-link", "data-answered": String(existing.mentorAnswered) },
+      {
+        href: `#thread-${existing.id}`,
+        class: "btn btn-sm review-link",
+        "data-testid": "review-link",
+        "data-answered": String(existing.mentorAnswered),
+      },
       t("review.open", { status }),
       existing.mentorAnswered ? h("span", { class: "badge badge-pass" }, t("discussion.answered")) : null,
     );
@@ -399,7 +431,11 @@ function renderReflection(ctx: Ctx, correct: Record<string, boolean> = {}): void
     const name = `q-${q.id}`;
     const verdict =
       q.id in correct
-        ? h("span", { class: `badge ${correct[q.id] ? "badge-pass" : "badge-fail"}` }, correct[q.id] ? t("reflection.correct") : t("reflection.incorrect"))
+        ? h(
+            "span",
+            { class: `badge ${correct[q.id] ? "badge-pass" : "badge-fail"}` },
+            correct[q.id] ? t("reflection.correct") : t("reflection.incorrect"),
+          )
         : null;
     const body =
       q.kind === "choice"
@@ -412,7 +448,9 @@ function renderReflection(ctx: Ctx, correct: Record<string, boolean> = {}): void
             ),
           )
         : [h("textarea", { name, rows: 4, "data-question": q.id }, ctx.answers[q.id] ?? "")];
-    form.append(h("div", { class: "question", "data-question": q.id }, h("div", { class: "prompt" }, richText(pick(q.prompt)), " ", verdict), ...body));
+    form.append(
+      h("div", { class: "question", "data-question": q.id }, h("div", { class: "prompt" }, richText(pick(q.prompt)), " ", verdict), ...body),
+    );
   }
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, t("reflection.submit"));
   const status = h("span", { class: "faint", role: "status", style: "margin-left:10px" });
@@ -477,7 +515,11 @@ function renderStepChips(ctx: Ctx, run: RunState | null): void {
     ctx.stepChips,
     ctx.detail.steps.map((s) => {
       const st = status.get(s.id);
-      return h("span", { class: `step-chip${st ? ` is-${st}` : ""}`, title: pick(s.title), "data-step": s.id }, `${st === "pass" ? "✓ " : st === "fail" ? "✗ " : ""}${s.id}`);
+      return h(
+        "span",
+        { class: `step-chip${st ? ` is-${st}` : ""}`, title: pick(s.title), "data-step": s.id },
+        `${st === "pass" ? "✓ " : st === "fail" ? "✗ " : ""}${s.id}`,
+      );
     }),
   );
 }
@@ -629,7 +671,8 @@ async function loadDetail(slug: string): Promise<ModuleDetail> {
 }
 
 async function mount(): Promise<void> {
-  const slug = (typeof page.data.module === "object" && page.data.module && "slug" in page.data.module ? String(page.data.module.slug) : "") || slugFromUrl();
+  const slug =
+    (typeof page.data.module === "object" && page.data.module && "slug" in page.data.module ? String(page.data.module.slug) : "") || slugFromUrl();
   let detail: ModuleDetail;
   try {
     detail = await loadDetail(slug);
@@ -652,7 +695,13 @@ async function mount(): Promise<void> {
   const next = decodeNextModule(page.data.next_module);
   const nextLink = h(
     "a",
-    { class: "btn btn-primary btn-sm next-link", href: next?.url ?? null, "data-slug": next?.slug ?? null, "data-testid": "next-module", hidden: true },
+    {
+      class: "btn btn-primary btn-sm next-link",
+      href: next?.url ?? null,
+      "data-slug": next?.slug ?? null,
+      "data-testid": "next-module",
+      hidden: true,
+    },
     next ? t("module.next", { title: pick(next.title) }) : "",
   );
   const header = h(
@@ -675,7 +724,10 @@ async function mount(): Promise<void> {
     discussion: "discussion.tab",
   };
   const panels = Object.fromEntries(
-    tabNames.map((n) => [n, h("div", { class: "tab-panel", role: "tabpanel", id: `panel-${n}`, "data-testid": `panel-${n}`, hidden: n !== "guide" })]),
+    tabNames.map((n) => [
+      n,
+      h("div", { class: "tab-panel", role: "tabpanel", id: `panel-${n}`, "data-testid": `panel-${n}`, hidden: n !== "guide" }),
+    ]),
   ) as unknown as Record<TabName, HTMLElement>;
   const tabButtons = tabNames.map((n) =>
     h(
@@ -701,7 +753,17 @@ async function mount(): Promise<void> {
   const formatButton = h("button", { type: "button", class: "btn btn-sm", "data-testid": "format" }, t("editor.format"));
   const resetButton = h("button", { type: "button", class: "btn btn-ghost btn-sm" }, t("editor.reset"));
   const compareButton = h("button", { type: "button", class: "btn btn-sm", "data-testid": "compare", "aria-pressed": "false" }, t("editor.compare"));
-  const toolbar = h("div", { class: "editor-toolbar" }, runButton, formatButton, compareButton, resetButton, h("span", { class: "spacer" }), lintState, saveState);
+  const toolbar = h(
+    "div",
+    { class: "editor-toolbar" },
+    runButton,
+    formatButton,
+    compareButton,
+    resetButton,
+    h("span", { class: "spacer" }),
+    lintState,
+    saveState,
+  );
   const editorHost = h("div", { class: "editor-host" });
   const diffHost = h("div", { class: "editor-host", hidden: true });
   const resultsRoot = h("section", { class: "results", "data-testid": "results", "aria-live": "polite" });
@@ -713,7 +775,12 @@ async function mount(): Promise<void> {
   // ---- files: server draft, else starter; an unsynced local copy wins
   const serverFiles: Record<string, string> = {};
   for (const f of detail.files) serverFiles[f.path] = f.draft ?? f.starter;
-  const saveLabels: Record<SaveState, MessageKey> = { saved: "editor.saved", dirty: "editor.unsaved", saving: "editor.saving", error: "editor.save_failed" };
+  const saveLabels: Record<SaveState, MessageKey> = {
+    saved: "editor.saved",
+    dirty: "editor.unsaved",
+    saving: "editor.saving",
+    error: "editor.save_failed",
+  };
   const saver = new DraftSaver(detail.slug, serverFiles, (state) => {
     saveState.dataset.state = state;
     saveState.textContent = t(saveLabels[state]);
@@ -801,7 +868,10 @@ async function mount(): Promise<void> {
   });
   ctx.discussion = discussion;
   if (detail.state === "passed" || detail.state === "completed") {
-    api.modules().then((modules) => updateNextLink(ctx, modules)).catch(() => undefined);
+    api
+      .modules()
+      .then((modules) => updateNextLink(ctx, modules))
+      .catch(() => undefined);
   }
   renderStepChips(ctx, null);
   renderHints(ctx);

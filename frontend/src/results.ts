@@ -147,16 +147,7 @@ export class ResultsView {
     readonly root: HTMLElement,
     private readonly callbacks: ResultsCallbacks,
   ) {
-    root.replaceChildren(
-      this.notices,
-      this.banner,
-      this.tests,
-      this.live,
-      this.adviceBox,
-      this.metricsBox,
-      this.chartsBox,
-      this.usageBox,
-    );
+    root.replaceChildren(this.notices, this.banner, this.tests, this.live, this.adviceBox, this.metricsBox, this.chartsBox, this.usageBox);
     this.empty();
   }
 
@@ -323,7 +314,11 @@ export class ResultsView {
     fill(
       this.adviceBox,
       h("div", { class: "section-title" }, t("results.advice")),
-      h("ul", { class: "advice", "data-testid": "advice" }, run.advice.map((a) => h("li", {}, richText(pick(a.text))))),
+      h(
+        "ul",
+        { class: "advice", "data-testid": "advice" },
+        run.advice.map((a) => h("li", {}, richText(pick(a.text)))),
+      ),
     );
   }
 
