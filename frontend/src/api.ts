@@ -447,7 +447,7 @@ export function decodeSubmissionList(v: unknown): Submission[] {
 export function decodeHint(v: unknown, path = "hint"): Hint {
   const o = obj(v, path);
   return {
-    id: optStr(o.id) ?? `${path}`,
+    id: optStr(o.id) ?? path,
     level: numOr(o.level, 1),
     step: optStr(o.step),
     text: localized(o.text),
@@ -472,6 +472,19 @@ export function decodeReflectionQuestions(v: unknown): ReflectionQuestion[] {
       choices: Array.isArray(o.choices) ? o.choices.filter(isObj).map((c) => ({ id: optStr(c.id) ?? "", text: localized(c.text) })) : [],
     };
   });
+}
+
+/** `POST reflection/` answers `{answers, correct: {qid: bool}, state}`. */
+export interface ReflectionAnswer {
+  correct: Record<string, boolean>;
+  state: ModuleState | null;
+}
+
+export function decodeReflectionAnswer(v: unknown): ReflectionAnswer {
+  const o = obj(v, "reflection");
+  const correct: Record<string, boolean> = {};
+  if (isObj(o.correct)) for (const [k, c] of Object.entries(o.correct)) correct[k] = c === true;
+  return { correct, state: typeof o.state === "string" && (MODULE_STATES as readonly string[]).includes(o.state) ? (o.state as ModuleState) : null };
 }
 
 export function decodeNote(v: unknown, path = "note"): Note {
@@ -809,8 +822,8 @@ export const api = {
   async revealHint(slug: string, level: number): Promise<Hint[]> {
     return decodeHintReveal(await request("POST", `/api/modules/${enc(slug)}/hints/reveal/`, { level }));
   },
-  async reflect(slug: string, answers: Record<string, string>): Promise<unknown> {
-    return request("POST", `/api/modules/${enc(slug)}/reflection/`, { answers });
+  async reflect(slug: string, answers: Record<string, string>): Promise<ReflectionAnswer> {
+    return decodeReflectionAnswer(await request("POST", `/api/modules/${enc(slug)}/reflection/`, { answers }));
   },
   async notes(): Promise<Note[]> {
     return decodeNotes(await request("GET", "/api/notes/"));

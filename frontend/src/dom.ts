@@ -32,10 +32,10 @@ export function fill(el: Element, ...children: (Child | Child[])[]): void {
   append(el, children);
 }
 
-export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+export function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} missing from the page`);
-  return el as T;
+  return el;
 }
 
 /** Run `fn` at most once per `ms` of quiet; `flush` runs a pending call now. */

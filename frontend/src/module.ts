@@ -472,11 +472,10 @@ function renderReflection(ctx: Ctx, correct: Record<string, boolean> = {}): void
       .reflect(ctx.detail.slug, answers)
       .then((res) => {
         ctx.answers = answers;
-        const r = res as { correct?: Record<string, boolean>; state?: string };
-        renderReflection(ctx, typeof r.correct === "object" && r.correct ? r.correct : {});
+        renderReflection(ctx, res.correct);
         const saved = ctx.panels.reflection.querySelector("[role=status]");
         if (saved) saved.textContent = t("reflection.saved");
-        if (typeof r.state === "string") setModuleState(ctx, r.state);
+        if (res.state !== null) setModuleState(ctx, res.state);
         toast(t("reflection.saved"));
       })
       .catch((err: unknown) => {
