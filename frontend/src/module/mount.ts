@@ -1,0 +1,213 @@
+/**
+ * Module page (`/modules/<slug>/`): guide and task on the left, Monaco on the right, results below the editor.
+ *
+ * `mount` builds the frame (layout.ts), opens the editor with the draft (drafts.ts), builds the one `Ctx` the
+ * panes share and wires the toolbar, the shortcuts and the socket. Views below are built from decoded data only
+ * (api.ts) and Monaco/Plotly only through their adapters. The Discussion tab is its own view (discussion.ts);
+ * the attempts tab asks it which attempt already has a mentor review, and hands it review requests.
+ */
+import {
+  ApiError,
+  api,
+  decodeHintReveal,
+  decodeModuleDetail,
+  decodeNextModule,
+  decodeReflectionQuestions,
+  decodeSubmissionList,
+  type Hint,
+  type ModuleDetail,
+  type ReflectionQuestion,
+} from "../api";
+import { DiscussionView } from "../discussion";
+import type { LabEditor } from "../editor";
+import { t, type MessageKey } from "../i18n";
+import { describeError, showFatal, toast, type Page } from "../page";
+import { ResultsView } from "../results";
+import { GradingSocket } from "../ws";
+import { toggleDiff } from "./compare";
+import { setTabCount, type Ctx } from "./context";
+import { DraftSaver, initialFiles, serverFiles, type SaveState } from "./drafts";
+import { renderGuide } from "./guide";
+import { renderHints } from "./hints";
+import { refreshHistory, renderHistory } from "./history";
+import { buildLayout, showLocked, type EditorPane, type Layout } from "./layout";
+import { renderStepChips } from "./paint";
+import { renderReflection } from "./reflection";
+import { listen, resumeLatest, startRun, updateNextLink } from "./runs";
+
+const SAVE_LABELS: Record<SaveState, MessageKey> = {
+  saved: "editor.saved",
+  dirty: "editor.unsaved",
+  saving: "editor.saving",
+  error: "editor.save_failed",
+};
+
+export async function mount(page: Page, root: HTMLElement): Promise<void> {
+  const detail = await loadDetail(page, root);
+  if (detail === null) return;
+  const layout = buildLayout(root, detail, decodeNextModule(page.data.next_module));
+  renderGuide(detail, layout.tabs.panels.guide);
+  const { editor, saver } = await openEditor(page, detail, layout);
+  const ctx = buildCtx(page, detail, layout, editor, saver);
+  if (detail.state === "passed" || detail.state === "completed") {
+    api
+      .modules()
+      .then((modules) => updateNextLink(ctx, modules))
+      .catch(() => undefined);
+  }
+  renderStepChips(ctx, null);
+  renderHints(ctx);
+  renderReflection(ctx);
+  if (Array.isArray(page.data.attempts)) renderHistory(ctx);
+  else await refreshHistory(ctx);
+  listen(ctx);
+  ctx.socket.start();
+  wireToolbar(ctx, layout.pane);
+  wireShortcuts(ctx);
+  ctx.discussion?.load().catch((err: unknown) => toast(describeError(err), true));
+  document.body.dataset.ready = "1";
+  resumeLatest(ctx).catch((err: unknown) => toast(describeError(err), true));
+}
+
+function slugFromUrl(): string {
+  const m = /\/modules\/([^/]+)\/?/.exec(window.location.pathname);
+  return m?.[1] ? decodeURIComponent(m[1]) : "";
+}
+
+/** The module from the page data (or the API); null after showing "locked" or a retryable error instead. */
+async function loadDetail(page: Page, root: HTMLElement): Promise<ModuleDetail | null> {
+  const pd = page.data;
+  const slug = (typeof pd.module === "object" && pd.module && "slug" in pd.module ? String(pd.module.slug) : "") || slugFromUrl();
+  let detail: ModuleDetail;
+  try {
+    detail = pd.module !== undefined && Array.isArray(pd.files) ? decodeModuleDetail(pd) : await api.module(slug);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) showLocked(root);
+    else showFatal(root, err, () => void mount(page, root));
+    return null;
+  }
+  if (detail.state === "locked") {
+    showLocked(root);
+    return null;
+  }
+  return detail;
+}
+
+/** Monaco with the files to edit (server draft, else starter; an unsynced local copy wins) and the draft saver. */
+async function openEditor(page: Page, detail: ModuleDetail, layout: Layout): Promise<{ editor: LabEditor; saver: DraftSaver }> {
+  const { saveState, lintState, editorHost } = layout.pane;
+  const server = serverFiles(detail.files);
+  const saver = new DraftSaver(detail.slug, page.context.user, server, (state) => {
+    saveState.dataset.state = state;
+    saveState.textContent = t(SAVE_LABELS[state]);
+  });
+  const { files, restored } = initialFiles(server, saver.unsyncedLocal());
+  const { LabEditor, colorizeCodeBlocks, lintSummary } = await import("../editor");
+  const lintCounts = new Map<string, number>();
+  const editor = new LabEditor(editorHost, files, {
+    onChange: (changed) => saver.changed(changed),
+    onLint: (path, diagnostics) => {
+      lintCounts.set(path, diagnostics.length);
+      const total = [...lintCounts.values()].reduce((a, b) => a + b, 0);
+      lintState.textContent = lintSummary(total);
+    },
+  });
+  if (restored) saver.changed(editor.files());
+  void colorizeCodeBlocks(layout.tabs.panels.guide);
+  return { editor, saver };
+}
+
+/** Hints, reflection questions and answers from the page data. */
+function pageExtras(
+  pd: Record<string, unknown>,
+  detail: ModuleDetail,
+): { hints: Map<string, Hint>; questions: ReflectionQuestion[]; answers: Record<string, string> } {
+  const hints = new Map<string, Hint>();
+  // `hints` is {revealed: [...], levels: [int]} (a bare list of revealed hints is accepted too)
+  const hintData = typeof pd.hints === "object" && pd.hints !== null ? (pd.hints as Record<string, unknown>) : {};
+  const revealed = Array.isArray(pd.hints) ? pd.hints : hintData.revealed;
+  if (Array.isArray(revealed)) for (const hint of decodeHintReveal({ hints: revealed })) hints.set(hint.id, hint);
+  const levels = hintData.levels ?? pd.hint_levels;
+  if (levels !== undefined) detail.hintLevels = decodeModuleDetail({ slug: detail.slug, hint_levels: levels }).hintLevels;
+  const reflection = typeof pd.reflection === "object" && pd.reflection !== null ? (pd.reflection as Record<string, unknown>) : {};
+  const questions = decodeReflectionQuestions(reflection.questions ?? pd.reflection_questions ?? pd.questions ?? []);
+  const answersRaw = reflection.answers ?? pd.reflection_answers;
+  const answers: Record<string, string> = {};
+  if (answersRaw && typeof answersRaw === "object") {
+    for (const [k, v] of Object.entries(answersRaw)) if (typeof v === "string") answers[k] = v;
+  }
+  return { hints, questions, answers };
+}
+
+function buildCtx(page: Page, detail: ModuleDetail, layout: Layout, editor: LabEditor, saver: DraftSaver): Ctx {
+  const pd = page.data;
+  const { compareButton } = layout.pane;
+  // the reference opens after the first attempt: the button says so until then
+  const setCompareAvailable = (available: boolean): void => {
+    compareButton.disabled = !available;
+    compareButton.title = available ? "" : t("diff.locked");
+  };
+  setCompareAvailable(pd.reference_available !== false);
+  const ctx: Ctx = {
+    detail,
+    editor,
+    saver,
+    results: new ResultsView(layout.pane.resultsRoot, { onHint: () => layout.tabs.select("hints") }),
+    socket: new GradingSocket(typeof pd.ws_url === "string" ? pd.ws_url : undefined),
+    run: null,
+    submissions: Array.isArray(pd.attempts) ? decodeSubmissionList(pd.attempts) : [],
+    ...pageExtras(pd, detail),
+    stepChips: layout.header.stepChips,
+    stateBadge: layout.header.stateBadge,
+    nextLink: layout.header.nextLink,
+    runButton: layout.pane.runButton,
+    selectTab: layout.tabs.select,
+    panels: layout.tabs.panels,
+    diff: null,
+    pollTimer: null,
+    onAttempt: () => setCompareAvailable(true),
+    discussion: null,
+  };
+  const discussion = new DiscussionView(layout.tabs.panels.discussion, {
+    slug: detail.slug,
+    isInstructor: page.context.isInstructor,
+    show: () => layout.tabs.select("discussion"),
+    onChange: () => {
+      setTabCount("discussion", discussion.openCount());
+      renderHistory(ctx);
+    },
+  });
+  ctx.discussion = discussion;
+  return ctx;
+}
+
+function wireToolbar(ctx: Ctx, pane: EditorPane): void {
+  pane.runButton.addEventListener("click", () => void startRun(ctx));
+  pane.formatButton.addEventListener("click", () => {
+    ctx.editor.format().catch((err: unknown) => toast(t("editor.format_failed", { message: describeError(err) }), true));
+  });
+  pane.resetButton.addEventListener("click", () => {
+    const path = ctx.editor.activePath();
+    const starter = ctx.detail.files.find((f) => f.path === path)?.starter;
+    if (starter !== undefined && window.confirm(t("editor.reset_confirm", { path }))) ctx.editor.setFiles({ [path]: starter });
+  });
+  pane.compareButton.addEventListener("click", () => void toggleDiff(ctx, pane.compareButton, pane.editorHost, pane.diffHost));
+}
+
+/** Ctrl/Cmd+Enter runs the tests; Ctrl/Cmd+S saves now (instead of the browser's "save page"). */
+function wireShortcuts(ctx: Ctx): void {
+  ctx.editor.addShortcut("run", () => {
+    if (!ctx.runButton.disabled) void startRun(ctx);
+  });
+  ctx.editor.addShortcut("save", () => void ctx.saver.flush());
+  window.addEventListener("keydown", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey)) return;
+    if (ev.key === "Enter" && !ctx.runButton.disabled) {
+      ev.preventDefault();
+      void startRun(ctx);
+    } else if (ev.key === "s") {
+      ev.preventDefault();
+      void ctx.saver.flush();
+    }
+  });
+}
