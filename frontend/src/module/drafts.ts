@@ -71,6 +71,7 @@ export class DraftSaver {
   }
 
   private async save(): Promise<void> {
+    if (this.state === "saved") return; // the server has the latest text (a debounced call after a follow-up save)
     if (this.saving) {
       this.again = true;
       return;
