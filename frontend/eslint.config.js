@@ -39,5 +39,6 @@ export default defineConfig(
   {
     files: ["*.js", "*.config.ts", "scripts/**"],
     extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { console: "readonly", process: "readonly" } },
   },
 );

@@ -3,26 +3,15 @@
  * modules to review, badges, the learning log (notes), and for instructors the mentor queue (open review requests).
  *
  * Design choices:
- * - Renders from the page data Django embedded (no request on load); the notes form posts to `/api/notes/`
- *   and re-renders the list from the server's answer.
+ * - Renders from the page data Django embedded (no request on load), decoded against its schema
+ *   (`page-dashboard.schema.json`); the notes form posts to `/api/notes/` and re-renders the list from the
+ *   server's answer.
  * - The "current" module (first one open and not yet passed) is highlighted, so "what next" is one glance.
  * - Badges not yet earned are shown too (greyed, with `count of target`): a badge also says what to try next.
  * - Locked cards are not links; they say which modules unlock them. The map also draws the unlock graph
  *   behind the cards (`mapgraph.ts`, which documents its layout and phone choices).
  */
-import {
-  api,
-  decodeAwards,
-  decodeModuleList,
-  decodeNotes,
-  decodeReview,
-  decodeThreadList,
-  type Award,
-  type ModuleSummary,
-  type Note,
-  type ReviewItem,
-  type ThreadSummary,
-} from "./api";
+import { api, decodeDashboardPage, type Award, type ModuleSummary, type Note, type ReviewItem, type ThreadSummary } from "./api";
 import { ago, byId, fill, h } from "./dom";
 import { lang, pick, t, type MessageKey } from "./i18n";
 import { drawMapGraph } from "./mapgraph";
@@ -293,21 +282,13 @@ function render(d: DashboardData): void {
   );
 }
 
-async function load(): Promise<void> {
+function load(): void {
   try {
-    const pd = page.data;
-    const modules = Array.isArray(pd.modules) ? decodeModuleList(pd.modules) : await api.modules();
-    const notes = Array.isArray(pd.notes) ? decodeNotes(pd.notes) : await api.notes();
-    render({
-      modules,
-      notes,
-      review: decodeReview(pd.review),
-      awards: decodeAwards(pd.badges),
-      mentorQueue: page.context.isInstructor ? decodeThreadList({ reviews: pd.mentor_queue ?? [] }, "reviews") : null,
-    });
+    const d = decodeDashboardPage(page.data);
+    render({ ...d, mentorQueue: page.context.isInstructor ? d.mentorQueue : null });
   } catch (err) {
-    showFatal(root, err, () => void load());
+    showFatal(root, err, load);
   }
 }
 
-void load();
+load();

@@ -87,7 +87,7 @@ describe("GradingSocket", () => {
     FakeSocket.latest().receive({ type: "grading.event", submission_id: 3, event: EVENT });
     FakeSocket.latest().receive("{not json");
     expect(frames[0]).toMatchObject({ type: "grading.event", submissionId: "3", event: { type: "phase", phase: "tests_collected", count: 2 } });
-    expect(frames[1]).toMatchObject({ type: "error" });
+    expect(frames[1]).toMatchObject({ type: "invalid", submissionId: null });
   });
 
   it("stays closed after stop()", () => {

@@ -26,7 +26,7 @@ export function renderHistory(ctx: Ctx): void {
       "div",
       { "data-testid": "history" },
       subs.map((s, i) => {
-        const n = s.number ?? total - i;
+        const n = total - i;
         const status = s.result?.status ?? (s.status === "queued" ? "queued" : "running");
         const code = h("div", { class: "code", hidden: true });
         const toggle = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-action": "show-code" }, t("history.view_code"));

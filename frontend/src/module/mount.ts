@@ -6,18 +6,7 @@
  * (api.ts) and Monaco/Plotly only through their adapters. The Discussion tab is its own view (discussion.ts);
  * the attempts tab asks it which attempt already has a mentor review, and hands it review requests.
  */
-import {
-  ApiError,
-  api,
-  decodeHintReveal,
-  decodeModuleDetail,
-  decodeNextModule,
-  decodeReflectionQuestions,
-  decodeSubmissionList,
-  type Hint,
-  type ModuleDetail,
-  type ReflectionQuestion,
-} from "../api";
+import { api, decodeModulePage, type ModulePage } from "../api";
 import { DiscussionView } from "../discussion";
 import type { LabEditor } from "../editor";
 import { t, type MessageKey } from "../i18n";
@@ -29,7 +18,7 @@ import { setTabCount, type Ctx } from "./context";
 import { DraftSaver, initialFiles, serverFiles, type SaveState } from "./drafts";
 import { renderGuide } from "./guide";
 import { renderHints } from "./hints";
-import { refreshHistory, renderHistory } from "./history";
+import { renderHistory } from "./history";
 import { buildLayout, showLocked, type EditorPane, type Layout } from "./layout";
 import { renderStepChips } from "./paint";
 import { renderReflection } from "./reflection";
@@ -43,12 +32,13 @@ const SAVE_LABELS: Record<SaveState, MessageKey> = {
 };
 
 export async function mount(page: Page, root: HTMLElement): Promise<void> {
-  const detail = await loadDetail(page, root);
-  if (detail === null) return;
-  const layout = buildLayout(root, detail, decodeNextModule(page.data.next_module));
+  const data = loadPage(page, root);
+  if (data === null) return;
+  const { detail } = data;
+  const layout = buildLayout(root, detail, data.next);
   renderGuide(detail, layout.tabs.panels.guide);
-  const { editor, saver } = await openEditor(page, detail, layout);
-  const ctx = buildCtx(page, detail, layout, editor, saver);
+  const { editor, saver } = await openEditor(page, data, layout);
+  const ctx = buildCtx(page, data, layout, editor, saver);
   if (detail.state === "passed" || detail.state === "completed") {
     api
       .modules()
@@ -58,8 +48,7 @@ export async function mount(page: Page, root: HTMLElement): Promise<void> {
   renderStepChips(ctx, null);
   renderHints(ctx);
   renderReflection(ctx);
-  if (Array.isArray(page.data.attempts)) renderHistory(ctx);
-  else await refreshHistory(ctx);
+  renderHistory(ctx);
   listen(ctx);
   ctx.socket.start();
   wireToolbar(ctx, layout.pane);
@@ -69,32 +58,25 @@ export async function mount(page: Page, root: HTMLElement): Promise<void> {
   resumeLatest(ctx).catch((err: unknown) => toast(describeError(err), true));
 }
 
-function slugFromUrl(): string {
-  const m = /\/modules\/([^/]+)\/?/.exec(window.location.pathname);
-  return m?.[1] ? decodeURIComponent(m[1]) : "";
-}
-
-/** The module from the page data (or the API); null after showing "locked" or a retryable error instead. */
-async function loadDetail(page: Page, root: HTMLElement): Promise<ModuleDetail | null> {
-  const pd = page.data;
-  const slug = (typeof pd.module === "object" && pd.module && "slug" in pd.module ? String(pd.module.slug) : "") || slugFromUrl();
-  let detail: ModuleDetail;
+/** The page data, decoded; null after showing "locked" or the error (with a retry) instead. */
+function loadPage(page: Page, root: HTMLElement): ModulePage | null {
+  let data: ModulePage;
   try {
-    detail = pd.module !== undefined && Array.isArray(pd.files) ? decodeModuleDetail(pd) : await api.module(slug);
+    data = decodeModulePage(page.data);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 403) showLocked(root);
-    else showFatal(root, err, () => void mount(page, root));
+    showFatal(root, err, () => void mount(page, root));
     return null;
   }
-  if (detail.state === "locked") {
+  if (data.detail.state === "locked") {
     showLocked(root);
     return null;
   }
-  return detail;
+  return data;
 }
 
 /** Monaco with the files to edit (server draft, else starter; an unsynced local copy wins) and the draft saver. */
-async function openEditor(page: Page, detail: ModuleDetail, layout: Layout): Promise<{ editor: LabEditor; saver: DraftSaver }> {
+async function openEditor(page: Page, data: ModulePage, layout: Layout): Promise<{ editor: LabEditor; saver: DraftSaver }> {
+  const { detail } = data;
   const { saveState, lintState, editorHost } = layout.pane;
   const server = serverFiles(detail.files);
   const saver = new DraftSaver(detail.slug, page.context.user, server, (state) => {
@@ -117,46 +99,26 @@ async function openEditor(page: Page, detail: ModuleDetail, layout: Layout): Pro
   return { editor, saver };
 }
 
-/** Hints, reflection questions and answers from the page data. */
-function pageExtras(
-  pd: Record<string, unknown>,
-  detail: ModuleDetail,
-): { hints: Map<string, Hint>; questions: ReflectionQuestion[]; answers: Record<string, string> } {
-  const hints = new Map<string, Hint>();
-  // `hints` is {revealed: [...], levels: [int]} (a bare list of revealed hints is accepted too)
-  const hintData = typeof pd.hints === "object" && pd.hints !== null ? (pd.hints as Record<string, unknown>) : {};
-  const revealed = Array.isArray(pd.hints) ? pd.hints : hintData.revealed;
-  if (Array.isArray(revealed)) for (const hint of decodeHintReveal({ hints: revealed })) hints.set(hint.id, hint);
-  const levels = hintData.levels ?? pd.hint_levels;
-  if (levels !== undefined) detail.hintLevels = decodeModuleDetail({ slug: detail.slug, hint_levels: levels }).hintLevels;
-  const reflection = typeof pd.reflection === "object" && pd.reflection !== null ? (pd.reflection as Record<string, unknown>) : {};
-  const questions = decodeReflectionQuestions(reflection.questions ?? pd.reflection_questions ?? pd.questions ?? []);
-  const answersRaw = reflection.answers ?? pd.reflection_answers;
-  const answers: Record<string, string> = {};
-  if (answersRaw && typeof answersRaw === "object") {
-    for (const [k, v] of Object.entries(answersRaw)) if (typeof v === "string") answers[k] = v;
-  }
-  return { hints, questions, answers };
-}
-
-function buildCtx(page: Page, detail: ModuleDetail, layout: Layout, editor: LabEditor, saver: DraftSaver): Ctx {
-  const pd = page.data;
+function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEditor, saver: DraftSaver): Ctx {
+  const { detail } = data;
   const { compareButton } = layout.pane;
   // the reference opens after the first attempt: the button says so until then
   const setCompareAvailable = (available: boolean): void => {
     compareButton.disabled = !available;
     compareButton.title = available ? "" : t("diff.locked");
   };
-  setCompareAvailable(pd.reference_available !== false);
+  setCompareAvailable(data.referenceAvailable);
   const ctx: Ctx = {
     detail,
     editor,
     saver,
     results: new ResultsView(layout.pane.resultsRoot, { onHint: () => layout.tabs.select("hints") }),
-    socket: new GradingSocket(typeof pd.ws_url === "string" ? pd.ws_url : undefined),
+    socket: new GradingSocket(data.wsUrl),
     run: null,
-    submissions: Array.isArray(pd.attempts) ? decodeSubmissionList(pd.attempts) : [],
-    ...pageExtras(pd, detail),
+    submissions: data.attempts,
+    hints: new Map(data.hints.map((hint) => [hint.id, hint])),
+    questions: data.questions,
+    answers: data.answers,
     stepChips: layout.header.stepChips,
     stateBadge: layout.header.stateBadge,
     nextLink: layout.header.nextLink,

@@ -64,7 +64,7 @@ function send(ctx: Ctx, form: HTMLFormElement, submit: HTMLButtonElement, status
       renderReflection(ctx, res.correct);
       const saved = ctx.panels.reflection.querySelector("[role=status]");
       if (saved) saved.textContent = t("reflection.saved");
-      if (res.state !== null) setModuleState(ctx, res.state);
+      setModuleState(ctx, res.state);
       toast(t("reflection.saved"));
     })
     .catch((err: unknown) => {
