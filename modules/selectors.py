@@ -154,6 +154,53 @@ def module_states(*, user: AbstractBaseUser) -> list[ModuleState]:
     return states
 
 
+def bilingual(value: Any) -> dict[str, str]:
+    """``{en, zh}`` content text with both keys filled (each falls back to the other): for language-neutral payloads."""
+    if not isinstance(value, dict):
+        text = "" if value is None else str(value)
+        return {"en": text, "zh": text}
+    en, zh = value.get("en") or "", value.get("zh") or ""
+    return {"en": en or zh, "zh": zh or en}
+
+
+def locked_module_slugs(*, user: AbstractBaseUser) -> set[str]:
+    """The active modules ``user`` may not open yet."""
+    return {s.module.slug for s in module_states(user=user) if s.state == "locked"}
+
+
+def module_standing(*, user: AbstractBaseUser, module: Module, locked_before: set[str]) -> dict[str, Any]:
+    """Where ``user`` stands after a verdict on ``module``, language-neutral (what the module page updates):
+    ``progress`` {state, attempts, best_score, max_score, passed_at}; ``unlocked`` [{slug, title {en, zh}, url}]
+    (modules in ``locked_before`` that are open now); ``next_module`` {slug, title, url, state} | null (the next
+    module in course order). One pass over ``module_states`` (3-4 queries)."""
+    states = module_states(user=user)
+    mine = next((s for s in states if s.module.pk == module.pk), None)
+    progress = mine.progress if mine is not None else None
+
+    def link(state: ModuleState) -> dict[str, Any]:
+        slug = state.module.slug
+        return {
+            "slug": slug,
+            "title": bilingual(state.module.title),
+            "url": reverse("module-page", args=[slug]),
+        }
+
+    following = next(
+        (s for s in states if (s.module.order, s.module.slug) > (module.order, module.slug)), None
+    )
+    return {
+        "progress": {
+            "state": mine.state if mine is not None else module_state(user=user, module=module),
+            "attempts": progress.attempts if progress else 0,
+            "best_score": progress.best_score if progress else 0.0,
+            "max_score": progress.max_score if progress else 0.0,
+            "passed_at": progress.passed_at.isoformat() if progress and progress.passed_at else None,
+        },
+        "unlocked": [link(s) for s in states if s.module.slug in locked_before and s.state != "locked"],
+        "next_module": {**link(following), "state": following.state} if following is not None else None,
+    }
+
+
 def module_state(*, user: AbstractBaseUser, module: Module) -> str:
     row = Progress.objects.filter(user=user, module=module).first()
     if row is not None and row.status == Progress.Status.COMPLETED:

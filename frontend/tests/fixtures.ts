@@ -81,7 +81,7 @@ export function submissionDetail(overrides: Record<string, unknown> = {}): Recor
       { type: "output", seq: 2, t: 0.2, stream: "stdout", test_id: "visible/test_hello.py::test_greet", data: "hi\n" },
       { type: "metric", seq: 3, t: 0.3, name: "loss", series: [3, 2, 1] },
       { type: "test_finished", seq: 4, t: 0.4, test: testResult() },
-      { type: "verdict", seq: 5, result: result() },
+      verdictEvent(),
     ],
     ...overrides,
   };
@@ -146,6 +146,20 @@ export function thread(overrides: Record<string, unknown> = {}): Record<string, 
     updated_at: "2026-01-01T00:00:00+00:00",
     url: "/modules/01-hello/#thread-3",
     api_url: "/api/threads/3/",
+    ...overrides,
+  };
+}
+
+export function verdictEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: "verdict",
+    seq: 5,
+    result: result(),
+    advice: [{ id: "greet", advice: { en: "Mind the comma.", zh: "注意逗号。" } }],
+    attempt: attempt(),
+    progress: { state: "passed", attempts: 2, best_score: 1, max_score: 1, passed_at: "2026-01-01T00:00:02+00:00" },
+    unlocked: [{ slug: "02-next", title: { en: "Next", zh: "下一步" }, url: "/modules/02-next/" }],
+    next_module: { slug: "02-next", title: { en: "Next", zh: "下一步" }, url: "/modules/02-next/", state: "unlocked" },
     ...overrides,
   };
 }
