@@ -25,6 +25,7 @@ import type {
   WireSubmissionDetail,
   WireThread,
   WireThreadDetail,
+  WireVerdictEvent,
 } from "./gen/wire";
 import type { Validator } from "./gen/validators";
 import * as validate from "./gen/validators";
@@ -149,7 +150,26 @@ export type EngineEvent =
   | { type: "output"; seq: number; t: number; stream: "stdout" | "stderr"; testId: string | null; data: string }
   | { type: "test_finished"; seq: number; t: number; test: TestResult }
   | { type: "metric"; seq: number; t: number; name: string; value: MetricValue }
-  | { type: "verdict"; seq: number; t: number; result: GradeResult };
+  | { type: "verdict"; seq: number; t: number; result: GradeResult; verdict: Verdict };
+
+/** A module named in a verdict (texts in both languages). */
+export interface ModuleLink {
+  slug: string;
+  title: Localized;
+  url: string;
+}
+
+/** What a verdict event carries besides the result: everything the module page updates after a run. */
+export interface Verdict {
+  advice: Advice[];
+  /** The attempt as the attempts tab lists it. */
+  attempt: Submission;
+  progress: { state: ModuleState; attempts: number; bestScore: number; maxScore: number; passedAt: string | null };
+  /** Modules this verdict opened. */
+  unlocked: ModuleLink[];
+  /** The next module in course order, with the learner's state on it. */
+  next: (ModuleLink & { state: ModuleState }) | null;
+}
 
 export interface Submission {
   id: string;
@@ -348,8 +368,19 @@ function engineEvent(e: WireEngineEvent): EngineEvent {
       // the schema lets through exactly one of the two
       return { type: "metric", seq: e.seq, t: e.t, name: e.name, value: e.series ?? e.value ?? 0 };
     case "verdict":
-      return { type: "verdict", seq: e.seq, t: e.t ?? 0, result: gradeResult(e.result) };
+      return { type: "verdict", seq: e.seq, t: e.t ?? 0, result: gradeResult(e.result), verdict: verdict(e) };
   }
+}
+
+function verdict(e: WireVerdictEvent): Verdict {
+  const p = e.progress;
+  return {
+    advice: e.advice.map((a) => ({ id: a.id, text: a.advice })),
+    attempt: attempt(e.attempt),
+    progress: { state: p.state, attempts: p.attempts, bestScore: p.best_score, maxScore: p.max_score, passedAt: p.passed_at },
+    unlocked: e.unlocked,
+    next: e.next_module,
+  };
 }
 
 const EVENT_TYPES: readonly string[] = ["phase", "test_started", "output", "test_finished", "metric", "verdict"];

@@ -15,16 +15,16 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function started(): { socket: GradingSocket; statuses: SocketStatus[]; frames: ServerFrame[]; reconnects: number[] } {
+function started(): { socket: GradingSocket; statuses: SocketStatus[]; frames: ServerFrame[]; rejected: string[] } {
   const socket = new GradingSocket();
   const statuses: SocketStatus[] = [];
   const frames: ServerFrame[] = [];
-  const reconnects: number[] = [];
+  const rejected: string[] = [];
   socket.onStatus((s) => statuses.push(s));
   socket.onFrame((f) => frames.push(f));
-  socket.onReconnect(() => reconnects.push(Date.now()));
+  socket.onRejected((id) => rejected.push(id));
   socket.start();
-  return { socket, statuses, frames, reconnects };
+  return { socket, statuses, frames, rejected };
 }
 
 describe("GradingSocket", () => {
@@ -41,7 +41,7 @@ describe("GradingSocket", () => {
   });
 
   it("reconnects after a drop and subscribes again to everything it follows", () => {
-    const { socket, statuses, reconnects } = started();
+    const { socket, statuses } = started();
     FakeSocket.latest().open();
     socket.subscribe("7");
     FakeSocket.latest().drop();
@@ -52,7 +52,7 @@ describe("GradingSocket", () => {
     expect(FakeSocket.instances).toHaveLength(2);
     FakeSocket.latest().open();
     expect(FakeSocket.latest().sent).toEqual([{ type: "subscribe", submission_id: 7 }]);
-    expect(reconnects).toHaveLength(1);
+    expect(socket.status).toBe("open");
   });
 
   it("backs off exponentially up to 8 s while the server stays away, and starts over once it is back", () => {
@@ -75,10 +75,29 @@ describe("GradingSocket", () => {
     expect(FakeSocket.latest().readyState).toBe(FakeSocket.CONNECTING);
   });
 
-  it("does not call the reconnect listeners on the first open", () => {
-    const { reconnects } = started();
+  it("names the submission whose subscription the server refused", () => {
+    const { socket, rejected } = started();
     FakeSocket.latest().open();
-    expect(reconnects).toEqual([]);
+    socket.subscribe("1");
+    socket.subscribe("2");
+    FakeSocket.latest().receive({ type: "subscribed", submission_id: 1, status: "running" });
+    FakeSocket.latest().receive({ type: "error", message: "no such submission" });
+    expect(rejected).toEqual(["2"]);
+    FakeSocket.latest().receive({ type: "error", message: "unknown frame type" });
+    expect(rejected).toEqual(["2"]);
+  });
+
+  it("does not subscribe again to a refused submission or after unsubscribe", () => {
+    const { socket } = started();
+    FakeSocket.latest().open();
+    for (const id of ["1", "2", "3"]) socket.subscribe(id);
+    FakeSocket.latest().receive({ type: "subscribed", submission_id: 1, status: "running" });
+    FakeSocket.latest().receive({ type: "error", message: "no such submission" }); // refuses 2
+    socket.unsubscribe("3");
+    FakeSocket.latest().drop();
+    vi.advanceTimersByTime(500);
+    FakeSocket.latest().open();
+    expect(FakeSocket.latest().sent).toEqual([{ type: "subscribe", submission_id: 1 }]);
   });
 
   it("hands listeners decoded frames", () => {

@@ -232,6 +232,24 @@ def test_the_live_view_survives_a_dropped_websocket(lab_server: LabServer, chrom
                     "t": 0.3,
                     "result": crafted_submission()["result"]
                     | {"status": "pass", "outcome": "ok", "tests": [test], "metrics": {}},
+                    "advice": [],
+                    "attempt": {
+                        "id": sid,
+                        "status": "done",
+                        "created_at": "2026-11-29T19:00:00Z",
+                        "finished_at": "2026-11-29T19:00:03Z",
+                        "result": {"status": "pass", "outcome": "ok", "score": 2, "max_score": 3},
+                        "url": f"/api/submissions/{sid}/",
+                    },
+                    "progress": {
+                        "state": "passed",
+                        "attempts": 1,
+                        "best_score": 2,
+                        "max_score": 3,
+                        "passed_at": "2026-11-29T19:00:03Z",
+                    },
+                    "unlocked": [],
+                    "next_module": None,
                 },
             ]
             for event in events:

@@ -10,9 +10,10 @@ import type { DiscussionView } from "../discussion";
 import { h } from "../dom";
 import type { LabEditor } from "../editor";
 import { t, type MessageKey } from "../i18n";
-import type { ResultsView, RunState } from "../results";
+import type { ResultsView } from "../results";
 import type { GradingSocket } from "../ws";
 import type { DraftSaver } from "./drafts";
+import type { Follower } from "./follow";
 
 export type TabName = "guide" | "hints" | "history" | "reflection" | "discussion";
 
@@ -22,7 +23,8 @@ export interface Ctx {
   saver: DraftSaver;
   results: ResultsView;
   socket: GradingSocket;
-  run: RunState | null;
+  /** Follows the submission being graded (follow.ts). */
+  follower: Follower;
   submissions: Submission[];
   hints: Map<string, Hint>;
   questions: ReflectionQuestion[];
@@ -34,7 +36,6 @@ export interface Ctx {
   selectTab: (name: TabName) => void;
   panels: Record<TabName, HTMLElement>;
   diff: ReferenceDiff | null;
-  pollTimer: number | null;
   onAttempt: () => void;
   discussion: DiscussionView | null;
 }

@@ -120,7 +120,8 @@ async function attemptFiles(s: Submission): Promise<Record<string, string>> {
 
 export async function showAttempt(ctx: Ctx, id: string, scroll = true): Promise<void> {
   const sub = await api.submission(id);
-  if (ctx.run !== null && !ctx.run.done()) return; // a live run owns the panel
+  const live = ctx.follower.run;
+  if (live !== null && !live.done()) return; // a live run owns the panel
   const run = new RunState(sub.id);
   for (const e of sub.events) run.apply(e);
   if (sub.result) run.finish(sub.result);

@@ -20,7 +20,8 @@ import { renderGuide } from "./guide";
 import { renderHints } from "./hints";
 import { renderHistory } from "./history";
 import { buildLayout, showLocked, type EditorPane, type Layout } from "./layout";
-import { renderStepChips } from "./paint";
+import { Follower } from "./follow";
+import { paintRun, renderStepChips } from "./paint";
 import { renderReflection } from "./reflection";
 import { listen, resumeLatest, startRun, updateNextLink } from "./runs";
 
@@ -108,13 +109,18 @@ function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEdito
     compareButton.title = available ? "" : t("diff.locked");
   };
   setCompareAvailable(data.referenceAvailable);
+  const socket = new GradingSocket(data.wsUrl);
   const ctx: Ctx = {
     detail,
     editor,
     saver,
     results: new ResultsView(layout.pane.resultsRoot, { onHint: () => layout.tabs.select("hints") }),
-    socket: new GradingSocket(data.wsUrl),
-    run: null,
+    socket,
+    follower: new Follower(
+      socket,
+      (id) => api.submission(id),
+      (run) => paintRun(ctx, run),
+    ),
     submissions: data.attempts,
     hints: new Map(data.hints.map((hint) => [hint.id, hint])),
     questions: data.questions,
@@ -126,7 +132,6 @@ function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEdito
     selectTab: layout.tabs.select,
     panels: layout.tabs.panels,
     diff: null,
-    pollTimer: null,
     onAttempt: () => setCompareAvailable(true),
     discussion: null,
   };
