@@ -28,7 +28,6 @@ const VALIDATORS = {
   validateSubmissionDetail: "submission-detail.schema.json",
   validateSubmissionList: "submission-list.schema.json",
   validateModuleList: "module-list.schema.json",
-  validateModuleDetail: "module-detail.schema.json",
   validateDashboardPage: "page-dashboard.schema.json",
   validateModulePage: "page-module.schema.json",
   validateSubmissionCreated: "api.schema.json#/$defs/submission_created",

@@ -9,7 +9,6 @@ import {
   decodeFormat,
   decodeHintReveal,
   decodeLint,
-  decodeModuleDetail,
   decodeModuleList,
   decodeNote,
   decodeNotes,
@@ -23,7 +22,6 @@ import {
   decodeThreadPost,
   type Hint,
   type LintDiagnostic,
-  type ModuleDetail,
   type ModuleSummary,
   type Note,
   type ReflectionAnswer,
@@ -139,12 +137,6 @@ const enc = encodeURIComponent;
 export const api = {
   async modules(): Promise<ModuleSummary[]> {
     return decodeModuleList(await request("GET", "/api/modules/"));
-  },
-  async module(slug: string): Promise<ModuleDetail> {
-    return decodeModuleDetail(await request("GET", `/api/modules/${enc(slug)}/`));
-  },
-  async draft(slug: string): Promise<Record<string, string>> {
-    return decodeFiles(await request("GET", `/api/modules/${enc(slug)}/draft/`));
   },
   async saveDraft(slug: string, files: Record<string, string>, keepalive = false): Promise<void> {
     if (keepalive) {

@@ -318,11 +318,6 @@ function moduleDetail(d: WireModuleDetail, hintLevels: number[] = []): ModuleDet
   };
 }
 
-/** `GET /api/modules/<slug>/` → `{module, guide_html, steps, files, next_module}`. */
-export function decodeModuleDetail(v: unknown): ModuleDetail {
-  return moduleDetail(decodeWith(validate.validateModuleDetail, v, "module"));
-}
-
 // ---------------------------------------------------------------------------------------------- results and events
 
 function testResult(t: WireTestResult): TestResult {
@@ -427,11 +422,6 @@ export function decodeSubmissionList(v: unknown): Submission[] {
   return decodeWith(validate.validateSubmissionList, v, "submissions").submissions.map(attempt);
 }
 
-/** The attempts embedded in the module page. */
-export function decodeAttempts(list: WireAttempt[]): Submission[] {
-  return list.map(attempt);
-}
-
 function submission(s: WireSubmissionDetail): Submission {
   return {
     id: String(s.id),
@@ -522,7 +512,7 @@ export function decodeModulePage(v: unknown): ModulePage {
     hints: pd.hints.revealed,
     questions: pd.reflection.questions,
     answers: pd.reflection.answers ?? {},
-    attempts: decodeAttempts(pd.attempts),
+    attempts: pd.attempts.map(attempt),
     referenceAvailable: pd.reference_available,
     wsUrl: pd.ws_url,
   };
