@@ -12,7 +12,7 @@ APT_PACKAGES := bubblewrap util-linux iproute2 librust-pyo3-dev librust-fancy-re
 	librust-rayon-dev chromium chromium-driver fonts-wqy-microhei gettext fortunes fortunes-zh wamerican
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install system python rustbpe frontend services starters run test test-fast lint bench clean
+.PHONY: install system python rustbpe frontend services starters run test test-fast test-frontend lint bench clean
 
 install: system python rustbpe frontend
 
@@ -44,9 +44,11 @@ $(STAMPS)/rustbpe: $(STAMPS)/python $(STAMPS)/system $(shell find rustbpe -name 
 	cd rustbpe && VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH maturin develop --release -q
 	@touch $@
 
-## the TypeScript frontend (Vite + Monaco + Plotly), built locally, served by Django
+## the TypeScript frontend (Vite + Monaco + Plotly), built locally, served by Django; its wire types and
+## validators are generated from the JSON Schemas of the web contract (labplatform/schemas/)
 frontend: $(STAMPS)/frontend
-$(STAMPS)/frontend: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
+$(STAMPS)/frontend: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -path frontend/src/gen -prune -o -type f -print 2>/dev/null) \
+		$(wildcard labplatform/schemas/*.schema.json) grading/engine/result.schema.json
 	@mkdir -p $(STAMPS)
 	cd frontend && (npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error) && npm run build
 	@touch $@
@@ -69,19 +71,24 @@ run: install
 ## README command 2: everything CI checks. The sandbox and the grading engine are gated at 100 % line coverage
 ## (exemptions: docs/threat-model.md, docs/grading-engine.md); the rest of the suite runs once without tracing.
 COV_GATE := --cov-report=term-missing:skip-covered --cov-fail-under=100 -q
-test: install services lint
+test: install services lint test-frontend
 	cd rustbpe && cargo test --release -q --offline
 	COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PY) -m pytest tests/sandbox --cov=sandbox $(COV_GATE)
 	COVERAGE_FILE=$(STAMPS)/coverage.engine $(PY) -m pytest tests/engine --cov=grading.engine $(COV_GATE)
 	$(PY) -m pytest --ignore=tests/sandbox --ignore=tests/engine
 
+## the frontend's unit tests (Vitest, happy-dom)
+test-frontend: $(STAMPS)/frontend
+	cd frontend && npm test
+
 test-fast: install
 	$(PY) -m pytest -x -q -m "not slow and not browser and not production"
 
-lint: $(STAMPS)/python
+lint: $(STAMPS)/python $(STAMPS)/frontend
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd frontend && npm run lint
 	cd rustbpe && cargo fmt --check && cargo clippy --release -q --offline -- -D warnings
 
 bench: install

@@ -6,6 +6,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && r
 WORKDIR /src/frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci --no-audit --no-fund
+# the JSON Schemas the build generates the wire types and validators from (frontend/scripts/gen-wire.mjs)
+COPY labplatform/schemas/ /src/labplatform/schemas/
+COPY grading/engine/result.schema.json /src/grading/engine/result.schema.json
 COPY frontend/ ./
 RUN npm run build
 

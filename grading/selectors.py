@@ -5,6 +5,8 @@ Design choices:
 - What learners see of hidden tests is cut down here a second time (the engine already neutralises messages):
   no output, no metrics, and only the hidden tests' name/status/neutral message.
 - Feedback rules (``feedback.yaml``) are matched against the verdict here and returned as ``advice``.
+- The verdict event carries what the module page shows after a run (advice, the attempt, progress, the modules
+  it opened, the next module), so a page follows a run over the websocket alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from grading.models import Result, Submission, SubmissionEvent
 from modules.models import CarryForward, Module, Progress
-from modules.selectors import PASSED_STATUSES, localize, module_spec_of, user_is_instructor
+from modules.selectors import (
+    PASSED_STATUSES,
+    bilingual,
+    localize,
+    module_spec_of,
+    module_standing,
+    user_is_instructor,
+)
 
 
 def access_submission(*, user: User | AnonymousUser, submission: Submission) -> bool:
@@ -93,8 +102,9 @@ def learner_view_of_result(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "tests": [_learner_view_of_test(t) if isinstance(t, dict) else t for t in tests]}
 
 
-def feedback_advice(*, module: Module, result: dict[str, Any], lang: str) -> list[dict[str, Any]]:
-    """feedback.yaml rules whose ``match`` fits the verdict or one of its failing tests."""
+def feedback_advice(*, module: Module, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """feedback.yaml rules whose ``match`` fits the verdict or one of its failing tests: ``[{id, advice {en, zh}}]``
+    (language-neutral; ``submission_detail`` localises, the verdict event leaves the choice to the page)."""
     advice = []
     tests = [t for t in result.get("tests") or [] if isinstance(t, dict)]
     for rule in module.payload.get("feedback", []):
@@ -109,9 +119,27 @@ def feedback_advice(*, module: Module, result: dict[str, Any], lang: str) -> lis
                 continue
             if match.get("output_regex") and not re.search(match["output_regex"], str(output)[:8192]):
                 continue
-            advice.append({"id": rule.get("id"), "advice": localize(rule.get("advice") or {}, lang)})
+            advice.append({"id": str(rule.get("id")), "advice": bilingual(rule.get("advice") or {})})
             break
     return advice
+
+
+def verdict_event(
+    *, submission: Submission, result: dict[str, Any], seq: int, locked_before: set[str]
+) -> dict[str, Any]:
+    """The verdict as stored and pushed: ``{type, seq, result, advice, attempt, progress, unlocked, next_module}``,
+    everything the module page updates after a run, in one frame and in no particular language
+    (``events.schema.json#/$defs/verdict``). Called once progress and unlocks are recorded; ``locked_before`` is
+    what was locked before. The advice is matched against the learner's view of the result, as the submission
+    detail matches it, so hidden tests' output never shapes it."""
+    return {
+        "type": "verdict",
+        "seq": seq,
+        "result": result,
+        "advice": feedback_advice(module=submission.module, result=learner_view_of_result(result)),
+        "attempt": submission_summary(submission),
+        **module_standing(user=submission.user, module=submission.module, locked_before=locked_before),
+    }
 
 
 def submission_detail(*, submission: Submission, lang: str, for_instructor: bool = False) -> dict[str, Any]:
@@ -136,7 +164,10 @@ def submission_detail(*, submission: Submission, lang: str, for_instructor: bool
         "content_hash": submission.content_hash,
         "files": submission.files,
         "result": result,
-        "advice": feedback_advice(module=submission.module, result=result, lang=lang) if result else [],
+        "advice": [
+            {"id": a["id"], "advice": localize(a["advice"], lang)}
+            for a in (feedback_advice(module=submission.module, result=result) if result else [])
+        ],
         "events": stored,
     }
 

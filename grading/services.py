@@ -8,7 +8,9 @@ Design choices:
   worker died), otherwise its run counter goes up and the events of an interrupted run are dropped.
 - ``verdict_record`` is idempotent: it locks the submission row, and if a Result exists it returns it untouched.
   The one-to-one Result table makes a second verdict impossible even for racing workers. Progress and unlocks
-  (modules services) are updated in the same transaction; the websocket push happens after commit.
+  (modules services) are updated in the same transaction, then the verdict event is built from them
+  (``selectors.verdict_event``: advice, attempt, progress, newly opened modules, next module); the websocket
+  push happens after commit.
 - Engine events are stored before they are pushed, so a page that opens or reconnects mid-grading can replay them.
 - Lint/format run ``ruff`` as a subprocess with an argv list and the text on stdin: never a shell string, size and
   time capped, ``--isolated`` so no config file from the server's disk applies.
@@ -32,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grading import events, queues
+from grading import events, queues, selectors
 from grading.models import Result, Submission, SubmissionEvent
 from modules import selectors as module_selectors
 from modules import services as module_services
@@ -176,6 +178,7 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
         existing = Result.objects.filter(submission=submission).first()
         if existing is not None:
             return existing, False
+        locked_before = module_selectors.locked_module_slugs(user=submission.user)
         now = timezone.now()
         row = Result.objects.create(
             submission=submission,
@@ -189,30 +192,31 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
         submission.status = Submission.Status.DONE
         submission.finished_at = now
         submission.save(update_fields=["status", "finished_at"])
+        module_services.progress_record_verdict(
+            user=submission.user, module=submission.module, submission_id=submission.pk, result=result
+        )
         last_seq = (
             SubmissionEvent.objects.filter(submission=submission, run=submission.runs)
             .order_by("-seq")
             .values_list("seq", flat=True)
             .first()
         )
-        verdict_event: dict[str, Any] = {
-            "type": "verdict",
-            "seq": (last_seq + 1) if last_seq is not None else 0,
-            "result": result,
-        }
+        event = selectors.verdict_event(
+            submission=submission,
+            result=result,
+            seq=(last_seq + 1) if last_seq is not None else 0,
+            locked_before=locked_before,
+        )
         SubmissionEvent.objects.create(
             submission=submission,
             run=max(submission.runs, 1),
-            seq=verdict_event["seq"],
+            seq=event["seq"],
             type="verdict",
-            event=verdict_event,
+            event=event,
             created_at=now,
         )
-        module_services.progress_record_verdict(
-            user=submission.user, module=submission.module, submission_id=submission.pk, result=result
-        )
         transaction.on_commit(
-            partial(events.push, user_id=submission.user_id, submission_id=submission.pk, event=verdict_event)
+            partial(events.push, user_id=submission.user_id, submission_id=submission.pk, event=event)
         )
     return row, True
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.urls import reverse
 
 from modules import spec as module_spec
 from modules.models import CarryForward, Draft, HintReveal, Module, Note, Progress, Reflection, Unlock
@@ -131,20 +132,6 @@ def carry_forward_get(*, user: User, module: Module) -> str:
     return row or CarryForward.OWN
 
 
-def modules_opened_by(*, user: User, module: Module) -> list[Module]:
-    """The active modules that list ``module`` as a prerequisite and whose prerequisites are now all passed: what
-    passing ``module`` opened (2 queries)."""
-    passed = passed_module_slugs(user=user)
-    if module.slug not in passed:
-        return []
-    return [
-        candidate
-        for candidate in Module.objects.filter(status=Module.Status.ACTIVE).defer("payload")
-        if module.slug in (prerequisites := set(candidate.metadata.get("prerequisites") or []))
-        and prerequisites <= passed
-    ]
-
-
 @dataclass
 class ModuleState:
     module: Module
@@ -175,6 +162,53 @@ def module_states(*, user: User) -> list[ModuleState]:
             state = "locked"
         states.append(ModuleState(module=module, progress=row, state=state))
     return states
+
+
+def bilingual(value: Any) -> dict[str, str]:
+    """``{en, zh}`` content text with both keys filled (each falls back to the other): for language-neutral payloads."""
+    if not isinstance(value, dict):
+        text = "" if value is None else str(value)
+        return {"en": text, "zh": text}
+    en, zh = value.get("en") or "", value.get("zh") or ""
+    return {"en": en or zh, "zh": zh or en}
+
+
+def locked_module_slugs(*, user: User) -> set[str]:
+    """The active modules ``user`` may not open yet."""
+    return {s.module.slug for s in module_states(user=user) if s.state == "locked"}
+
+
+def module_standing(*, user: User, module: Module, locked_before: set[str]) -> dict[str, Any]:
+    """Where ``user`` stands after a verdict on ``module``, language-neutral (what the module page updates):
+    ``progress`` {state, attempts, best_score, max_score, passed_at}; ``unlocked`` [{slug, title {en, zh}, url}]
+    (modules in ``locked_before`` that are open now); ``next_module`` {slug, title, url, state} | null (the next
+    module in course order). One pass over ``module_states`` (3-4 queries)."""
+    states = module_states(user=user)
+    mine = next((s for s in states if s.module.pk == module.pk), None)
+    progress = mine.progress if mine is not None else None
+
+    def link(state: ModuleState) -> dict[str, Any]:
+        slug = state.module.slug
+        return {
+            "slug": slug,
+            "title": bilingual(state.module.title),
+            "url": reverse("module-page", args=[slug]),
+        }
+
+    following = next(
+        (s for s in states if (s.module.order, s.module.slug) > (module.order, module.slug)), None
+    )
+    return {
+        "progress": {
+            "state": mine.state if mine is not None else module_state(user=user, module=module),
+            "attempts": progress.attempts if progress else 0,
+            "best_score": progress.best_score if progress else 0.0,
+            "max_score": progress.max_score if progress else 0.0,
+            "passed_at": progress.passed_at.isoformat() if progress and progress.passed_at else None,
+        },
+        "unlocked": [link(s) for s in states if s.module.slug in locked_before and s.state != "locked"],
+        "next_module": {**link(following), "state": following.state} if following is not None else None,
+    }
 
 
 def module_state(*, user: User, module: Module) -> str:

@@ -251,7 +251,7 @@ def progress_record_verdict(
 ) -> Progress:
     """A verdict arrived: keep the latest result, the best score; a pass marks the module passed (or completed when
     the reflection is already in). Dependants need no write: a module is open once its prerequisites are passed
-    (``selectors.access_module_unlocked``; ``selectors.modules_opened_by`` names what a pass opened)."""
+    (``selectors.access_module_unlocked``; ``selectors.module_standing`` names what a verdict opened)."""
     now = timezone.now()
     with transaction.atomic():
         progress = _progress_locked(user=user, module=module)

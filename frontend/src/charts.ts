@@ -93,9 +93,7 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
     }
   }
 
-  const evals = Object.entries(metrics).filter(
-    (e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]),
-  );
+  const evals = Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]));
   if (evals.length >= 3) {
     charts.push({
       kind: "radar",

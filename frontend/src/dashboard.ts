@@ -3,26 +3,15 @@
  * modules to review, badges, the learning log (notes), and for instructors the mentor queue (open review requests).
  *
  * Design choices:
- * - Renders from the page data Django embedded (no request on load); the notes form posts to `/api/notes/`
- *   and re-renders the list from the server's answer.
+ * - Renders from the page data Django embedded (no request on load), decoded against its schema
+ *   (`page-dashboard.schema.json`); the notes form posts to `/api/notes/` and re-renders the list from the
+ *   server's answer.
  * - The "current" module (first one open and not yet passed) is highlighted, so "what next" is one glance.
  * - Badges not yet earned are shown too (greyed, with `count of target`): a badge also says what to try next.
  * - Locked cards are not links; they say which modules unlock them. The map also draws the unlock graph
  *   behind the cards (`mapgraph.ts`, which documents its layout and phone choices).
  */
-import {
-  api,
-  decodeAwards,
-  decodeModuleList,
-  decodeNotes,
-  decodeReview,
-  decodeThreadList,
-  type Award,
-  type ModuleSummary,
-  type Note,
-  type ReviewItem,
-  type ThreadSummary,
-} from "./api";
+import { api, decodeDashboardPage, type Award, type ModuleSummary, type Note, type ReviewItem, type ThreadSummary } from "./api";
 import { ago, byId, fill, h } from "./dom";
 import { lang, pick, t, type MessageKey } from "./i18n";
 import { drawMapGraph } from "./mapgraph";
@@ -51,11 +40,7 @@ function moduleCard(m: ModuleSummary, current: boolean, bySlug: Map<string, Modu
       : h(
           "span",
           {},
-          m.lastScore !== null && m.lastMaxScore
-            ? `${Math.round((100 * m.lastScore) / m.lastMaxScore)}%`
-            : m.attempts > 0
-              ? `${m.attempts}×`
-              : "",
+          m.lastScore !== null && m.lastMaxScore ? `${Math.round((100 * m.lastScore) / m.lastMaxScore)}%` : m.attempts > 0 ? `${m.attempts}×` : "",
         );
   const action =
     m.state === "locked"
@@ -97,8 +82,17 @@ function renderProgress(modules: ModuleSummary[]): HTMLElement {
   return h(
     "div",
     { class: "progress-wrap" },
-    h("div", { class: "progress-label" }, h("span", { "data-testid": "progress" }, t("dashboard.progress", { done, total })), h("span", {}, `${pct}%`)),
-    h("div", { class: "progress-bar", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100 }, h("span", { style: `width:${pct}%` })),
+    h(
+      "div",
+      { class: "progress-label" },
+      h("span", { "data-testid": "progress" }, t("dashboard.progress", { done, total })),
+      h("span", {}, `${pct}%`),
+    ),
+    h(
+      "div",
+      { class: "progress-bar", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100 },
+      h("span", { style: `width:${pct}%` }),
+    ),
   );
 }
 
@@ -212,7 +206,12 @@ function renderAwards(awards: Award[]): HTMLElement {
   return h(
     "section",
     { class: "card card-pad", "data-testid": "badges" },
-    h("div", { class: "card-head" }, h("h2", {}, t("dashboard.badges")), h("span", { class: "faint" }, t("dashboard.badges_count", { n: earned, total: awards.length }))),
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", {}, t("dashboard.badges")),
+      h("span", { class: "faint" }, t("dashboard.badges_count", { n: earned, total: awards.length })),
+    ),
     h(
       "ul",
       { class: "awards" },
@@ -229,7 +228,9 @@ function renderAwards(awards: Award[]): HTMLElement {
             h(
               "span",
               { class: "faint" },
-              a.earned ? t("dashboard.badge_earned", { when: ago(a.earnedAt, lang()) }) : t("dashboard.badge_progress", { count: a.count, target: a.target }),
+              a.earned
+                ? t("dashboard.badge_earned", { when: ago(a.earnedAt, lang()) })
+                : t("dashboard.badge_progress", { count: a.count, target: a.target }),
             ),
           ),
         ),
@@ -281,21 +282,13 @@ function render(d: DashboardData): void {
   );
 }
 
-async function load(): Promise<void> {
+function load(): void {
   try {
-    const pd = page.data;
-    const modules = Array.isArray(pd.modules) ? decodeModuleList(pd.modules) : await api.modules();
-    const notes = Array.isArray(pd.notes) ? decodeNotes(pd.notes) : await api.notes();
-    render({
-      modules,
-      notes,
-      review: decodeReview(pd.review),
-      awards: decodeAwards(pd.badges),
-      mentorQueue: page.context.isInstructor ? decodeThreadList({ reviews: pd.mentor_queue ?? [] }, "reviews") : null,
-    });
+    const d = decodeDashboardPage(page.data);
+    render({ ...d, mentorQueue: page.context.isInstructor ? d.mentorQueue : null });
   } catch (err) {
-    showFatal(root, err, () => void load());
+    showFatal(root, err, load);
   }
 }
 
-void load();
+load();

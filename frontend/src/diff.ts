@@ -4,13 +4,14 @@
  * Design choices:
  * - Monaco's own diff editor with `hideUnchangedRegions`, so long unchanged stretches fold away and the reader
  *   sees only what differs; both sides are read-only (this is a comparison, not an editor).
- * - "Per-step view": a step selector jumps to the first line of the reference that names the step (the starter
- *   and reference mark sections with `step1` / `step 1` / `TODO(step 1)` comments); "whole file" jumps to the
+ * - "Per-step view": a step selector jumps to the first line of the reference (else of the learner's file) that
+ *   names the step (diffsteps.ts: `step1` / `step 1` / `TODO(step 1)` comments); "whole file" jumps to the
  *   first change. Previous/next buttons walk the changes.
  */
 import { h } from "./dom";
 import { pick, t } from "./i18n";
 import type { Step } from "./api";
+import { stepLine } from "./diffsteps";
 import * as monaco from "./monaco";
 
 export class ReferenceDiff {
@@ -97,14 +98,15 @@ export class ReferenceDiff {
       this.editor.revealFirstDiff();
       return;
     }
-    const digits = stepId.replace(/\D/g, "");
-    const pattern = new RegExp(`\\b${stepId}\\b|step[ _-]?${digits}\\b`, "i");
-    for (const model of [pair.original, pair.modified]) {
-      const match = model.findMatches(pattern.source, false, true, false, null, false)[0];
-      if (match) {
-        const target = model === pair.original ? this.editor.getOriginalEditor() : this.editor.getModifiedEditor();
-        target.revealLineNearTop(match.range.startLineNumber);
-        target.setPosition({ lineNumber: match.range.startLineNumber, column: 1 });
+    const sides = [
+      { model: pair.original, editor: this.editor.getOriginalEditor() },
+      { model: pair.modified, editor: this.editor.getModifiedEditor() },
+    ];
+    for (const side of sides) {
+      const line = stepLine(side.model.getValue(), stepId);
+      if (line !== null) {
+        side.editor.revealLineNearTop(line);
+        side.editor.setPosition({ lineNumber: line, column: 1 });
         return;
       }
     }

@@ -111,12 +111,20 @@ export class DiscussionView {
       h("p", { class: "muted" }, t("discussion.intro")),
       h("h3", { class: "section-title" }, t("discussion.questions")),
       questions.length
-        ? h("ul", { class: "list thread-list", "data-testid": "thread-list" }, questions.map((q) => this.item(q)))
+        ? h(
+            "ul",
+            { class: "list thread-list", "data-testid": "thread-list" },
+            questions.map((q) => this.item(q)),
+          )
         : h("div", { class: "empty" }, t("discussion.none")),
       reviews.length
         ? [
             h("h3", { class: "section-title" }, t(this.opts.isInstructor ? "discussion.module_reviews" : "discussion.my_reviews")),
-            h("ul", { class: "list thread-list", "data-testid": "review-list" }, reviews.map((r) => this.item(r))),
+            h(
+              "ul",
+              { class: "list thread-list", "data-testid": "review-list" },
+              reviews.map((r) => this.item(r)),
+            ),
           ]
         : null,
       this.questionForm(),
@@ -158,7 +166,11 @@ export class DiscussionView {
       link,
       statusBadge(thread.status),
       thread.mentorAnswered ? h("span", { class: "badge badge-pass" }, t("discussion.answered")) : null,
-      h("span", { class: "faint" }, `${t("discussion.by", { author: thread.author })} · ${t("discussion.posts", { n: thread.postCount })} · ${ago(thread.updatedAt, lang())}`),
+      h(
+        "span",
+        { class: "faint" },
+        `${t("discussion.by", { author: thread.author })} · ${t("discussion.posts", { n: thread.postCount })} · ${ago(thread.updatedAt, lang())}`,
+      ),
     );
   }
 
@@ -167,7 +179,14 @@ export class DiscussionView {
     const body = h("textarea", { name: "body", rows: 4, maxlength: BODY_MAX, placeholder: t("discussion.body"), "data-testid": "question-body" });
     const submit = h("button", { type: "submit", class: "btn btn-primary btn-sm", "data-testid": "question-submit" }, t("discussion.post"));
     const status = h("span", { class: "faint", role: "status" });
-    const form = h("form", { class: "thread-form", "data-testid": "question-form" }, h("h3", { class: "section-title" }, t("discussion.new")), title, body, h("div", {}, submit, " ", status));
+    const form = h(
+      "form",
+      { class: "thread-form", "data-testid": "question-form" },
+      h("h3", { class: "section-title" }, t("discussion.new")),
+      title,
+      body,
+      h("div", {}, submit, " ", status),
+    );
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const problem = bodyProblem(body.value) ?? (title.value.trim() ? null : t("discussion.required"));
@@ -227,23 +246,27 @@ export class DiscussionView {
           " ",
           statusBadge(thread.status),
         ),
-        h("ol", { class: "list posts" }, thread.posts.map((post) => {
-          const body = h("div", { class: "post-body guide" });
-          // Rendered from Markdown and sanitised by nh3 on the server (ThreadPost.bodyHtml): safe to insert.
-          body.innerHTML = post.bodyHtml;
-          return h(
-            "li",
-            { class: `post${post.isMentor ? " post-mentor" : ""}`, "data-testid": "post", "data-mentor": String(post.isMentor) },
-            h(
-              "div",
-              { class: "post-meta" },
-              h("strong", {}, post.author),
-              post.isMentor ? h("span", { class: "badge badge-unlocked", "data-testid": "mentor-badge" }, t("discussion.mentor")) : null,
-              h("span", { class: "faint" }, ago(post.createdAt, lang())),
-            ),
-            body,
-          );
-        })),
+        h(
+          "ol",
+          { class: "list posts" },
+          thread.posts.map((post) => {
+            const body = h("div", { class: "post-body guide" });
+            // Rendered from Markdown and sanitised by nh3 on the server (ThreadPost.bodyHtml): safe to insert.
+            body.innerHTML = post.bodyHtml;
+            return h(
+              "li",
+              { class: `post${post.isMentor ? " post-mentor" : ""}`, "data-testid": "post", "data-mentor": String(post.isMentor) },
+              h(
+                "div",
+                { class: "post-meta" },
+                h("strong", {}, post.author),
+                post.isMentor ? h("span", { class: "badge badge-unlocked", "data-testid": "mentor-badge" }, t("discussion.mentor")) : null,
+                h("span", { class: "faint" }, ago(post.createdAt, lang())),
+              ),
+              body,
+            );
+          }),
+        ),
         thread.canReply ? this.replyForm(thread) : null,
       ),
     );
@@ -279,7 +302,12 @@ export function postForm(o: PostFormOptions): { form: HTMLFormElement; body: HTM
   const body = h("textarea", { name: "body", rows: o.rows ?? 4, maxlength: BODY_MAX, placeholder: o.placeholder, "data-testid": `${o.name}-body` });
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-sm", "data-testid": `${o.name}-submit` }, o.label);
   const status = h("span", { class: "faint", role: "status" });
-  const form = h("form", { class: "thread-form", hidden: o.hidden ?? false, "data-testid": `${o.name}-form` }, body, h("div", {}, submit, " ", status));
+  const form = h(
+    "form",
+    { class: "thread-form", hidden: o.hidden ?? false, "data-testid": `${o.name}-form` },
+    body,
+    h("div", {}, submit, " ", status),
+  );
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const problem = bodyProblem(body.value);

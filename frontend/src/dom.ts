@@ -7,11 +7,7 @@
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs = {},
-  ...children: (Child | Child[])[]
-): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
@@ -36,17 +32,14 @@ export function fill(el: Element, ...children: (Child | Child[])[]): void {
   append(el, children);
 }
 
-export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+export function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} missing from the page`);
-  return el as T;
+  return el;
 }
 
 /** Run `fn` at most once per `ms` of quiet; `flush` runs a pending call now. */
-export function debounce<A extends unknown[]>(
-  fn: (...args: A) => void,
-  ms: number,
-): ((...args: A) => void) & { flush(): void; pending(): boolean } {
+export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): ((...args: A) => void) & { flush(): void; pending(): boolean } {
   let timer: number | null = null;
   let lastArgs: A | null = null;
   const run = (): void => {

@@ -258,7 +258,7 @@ export async function colorizeCodeBlocks(root: HTMLElement): Promise<void> {
   for (const code of Array.from(root.querySelectorAll<HTMLElement>("pre > code"))) {
     const lang = /language-(\w+)/.exec(code.className)?.[1];
     if (lang !== "python" && lang !== "py") continue;
-    const html = await monaco.editor.colorize(code.textContent ?? "", "python", { tabSize: 4 });
+    const html = await monaco.editor.colorize(code.textContent, "python", { tabSize: 4 });
     code.innerHTML = html;
     code.parentElement?.classList.add("is-colorized");
   }

@@ -343,10 +343,9 @@ export function lang(): Lang {
 
 /** Translate `key`, replacing `{name}` placeholders with `vars`. */
 export function t(key: MessageKey, vars: Record<string, string | number> = {}): string {
-  const table: Record<MessageKey, string> = lang() === "zh-hans" ? zh : en;
-  return (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in vars ? String(vars[name]) : whole,
-  );
+  // keys built at run time (`status.${x}` as MessageKey) may be missing: they fall back to the key itself
+  const table: Partial<Record<string, string>> = lang() === "zh-hans" ? zh : en;
+  return (table[key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
 }
 
 /** A localised content string: `{en, zh}` pairs pick the page language, falling back to the other one. */

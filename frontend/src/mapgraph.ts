@@ -37,7 +37,7 @@ const HEAD_HALF = 4;
 
 type Side = "top" | "bottom" | "left" | "right";
 
-interface Box {
+export interface Box {
   left: number;
   top: number;
   right: number;
@@ -50,7 +50,7 @@ export interface MapEdge {
   state: ModuleState;
 }
 
-interface Point {
+export interface Point {
   x: number;
   y: number;
 }
@@ -65,9 +65,7 @@ interface Route {
 /** The (prerequisite → module) pairs whose both ends are on the map, in map order. */
 export function mapEdges(modules: ModuleSummary[]): MapEdge[] {
   const onMap = new Set(modules.map((m) => m.slug));
-  return modules.flatMap((m) =>
-    m.prerequisites.filter((p) => onMap.has(p) && p !== m.slug).map((p) => ({ from: p, to: m.slug, state: m.state })),
-  );
+  return modules.flatMap((m) => m.prerequisites.filter((p) => onMap.has(p) && p !== m.slug).map((p) => ({ from: p, to: m.slug, state: m.state })));
 }
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string>): SVGElementTagNameMap[K] {
@@ -221,6 +219,31 @@ function head(tip: Point, [dx, dy]: [number, number]): string {
   return `M${f(tip.x)} ${f(tip.y)}L${f(bx - dy * HEAD_HALF)} ${f(by + dx * HEAD_HALF)}L${f(bx + dy * HEAD_HALF)} ${f(by - dx * HEAD_HALF)}Z`;
 }
 
+/** One edge laid out: its route kind, where it leaves and enters the cards, its path and its arrowhead. */
+export interface EdgeGeometry {
+  edge: MapEdge;
+  kind: Route["kind"];
+  start: Point;
+  end: Point;
+  d: string;
+  head: string;
+}
+
+/** Route every edge between the cards' boxes (slug → layout box); edges with an end off the map are dropped. */
+export function planEdges(edges: MapEdge[], boxes: Map<string, Box>): EdgeGeometry[] {
+  const routes = edges.map((e) => route(e, boxes)).filter((r): r is Route => r !== null);
+  const points = anchors(routes, boxes);
+  const all = [...boxes.values()];
+  const free = lanes(gutterXs(all));
+  return routes.flatMap((r, i) => {
+    const start = points.get(`${i}|from`);
+    const end = points.get(`${i}|to`);
+    if (!start || !end) return [];
+    const { d, dir } = pathFor(r.kind, start, end, all, free);
+    return [{ edge: r.edge, kind: r.kind, start, end, d, head: head(end, dir) }];
+  });
+}
+
 /** Lay the edges out against the cards as they are now; a hidden layer is emptied instead. */
 function layout(layer: SVGSVGElement, map: HTMLElement, edges: MapEdge[]): void {
   if (getComputedStyle(layer).display === "none") {
@@ -237,20 +260,12 @@ function layout(layer: SVGSVGElement, map: HTMLElement, edges: MapEdge[]): void 
     const slug = card.dataset.module;
     if (slug) boxes.set(slug, boxOf(card));
   }
-  const routes = edges.map((e) => route(e, boxes)).filter((r): r is Route => r !== null);
-  const points = anchors(routes, boxes);
-  const all = [...boxes.values()];
-  const free = lanes(gutterXs(all));
-  const groups = routes.map((r, i) => {
-    const p = points.get(`${i}|from`);
-    const q = points.get(`${i}|to`);
-    if (!p || !q) return null;
-    const { d, dir } = pathFor(r.kind, p, q, all, free);
-    const g = svg("g", { class: `map-edge is-${r.edge.state}`, "data-from": r.edge.from, "data-to": r.edge.to, "data-state": r.edge.state });
-    g.append(svg("path", { class: "map-edge-line", d }), svg("path", { class: "map-edge-head", d: head(q, dir) }));
+  const groups = planEdges(edges, boxes).map(({ edge, d, head }) => {
+    const g = svg("g", { class: `map-edge is-${edge.state}`, "data-from": edge.from, "data-to": edge.to, "data-state": edge.state });
+    g.append(svg("path", { class: "map-edge-line", d }), svg("path", { class: "map-edge-head", d: head }));
     return g;
   });
-  layer.replaceChildren(...groups.filter((g): g is SVGGElement => g !== null));
+  layer.replaceChildren(...groups);
 }
 
 /**

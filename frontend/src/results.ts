@@ -5,7 +5,7 @@
  *
  * Design choices:
  * - One `RunState` per submission, built only from decoded events (`apply`) or a final result (`finish`);
- *   events are deduplicated by `seq`, so the websocket stream and the catch-up poll can overlap safely.
+ *   events are deduplicated by `seq`, so a replay after a reconnect (or a fallback poll) overlaps safely.
  * - Hidden tests are neutral: name, status and the server's neutral message; never output or hints.
  * - Rendering rebuilds the panel from the state (small DOM), keeping which test rows the learner opened.
  */
@@ -39,8 +39,6 @@ export class RunState {
   metrics: Record<string, MetricValue> = {};
   result: GradeResult | null = null;
   advice: Advice[] = [];
-  /** Called by the page when the websocket delivers the verdict. */
-  onDone: (() => void) | null = null;
   private readonly seen = new Set<number>();
 
   constructor(readonly submissionId: string) {}
@@ -147,16 +145,7 @@ export class ResultsView {
     readonly root: HTMLElement,
     private readonly callbacks: ResultsCallbacks,
   ) {
-    root.replaceChildren(
-      this.notices,
-      this.banner,
-      this.tests,
-      this.live,
-      this.adviceBox,
-      this.metricsBox,
-      this.chartsBox,
-      this.usageBox,
-    );
+    root.replaceChildren(this.notices, this.banner, this.tests, this.live, this.adviceBox, this.metricsBox, this.chartsBox, this.usageBox);
     this.empty();
   }
 
@@ -323,7 +312,11 @@ export class ResultsView {
     fill(
       this.adviceBox,
       h("div", { class: "section-title" }, t("results.advice")),
-      h("ul", { class: "advice", "data-testid": "advice" }, run.advice.map((a) => h("li", {}, richText(pick(a.text))))),
+      h(
+        "ul",
+        { class: "advice", "data-testid": "advice" },
+        run.advice.map((a) => h("li", {}, richText(pick(a.text)))),
+      ),
     );
   }
 

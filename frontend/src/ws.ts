@@ -2,28 +2,38 @@
  * A reconnecting websocket for grading events (`/ws/grading/`).
  *
  * Design choices:
- * - Frames are decoded by `api.decodeFrame`; listeners get typed frames only.
- * - Reconnects with capped exponential backoff (0.5 s → 8 s) and re-sends every `subscribe` on each open, so
- *   a submission being watched keeps streaming after a drop. Events missed while disconnected are recovered
- *   by the page, which re-reads `GET /api/submissions/<id>/` on `onReconnect` and deduplicates by `seq`.
+ * - Frames are decoded by `decodeFrame`; listeners get typed frames only.
+ * - Reconnects with capped exponential backoff (0.5 s → 8 s) and re-sends every `subscribe` on each open. The
+ *   server answers a subscription with the submission's stored events, so a reconnect re-reads the state of
+ *   every followed submission: what was missed while disconnected arrives then (listeners de-duplicate by `seq`).
+ * - The server answers each subscribe in order, with `subscribed` or an `error` frame (which does not name the
+ *   submission); the client only sends subscribes, so an error answers the oldest unanswered one, and
+ *   `onRejected` says which submission the server refused (unknown, someone else's).
  * - The connection state is exposed (`onStatus`) so the page can show "reconnecting" instead of going silent.
  */
-import { decodeFrame, type ServerFrame } from "./api";
+import { decodeFrame, type ServerFrame } from "./decode";
 
 export type SocketStatus = "connecting" | "open" | "closed";
 
 export class GradingSocket {
   private socket: WebSocket | null = null;
   private readonly subscriptions = new Set<string>();
+  /** Subscriptions sent on the current connection and not answered yet, oldest first. */
+  private unanswered: string[] = [];
   private readonly frameListeners: ((frame: ServerFrame) => void)[] = [];
   private readonly statusListeners: ((status: SocketStatus) => void)[] = [];
-  private readonly reconnectListeners: (() => void)[] = [];
+  private readonly rejectedListeners: ((submissionId: string) => void)[] = [];
   private attempts = 0;
-  private everOpened = false;
   private stopped = false;
   private timer: number | null = null;
+  private current: SocketStatus = "closed";
 
-  constructor(private readonly path: string = "/ws/grading/") {}
+  constructor(private readonly path = "/ws/grading/") {}
+
+  /** The connection's state now. */
+  get status(): SocketStatus {
+    return this.current;
+  }
 
   start(): void {
     this.stopped = false;
@@ -36,9 +46,15 @@ export class GradingSocket {
     this.socket?.close();
   }
 
+  /** Follow `submissionId`: its events now, and a replay of its stored events on every (re)connect. */
   subscribe(submissionId: string): void {
     this.subscriptions.add(submissionId);
-    this.send({ type: "subscribe", submission_id: toWireId(submissionId) });
+    this.sendSubscribe(submissionId);
+  }
+
+  /** Stop re-subscribing to `submissionId` on reconnects (its events still arrive while the socket is open). */
+  unsubscribe(submissionId: string): void {
+    this.subscriptions.delete(submissionId);
   }
 
   onFrame(listener: (frame: ServerFrame) => void): void {
@@ -49,9 +65,9 @@ export class GradingSocket {
     this.statusListeners.push(listener);
   }
 
-  /** Called after a dropped connection is back (not on the first open). */
-  onReconnect(listener: () => void): void {
-    this.reconnectListeners.push(listener);
+  /** Called with a submission id whose subscription the server refused. */
+  onRejected(listener: (submissionId: string) => void): void {
+    this.rejectedListeners.push(listener);
   }
 
   private url(): string {
@@ -65,21 +81,33 @@ export class GradingSocket {
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.attempts = 0;
-      for (const id of this.subscriptions) this.send({ type: "subscribe", submission_id: toWireId(id) });
+      this.unanswered = [];
       this.emitStatus("open");
-      if (this.everOpened) for (const l of this.reconnectListeners) l();
-      this.everOpened = true;
+      for (const id of this.subscriptions) this.sendSubscribe(id);
     });
     socket.addEventListener("message", (ev: MessageEvent) => {
       if (typeof ev.data !== "string") return;
-      const frame = decodeFrame(ev.data);
-      for (const l of this.frameListeners) l(frame);
+      this.receive(decodeFrame(ev.data));
     });
     socket.addEventListener("close", () => {
       if (this.socket === socket) this.socket = null;
+      this.unanswered = [];
       this.emitStatus("closed");
       if (!this.stopped) this.scheduleReconnect();
     });
+  }
+
+  private receive(frame: ServerFrame): void {
+    if (frame.type === "subscribed") {
+      this.unanswered = this.unanswered.filter((id) => id !== frame.submissionId);
+    } else if (frame.type === "error") {
+      const refused = this.unanswered.shift();
+      if (refused !== undefined) {
+        this.subscriptions.delete(refused);
+        for (const l of this.rejectedListeners) l(refused);
+      }
+    }
+    for (const l of this.frameListeners) l(frame);
   }
 
   private scheduleReconnect(): void {
@@ -88,11 +116,14 @@ export class GradingSocket {
     this.timer = window.setTimeout(() => this.connect(), delay);
   }
 
-  private send(message: Record<string, unknown>): void {
-    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  private sendSubscribe(submissionId: string): void {
+    if (this.socket?.readyState !== WebSocket.OPEN) return;
+    this.socket.send(JSON.stringify({ type: "subscribe", submission_id: toWireId(submissionId) }));
+    this.unanswered.push(submissionId);
   }
 
   private emitStatus(status: SocketStatus): void {
+    this.current = status;
     for (const l of this.statusListeners) l(status);
   }
 }

@@ -1,8 +1,10 @@
 """The versioned grading result (``schema_version`` 1) and its validator.
 
 Design choices:
-- The schema is data (:data:`RESULT_SCHEMA`, JSON Schema draft 2020-12), mirrored in docs/result-schema.md, so
-  the platform, the frontend and external tools can check a result without importing the engine.
+- The schema is data: ``result.schema.json`` beside this file (JSON Schema draft 2020-12, loaded into
+  :data:`RESULT_SCHEMA`), mirrored in docs/result-schema.md, so the platform, the frontend and external tools
+  check a result without importing the engine. The web contract (``labplatform/schemas/``) references it by its
+  ``$id`` rather than copying it; the version and the outcomes below are read from it.
 - :func:`validate_result` uses ``jsonschema`` and adds the cross-field rules a schema says badly: ``status``
   agrees with ``outcome`` and ``fault`` (``error`` only for platform faults), hidden tests carry no output.
 - A change that breaks readers bumps ``SCHEMA_VERSION``; adding optional fields does not.
@@ -10,115 +12,17 @@ Design choices:
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-SCHEMA_VERSION = 1
-OUTCOMES = (
-    "ok",
-    "tests_failed",
-    "compile_error",
-    "import_error",
-    "runtime_error",
-    "timeout",
-    "memory_limit",
-    "output_limit",
-    "sandbox_crash",
-    "platform_error",
-)
+SCHEMA_PATH = Path(__file__).with_name("result.schema.json")
+RESULT_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+SCHEMA_VERSION: int = RESULT_SCHEMA["properties"]["schema_version"]["const"]
+OUTCOMES: tuple[str, ...] = tuple(RESULT_SCHEMA["properties"]["outcome"]["enum"])
 PLATFORM_OUTCOMES = ("sandbox_crash", "platform_error")
-
-_number = {"type": "number"}
-_test = {
-    "type": "object",
-    "required": [
-        "id",
-        "name",
-        "step",
-        "status",
-        "message",
-        "output",
-        "duration_seconds",
-        "visibility",
-        "hint",
-        "metrics",
-    ],
-    "additionalProperties": False,
-    "properties": {
-        "id": {"type": "string"},
-        "name": {"type": "string"},
-        "step": {"type": ["string", "null"]},
-        "status": {"enum": ["pass", "fail", "error", "skip"]},
-        "message": {"type": "string"},
-        "output": {"type": "string"},
-        "duration_seconds": {"type": "number", "minimum": 0},
-        "visibility": {"enum": ["visible", "hidden"]},
-        "hint": {"type": ["string", "null"]},
-        "metrics": {
-            "type": "object",
-            "additionalProperties": {"oneOf": [_number, {"type": "array", "items": _number}]},
-        },
-    },
-}
-
-RESULT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://nanochat-lab.invalid/schemas/result-v1.json",
-    "title": "nanochat Lab grading result",
-    "type": "object",
-    "required": [
-        "schema_version",
-        "status",
-        "outcome",
-        "fault",
-        "message",
-        "score",
-        "max_score",
-        "tests",
-        "metrics",
-        "usage",
-        "timestamps",
-        "module",
-        "submission_id",
-    ],
-    "additionalProperties": False,
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "status": {"enum": ["pass", "fail", "error"]},
-        "outcome": {"enum": list(OUTCOMES)},
-        "fault": {"enum": [None, "learner", "platform"]},
-        "message": {"type": "string"},
-        "score": {"type": "number", "minimum": 0},
-        "max_score": {"type": "number", "minimum": 0},
-        "tests": {"type": "array", "items": _test},
-        "metrics": {
-            "type": "object",
-            "additionalProperties": {"oneOf": [_number, {"type": "array", "items": _number}]},
-        },
-        "usage": {
-            "type": "object",
-            "required": ["wall_seconds", "cpu_seconds", "max_rss_bytes"],
-            "properties": {
-                "wall_seconds": {"type": "number", "minimum": 0},
-                "cpu_seconds": {"type": "number", "minimum": 0},
-                "max_rss_bytes": {"type": ["integer", "null"], "minimum": 0},
-            },
-        },
-        "timestamps": {
-            "type": "object",
-            "required": ["queued", "started", "finished"],
-            "properties": {
-                "queued": {"type": ["string", "null"]},
-                "started": {"type": "string"},
-                "finished": {"type": "string"},
-            },
-        },
-        "module": {"type": "string"},
-        "submission_id": {"type": ["string", "null"]},
-    },
-}
-
 
 _VALIDATOR = jsonschema.Draft202012Validator(RESULT_SCHEMA)
 

@@ -36,6 +36,17 @@ class LabServer:
             return ""
 
 
+def dependent_module(server: LabServer) -> str:
+    """A module (of the server's content) that unlocks after module 1."""
+    import yaml
+
+    for meta_path in sorted(server.content_dir.glob("*/module.yaml")):
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+        if meta.get("status", "ready") == "ready" and FIRST_MODULE in (meta.get("prerequisites") or []):
+            return str(meta["slug"])
+    raise AssertionError("no module depends on module 1")
+
+
 def signup(page: Any, server: LabServer, lang: str, username: str) -> None:
     page.goto(f"{server.base_url}/accounts/signup/")
     if lang != "en":

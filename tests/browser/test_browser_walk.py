@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import FIRST_MODULE, REPO, LabServer, server_draft, set_editor_text, signup, wait_saved
+from tests.browser.lab import (
+    FIRST_MODULE,
+    REPO,
+    LabServer,
+    dependent_module,
+    server_draft,
+    set_editor_text,
+    signup,
+    wait_saved,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,16 +66,6 @@ def run_and_wait(page: Any, shots: Path, name: str) -> str:
         page.screenshot(path=str(shots / f"{name}-running.png"))
     page.wait_for_selector("[data-testid=verdict] .verdict:not(.is-running)", timeout=GRADING_TIMEOUT_MS)
     return page.get_attribute("[data-testid=verdict] .verdict", "data-status")
-
-
-def dependent_module(server: LabServer) -> str:
-    import yaml
-
-    for meta_path in sorted(server.content_dir.glob("*/module.yaml")):
-        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
-        if meta.get("status", "ready") == "ready" and FIRST_MODULE in (meta.get("prerequisites") or []):
-            return str(meta["slug"])
-    raise AssertionError("no module depends on module 1")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])

@@ -1,0 +1,640 @@
+/**
+ * Decoders: every payload the server sends (HTTP JSON, websocket frames, the embedded `page-data`) becomes a
+ * typed domain value here; views never call `JSON.parse` or index raw objects.
+ *
+ * Design choices:
+ * - The shapes are the JSON Schemas in `labplatform/schemas/` (the contract the server's tests check too).
+ *   `npm run gen` turns them into wire types and Ajv standalone validators (`src/gen/`); a decoder validates
+ *   with the generated function, then maps wire → domain (camelCase, defaults the views rely on). Nothing is
+ *   checked by hand, so a field is described once.
+ * - A payload that breaks the contract raises `DecodeError` with the path of the first wrong field, which the
+ *   page shows instead of rendering half a screen. The schemas allow extra fields, so the server may add some.
+ * - Texts arrive localised (strings), except in websocket verdicts, which are language-neutral `{en, zh}`;
+ *   both are `Localized` and views call `pick` at render time.
+ */
+import type {
+  GradingResult,
+  TestResult as WireTestResult,
+  WireAttempt,
+  WireEngineEvent,
+  WireModuleDetail,
+  WireModulePage,
+  WireModuleSummary,
+  WireNote,
+  WirePost,
+  WireSubmissionDetail,
+  WireThread,
+  WireThreadDetail,
+  WireVerdictEvent,
+} from "./gen/wire";
+import type { Validator } from "./gen/validators";
+import * as validate from "./gen/validators";
+import type { Localized } from "./i18n";
+
+// ---------------------------------------------------------------------------------------------- decoding kit
+
+export class DecodeError extends Error {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+    this.name = "DecodeError";
+  }
+}
+
+/** `value` as `T` when `check` accepts it; otherwise a DecodeError naming the first wrong field under `what`. */
+export function decodeWith<T>(check: Validator<T>, value: unknown, what: string): T {
+  if (check(value)) return value;
+  const error = check.errors?.[0];
+  const path = (error?.instancePath ?? "")
+    .split("/")
+    .slice(1)
+    .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part.replace(/~1/g, "/").replace(/~0/g, "~")}`))
+    .join("");
+  throw new DecodeError(`${what}${path}`, error?.message ?? "does not match the contract");
+}
+
+// ---------------------------------------------------------------------------------------------- domain types
+
+export type ModuleState = "locked" | "unlocked" | "passed" | "completed";
+
+export interface ModuleSummary {
+  slug: string;
+  order: number;
+  title: Localized;
+  summary: Localized;
+  state: ModuleState;
+  prerequisites: string[];
+  url: string;
+  bestScore: number | null;
+  maxScore: number | null;
+  attempts: number;
+  reflectionDone: boolean;
+  lastStatus: "pass" | "fail" | "error" | null;
+  lastAt: string | null;
+  lastScore: number | null;
+  lastMaxScore: number | null;
+}
+
+export interface Step {
+  id: string;
+  title: Localized;
+}
+
+export interface ModuleFile {
+  path: string;
+  starter: string;
+  draft: string | null;
+}
+
+export interface ModuleDetail {
+  slug: string;
+  order: number;
+  title: Localized;
+  summary: Localized;
+  state: ModuleState;
+  prerequisites: string[];
+  guideHtml: string;
+  goals: Localized[];
+  steps: Step[];
+  files: ModuleFile[];
+  limits: Record<string, number | boolean | string | null>;
+  /** The highest hint level the module has; 0 when unknown (the page then offers levels up to 3). */
+  hintLevels: number;
+}
+
+export interface NextModule {
+  slug: string;
+  title: Localized;
+  url: string;
+}
+
+export type TestStatus = "pass" | "fail" | "error" | "skip";
+
+export interface TestResult {
+  id: string;
+  name: string;
+  step: string | null;
+  status: TestStatus;
+  message: string;
+  output: string;
+  durationSeconds: number;
+  visibility: "visible" | "hidden";
+  hint: string | null;
+}
+
+export type MetricValue = number | number[];
+
+export interface GradeResult {
+  status: "pass" | "fail" | "error";
+  outcome: string;
+  fault: "learner" | "platform" | null;
+  message: string;
+  score: number;
+  maxScore: number;
+  tests: TestResult[];
+  metrics: Record<string, MetricValue>;
+  usage: { wallSeconds: number | null; cpuSeconds: number | null; maxRssBytes: number | null };
+  module: string;
+}
+
+export interface Advice {
+  id: string;
+  text: Localized;
+}
+
+export type EngineEvent =
+  | { type: "phase"; seq: number; t: number; phase: string; count: number | null }
+  | { type: "test_started"; seq: number; t: number; id: string; name: string; step: string | null; visibility: "visible" | "hidden" }
+  | { type: "output"; seq: number; t: number; stream: "stdout" | "stderr"; testId: string | null; data: string }
+  | { type: "test_finished"; seq: number; t: number; test: TestResult }
+  | { type: "metric"; seq: number; t: number; name: string; value: MetricValue }
+  | { type: "verdict"; seq: number; t: number; result: GradeResult; verdict: Verdict };
+
+/** A module named in a verdict (texts in both languages). */
+export interface ModuleLink {
+  slug: string;
+  title: Localized;
+  url: string;
+}
+
+/** What a verdict event carries besides the result: everything the module page updates after a run. */
+export interface Verdict {
+  advice: Advice[];
+  /** The attempt as the attempts tab lists it. */
+  attempt: Submission;
+  progress: { state: ModuleState; attempts: number; bestScore: number; maxScore: number; passedAt: string | null };
+  /** Modules this verdict opened. */
+  unlocked: ModuleLink[];
+  /** The next module in course order, with the learner's state on it. */
+  next: (ModuleLink & { state: ModuleState }) | null;
+}
+
+export interface Submission {
+  id: string;
+  module: string;
+  status: string; // queued | running | done (display only)
+  createdAt: string | null;
+  files: Record<string, string>;
+  result: GradeResult | null;
+  events: EngineEvent[];
+  advice: Advice[];
+}
+
+export interface Hint {
+  id: string;
+  level: number;
+  step: string | null;
+  text: Localized;
+}
+
+export interface ReflectionQuestion {
+  id: string;
+  kind: "text" | "choice";
+  prompt: Localized;
+  choices: { id: string; text: Localized }[];
+}
+
+/** `POST reflection/` answers `{answers, correct: {qid: bool}, state}`. */
+export interface ReflectionAnswer {
+  correct: Record<string, boolean>;
+  state: ModuleState;
+}
+
+export interface Note {
+  id: string;
+  text: string;
+  module: string | null;
+  moduleTitle: Localized | null;
+  createdAt: string | null;
+}
+
+export interface ReviewItem {
+  slug: string;
+  title: Localized;
+  reason: "last_attempt_failed" | "reflection_pending";
+}
+
+/** A milestone (`modules/badges.py`): texts already localised by the server. */
+export interface Award {
+  id: string;
+  title: string;
+  description: string;
+  earned: boolean;
+  earnedAt: string | null;
+  count: number;
+  target: number;
+}
+
+export interface LintDiagnostic {
+  line: number; // 1-based
+  column: number; // 1-based
+  endLine: number;
+  endColumn: number;
+  code: string;
+  message: string;
+  severity: "error" | "warning";
+}
+
+export type ThreadKind = "question" | "review";
+
+export interface ThreadSummary {
+  id: string;
+  module: string;
+  moduleTitle: string;
+  kind: ThreadKind;
+  title: string;
+  status: "open" | "resolved";
+  author: string;
+  submission: string | null;
+  postCount: number;
+  mentorAnswered: boolean;
+  createdAt: string | null;
+  updatedAt: string | null;
+  url: string;
+}
+
+export interface ThreadPost {
+  id: string;
+  author: string;
+  isMentor: boolean;
+  /** Markdown rendered and sanitised by the server (nh3): the one kind of post text the page inserts as HTML. */
+  bodyHtml: string;
+  createdAt: string | null;
+}
+
+export interface ThreadDetail extends ThreadSummary {
+  posts: ThreadPost[];
+  canReply: boolean;
+  canResolve: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------- modules
+
+function moduleSummary(m: WireModuleSummary): ModuleSummary {
+  const last = m.latest_result;
+  return {
+    slug: m.slug,
+    order: m.order,
+    title: m.title,
+    summary: m.summary,
+    state: m.state,
+    prerequisites: m.prerequisites,
+    url: m.url,
+    bestScore: m.progress.best_score,
+    maxScore: m.progress.max_score,
+    attempts: m.progress.attempts,
+    reflectionDone: m.state === "completed",
+    lastStatus: last?.status ?? null,
+    lastAt: last?.at ?? null,
+    lastScore: last?.score ?? null,
+    lastMaxScore: last?.max_score ?? null,
+  };
+}
+
+/** `GET /api/modules/` → the modules in course order. */
+export function decodeModuleList(v: unknown): ModuleSummary[] {
+  return decodeWith(validate.validateModuleList, v, "modules")
+    .modules.map(moduleSummary)
+    .sort((a, b) => a.order - b.order);
+}
+
+function moduleDetail(d: WireModuleDetail, hintLevels: number[] = []): ModuleDetail {
+  const m = d.module;
+  return {
+    slug: m.slug,
+    order: m.order,
+    title: m.title,
+    summary: m.summary,
+    state: m.state,
+    prerequisites: m.prerequisites,
+    guideHtml: d.guide_html,
+    goals: m.goals,
+    steps: d.steps,
+    files: d.files.map((f) => ({ path: f.path, starter: f.starter, draft: f.draft })),
+    limits: m.limits,
+    hintLevels: Math.max(0, ...hintLevels),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- results and events
+
+function testResult(t: WireTestResult): TestResult {
+  return {
+    id: t.id,
+    name: t.name,
+    step: t.step,
+    status: t.status,
+    message: t.message,
+    output: t.output,
+    durationSeconds: t.duration_seconds,
+    visibility: t.visibility,
+    hint: t.hint,
+  };
+}
+
+function gradeResult(r: GradingResult): GradeResult {
+  return {
+    status: r.status,
+    outcome: r.outcome,
+    fault: r.fault,
+    message: r.message,
+    score: r.score,
+    maxScore: r.max_score,
+    tests: r.tests.map(testResult),
+    metrics: r.metrics,
+    usage: { wallSeconds: r.usage.wall_seconds, cpuSeconds: r.usage.cpu_seconds, maxRssBytes: r.usage.max_rss_bytes },
+    module: r.module,
+  };
+}
+
+function engineEvent(e: WireEngineEvent): EngineEvent {
+  switch (e.type) {
+    case "phase":
+      return { type: "phase", seq: e.seq, t: e.t, phase: e.phase, count: e.count ?? null };
+    case "test_started":
+      return { type: "test_started", seq: e.seq, t: e.t, id: e.id, name: e.name, step: e.step, visibility: e.visibility };
+    case "output":
+      return { type: "output", seq: e.seq, t: e.t, stream: e.stream, testId: e.test_id, data: e.data };
+    case "test_finished":
+      return { type: "test_finished", seq: e.seq, t: e.t, test: testResult(e.test) };
+    case "metric":
+      // the schema lets through exactly one of the two
+      return { type: "metric", seq: e.seq, t: e.t, name: e.name, value: e.series ?? e.value ?? 0 };
+    case "verdict":
+      return { type: "verdict", seq: e.seq, t: e.t ?? 0, result: gradeResult(e.result), verdict: verdict(e) };
+  }
+}
+
+function verdict(e: WireVerdictEvent): Verdict {
+  const p = e.progress;
+  return {
+    advice: e.advice.map((a) => ({ id: a.id, text: a.advice })),
+    attempt: attempt(e.attempt),
+    progress: { state: p.state, attempts: p.attempts, bestScore: p.best_score, maxScore: p.max_score, passedAt: p.passed_at },
+    unlocked: e.unlocked,
+    next: e.next_module,
+  };
+}
+
+const EVENT_TYPES: readonly string[] = ["phase", "test_started", "output", "test_finished", "metric", "verdict"];
+
+/** One engine event; null for an event type this page does not know (a newer server may send more kinds). */
+export function decodeEvent(v: unknown, what = "event"): EngineEvent | null {
+  const type = typeof v === "object" && v !== null ? (v as { type?: unknown }).type : undefined;
+  if (typeof type === "string" && !EVENT_TYPES.includes(type)) return null;
+  return engineEvent(decodeWith(validate.validateEngineEvent, v, what));
+}
+
+function attempt(a: WireAttempt): Submission {
+  const r = a.result;
+  return {
+    id: String(a.id),
+    module: "",
+    status: a.status,
+    createdAt: a.created_at,
+    files: {},
+    // a list item carries the result's summary only: enough for the attempts tab
+    result: r
+      ? {
+          status: r.status,
+          outcome: r.outcome,
+          fault: null,
+          message: "",
+          score: r.score,
+          maxScore: r.max_score,
+          tests: [],
+          metrics: {},
+          usage: NO_USAGE,
+          module: "",
+        }
+      : null,
+    events: [],
+    advice: [],
+  };
+}
+
+const NO_USAGE = { wallSeconds: null, cpuSeconds: null, maxRssBytes: null };
+
+/** `GET /api/modules/<slug>/submissions/` → the attempts, newest first (no files, results summarised). */
+export function decodeSubmissionList(v: unknown): Submission[] {
+  return decodeWith(validate.validateSubmissionList, v, "submissions").submissions.map(attempt);
+}
+
+function submission(s: WireSubmissionDetail): Submission {
+  return {
+    id: String(s.id),
+    module: s.module,
+    status: s.status,
+    createdAt: s.created_at,
+    files: s.files,
+    result: s.result ? gradeResult(s.result) : null,
+    events: s.events.flatMap((e) => (EVENT_TYPES.includes(e.type) ? [engineEvent(e)] : [])),
+    advice: s.advice.map((a) => ({ id: a.id, text: a.advice })),
+  };
+}
+
+/** `GET /api/submissions/<id>/` → files, result, advice and the stored events of the latest run. */
+export function decodeSubmission(v: unknown): Submission {
+  return submission(decodeWith(validate.validateSubmissionDetail, v, "submission"));
+}
+
+/** `POST /api/modules/<slug>/submissions/` → the new submission's id. */
+export function decodeSubmissionCreated(v: unknown): { id: string; status: string } {
+  const created = decodeWith(validate.validateSubmissionCreated, v, "submission");
+  return { id: String(created.id), status: created.status };
+}
+
+// ---------------------------------------------------------------------------------------------- websocket frames
+
+export type ServerFrame =
+  | { type: "grading.event"; submissionId: string; event: EngineEvent }
+  | { type: "subscribed"; submissionId: string; status: string }
+  | { type: "error"; message: string }
+  | { type: "pong" }
+  /** A frame that breaks the contract (or an event of an unknown type): ignored, but said so. */
+  | { type: "invalid"; submissionId: string | null; message: string };
+
+function frameSubmission(v: unknown): string | null {
+  const id = typeof v === "object" && v !== null ? (v as { submission_id?: unknown }).submission_id : undefined;
+  return typeof id === "number" ? String(id) : null;
+}
+
+/** One text frame of the grading websocket; never throws (a socket listener is no place for an exception). */
+export function decodeFrame(raw: string): ServerFrame {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return { type: "invalid", submissionId: null, message: "frame: not JSON" };
+  }
+  try {
+    if (frameSubmission(v) !== null && (v as { type?: unknown }).type === "grading.event") {
+      const event = decodeEvent((v as { event?: unknown }).event, "frame.event");
+      if (event === null) return { type: "invalid", submissionId: frameSubmission(v), message: "frame.event: unknown event type" };
+    }
+    const frame = decodeWith(validate.validateServerFrame, v, "frame");
+    switch (frame.type) {
+      case "grading.event":
+        return { type: "grading.event", submissionId: String(frame.submission_id), event: engineEvent(frame.event) };
+      case "subscribed":
+        return { type: "subscribed", submissionId: String(frame.submission_id), status: frame.status };
+      case "error":
+        return { type: "error", message: frame.message };
+      case "pong":
+        return { type: "pong" };
+    }
+  } catch (err) {
+    return { type: "invalid", submissionId: frameSubmission(v), message: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- page data
+
+export interface ModulePage {
+  detail: ModuleDetail;
+  next: NextModule | null;
+  hints: Hint[];
+  questions: ReflectionQuestion[];
+  answers: Record<string, string>;
+  attempts: Submission[];
+  referenceAvailable: boolean;
+  wsUrl: string;
+}
+
+/** The module page's page data (`page-module.schema.json`). */
+export function decodeModulePage(v: unknown): ModulePage {
+  const pd: WireModulePage = decodeWith(validate.validateModulePage, v, "page");
+  return {
+    detail: moduleDetail(pd, pd.hints.levels),
+    next: pd.next_module,
+    hints: pd.hints.revealed,
+    questions: pd.reflection.questions,
+    answers: pd.reflection.answers ?? {},
+    attempts: pd.attempts.map(attempt),
+    referenceAvailable: pd.reference_available,
+    wsUrl: pd.ws_url,
+  };
+}
+
+export interface DashboardPage {
+  modules: ModuleSummary[];
+  notes: Note[];
+  review: ReviewItem[];
+  awards: Award[];
+  /** The oldest open review requests (instructors; empty for learners). */
+  mentorQueue: ThreadSummary[];
+}
+
+/** The dashboard's page data (`page-dashboard.schema.json`). */
+export function decodeDashboardPage(v: unknown): DashboardPage {
+  const pd = decodeWith(validate.validateDashboardPage, v, "page");
+  return {
+    modules: pd.modules.map(moduleSummary).sort((a, b) => a.order - b.order),
+    notes: pd.notes.map(note),
+    review: pd.review,
+    awards: pd.badges.map((b) => ({
+      id: b.id,
+      title: b.title,
+      description: b.description,
+      earned: b.earned,
+      earnedAt: b.earned_at,
+      count: b.count,
+      target: b.target,
+    })),
+    mentorQueue: pd.mentor_queue.map(thread),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- smaller answers
+
+/** `POST hints/reveal/` → every hint revealed so far. */
+export function decodeHintReveal(v: unknown): Hint[] {
+  return decodeWith(validate.validateHintReveal, v, "hints").hints;
+}
+
+export function decodeReflectionAnswer(v: unknown): ReflectionAnswer {
+  const answer = decodeWith(validate.validateReflectionAnswer, v, "reflection");
+  return { correct: answer.correct, state: answer.state };
+}
+
+function note(n: WireNote): Note {
+  return { id: String(n.id), text: n.text, module: n.module, moduleTitle: n.module_title, createdAt: n.created_at };
+}
+
+export function decodeNote(v: unknown): Note {
+  return note(decodeWith(validate.validateNote, v, "note"));
+}
+
+export function decodeNotes(v: unknown): Note[] {
+  return decodeWith(validate.validateNoteList, v, "notes").notes.map(note);
+}
+
+/** Lint answers: ruff's diagnostics in our shape; a diagnostic without a code is a syntax error. */
+export function decodeLint(v: unknown): LintDiagnostic[] {
+  return decodeWith(validate.validateLint, v, "lint").diagnostics.map((d) => {
+    const code = d.code ?? "";
+    return {
+      line: d.line,
+      column: d.column,
+      endLine: d.end_line,
+      endColumn: d.end_column,
+      code,
+      message: d.message,
+      severity: d.severity === "error" || code === "" || code.startsWith("E9") ? "error" : "warning",
+    };
+  });
+}
+
+export function decodeFormat(v: unknown): string {
+  return decodeWith(validate.validateFormat, v, "format").text;
+}
+
+/** The files of a draft or of the reference (`{files: {path: text}}`). */
+export function decodeFiles(v: unknown): Record<string, string> {
+  return decodeWith(validate.validateFiles, v, "files").files;
+}
+
+// ---------------------------------------------------------------------------------------------- discussions
+
+function thread(t: WireThread): ThreadSummary {
+  return {
+    id: String(t.id),
+    module: t.module,
+    moduleTitle: t.module_title,
+    kind: t.kind,
+    title: t.title,
+    status: t.status,
+    author: t.author,
+    submission: t.submission === null ? null : String(t.submission),
+    postCount: t.post_count,
+    mentorAnswered: t.mentor_answered,
+    createdAt: t.created_at,
+    updatedAt: t.updated_at,
+    url: t.url,
+  };
+}
+
+function post(p: WirePost): ThreadPost {
+  return { id: String(p.id), author: p.author, isMentor: p.is_mentor, bodyHtml: p.body_html, createdAt: p.created_at };
+}
+
+export function decodeThreadPost(v: unknown): ThreadPost {
+  return post(decodeWith(validate.validatePost, v, "post"));
+}
+
+export function decodeThreadDetail(v: unknown): ThreadDetail {
+  const t: WireThreadDetail = decodeWith(validate.validateThreadDetail, v, "thread");
+  return { ...thread(t), posts: t.posts.map(post), canReply: t.can_reply, canResolve: t.can_resolve };
+}
+
+/** `{"threads": [...]}`: a module's threads. */
+export function decodeThreadList(v: unknown): ThreadSummary[] {
+  return decodeWith(validate.validateThreadList, v, "threads").threads.map(thread);
+}
+
+/** `{"reviews": [...]}`: the mentors' queue. */
+export function decodeReviewQueue(v: unknown): ThreadSummary[] {
+  return decodeWith(validate.validateReviewQueue, v, "reviews").reviews.map(thread);
+}

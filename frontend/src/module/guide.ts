@@ -1,0 +1,54 @@
+/** The guide tab: goals, prerequisites, steps and the guide itself (HTML the server rendered and sanitised). */
+import type { ModuleDetail } from "../api";
+import { fill, h } from "../dom";
+import { pick, t } from "../i18n";
+
+export function renderGuide(detail: ModuleDetail, panel: HTMLElement): void {
+  const guide = h("article", { class: "guide", "data-testid": "guide" });
+  // The server renders the guide from Markdown and sanitises it with nh3 before embedding: safe to insert.
+  guide.innerHTML = detail.guideHtml;
+  fill(
+    panel,
+    h(
+      "div",
+      { class: "meta-block" },
+      detail.goals.length
+        ? h(
+            "div",
+            {},
+            h("h3", {}, t("module.goals")),
+            h(
+              "ul",
+              {},
+              detail.goals.map((g) => h("li", {}, pick(g))),
+            ),
+          )
+        : null,
+      h(
+        "div",
+        {},
+        h("h3", {}, t("module.prerequisites")),
+        detail.prerequisites.length
+          ? h(
+              "div",
+              { class: "prereqs" },
+              detail.prerequisites.map((p) => h("a", { class: "badge", href: `/modules/${encodeURIComponent(p)}/` }, p)),
+            )
+          : h("span", { class: "muted" }, t("module.none")),
+      ),
+      detail.steps.length
+        ? h(
+            "div",
+            {},
+            h("h3", {}, t("module.steps")),
+            h(
+              "ol",
+              {},
+              detail.steps.map((s) => h("li", {}, h("code", {}, s.id), " ", pick(s.title))),
+            ),
+          )
+        : null,
+    ),
+    guide,
+  );
+}

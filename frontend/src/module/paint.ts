@@ -1,0 +1,25 @@
+/** Painting a run: the results panel and the step chips in the header, from one `RunState`. */
+import { fill, h } from "../dom";
+import { pick } from "../i18n";
+import type { RunState } from "../results";
+import type { Ctx } from "./context";
+
+export function renderStepChips(ctx: Ctx, run: RunState | null): void {
+  const status = run?.stepStatus() ?? new Map<string, "pass" | "fail">();
+  fill(
+    ctx.stepChips,
+    ctx.detail.steps.map((s) => {
+      const st = status.get(s.id);
+      return h(
+        "span",
+        { class: `step-chip${st ? ` is-${st}` : ""}`, title: pick(s.title), "data-step": s.id },
+        `${st === "pass" ? "✓ " : st === "fail" ? "✗ " : ""}${s.id}`,
+      );
+    }),
+  );
+}
+
+export function paintRun(ctx: Ctx, run: RunState): void {
+  ctx.results.render(run);
+  renderStepChips(ctx, run);
+}

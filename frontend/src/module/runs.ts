@@ -1,0 +1,123 @@
+/**
+ * Runs: "Run tests" saves, posts the submission and follows it to its verdict; on load, the latest attempt is
+ * shown or, still being graded, followed.
+ *
+ * Design choices:
+ * - A run costs the draft save (when there is unsaved text), the submission POST and the socket: the events
+ *   stream over the websocket and the verdict frame says everything the page updates afterwards — the advice,
+ *   the attempt for the attempts tab, the module's state, the next module and the modules it opened
+ *   (follow.ts polls only when the socket cannot deliver).
+ * - A run finished by polling carries no such news: the page then re-reads the attempts and the module list.
+ */
+import { api, type ModuleSummary, type Submission, type Verdict } from "../api";
+import { h } from "../dom";
+import { pick, t } from "../i18n";
+import { describeError, toast } from "../page";
+import { setModuleState, type Ctx } from "./context";
+import { refreshHistory, renderHistory, showAttempt } from "./history";
+import { paintRun } from "./paint";
+
+/** Show "Next: ..." once this module is passed and the next one is open (from a fresh module list). */
+export function updateNextLink(ctx: Ctx, modules: ModuleSummary[]): void {
+  const mine = modules.find((m) => m.slug === ctx.detail.slug);
+  const next = modules.find((m) => m.slug === ctx.nextLink.dataset.slug);
+  showNextLink(ctx, mine?.state, next?.state);
+}
+
+function showNextLink(ctx: Ctx, mine: string | undefined, next: string | undefined): void {
+  const passed = mine === "passed" || mine === "completed";
+  ctx.nextLink.hidden = !(passed && next !== undefined && next !== "locked");
+}
+
+export async function startRun(ctx: Ctx): Promise<void> {
+  ctx.runButton.disabled = true;
+  ctx.runButton.textContent = t("editor.running");
+  ctx.results.pending();
+  try {
+    await ctx.saver.flush();
+    const { id } = await api.submit(ctx.detail.slug, ctx.editor.files());
+    await follow(ctx, id, true);
+  } catch (err) {
+    toast(describeError(err), true);
+  } finally {
+    ctx.runButton.disabled = false;
+    ctx.runButton.textContent = `▶ ${t("editor.run")}`;
+  }
+}
+
+/** Watch submission `id` to its verdict, then update the page from what the verdict says. */
+async function follow(ctx: Ctx, id: string, scroll: boolean): Promise<void> {
+  const followed = ctx.follower.follow(id);
+  const run = ctx.follower.run;
+  if (run) paintRun(ctx, run);
+  if (scroll) ctx.results.root.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  const { run: done, verdict } = await followed;
+  paintRun(ctx, done);
+  ctx.results.notice("socket", null);
+  ctx.onAttempt();
+  if (verdict) applyVerdict(ctx, verdict);
+  else await reread(ctx);
+}
+
+/** History, state badge, next link and unlock notices, from the verdict frame alone. */
+function applyVerdict(ctx: Ctx, verdict: Verdict): void {
+  upsertAttempt(ctx, verdict.attempt);
+  renderHistory(ctx);
+  setModuleState(ctx, verdict.progress.state);
+  if (verdict.next && verdict.next.slug === ctx.nextLink.dataset.slug) showNextLink(ctx, verdict.progress.state, verdict.next.state);
+  for (const m of verdict.unlocked) {
+    ctx.results.notice(
+      `unlock-${m.slug}`,
+      h(
+        "div",
+        { class: "unlock-notice", "data-testid": "unlock-notice", "data-module": m.slug },
+        h("span", { class: "unlock-icon", "aria-hidden": "true" }, "↗"),
+        h("span", {}, t("results.unlocked", { title: pick(m.title) })),
+        h("a", { class: "btn btn-primary btn-sm", href: m.url }, t("results.open_next")),
+      ),
+    );
+  }
+}
+
+function upsertAttempt(ctx: Ctx, attempt: Submission): void {
+  const known = ctx.submissions.findIndex((s) => s.id === attempt.id);
+  if (known >= 0) ctx.submissions[known] = { ...attempt, files: ctx.submissions[known]?.files ?? {} };
+  else ctx.submissions.unshift(attempt);
+}
+
+/** A run finished without its verdict frame: read the attempts and the module's state again. */
+async function reread(ctx: Ctx): Promise<void> {
+  await refreshHistory(ctx);
+  try {
+    const modules = await api.modules();
+    const mine = modules.find((m) => m.slug === ctx.detail.slug);
+    if (mine) setModuleState(ctx, mine.state);
+    updateNextLink(ctx, modules);
+  } catch {
+    /* the badge and the next link are niceties */
+  }
+}
+
+/** On load: show the latest attempt's result, or resume following it when it is still being graded. */
+export async function resumeLatest(ctx: Ctx): Promise<void> {
+  const latest = [...ctx.submissions].sort((a, b) => Number(b.id) - Number(a.id))[0];
+  if (!latest) return;
+  if (latest.status === "queued" || latest.status === "running") {
+    ctx.runButton.disabled = true;
+    try {
+      await follow(ctx, latest.id, false);
+    } finally {
+      ctx.runButton.disabled = false;
+    }
+  } else {
+    await showAttempt(ctx, latest.id, false);
+  }
+}
+
+/** A drop while a run is being followed shows a notice until the socket is back. */
+export function listen(ctx: Ctx): void {
+  ctx.socket.onStatus((status) => {
+    const running = ctx.follower.run !== null && !ctx.follower.run.done();
+    ctx.results.notice("socket", status !== "open" && running ? h("div", { class: "notice notice-warn" }, t("results.connection_lost")) : null);
+  });
+}
