@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from modules import content as content_loader
 from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
 from modules.roles import GROUPS, LEARNER_GROUP, RolePermissions
-from modules.selectors import PASSED_STATUSES, localize, passed_module_slugs
+from modules.selectors import PASSED_STATUSES, localize, passed_module_slugs, username_lookalike_exists
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,13 @@ def roles_ensure(*, app_configs: Iterable[AppConfig] | None = None) -> None:
 
 
 def learner_create(*, username: str, password: str, email: str = "") -> User:
-    """A new learner account (the signup page's service)."""
+    """A new learner account (the signup page's service); a name that looks like an existing one (same confusable
+    skeleton, ``modules.usernames``) is refused, so nobody can pose as another learner or a mentor."""
+    if username_lookalike_exists(username=username):
+        raise InvalidInput(
+            _("This username looks too much like an existing username. Please choose another."),
+            code="username_lookalike",
+        )
     with transaction.atomic():
         user = User.objects.create_user(username=username, password=password, email=email)
         roles_ensure()
