@@ -232,6 +232,20 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Login and sign-up throttles (modules.backends, modules.selectors): an account locks after this many failed logins
+# for LAB_LOGIN_LOCKOUT_SECONDS, doubled by each further failure up to the cap; failures older than the window are
+# forgotten, and a successful login forgets them too. Per-address limits are per sliding hour and high enough for a
+# classroom behind one NAT (60 learners who each mistype a few times).
+AUTHENTICATION_BACKENDS = ["modules.backends.ThrottledModelBackend"]
+LAB_LOGIN_FAILURES_PER_ACCOUNT = env_int("LAB_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LAB_LOGIN_LOCKOUT_SECONDS = env_int("LAB_LOGIN_LOCKOUT_SECONDS", 60, minimum=1)
+LAB_LOGIN_LOCKOUT_MAX_SECONDS = env_int("LAB_LOGIN_LOCKOUT_MAX_SECONDS", 3600, minimum=1)
+LAB_LOGIN_FAILURE_WINDOW_SECONDS = env_int("LAB_LOGIN_FAILURE_WINDOW_SECONDS", 24 * 3600, minimum=60)
+LAB_LOGIN_FAILURES_PER_ADDRESS_HOUR = env_int("LAB_LOGIN_FAILURES_PER_ADDRESS_HOUR", 300, minimum=1)
+LAB_SIGNUPS_PER_ADDRESS_HOUR = env_int("LAB_SIGNUPS_PER_ADDRESS_HOUR", 200, minimum=1)
+# Reverse proxies in front of the lab that append the client's address to X-Forwarded-For (0: trust no header and
+# use the socket's peer address).
+LAB_TRUSTED_PROXIES = env_int("LAB_TRUSTED_PROXIES", 0, maximum=8)
 
 # --- i18n ---------------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
