@@ -17,6 +17,7 @@ Design choices:
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -95,6 +96,19 @@ def env_secret(name: str, *, required: bool) -> str | None:
     return None
 
 
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def env_origins(name: str) -> list[str]:
+    """A comma-separated list of web origins (``https://host[:port]``, ``https://*.domain``), for CSP sources: a
+    value with a path, a space or a quote could rewrite the policy, so anything else is refused."""
+    origins = env_list(name, [])
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ImproperlyConfigured(f"{name}: {origin!r} is not an origin like https://lms.example.edu")
+    return origins
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Django DATABASES entry from ``postgres://user:password@host:port/name`` (``sqlite:///path`` also works)."""
     parsed = urlparse(url)
@@ -163,6 +177,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "modules.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -196,6 +211,32 @@ TEMPLATES = [
         },
     }
 ]
+
+# --- content security policy (django-csp; modules.middleware adds LAB_FRAME_ANCESTORS) ---------------------------
+# No inline or evaluated script anywhere: page data travels as `json_script` (inert JSON), behaviour in the Vite
+# bundles. Styles allow 'unsafe-inline': Monaco and Plotly inject <style> elements and KaTeX sets style attributes
+# (styles cannot run script). Images and fonts allow data: URIs (Monaco's and Plotly's icons, small inlined fonts).
+# Monaco's worker is a same-origin module file; the API and the grading websocket are same-origin ('self' covers
+# ws:/wss: on the page's own host). Plotly's bundle (plotly.js-dist-min 4.x) needs no eval for the traces we draw.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
+X_FRAME_OPTIONS = "SAMEORIGIN"  # for browsers without frame-ancestors; those with it ignore this header
+# LMS platforms (origins such as https://canvas.example.edu or https://*.instructure.com) whose pages may frame
+# the lab for LTI launches; comma-separated.
+LAB_FRAME_ANCESTORS = env_origins("LAB_FRAME_ANCESTORS")
 
 # --- database -----------------------------------------------------------------------------------------------------
 if PRODUCTION:

@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from labplatform.settings import database_from_url, env_bool, env_int, env_secret, env_str
+from labplatform.settings import database_from_url, env_bool, env_int, env_origins, env_secret, env_str
 
 
 def test_it_reads_booleans_strictly(monkeypatch):
@@ -47,6 +47,24 @@ def test_it_requires_a_secret_when_told_to(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="required in production"):
         env_secret("X_SECRET", required=True)
     assert env_secret("X_SECRET", required=False) is None
+
+
+def test_it_reads_frame_ancestors_as_origins(monkeypatch):
+    monkeypatch.setenv("X_ORIGINS", "https://lms.example.edu, https://*.instructure.com,http://localhost:8080")
+    assert env_origins("X_ORIGINS") == [
+        "https://lms.example.edu",
+        "https://*.instructure.com",
+        "http://localhost:8080",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["https://lms.example.edu; script-src *", "https://lms.example.edu/path", "'unsafe-inline'", "*"]
+)
+def test_it_refuses_a_frame_ancestor_that_could_rewrite_the_policy(monkeypatch, value):
+    monkeypatch.setenv("X_ORIGINS", value)
+    with pytest.raises(ImproperlyConfigured, match="is not an origin"):
+        env_origins("X_ORIGINS")
 
 
 def test_it_parses_a_postgres_url():
