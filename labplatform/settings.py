@@ -271,8 +271,6 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Login and sign-up throttles (modules.backends, modules.selectors): an account locks after this many failed logins
 # for LAB_LOGIN_LOCKOUT_SECONDS, doubled by each further failure up to the cap; failures older than the window are
 # forgotten, and a successful login forgets them too. Per-address limits are per sliding hour and high enough for a
@@ -287,6 +285,26 @@ LAB_SIGNUPS_PER_ADDRESS_HOUR = env_int("LAB_SIGNUPS_PER_ADDRESS_HOUR", 200, mini
 # Reverse proxies in front of the lab that append the client's address to X-Forwarded-For (0: trust no header and
 # use the socket's peer address).
 LAB_TRUSTED_PROXIES = env_int("LAB_TRUSTED_PROXIES", 0, maximum=8)
+
+# --- HTTPS --------------------------------------------------------------------------------------------------------
+# LAB_HTTPS: the lab is reached over HTTPS, directly or through a TLS-terminating proxy (on in production; embedded
+# mode serves http://127.0.0.1). It turns on the redirect to https, HSTS and secure session/CSRF cookies. Behind a
+# proxy, DJANGO_SECURE_PROXY_SSL_HEADER names the header the proxy sets to "https" (e.g. X-Forwarded-Proto); the
+# proxy must overwrite it, since a client could send it too.
+LAB_HTTPS = env_bool("LAB_HTTPS", PRODUCTION)
+SECURE_SSL_REDIRECT = LAB_HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600 if LAB_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+_proxy_ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header and not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r}: expected a header name"
+    )
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", LAB_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- i18n ---------------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
