@@ -7,14 +7,13 @@ Protocol (JSON text frames):
   ``{"type": "subscribed", "submission_id", "status"}`` and then replays the stored events of that submission as
   ``grading.event`` frames (clients de-duplicate by ``event.seq``). Foreign or unknown ids get an error frame.
 - client -> server ``{"type": "ping"}`` -> ``{"type": "pong"}``.
-- anything else (binary frames, invalid JSON, unknown types, bad ids) -> ``{"type": "error", "message": ...}``;
+- anything else (binary frames, invalid or over-deep JSON, unknown types, bad ids) -> ``{"type": "error", "message": ...}``;
   the socket stays open. Anonymous connections are refused at the handshake.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -22,6 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from grading import events, selectors
 from grading.models import Submission
+from modules.parsers import JSONNestingError, json_loads_bounded
 
 MAX_FRAME_CHARS = 4096
 
@@ -53,7 +53,10 @@ class GradingConsumer(AsyncJsonWebsocketConsumer):
             await self._error("frame too large")
             return
         try:
-            content = json.loads(text_data)
+            content = json_loads_bounded(text_data)
+        except JSONNestingError:
+            await self._error("frames nested too deeply")
+            return
         except ValueError:
             await self._error("frames must be JSON")
             return

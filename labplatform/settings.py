@@ -17,6 +17,7 @@ Design choices:
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -95,6 +96,19 @@ def env_secret(name: str, *, required: bool) -> str | None:
     return None
 
 
+_ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def env_origins(name: str) -> list[str]:
+    """A comma-separated list of web origins (``https://host[:port]``, ``https://*.domain``), for CSP sources: a
+    value with a path, a space or a quote could rewrite the policy, so anything else is refused."""
+    origins = env_list(name, [])
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ImproperlyConfigured(f"{name}: {origin!r} is not an origin like https://lms.example.edu")
+    return origins
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Django DATABASES entry from ``postgres://user:password@host:port/name`` (``sqlite:///path`` also works)."""
     parsed = urlparse(url)
@@ -163,6 +177,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "modules.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -197,6 +212,32 @@ TEMPLATES = [
     }
 ]
 
+# --- content security policy (django-csp; modules.middleware adds LAB_FRAME_ANCESTORS) ---------------------------
+# No inline or evaluated script anywhere: page data travels as `json_script` (inert JSON), behaviour in the Vite
+# bundles. Styles allow 'unsafe-inline': Monaco and Plotly inject <style> elements and KaTeX sets style attributes
+# (styles cannot run script). Images and fonts allow data: URIs (Monaco's and Plotly's icons, small inlined fonts).
+# Monaco's worker is a same-origin module file; the API and the grading websocket are same-origin ('self' covers
+# ws:/wss: on the page's own host). Plotly's bundle (plotly.js-dist-min 4.x) needs no eval for the traces we draw.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+}
+X_FRAME_OPTIONS = "SAMEORIGIN"  # for browsers without frame-ancestors; those with it ignore this header
+# LMS platforms (origins such as https://canvas.example.edu or https://*.instructure.com) whose pages may frame
+# the lab for LTI launches; comma-separated.
+LAB_FRAME_ANCESTORS = env_origins("LAB_FRAME_ANCESTORS")
+
 # --- database -----------------------------------------------------------------------------------------------------
 if PRODUCTION:
     DATABASES = {"default": database_from_url(env_str("DATABASE_URL"))}
@@ -230,7 +271,39 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
+# Login and sign-up throttles (modules.backends, modules.selectors): an account locks after this many failed logins
+# for LAB_LOGIN_LOCKOUT_SECONDS, doubled by each further failure up to the cap; failures older than the window are
+# forgotten, and a successful login forgets them too. Per-address limits are per sliding hour and high enough for a
+# classroom behind one NAT (60 learners who each mistype a few times).
+AUTHENTICATION_BACKENDS = ["modules.backends.ThrottledModelBackend"]
+LAB_LOGIN_FAILURES_PER_ACCOUNT = env_int("LAB_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+LAB_LOGIN_LOCKOUT_SECONDS = env_int("LAB_LOGIN_LOCKOUT_SECONDS", 60, minimum=1)
+LAB_LOGIN_LOCKOUT_MAX_SECONDS = env_int("LAB_LOGIN_LOCKOUT_MAX_SECONDS", 3600, minimum=1)
+LAB_LOGIN_FAILURE_WINDOW_SECONDS = env_int("LAB_LOGIN_FAILURE_WINDOW_SECONDS", 24 * 3600, minimum=60)
+LAB_LOGIN_FAILURES_PER_ADDRESS_HOUR = env_int("LAB_LOGIN_FAILURES_PER_ADDRESS_HOUR", 300, minimum=1)
+LAB_SIGNUPS_PER_ADDRESS_HOUR = env_int("LAB_SIGNUPS_PER_ADDRESS_HOUR", 200, minimum=1)
+# Reverse proxies in front of the lab that append the client's address to X-Forwarded-For (0: trust no header and
+# use the socket's peer address).
+LAB_TRUSTED_PROXIES = env_int("LAB_TRUSTED_PROXIES", 0, maximum=8)
+
+# --- HTTPS --------------------------------------------------------------------------------------------------------
+# LAB_HTTPS: the lab is reached over HTTPS, directly or through a TLS-terminating proxy (on in production; embedded
+# mode serves http://127.0.0.1). It turns on the redirect to https, HSTS and secure session/CSRF cookies. Behind a
+# proxy, DJANGO_SECURE_PROXY_SSL_HEADER names the header the proxy sets to "https" (e.g. X-Forwarded-Proto); the
+# proxy must overwrite it, since a client could send it too.
+LAB_HTTPS = env_bool("LAB_HTTPS", PRODUCTION)
+SECURE_SSL_REDIRECT = LAB_HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600 if LAB_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+_proxy_ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header and not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r}: expected a header name"
+    )
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", LAB_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- i18n ---------------------------------------------------------------------------------------------------------
@@ -254,7 +327,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser with a nesting bound: an over-deep body answers 400 instead of a RecursionError's 500.
+    "DEFAULT_PARSER_CLASSES": ["modules.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LAB_REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)

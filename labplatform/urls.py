@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from modules.views import dashboard, module_page, signup
+from modules.views import LoginView, dashboard, module_page, signup
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("modules/<slug:slug>/", module_page, name="module-page"),
     path("accounts/signup/", signup, name="signup"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -2,6 +2,8 @@
 
 Analytics: the module list shows learners, passes and the pass rate per module (annotated, one query).
 Content itself is edited in ``content/`` and loaded with ``sync_content``; authors adjust order/route/status here.
+Failed logins and sign-up requests (the throttles' rows) are listed read-only; deleting an account's failed logins
+unlocks it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.http import HttpRequest
 
-from modules.models import Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.models import AuthAttempt, Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -129,3 +132,14 @@ class HintRevealAdmin(admin.ModelAdmin):
 
 admin.site.register(Draft)
 admin.site.register(Note)
+
+
+@admin.register(AuthAttempt)
+class AuthAttemptAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "username", "address")
+    list_filter = ("kind",)
+    search_fields = ("username", "address")
+    readonly_fields = ("kind", "username", "address", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -10,10 +10,15 @@ Design choices:
   account, never ``AnonymousUser``, since Django or DRF turned anonymous requests away before the view ran.
 - It lives on the lowest floor that serves an API (modules), outside any views module, so the apps above build
   their views on it without importing another app's views.
+- ``client_address``: the socket's peer, or behind ``LAB_TRUSTED_PROXIES`` reverse proxies the address the
+  outermost trusted proxy saw (counted from the right of ``X-Forwarded-For``, the part a client cannot forge).
 """
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import translation
@@ -37,6 +42,20 @@ class AuthenticatedRequest(Request):
     """The request of an API view behind ``IsAuthenticated``."""
 
     user: User
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's IP address (see the module docstring); None when the request carries none that parses."""
+    candidate = request.META.get("REMOTE_ADDR")
+    proxies = settings.LAB_TRUSTED_PROXIES
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            candidate = hops[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate or ""))
+    except ValueError:
+        return None
 
 
 def request_lang(request: HttpRequest) -> str:

@@ -151,3 +151,26 @@ class Draft(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "module"], name="draft_user_module")]
+
+
+class AuthAttempt(models.Model):
+    """A failed login or a sign-up request, kept as long as the throttles look back (``modules.selectors``).
+
+    ``username`` is the name as typed (after NFKC), whether or not such an account exists; ``address`` is the
+    client's (``modules.api.client_address``), null when a login comes from no request (a script, a test client).
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN_FAILED = "login_failed", "failed login"
+        SIGNUP = "signup", "sign-up"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    username = models.CharField(max_length=150, blank=True, default="")
+    address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "username", "created_at"], name="authattempt_kind_user"),
+            models.Index(fields=["kind", "address", "created_at"], name="authattempt_kind_address"),
+        ]

@@ -1,31 +1,88 @@
-"""Markdown guides to safe HTML: rendered with python-markdown, then sanitized with nh3 (an allow-list).
+"""Markdown to safe HTML on two trust levels: learner text (strict) and guides (trusted content from ``content/``).
 
-Design choices: content is trusted-ish (reviewed authors) but the HTML still goes through nh3 so a slip in a guide
-can never become script on a learner's page. ``class`` survives on code/pre/span/div (syntax highlighting, math
-blocks) and ``id`` on headings (anchors). The result is cached per (content hash, language).
+Design choices:
+- Learner and discussion text (``markdown_to_safe_html``) is untrusted: a post is read by other learners and by
+  mentors. It is rendered without extensions that mint ids (no ``toc``) and cleaned by nh3 with a tight allow-list:
+  - no ``class``, ``id``, ``name`` or ``style`` on any tag: classes and styles let a post dress up as the page's own
+    UI (a fake "passed" badge, an overlay), ids and names clobber DOM globals (``<a id="csrf_token">``);
+  - no images at all: the lab has no image upload, so an image in a post is a remote tracking pixel (every
+    reader's address and reading time), or a ``data:``/same-origin URL that draws a fake badge. A markdown image
+    becomes a plain link to its URL, labelled with its alt text; a raw ``<img>`` is dropped;
+  - links keep http(s), mailto and relative targets only, with ``rel="nofollow noopener noreferrer ugc"``.
+- Guides (``guide_html_cached``) are trusted content reviewed with the course: they keep classes on
+  code/pre/span/div (highlighting, maths blocks for KaTeX) and ids on headings (anchors). They still go through
+  nh3, so a slip in a guide can never become script on a learner's page. The result is cached per
+  (content hash, language).
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as etree
 from functools import lru_cache
 
 import markdown
 import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 
-_ATTRIBUTES = {tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()}
-for _tag in ("code", "pre", "span", "div"):
-    _ATTRIBUTES.setdefault(_tag, set()).add("class")
-for _tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-    _ATTRIBUTES.setdefault(_tag, set()).add("id")
+# --- learner text ------------------------------------------------------------------------------------------------
+_LEARNER_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+_LEARNER_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "ol": {"start"}}
+_LEARNER_CLEANER = nh3.Cleaner(
+    tags=_LEARNER_TAGS,
+    clean_content_tags={"script", "style"},
+    attributes=_LEARNER_ATTRIBUTES,
+    url_schemes={"http", "https", "mailto"},
+    link_rel="nofollow noopener noreferrer ugc",
+)
+
+
+class _ImagesAsLinks(Treeprocessor):
+    """``![alt](url)`` becomes ``<a href="url">alt</a>``: the reader can still follow it, nothing loads by itself."""
+
+    def run(self, root: etree.Element) -> None:
+        for node in root.iter("img"):
+            src, alt = node.get("src", ""), node.get("alt") or node.get("src", "")
+            node.tag = "a"
+            node.attrib.clear()
+            node.set("href", src)
+            node.text = alt
+
+
+class _ImagesAsLinksExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - python-markdown's hook name
+        md.treeprocessors.register(_ImagesAsLinks(md), "lab_images_as_links", 0)
 
 
 def markdown_to_safe_html(text: str) -> str:
+    """Learner or discussion markdown as HTML that is safe to insert into any lab page (see the module docstring)."""
+    html = markdown.markdown(
+        text,
+        extensions=["fenced_code", "tables", "sane_lists", _ImagesAsLinksExtension()],
+        output_format="html",
+    )
+    return _LEARNER_CLEANER.clean(html)
+
+
+# --- guides (trusted) --------------------------------------------------------------------------------------------
+_GUIDE_ATTRIBUTES = {tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()}
+for _tag in ("code", "pre", "span", "div"):
+    _GUIDE_ATTRIBUTES.setdefault(_tag, set()).add("class")
+for _tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+    _GUIDE_ATTRIBUTES.setdefault(_tag, set()).add("id")
+
+
+def guide_to_html(text: str) -> str:
+    """A guide from ``content/`` as HTML: headings keep anchor ids, code and maths blocks keep their classes."""
     html = markdown.markdown(
         text, extensions=["fenced_code", "tables", "sane_lists", "toc"], output_format="html"
     )
-    return nh3.clean(html, attributes=_ATTRIBUTES, link_rel="noopener noreferrer")
+    return nh3.clean(html, attributes=_GUIDE_ATTRIBUTES, link_rel="noopener noreferrer")
 
 
 @lru_cache(maxsize=128)
 def guide_html_cached(content_hash: str, lang: str, text: str) -> str:  # noqa: ARG001 - hash/lang key the cache
-    return markdown_to_safe_html(text)
+    return guide_to_html(text)

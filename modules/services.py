@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,20 @@ from django.utils.translation import gettext as _
 from modules import content as content_loader
 from modules import spec as module_spec
 from modules import starters as starter_files
-from modules.models import CarryForward, Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.models import (
+    AuthAttempt,
+    CarryForward,
+    Draft,
+    HintReveal,
+    Module,
+    Note,
+    Progress,
+    Reflection,
+    Route,
+    Unlock,
+)
 from modules.roles import GROUPS, LEARNER_GROUP, RolePermissions
-from modules.selectors import PASSED_STATUSES, localize, module_spec_of
+from modules.selectors import PASSED_STATUSES, localize, module_spec_of, username_lookalike_exists
 from modules.spec import SubmissionError
 
 log = logging.getLogger(__name__)
@@ -90,12 +102,41 @@ def roles_ensure(*, app_configs: Iterable[AppConfig] | None = None) -> None:
 
 
 def learner_create(*, username: str, password: str, email: str = "") -> User:
-    """A new learner account (the signup page's service)."""
+    """A new learner account (the signup page's service); a name that looks like an existing one (same confusable
+    skeleton, ``modules.usernames``) is refused, so nobody can pose as another learner or a mentor."""
+    if username_lookalike_exists(username=username):
+        raise InvalidInput(
+            _("This username looks too much like an existing username. Please choose another."),
+            code="username_lookalike",
+        )
     with transaction.atomic():
         user = User.objects.create_user(username=username, password=password, email=email)
         roles_ensure()
         user.groups.add(Group.objects.get(name=LEARNER_GROUP))
     return user
+
+
+def _auth_attempt_record(*, kind: str, username: str, address: str | None) -> None:
+    """One more row for the throttles, and rows older than any throttle looks back are dropped."""
+    now = timezone.now()
+    AuthAttempt.objects.create(kind=kind, username=username[:150], address=address, created_at=now)
+    horizon = max(settings.LAB_LOGIN_FAILURE_WINDOW_SECONDS, 3600)
+    AuthAttempt.objects.filter(created_at__lt=now - timedelta(seconds=horizon)).delete()
+
+
+def login_failure_record(*, username: str, address: str | None) -> None:
+    """A failed login as ``username`` (an account or not) from ``address``."""
+    _auth_attempt_record(kind=AuthAttempt.Kind.LOGIN_FAILED, username=username, address=address)
+
+
+def login_failures_clear(*, username: str) -> None:
+    """A successful login: the account's earlier failures no longer count towards its lock."""
+    AuthAttempt.objects.filter(kind=AuthAttempt.Kind.LOGIN_FAILED, username=username).delete()
+
+
+def signup_attempt_record(*, address: str | None) -> None:
+    """A sign-up request from ``address`` (whether or not it creates an account)."""
+    _auth_attempt_record(kind=AuthAttempt.Kind.SIGNUP, username="", address=address)
 
 
 def demo_learner_ensure(*, username: str = "demo", password: str = "nanochat-demo") -> tuple[User, bool]:

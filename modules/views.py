@@ -5,6 +5,8 @@ Design choices:
 - API views build on ``modules.api.LabAPIView`` (errors as JSON, ``get_module``: 404 / 403 ``locked``).
 - Page data for the TypeScript front end is one dict rendered through ``json_script`` (keys documented in each
   view's docstring and in docs/operations.md; they are a stable contract).
+- Login and sign-up pages answer a throttled attempt with 429, ``Retry-After`` and a message that says when to
+  try again (the throttles themselves: ``modules.backends``, ``modules.selectors.login_block``/``signup_block``).
 """
 
 from __future__ import annotations
@@ -13,21 +15,30 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from modules import pages, selectors, services
-from modules.api import AuthenticatedHttpRequest, AuthenticatedRequest, LabAPIView, request_lang
+from modules.api import (
+    AuthenticatedHttpRequest,
+    AuthenticatedRequest,
+    LabAPIView,
+    client_address,
+    request_lang,
+)
 from modules.badges import badges_for
 from modules.models import Module
 from modules.rendering import guide_html_cached
@@ -186,24 +197,94 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     return render(request, "modules/module_detail.html", {"page_data": page_data})
 
 
+def throttle_message(block: selectors.AuthBlock) -> str:
+    """What a held-back person reads: who is held back, and in how many minutes to try again."""
+    minutes = max(1, -(-block.retry_after_seconds() // 60))
+    if block.reason == "account":
+        text = ngettext(
+            "Too many failed logins for this account. Try again in %(minutes)d minute.",
+            "Too many failed logins for this account. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    elif block.reason == "address":
+        text = ngettext(
+            "Too many failed logins from your network. Try again in %(minutes)d minute.",
+            "Too many failed logins from your network. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    else:
+        text = ngettext(
+            "Too many sign-ups from your network. Try again in %(minutes)d minute.",
+            "Too many sign-ups from your network. Try again in %(minutes)d minutes.",
+            minutes,
+        )
+    return text % {"minutes": minutes}
+
+
+def throttled(response: HttpResponse, block: selectors.AuthBlock) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(block.retry_after_seconds())
+    return response
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form; when the throttle holds the attempt back, it says so and when to try again."""
+
+    block: selectors.AuthBlock | None = None
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError:
+            username = self.cleaned_data.get("username")
+            if username and self.request is not None:
+                self.block = selectors.login_block(username=username, address=client_address(self.request))
+            if self.block is None:
+                raise
+            raise ValidationError(throttle_message(self.block), code="throttled") from None
+
+
+class LoginView(auth_views.LoginView):
+    """``/accounts/login/``: Django's login view with ``LoginForm``; a throttled attempt answers 429."""
+
+    form_class = LoginForm
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        block = getattr(form, "block", None)
+        return throttled(response, block) if block is not None else response
+
+
 class SignupForm(UserCreationForm):
     email = forms.EmailField(required=False)
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
-    """``/accounts/signup/``: renders ``registration/signup.html`` with ``form``; creates a learner and logs in."""
+    """``/accounts/signup/``: renders ``registration/signup.html`` with ``form``; creates a learner and logs in.
+    Sign-up requests per address and hour are capped (429 with a message when past the cap)."""
     if request.user.is_authenticated:
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = services.learner_create(
-            username=form.cleaned_data["username"],
-            password=form.cleaned_data["password1"],
-            email=form.cleaned_data.get("email") or "",
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("dashboard")
+    if request.method == "POST":
+        address = client_address(request)
+        block = selectors.signup_block(address=address)
+        if block is not None:
+            form.add_error(None, throttle_message(block))
+            return throttled(render(request, "registration/signup.html", {"form": form}), block)
+        services.signup_attempt_record(address=address)
+        if form.is_valid():
+            try:
+                user = services.learner_create(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                    email=form.cleaned_data.get("email") or "",
+                )
+            except services.InvalidInput as exc:
+                form.add_error("username", exc.message)
+            else:
+                login(request, user, backend="modules.backends.ThrottledModelBackend")
+                return redirect("dashboard")
     return render(request, "registration/signup.html", {"form": form})
 
 

@@ -6,7 +6,13 @@ import re
 import pytest
 from django.utils import translation
 
-PLATFORM_SOURCES = ["modules/services.py", "modules/views.py", "grading/services.py", "grading/views.py"]
+PLATFORM_SOURCES = [
+    "modules/services.py",
+    "modules/views.py",
+    "modules/parsers.py",
+    "grading/services.py",
+    "grading/views.py",
+]
 
 
 def catalog_ids(repo_root) -> set[str]:
@@ -18,7 +24,9 @@ def test_every_translatable_message_has_a_chinese_entry(repo_root):
     used = set()
     for source in PLATFORM_SOURCES:
         used |= set(
-            re.findall(r'\b_\(\s*"((?:[^"\\]|\\.)*)"', (repo_root / source).read_text(encoding="utf-8"))
+            re.findall(
+                r'\b(?:_|ngettext)\(\s*"((?:[^"\\]|\\.)*)"', (repo_root / source).read_text(encoding="utf-8")
+            )
         )
     for template in (repo_root / "labplatform" / "templates").rglob("*.html"):
         used |= set(re.findall(r'{% translate "([^"]+)" %}', template.read_text(encoding="utf-8")))

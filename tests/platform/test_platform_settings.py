@@ -1,5 +1,6 @@
 """The typed environment helpers of labplatform.settings and the two modes, loaded in a fresh interpreter."""
 
+import json
 import os
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from labplatform.settings import database_from_url, env_bool, env_int, env_secret, env_str
+from labplatform.settings import database_from_url, env_bool, env_int, env_origins, env_secret, env_str
 
 
 def test_it_reads_booleans_strictly(monkeypatch):
@@ -47,6 +48,26 @@ def test_it_requires_a_secret_when_told_to(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="required in production"):
         env_secret("X_SECRET", required=True)
     assert env_secret("X_SECRET", required=False) is None
+
+
+def test_it_reads_frame_ancestors_as_origins(monkeypatch):
+    monkeypatch.setenv(
+        "X_ORIGINS", "https://lms.example.edu, https://*.instructure.com,http://localhost:8080"
+    )
+    assert env_origins("X_ORIGINS") == [
+        "https://lms.example.edu",
+        "https://*.instructure.com",
+        "http://localhost:8080",
+    ]
+
+
+@pytest.mark.parametrize(
+    "value", ["https://lms.example.edu; script-src *", "https://lms.example.edu/path", "'unsafe-inline'", "*"]
+)
+def test_it_refuses_a_frame_ancestor_that_could_rewrite_the_policy(monkeypatch, value):
+    monkeypatch.setenv("X_ORIGINS", value)
+    with pytest.raises(ImproperlyConfigured, match="is not an origin"):
+        env_origins("X_ORIGINS")
 
 
 def test_it_parses_a_postgres_url():
@@ -112,3 +133,88 @@ def test_it_defaults_to_embedded_mode(repo_root, tmp_path):
         "bwrap",
     ]
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def https_settings(env: dict[str, str], repo_root) -> dict:
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) for k in ("
+        "'SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', 'SECURE_PROXY_SSL_HEADER', 'SESSION_COOKIE_SECURE', "
+        "'CSRF_COOKIE_SECURE')}))"
+    )
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "DATABASE_", "SANDBOX_"))
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "labplatform.settings", **env},
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+PRODUCTION_ENV = {
+    "LAB_MODE": "production",
+    "DATABASE_URL": "postgres://u@h/db",
+    "DJANGO_SECRET_KEY": "k" * 50,
+}
+
+
+def test_production_sends_hsts_for_a_year(repo_root):
+    assert https_settings(PRODUCTION_ENV, repo_root)["SECURE_HSTS_SECONDS"] >= 365 * 24 * 3600
+
+
+def test_production_redirects_plain_http_to_https(repo_root):
+    assert https_settings(PRODUCTION_ENV, repo_root)["SECURE_SSL_REDIRECT"] is True
+
+
+def test_production_cookies_are_secure(repo_root):
+    values = https_settings(PRODUCTION_ENV, repo_root)
+    assert values["SESSION_COOKIE_SECURE"] is True and values["CSRF_COOKIE_SECURE"] is True
+
+
+def test_production_behind_a_proxy_reads_the_scheme_it_forwards(repo_root):
+    values = https_settings(
+        {**PRODUCTION_ENV, "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, repo_root
+    )
+    assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_embedded_mode_keeps_working_over_plain_http(repo_root, tmp_path):
+    values = https_settings({"LAB_VAR_DIR": str(tmp_path)}, repo_root)
+    assert values == {
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SECURE_PROXY_SSL_HEADER": None,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+    }
+
+
+def test_production_can_be_told_it_serves_plain_http(repo_root):
+    """For a production stack on a private network (the production tests' own): no redirect, HSTS or secure
+    cookies, which would lock a plain-HTTP client out."""
+    values = https_settings({**PRODUCTION_ENV, "LAB_HTTPS": "0"}, repo_root)
+    assert (
+        values["SECURE_SSL_REDIRECT"],
+        values["SECURE_HSTS_SECONDS"],
+        values["SESSION_COOKIE_SECURE"],
+    ) == (
+        False,
+        0,
+        False,
+    )
+
+
+@pytest.mark.django_db
+def test_an_https_response_carries_hsts_and_plain_http_is_redirected(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    assert (
+        client.get("/accounts/login/", secure=True).headers["Strict-Transport-Security"] == "max-age=31536000"
+    )
+    plain = client.get("/accounts/login/")
+    assert plain.status_code == 301 and plain["Location"] == "https://testserver/accounts/login/"

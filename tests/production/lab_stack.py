@@ -64,7 +64,7 @@ class LabStack:
             "REDIS_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
             "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SECURE_COOKIES": "0",
+            "LAB_HTTPS": "0",  # plain HTTP on 127.0.0.1: no redirect to https, no HSTS, no secure-only cookies
             "LAB_VAR_DIR": str(workdir / "var"),
             "LAB_CONTENT_DIR": str(REPO_ROOT / "content"),
             "SANDBOX_BACKEND": "bwrap",
