@@ -163,10 +163,6 @@ def module_state(*, user: AbstractBaseUser, module: Module) -> str:
     return "unlocked" if access_module_unlocked(user=user, module=module) else "locked"
 
 
-def progress_get(*, user: AbstractBaseUser, module: Module) -> Progress | None:
-    return Progress.objects.filter(user=user, module=module).first()
-
-
 def draft_files(*, user: AbstractBaseUser, module: Module) -> dict[str, str]:
     draft = Draft.objects.filter(user=user, module=module).only("files").first()
     return dict(draft.files) if draft else {}
