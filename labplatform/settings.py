@@ -175,11 +175,12 @@ ROOT_URLCONF = "labplatform.urls"
 ASGI_APPLICATION = "labplatform.asgi.application"
 WSGI_APPLICATION = None
 
-# App templates (the frontend engineer's, under modules/templates/) win over the fallbacks in labplatform/templates.
+# Templates live in the apps' templates/ folders, searched in INSTALLED_APPS order (the lab's pages in
+# modules/templates/).
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "labplatform" / "templates"],
+        "DIRS": [],
         "APP_DIRS": False,
         "OPTIONS": {
             "context_processors": [
@@ -188,10 +189,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "loaders": [
-                "django.template.loaders.app_directories.Loader",
-                "django.template.loaders.filesystem.Loader",
-            ],
+            # Not cached: an edited template shows on the next request, without a restart.
+            "loaders": ["django.template.loaders.app_directories.Loader"],
         },
     }
 ]
