@@ -132,16 +132,25 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 
 def _embedded_secret_key() -> str:
-    """A random key generated once per checkout and kept in var/ (never committed)."""
+    """A random key generated once per checkout and kept in var/ (never committed).
+
+    Processes that start together (runlab and its workers, parallel test workers) must agree on one key: each
+    writes its candidate to a private file and links it into place; the first link wins, the others read it.
+    """
     path = VAR_DIR / "secret_key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        candidate = VAR_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY", required=PRODUCTION) or _embedded_secret_key()
