@@ -1,5 +1,6 @@
 # nanochat Lab — one target per check; CI (.ci/run) calls `make test`, the README's test command.
-# Every install step is idempotent and stamped under .stamps/, so a second run costs seconds.
+# Every install step is idempotent and stamped under .stamps/; a stamp depends on that step's real inputs only,
+# so a second run costs seconds and an edit rebuilds only what it feeds.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV ?= .venv
@@ -12,21 +13,24 @@ APT_PACKAGES := bubblewrap util-linux iproute2 librust-pyo3-dev librust-fancy-re
 	librust-rayon-dev chromium chromium-driver fonts-wqy-microhei gettext fortunes fortunes-zh wamerican
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install system python rustbpe frontend services run test test-fast lint bench clean
+.PHONY: install system python rustbpe frontend services run test test-fast lint bench clean FORCE
 
 install: system python rustbpe frontend
 
-## system packages (Debian); needs root, as on our machines and in CI
+## system packages (Debian); needs root, as on our machines and in CI. The stamp holds the package list it
+## installed: a changed list installs what is missing, anything else costs one comparison.
 system: $(STAMPS)/system
-$(STAMPS)/system: Makefile
+$(STAMPS)/system: FORCE
 	@mkdir -p $(STAMPS)
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "apt-get install:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(strip $(APT_PACKAGES))" ]; then \
+	  missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "apt-get install:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	  echo "$(strip $(APT_PACKAGES))" > $@; \
 	fi
-	@touch $@
 
 ## Python virtual environment with exact pins (torch==2.13.0 is a CPU wheel on local disk)
 python: $(STAMPS)/python
@@ -38,18 +42,27 @@ $(STAMPS)/python: requirements.txt
 	$(PIP) install -q -r requirements.txt
 	@touch $@
 
-## the Rust BPE trainer, built with maturin against Debian's crates (offline)
+## the Rust BPE trainer, built with maturin against Debian's crates (offline); rebuilt when the crate changes
+RUSTBPE_INPUTS := $(shell find rustbpe/src -name '*.rs' 2>/dev/null) rustbpe/Cargo.toml rustbpe/Cargo.lock \
+	rustbpe/pyproject.toml
 rustbpe: $(STAMPS)/rustbpe
-$(STAMPS)/rustbpe: $(STAMPS)/python $(STAMPS)/system $(shell find rustbpe -name '*.rs' -o -name '*.toml' 2>/dev/null)
+$(STAMPS)/rustbpe: $(RUSTBPE_INPUTS) | $(STAMPS)/python $(STAMPS)/system
 	cd rustbpe && VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH maturin develop --release -q
 	@touch $@
 
-## the TypeScript frontend (Vite + Monaco + Plotly), built locally, served by Django
+## the TypeScript frontend (Vite + Monaco + Plotly), built locally, served by Django: `npm ci` when the
+## dependencies change, the Vite build (seconds) when a source changes
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 frontend: $(STAMPS)/frontend
-$(STAMPS)/frontend: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
+$(STAMPS)/frontend-deps: frontend/package.json frontend/package-lock.json
 	@mkdir -p $(STAMPS)
-	cd frontend && (npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error) && npm run build
+	cd frontend && (npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error)
 	@touch $@
+$(STAMPS)/frontend: $(STAMPS)/frontend-deps $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+FORCE:
 
 ## PostgreSQL and Redis for the production-path tests (already running on our machines)
 services:
@@ -74,7 +87,7 @@ test: install services lint
 test-fast: install
 	$(PY) -m pytest -x -q -m "not slow and not browser and not production"
 
-lint: $(STAMPS)/python
+lint: $(STAMPS)/python | $(STAMPS)/system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
