@@ -22,7 +22,17 @@ from sandbox.cgroups import available as cgroups_available
 from sandbox.uids import pids_of_uids
 
 SpecFactory = Callable[..., JobSpec]
-SUITE_UIDS = range(63000, 63064)
+
+
+def _suite_uids() -> range:
+    """This suite's own 64 uids; each pytest-xdist worker (``gw0``, ``gw1``...) gets its own block, so the check
+    after every test (no process of the suite's uids survives) never sees another worker's running jobs."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    base = 62100 + 64 * worker
+    return range(base, base + 64)
+
+
+SUITE_UIDS = _suite_uids()
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
