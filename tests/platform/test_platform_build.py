@@ -1,4 +1,5 @@
-"""The Makefile's install stamps: an edit reinstalls only what it feeds, so `make test-fast` starts in seconds.
+"""The Makefile's install stamps and scripts/timed.sh, the pieces that keep `make test-fast` fast and `make test`
+inside its CI budget.
 
 The stamp tests run the real Makefile (`make -n`, which prints what would run without running it) in a scratch
 tree holding only the inputs its rules name, every stamp already up to date (`make -t`).
@@ -121,3 +122,37 @@ def test_the_system_stamp_installs_nothing_while_the_package_list_is_unchanged(t
     edit(tree, "Makefile")
     assert make(tree, "system") == ""
     assert stamp.stat().st_mtime == 1_000_000  # so nothing built on the system packages is rebuilt
+
+
+def timed(tmp_path: Path, budget: str, *command: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "timed.sh"
+    env = {**os.environ, "TIMES_FILE": str(tmp_path / "times")}
+    return subprocess.run(
+        [str(script), "area-x", budget, *command], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_an_area_inside_its_budget_passes_and_records_its_time(tmp_path: Path) -> None:
+    proc = timed(tmp_path, "60", "echo", "hello world")
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[0] == "hello world"
+    line = (tmp_path / "times").read_text().splitlines()
+    area, took, *rest = line[0].split()
+    assert (len(line), area, rest) == (1, "area-x", ["s", "of", "60", "s", "ok"]) and int(took) <= 1
+    assert proc.stdout.splitlines()[-1] == f"== {line[0]}"
+
+
+def test_an_area_past_its_budget_fails(tmp_path: Path) -> None:
+    proc = timed(tmp_path, "0", "sleep", "1.2")
+    assert proc.returncode == 1 and proc.stdout.rstrip().endswith("OVER BUDGET")
+    assert int((tmp_path / "times").read_text().split()[1]) >= 1
+
+
+def test_a_failing_area_keeps_its_exit_status(tmp_path: Path) -> None:
+    proc = timed(tmp_path, "60", "sh", "-c", "exit 3")
+    assert proc.returncode == 3 and proc.stdout.rstrip().endswith("FAILED (exit 3)")
+
+
+def test_a_malformed_budget_is_refused(tmp_path: Path) -> None:
+    proc = timed(tmp_path, "ten", "true")
+    assert proc.returncode == 2 and "usage:" in proc.stderr and not (tmp_path / "times").exists()
