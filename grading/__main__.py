@@ -1,7 +1,10 @@
 """``python -m grading run <module-dir> <submission-file>...``: grade files from the command line.
 
-Prints one JSON event per line; the last line is the full result.  Files map to the module's editable paths
-by name (``gpt.py`` -> ``nanochat/gpt.py``) or explicitly with ``--file nanochat/gpt.py=./my_gpt.py``.
+``--format json`` (the default) prints one JSON event per line as it happens; the last line is the full result.
+``--format gradescope|exercism|prairielearn`` prints only the final result, as that autograder's
+``results.json`` document (:mod:`grading.engine.exporters`), so the engine can run inside those platforms.
+Files map to the module's editable paths by name (``gpt.py`` -> ``nanochat/gpt.py``) or explicitly with
+``--file nanochat/gpt.py=./my_gpt.py``.  The exit status is 1 when the platform failed (``status: error``).
 This entry point never imports Django.
 """
 
@@ -11,23 +14,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def _map_files(module_dir: Path, positional: list[str], pairs: list[str]) -> dict[str, bytes]:
+def _map_files(editable: list[str], positional: list[str], pairs: list[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for item in pairs:
         target, sep, local = item.partition("=")
         if not sep or not target or not local:
             raise SystemExit(f"--file expects path=local, got {item!r}")
         files[target] = Path(local).read_bytes()
-    if not positional:
-        return files
-    from grading.engine.workspace import SpecError, load_module
-
-    try:
-        editable = load_module(module_dir).editable_paths
-    except SpecError as exc:
-        raise SystemExit(f"cannot map files by name: {exc}") from None
     for local in positional:
         name = Path(local).name
         matches = [p for p in editable if Path(p).name == name]
@@ -37,6 +33,19 @@ def _map_files(module_dir: Path, positional: list[str], pairs: list[str]) -> dic
             )
         files[matches[0]] = Path(local).read_bytes()
     return files
+
+
+FORMATS = ("json", "gradescope", "exercism", "prairielearn")
+
+
+def _export(result: dict[str, Any], fmt: str, steps: list[str]) -> dict[str, Any]:
+    from grading.engine import exporters
+
+    if fmt == "gradescope":
+        return exporters.to_gradescope(result)
+    if fmt == "exercism":
+        return exporters.to_exercism(result, steps)
+    return exporters.to_prairielearn(result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,20 +59,33 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--wall-seconds", type=float, default=None, help="override the module's wall-clock limit"
     )
+    run.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="json",
+        help="json: every event, then the result (default); otherwise that autograder's results.json",
+    )
     args = parser.parse_args(argv)
 
     from grading.engine.runner import grade
+    from grading.engine.workspace import SpecError, load_module
 
-    files = _map_files(args.module_dir, args.files, args.file)
+    try:
+        module = load_module(args.module_dir)
+    except SpecError:
+        module = None  # grading reports the broken module as a platform error; files map by --file only
+    files = _map_files(module.editable_paths if module else [], args.files, args.file)
     limits = {"wall_seconds": args.wall_seconds} if args.wall_seconds else None
-    result = None
+    result: dict[str, Any] = {}
     for event in grade(args.module_dir, files, limits=limits, submission_id=args.submission_id):
         if event["type"] == "verdict":
             result = event["result"]
-        else:
+        elif args.format == "json":
             print(json.dumps(event, ensure_ascii=False), flush=True)
-    print(json.dumps(result, ensure_ascii=False), flush=True)
-    return 0 if result is not None and result["status"] != "error" else 1
+    steps = module.step_ids if module else []
+    document = result if args.format == "json" else _export(result, args.format, steps)
+    print(json.dumps(document, ensure_ascii=False), flush=True)
+    return 1 if result["status"] == "error" else 0
 
 
 if __name__ == "__main__":

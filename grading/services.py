@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grading import events, queues, selectors
+from grading.engine.schema import SCHEMA_VERSION
 from grading.models import Result, Submission, SubmissionEvent
 from modules import selectors as module_selectors
 from modules import services as module_services
@@ -44,8 +45,6 @@ from modules.services import Forbidden, InvalidInput, RateLimited, ServiceError
 from modules.spec import SubmissionError
 
 log = logging.getLogger(__name__)
-
-RESULT_SCHEMA_VERSION = 1
 
 
 # --- submissions --------------------------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ def platform_error_result(*, submission: Submission, message: str) -> dict[str, 
     """A schema-1 result for "we could not grade this" (never the learner's fault)."""
     now = timezone.now().isoformat()
     return {
-        "schema_version": RESULT_SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "status": "error",
         "outcome": "platform_error",
         "fault": "platform",

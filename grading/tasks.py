@@ -16,14 +16,13 @@ Design choices:
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
 - Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
   ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
-  ``LAB_CONTENT_DIR`` for the judges) read when a job asks for it, not at import. The platform holds it rather
-  than ``shared_pool`` so the typed settings (default 1, validated) decide, not a raw env var. It is created
-  only in a process marked as a grading worker (``start_grading_pool``: runlab, Celery ``worker_process_init``;
-  ``want_grading_pool``: Celery ``worker_init``, which only marks, so a threads worker creates it on its first
-  job). A one-off ``grade_submission`` call (a shell, a test) grades cold and leaves no processes behind. Never
-  before a fork: a pool remembers its pid; one inherited by a forked child is dropped (its processes belong to
-  the parent). A settings change (tests) replaces it; size 0 closes it and grades cold. ``close_grading_pool``
-  at shutdown (runlab exit, Celery ``worker_process_shutdown`` / ``worker_shutdown``).
+  ``LAB_CONTENT_DIR`` for the judges; typed, validated, default size 1) read when a job asks for it, not at
+  import. It is created only in a process marked as a grading worker (``start_grading_pool``: runlab, Celery
+  ``worker_process_init``; ``want_grading_pool``: Celery ``worker_init``, which only marks, so a threads worker
+  creates it on its first job). A one-off ``grade_submission`` call (a shell, a test) grades cold and leaves no
+  processes behind. Never before a fork: a pool remembers its pid; one inherited by a forked child is dropped (its
+  processes belong to the parent). A settings change (tests) replaces it; size 0 closes it and grades cold.
+  ``close_grading_pool`` at shutdown (runlab exit, Celery ``worker_process_shutdown`` / ``worker_shutdown``).
 - Pre-warm: when the pool is created (not at import) it reads the active modules' runtime + ``limits`` from
   their rows (module.yaml as synced) and asks the pool to keep each distinct shape warm, in module order, at most
   ``GRADING_POOL_MAX_SHAPES`` (memory bound: a torch shape is ~620 MiB idle at size 1), so a module's first

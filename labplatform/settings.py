@@ -146,16 +146,25 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 
 def _embedded_secret_key() -> str:
-    """A random key generated once per checkout and kept in var/ (never committed)."""
+    """A random key generated once per checkout and kept in var/ (never committed).
+
+    Processes that start together (runlab and its workers, parallel test workers) must agree on one key: each
+    writes its candidate to a private file and links it into place; the first link wins, the others read it.
+    """
     path = VAR_DIR / "secret_key"
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        candidate = VAR_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY", required=PRODUCTION) or _embedded_secret_key()
@@ -191,11 +200,12 @@ ROOT_URLCONF = "labplatform.urls"
 ASGI_APPLICATION = "labplatform.asgi.application"
 WSGI_APPLICATION = None
 
-# App templates (the frontend engineer's, under modules/templates/) win over the fallbacks in labplatform/templates.
+# Templates live in the apps' templates/ folders, searched in INSTALLED_APPS order (the lab's pages in
+# modules/templates/).
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "labplatform" / "templates"],
+        "DIRS": [],
         "APP_DIRS": False,
         "OPTIONS": {
             "context_processors": [
@@ -204,10 +214,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "loaders": [
-                "django.template.loaders.app_directories.Loader",
-                "django.template.loaders.filesystem.Loader",
-            ],
+            # Not cached: an edited template shows on the next request, without a restart.
+            "loaders": ["django.template.loaders.app_directories.Loader"],
         },
     }
 ]

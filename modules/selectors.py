@@ -239,10 +239,6 @@ def module_state(*, user: User, module: Module) -> str:
     return "unlocked" if access_module_unlocked(user=user, module=module) else "locked"
 
 
-def progress_get(*, user: User, module: Module) -> Progress | None:
-    return Progress.objects.filter(user=user, module=module).first()
-
-
 _spec_cache: dict[tuple[str, str], ModuleSpec] = {}
 
 

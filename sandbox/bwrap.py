@@ -31,7 +31,8 @@ Design choices:
 - After a job, empty cgroups prove that nothing of it survived (a job can neither leave its cgroups nor change
   uid); only when they cannot be emptied and removed is every process of the job's uid hunted in /proc.
 - The work dir is chowned to the job uid (the only writable bind besides the private tmpfs /tmp and /dev/shm).
-- Outputs are read by trusted code with :func:`sandbox.files.read_outputs`, which never follows symlinks.
+- Trusted code reads nothing from the work dir (results travel on the engine's pipes), so what a job plants
+  there (symlinks, FIFOs) is never followed.
 """
 
 from __future__ import annotations

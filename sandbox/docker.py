@@ -285,12 +285,3 @@ class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
             raise subprocess.TimeoutExpired(self.spec.argv, cast(float, timeout))
         assert self._result is not None
         return self._result
-
-
-def engine_available() -> tuple[bool, str]:
-    """(True, "") if ``docker.from_env().ping()`` answers, else (False, why) — used to skip the shared suite."""
-    try:
-        connect().close()
-    except SandboxError as exc:
-        return False, str(exc)
-    return True, ""

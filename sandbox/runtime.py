@@ -1,4 +1,4 @@
-"""Mount sets for what jobs run: the project's Python venv, and an offline Rust toolchain.
+"""The mount set and env that run the project's Python venv inside a job.
 
 Design choices:
 - The venv is mounted read-only at a fixed place (:data:`VENV_TARGET`, ``/opt/venv``) because the host venv may
@@ -7,15 +7,11 @@ Design choices:
 - A venv's ``bin/python`` is a symlink into the base interpreter (pyenv under /root here), and the venv's
   ``pyvenv.cfg`` names that ``home``: the base interpreter's prefix is bound read-only at its HOST path, or Python
   silently falls back to Debian's stdlib without the venv's packages. Nothing else of /root is visible.
-- Rust: the Debian crate registry lives under /usr (already bound); the toolchain (rustup's toolchain dir, found
-  from ``rustc --print sysroot``) is bound read-only at its host path and CARGO_HOME points into the work dir,
-  whose ``config.toml`` replaces crates.io with the Debian registry and forces offline mode.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +20,6 @@ from sandbox.base import WORK_TARGET, Mount
 
 VENV_TARGET = "/opt/venv"
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-DEBIAN_CARGO_REGISTRY = Path("/usr/share/cargo/registry")
 
 
 @dataclass(frozen=True)
@@ -63,47 +58,3 @@ def python_env() -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "LANG": "C.UTF-8",
     }
-
-
-def rust_sysroot(rustc: str = "rustc") -> Path:
-    """The active Rust toolchain's sysroot (``rustc --print sysroot``)."""
-    out = subprocess.run(
-        [rustc, "--print", "sysroot"], capture_output=True, text=True, check=True, timeout=30
-    )
-    return Path(out.stdout.strip())
-
-
-CARGO_CONFIG = """\
-[source.crates-io]
-replace-with = "debian-registry"
-
-[source.debian-registry]
-directory = "{registry}"
-
-[net]
-offline = true
-"""
-
-
-def rust_runtime(workdir: Path, sysroot: Path | None = None) -> Runtime:
-    """Mounts + env to build a crate offline with cargo inside the sandbox.
-
-    Writes ``<workdir>/.cargo/config.toml`` (CARGO_HOME=/work/.cargo inside): crates.io is replaced with the
-    Debian registry, the network is off.
-    """
-    sysroot = Path(sysroot or rust_sysroot()).resolve()
-    if not (sysroot / "bin" / "cargo").exists():
-        raise ValueError(f"{sysroot} has no bin/cargo: not a Rust toolchain")
-    cargo_home = workdir / ".cargo"
-    cargo_home.mkdir(exist_ok=True)
-    (cargo_home / "config.toml").write_text(CARGO_CONFIG.format(registry=DEBIAN_CARGO_REGISTRY))
-    mounts = [] if str(sysroot).startswith("/usr/") else [Mount(sysroot, str(sysroot))]
-    env = {
-        "PATH": f"{sysroot}/bin:{DEFAULT_PATH}",
-        "HOME": WORK_TARGET,
-        "CARGO_HOME": f"{WORK_TARGET}/.cargo",
-        "CARGO_NET_OFFLINE": "true",
-        "CARGO_TARGET_DIR": f"{WORK_TARGET}/target",
-        "RUSTUP_TOOLCHAIN": sysroot.name,
-    }
-    return Runtime(mounts=mounts, env=env, executable=f"{sysroot}/bin/cargo")

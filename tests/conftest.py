@@ -5,11 +5,19 @@ tests/nanochat_ref, tests/platform, tests/browser, tests/production, tests/conte
 what all of them share.
 """
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# One OpenMP/BLAS thread per test process (and the programs tests start), set before anything imports torch:
+# test processes (several with pytest-xdist) share two cores, and OpenMP's spin-waiting threads burn the cores
+# that the other processes wait for (a shipped-model test: 50 s with two threads vs 11 s with one, on a loaded
+# machine). Export the variable to choose otherwise.
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 
 @pytest.fixture(scope="session")

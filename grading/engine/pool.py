@@ -26,7 +26,6 @@ Design choices:
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -293,40 +292,3 @@ class LearnerPool:
                 if closed:
                     proc.finish(timeout=1.0, grace=0.0)
                     return
-
-
-_shared: LearnerPool | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_pool(content_root: Path) -> LearnerPool | None:
-    """The worker's process-wide pool (created on first use), or ``None`` when pooling is off.
-
-    Configured by env, read at call time: ``GRADING_POOL_SIZE`` (processes per runtime and role; default 0 =
-    no pool, cold starts), ``GRADING_POOL_RUNTIMES`` (default ``python,torch``).  Judges are pooled for
-    ``content_root``.  Call :func:`close_shared_pool` at worker shutdown.
-    """
-    global _shared
-    raw = os.environ.get("GRADING_POOL_SIZE", "").strip() or "0"
-    try:
-        size = int(raw)
-    except ValueError:
-        raise ValueError(f"GRADING_POOL_SIZE: expected an integer, got {raw!r}") from None
-    if size <= 0:
-        return None
-    runtimes = tuple(
-        r.strip() for r in os.environ.get("GRADING_POOL_RUNTIMES", "python,torch").split(",") if r.strip()
-    )
-    with _shared_lock:
-        if _shared is None:
-            _shared = LearnerPool(size=size, runtimes=runtimes, content_root=content_root)
-        return _shared
-
-
-def close_shared_pool() -> None:
-    """Close the process-wide pool, if any."""
-    global _shared
-    with _shared_lock:
-        pool, _shared = _shared, None
-    if pool is not None:
-        pool.close()

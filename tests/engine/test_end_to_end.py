@@ -64,6 +64,22 @@ def test_a_platform_error_makes_the_cli_exit_non_zero(tmp_path):
     assert json.loads(proc.stdout.splitlines()[-1])["outcome"] == "platform_error"
 
 
+def test_symlinks_a_learner_plants_to_host_files_are_removed_without_touching_the_targets(
+    add_module, tmp_path
+):
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    (host_dir / "keep.txt").write_text("precious")
+    planting = (
+        f"import os\nos.symlink({str(host_dir)!r}, 'linked_dir')\n"
+        f"os.symlink({str(host_dir / 'keep.txt')!r}, 'linked_file')\n"
+        "def add(a, b):\n    return a + b\n\ndef total(values):\n    return sum(values)\n"
+    )
+    result = run(add_module, {"add.py": planting.encode()})[-1]["result"]
+    assert result["status"] == "pass", result["message"]
+    assert (host_dir / "keep.txt").read_text() == "precious"
+
+
 def test_warm_run_events_arrive_in_order_with_output_attributed(add_module, pool):
     events = run(add_module, {"add.py": (GOLDEN / "add" / "prints_then_passes.py").read_bytes()}, pool=pool)
     phases = [e["phase"] for e in events if e["type"] == "phase"]

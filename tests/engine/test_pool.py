@@ -184,24 +184,3 @@ def test_a_process_started_while_closing_is_killed_not_kept(monkeypatch):
     p._thread.join(5)
     assert not p._thread.is_alive()
     assert len(made) == 1 and not made[0].alive() and p.started == 0
-
-
-def test_the_shared_pool_is_off_unless_configured(monkeypatch):
-    monkeypatch.delenv("GRADING_POOL_SIZE", raising=False)
-    assert pool_mod.shared_pool(FIXTURES) is None
-    monkeypatch.setenv("GRADING_POOL_SIZE", "many")
-    with pytest.raises(ValueError, match="GRADING_POOL_SIZE"):
-        pool_mod.shared_pool(FIXTURES)
-
-
-def test_the_shared_pool_is_one_per_process(monkeypatch, fake_start):
-    monkeypatch.setenv("GRADING_POOL_SIZE", "1")
-    monkeypatch.setenv("GRADING_POOL_RUNTIMES", "python")
-    try:
-        first = pool_mod.shared_pool(FIXTURES)
-        assert first is not None and first is pool_mod.shared_pool(FIXTURES)
-        assert first.runtimes == ("python",) and first.wait_ready(20)
-    finally:
-        pool_mod.close_shared_pool()
-    pool_mod.close_shared_pool()
-    assert pool_mod._shared is None

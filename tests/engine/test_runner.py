@@ -117,8 +117,12 @@ def test_no_collected_tests_is_a_platform_error(monkeypatch):
 
 def test_the_verdict_follows_the_judges_test_events(monkeypatch):
     judge = [READY, START, collected(T1, T2, H1)]
+    # One call into the learner: its answer comes after its setup, so the sandboxes are ready before the end
+    # however the two scripted processes are scheduled.
     judge += [
         started(T1),
+        op(1),
+        ["recv", None],
         finished(T1, "pass", metrics={"a": 1.0}),
         started(T2),
         finished(T2, "fail", "assert 1 == 2"),
@@ -130,7 +134,8 @@ def test_the_verdict_follows_the_judges_test_events(monkeypatch):
         DONE,
         ["drain", None],
     ]
-    events, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["drain", None]])
+    learner = [*LEARNER_UP, ["reply", {"ok": True, "value": 1}], ["drain", None]]
+    events, result = grade_scripted(monkeypatch, judge, learner)
     assert (result["status"], result["outcome"], result["fault"]) == ("fail", "tests_failed", "learner")
     assert [t["status"] for t in result["tests"]] == ["pass", "fail", "fail"]
     assert result["tests"][1]["message"] == "assert 1 == 2"

@@ -6,6 +6,7 @@ from channels.layers import get_channel_layer
 from platform_helpers import GOOD_HELLO, pass_result
 
 from grading import tasks
+from grading.engine.schema import validate_result
 from grading.models import Result, Submission, SubmissionEvent
 from grading.services import verdict_record
 from modules.models import Progress, Unlock
@@ -117,6 +118,7 @@ def test_it_turns_an_engine_crash_into_a_platform_error_verdict(course, learner,
     result = Result.objects.get(submission=submission)
     assert (result.status, result.outcome, result.result["fault"]) == ("error", "platform_error", "platform")
     assert "sandbox exploded" not in result.result["message"]
+    validate_result(result.result)  # the engine's schema, its version included
 
 
 def test_it_gives_a_verdict_when_the_engine_stops_without_one(course, learner, submit, monkeypatch):

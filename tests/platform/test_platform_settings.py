@@ -218,3 +218,35 @@ def test_an_https_response_carries_hsts_and_plain_http_is_redirected(client, set
     )
     plain = client.get("/accounts/login/")
     assert plain.status_code == 301 and plain["Location"] == "https://testserver/accounts/login/"
+
+
+def test_processes_starting_together_agree_on_one_generated_secret_key(repo_root, tmp_path):
+    var, gate = tmp_path / "var", tmp_path / "go"
+    # Each process imports everything but the settings, says so, then waits at the gate: they read and write
+    # var/secret_key at the same moment.
+    code = (
+        "import os, sys, time, labplatform\n"
+        "print('ready', flush=True)\n"
+        f"while not os.path.exists({str(gate)!r}):\n    time.sleep(0.001)\n"
+        "import labplatform.settings as s\nprint(s.SECRET_KEY)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "DATABASE_"))}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**clean, "LAB_VAR_DIR": str(var)},
+            cwd=repo_root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    gate.touch()
+    outs = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 8, [err for _, err in outs]
+    keys = {out.strip() for out, _ in outs}
+    assert keys == {(var / "secret_key").read_text().strip()} and len(keys.pop()) >= 50
+    assert [p.name for p in var.iterdir()] == ["secret_key"]  # no candidate left behind

@@ -13,7 +13,7 @@ import pytest
 from docker.models.containers import _create_container_args
 
 from sandbox import JobSpec, Mount, SandboxError, get_backend
-from sandbox.docker import DockerSandbox, classify, container_spec, demux, engine_available
+from sandbox.docker import DockerSandbox, classify, connect, container_spec, demux
 from sandbox.limits import MIB, resolve
 
 
@@ -218,11 +218,6 @@ def test_starting_without_an_engine_is_a_sandbox_error(job: JobSpec, monkeypatch
         DockerSandbox().start(job)
 
 
-def test_engine_availability_says_why_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    assert engine_available()[0] is False and "no Docker engine answers" in engine_available()[1]
-
-
 class _FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
@@ -244,13 +239,15 @@ class _FakeEngineHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_an_engine_that_answers_ping_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connecting_to_an_engine_that_answers_ping_gives_a_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sock = tmp_path / "docker.sock"
     server = _FakeEngine(str(sock), _FakeEngineHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
     try:
-        assert engine_available() == (True, "")
+        assert connect().version()["Version"] == "fake"
     finally:
         server.shutdown()
         server.server_close()
