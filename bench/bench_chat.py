@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nanochat_ref.engine import Engine  # noqa: E402
-from nanochat_ref.gpt import GPT, GPTConfig  # noqa: E402
+from nanochat_ref.engine import Engine
+from nanochat_ref.gpt import GPT, GPTConfig
 
 
 class DigitTokenizer:

@@ -61,7 +61,7 @@ class EmbeddedLab:
         self.manage("migrate", "--noinput", "-v0")
         self.manage("sync_content")
         self.manage("ensure_demo_learner")
-        log = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the server
+        log = open(self.log_path, "wb")  # lives as long as the server
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO_ROOT,

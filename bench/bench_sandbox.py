@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox import JobSpec  # noqa: E402
-from sandbox.bwrap import BwrapSandbox  # noqa: E402
-from sandbox.limits import resolve  # noqa: E402
-from sandbox.runtime import python_runtime  # noqa: E402
+from sandbox import JobSpec
+from sandbox.bwrap import BwrapSandbox
+from sandbox.limits import resolve
+from sandbox.runtime import python_runtime
 
 
 def percentile(values: list[float], q: float) -> float:

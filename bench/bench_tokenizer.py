@@ -28,10 +28,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nanochat_ref import bpe_python  # noqa: E402
-from nanochat_ref.scripts.make_shards import make_shards  # noqa: E402
-from nanochat_ref.scripts.tok_eval import load_reference_tokenizers  # noqa: E402
-from nanochat_ref.tokenizer import SPECIAL_TOKENS, SPLIT_PATTERN, HuggingFaceTokenizer, RustBPETokenizer  # noqa: E402
+from nanochat_ref import bpe_python
+from nanochat_ref.scripts.make_shards import make_shards
+from nanochat_ref.scripts.tok_eval import load_reference_tokenizers
+from nanochat_ref.tokenizer import SPECIAL_TOKENS, SPLIT_PATTERN, HuggingFaceTokenizer, RustBPETokenizer
 
 
 def best_time(fn, repeats: int):

@@ -25,9 +25,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root
 
-from nanochat_ref.gpt import GPT  # noqa: E402
-from nanochat_ref.muon import zeropower_via_newtonschulz5  # noqa: E402
-from nanochat_ref.scripts.base_train import TINY_PRESET, get_muon_momentum, model_config_for  # noqa: E402
+from nanochat_ref.gpt import GPT
+from nanochat_ref.muon import zeropower_via_newtonschulz5
+from nanochat_ref.scripts.base_train import TINY_PRESET, get_muon_momentum, model_config_for
 
 
 def median_ms(fn, steps: int) -> float:

@@ -83,7 +83,7 @@ class LearnerAdmin(admin.ModelAdmin):
     fields = ("username", "email", "date_joined", "last_login")
     readonly_fields = fields
 
-    def get_queryset(self, request):  # noqa: ANN001, ANN201 - admin signature
+    def get_queryset(self, request):  # admin signature
         return (
             super()
             .get_queryset(request)
@@ -108,5 +108,5 @@ class LearnerAdmin(admin.ModelAdmin):
     def last_attempt(self, obj: WithAnnotations[Learner, LearnerCounts]) -> datetime | None:
         return obj.last_at
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False

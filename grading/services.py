@@ -254,7 +254,7 @@ def _tool_input(path: Any, text: Any) -> tuple[str, str]:
 
 def _run_tool(argv: list[str], text: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(  # noqa: S603 - argv list, no shell; the text goes to stdin
+        return subprocess.run(  # argv list, no shell; the text goes to stdin
             argv,
             input=text.encode("utf-8"),
             capture_output=True,

@@ -157,7 +157,7 @@ def _module_shapes(queues: frozenset[str] | None) -> list[tuple[str, dict[str, A
 
     try:
         rows = list(Module.objects.filter(status=Module.Status.ACTIVE).values_list("metadata", flat=True))
-    except Exception:  # noqa: BLE001 - no module table (yet): keep the base shapes warm, learn the rest
+    except Exception:  # no module table (yet): keep the base shapes warm, learn the rest
         log.warning("grading pool: modules unreadable, pre-warming the base shapes only", exc_info=True)
         return None
     if not rows:
@@ -192,7 +192,7 @@ def _engine_grade(
 
     try:
         pool = grading_pool()
-    except Exception:  # noqa: BLE001 - no warm pool is no reason to refuse a job: grade it cold
+    except Exception:  # no warm pool is no reason to refuse a job: grade it cold
         log.exception("grading pool unavailable; cold start")
         pool = None
     return runner.grade(
@@ -225,7 +225,7 @@ def grade_submission(submission_id: int) -> str:
                 )
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
-    except Exception as exc:  # noqa: BLE001 - every engine failure becomes a platform_error verdict
+    except Exception as exc:  # every engine failure becomes a platform_error verdict
         log.exception("grading submission %s failed", submission_id)
         failure = f"the grader failed: {type(exc).__name__}"
     services.verdict_record(
@@ -282,7 +282,7 @@ class EmbeddedWorker:
                     return
                 close_old_connections()
                 grade_submission(submission_id)
-            except Exception:  # noqa: BLE001 - one bad job must not kill the worker thread
+            except Exception:  # one bad job must not kill the worker thread
                 log.exception("embedded worker: submission %s", submission_id)
             finally:
                 close_old_connections()

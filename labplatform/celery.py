@@ -58,7 +58,7 @@ def _start_grading_pool(**_: object) -> None:
 
     try:
         start_grading_pool()
-    except Exception:  # noqa: BLE001 - jobs still grade cold; the first one retries the pool
+    except Exception:  # jobs still grade cold; the first one retries the pool
         log.exception("could not start the grading pool")
 
 

@@ -61,7 +61,7 @@ class ModuleAdmin(admin.ModelAdmin):
         "synced_at",
     )
 
-    def get_queryset(self, request):  # noqa: ANN001, ANN201 - admin signature
+    def get_queryset(self, request):  # admin signature
         return (
             super()
             .get_queryset(request)

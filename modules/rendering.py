@@ -53,7 +53,7 @@ class _ImagesAsLinks(Treeprocessor):
 
 
 class _ImagesAsLinksExtension(Extension):
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - python-markdown's hook name
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # python-markdown's hook name
         md.treeprocessors.register(_ImagesAsLinks(md), "lab_images_as_links", 0)
 
 
@@ -84,5 +84,5 @@ def guide_to_html(text: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def guide_html_cached(content_hash: str, lang: str, text: str) -> str:  # noqa: ARG001 - hash/lang key the cache
+def guide_html_cached(content_hash: str, lang: str, text: str) -> str:  # hash/lang key the cache
     return guide_to_html(text)

@@ -178,7 +178,7 @@ def _unsafe_execute(code: str, timeout: float, maximum_memory_bytes: int | None,
             result.update(timeout=True, error="Execution timed out")
         except MemoryError as e:
             result.update(memory_exceeded=True, error=f"Memory limit exceeded: {e}")
-        except BaseException as e:  # noqa: BLE001 - report any failure of the untrusted code
+        except BaseException as e:  # report any failure of the untrusted code
             result.update(error=f"{type(e).__name__}: {e}")
         finally:
             # restore what TemporaryDirectory's cleanup needs
@@ -191,7 +191,7 @@ def _unsafe_execute(code: str, timeout: float, maximum_memory_bytes: int | None,
                 pass
         try:
             conn.send(result)
-        except Exception:  # noqa: BLE001 - e.g. unpicklable output; fall back to a minimal message
+        except Exception:  # e.g. unpicklable output; fall back to a minimal message
             conn.send({**result, "stdout": "", "stderr": "", "error": "could not send result"})
 
 

@@ -30,11 +30,11 @@ from .common import get_base_dir, get_dist_info
 def run_command(cmd: str) -> str | None:
     """Run a shell command (fixed strings only, never user data) and return its stripped stdout, or None."""
     try:
-        result = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=5)  # noqa: S602
+        result = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=5)
         if result.returncode == 0:
             return result.stdout.strip()
         return None
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
@@ -61,7 +61,7 @@ def get_gpu_info() -> dict:
             info["memory_gb"].append(props.total_memory / 1024**3)
         info["cuda_version"] = torch.version.cuda or "unknown"
         return info
-    except Exception:  # noqa: BLE001
+    except Exception:
         return {"available": False}
 
 
@@ -79,14 +79,14 @@ def get_system_info() -> dict:
         import torch
 
         info["torch_version"] = torch.__version__
-    except Exception:  # noqa: BLE001
+    except Exception:
         info["torch_version"] = "unknown"
     try:
         import psutil
 
         info["cpu_count"] = psutil.cpu_count(logical=False)
         info["memory_gb"] = psutil.virtual_memory().total / 1024**3
-    except Exception:  # noqa: BLE001
+    except Exception:
         info["cpu_count"] = os.cpu_count()
         info["memory_gb"] = 0.0
     return info

@@ -25,7 +25,7 @@ class ThreadAdmin(admin.ModelAdmin):
     readonly_fields = ("module", "author", "kind", "submission", "title", "created_at", "updated_at")
     inlines = (PostInline,)
 
-    def get_queryset(self, request):  # noqa: ANN001, ANN201 - admin signature
+    def get_queryset(self, request):  # admin signature
         return super().get_queryset(request).defer("module__payload")
 
 

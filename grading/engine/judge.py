@@ -346,8 +346,8 @@ def run_tests(channel: Channel, module_dir: Path, files: dict[str, str]) -> int:
 
 def warm_torch() -> None:
     """Pay torch's one-off costs before a submission arrives (the first ``assert_close`` imports a lot)."""
-    import numpy  # noqa: F401, PLC0415
-    import torch  # noqa: PLC0415
+    import numpy  # noqa: F401
+    import torch
 
     torch.testing.assert_close(torch.softmax(torch.zeros(2, 2), -1), torch.full((2, 2), 0.5))
 

@@ -278,7 +278,7 @@ class LearnerPool:
                     break
                 try:
                     proc = self._start(missing[0])
-                except Exception:  # noqa: BLE001 - keep refilling; the runner falls back to cold starts
+                except Exception:  # keep refilling; the runner falls back to cold starts
                     self.failures += 1
                     time.sleep(0.5)
                     continue

@@ -173,7 +173,7 @@ HandleDecoder = Callable[[dict[str, Any]], object]
 def _torch() -> Any:
     mod = sys.modules.get("torch")
     if mod is None:  # pragma: no cover - the test process always has torch imported already
-        import torch as mod  # noqa: PLC0415 - optional, imported only for frames that carry tensors
+        import torch as mod  # optional, imported only for frames that carry tensors
     return mod
 
 
@@ -260,7 +260,7 @@ def _encode_tensor(obj: Any, buffers: list[bytes]) -> dict[str, Any]:
 
 
 def _encode_ndarray(obj: Any, buffers: list[bytes]) -> dict[str, Any]:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     arr = np.ascontiguousarray(obj)
     if arr.dtype.kind not in NUMPY_KINDS:
@@ -349,7 +349,7 @@ def _decode_tensor(node: dict[str, Any], buffers: list[bytes]) -> Any:
 
 
 def _decode_ndarray(node: dict[str, Any], buffers: list[bytes]) -> Any:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     try:
         dtype = np.dtype(str(node.get("dtype")))

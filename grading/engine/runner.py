@@ -149,7 +149,7 @@ class _Job:
     def _run(self) -> Iterator[dict[str, Any]]:
         try:
             self.module = load_module(self.module_dir)
-        except Exception as exc:  # noqa: BLE001 - any failure to read content is a platform fault
+        except Exception as exc:  # any failure to read content is a platform fault
             self._platform(f"The module could not be loaded: {exc}")
             return
         try:
@@ -167,7 +167,7 @@ class _Job:
             self.call_seconds = min(
                 float(engine.get("call_seconds", DEFAULT_CALL_SECONDS)), limits.wall_seconds
             )
-        except Exception as exc:  # noqa: BLE001 - a bad limit in module.yaml or the env is a platform fault
+        except Exception as exc:  # a bad limit in module.yaml or the env is a platform fault
             self._platform(f"Invalid limits: {exc}")
             return
         self.limits = limits
@@ -182,7 +182,7 @@ class _Job:
             return
         try:
             self._acquire(limits)
-        except Exception as exc:  # noqa: BLE001 - the sandbox could not start: not the learner's fault
+        except Exception as exc:  # the sandbox could not start: not the learner's fault
             self.outcomes.add("sandbox_crash")
             self.notes.append(f"The sandbox could not start: {exc}")
             return
@@ -387,7 +387,7 @@ class _Job:
         try:
             fresh = self.pool.take_learner(runtime, self.limits) if self.pool is not None else None
             fresh = fresh or start_learner(self.sandbox, runtime, self.limits)
-        except Exception as exc:  # noqa: BLE001 - keep the dead one; the test reports the earlier death
+        except Exception as exc:  # keep the dead one; the test reports the earlier death
             self.notes.append(f"The sandbox could not restart your code: {exc}")
             return
         fresh.attach(self.sink)

@@ -121,4 +121,4 @@ def vite_entry(name: str) -> SafeString:
         format_html_join("", '<link rel="modulepreload" href="{}">', ((static(p),) for p in preload)),
         format_html('<script type="module" src="{}"></script>', static(entry)),
     ]
-    return mark_safe("".join(parts))  # noqa: S308 - every part above is built by format_html
+    return mark_safe("".join(parts))  # every part above is built by format_html

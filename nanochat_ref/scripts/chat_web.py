@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-d", "--dtype", type=str, default="bfloat16", choices=["float32", "bfloat16"], help="dtype"
     )
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
-    p.add_argument("--host", type=str, default="0.0.0.0", help="bind address")  # noqa: S104 - nanochat's default
+    p.add_argument("--host", type=str, default="0.0.0.0", help="bind address")  # nanochat's default
     return p
 
 

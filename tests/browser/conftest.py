@@ -112,7 +112,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded here; the server must not outlive us
+            preexec_fn=_die_with_parent,  # single-threaded here; the server must not outlive us
         )
     server = LabServer(f"http://127.0.0.1:{port}", var_dir, content_dir, log_path)
     try:

@@ -160,7 +160,7 @@ def loopback(chan: Channel, host: Host, events: list) -> None:
         try:
             value, buffers = host.execute(h, frame.buffers)
             reply.update(ok=True, value=value)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             reply.update(ok=False, error=host.error(exc))
             buffers = []
         chan.send(reply, buffers)

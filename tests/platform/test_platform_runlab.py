@@ -48,7 +48,7 @@ def embedded_lab(tmp_path_factory, repo_root):
     manage("sync_content")
     manage("ensure_demo_learner")
     port = free_port()
-    log = open(tmp_path / "runlab.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "runlab.log", "wb")  # closed below
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(port)],
         cwd=repo_root,

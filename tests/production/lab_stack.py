@@ -109,7 +109,7 @@ class LabStack:
         return proc.stdout
 
     def start_web(self) -> None:
-        log = open(self.workdir / "web.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.workdir / "web.log", "ab")  # closed with the process
         self.web = subprocess.Popen(
             [sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO_ROOT,
@@ -134,7 +134,7 @@ class LabStack:
 
     def start_worker(self, name: str, queue: str = "cpu") -> subprocess.Popen:
         log_path = self.workdir / f"worker-{name}.log"
-        log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(log_path, "ab")  # closed with the process
         proc = subprocess.Popen(
             [
                 sys.executable,

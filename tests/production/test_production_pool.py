@@ -36,7 +36,7 @@ def start_prefork_worker(stack, name: str, pool_size: int) -> subprocess.Popen:
         "GRADING_POOL_MAX_SHAPES": "1",
     }
     log_path = stack.workdir / f"worker-{name}.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+    log = open(log_path, "ab")  # closed with the process
     argv = [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "-Q", "cpu", "--pool", "prefork"]
     argv += ["--concurrency", "1", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]
     argv += ["--without-heartbeat", "-l", "info"]

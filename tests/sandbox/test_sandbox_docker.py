@@ -225,7 +225,7 @@ class _FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 class _FakeEngineHandler(http.server.BaseHTTPRequestHandler):
     """Answers the two calls the SDK makes to connect: GET /version and GET /_ping."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         body = b'{"ApiVersion": "1.44", "Version": "fake"}' if self.path.endswith("/version") else b"OK"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

@@ -64,7 +64,7 @@ judge_tok, tok = tokenizer_fixtures(TEXTS, VOCAB_SIZE, probes=("3+4", "'strawber
 @pytest.fixture(scope="session")
 def judge_scripted():
     namespace: dict = {}
-    exec(SCRIPTED_MODEL, namespace)  # noqa: S102 - our own test double
+    exec(SCRIPTED_MODEL, namespace)  # our own test double
     return namespace["ScriptedModel"]
 
 

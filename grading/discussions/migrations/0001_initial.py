@@ -32,7 +32,7 @@ LEGACY_TABLES = (
 )
 
 
-def copy_legacy_threads(apps, schema_editor):  # noqa: ANN001, ANN201 - RunPython signature
+def copy_legacy_threads(apps, schema_editor):  # RunPython signature
     """Copy the rows of ``modules_thread`` / ``modules_post`` when the database has them, then drop them."""
     connection = schema_editor.connection
     existing = set(connection.introspection.table_names())

@@ -13,11 +13,11 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Run the lab: daphne (HTTP + websockets) and, in embedded mode, the grading worker threads."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="address to bind")
         parser.add_argument("--port", type=int, default=8000, help="port to bind")
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         from daphne.cli import CommandLineInterface
 
         embedded = settings.LAB_GRADING_QUEUE == "thread"

@@ -11,7 +11,7 @@ from modules.services import content_sync
 class Command(BaseCommand):
     help = "Load content/NN-slug folders into the database; prints created/updated/unchanged/retired counts."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--content-dir", type=Path, default=None, help="content folder (default LAB_CONTENT_DIR)"
         )
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             help="where to write the generated starters as files (default LAB_STARTERS_DIR, var/starters)",
         )
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         report = content_sync(
             content_dir=options["content_dir"],
             include_drafts=options["include_drafts"],
