@@ -106,7 +106,8 @@ test:
 	@$(AREA) install 1020 $(MAKE) --no-print-directory install services
 	@$(AREA) lint 300 $(MAKE) --no-print-directory lint
 	@$(AREA) frontend 60 $(MAKE) --no-print-directory test-frontend
-	@$(AREA) cargo-test 300 cargo test --manifest-path rustbpe/Cargo.toml --release -q --offline
+	@# from inside the crate: cargo reads the source replacement (Debian's crates) from rustbpe/.cargo/
+	@$(AREA) cargo-test 300 env -C rustbpe cargo test --release -q --offline
 	@$(AREA) sandbox 240 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
 	  --cov=sandbox $(COV_GATE)
 	@$(AREA) engine 480 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
