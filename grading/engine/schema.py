@@ -4,7 +4,8 @@ Design choices:
 - The schema is data (:data:`RESULT_SCHEMA`, JSON Schema draft 2020-12), mirrored in docs/result-schema.md, so
   the platform, the frontend and external tools can check a result without importing the engine.
 - :func:`validate_result` uses ``jsonschema`` and adds the cross-field rules a schema says badly: ``status``
-  agrees with ``outcome`` and ``fault`` (``error`` only for platform faults), hidden tests carry no output.
+  agrees with ``outcome`` and ``fault`` (``error`` only for platform faults), hidden tests carry no output,
+  and every string is valid Unicode without NUL (what UTF-8 pages and PostgreSQL JSONB can hold).
 - A change that breaks readers bumps ``SCHEMA_VERSION``; adding optional fields does not.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+
+from .redact import is_clean, strings_of
 
 SCHEMA_VERSION = 1
 OUTCOMES = (
@@ -147,3 +150,5 @@ def validate_result(result: dict[str, Any]) -> None:
     for test in result["tests"]:
         if test["visibility"] == "hidden" and (test["output"] or test["metrics"]):
             raise ResultError(f"hidden test {test['id']} carries output or metrics")
+    if not all(is_clean(text) for text in strings_of(result)):
+        raise ResultError("a string holds NUL or a lone surrogate (clean it with grading.engine.redact)")
