@@ -12,7 +12,10 @@ own stdin/stdout.  Design choices:
 - Nothing here is trusted: learner code can patch this module, write to the channel or exit.  The runner and
   the judge treat every reply as untrusted data, so such tricks can at most make the learner's own tests fail.
 - Learner exceptions become ``error`` replies with a traceback limited to frames in the workspace, paths
-  relative to it.
+  relative to it; their text is made valid Unicode without NUL (:mod:`.redact`).  A result the pipe format
+  cannot carry (a string with a lone surrogate) becomes an error reply too, not a crashed host.
+- The output pump batches: after a first chunk it waits ``OUTPUT_BATCH_SECONDS`` for more, so a loop that prints
+  line by line sends a few frames a second, well inside the runner's per-job frame cap.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ import secrets
 import select
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from .protocol import Channel, Frame, NotData, ProtocolError, decode_value, encode_value
+from .redact import clean_text
 
 MAX_MESSAGE = 4000
 MAX_TRACEBACK = 8000
+OUTPUT_BATCH_SECONDS = 0.02
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 
@@ -72,6 +78,7 @@ class OutputPump:
         while True:
             ready, _, _ = select.select(list(self.fds.values()), [], [], 0.05)
             if ready:
+                time.sleep(OUTPUT_BATCH_SECONDS)
                 self.drain()
 
     def drain(self) -> None:
@@ -180,9 +187,9 @@ class Host:
         elif op == "iter":
             result = list(target)  # type: ignore[call-overload]
         elif op == "repr":
-            result = repr(target)[:MAX_MESSAGE]
+            result = clean_text(repr(target)[:MAX_MESSAGE])
         elif op == "str":
-            result = str(target)[:MAX_MESSAGE]
+            result = clean_text(str(target)[:MAX_MESSAGE])
         else:
             raise ProtocolError(f"unknown op {str(op)[:40]!r}")
         return encode_value(result, out, self._handle), out
@@ -190,9 +197,9 @@ class Host:
     def error(self, exc: BaseException) -> dict[str, Any]:
         kind = "not_data" if isinstance(exc, NotData) else "exception"
         return {
-            "type": type(exc).__name__,
-            "message": str(exc)[:MAX_MESSAGE],
-            "traceback": learner_traceback(exc, self.root),
+            "type": clean_text(type(exc).__name__),
+            "message": clean_text(str(exc)[:MAX_MESSAGE]),
+            "traceback": clean_text(learner_traceback(exc, self.root)),
             "kind": "syntax" if type(exc).__name__ in _SYNTAX_ERRORS else kind,
         }
 
@@ -221,7 +228,11 @@ def serve(channel: Channel, host: Host, pump: OutputPump | None) -> None:
                     pass
             if pump is not None:
                 pump.drain()
-        channel.send(reply, buffers)
+        try:
+            channel.send(reply, buffers)
+        except (ValueError, RecursionError) as exc:  # encoding failed before anything was written
+            error = NotData(f"the result cannot be sent to the grader: {exc}")
+            channel.send({"kind": "reply", "id": reply["id"], "ok": False, "error": host.error(error)})
 
 
 def _redirect() -> tuple[Channel, dict[str, int]]:  # pragma: no cover - runs only as the sandboxed process

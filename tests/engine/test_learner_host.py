@@ -46,6 +46,10 @@ def host(tmp_path, monkeypatch):
         "def say(x):\n"
         "    print('said', x)\n"
         "    return x\n"
+        "def garbled():\n"
+        "    return 'half a pair: \\ud800'\n"
+        "def bad_text():\n"
+        "    raise ValueError('half a pair: \\ud800, a NUL: \\x00')\n"
     )
     name = f"hostmod_{uuid.uuid4().hex}"  # unique: id() is reused once an object dies, and sys.modules caches
     h.write_files(
@@ -270,3 +274,38 @@ def test_a_frame_written_by_the_host_reads_back():
     frame = read_frame(io.BytesIO(buf.getvalue()))
     assert frame is not None and frame.header["value"] == [1, 2]
     assert encode_frame({"kind": "x"}) == encode_frame({"kind": "x"}, [])
+
+
+def _serve_one_call(host, name):
+    ours, theirs = _pipe_channel()
+    thread = threading.Thread(target=serve, args=(theirs, host, None), daemon=True)
+    thread.start()
+    ours.send({"kind": "op", "id": 1, "op": "import", "name": host.modname})
+    hid = ours.recv().header["value"]["id"]
+    call = {
+        "kind": "op",
+        "id": 2,
+        "op": "call",
+        "target": {"id": hid, "path": [name]},
+        "args": [],
+        "kwargs": {},
+    }
+    ours.send(call)
+    thread.join(1.0)  # the exit below ends it, unless sending the reply killed the loop
+    assert thread.is_alive(), "the host stopped serving"
+    reply = ours.recv()
+    ours.send({"kind": "exit"})
+    thread.join(5)
+    return reply.header
+
+
+def test_a_result_the_pipe_cannot_carry_becomes_an_error_reply(host):
+    reply = _serve_one_call(host, "garbled")
+    assert reply["ok"] is False and reply["error"]["kind"] == "not_data"
+    assert "cannot be sent to the grader" in reply["error"]["message"]
+
+
+def test_error_text_reaches_the_runner_as_valid_unicode_without_nul(host):
+    reply = _serve_one_call(host, "bad_text")
+    assert reply["error"]["message"] == "half a pair: \ufffd, a NUL: \ufffd"
+    assert "\x00" not in reply["error"]["traceback"] and "\ud800" not in reply["error"]["traceback"]
