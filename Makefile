@@ -24,7 +24,7 @@ PYTEST := $(PY) -m pytest
 # `$(AREA) NAME SECONDS COMMAND...`: one area of `make test`, timed and failed past its budget.
 AREA := TIMES_FILE=$(STAMPS)/test-times scripts/timed.sh
 
-.PHONY: install system python rustbpe frontend services starters run test test-fast test-frontend lint bench clean FORCE
+.PHONY: install system python rustbpe frontend services starters figures run test test-fast test-frontend lint bench clean FORCE
 
 install: system python rustbpe frontend
 
@@ -85,6 +85,11 @@ services:
 ## the learner starter files, generated from the references into var/starters/<slug>/<path> (docs/authoring.md)
 starters: $(STAMPS)/python
 	$(PY) -m modules.starters content --out var/starters
+
+## the handouts' figures, computed from nanochat_ref into var/figures/<slug>/ (docs/authoring.md, "Handouts");
+## sync_content regenerates them by itself when they are missing or stale
+figures: $(STAMPS)/python
+	$(PY) -m scripts.figures --out var/figures
 
 ## README command 1: install, migrate SQLite, sync content, demo learner, build frontend, serve
 run: install

@@ -368,6 +368,9 @@ LAB_CONTENT_DIR = Path(env_str("LAB_CONTENT_DIR", str(BASE_DIR / "content")))
 LAB_REPO_ROOT = BASE_DIR
 # Where sync_content writes the generated starter files for authors to read (the pages serve them from the DB).
 LAB_STARTERS_DIR = Path(env_str("LAB_STARTERS_DIR", str(VAR_DIR / "starters")))
+# The handout figures generated from nanochat_ref (`make figures`; sync_content regenerates them when stale and
+# copies the ones a guide shows into the module's payload).
+LAB_FIGURES_DIR = Path(env_str("LAB_FIGURES_DIR", str(VAR_DIR / "figures")))
 # "thread": in-process worker (embedded); "celery": Celery queues (production).
 LAB_GRADING_QUEUE = env_str(
     "LAB_GRADING_QUEUE", "celery" if PRODUCTION else "thread", choices=("thread", "celery")
