@@ -206,8 +206,8 @@ class Sandbox(ABC):
     """A backend that runs :class:`JobSpec` jobs in isolation."""
 
     name: str = "abstract"
-    #: Whether what a job leaves in /work is in ``JobSpec.workdir`` once it has ended (read it only with
-    #: :mod:`sandbox.files`); a backend that discards it says so here.
+    #: Whether what a job leaves in /work is in ``JobSpec.workdir`` once it has ended (planted symlinks and
+    #: FIFOs included: never follow them); a backend that discards it says so here.
     returns_work: bool = True
 
     @abstractmethod
