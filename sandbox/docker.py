@@ -70,8 +70,9 @@ def container_spec(
     if cpus <= 0:
         raise ValueError("cpus must be > 0")
     limits = spec.limits
-    # exec allowed, as with bwrap: torch/triton compile and load shared objects from /tmp.
-    tmpfs_opts = f"rw,nosuid,nodev,size={limits.tmpfs_bytes},mode=1777"
+    # exec allowed, as with bwrap: torch/triton compile and load shared objects from /tmp. Docker mounts a tmpfs
+    # noexec unless its options say exec.
+    tmpfs_opts = f"rw,nosuid,nodev,exec,size={limits.tmpfs_bytes},mode=1777"
     work_opts = (
         f"rw,nosuid,nodev,exec,size={limits.work_bytes},nr_inodes={limits.work_inodes},"
         f"uid={uid},gid={uid},mode=0700"

@@ -64,10 +64,10 @@ def test_the_root_file_system_is_read_only(job: JobSpec) -> None:
     assert container_spec(job)["read_only"] is True
 
 
-def test_tmp_and_shm_are_size_capped_tmpfs(job: JobSpec) -> None:
-    tmpfs = container_spec(job)["tmpfs"]
+def test_tmp_and_shm_are_size_capped_tmpfs_that_allow_exec(job: JobSpec) -> None:
+    tmpfs = container_spec(job)["tmpfs"]  # docker's own default would be noexec
     assert {p: tmpfs[p] for p in ("/tmp", "/dev/shm")} == {
-        p: f"rw,nosuid,nodev,size={16 * MIB},mode=1777" for p in ("/tmp", "/dev/shm")
+        p: f"rw,nosuid,nodev,exec,size={16 * MIB},mode=1777" for p in ("/tmp", "/dev/shm")
     }
 
 
