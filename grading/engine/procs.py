@@ -25,9 +25,7 @@ import itertools
 import os
 import queue
 import select
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -46,6 +44,10 @@ STDERR_KEEP = 64 * 1024
 #: Frames a process's queue holds before its reader waits (and the process's pipe fills up behind it).
 SINK_FRAMES = 16
 _PUT_WAIT_SECONDS = 0.05
+#: Host work dirs of learner hosts and judges under the temp dir (``sandbox.jobdirs``; swept when stale).
+LEARNER_DIR_PREFIX = "lab-learner-"
+JUDGE_DIR_PREFIX = "lab-judge-"
+JOB_DIR_PREFIXES = (LEARNER_DIR_PREFIX, JUDGE_DIR_PREFIX)
 #: Frames from the learner may carry tensors, but never more than this in one frame.
 LEARNER_CAPS = Caps(header_bytes=8 * 1024 * 1024, buffers=4096, buffer_bytes=128 * 1024 * 1024)
 JUDGE_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
@@ -242,17 +244,20 @@ class Proc:
                 stream.close()
             except (OSError, ValueError):  # pragma: no cover
                 pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        from sandbox import jobdirs
+
+        jobdirs.remove(self.workdir)
         self._finished, self._result = True, result
         return result
 
 
 def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None = None) -> Proc:
     """Start a learner host (warm: it waits for a ``files`` frame)."""
+    from sandbox import jobdirs
     from sandbox.base import JobSpec
 
     layout = layout or Layout.detect()
-    workdir = Path(tempfile.mkdtemp(prefix="lab-learner-"))
+    workdir = jobdirs.create(LEARNER_DIR_PREFIX)
     spec = JobSpec(
         argv=[layout.python(), "-s", "-m", "grading.engine.learner_host", "--runtime", runtime],
         mounts=layout.base_mounts(),
@@ -260,7 +265,12 @@ def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None
         env=job_env(),
         limits=limits,
     )
-    return Proc("learner", sandbox.start(spec), workdir, limits, LEARNER_CAPS, runtime)
+    try:
+        job = sandbox.start(spec)
+    except BaseException:
+        jobdirs.remove(workdir)
+        raise
+    return Proc("learner", job, workdir, limits, LEARNER_CAPS, runtime)
 
 
 def start_judge(
@@ -273,10 +283,11 @@ def start_judge(
     target: str = CONTENT_TARGET,
 ) -> Proc:
     """Start a judge (warm: it waits for a ``start`` frame naming a folder under ``target``)."""
+    from sandbox import jobdirs
     from sandbox.base import JobSpec, Mount
 
     layout = layout or Layout.detect()
-    workdir = Path(tempfile.mkdtemp(prefix="lab-judge-"))
+    workdir = jobdirs.create(JUDGE_DIR_PREFIX)
     mounts = [
         *layout.base_mounts(),
         Mount(layout.repo_root / "grading" / "testkit", f"{ENGINE_TARGET}/grading/testkit"),
@@ -292,4 +303,9 @@ def start_judge(
         env=job_env(),
         limits=judge_limits,
     )
-    return Proc("judge", sandbox.start(spec), workdir, judge_limits, JUDGE_CAPS, runtime)
+    try:
+        job = sandbox.start(spec)
+    except BaseException:
+        jobdirs.remove(workdir)
+        raise
+    return Proc("judge", job, workdir, judge_limits, JUDGE_CAPS, runtime)

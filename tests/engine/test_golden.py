@@ -35,6 +35,8 @@ VOLATILE_MESSAGES = {
 CALL_SECONDS = 2
 #: A memory bomb must meet the memory cap, not the call deadline, however loaded the machine is.
 CALL_SECONDS_FOR = {"add/memory_bomb": 15}
+#: Module limits some submissions run under (a small work dir fills in a blink).
+LIMITS_FOR = {"add/disk_fill_work": {"work_bytes": 16 * 1024 * 1024}}
 #: The vault's hidden tests' inputs: no event a learner can read may hold one.
 SECRETS = ("7340211", "1000003", "4242017", "3133711", "9876541", "1234577")
 #: Live events one job may send: phases, two per test, capped output (plus its summary) and metrics.
@@ -53,7 +55,7 @@ def _events(pool: object, name: str) -> list[dict]:
             FIXTURES / module,
             {f"{module}.py": source},
             pool=pool,
-            limits={"call_seconds": CALL_SECONDS_FOR.get(name, CALL_SECONDS)},
+            limits={"call_seconds": CALL_SECONDS_FOR.get(name, CALL_SECONDS), **LIMITS_FOR.get(name, {})},
         )
     return _CACHE[name]
 

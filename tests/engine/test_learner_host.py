@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import resource
 import sys
 import threading
 import time
@@ -11,7 +13,8 @@ import uuid
 
 import pytest
 
-from grading.engine.learner_host import Host, OutputPump, learner_traceback, serve
+from grading.engine import learner_host
+from grading.engine.learner_host import Host, OutputPump, disk_cap_note, learner_traceback, serve
 from grading.engine.protocol import Channel, Frame, ProtocolError, decode_value, encode_frame, read_frame
 
 
@@ -151,6 +154,61 @@ def test_syntax_errors_are_tagged_and_show_the_relative_file(tmp_path):
         err = host.error(exc)
     assert err["kind"] == "syntax" and 'File "broken.py", line 1' in err["traceback"]
     assert str(tmp_path) not in err["traceback"]
+
+
+def statvfs(free_bytes: int, free_inodes: int, *, size: int = 256 * 2**20, inodes: int = 16384):
+    """An ``os.statvfs`` result of a file system of ``size`` bytes and ``inodes`` inodes (4 KiB blocks)."""
+    blocks, free = size // 4096, free_bytes // 4096
+    return os.statvfs_result((4096, 4096, blocks, free, free, inodes, free_inodes, free_inodes, 0, 255))
+
+
+def test_a_full_workspace_names_its_caps(monkeypatch):
+    sizes = {"/work": statvfs(0, 10), "/tmp": statvfs(60 * 2**20, 900, size=64 * 2**20)}
+
+    def fake(path):
+        if path not in sizes:
+            raise FileNotFoundError(path)
+        return sizes[path]
+
+    monkeypatch.setattr(learner_host.os, "statvfs", fake)
+    err = Host(Recorder(), "/work").error(OSError(errno.ENOSPC, "No space left on device"))  # type: ignore[arg-type]
+    assert err["message"] == (
+        "[Errno 28] No space left on device (/work is full: the sandbox caps it at 256 MiB and 16384 files)"
+    )
+
+
+def test_a_workspace_out_of_inodes_is_full_too(monkeypatch):
+    monkeypatch.setattr(
+        learner_host.os, "statvfs", lambda path: statvfs(200 * 2**20, 0 if path == "/work" else 9)
+    )
+    note = disk_cap_note(OSError(errno.ENOSPC, "No space left on device"), "/work")
+    assert note == "/work is full: the sandbox caps it at 256 MiB and 16384 files"
+
+
+def test_no_space_with_no_full_file_system_names_every_cap(tmp_path):
+    note = disk_cap_note(OSError(errno.ENOSPC, "No space left on device"), str(tmp_path / "missing"))
+    assert note.startswith("the sandbox caps /tmp at ") and ", /dev/shm at " in note
+
+
+def test_a_file_too_large_names_the_file_size_cap():
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (5 * 2**20, hard))
+    try:
+        note = disk_cap_note(OSError(errno.EFBIG, "File too large"), "/work")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert note == "the sandbox caps each file at 5 MiB"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [OSError(errno.EFBIG, "File too large"), OSError(errno.ENOENT, "gone"), ValueError("no")],
+    ids=["efbig-without-a-cap", "another-errno", "not-an-os-error"],
+)
+def test_other_errors_get_no_cap_note(exc):
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+        pytest.skip("this process has a file size limit")
+    assert disk_cap_note(exc, "/work") == ""
 
 
 def test_traceback_without_learner_frames_has_only_the_exception_line():

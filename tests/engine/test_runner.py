@@ -6,7 +6,9 @@ side could send; the real sandboxed processes are covered by test_golden.py and 
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from engine_helpers import FIXTURES, scripted
 
 from grading.engine import procs, runner
 from grading.engine.schema import validate_result
+from sandbox import SandboxError
+from sandbox.limits import resolve
 
 T1 = "visible/test_x.py::test_one"
 T2 = "visible/test_x.py::test_two"
@@ -387,6 +391,34 @@ def test_a_sandbox_that_cannot_start_is_a_sandbox_crash(monkeypatch):
     result = list(runner.grade(FIXTURES / "add", {"add.py": PASS_SRC}, sandbox=object()))[-1]["result"]
     assert (result["status"], result["outcome"], result["fault"]) == ("error", "sandbox_crash", "platform")
     assert "bwrap missing" in result["message"] and result["tests"] == []
+
+
+def fds_under(root):
+    """Paths under ``root`` this process holds an fd on."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the listing's own fd, closed meanwhile
+            continue
+        if target.startswith(str(root)):
+            held.append(target)
+    return held
+
+
+@pytest.mark.parametrize("role", ["learner", "judge"])
+def test_a_sandbox_that_cannot_start_leaves_no_job_dir_behind(role, tmp_path, monkeypatch):
+    class Refusing:
+        def start(self, spec):
+            raise SandboxError("no free sandbox uid: too many jobs at once")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(SandboxError):
+        if role == "learner":
+            procs.start_learner(Refusing(), "python", resolve())
+        else:
+            procs.start_judge(Refusing(), "python", resolve(), FIXTURES / "add")
+    assert (os.listdir(tmp_path), fds_under(tmp_path)) == ([], [])
 
 
 def test_a_missing_module_is_a_platform_error(tmp_path):
