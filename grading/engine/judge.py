@@ -215,6 +215,11 @@ class JudgePlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "step(id): the module.yaml step this test belongs to")
         config.addinivalue_line("markers", "hint(id): the hint to suggest when this test fails")
+        config.addinivalue_line(
+            "markers",
+            "lab_addition(deviation): the test checks something nanochat 48abd7d does not do or name; the "
+            "argument is the id of the module.yaml deviation that explains it",
+        )
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -6,13 +6,23 @@ This plugin imports the files of a workspace folder (env ``INPROC_WORKSPACE``) d
 semantics that matter to tests: data comes back as values, other objects as proxies, learner exceptions as
 ``grading.engine.errors.LearnerError`` with the type name. It has no isolation at all: use it only on trusted
 reference and starter code, never on learner submissions.
+
+Several workspaces in one process: the ``learner`` fixture takes its folder from the ``learner_workspace``
+fixture, which another plugin may parametrize (``tests/content/catalogue_plugin.py`` runs a bug catalogue that
+way, one workspace per patch). The first ``learner.module()`` call on a different folder acts as a fresh learner
+process: the modules imported from the previous folder are dropped, its folder leaves ``sys.path``, and the learner
+gets a new empty temporary folder (``tempfile.tempdir``; the previous one is deleted), so files written for one
+workspace (data, checkpoints) are never seen by the next.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,6 +64,42 @@ def _unwrap(value: object):
     return object.__getattribute__(value, "_obj") if isinstance(value, _Proxy) else value
 
 
+class _Active:
+    """The workspace whose modules are imported now, and the learner's temporary folder for it."""
+
+    workspace: Path | None = None
+    tmp: str | None = None
+
+
+def _drop_tmp() -> None:
+    if _Active.tmp is not None:
+        shutil.rmtree(_Active.tmp, ignore_errors=True)
+        _Active.tmp = None
+        tempfile.tempdir = None
+
+
+atexit.register(_drop_tmp)
+
+
+def _activate(workspace: Path) -> None:
+    """Make ``workspace`` the learner's: a fresh learner process if another one was active before."""
+    if _Active.workspace == workspace:
+        return
+    old = _Active.workspace
+    if old is not None:
+        prefix = str(old) + os.sep
+        for name, mod in list(sys.modules.items()):
+            if (getattr(mod, "__file__", None) or "").startswith(prefix):
+                del sys.modules[name]
+        while str(old) in sys.path:
+            sys.path.remove(str(old))
+        _drop_tmp()
+    sys.path.insert(0, str(workspace))
+    importlib.invalidate_caches()
+    _Active.tmp = tempfile.tempdir = tempfile.mkdtemp(prefix="inproc-learner-")
+    _Active.workspace = workspace
+
+
 class _Learner:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
@@ -62,8 +108,7 @@ class _Learner:
         }
 
     def module(self, name: str) -> _Proxy:
-        if str(self.workspace) not in sys.path:
-            sys.path.insert(0, str(self.workspace))
+        _activate(self.workspace)
         return _Proxy(_guard(importlib.import_module, name))
 
     def value(self, proxy: object):
@@ -78,14 +123,28 @@ class _Metrics:
         assert isinstance(name, str) and all(isinstance(v, int | float) for v in values)
 
 
+#: The same registration as the judge's (``grading/engine/judge.py``).
+LAB_ADDITION_MARKER = (
+    "lab_addition(deviation): the test checks something nanochat 48abd7d does not do or name; the argument is "
+    "the id of the module.yaml deviation that explains it"
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "step(id): the module.yaml step this test belongs to")
     config.addinivalue_line("markers", "hint(id): the hint to suggest when this test fails")
+    config.addinivalue_line("markers", LAB_ADDITION_MARKER)
 
 
 @pytest.fixture
-def learner() -> _Learner:
-    return _Learner(Path(os.environ["INPROC_WORKSPACE"]))
+def learner_workspace() -> Path:
+    """The workspace folder: env ``INPROC_WORKSPACE`` (a plugin may parametrize this fixture)."""
+    return Path(os.environ["INPROC_WORKSPACE"])
+
+
+@pytest.fixture
+def learner(learner_workspace: Path) -> _Learner:
+    return _Learner(Path(learner_workspace))
 
 
 @pytest.fixture
