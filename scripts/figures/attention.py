@@ -165,7 +165,7 @@ def _gqa_panel(svg: Svg, words: dict, groups: list[int]) -> None:
 
 def causal_mask(lang: str) -> str:
     words = WORDS[lang]
-    svg = Svg(WIDTH, GQA_TOP + 330, title=words["title"])
+    svg = Svg(WIDTH, GQA_TOP + 330, title=str(words["title"]))
     _mask_panel(svg, words, attention_weights())
     _gqa_panel(svg, words, kv_head_of_query_heads())
     return svg.render()

@@ -50,7 +50,7 @@ class Svg:
     title: str
     parts: list[str] = field(default_factory=list)
 
-    def add(self, tag: str, text: str | None = None, **attrs: object) -> None:
+    def add(self, tag: str, text: str | None = None, /, **attrs: object) -> None:
         if text is None:
             self.parts.append(f"<{tag}{_attrs(attrs)}/>")
         else:
