@@ -8,6 +8,9 @@
  *   the attempt for the attempts tab, the module's state, the next module and the modules it opened
  *   (follow.ts polls only when the socket cannot deliver).
  * - A run finished by polling carries no such news: the page then re-reads the attempts and the module list.
+ * - "Run tests" stays usable while the followed run is still queued: running again sends the current code, and
+ *   when the learner is at the per-lane cap the server replaces the waiting run with it (the banner says so).
+ *   A run superseded elsewhere (another tab) hands the page over to the run that replaced it.
  */
 import { api, type ModuleSummary, type Submission, type Verdict } from "../api";
 import { h } from "../dom";
@@ -57,6 +60,7 @@ async function follow(ctx: Ctx, id: string, scroll: boolean): Promise<void> {
   ctx.onAttempt();
   if (verdict) applyVerdict(ctx, verdict);
   else await reread(ctx);
+  if (done.supersededBy !== null && ctx.follower.run === null) await follow(ctx, done.supersededBy, false);
 }
 
 /** History, state badge, next link and unlock notices, from the verdict frame alone. */
