@@ -64,7 +64,7 @@ export function renderHistory(ctx: Ctx): void {
           "div",
           { class: "attempt", "data-submission": s.id, "data-status": status },
           attemptHead(s, n, status),
-          replacedBy !== null ? h("div", { class: "faint", "data-testid": "superseded-by" }, t("history.superseded_by", { n: replacedBy })) : null,
+          replacedBy !== null ? supersededNote(replacedBy) : null,
           h("div", { class: "head", style: "padding-top:0" }, toggle, showResult, load),
           code,
           reviewAction(ctx, s, n),
@@ -72,6 +72,10 @@ export function renderHistory(ctx: Ctx): void {
       }),
     ),
   );
+}
+
+function supersededNote(n: number): HTMLElement {
+  return h("div", { class: "head" }, h("span", { class: "faint", "data-testid": "superseded-by" }, t("history.superseded_by", { n })));
 }
 
 function attemptHead(s: Submission, n: number, status: string): HTMLElement {
@@ -138,6 +142,7 @@ export async function showAttempt(ctx: Ctx, id: string, scroll = true): Promise<
   const run = new RunState(sub.id);
   for (const e of sub.events) run.apply(e);
   if (sub.result) run.finish(sub.result);
+  run.applyQueue(sub.status, sub.queue, sub.supersededBy);
   run.advice = sub.advice;
   ctx.results.empty();
   paintRun(ctx, run);
