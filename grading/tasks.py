@@ -2,8 +2,7 @@
 
 Design choices:
 - Grading is thin: ``grade_next(lane)`` takes the lane's next run (``services.submission_claim``: round-robin
-  between learners, ``grading.queues``), ``grade_submission(id)`` one given submission (``submission_start``);
-  both call the engine and hand every event to a service.
+  between learners, ``grading.queues``), calls the engine and hands every event to a service.
 - Three lanes (``short``, ``long``, ``gpu``: ``module_lane``, the one routing rule, which the pre-warm uses too),
   one task: ``enqueue`` wakes a worker of the submission's lane — in production a Celery message
   ``grading.grade_lane(lane)`` on the queue of that name, in embedded mode ``EmbeddedWorker``'s threads of that
@@ -26,7 +25,7 @@ Design choices:
   ``LAB_CONTENT_DIR`` for the judges; typed, validated, default size 1) read when a job asks for it, not at
   import. It is created only in a process marked as a grading worker (``start_grading_pool``: runlab, Celery
   ``worker_process_init``; ``want_grading_pool``: Celery ``worker_init``, which only marks, so a threads worker
-  creates it on its first job). A one-off ``grade_submission`` call (a shell, a test) grades cold and leaves no
+  creates it on its first job). A one-off ``grade_next`` call (a shell, a test) grades cold and leaves no
   processes behind. Never before a fork: a pool remembers its pid; one inherited by a forked child is dropped (its
   processes belong to the parent). A settings change (tests) replaces it; size 0 closes it and grades cold.
   ``close_grading_pool`` at shutdown (runlab exit, Celery ``worker_process_shutdown`` / ``worker_shutdown``).
@@ -210,17 +209,8 @@ def _engine_grade(
     )
 
 
-def grade_submission(submission_id: int) -> str:
-    """Grade one given submission; returns "graded", "skipped" (missing, has its verdict, superseded) or
-    "platform_error"."""
-    submission = services.submission_start(submission_id=submission_id)
-    if submission is None:
-        return "skipped"
-    return _grade(submission)
-
-
 def grade_next(*, lane: str, token: str = "") -> str:
-    """Grade the next run of ``lane``; "idle" when none waits, else as ``grade_submission``.
+    """Grade the next run of ``lane``: "graded", "platform_error" (it got an error verdict), or "idle" (none waits).
 
     ``token``: the queue message's id. A run it claimed earlier and never finished (the broker redelivered the
     message after its worker died) goes first.
