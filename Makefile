@@ -24,7 +24,7 @@ PYTEST := $(PY) -m pytest
 # `$(AREA) NAME SECONDS COMMAND...`: one area of `make test`, timed and failed past its budget.
 AREA := TIMES_FILE=$(STAMPS)/test-times scripts/timed.sh
 
-.PHONY: install system python rustbpe frontend services starters run test test-fast test-frontend lint bench clean FORCE
+.PHONY: install system python rustbpe frontend services starters figures run test test-fast test-frontend lint bench clean FORCE
 
 install: system python rustbpe frontend
 
@@ -86,6 +86,11 @@ services:
 starters: $(STAMPS)/python
 	$(PY) -m modules.starters content --out var/starters
 
+## the handouts' figures, computed from nanochat_ref into var/figures/<slug>/ (docs/authoring.md, "Handouts");
+## sync_content regenerates them by itself when they are missing or stale
+figures: $(STAMPS)/python
+	$(PY) -m scripts.figures --out var/figures
+
 ## README command 1: install, migrate SQLite, sync content, demo learner, build frontend, serve
 run: install
 	$(PY) manage.py migrate --noinput
@@ -106,7 +111,8 @@ test:
 	@$(AREA) install 1020 $(MAKE) --no-print-directory install services
 	@$(AREA) lint 300 $(MAKE) --no-print-directory lint
 	@$(AREA) frontend 60 $(MAKE) --no-print-directory test-frontend
-	@$(AREA) cargo-test 300 cargo test --manifest-path rustbpe/Cargo.toml --release -q --offline
+	@# from inside the crate: cargo reads the source replacement (Debian's crates) from rustbpe/.cargo/
+	@$(AREA) cargo-test 300 env -C rustbpe cargo test --release -q --offline
 	@$(AREA) sandbox 240 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
 	  --cov=sandbox $(COV_GATE)
 	@$(AREA) engine 480 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \

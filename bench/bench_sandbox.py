@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python bench/bench_sandbox.py [--n 30] [--torch-n 3]``. Prints ``name: value`` lines:
 ``bare_python_ms_p50``, ``sandbox_python_ms_p50``, ``sandbox_start_overhead_ms_p50`` / ``_p95`` (paired
 differences, runs interleaved so machine load hits both alike), ``sandbox_to_bare_ratio_p50``, and the same for
-``import torch`` inside vs outside. As root, ``nocgroups_`` (interleaved in the same loop): the
-same without cgroups, whose v1 attach is the dearest part of the start. ``_min`` lines (best run each side) show the cost on an idle machine; p50/p95 include
+``import torch`` inside vs outside. As root, interleaved in the same loop: ``nocgroups_``, the same without
+cgroups, whose v1 attach is the dearest part of the start; ``nowork_``, the same without the capped work mount
+(the host dir bound as is), so its cost is the difference to the plain lines. ``_min`` lines (best run each side) show the cost on an idle machine; p50/p95 include
 whatever else loads the machine (the load average is printed). Not a test: nothing asserts; the figures go in reports.
 """
 
@@ -79,6 +80,8 @@ def main() -> None:
     sandboxes = {"": sandbox}
     if sandbox.use_cgroups:
         sandboxes["nocgroups_"] = BwrapSandbox(use_cgroups=False)
+    if sandbox.work_root is not None:
+        sandboxes["nowork_"] = BwrapSandbox(cap_work_dir=False)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         measure("pass", 2, sandboxes, workdir)  # warm the page cache for every side

@@ -1,13 +1,19 @@
-"""Admin for instructors: submissions, results (read-only) and per-learner analytics (attempts, passes)."""
+"""Admin for instructors: submissions, results (read-only) and per-learner analytics (attempts, passes).
+
+Stored results and events hold text that learner code chose; they are shown through ``_json``, cleaned again,
+so a row written before the services cleaned everything still renders.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin
 from django.db.models import Count, Max, Q
 
+from grading.engine.redact import clean_tree
 from grading.models import Learner, Result, Submission, SubmissionEvent
 
 if TYPE_CHECKING:
@@ -22,10 +28,23 @@ class LearnerCounts(TypedDict):
     last_at: datetime | None
 
 
-class ResultInline(admin.StackedInline):
+RESULT_FIELDS = ("status", "outcome", "score", "max_score", "result_json", "created_at")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(clean_tree(value), indent=2, ensure_ascii=False)
+
+
+class ResultJson:
+    @admin.display(description="result")
+    def result_json(self, obj: Result) -> str:
+        return _json(obj.result)
+
+
+class ResultInline(ResultJson, admin.StackedInline):
     model = Result
     can_delete = False
-    readonly_fields = ("status", "outcome", "score", "max_score", "result", "created_at")
+    fields = readonly_fields = RESULT_FIELDS
     extra = 0
 
 
@@ -63,18 +82,22 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Result)
-class ResultAdmin(admin.ModelAdmin):
+class ResultAdmin(ResultJson, admin.ModelAdmin):
     list_display = ("submission", "status", "outcome", "score", "max_score", "created_at")
     list_filter = ("status", "outcome")
     list_select_related = ("submission",)
-    readonly_fields = ("submission", "status", "outcome", "score", "max_score", "result", "created_at")
+    fields = readonly_fields = ("submission", *RESULT_FIELDS)
 
 
 @admin.register(SubmissionEvent)
 class SubmissionEventAdmin(admin.ModelAdmin):
     list_display = ("submission", "run", "seq", "type", "created_at")
     list_filter = ("type",)
-    readonly_fields = ("submission", "run", "seq", "type", "event", "created_at")
+    fields = readonly_fields = ("submission", "run", "seq", "type", "event_json", "created_at")
+
+    @admin.display(description="event")
+    def event_json(self, obj: SubmissionEvent) -> str:
+        return _json(obj.event)
 
 
 @admin.register(Learner)

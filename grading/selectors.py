@@ -3,7 +3,10 @@
 Design choices:
 - A learner sees only their own submissions; instructors see everyone's (read-only, through the API and admin).
 - What learners see of hidden tests is cut down here a second time (the engine already neutralises messages):
-  no output, no metrics, and only the hidden tests' name/status/neutral message.
+  no output, no metrics, and only the hidden tests' name/status/neutral message; their durations, the times of
+  the events around them and the run's usage in whole seconds, no peak memory (``grading.engine.redact``).
+- Stored events and results are handed out cleaned once more (``redact.clean_tree``), to learners and
+  instructors alike: a row written before the services cleaned everything must still render.
 - Feedback rules (``feedback.yaml``) are matched against the verdict here and returned as ``advice``.
 - The verdict event carries what the module page shows after a run (advice, the attempt, progress, the modules
   it opened, the next module), so a page follows a run over the websocket alone.
@@ -22,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Max
 
+from grading.engine.redact import clean_tree, coarse_duration, coarse_time, learner_usage
 from grading.models import Result, Submission, SubmissionEvent
 from grading.queues import Waiting, fair_order
 from modules.models import CarryForward, Module, Progress
@@ -162,13 +166,28 @@ def queue_info(*, snapshot: LaneSnapshot, submission_id: int) -> dict[str, Any] 
     }
 
 
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def _learner_view_of_test(test: dict[str, Any]) -> dict[str, Any]:
     if test.get("visibility") != "hidden":
         return test
-    return {**test, "output": "", "metrics": {}}
+    duration = coarse_duration(_seconds(test.get("duration_seconds")))
+    return {**test, "output": "", "metrics": {}, "duration_seconds": duration}
+
+
+def _about_hidden_timing(event: dict[str, Any]) -> bool:
+    """Events whose time could tell how long a hidden test took: its own, and the run's phases and verdict."""
+    test = event.get("test")
+    hidden_test = isinstance(test, dict) and test.get("visibility") == "hidden"
+    return event.get("type") in ("phase", "verdict") or event.get("visibility") == "hidden" or hidden_test
 
 
 def learner_view_of_event(event: dict[str, Any]) -> dict[str, Any]:
+    event = clean_tree(event)
+    if _about_hidden_timing(event) and "t" in event:
+        event["t"] = coarse_time(_seconds(event["t"]))
     if event.get("type") == "test_finished" and isinstance(event.get("test"), dict):
         return {**event, "test": _learner_view_of_test(event["test"])}
     if event.get("type") == "verdict" and isinstance(event.get("result"), dict):
@@ -177,10 +196,15 @@ def learner_view_of_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def learner_view_of_result(result: dict[str, Any]) -> dict[str, Any]:
+    result = clean_tree(result)
     tests = result.get("tests")
     if not isinstance(tests, list):
         return result
-    return {**result, "tests": [_learner_view_of_test(t) if isinstance(t, dict) else t for t in tests]}
+    return {
+        **result,
+        "tests": [_learner_view_of_test(t) if isinstance(t, dict) else t for t in tests],
+        "usage": learner_usage(result),
+    }
 
 
 def feedback_advice(*, module: Module, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -231,8 +255,10 @@ def submission_detail(*, submission: Submission, lang: str, for_instructor: bool
         .order_by("seq")
         .values_list("event", flat=True)
     )
-    result = result_row.result if result_row else None
-    if not for_instructor:
+    result = clean_tree(result_row.result) if result_row else None
+    if for_instructor:
+        stored = clean_tree(stored)
+    else:
         stored = [learner_view_of_event(e) for e in stored]
         result = learner_view_of_result(result) if result else None
     queue = None
@@ -266,7 +292,7 @@ def submission_events(*, submission: Submission, for_instructor: bool = False) -
         .values_list("event", flat=True)
     )
     if for_instructor:
-        return stored
+        return clean_tree(stored)
     return [learner_view_of_event(e) for e in stored]
 
 

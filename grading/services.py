@@ -28,6 +28,11 @@ Design choices:
   (``selectors.verdict_event``: advice, attempt, progress, newly opened modules, next module); the websocket
   push happens after commit.
 - Engine events are stored before they are pushed, so a page that opens or reconnects mid-grading can replay them.
+  At most ``LAB_EVENTS_PER_SUBMISSION_MAX`` per run: the next one is replaced by a summary, later ones are
+  neither stored nor pushed (the verdict is stored apart, always).
+- Every string of an event or a verdict is made valid Unicode without NUL before it is stored
+  (``grading.engine.redact``): learner code chose some of it, and PostgreSQL's JSONB refuses ``\u0000`` while a
+  lone surrogate breaks every page that renders it.
 - Lint/format run ``ruff`` as a subprocess with an argv list and the text on stdin: never a shell string, size and
   time capped, ``--isolated`` so no config file from the server's disk applies.
 """
@@ -52,6 +57,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grading import events, queues, selectors
+from grading.engine.redact import clean_tree
 from grading.engine.schema import SCHEMA_VERSION
 from grading.models import Result, Submission, SubmissionEvent
 from modules import selectors as module_selectors
@@ -268,11 +274,19 @@ def _capped_event(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def submission_event_record(*, submission: Submission, event: dict[str, Any]) -> None:
-    """Store one engine event of the current run, then push it to the learner's sockets."""
-    event = _capped_event(event)
+    """Store one engine event of the current run (cleaned, up to the per-run cap), then push it to the learner."""
+    event = clean_tree(_capped_event(event))
     seq = event.get("seq")
     if not isinstance(seq, int) or seq < 0:
         seq = SubmissionEvent.objects.filter(submission=submission, run=submission.runs).count()
+    cap = settings.LAB_EVENTS_PER_SUBMISSION_MAX
+    if seq > cap:
+        return
+    if seq == cap:
+        # Worded like the engine's own notes in output (untranslated): it stands in for output.
+        note = f"\n[further events of this run were not stored: it sent more than {cap}]\n"
+        event = {"type": "output", "seq": seq, "t": event.get("t", 0), "stream": "stderr", "test_id": None}
+        event["data"] = note
     try:
         with transaction.atomic():
             SubmissionEvent.objects.create(
@@ -318,6 +332,7 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
     """Record the verdict of a submission exactly once; returns (result row, created)."""
     if not isinstance(result, dict) or result.get("status") not in {"pass", "fail", "error"}:
         raise InvalidInput("result must be a schema-1 result with a status", code="result_invalid")
+    result = clean_tree(result)
     with transaction.atomic():
         submission = (
             Submission.objects.select_for_update(of=("self",)).select_related("module").get(pk=submission_id)

@@ -102,10 +102,31 @@ def start_grading_pool() -> Any:
     """Mark this process as a grading worker and start its pool now (so the first job is warm); see grading_pool.
 
     Keeps the queues ``want_grading_pool`` recorded (Celery: ``worker_init``, in the parent before the fork).
+    First sweeps the job dirs that dead workers left (``sweep_stale_job_dirs``).
     """
     global _pool_wanted
+    sweep_stale_job_dirs()
     _pool_wanted = True
     return grading_pool()
+
+
+def sweep_stale_job_dirs() -> list[Path]:
+    """Remove the job dirs that grading workers which died left in the temp dir; return them.
+
+    Dirs a live worker holds (any process on this host) are kept: see ``sandbox.jobdirs``. A failure is logged,
+    never raised: the worker starts anyway.
+    """
+    from grading.engine.procs import JOB_DIR_PREFIXES
+    from sandbox.jobdirs import sweep_stale
+
+    try:
+        removed = sweep_stale(JOB_DIR_PREFIXES)
+    except OSError:
+        log.warning("could not sweep stale job dirs", exc_info=True)
+        return []
+    if removed:
+        log.info("swept %d job dir(s) left by dead grading workers", len(removed))
+    return removed
 
 
 def grading_pool() -> Any:

@@ -368,6 +368,9 @@ LAB_CONTENT_DIR = Path(env_str("LAB_CONTENT_DIR", str(BASE_DIR / "content")))
 LAB_REPO_ROOT = BASE_DIR
 # Where sync_content writes the generated starter files for authors to read (the pages serve them from the DB).
 LAB_STARTERS_DIR = Path(env_str("LAB_STARTERS_DIR", str(VAR_DIR / "starters")))
+# The handout figures generated from nanochat_ref (`make figures`; sync_content regenerates them when stale and
+# copies the ones a guide shows into the module's payload).
+LAB_FIGURES_DIR = Path(env_str("LAB_FIGURES_DIR", str(VAR_DIR / "figures")))
 # "thread": in-process worker (embedded); "celery": Celery queues (production).
 LAB_GRADING_QUEUE = env_str(
     "LAB_GRADING_QUEUE", "celery" if PRODUCTION else "thread", choices=("thread", "celery")
@@ -384,6 +387,8 @@ LAB_POST_MAX_CHARS = env_int("LAB_POST_MAX_CHARS", 10_000, minimum=1)
 LAB_POSTS_PER_MINUTE = env_int("LAB_POSTS_PER_MINUTE", 10, minimum=1)
 LAB_TOOL_TIMEOUT_SECONDS = env_int("LAB_TOOL_TIMEOUT_SECONDS", 10, minimum=1)
 LAB_EVENT_OUTPUT_MAX_CHARS = env_int("LAB_EVENT_OUTPUT_MAX_CHARS", 16 * 1024, minimum=256)
+# Engine events stored per grading run (each is a row and part of every replay); past it, one summary event.
+LAB_EVENTS_PER_SUBMISSION_MAX = env_int("LAB_EVENTS_PER_SUBMISSION_MAX", 2000, minimum=100)
 # Warm pool (grading.engine.pool.LearnerPool), one per grading process (the runlab process in embedded mode, each
 # Celery worker process in production): this many pre-started learner hosts and judges per runtime; 0 = cold
 # starts only. A warm torch learner + judge pair holds ~620 MiB, a python pair ~50 MiB (per shape, see below).

@@ -8,14 +8,20 @@ Design choices:
 - ``status: draft`` folders are skipped (``ContentDraft``): their stubs or tests may still be missing.
 - Cross-file checks (slug == folder, hint steps exist) run here; every problem is collected, so one sync reports
   them all.
-- ``content_hash`` is a SHA-256 over every file of the folder (path + bytes, sorted), the referenced files and the
-  generated starters, so any change a learner could notice — a generator change included — changes the hash.
+- Guides are rendered once here by the renderer the pages use (``modules.handouts``), so every fact, figure or
+  ``{{deviations}}`` a guide cites that does not exist is a content error naming it; facts with a value are
+  checked against the reference (``modules.facts``). The figures a guide shows are copied from the generated
+  figures (``modules.figures``) into the payload.
+- ``content_hash`` is a SHA-256 over every file of the folder (path + bytes, sorted), the referenced files, the
+  generated starters and the figures the guides show, so any change a learner could notice — a generator change
+  included — changes the hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,9 @@ import yaml
 
 from modules import spec as module_spec
 from modules import starters as starter_gen
+from modules.facts import fact_problems
+from modules.figures import FigureIndex
+from modules.handouts import GuideContext, guide_render
 from modules.spec import ModuleSpec, SpecError
 
 LANGS = ("en", "zh")
@@ -97,7 +106,12 @@ def _optional_doc(folder: Path, name: str, key: str, problems: list[str]) -> dic
     return doc if isinstance(doc, dict) else {key: []}
 
 
-def content_hash(folder: Path, extra_files: list[Path], generated: dict[str, str]) -> str:
+def content_hash(
+    folder: Path,
+    extra_files: list[Path],
+    generated: dict[str, str],
+    figures: dict[str, dict[str, str]] | None = None,
+) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
@@ -106,14 +120,22 @@ def content_hash(folder: Path, extra_files: list[Path], generated: dict[str, str
         digest.update(b"ref:" + path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     for name, text in sorted(generated.items()):
         digest.update(b"starter:" + name.encode() + b"\0" + hashlib.sha256(text.encode("utf-8")).digest())
+    for key, figure in sorted((figures or {}).items()):
+        canonical = json.dumps(figure, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        digest.update(b"figure:" + key.encode() + b"\0" + hashlib.sha256(canonical).digest())
     return digest.hexdigest()
 
 
 def load_module(
-    folder: Path, *, repo_root: Path = module_spec.REPO_ROOT, include_drafts: bool = True
+    folder: Path,
+    *,
+    repo_root: Path = module_spec.REPO_ROOT,
+    include_drafts: bool = True,
+    figures: FigureIndex | None = None,
 ) -> LoadedModule:
     """Read and validate one module folder; raises ``ContentError`` with every problem found (``ContentDraft`` for
-    a draft when ``include_drafts`` is false)."""
+    a draft when ``include_drafts`` is false). ``figures``: the generated figures its guides may show (none when
+    not given)."""
     try:
         spec = module_spec.load(folder)
     except SpecError as exc:
@@ -149,6 +171,8 @@ def load_module(
                 guides[lang] = text
     if not guides:
         problems.append("guide.en.md or guide.zh.md is required")
+    shown = _guide_problems(spec, guides, figures, problems)
+    problems.extend(fact_problems(spec, repo_root))
 
     hints_doc = _optional_doc(folder, "hints", "hints", problems)
     for hint in hints_doc.get("hints") or []:
@@ -165,7 +189,7 @@ def load_module(
         order=spec.order,
         title=dict(spec.title),
         summary=dict(spec.summary),
-        content_hash=content_hash(folder, reference_paths, starters),
+        content_hash=content_hash(folder, reference_paths, starters, shown),
         metadata=metadata,
         spec=spec,
         payload={
@@ -175,5 +199,39 @@ def load_module(
             "hints": hints_doc.get("hints", []),
             "reflection": reflection_doc.get("questions", []),
             "feedback": feedback_doc.get("rules", []),
+            "figures": shown,
         },
     )
+
+
+def guide_context(spec: ModuleSpec, lang: str, figures: Mapping[str, Mapping[str, str]]) -> GuideContext:
+    """What a guide of ``spec`` may cite: its facts and deviations, and ``figures`` (key -> figure)."""
+    return GuideContext(
+        slug=spec.slug,
+        lang=lang,
+        facts={fact.id: fact for fact in spec.facts},
+        deviations=spec.deviations,
+        figures=figures,
+    )
+
+
+def _guide_problems(
+    spec: ModuleSpec, guides: dict[str, str], figures: FigureIndex | None, problems: list[str]
+) -> dict[str, dict[str, str]]:
+    """Render each guide as the page will, adding what it cites but cannot find to ``problems``; returns the
+    figures the guides show (key -> figure), for the payload."""
+    available: Mapping[str, Mapping[str, str]] = figures if figures is not None else {}
+    shown: dict[str, dict[str, str]] = {}
+    unknown_figure = False
+    for lang, text in sorted(guides.items()):
+        rendered = guide_render(text, guide_context(spec, lang, available))
+        problems.extend(f"guide.{lang}.md: {problem}" for problem in rendered.problems)
+        unknown_figure |= any(p.startswith("unknown figure") for p in rendered.problems)
+        for key in rendered.figures:
+            shown[key] = dict(available[key])
+    if unknown_figure:
+        if figures is None:
+            problems.append("figures: none were given to the loader (manage.py sync_content generates them)")
+        elif figures.error:
+            problems.append(f"figures: {figures.error}")
+    return shown

@@ -9,16 +9,15 @@ Design choices:
     reader's address and reading time), or a ``data:``/same-origin URL that draws a fake badge. A markdown image
     becomes a plain link to its URL, labelled with its alt text; a raw ``<img>`` is dropped;
   - links keep http(s), mailto and relative targets only, with ``rel="nofollow noopener noreferrer ugc"``.
-- Guides (``guide_html_cached``) are trusted content reviewed with the course: they keep classes on
-  code/pre/span/div (highlighting, maths blocks for KaTeX) and ids on headings (anchors). They still go through
-  nh3, so a slip in a guide can never become script on a learner's page. The result is cached per
-  (content hash, language).
+- Guides (``guide_render``) are trusted content reviewed with the course, rendered by ``modules.handouts``
+  (maths, figures, facts, deviations); they keep classes on the few tags the page styles, ids on headings
+  (anchors) and ``data:`` SVG images (the figures). They still go through nh3, so a slip in a guide can never
+  become script on a learner's page.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as etree
-from functools import lru_cache
 
 import markdown
 import nh3
@@ -65,24 +64,3 @@ def markdown_to_safe_html(text: str) -> str:
         output_format="html",
     )
     return _LEARNER_CLEANER.clean(html)
-
-
-# --- guides (trusted) --------------------------------------------------------------------------------------------
-_GUIDE_ATTRIBUTES = {tag: set(values) for tag, values in nh3.ALLOWED_ATTRIBUTES.items()}
-for _tag in ("code", "pre", "span", "div"):
-    _GUIDE_ATTRIBUTES.setdefault(_tag, set()).add("class")
-for _tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-    _GUIDE_ATTRIBUTES.setdefault(_tag, set()).add("id")
-
-
-def guide_to_html(text: str) -> str:
-    """A guide from ``content/`` as HTML: headings keep anchor ids, code and maths blocks keep their classes."""
-    html = markdown.markdown(
-        text, extensions=["fenced_code", "tables", "sane_lists", "toc"], output_format="html"
-    )
-    return nh3.clean(html, attributes=_GUIDE_ATTRIBUTES, link_rel="noopener noreferrer")
-
-
-@lru_cache(maxsize=128)
-def guide_html_cached(content_hash: str, lang: str, text: str) -> str:  # hash/lang key the cache
-    return guide_to_html(text)

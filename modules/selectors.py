@@ -31,6 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from modules import spec as module_spec
+from modules.content import guide_context
+from modules.handouts import guide_html_cached
 from modules.models import (
     AuthAttempt,
     CarryForward,
@@ -252,6 +254,20 @@ def module_spec_of(*, module: Module) -> ModuleSpec:
             module.metadata, root=Path(settings.LAB_CONTENT_DIR) / module.slug
         )
     return spec
+
+
+def module_guide_html(*, module: Module, lang: str) -> str:
+    """The module's guide in ``lang`` ("en" | "zh"; the other one when it has only one) as sanitised HTML, with
+    the facts, deviations and figures it cites (``modules.handouts``; cached per content hash and language)."""
+    guides = module.payload.get("guides", {})
+    key = lang if lang in guides else ("en" if "en" in guides else "zh")
+    figures = module.payload.get("figures") or {}
+    return guide_html_cached(
+        module.content_hash,
+        key,
+        guides.get(key, ""),
+        lambda: guide_context(module_spec_of(module=module), key, figures),
+    )
 
 
 def draft_files(*, user: User, module: Module) -> dict[str, str]:

@@ -32,6 +32,8 @@ from django.utils.translation import gettext as _
 from modules import content as content_loader
 from modules import spec as module_spec
 from modules import starters as starter_files
+from modules.figures import figures_ensure
+from modules.handouts import FIGURE_SCHEME
 from modules.models import (
     AuthAttempt,
     CarryForward,
@@ -173,22 +175,30 @@ def content_sync(
     repo_root: Path | None = None,
     include_drafts: bool = False,
     starters_dir: Path | None = None,
+    figures_dir: Path | None = None,
 ) -> SyncReport:
     """Bring the Module rows in line with ``content/`` (idempotent; versioned by content hash).
 
     Draft folders (``status: draft``) are skipped unless ``include_drafts``; invalid folders are reported and
     skipped (their existing row, if any, is left as it was). Modules whose folder disappeared are retired, never
     deleted. With ``starters_dir``, the generated starters are also written there as files (``<slug>/<path>``),
-    for authors to read.
+    for authors to read. When a guide shows a figure, the figures in ``figures_dir`` (default
+    ``LAB_FIGURES_DIR``) are regenerated first if they are missing or stale (``modules.figures``).
     """
     content_dir = Path(content_dir or settings.LAB_CONTENT_DIR)
     repo_root = Path(repo_root or settings.LAB_REPO_ROOT)
     report = SyncReport()
+    figures = None
+    guides = content_dir.glob("*/guide.*.md")
+    if any(FIGURE_SCHEME in path.read_text(encoding="utf-8", errors="replace") for path in guides):
+        figures = figures_ensure(root=Path(figures_dir or settings.LAB_FIGURES_DIR), repo_root=repo_root)
     loaded = []
     for folder in content_loader.discover(content_dir):
         try:
             loaded.append(
-                content_loader.load_module(folder, repo_root=repo_root, include_drafts=include_drafts)
+                content_loader.load_module(
+                    folder, repo_root=repo_root, include_drafts=include_drafts, figures=figures
+                )
             )
         except content_loader.ContentDraft as exc:
             report.drafts.append(exc.folder)

@@ -14,7 +14,9 @@ Design choices:
   the CLI and the engine alike. A violation is a :class:`SubmissionError` with a stable ``code``;
   callers that speak to learners translate by code.
 - Fields that later work fills are typed here from the start (``needs``, ``gates``, ``facts``, ``deviations``),
-  so no second spec appears: see ``content/schema/README.md`` for what each holds.
+  so no second spec appears: see ``content/schema/README.md`` for what each holds. A fact's or deviation's
+  upstream place becomes a link to nanochat at the pinned commit (:func:`upstream_url`), the one place that
+  spells nanochat's address and commit.
 - :func:`load` caches by the module.yaml's (path, mtime, size) and the schema's, so a worker does not re-read and
   re-validate a module per job.
 - A module's grading lane (``short`` | ``long`` | ``gpu``: ``DECISIONS.md``, "Queues") is one rule,
@@ -38,6 +40,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_NAME = "module.schema.json"
 REFERENCE_PACKAGE = "nanochat_ref/"
+#: nanochat's repository and the commit the lab mirrors (``nanochat_ref``), for links to upstream sources.
+UPSTREAM_REPOSITORY = "https://github.com/karpathy/nanochat"
+UPSTREAM_COMMIT = "48abd7d"
 STEP_RE = re.compile(r"^step([0-9]+)$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -148,12 +153,22 @@ class FileLimits:
 
 @dataclass(frozen=True)
 class Fact:
-    """A fact a guide states about nanochat, with where upstream it comes from (checked against the reference)."""
+    """A fact a guide states about nanochat, with where upstream it comes from (checked against the reference).
+
+    ``source`` is ``{file, symbol, lines, commit}`` in nanochat's repository. A fact with a ``value`` is checked
+    against the reference (``modules.facts``): the value of ``check`` — a symbol in the mirror of
+    ``source.file`` under ``nanochat_ref/`` — or, by default, of ``source.symbol`` there.
+    """
 
     id: str
     text: Mapping[str, str]
     source: Mapping[str, Any]
     value: Any = None
+    check: str | None = None
+
+    @property
+    def url(self) -> str:
+        return upstream_url(self.source)
 
 
 @dataclass(frozen=True)
@@ -163,6 +178,20 @@ class Deviation:
     id: str
     text: Mapping[str, str]
     upstream: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str | None:
+        return upstream_url(self.upstream) if self.upstream else None
+
+
+def upstream_url(source: Mapping[str, Any]) -> str:
+    """The GitHub address of an upstream place ``{file, lines?, commit?}``, at the pinned commit by default."""
+    url = f"{UPSTREAM_REPOSITORY}/blob/{source.get('commit') or UPSTREAM_COMMIT}/{source['file']}"
+    lines = str(source.get("lines") or "")
+    if lines:
+        first, _, last = lines.partition("-")
+        url += f"#L{first}" + (f"-L{last}" if last else "")
+    return url
 
 
 @dataclass(frozen=True)
@@ -304,6 +333,30 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
     if file_limits.total_bytes < file_limits.file_bytes:
         problems.append("limits: total_bytes must be at least file_bytes")
     gates = dict(data.get("gates") or {})
+    facts = tuple(
+        Fact(
+            id=f["id"],
+            text=dict(f["text"]),
+            source=dict(f["source"]),
+            value=f.get("value"),
+            check=f.get("check"),
+        )
+        for f in data.get("facts") or ()
+    )
+    deviations = tuple(
+        Deviation(id=d["id"], text=dict(d["text"]), upstream=dict(d.get("upstream") or {}))
+        for d in data.get("deviations") or ()
+    )
+    for kind, items in (("facts", facts), ("deviations", deviations)):
+        ids = [item.id for item in items]
+        if len(set(ids)) != len(ids):
+            problems.append(f"{kind}: ids must be unique")
+    for kind, item_id, place in [("facts", f.id, f.source) for f in facts] + [
+        ("deviations", d.id, d.upstream) for d in deviations
+    ]:
+        first, _, last = str(place.get("lines") or "").partition("-")
+        if last and int(last) < int(first):
+            problems.append(f"{kind} {item_id}: lines {place['lines']!r} must run forwards")
     if problems:
         raise SpecError(where, problems)
     return ModuleSpec(
@@ -323,14 +376,8 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         file_limits=file_limits,
         needs=tuple(data.get("needs") or ()),
         gates=gates,
-        facts=tuple(
-            Fact(id=f["id"], text=dict(f["text"]), source=dict(f["source"]), value=f.get("value"))
-            for f in data.get("facts") or ()
-        ),
-        deviations=tuple(
-            Deviation(id=d["id"], text=dict(d["text"]), upstream=dict(d.get("upstream") or {}))
-            for d in data.get("deviations") or ()
-        ),
+        facts=facts,
+        deviations=deviations,
     )
 
 

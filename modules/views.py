@@ -41,7 +41,6 @@ from modules.api import (
 )
 from modules.badges import badges_for
 from modules.models import Module
-from modules.rendering import guide_html_cached
 
 
 def module_summary(state: selectors.ModuleState, lang: str) -> dict[str, Any]:
@@ -71,8 +70,6 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
     """The module's learner-facing metadata, guide, files and the next module ``{slug, title, url} | null``
     (``GET /api/modules/<slug>/``, module page)."""
     meta = module.metadata
-    guides = module.payload.get("guides", {})
-    guide_key = "zh" if lang.startswith("zh") and "zh" in guides else ("en" if "en" in guides else "zh")
     return {
         "module": {
             "slug": module.slug,
@@ -86,7 +83,9 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
             "runtime": meta.get("runtime", "python"),
             "content_hash": module.content_hash,
         },
-        "guide_html": guide_html_cached(module.content_hash, guide_key, guides.get(guide_key, "")),
+        "guide_html": selectors.module_guide_html(
+            module=module, lang="zh" if lang.startswith("zh") else "en"
+        ),
         "steps": [
             {"id": s["id"], "title": selectors.localize(s["title"], lang)} for s in meta.get("steps", [])
         ],

@@ -2,8 +2,11 @@
 
 Design choices:
 - A job is an argv list (never a shell string), a set of bind mounts (read-only unless marked writable), one
-  host work dir bound read-write at ``/work`` (the job's cwd), an explicit environment (the ONLY variables the
-  job sees: nothing is inherited from the worker) and resolved :class:`Limits`.
+  host work dir whose files the job finds at ``/work`` (its cwd, writable, capped in bytes and inodes by
+  ``work_bytes``/``work_inodes`` where the backend can: each copies the files into a tmpfs of its own; bwrap
+  copies what the job leaves back into the work dir, docker discards it, see ``Sandbox.returns_work``), an
+  explicit environment (the ONLY variables the job sees: nothing is inherited from the worker) and resolved
+  :class:`Limits`.
 - :meth:`Sandbox.start` returns a Popen-like :class:`RunningJob` with raw stdin/stdout/stderr pipes, so the
   grading engine can frame its own protocol on them; :meth:`Sandbox.run` is the convenience that feeds stdin,
   collects output under the byte cap and returns a :class:`CompletedJob`.
@@ -58,6 +61,8 @@ class Limits:
     open_files: int
     tmpfs_bytes: int
     output_bytes: int
+    work_bytes: int
+    work_inodes: int
 
 
 @dataclass
@@ -201,6 +206,9 @@ class Sandbox(ABC):
     """A backend that runs :class:`JobSpec` jobs in isolation."""
 
     name: str = "abstract"
+    #: Whether what a job leaves in /work is in ``JobSpec.workdir`` once it has ended (planted symlinks and
+    #: FIFOs included: never follow them); a backend that discards it says so here.
+    returns_work: bool = True
 
     @abstractmethod
     def start(self, spec: JobSpec) -> RunningJob:

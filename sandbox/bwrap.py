@@ -11,7 +11,7 @@ How one job is started (argv lists only; no shell string ever contains job data)
       prlimit --cpu --as --fsize --nproc --nofile --core=0 --                        # rlimits, inherited
         bwrap --unshare-{net,pid,ipc,uts,cgroup} --die-with-parent --new-session      # + --unshare-user if not root
               --seccomp FD (sandbox/seccomp.py: no unshare/setns/mount/bpf/io_uring/keyctl...)
-              --ro-bind /usr ... --proc /proc --dev /dev --tmpfs /tmp (size-capped) --bind <workdir> /work ...
+              --ro-bind /usr ... --proc /proc --dev /dev --tmpfs /tmp (size-capped) --bind <work mount> /work ...
           setpriv --reuid N --regid N --clear-groups --no-new-privs --inh-caps -all --bounding-set -all  # root
             env -i K=V ... -- <argv>                                                  # the job's ONLY env
 
@@ -30,7 +30,10 @@ Design choices:
   with cgroups, the cap itself without; none for GPU jobs, whose drivers reserve huge address ranges).
 - After a job, empty cgroups prove that nothing of it survived (a job can neither leave its cgroups nor change
   uid); only when they cannot be emptied and removed is every process of the job's uid hunted in /proc.
-- The work dir is chowned to the job uid (the only writable bind besides the private tmpfs /tmp and /dev/shm).
+- As root, /work is the job's own tmpfs capped in bytes and inodes (:mod:`sandbox.workfs`): seeded from the
+  host work dir before the job, copied back into it (never following a symlink) after; owned by the job's uid,
+  it is the only writable bind besides the private tmpfs /tmp and /dev/shm. Unprivileged, the host work dir
+  itself is bound (no cap).
 - Trusted code reads nothing from the work dir (results travel on the engine's pipes), so what a job plants
   there (symlinks, FIFOs) is never followed.
 """
@@ -54,7 +57,7 @@ import weakref
 from pathlib import Path
 from typing import Any, cast
 
-from sandbox import cgroups, seccomp
+from sandbox import cgroups, seccomp, workfs
 from sandbox.base import (
     WORK_TARGET,
     JobResult,
@@ -100,6 +103,8 @@ def _stop_live_jobs() -> None:
         job._kill_tree()
         if job._cgroups is not None:
             job._cgroups.remove(timeout=1.0)
+        if job._work is not None:
+            job._work.close()
 
 
 def _tool(name: str) -> str:
@@ -211,6 +216,7 @@ class BwrapSandbox(Sandbox):
         state_dir: Path | None = None,
         uids: range | None = None,
         kill_grace_seconds: float = 3.0,
+        cap_work_dir: bool = True,
     ) -> None:
         self.privileged = (os.geteuid() == 0) if privileged is None else privileged
         if use_cgroups is None:
@@ -229,6 +235,12 @@ class BwrapSandbox(Sandbox):
         self.state_dir = state_dir or default_state_dir()
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
         self.allocator = UidAllocator(self.state_dir, uids) if self.privileged else None
+        #: Where each job's capped /work is mounted (as root; see sandbox.workfs), None: a plain bind.
+        self.work_root: Path | None = None
+        if self.allocator is not None and cap_work_dir:
+            self.work_root = self.state_dir / "work"
+            self.work_root.mkdir(exist_ok=True, mode=0o700)
+            workfs.sweep_stale(self.work_root, self.allocator.lock_dir)
         self._etc_dir = self._write_etc()
 
     # -- /etc -------------------------------------------------------------------------------------------------
@@ -270,8 +282,14 @@ class BwrapSandbox(Sandbox):
         return [*args, "--"]
 
     def bwrap_args(
-        self, spec: JobSpec, uid: int | None, status_fd: int | None = None, seccomp_fd: int | None = None
+        self,
+        spec: JobSpec,
+        uid: int | None,
+        status_fd: int | None = None,
+        seccomp_fd: int | None = None,
+        work: Path | None = None,
     ) -> list[str]:
+        """bwrap's argv; ``work``: the host dir bound at /work (the job's capped mount; default: its work dir)."""
         args = [self.bwrap, "--die-with-parent", "--new-session"]
         if status_fd is not None:
             args += ["--json-status-fd", str(status_fd)]
@@ -309,7 +327,7 @@ class BwrapSandbox(Sandbox):
         size = str(spec.limits.tmpfs_bytes)
         args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
         args += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
-        args += ["--bind", str(Path(spec.workdir).resolve()), WORK_TARGET]
+        args += ["--bind", str(work or Path(spec.workdir).resolve()), WORK_TARGET]
         bound.update({"/proc", "/dev", "/tmp", WORK_TARGET})
         for mount in sorted(spec.mounts, key=lambda m: m.target.count("/")):
             args += self._parent_dirs(mount.target, bound, made)
@@ -357,17 +375,19 @@ class BwrapSandbox(Sandbox):
         job_cgroups: cgroups.JobCgroups | None,
         status_fd: int | None = None,
         seccomp_fd: int | None = None,
+        work: Path | None = None,
     ) -> list[str]:
         """The full host argv for one job (exposed for tests and debugging)."""
         procs_files = job_cgroups.procs_files if job_cgroups is not None else []
         prelude = [self.sh, "-c", PRELUDE, "sandbox-enter", *procs_files, "--"]
         rlimits = self.rlimit_args(spec.limits, gpu=spec.gpu, cgroup_memory=job_cgroups is not None)
-        return prelude + rlimits + self.bwrap_args(spec, uid, status_fd, seccomp_fd)
+        return prelude + rlimits + self.bwrap_args(spec, uid, status_fd, seccomp_fd, work)
 
     # -- start ------------------------------------------------------------------------------------------------
     def start(self, spec: JobSpec) -> BwrapJob:
         validate_spec(spec)
         lease: UidLease | None = None
+        work: workfs.WorkMount | None = None
         job_cgroups: cgroups.JobCgroups | None = None
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         pass_fds = [status_w]
@@ -380,11 +400,16 @@ class BwrapSandbox(Sandbox):
         try:
             if self.allocator is not None:
                 lease = self.allocator.lease()
-                _chown_tree(Path(spec.workdir), lease.uid)
+                if self.work_root is not None:
+                    mount_point = self.work_root / str(lease.uid)
+                    work = workfs.WorkMount.create(mount_point, spec.limits, lease.uid, Path(spec.workdir))
+                else:
+                    _chown_tree(Path(spec.workdir), lease.uid)
             if self.use_cgroups:
                 name = f"{CGROUP_PREFIX}{os.getpid()}-{next(_counter)}"
                 job_cgroups = cgroups.JobCgroups(name, spec.limits.memory_bytes, spec.limits.pids + 4)
-            argv = self.command(spec, lease.uid if lease else None, job_cgroups, status_w, seccomp_fd)
+            uid = lease.uid if lease else None
+            argv = self.command(spec, uid, job_cgroups, status_w, seccomp_fd, work.path if work else None)
             started = time.monotonic()
             proc = subprocess.Popen(
                 argv,
@@ -400,6 +425,8 @@ class BwrapSandbox(Sandbox):
             os.close(status_r)
             if job_cgroups is not None:
                 job_cgroups.remove()
+            if work is not None:
+                work.close()
             if lease is not None:
                 lease.release()
             if isinstance(exc, OSError):
@@ -409,7 +436,7 @@ class BwrapSandbox(Sandbox):
             os.close(status_w)
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
-        job = BwrapJob(self, spec, proc, started, lease, job_cgroups, status_r)
+        job = BwrapJob(self, spec, proc, started, lease, job_cgroups, status_r, work)
         _live_jobs.add(job)
         return job
 
@@ -426,6 +453,7 @@ class BwrapJob(RunningJob):
         lease: UidLease | None,
         job_cgroups: cgroups.JobCgroups | None,
         status_fd: int,
+        work: workfs.WorkMount | None = None,
     ) -> None:
         self.spec = spec
         self._status_fd = status_fd
@@ -439,6 +467,7 @@ class BwrapJob(RunningJob):
         self._started = started
         self._lease = lease
         self._cgroups = job_cgroups
+        self._work = work
         self._lock = threading.Lock()
         self._kill_reason: str | None = None
         self._reaped = False
@@ -501,6 +530,9 @@ class BwrapJob(RunningJob):
             if self._cgroups is not None:
                 with contextlib.suppress(Exception):
                     self._cgroups.remove()
+            if self._work is not None:
+                with contextlib.suppress(Exception):
+                    self._work.close()
             if self._lease is not None:
                 self._lease.release()
             self._set_result(
@@ -533,6 +565,8 @@ class BwrapJob(RunningJob):
                 kill_uid(self.uid)
         else:
             self._kill_leftovers()
+        if self._work is not None:  # nothing of the job runs any more: copy /work back, unmount it
+            self._work.finish(Path(self.spec.workdir))
         if self._lease is not None:
             self._lease.release()
         started_ok = '"exit-code"' in status_text

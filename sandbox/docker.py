@@ -5,8 +5,15 @@ Design choices:
   an engine: no network (``network_mode="none"``), read-only root, size-capped tmpfs /tmp and /dev/shm,
   ``mem_limit == memswap_limit`` (no swap escape), ``pids_limit``, ``nano_cpus``, a non-root ``user``,
   ``cap_drop=["ALL"]``, ``no-new-privileges``, rlimits as ulimits (cpu, fsize, nofile, core=0), read-only binds
-  except the work dir, the env exactly the spec's, ``init=True`` (tini reaps and forwards signals), logging
-  off (output travels only through the attach socket), and NVIDIA ``device_requests`` for GPU jobs.
+  except explicitly writable ones, the env exactly the spec's, ``init=True`` (tini reaps and forwards
+  signals), logging off (output travels only through the attach socket), and NVIDIA ``device_requests`` for
+  GPU jobs.
+- /work is the container's own tmpfs capped in bytes and inodes (``work_bytes``, ``work_inodes``; owned by the
+  job's uid), enforced by the engine whatever its storage driver (``--storage-opt size`` needs overlay2 on XFS
+  with project quotas, and would make the root writable). The host work dir is bound read-only at
+  :data:`SEED_TARGET` and copied in by :data:`SEED_PRELUDE` before the job's argv runs. What the job leaves in
+  /work is discarded with the container (``returns_work`` is False): the engine cannot copy a tmpfs out
+  (``docker cp`` reads the layer under it) and results travel on the job's pipes.
 - stdin/stdout/stderr travel through the attach socket: a pump thread demultiplexes Docker's 8-byte framed
   stream (:func:`demux`) into two OS pipes, so callers get the same raw ``BinaryIO`` pipes as with bwrap.
 - The wall-clock timer kills the container (``timeout``); ``State.OOMKilled`` maps to ``memory_limit``; the
@@ -42,6 +49,11 @@ from sandbox.runtime import VENV_TARGET, Runtime, python_env
 DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
 DEFAULT_UID = 61000
 STREAMS = {1: "stdout", 2: "stderr"}
+#: Where the host work dir is bound (read-only) for the copy into /work.
+SEED_TARGET = "/opt/sandbox/work-seed"
+#: The container's command runs this first (as the job's uid), then execs the job's argv, which it gets as
+#: arguments: never part of the script. Exit code 125 if the copy fails (the files do not fit the caps).
+SEED_PRELUDE = f'cp -RP --preserve=mode,timestamps {SEED_TARGET}/. {WORK_TARGET}/ || exit 125; exec "$@"'
 
 
 def container_spec(
@@ -58,16 +70,21 @@ def container_spec(
     if cpus <= 0:
         raise ValueError("cpus must be > 0")
     limits = spec.limits
-    # exec allowed, as with bwrap: torch/triton compile and load shared objects from /tmp.
-    tmpfs_opts = f"rw,nosuid,nodev,size={limits.tmpfs_bytes},mode=1777"
-    volumes: dict[str, dict[str, str]] = {str(spec.workdir): {"bind": WORK_TARGET, "mode": "rw"}}
+    # exec allowed, as with bwrap: torch/triton compile and load shared objects from /tmp. Docker mounts a tmpfs
+    # noexec unless its options say exec.
+    tmpfs_opts = f"rw,nosuid,nodev,exec,size={limits.tmpfs_bytes},mode=1777"
+    work_opts = (
+        f"rw,nosuid,nodev,exec,size={limits.work_bytes},nr_inodes={limits.work_inodes},"
+        f"uid={uid},gid={uid},mode=0700"
+    )
+    volumes: dict[str, dict[str, str]] = {str(spec.workdir): {"bind": SEED_TARGET, "mode": "ro"}}
     for mount in spec.mounts:
-        if mount.target == WORK_TARGET:
-            raise ValueError("mount target /work is reserved for the work dir")
+        if mount.target in (WORK_TARGET, SEED_TARGET):
+            raise ValueError(f"mount target {mount.target} is reserved for the work dir")
         volumes[str(mount.source)] = {"bind": mount.target, "mode": "rw" if mount.writable else "ro"}
     kwargs: dict[str, Any] = {
         "image": image,
-        "command": list(spec.argv),
+        "command": ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", *spec.argv],
         "entrypoint": [],
         "working_dir": WORK_TARGET,
         "environment": dict(spec.env),
@@ -76,7 +93,7 @@ def container_spec(
         "network_mode": "none",
         "ipc_mode": "private",
         "read_only": True,
-        "tmpfs": {"/tmp": tmpfs_opts, "/dev/shm": tmpfs_opts},
+        "tmpfs": {"/tmp": tmpfs_opts, "/dev/shm": tmpfs_opts, WORK_TARGET: work_opts},
         "mem_limit": limits.memory_bytes,
         "memswap_limit": limits.memory_bytes,
         "mem_swappiness": 0,
@@ -157,6 +174,7 @@ class DockerSandbox(Sandbox):
     """Runs each job in its own container (docker SDK, ``docker.from_env()``)."""
 
     name = "docker"
+    returns_work = False
 
     def __init__(
         self, *, image: str | None = None, uid: int | None = None, cpus: float | None = None

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, float | int] = {
     "open_files": 256,
     "tmpfs_bytes": 64 * MIB,
     "output_bytes": 1 * MIB,
+    "work_bytes": 256 * MIB,
+    "work_inodes": 16384,
 }
 
 #: Operator caps: no module request goes above these.
@@ -47,6 +49,8 @@ CAPS: dict[str, float | int] = {
     "open_files": 4096,
     "tmpfs_bytes": 1 * GIB,
     "output_bytes": 16 * MIB,
+    "work_bytes": 4 * GIB,
+    "work_inodes": 1048576,
 }
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Limits))
@@ -132,6 +136,8 @@ def resolve(
         open_files=int(values["open_files"]),
         tmpfs_bytes=int(values["tmpfs_bytes"]),
         output_bytes=int(values["output_bytes"]),
+        work_bytes=int(values["work_bytes"]),
+        work_inodes=int(values["work_inodes"]),
     )
 
 

@@ -42,6 +42,7 @@ const VALIDATORS = {
   validatePost: "api.schema.json#/$defs/post",
   validateLint: "api.schema.json#/$defs/lint",
   validateFormat: "api.schema.json#/$defs/format",
+  validateGuidePlot: "guide-plot.schema.json",
 };
 
 function loadSchemas() {

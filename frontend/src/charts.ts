@@ -12,8 +12,11 @@
  *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
  *   - the remaining scalars are listed as a table by the results view (not here).
  * - Charts use the page's font and a restrained palette; no Plotly mode bar, responsive width.
+ * - Guides draw their generated plots here too (`renderGuidePlots`): a `div.guide-plot` carries the plot spec
+ *   (`guide-plot.schema.json`) the server embedded; a spec that breaks the contract shows a message instead.
  */
 import type { MetricValue } from "./api";
+import { decodeGuidePlot, type GuidePlot } from "./decode";
 import { h } from "./dom";
 import { t } from "./i18n";
 
@@ -177,4 +180,52 @@ export async function renderMetricCharts(host: HTMLElement, metrics: Record<stri
     await P.newPlot(el, dataFor(spec), layoutFor(spec), { displayModeBar: false, responsive: true });
   }
   return charts.length;
+}
+
+function guidePlotFigure(plot: GuidePlot): { data: object[]; layout: object } {
+  const data = plot.series.map((s, i) => ({
+    type: "scatter",
+    mode: "lines",
+    name: s.name,
+    x: s.x,
+    y: s.y,
+    line: { color: PALETTE[i % PALETTE.length], width: s.dash ? 1.8 : 2.4, dash: s.dash ? "dash" : "solid" },
+  }));
+  const title = { text: plot.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" };
+  const yaxis = { title: { text: plot.y_label }, gridcolor: "#e2e8f0", ...(plot.y_range ? { range: plot.y_range } : {}) };
+  const legend = { ...baseLayout.legend, orientation: "h", x: 0, xanchor: "left", y: -0.28, yanchor: "top" };
+  const layout = {
+    ...baseLayout,
+    title,
+    height: 340,
+    margin: { ...baseLayout.margin, b: 96 },
+    legend,
+    xaxis: { title: { text: plot.x_label }, gridcolor: "#e2e8f0" },
+    yaxis,
+  };
+  return { data, layout };
+}
+
+/** Draw every `div.guide-plot[data-plot]` under `root` (a guide's generated plots). Returns the number drawn. */
+export async function renderGuidePlots(root: HTMLElement): Promise<number> {
+  const hosts = Array.from(root.querySelectorAll<HTMLElement>(".guide-plot[data-plot]"));
+  if (hosts.length === 0) return 0;
+  const P = await loadPlotly();
+  let drawn = 0;
+  for (const el of hosts) {
+    let plot: GuidePlot;
+    try {
+      plot = decodeGuidePlot(el.dataset.plot ?? "");
+    } catch (err) {
+      el.classList.add("plot-error");
+      el.textContent = err instanceof Error ? err.message : String(err);
+      continue;
+    }
+    const { data, layout } = guidePlotFigure(plot);
+    el.removeAttribute("data-plot");
+    el.dataset.plotted = "1";
+    await P.newPlot(el, data, layout, { displayModeBar: false, responsive: true });
+    drawn += 1;
+  }
+  return drawn;
 }

@@ -14,6 +14,7 @@
  */
 import type {
   GradingResult,
+  WireGuidePlot,
   TestResult as WireTestResult,
   WireAttempt,
   WireEngineEvent,
@@ -687,4 +688,20 @@ export function decodeThreadList(v: unknown): ThreadSummary[] {
 /** `{"reviews": [...]}`: the mentors' queue. */
 export function decodeReviewQueue(v: unknown): ThreadSummary[] {
   return decodeWith(validate.validateReviewQueue, v, "reviews").reviews.map(thread);
+}
+
+// ---------------------------------------------------------------------------------------------- guide figures
+
+/** A chart a guide shows (`guide-plot.schema.json`): line series, generated from the reference code. */
+export type GuidePlot = WireGuidePlot;
+
+/** The `data-plot` text of a guide's `div.guide-plot` (server-rendered, see modules/handouts.py). */
+export function decodeGuidePlot(text: string): GuidePlot {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new DecodeError("plot", "not JSON");
+  }
+  return decodeWith(validate.validateGuidePlot, v, "plot");
 }

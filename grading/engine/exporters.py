@@ -2,7 +2,8 @@
 
 Design choices (field meanings in /work/shared/anchors.md §4):
 - Gradescope ``results.json``: one point per test (``score``/``max_score``), ``status`` passed/failed,
-  the task section as a tag; our outcome and fault go to ``extra_data``.  Hidden tests are already reduced to
+  the task section as a tag; our outcome and fault go to ``extra_data``; ``execution_time`` in whole seconds
+  once hidden tests ran (:func:`.redact.learner_usage`).  Hidden tests are already reduced to
   name + status + neutral message, so they stay ``visible`` there, exactly as learners see them here.
 - Exercism ``results.json`` version 3: ``status`` ``error`` only when no test could run (the submission does
   not compile or import, or the platform failed), tests in run order, ``task_id`` = 1-based index of the
@@ -14,6 +15,8 @@ Design choices (field meanings in /work/shared/anchors.md §4):
 from __future__ import annotations
 
 from typing import Any
+
+from .redact import learner_usage
 
 EXERCISM_OUTPUT_CHARS = 500
 
@@ -43,7 +46,7 @@ def to_gradescope(result: dict[str, Any]) -> dict[str, Any]:
         tests.append(entry)
     return {
         "score": float(result["score"]),
-        "execution_time": float(result["usage"]["wall_seconds"]),
+        "execution_time": float(learner_usage(result)["wall_seconds"]),
         "output": result["message"],
         "output_format": "text",
         "visibility": "visible",

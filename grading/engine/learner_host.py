@@ -12,30 +12,76 @@ own stdin/stdout.  Design choices:
 - Nothing here is trusted: learner code can patch this module, write to the channel or exit.  The runner and
   the judge treat every reply as untrusted data, so such tricks can at most make the learner's own tests fail.
 - Learner exceptions become ``error`` replies with a traceback limited to frames in the workspace, paths
-  relative to it.
+  relative to it; their text is made valid Unicode without NUL (:mod:`.redact`).  A result the pipe format
+  cannot carry (a string with a lone surrogate) becomes an error reply too, not a crashed host. A write
+  refused by a sandbox cap (``ENOSPC``: the workspace, ``/tmp`` or ``/dev/shm`` is full; ``EFBIG``: one file
+  too large) says which cap, read from the file systems and rlimits in force.
+- The output pump batches: after a first chunk it waits ``OUTPUT_BATCH_SECONDS`` for more, so a loop that prints
+  line by line sends a few frames a second, well inside the runner's per-job frame cap.
 """
 
 from __future__ import annotations
 
 import argparse
 import codecs
+import errno
 import importlib
 import os
 import re
+import resource
 import secrets
 import select
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from .protocol import Channel, Frame, NotData, ProtocolError, decode_value, encode_value
+from .redact import clean_text
 
 MAX_MESSAGE = 4000
 MAX_TRACEBACK = 8000
+OUTPUT_BATCH_SECONDS = 0.02
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+#: The sandbox's size-capped scratch file systems besides the workspace.
+SCRATCH_DIRS = ("/tmp", "/dev/shm")
+MIB = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    return f"{n / MIB:g} MiB" if n >= MIB else f"{n} bytes"
+
+
+def disk_cap_note(exc: BaseException, root: str) -> str:
+    """Which sandbox disk cap an ``OSError`` ran into, in words; "" for any other error.
+
+    ``ENOSPC`` names the file system that is full (under 1 MiB or no inode left), or every cap when none is;
+    ``EFBIG`` names the per-file cap (``RLIMIT_FSIZE``).
+    """
+    if not isinstance(exc, OSError):
+        return ""
+    if exc.errno == errno.EFBIG:
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return "" if soft == resource.RLIM_INFINITY else f"the sandbox caps each file at {_size(soft)}"
+    if exc.errno != errno.ENOSPC:
+        return ""
+    caps: list[tuple[str, str]] = []
+    full: list[str] = []
+    for path in (root, *SCRATCH_DIRS):
+        try:
+            st = os.statvfs(path)
+        except OSError:
+            continue
+        cap = _size(st.f_blocks * st.f_frsize) + (f" and {st.f_files} files" if path == root else "")
+        caps.append((path, cap))
+        if st.f_bavail * st.f_frsize < MIB or st.f_favail == 0:
+            full.append(f"{path} is full: the sandbox caps it at {cap}")
+    if full:
+        return "; ".join(full)
+    return "the sandbox caps " + ", ".join(f"{path} at {cap}" for path, cap in caps)
 
 
 def learner_traceback(exc: BaseException, root: str) -> str:
@@ -72,6 +118,7 @@ class OutputPump:
         while True:
             ready, _, _ = select.select(list(self.fds.values()), [], [], 0.05)
             if ready:
+                time.sleep(OUTPUT_BATCH_SECONDS)
                 self.drain()
 
     def drain(self) -> None:
@@ -180,19 +227,20 @@ class Host:
         elif op == "iter":
             result = list(target)  # type: ignore[call-overload]
         elif op == "repr":
-            result = repr(target)[:MAX_MESSAGE]
+            result = clean_text(repr(target)[:MAX_MESSAGE])
         elif op == "str":
-            result = str(target)[:MAX_MESSAGE]
+            result = clean_text(str(target)[:MAX_MESSAGE])
         else:
             raise ProtocolError(f"unknown op {str(op)[:40]!r}")
         return encode_value(result, out, self._handle), out
 
     def error(self, exc: BaseException) -> dict[str, Any]:
         kind = "not_data" if isinstance(exc, NotData) else "exception"
+        note = disk_cap_note(exc, self.root)
         return {
-            "type": type(exc).__name__,
-            "message": str(exc)[:MAX_MESSAGE],
-            "traceback": learner_traceback(exc, self.root),
+            "type": clean_text(type(exc).__name__),
+            "message": clean_text((f"{exc} ({note})" if note else str(exc))[:MAX_MESSAGE]),
+            "traceback": clean_text(learner_traceback(exc, self.root)),
             "kind": "syntax" if type(exc).__name__ in _SYNTAX_ERRORS else kind,
         }
 
@@ -221,7 +269,11 @@ def serve(channel: Channel, host: Host, pump: OutputPump | None) -> None:
                     pass
             if pump is not None:
                 pump.drain()
-        channel.send(reply, buffers)
+        try:
+            channel.send(reply, buffers)
+        except (ValueError, RecursionError) as exc:  # encoding failed before anything was written
+            error = NotData(f"the result cannot be sent to the grader: {exc}")
+            channel.send({"kind": "reply", "id": reply["id"], "ok": False, "error": host.error(error)})
 
 
 def _redirect() -> tuple[Channel, dict[str, int]]:  # pragma: no cover - runs only as the sandboxed process

@@ -10,7 +10,13 @@ Design choices:
 - The env is built here from scratch (the sandbox inherits nothing): ``PYTHONPATH``, ``HOME``, ``TMPDIR``,
   thread counts pinned to 1, and the NANOCHAT base dir under the job's scratch space.
 - :class:`Proc` reads frames on a thread and puts them, in order, into whichever queue it is attached to, so
-  a pool can start a process long before a job adopts it without losing the ``ready`` frame.
+  a pool can start a process long before a job adopts it without losing the ``ready`` frame.  Queues hold at
+  most ``SINK_FRAMES`` frames: a reader that finds its queue full waits, stops reading, and the process's own
+  writes block on the full pipe, so a flood costs the worker neither memory nor the runner its clocks.
+- Writes to a process can carry a deadline (:meth:`Proc.send`): a learner that stops reading its input cannot
+  hold the runner in a blocked write past the call's deadline.
+- A pooled process's sandbox wall clock is longer than any one job's (it waited in the pool): the job that
+  adopts it sets its remaining life (:meth:`Proc.expire_in`), after which it is killed as its sandbox would be.
 """
 
 from __future__ import annotations
@@ -18,15 +24,15 @@ from __future__ import annotations
 import itertools
 import os
 import queue
-import shutil
+import select
 import sys
-import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .protocol import Caps, Channel, Frame, ProtocolError, read_frame
+from .protocol import Caps, Channel, Frame, ProtocolError, encode_frame, read_frame
 from .workspace import REPO_ROOT
 
 _TAGS = itertools.count(1)
@@ -35,6 +41,13 @@ VENV_TARGET = "/opt/venv"
 MODULE_TARGET = "/opt/module"
 CONTENT_TARGET = "/opt/content"
 STDERR_KEEP = 64 * 1024
+#: Frames a process's queue holds before its reader waits (and the process's pipe fills up behind it).
+SINK_FRAMES = 16
+_PUT_WAIT_SECONDS = 0.05
+#: Host work dirs of learner hosts and judges under the temp dir (``sandbox.jobdirs``; swept when stale).
+LEARNER_DIR_PREFIX = "lab-learner-"
+JUDGE_DIR_PREFIX = "lab-judge-"
+JOB_DIR_PREFIXES = (LEARNER_DIR_PREFIX, JUDGE_DIR_PREFIX)
 #: Frames from the learner may carry tensors, but never more than this in one frame.
 LEARNER_CAPS = Caps(header_bytes=8 * 1024 * 1024, buffers=4096, buffer_bytes=128 * 1024 * 1024)
 JUDGE_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
@@ -108,15 +121,18 @@ class Proc:
         self.stderr_closed = threading.Event()
         self.ready = threading.Event()
         self._lock = threading.Lock()
-        self._sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue()
+        self._send_lock = threading.Lock()
+        self._sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue(SINK_FRAMES)
+        self._closed = threading.Event()
+        self._timers: list[threading.Timer] = []
         self._kill_reason: str | None = None
         self._finished = False
         self._result: Any = None
-        threading.Thread(target=self._read, name=f"{role}-frames", daemon=True).start()
+        threading.Thread(target=self._read, name=f"{self.tag}-frames", daemon=True).start()
         threading.Thread(target=self._drain_stderr, name=f"{role}-stderr", daemon=True).start()
 
     def attach(self, sink: queue.Queue[tuple[str, Frame | None | Exception]]) -> None:
-        """Route this process's frames (those already read first) into ``sink``."""
+        """Route this process's frames (those already read first) into ``sink`` (a queue of ``SINK_FRAMES``)."""
         with self._lock:
             old, self._sink = self._sink, sink
             while True:
@@ -125,9 +141,16 @@ class Proc:
                 except queue.Empty:
                     break
 
-    def _put(self, item: Frame | None | Exception) -> None:
-        with self._lock:
-            self._sink.put((self.tag, item))
+    def _put(self, item: Frame | None | Exception) -> bool:
+        """Queue ``item``, waiting while the queue is full; ``False`` once the process is finished."""
+        while not self._closed.is_set():
+            with self._lock:  # released between tries, so ``attach`` can swap queues meanwhile
+                try:
+                    self._sink.put((self.tag, item), timeout=_PUT_WAIT_SECONDS)
+                    return True
+                except queue.Full:
+                    pass
+        return False
 
     def _read(self) -> None:
         while True:
@@ -138,8 +161,7 @@ class Proc:
                 return
             if frame is not None and frame.kind == "ready":
                 self.ready.set()
-            self._put(frame)
-            if frame is None:
+            if not self._put(frame) or frame is None:
                 return
 
     def _drain_stderr(self) -> None:
@@ -155,13 +177,40 @@ class Proc:
             if room > 0:
                 self.stderr += chunk[:room]
 
-    def send(self, header: dict[str, Any], buffers: list[bytes] | None = None) -> bool:
-        """Send a frame; ``False`` if the process is gone."""
+    def send(
+        self, header: dict[str, Any], buffers: list[bytes] | None = None, *, deadline: float | None = None
+    ) -> bool:
+        """Send a frame; ``False`` if the process is gone, or did not take it all by ``deadline`` (monotonic).
+
+        The write never blocks past ``deadline``: a process that stops reading cannot hold the caller.
+        """
         try:
-            self.channel.send(header, buffers)
-            return True
-        except (OSError, ValueError):
+            data = encode_frame(header, buffers)
+        except (ProtocolError, ValueError, RecursionError):  # nothing was written: the caller decides
             return False
+        view = memoryview(data)
+        with self._send_lock:
+            try:
+                fd = self.job.stdin.fileno()
+                self.job.stdin.flush()
+                os.set_blocking(fd, False)
+                poller = select.poll()
+                poller.register(fd, select.POLLOUT)
+                while view:
+                    wait = None if deadline is None else max(deadline - time.monotonic(), 0.0) * 1000
+                    if not poller.poll(wait):
+                        return False
+                    view = view[os.write(fd, view) :]
+            except (OSError, ValueError):
+                return False
+        return True
+
+    def expire_in(self, seconds: float) -> None:
+        """Kill the process (outcome ``"timeout"``) ``seconds`` from now, unless it has finished by then."""
+        timer = threading.Timer(max(seconds, 0.0), self.kill, args=("timeout",))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def alive(self) -> bool:
         return self.job.poll() is None
@@ -177,6 +226,9 @@ class Proc:
 
         if self._finished:
             return self._result
+        self._closed.set()
+        for timer in self._timers:
+            timer.cancel()
         try:
             # A process that just closed its pipes is usually exiting on its own: let the backend see how
             # (an OOM kill must stay "memory_limit", not become "killed") before killing what is left.
@@ -192,17 +244,20 @@ class Proc:
                 stream.close()
             except (OSError, ValueError):  # pragma: no cover
                 pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        from sandbox import jobdirs
+
+        jobdirs.remove(self.workdir)
         self._finished, self._result = True, result
         return result
 
 
 def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None = None) -> Proc:
     """Start a learner host (warm: it waits for a ``files`` frame)."""
+    from sandbox import jobdirs
     from sandbox.base import JobSpec
 
     layout = layout or Layout.detect()
-    workdir = Path(tempfile.mkdtemp(prefix="lab-learner-"))
+    workdir = jobdirs.create(LEARNER_DIR_PREFIX)
     spec = JobSpec(
         argv=[layout.python(), "-s", "-m", "grading.engine.learner_host", "--runtime", runtime],
         mounts=layout.base_mounts(),
@@ -210,7 +265,12 @@ def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None
         env=job_env(),
         limits=limits,
     )
-    return Proc("learner", sandbox.start(spec), workdir, limits, LEARNER_CAPS, runtime)
+    try:
+        job = sandbox.start(spec)
+    except BaseException:
+        jobdirs.remove(workdir)
+        raise
+    return Proc("learner", job, workdir, limits, LEARNER_CAPS, runtime)
 
 
 def start_judge(
@@ -223,10 +283,11 @@ def start_judge(
     target: str = CONTENT_TARGET,
 ) -> Proc:
     """Start a judge (warm: it waits for a ``start`` frame naming a folder under ``target``)."""
+    from sandbox import jobdirs
     from sandbox.base import JobSpec, Mount
 
     layout = layout or Layout.detect()
-    workdir = Path(tempfile.mkdtemp(prefix="lab-judge-"))
+    workdir = jobdirs.create(JUDGE_DIR_PREFIX)
     mounts = [
         *layout.base_mounts(),
         Mount(layout.repo_root / "grading" / "testkit", f"{ENGINE_TARGET}/grading/testkit"),
@@ -242,4 +303,9 @@ def start_judge(
         env=job_env(),
         limits=judge_limits,
     )
-    return Proc("judge", sandbox.start(spec), workdir, judge_limits, JUDGE_CAPS, runtime)
+    try:
+        job = sandbox.start(spec)
+    except BaseException:
+        jobdirs.remove(workdir)
+        raise
+    return Proc("judge", job, workdir, judge_limits, JUDGE_CAPS, runtime)

@@ -7,9 +7,12 @@ Design choices:
 - Never pickle.  A value is a JSON tree in which a few tagged objects (``{"$t": ...}``) stand for what JSON
   cannot say: tuples, bytes, non-finite floats, dicts with non-string keys, torch tensors, numpy arrays and
   remote handles.  Anything else is not data: the sending side turns it into a handle (learner host) or refuses.
-- Decoding is strict: unknown tags, bad dtypes, shape/byte-count mismatches, NaN literals, duplicate keys,
-  nesting deeper than ``MAX_DEPTH`` and frames over the caps raise :class:`ProtocolError` (or its subclass
-  :class:`FrameTooLarge`).  A peer that sends one malformed frame is treated as broken, never trusted again.
+- Decoding is strict: unknown tags, bad dtypes, shape/byte-count mismatches, NaN literals, numbers too large
+  for a float (``1e400``), lone surrogates (``"\\ud800"``), duplicate keys, values nested deeper than
+  ``MAX_DEPTH`` (headers deeper than ``MAX_HEADER_DEPTH``: one read on a shallow stack could overflow a deeper
+  one that writes it again) and frames over the caps raise :class:`ProtocolError` (or its subclass :class:`FrameTooLarge`).  So every
+  header that decodes can be encoded again (a relayed reply cannot fail on its way on) and holds only valid
+  Unicode.  A peer that sends one malformed frame is treated as broken, never trusted again.
 - torch and numpy are optional: they are imported only when a frame carries a tensor or an array, so the
   runner (which relays frames without decoding values) and a pure-Python learner host stay light.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import sys
 import threading
@@ -29,6 +33,11 @@ MAGIC = b"NCL1"
 _PREFIX = struct.Struct(">4sIIQ")
 _LEN = struct.Struct(">Q")
 MAX_DEPTH = 64
+#: JSON nesting of a header: a value nests at most MAX_DEPTH containers, each at most three JSON levels deep.
+MAX_HEADER_DEPTH = 3 * MAX_DEPTH + 8
+#: A JSON escape of a UTF-16 surrogate; a pair of them is one valid character, one alone is not.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ProtocolError(Exception):
@@ -53,10 +62,14 @@ DEFAULT_CAPS = Caps()
 
 @dataclass
 class Frame:
-    """One decoded frame: a JSON header (always with a string ``kind``) and raw buffers."""
+    """One decoded frame: a JSON header (always with a string ``kind``) and raw buffers.
+
+    ``size`` is what the frame cost on the wire (prefix, header and buffers), as read.
+    """
 
     header: dict[str, Any]
     buffers: list[bytes] = field(default_factory=list)
+    size: int = field(default=0, compare=False)
 
     @property
     def kind(self) -> str:
@@ -65,6 +78,39 @@ class Frame:
 
 def _reject_constant(name: str) -> Any:
     raise ProtocolError(f"non-standard JSON constant {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError(f"number {text[:40]} does not fit a float")
+    return value
+
+
+def _has_lone_surrogate(tree: Any) -> bool:
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+def _deeper_than(tree: Any, limit: int) -> bool:
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -123,20 +169,32 @@ def read_frame(stream: BinaryIO, caps: Caps = DEFAULT_CAPS) -> Frame | None:
     if sum(lengths) != total:
         raise ProtocolError("buffer lengths do not add up")
     buffers = [_read_exact(stream, n) or b"" for n in lengths]
-    return Frame(decode_header(raw), buffers)
+    size = _PREFIX.size + header_len + n_buffers * _LEN.size + total
+    return Frame(decode_header(raw), buffers, size)
 
 
 def decode_header(raw: bytes) -> dict[str, Any]:
     """Strictly parse a frame header: UTF-8 JSON object with a string ``kind``."""
     try:
         text = raw.decode("utf-8")
-        header = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        header = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicates,
+        )
     except ProtocolError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"malformed frame header: {exc}") from None
     if not isinstance(header, dict) or not isinstance(header.get("kind"), str):
         raise ProtocolError("frame header must be an object with a string 'kind'")
+    # Walk the tree only when the text allows a problem: a deep one needs that many brackets, and raw UTF-8
+    # cannot hold a surrogate, only an escape can.
+    if raw.count(b"[") + raw.count(b"{") > MAX_HEADER_DEPTH and _deeper_than(header, MAX_HEADER_DEPTH):
+        raise ProtocolError(f"frame header nested deeper than {MAX_HEADER_DEPTH}")
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(header):
+        raise ProtocolError("frame header holds a lone surrogate (not valid Unicode)")
     return header
 
 

@@ -3,7 +3,9 @@
 Design choices:
 - The runner is the only party that talks to both sides.  It relays the judge's ``op`` frames to the learner
   host and the replies back *without decoding values* (no torch here: the web worker never imports it),
-  enforcing one pending call at a time, a per-call deadline and the learner's output cap.
+  enforcing one pending call at a time, a per-call deadline and the learner's output cap.  Frame headers are
+  decoded strictly (:mod:`.protocol`), so a reply that decoded can always be relayed; one that cannot be is
+  the learner's fault, never a hung judge.
 - The verdict is built here from the judge's test events and what the runner itself saw (deadlines, crashes,
   caps).  Nothing the learner process sends can become a test result: its frames are only replies to the
   call in flight and output text, checked for shape and size.  A frame that breaks the protocol ends the
@@ -12,9 +14,20 @@ Design choices:
   the matching ``outcome`` and ``fault "learner"``; only what stops us from grading (judge crash, sandbox
   failure, broken module) gives ``status "error"`` with ``fault "platform"``.  A crash or kill still yields a
   full verdict: every collected test gets a status.
-- Hidden tests reach the result and the events as name + status + a neutral message only; learner output
-  printed during a hidden test is counted against the cap but never shown (it could echo hidden inputs).
-- Two clocks: the per-call deadline (kills the learner host) and an overall wall-clock watchdog (kills both).
+- Hidden tests reach the result and the events as name + status + a neutral message only.  Nothing a learner
+  reads is derived from what happened during a hidden test: once the first hidden test has started, learner
+  output is counted against the caps but never shown (whichever test, if any, it arrives in: a thread can
+  print a hidden input later), a failing import's traceback is quoted only from a visible test, and times are
+  whole seconds (durations of hidden tests, and every event's ``t``; :mod:`.redact`).  The judge runs the
+  visible tests first, so this withholds nothing of theirs.
+- Two clocks: the per-call deadline (kills the learner host) and an overall wall-clock watchdog (kills both),
+  both read on every pass of the loop, whatever arrives.  Frames wait in a queue of ``SINK_FRAMES``, so a
+  flooding process is slowed by its own full pipe, and a pooled learner is killed at the job's wall clock.
+- A flood is bounded per job: output frames (``OUTPUT_FRAMES_MAX``) and output bytes counted on the wire
+  (headers included, so empty or tiny frames are not free; an empty one is a protocol fault), live output
+  events (``OUTPUT_EVENTS_MAX`` / ``OUTPUT_EVENT_CHARS``, then one summary event), metric events
+  (``METRIC_EVENTS_MAX``; series downsampled to ``METRIC_POINTS``, never cut by the output caps).
+- Every string in events and the result is valid Unicode without NUL (:func:`.redact.clean_tree`).
 """
 
 from __future__ import annotations
@@ -27,8 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .procs import CONTENT_TARGET, MODULE_TARGET, Layout, Proc, start_judge, start_learner
+from .procs import CONTENT_TARGET, MODULE_TARGET, SINK_FRAMES, Layout, Proc, start_judge, start_learner
 from .protocol import Frame, ProtocolError
+from .redact import clean_text, clean_tree, coarse_duration, coarse_time
 from .schema import SCHEMA_VERSION, validate_result
 from .workspace import (
     ENGINE_KEYS,
@@ -46,8 +60,18 @@ DEFAULT_CALL_SECONDS = 10.0
 #: Fresh learner processes started after one died, so one runaway function fails only its own tests.
 MAX_RESTARTS = 3
 JUDGE_SLACK_SECONDS = 20.0
+#: A judge left behind by a stalled consumer is killed this long after the job's watchdog deadline.
+JUDGE_GRACE_SECONDS = 5.0
 TEST_OUTPUT_CHARS = 4000
+#: Learner output shown live, per job: characters and events (each event is a database row on the platform).
 OUTPUT_EVENT_CHARS = 64 * 1024
+OUTPUT_EVENTS_MAX = 200
+#: Output frames per job: each costs the worker some work; the learner host batches, so honest code sends few.
+OUTPUT_FRAMES_MAX = 50_000
+#: Points kept per metric series (evenly spaced, first and last included) and live metric events per job.
+METRIC_POINTS = 500
+METRIC_EVENTS_MAX = 500
+OUTPUT_CUT_NOTE = "\n[more output is not shown live; each visible test's result keeps the start of its own]\n"
 _HIDDEN_MESSAGES = {
     "pass": "Hidden test passed.",
     "fail": "Hidden test failed.",
@@ -106,7 +130,7 @@ class _Job:
         self.module: ModuleSpec | None = None
         self.learner: Proc | None = None
         self.judge: Proc | None = None
-        self.sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue()
+        self.sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue(SINK_FRAMES)
         self.tests: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.current: str | None = None
@@ -124,7 +148,13 @@ class _Job:
         self.limits: Any = None
         self.deadline = float("inf")
         self.output_total = 0
+        self.output_frames = 0
+        self.output_chars = 0
         self.output_events = 0
+        self.output_cut = False
+        self.metric_events = 0
+        self.hidden_seen = False
+        self.learner_said: set[str] = set()
         self.output_cap = 1024 * 1024
         self.call_seconds = DEFAULT_CALL_SECONDS
         self.done = False
@@ -132,9 +162,11 @@ class _Job:
 
     # ------------------------------------------------------------------ events
     def emit(self, event: dict[str, Any]) -> dict[str, Any]:
-        out = {"type": event.pop("type"), "seq": self.seq, "t": round(time.monotonic() - self.t0, 4), **event}
+        t = time.monotonic() - self.t0
+        t = coarse_time(t) if self.hidden_seen else round(t, 4)
+        out = {"type": event.pop("type"), "seq": self.seq, "t": t, **event}
         self.seq += 1
-        return out
+        return clean_tree(out)
 
     def events(self) -> Iterator[dict[str, Any]]:
         yield self.emit({"type": "phase", "phase": "started"})
@@ -187,6 +219,9 @@ class _Job:
             self.notes.append(f"The sandbox could not start: {exc}")
             return
         assert self.learner is not None and self.judge is not None
+        # A pooled process's sandbox outlives any one job (it waited in the pool): hold both to this job's clock.
+        self.learner.expire_in(limits.wall_seconds)
+        self.judge.expire_in(limits.wall_seconds + JUDGE_SLACK_SECONDS + JUDGE_GRACE_SECONDS)
         names = sorted(workspace)
         self.learner.send(
             {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
@@ -224,21 +259,23 @@ class _Job:
         return self._judge_target
 
     # ------------------------------------------------------------------ main loop
+    def _wake(self) -> float:
+        return self.deadline if self.pending is None else min(self.deadline, self.pending["deadline"])
+
     def _loop(self) -> Iterator[dict[str, Any]]:
         while not self.done:
-            now = time.monotonic()
-            wake = self.deadline
-            if self.pending is not None:
-                wake = min(wake, self.pending["deadline"])
             try:
-                role, item = self.sink.get(timeout=max(0.0, wake - now))
+                role, item = self.sink.get(timeout=max(0.0, self._wake() - time.monotonic()))
             except queue.Empty:
+                pass
+            else:
+                if self.judge is not None and role == self.judge.tag:
+                    yield from self._on_judge(item)
+                elif self.learner is not None and role == self.learner.tag:
+                    yield from self._on_learner(item)
+            # Every pass, whatever arrived: a stream of frames must never keep the clocks from being read.
+            if not self.done and time.monotonic() >= self._wake():
                 yield from self._on_deadline()
-                continue
-            if self.judge is not None and role == self.judge.tag:
-                yield from self._on_judge(item)
-            elif self.learner is not None and role == self.learner.tag:
-                yield from self._on_learner(item)
 
     def _on_deadline(self) -> Iterator[dict[str, Any]]:
         now = time.monotonic()
@@ -315,6 +352,8 @@ class _Job:
             tid = str(event.get("id"))
             self.current = tid
             test = self.tests.get(tid, {})
+            if test.get("visibility") == "hidden" or tid.startswith("hidden/"):
+                self.hidden_seen = True
             yield self.emit(
                 {
                     "type": "test_started",
@@ -340,9 +379,10 @@ class _Job:
         test["duration_seconds"] = float(reported.get("duration_seconds") or 0.0)
         if test["visibility"] == "hidden":
             test.update(message=_HIDDEN_MESSAGES[status], output="", hint=None, metrics={})
+            test["duration_seconds"] = coarse_duration(test["duration_seconds"])
         else:
             test["message"] = str(reported.get("message") or "")
-            test["metrics"] = dict(reported.get("metrics") or {})
+            test["metrics"] = {str(k): _downsample(v) for k, v in dict(reported.get("metrics") or {}).items()}
         self.current = None
         yield self.emit({"type": "test_finished", "test": dict(test)})
 
@@ -351,12 +391,13 @@ class _Job:
         if self.tests.get(tid, {}).get("visibility") == "hidden":
             return
         name = str(event.get("name"))
-        if "series" in event:
-            self.metrics[name] = event["series"]
-            yield self.emit({"type": "metric", "name": name, "series": event["series"]})
-        else:
-            self.metrics[name] = event.get("value")
-            yield self.emit({"type": "metric", "name": name, "value": event.get("value")})
+        key = "series" if "series" in event else "value"
+        value = self.metrics[name] = _downsample(event.get(key))
+        # Metrics have their own channel: output caps never touch them; their own cap bounds the live events
+        # (the result keeps each metric's last value whatever the count).
+        if self.metric_events < METRIC_EVENTS_MAX:
+            self.metric_events += 1
+            yield self.emit({"type": "metric", "name": name, key: value})
 
     def _relay_op(self, frame: Frame) -> None:
         header = frame.header
@@ -364,18 +405,26 @@ class _Job:
         if self.pending is not None or header.get("op") not in OPS:
             self._platform("The grader sent an invalid call.")
             return
-        if self.learner_dead is not None and header["op"] == "import" and self.restarts < MAX_RESTARTS:
+        if (
+            self.learner_dead is not None
+            and header["op"] == "import"
+            and self.restarts < MAX_RESTARTS
+            and time.monotonic() < self.t0 + self.limits.wall_seconds
+        ):
             self._restart_learner()
         if self.learner is None or self.learner_dead is not None:
             self._reply_error(jid, "crashed", "LearnerGone", self._gone_message())
             return
-        self.pending = {
-            "jid": jid,
-            "op": header["op"],
-            "test": self.current,
-            "deadline": time.monotonic() + self.call_seconds,
-        }
-        if not self.learner.send({**header, "id": jid}, frame.buffers):
+        deadline = time.monotonic() + self.call_seconds
+        self.pending = {"jid": jid, "op": header["op"], "test": self.current, "deadline": deadline}
+        # The call's deadline covers handing it over: a learner that stops reading cannot hold the runner.
+        if self.learner.send({**header, "id": jid}, frame.buffers, deadline=deadline):
+            return
+        if time.monotonic() >= deadline:
+            self._kill_learner(
+                "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
+            )
+        else:
             self._learner_gone(ProtocolError("the learner process closed its input"))
 
     def _restart_learner(self) -> None:
@@ -391,6 +440,8 @@ class _Job:
             self.notes.append(f"The sandbox could not restart your code: {exc}")
             return
         fresh.attach(self.sink)
+        fresh.expire_in(self.t0 + self.limits.wall_seconds - time.monotonic())
+        self.learner_said = set()
         names = sorted(self.workspace)
         fresh.send(
             {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
@@ -426,9 +477,9 @@ class _Job:
             "output_limit": "Your code printed more output than allowed and was stopped.",
             "protocol": "Your code interfered with the grader's channel and was stopped.",
         }
-        return reasons.get(
-            self.learner_dead or "", f"Your code's process ended unexpectedly ({self.learner_dead})."
-        )
+        # How it ended (an exit code the code chose) is shown only while no hidden test has run.
+        detail = "" if self.hidden_seen else f" ({self.learner_dead})"
+        return reasons.get(self.learner_dead or "", f"Your code's process ended unexpectedly{detail}.")
 
     # ------------------------------------------------------------------ learner side
     def _on_learner(self, item: Frame | None | Exception) -> Iterator[dict[str, Any]]:
@@ -439,39 +490,54 @@ class _Job:
             return
         kind = item.kind
         if kind == "output":
-            yield from self._on_output(item.header)
+            yield from self._on_output(item)
         elif kind == "reply" and self.pending is not None and item.header.get("id") == self.pending["jid"]:
             self._forward_reply(item)
-        elif kind == "ready":
-            pass
-        elif kind == "setup_done":
-            self.ready["learner"] = True
-            yield from self._maybe_ready()
-        else:
+        elif (
+            kind in ("ready", "setup_done")
+            and kind not in self.learner_said
+            and "setup_done" not in self.learner_said
+        ):
+            self.learner_said.add(kind)
+            if kind == "setup_done":
+                self.ready["learner"] = True
+                yield from self._maybe_ready()
+        else:  # anything else, or a ``ready``/``setup_done`` said twice (a free way to flood the queue)
             self._learner_gone(ProtocolError(f"unexpected frame {kind!r}"))
 
-    def _on_output(self, header: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        data, stream = header.get("data"), header.get("stream")
-        if not isinstance(data, str) or stream not in ("stdout", "stderr"):
+    def _on_output(self, frame: Frame) -> Iterator[dict[str, Any]]:
+        data, stream = frame.header.get("data"), frame.header.get("stream")
+        if not isinstance(data, str) or not data or stream not in ("stdout", "stderr"):
             self._learner_gone(ProtocolError("malformed output frame"))
             return
-        self.output_total += len(data.encode("utf-8", "replace"))
-        if self.output_total > self.output_cap:
+        # Counted on the wire, header included: no frame is free, however little text it carries.
+        self.output_total += frame.size
+        self.output_frames += 1
+        if self.output_total > self.output_cap or self.output_frames > OUTPUT_FRAMES_MAX:
             self._kill_learner(
                 "output_limit",
-                f"Your code printed more than {self.output_cap // 1024} KiB of output and was stopped.",
+                f"Your code printed more than {self.output_cap // 1024} KiB of output and was stopped."
+                if self.output_total > self.output_cap
+                else f"Your code sent its output in more than {OUTPUT_FRAMES_MAX} pieces and was stopped.",
             )
             return
         test = self.tests.get(self.current or "")
-        if test is not None and test["visibility"] == "hidden":
-            return
+        if self.hidden_seen or (test is not None and test["visibility"] == "hidden"):
+            return  # it could echo a hidden input, now or later (a thread started in a hidden test)
+        data = clean_text(data)
         if test is not None and len(test["output"]) < TEST_OUTPUT_CHARS:
             room = TEST_OUTPUT_CHARS - len(test["output"])
             test["output"] += data[:room] + ("\n[output truncated]" if len(data) > room else "")
-        if self.output_events < OUTPUT_EVENT_CHARS:
-            chunk = data[: OUTPUT_EVENT_CHARS - self.output_events]
-            self.output_events += len(chunk)
-            yield self.emit({"type": "output", "stream": stream, "test_id": self.current, "data": chunk})
+        if self.output_cut:
+            return
+        if self.output_events >= OUTPUT_EVENTS_MAX or self.output_chars >= OUTPUT_EVENT_CHARS:
+            self.output_cut = True
+            data, stream = OUTPUT_CUT_NOTE, "stderr"
+        else:
+            data = data[: OUTPUT_EVENT_CHARS - self.output_chars]
+            self.output_chars += len(data)
+            self.output_events += 1
+        yield self.emit({"type": "output", "stream": stream, "test_id": self.current, "data": data})
 
     def _forward_reply(self, frame: Frame) -> None:
         assert self.pending is not None and self.judge is not None
@@ -480,7 +546,7 @@ class _Job:
         reply: dict[str, Any] = {"kind": "reply", "id": pending["jid"]}
         if header.get("ok") is True:
             reply.update(ok=True, value=header.get("value"))
-            self.judge.send(reply, frame.buffers)
+            self._relay_reply(reply, frame.buffers, pending)
             return
         err = header.get("error")
         if header.get("ok") is not False or not isinstance(err, dict):
@@ -492,9 +558,18 @@ class _Job:
             if err.get("kind") == "syntax"
             else ("not_data" if err.get("kind") == "not_data" else "exception")
         )
-        self.learner_errors.append({"op": pending["op"], "test": pending["test"], **clean})
+        self.learner_errors.append(
+            {"op": pending["op"], "test": pending["test"], "hidden": self.hidden_seen, **clean}
+        )
         reply.update(ok=False, error=clean)
-        self.judge.send(reply)
+        self._relay_reply(reply, [], pending)
+
+    def _relay_reply(self, reply: dict[str, Any], buffers: list[bytes], pending: dict[str, Any]) -> None:
+        """Hand a learner's reply to the judge; one that cannot be handed on ends the learner, not the job."""
+        assert self.judge is not None
+        if not self.judge.send(reply, buffers):
+            # A dead judge shows up as its own end of stream (a platform fault, which outranks this).
+            self._learner_gone(ProtocolError("its reply could not be relayed"), pending)
 
     def _kill_learner(self, reason: str, message: str) -> None:
         assert self.learner is not None
@@ -604,22 +679,31 @@ class _Job:
             "module": self.module.slug if self.module else self.module_dir.name,
             "submission_id": self.submission_id,
         }
+        result = clean_tree(result)
         validate_result(result)
         return result
 
     def _message(self, outcome: str, passed: int, total: int) -> str:
         summary = f"{passed} of {total} tests passed."
+        # Only a visible test's import is quoted: one during a hidden test may carry what the code saw there.
         first = next(
-            (e for e in self.learner_errors if e["op"] == "import" and self._failed(e["test"])), None
+            (
+                e
+                for e in self.learner_errors
+                if e["op"] == "import" and not e["hidden"] and self._failed(e["test"])
+            ),
+            None,
         )
         if outcome == "ok":
             return f"All {total} tests passed."
-        if outcome in ("compile_error", "import_error") and first is not None:
+        if outcome in ("compile_error", "import_error") and (first is not None or not self.notes):
             label = (
                 "Your code has a syntax error"
                 if outcome == "compile_error"
                 else "Your code could not be imported"
             )
+            if first is None:
+                return f"{label} (in a hidden test). {summary}"
             detail = first["traceback"] or f"{first['type']}: {first['message']}"
             return f"{label}.\n{detail}\n{summary}"
         if outcome == "memory_limit" and not self.notes:
@@ -629,6 +713,14 @@ class _Job:
                 "" if outcome in ("platform_error", "sandbox_crash") and not total else f" {summary}"
             )
         return summary
+
+
+def _downsample(value: Any) -> Any:
+    """A metric series cut to ``METRIC_POINTS`` evenly spaced points (first and last kept); a scalar as is."""
+    if not isinstance(value, list) or len(value) <= METRIC_POINTS:
+        return value
+    last = len(value) - 1
+    return [value[round(i * last / (METRIC_POINTS - 1))] for i in range(METRIC_POINTS)]
 
 
 def grade(

@@ -6,7 +6,8 @@ Design choices:
   check a result without importing the engine. The web contract (``labplatform/schemas/``) references it by its
   ``$id`` rather than copying it; the version and the outcomes below are read from it.
 - :func:`validate_result` uses ``jsonschema`` and adds the cross-field rules a schema says badly: ``status``
-  agrees with ``outcome`` and ``fault`` (``error`` only for platform faults), hidden tests carry no output.
+  agrees with ``outcome`` and ``fault`` (``error`` only for platform faults), hidden tests carry no output,
+  and every string is valid Unicode without NUL (what UTF-8 pages and PostgreSQL JSONB can hold).
 - A change that breaks readers bumps ``SCHEMA_VERSION``; adding optional fields does not.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+
+from .redact import is_clean, strings_of
 
 SCHEMA_PATH = Path(__file__).with_name("result.schema.json")
 RESULT_SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -51,3 +54,5 @@ def validate_result(result: dict[str, Any]) -> None:
     for test in result["tests"]:
         if test["visibility"] == "hidden" and (test["output"] or test["metrics"]):
             raise ResultError(f"hidden test {test['id']} carries output or metrics")
+    if not all(is_clean(text) for text in strings_of(result)):
+        raise ResultError("a string holds NUL or a lone surrogate (clean it with grading.engine.redact)")

@@ -13,6 +13,9 @@ Design choices:
   or the callables to run (the reference's or the learner's), so one function builds the same data in the
   judge and in the learner's process. Fixtures that several modules define identically come from the
   factories in :mod:`.fixtures`, bound to their names in each conftest.
+- Learner numbers are compared only through :mod:`.numbers` (``assert_number``, ``assert_numbers``,
+  ``assert_tensor``, ``finite_max``...): type, shape and dtype, finiteness, then closeness, so a value that is
+  not a number never passes as one (``tests/content/test_content_numbers.py`` holds every content test to it).
 - The same code runs under ``tests/content/inprocess_learner.py`` (the repository root on ``PYTHONPATH``),
   where the "learner" is the judge's own process: helpers restore whatever environment they change.
 """
@@ -29,15 +32,33 @@ from .environ import env_vars
 from .files import LearnerFiles
 from .fixtures import base_data_fixtures, tokenizer_fixtures
 from .models import nontrivial_gpt, randomize_projections, trained_tiny_gpt
+from .numbers import (
+    assert_number,
+    assert_numbers,
+    assert_tensor,
+    check_tensor,
+    finite_max,
+    finite_min,
+    finite_number,
+    finite_numbers,
+)
 from .tokenizers import judge_tokenizer, learner_tokenizer
 
 __all__ = [
     "TINY_SHARDS",
     "TINY_VOCAB_SIZE",
     "LearnerFiles",
+    "assert_number",
+    "assert_numbers",
+    "assert_tensor",
     "base_data_fixtures",
     "build_base_data",
+    "check_tensor",
     "env_vars",
+    "finite_max",
+    "finite_min",
+    "finite_number",
+    "finite_numbers",
     "judge_base_data",
     "judge_tokenizer",
     "learner_base_data",

@@ -38,6 +38,14 @@ BASE = {
 }
 
 
+FACT = {
+    "id": "softcap",
+    "text": {"en": "capped", "zh": "截断"},
+    "value": 15,
+    "source": {"file": "nanochat/gpt.py"},
+}
+
+
 def write(tmp_path: Path, data: dict) -> Path:
     folder = tmp_path / data.get("slug", "01-demo")
     folder.mkdir(exist_ok=True)
@@ -122,6 +130,9 @@ def test_the_reserved_fields_are_typed_when_filled(tmp_path):
         (with_(limits={"file_bytes": 10**9}), "is greater than the maximum"),
         (with_(needs=["nanochat/gpt.py"]), "is a learner file of this module, not a need"),
         (with_(needs=["gpt.py"]), "does not match"),
+        (with_(facts=[FACT, FACT]), "facts: ids must be unique"),
+        (with_(facts=[{**FACT, "check": ""}]), "should be non-empty"),
+        (with_(deviations=[{"id": "d", "text": {"en": "e", "zh": "中"}, "upstream": {"file": "f.py", "lines": "9-3"}}]), "deviations d: lines '9-3' must run forwards"),
     ],
 )  # fmt: skip
 def test_an_invalid_module_yaml_is_refused_with_the_reason(tmp_path, data, needle):

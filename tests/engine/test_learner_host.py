@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import resource
 import sys
 import threading
 import time
@@ -11,7 +13,8 @@ import uuid
 
 import pytest
 
-from grading.engine.learner_host import Host, OutputPump, learner_traceback, serve
+from grading.engine import learner_host
+from grading.engine.learner_host import Host, OutputPump, disk_cap_note, learner_traceback, serve
 from grading.engine.protocol import Channel, Frame, ProtocolError, decode_value, encode_frame, read_frame
 
 
@@ -46,6 +49,10 @@ def host(tmp_path, monkeypatch):
         "def say(x):\n"
         "    print('said', x)\n"
         "    return x\n"
+        "def garbled():\n"
+        "    return 'half a pair: \\ud800'\n"
+        "def bad_text():\n"
+        "    raise ValueError('half a pair: \\ud800, a NUL: \\x00')\n"
     )
     name = f"hostmod_{uuid.uuid4().hex}"  # unique: id() is reused once an object dies, and sys.modules caches
     h.write_files(
@@ -147,6 +154,61 @@ def test_syntax_errors_are_tagged_and_show_the_relative_file(tmp_path):
         err = host.error(exc)
     assert err["kind"] == "syntax" and 'File "broken.py", line 1' in err["traceback"]
     assert str(tmp_path) not in err["traceback"]
+
+
+def statvfs(free_bytes: int, free_inodes: int, *, size: int = 256 * 2**20, inodes: int = 16384):
+    """An ``os.statvfs`` result of a file system of ``size`` bytes and ``inodes`` inodes (4 KiB blocks)."""
+    blocks, free = size // 4096, free_bytes // 4096
+    return os.statvfs_result((4096, 4096, blocks, free, free, inodes, free_inodes, free_inodes, 0, 255))
+
+
+def test_a_full_workspace_names_its_caps(monkeypatch):
+    sizes = {"/work": statvfs(0, 10), "/tmp": statvfs(60 * 2**20, 900, size=64 * 2**20)}
+
+    def fake(path):
+        if path not in sizes:
+            raise FileNotFoundError(path)
+        return sizes[path]
+
+    monkeypatch.setattr(learner_host.os, "statvfs", fake)
+    err = Host(Recorder(), "/work").error(OSError(errno.ENOSPC, "No space left on device"))  # type: ignore[arg-type]
+    assert err["message"] == (
+        "[Errno 28] No space left on device (/work is full: the sandbox caps it at 256 MiB and 16384 files)"
+    )
+
+
+def test_a_workspace_out_of_inodes_is_full_too(monkeypatch):
+    monkeypatch.setattr(
+        learner_host.os, "statvfs", lambda path: statvfs(200 * 2**20, 0 if path == "/work" else 9)
+    )
+    note = disk_cap_note(OSError(errno.ENOSPC, "No space left on device"), "/work")
+    assert note == "/work is full: the sandbox caps it at 256 MiB and 16384 files"
+
+
+def test_no_space_with_no_full_file_system_names_every_cap(tmp_path):
+    note = disk_cap_note(OSError(errno.ENOSPC, "No space left on device"), str(tmp_path / "missing"))
+    assert note.startswith("the sandbox caps /tmp at ") and ", /dev/shm at " in note
+
+
+def test_a_file_too_large_names_the_file_size_cap():
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (5 * 2**20, hard))
+    try:
+        note = disk_cap_note(OSError(errno.EFBIG, "File too large"), "/work")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert note == "the sandbox caps each file at 5 MiB"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [OSError(errno.EFBIG, "File too large"), OSError(errno.ENOENT, "gone"), ValueError("no")],
+    ids=["efbig-without-a-cap", "another-errno", "not-an-os-error"],
+)
+def test_other_errors_get_no_cap_note(exc):
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+        pytest.skip("this process has a file size limit")
+    assert disk_cap_note(exc, "/work") == ""
 
 
 def test_traceback_without_learner_frames_has_only_the_exception_line():
@@ -270,3 +332,38 @@ def test_a_frame_written_by_the_host_reads_back():
     frame = read_frame(io.BytesIO(buf.getvalue()))
     assert frame is not None and frame.header["value"] == [1, 2]
     assert encode_frame({"kind": "x"}) == encode_frame({"kind": "x"}, [])
+
+
+def _serve_one_call(host, name):
+    ours, theirs = _pipe_channel()
+    thread = threading.Thread(target=serve, args=(theirs, host, None), daemon=True)
+    thread.start()
+    ours.send({"kind": "op", "id": 1, "op": "import", "name": host.modname})
+    hid = ours.recv().header["value"]["id"]
+    call = {
+        "kind": "op",
+        "id": 2,
+        "op": "call",
+        "target": {"id": hid, "path": [name]},
+        "args": [],
+        "kwargs": {},
+    }
+    ours.send(call)
+    thread.join(1.0)  # the exit below ends it, unless sending the reply killed the loop
+    assert thread.is_alive(), "the host stopped serving"
+    reply = ours.recv()
+    ours.send({"kind": "exit"})
+    thread.join(5)
+    return reply.header
+
+
+def test_a_result_the_pipe_cannot_carry_becomes_an_error_reply(host):
+    reply = _serve_one_call(host, "garbled")
+    assert reply["ok"] is False and reply["error"]["kind"] == "not_data"
+    assert "cannot be sent to the grader" in reply["error"]["message"]
+
+
+def test_error_text_reaches_the_runner_as_valid_unicode_without_nul(host):
+    reply = _serve_one_call(host, "bad_text")
+    assert reply["error"]["message"] == "half a pair: \ufffd, a NUL: \ufffd"
+    assert "\x00" not in reply["error"]["traceback"] and "\ud800" not in reply["error"]["traceback"]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from grading.engine.protocol import (
     MAGIC,
+    MAX_DEPTH,
     Caps,
     Channel,
     Frame,
@@ -197,6 +198,64 @@ def _prefix(header_len: int, n: int = 0, total: int = 0, magic: bytes = MAGIC) -
 def test_malformed_frames_raise_a_protocol_error(data):
     with pytest.raises(ProtocolError):
         read_frame(io.BytesIO(data))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"kind":"reply","value":1e400}',
+        b'{"kind":"reply","value":[-1E999]}',
+        b'{"kind":"output","data":"bad \\ud800 text"}',
+        b'{"kind":"output","data":"\\udfff"}',
+        b'{"kind":"reply","\\udc00":1}',
+        b'{"kind":"reply","value":{"deep":["\\ud83d"]}}',
+        b'{"kind":"reply","value":' + b"[" * 300 + b"]" * 300 + b"}",
+        b'{"kind":"reply","value":' + b'{"a":' * 300 + b"1" + b"}" * 300 + b"}",
+    ],
+    ids=[
+        "huge-number",
+        "huge-negative",
+        "lone-high-surrogate",
+        "lone-low-surrogate",
+        "in-a-key",
+        "nested",
+        "deep-lists",
+        "deep-objects",
+    ],
+)
+def test_a_header_that_could_not_be_encoded_again_is_refused(header):
+    with pytest.raises(ProtocolError):
+        read_frame(io.BytesIO(_prefix(len(header)) + header))
+
+
+def test_escaped_surrogate_pairs_and_escaped_backslashes_are_ordinary_text():
+    header = b'{"kind":"x","v":"\\ud83d\\ude00 \\\\ud800"}'
+    frame = read_frame(io.BytesIO(_prefix(len(header)) + header))
+    assert frame is not None and frame.header["v"] == "\U0001f600 \\ud800"
+    assert encode_frame(frame.header)
+
+
+def test_many_brackets_side_by_side_are_not_depth():
+    header = b'{"kind":"reply","value":[' + b",".join([b"[]"] * 1000) + b"]}"
+    frame = read_frame(io.BytesIO(_prefix(len(header)) + header))
+    assert frame is not None and len(frame.header["value"]) == 1000
+
+
+def test_the_deepest_value_the_encoder_allows_fits_a_header():
+    deep: object = 1
+    for _ in range(MAX_DEPTH):
+        deep = {1: deep}  # a dict with a non-string key: three JSON levels per level
+    buffers: list[bytes] = []
+    header = {"kind": "reply", "value": encode_value(deep, buffers)}
+    data = encode_frame(header, buffers)
+    frame = read_frame(io.BytesIO(data))
+    assert frame is not None and decode_value(frame.header["value"], frame.buffers) == deep
+
+
+def test_a_frame_knows_its_size_on_the_wire():
+    data = encode_frame({"kind": "output", "data": ""}, [b"abc", b"de"])
+    frame = read_frame(io.BytesIO(data))
+    assert frame is not None and frame.size == len(data)
 
 
 @pytest.mark.parametrize(

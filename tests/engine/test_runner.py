@@ -6,14 +6,19 @@ side could send; the real sandboxed processes are covered by test_golden.py and 
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 from engine_helpers import FIXTURES, scripted
 
-from grading.engine import runner
+from grading.engine import procs, runner
 from grading.engine.schema import validate_result
+from sandbox import SandboxError
+from sandbox.limits import resolve
 
 T1 = "visible/test_x.py::test_one"
 T2 = "visible/test_x.py::test_two"
@@ -62,7 +67,14 @@ def op(jid, kind="import", **fields):
 
 
 def grade_scripted(
-    monkeypatch, judge_steps, learner_steps, *, limits=None, outcome="exited", extra_learners=()
+    monkeypatch,
+    judge_steps,
+    learner_steps,
+    *,
+    limits=None,
+    outcome="exited",
+    extra_learners=(),
+    on_event=None,
 ):
     learners = [scripted("learner", learner_steps, outcome), *extra_learners]
 
@@ -73,10 +85,18 @@ def grade_scripted(
 
     monkeypatch.setattr(runner, "start_learner", fake_learner)
     monkeypatch.setattr(runner, "start_judge", lambda *a, **k: scripted("judge", judge_steps))
-    events = list(runner.grade(FIXTURES / "add", {"add.py": PASS_SRC}, sandbox=object(), limits=limits))
+    events = []
+    for event in runner.grade(FIXTURES / "add", {"add.py": PASS_SRC}, sandbox=object(), limits=limits):
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
     result = events[-1]["result"]
     validate_result(result)
     return events, result
+
+
+def out(data="x", stream="stdout"):
+    return {"kind": "output", "stream": stream, "data": data}
 
 
 def test_a_judge_that_dies_is_a_platform_error_logged_for_the_operator_only(monkeypatch, caplog):
@@ -258,6 +278,20 @@ def test_a_learner_breaking_the_protocol_fails_its_tests(monkeypatch, bad):
     assert result["tests"][0]["status"] == "error"
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [{"kind": "output", "stream": "stdout", "data": ""}, {"kind": "ready"}, {"kind": "setup_done"}],
+    ids=["empty-output", "ready-again", "setup-done-again"],
+)
+def test_a_frame_that_costs_no_output_is_a_protocol_fault_the_first_time(monkeypatch, frame):
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}), ["recv", None]]
+    judge += [finished(T1, "pass"), DONE, ["drain", None]]
+    learner = [*LEARNER_UP, ["recv", None], ["send", frame], ["sleep", 0.3]]
+    learner += [["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["drain", None]]
+    _, result = grade_scripted(monkeypatch, judge, learner)
+    assert (result["outcome"], result["fault"]) == ("runtime_error", "learner")
+
+
 def test_a_learner_that_stops_reading_is_treated_as_gone(monkeypatch):
     judge = one_call_that_errors(pause=True)
     learner = [*LEARNER_UP, ["close_stdin", None], ["sleep", 3]]
@@ -359,6 +393,34 @@ def test_a_sandbox_that_cannot_start_is_a_sandbox_crash(monkeypatch):
     assert "bwrap missing" in result["message"] and result["tests"] == []
 
 
+def fds_under(root):
+    """Paths under ``root`` this process holds an fd on."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the listing's own fd, closed meanwhile
+            continue
+        if target.startswith(str(root)):
+            held.append(target)
+    return held
+
+
+@pytest.mark.parametrize("role", ["learner", "judge"])
+def test_a_sandbox_that_cannot_start_leaves_no_job_dir_behind(role, tmp_path, monkeypatch):
+    class Refusing:
+        def start(self, spec):
+            raise SandboxError("no free sandbox uid: too many jobs at once")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(SandboxError):
+        if role == "learner":
+            procs.start_learner(Refusing(), "python", resolve())
+        else:
+            procs.start_judge(Refusing(), "python", resolve(), FIXTURES / "add")
+    assert (os.listdir(tmp_path), fds_under(tmp_path)) == ([], [])
+
+
 def test_a_missing_module_is_a_platform_error(tmp_path):
     result = list(runner.grade(tmp_path, {"add.py": PASS_SRC}, sandbox=object()))[-1]["result"]
     assert (result["status"], result["outcome"]) == ("error", "platform_error")
@@ -433,3 +495,227 @@ def test_abandoning_the_event_stream_stops_both_processes(monkeypatch):
             break
     events.close()
     assert len(made) == 2 and not any(p.alive() for p in made)
+
+
+# --------------------------------------------------------------------------- floods, clocks, caps
+
+
+def test_a_call_past_its_deadline_times_out_while_output_keeps_arriving(monkeypatch):
+    """The per-call deadline is read on every pass, not only when no frame is waiting.
+
+    The consumer takes 20 ms per output event (as a database write might), so frames keep queueing up behind
+    the one in hand; the learner replies only after 3 s, on a call whose limit is 1 s.
+    """
+    judge = one_call_that_errors()
+    learner = [*LEARNER_UP, ["recv", None], ["flood", [out(), 600]], ["sleep", 3]]
+    learner += [["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["drain", None]]
+    started = time.monotonic()
+
+    def slow_consumer(event):
+        if event["type"] == "output":
+            time.sleep(0.02)
+
+    events, result = grade_scripted(
+        monkeypatch, judge, learner, limits={"call_seconds": 1}, on_event=slow_consumer
+    )
+    assert result["outcome"] == "timeout", result["message"]
+    stopped = next(e["t"] for e in events if e["type"] == "test_finished")
+    assert stopped < 2.5 and time.monotonic() - started < 8
+
+
+def test_frame_headers_count_against_the_output_cap(monkeypatch):
+    judge = one_call_that_errors()
+    learner = [*LEARNER_UP, ["recv", None], ["flood", [out("x"), 200]], ["sleep", 5]]
+    _, result = grade_scripted(monkeypatch, judge, learner, limits={"output_bytes": 4096})
+    assert result["outcome"] == "output_limit"  # 200 bytes of text, but over 4 KiB on the wire
+
+
+def test_output_frames_per_job_are_capped(monkeypatch):
+    monkeypatch.setattr(runner, "OUTPUT_FRAMES_MAX", 50)
+    judge = one_call_that_errors()
+    learner = [*LEARNER_UP, ["recv", None], ["flood", [out("x"), 60]], ["sleep", 5]]
+    _, result = grade_scripted(monkeypatch, judge, learner)
+    assert result["outcome"] == "output_limit"
+    assert "more than 50 pieces" in result["message"]
+
+
+def test_live_output_events_are_capped_with_one_summary_and_tests_keep_their_output(monkeypatch):
+    monkeypatch.setattr(runner, "OUTPUT_EVENTS_MAX", 5)
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}), ["recv", None]]
+    judge += [finished(T1), DONE, ["drain", None]]
+    learner = [*LEARNER_UP, ["recv", None], ["flood", [out("line\n"), 30]]]
+    learner += [["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["drain", None]]
+    events, result = grade_scripted(monkeypatch, judge, learner)
+    outputs = [e for e in events if e["type"] == "output"]
+    assert [e["data"] for e in outputs] == ["line\n"] * 5 + [runner.OUTPUT_CUT_NOTE]
+    assert result["tests"][0]["output"] == "line\n" * 30 and result["status"] == "pass"
+
+
+def test_metric_series_are_downsampled_and_never_cut_by_output_caps(monkeypatch):
+    monkeypatch.setattr(runner, "OUTPUT_EVENTS_MAX", 2)
+    long = [float(i) for i in range(3000)]
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}), ["recv", None]]
+    judge += [
+        ev({"type": "metric", "test_id": T1, "name": "loss", "series": long}),
+        finished(T1, metrics={"loss": long}),
+        DONE,
+        ["drain", None],
+    ]
+    learner = [*LEARNER_UP, ["recv", None], ["flood", [out(), 10]]]
+    learner += [["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["drain", None]]
+    events, result = grade_scripted(monkeypatch, judge, learner)
+    (metric,) = [e for e in events if e["type"] == "metric"]
+    series = metric["series"]
+    assert len(series) == runner.METRIC_POINTS and series[0] == 0.0 and series[-1] == 2999.0
+    assert series == sorted(series) and result["metrics"]["loss"] == series
+    assert result["tests"][0]["metrics"]["loss"] == series
+
+
+def test_live_metric_events_are_capped_but_the_result_keeps_every_metric(monkeypatch):
+    monkeypatch.setattr(runner, "METRIC_EVENTS_MAX", 3)
+    metrics = [ev({"type": "metric", "test_id": T1, "name": f"m{i}", "value": float(i)}) for i in range(5)]
+    judge = [READY, START, collected(T1), started(T1), *metrics, finished(T1), DONE, ["drain", None]]
+    events, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["drain", None]])
+    assert [e["name"] for e in events if e["type"] == "metric"] == ["m0", "m1", "m2"]
+    assert result["metrics"] == {f"m{i}": float(i) for i in range(5)}
+
+
+def test_a_learner_that_stops_reading_cannot_hold_the_runner_past_the_deadline(monkeypatch):
+    big = {"$pad": 1_000_000}  # more than a pipe holds: the write itself would wait on the learner
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}, **big)]
+    judge += [["recv", None], finished(T1, "error"), DONE, ["drain", None]]
+    started_at = time.monotonic()
+    _, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["sleep", 20]], limits={"call_seconds": 1})
+    assert result["outcome"] == "timeout" and time.monotonic() - started_at < 10
+
+
+def test_a_pooled_learner_is_killed_at_the_jobs_wall_clock_even_if_nobody_reads_the_events(monkeypatch):
+    """A warm learner's own sandbox clock runs far longer than the job's: the job holds it to its own."""
+    learner = scripted("learner", [*LEARNER_UP, ["sleep", 60]])  # no sandbox clock at all
+
+    class Pool:
+        def take_learner(self, runtime, limits):
+            return learner
+
+        def take_judge(self, runtime, limits, content_root):
+            return None
+
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}), ["sleep", 60]]
+    monkeypatch.setattr(runner, "start_judge", lambda *a, **k: scripted("judge", judge))
+    events = runner.grade(
+        FIXTURES / "add",
+        {"add.py": PASS_SRC},
+        sandbox=object(),
+        pool=Pool(),
+        limits={"wall_seconds": 2, "call_seconds": 60},
+    )
+    for event in events:
+        if event["type"] == "test_started":
+            break  # the consumer stalls here: the runner's loop does not run
+    deadline = time.monotonic() + 8
+    while learner.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        assert not learner.alive()
+        assert learner.job.reason == "timeout"
+    finally:
+        events.close()
+
+
+def test_no_learner_process_is_restarted_after_the_jobs_wall_clock(monkeypatch):
+    monkeypatch.setattr(runner, "JUDGE_SLACK_SECONDS", 30.0)
+    judge = [READY, START, collected(T1, T2), started(T1), op(1, "call", target={"id": "h"}), ["recv", None]]
+    judge += [finished(T1, "error"), ["sleep", 1.5], started(T2), op(2, "import", name="add"), ["recv", None]]
+    judge += [finished(T2, "error"), DONE, ["drain", None]]
+    second = scripted("learner", [*LEARNER_UP, ["reply", {"ok": True, "value": 1}], ["drain", None]])
+    _, result = grade_scripted(
+        monkeypatch,
+        judge,
+        [*LEARNER_UP, ["sleep", 30]],
+        limits={"wall_seconds": 1, "call_seconds": 60},
+        extra_learners=[second],
+    )
+    assert result["outcome"] == "timeout"
+    assert second.alive(), "a fresh learner was started after the job's wall clock"
+    second.finish(timeout=2.0, grace=0.0)
+
+
+def test_a_reply_that_cannot_be_relayed_is_the_learners_fault_and_the_judge_hears_of_it(monkeypatch):
+    """Strict decoding refuses what cannot be encoded again; should anything slip through, it stays theirs."""
+    monkeypatch.setattr(runner, "JUDGE_SLACK_SECONDS", 0.0)
+    real = procs.encode_frame
+
+    def fussy(header, buffers=None):
+        if header.get("value") == "UNENCODABLE":
+            raise ValueError("cannot encode this")
+        return real(header, buffers)
+
+    monkeypatch.setattr(procs, "encode_frame", fussy)
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}), ["recv", None]]
+    judge += [finished(T1, "error"), DONE, ["drain", None]]
+    learner = [*LEARNER_UP, ["reply", {"ok": True, "value": "UNENCODABLE"}], ["sleep", 10]]
+    _, result = grade_scripted(monkeypatch, judge, learner, limits={"wall_seconds": 3})
+    assert (result["outcome"], result["fault"]) == ("runtime_error", "learner"), result["message"]
+
+
+# --------------------------------------------------------------------------- hidden stays hidden
+
+
+def _hidden_after_visible(learner_tail):
+    judge = [READY, START, collected(T1, H1), started(T1), finished(T1), started(H1)]
+    judge += [op(1, "call", target={"id": "h"}), ["recv", None], finished(H1), ["sleep", 0.3], DONE]
+    learner = [*LEARNER_UP, ["recv", None], *learner_tail]
+    return judge + [["drain", None]], learner
+
+
+def test_output_between_tests_after_a_hidden_test_is_never_shown(monkeypatch):
+    judge, learner = _hidden_after_visible(
+        [["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["sleep", 0.1]]
+        + [["send", out("HIDDEN-INPUT-42")], ["drain", None]]
+    )
+    events, result = grade_scripted(monkeypatch, judge, learner)
+    assert "HIDDEN-INPUT-42" not in str(events)
+    assert result["status"] == "pass"
+
+
+def test_hidden_durations_and_event_times_are_whole_seconds(monkeypatch):
+    judge, learner = _hidden_after_visible(
+        [["sleep", 0.3], ["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["drain", None]]
+    )
+    events, result = grade_scripted(monkeypatch, judge, learner)
+    hidden_from = next(i for i, e in enumerate(events) if e.get("visibility") == "hidden")
+    assert all(float(e["t"]).is_integer() for e in events[hidden_from:])
+    assert not all(float(e["t"]).is_integer() for e in events[:hidden_from])
+    assert result["tests"][1]["duration_seconds"] == 0.0  # the judge said 0.25 s
+    assert result["tests"][0]["duration_seconds"] == 0.25
+
+
+def test_an_import_that_failed_in_a_hidden_test_is_not_quoted(monkeypatch):
+    judge = [READY, START, collected(T1, H1), started(T1), finished(T1), started(H1)]
+    judge += [op(1, "import", name="add"), ["recv", None], finished(H1, "error"), DONE, ["drain", None]]
+    err = {"type": "ImportError", "message": "saw 7340211", "traceback": "saw 7340211", "kind": "exception"}
+    learner = [*LEARNER_UP, ["reply", {"ok": False, "error": err}], ["drain", None]]
+    _, result = grade_scripted(monkeypatch, judge, learner)
+    assert result["outcome"] == "import_error" and "7340211" not in str(result)
+    assert result["message"] == "Your code could not be imported (in a hidden test). 1 of 2 tests passed."
+
+
+def test_how_a_learner_process_ended_is_not_told_once_hidden_tests_ran(monkeypatch):
+    judge = [READY, START, collected(H1, T1), started(H1), op(1, "call", target={"id": "h"}), ["report", H1]]
+    judge += [started(T1), op(2, "call", target={"id": "h"}), ["report", T1], DONE, ["drain", None]]
+    _, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["recv", None], ["exit", 42]])
+    assert result["tests"][1]["message"] == "Your code's process ended unexpectedly."
+
+
+# --------------------------------------------------------------------------- text from learner code
+
+
+def test_learner_text_reaches_events_and_the_result_without_nul(monkeypatch):
+    judge = [READY, START, collected(T1), started(T1), op(1, "call", target={"id": "h"}), ["recv", None]]
+    judge += [finished(T1, "fail", "assert 'a\x00b' == 'ab'"), DONE, ["drain", None]]
+    learner = [*LEARNER_UP, ["recv", None], ["send", out("x\x00y")]]
+    learner += [["send", {"kind": "reply", "id": 1, "ok": True, "value": 1}], ["drain", None]]
+    events, result = grade_scripted(monkeypatch, judge, learner)
+    assert "\x00" not in str(events)
+    assert result["tests"][0]["output"] == "x\ufffdy"
+    assert result["tests"][0]["message"] == "assert 'a\ufffdb' == 'ab'"

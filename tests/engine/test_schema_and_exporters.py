@@ -82,6 +82,16 @@ def test_hidden_tests_may_not_carry_output():
         validate_result(r)
 
 
+def test_strings_must_be_valid_unicode_without_nul():
+    r = golden("all_pass")
+    r["tests"][0]["output"] = "a\x00b"
+    with pytest.raises(ResultError, match="NUL or a lone surrogate"):
+        validate_result(r)
+    r["tests"][0]["output"] = "a\ud800b"
+    with pytest.raises(ResultError, match="NUL or a lone surrogate"):
+        validate_result(r)
+
+
 def test_the_documented_json_schema_matches_the_code():
     text = DOC.read_text()
     block = re.search(r"```json\n(.*?)\n```", text, re.S)
@@ -91,7 +101,7 @@ def test_the_documented_json_schema_matches_the_code():
 
 def test_gradescope_export_gives_a_point_per_test():
     out = to_gradescope(golden("some_fail"))
-    assert out["score"] == 3.0 and out["execution_time"] == 1.5
+    assert out["score"] == 3.0 and out["execution_time"] == 2.0  # whole seconds: hidden tests ran
     assert [t["status"] for t in out["tests"]] == ["passed", "passed", "passed", "failed"]
     assert [t["max_score"] for t in out["tests"]] == [1.0] * 4
     assert out["tests"][3]["output"] == "Hidden test failed." and out["tests"][3]["tags"] == [
@@ -99,6 +109,13 @@ def test_gradescope_export_gives_a_point_per_test():
         "hidden",
     ]
     assert out["extra_data"]["outcome"] == "tests_failed"
+
+
+def test_gradescope_shows_the_exact_time_only_when_no_hidden_test_ran():
+    result = golden("some_fail")
+    result["tests"] = [t for t in result["tests"] if t["visibility"] == "visible"]
+    result["score"], result["max_score"] = 3.0, 3.0
+    assert to_gradescope(result)["execution_time"] == 1.5
 
 
 def test_exercism_export_follows_version_3():

@@ -8,6 +8,9 @@ grading engine can run) and ``02-next`` (locked until 01-hello passes).
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+
 import pytest
 from django.contrib.auth.models import Group, User
 from platform_helpers import FIXTURE_CONTENT, GOOD_HELLO, Persona, pass_result
@@ -17,6 +20,16 @@ from modules.services import content_sync, learner_create, roles_ensure
 
 # The fixture course contains grader tests of its own; they run inside the engine, never in this suite.
 collect_ignore_glob = ["fixtures/*"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_temp_dir(tmp_path_factory) -> Iterator[None]:
+    """Temp files of this session (the engine's job dirs among them) live in a dir of its own, so the sweep a
+    grading worker does when it starts never touches the job dirs of other runs on this machine."""
+    base = tmp_path_factory.mktemp("tmp")
+    saved, tempfile.tempdir = tempfile.tempdir, str(base)
+    yield
+    tempfile.tempdir = saved
 
 
 @pytest.fixture(autouse=True)

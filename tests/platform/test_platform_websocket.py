@@ -170,3 +170,21 @@ async def test_it_pushes_queue_changes_of_my_runs_only_to_me(learner, other_lear
     assert await theirs.receive_nothing(timeout=0.2)
     await mine.disconnect()
     await theirs.disconnect()
+
+
+async def test_it_streams_hidden_tests_in_whole_seconds(learner):
+    socket, _ = await connect(learner)
+    hidden = {
+        "id": "hidden/t.py::t",
+        "visibility": "hidden",
+        "duration_seconds": 2.7,
+        "output": "",
+        "metrics": {},
+    }
+    event = {"type": "test_finished", "seq": 3, "t": 5.37, "test": hidden}
+    await get_channel_layer().group_send(
+        f"grading.user.{learner.user.pk}", {"type": "grading.event", "submission_id": 5, "event": event}
+    )
+    received = (await socket.receive_json_from())["event"]
+    assert (received["t"], received["test"]["duration_seconds"]) == (6.0, 3.0)
+    await socket.disconnect()

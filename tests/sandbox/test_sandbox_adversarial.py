@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from sandbox import CompletedJob, JobSpec
 from sandbox.bwrap import BwrapSandbox
 from sandbox.cgroups import available as cgroups_available
 from sandbox.uids import pids_of_uids
+from sandbox.workfs import MAX_DEPTH
 
 SpecFactory = Callable[..., JobSpec]
 
@@ -289,6 +291,63 @@ def test_a_huge_file_in_work_stops_at_the_file_size_cap(
     code = attempt("with open('big', 'wb') as f:\n    for _ in range(64):\n        f.write(b'x' * 1048576)")
     assert out(sb, spec(code, limits={"file_size_bytes": 2 * 1024 * 1024})) == "OSError"  # EFBIG
     assert (tmp_path / "work" / "big").stat().st_size <= 2 * 1024 * 1024
+
+
+# -- the work dir: capped, and copied back without trusting what the job left --------------------------------------
+
+
+def host_bytes(root: Path) -> int:
+    """Bytes of file data under ``root`` on the host (each inode once, symlinks not followed)."""
+    seen: dict[int, int] = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            seen[st.st_ino] = st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return sum(seen.values())
+
+
+def test_many_large_files_in_work_stop_at_the_work_cap(
+    sb: BwrapSandbox, spec: SpecFactory, tmp_path: Path
+) -> None:
+    code = (
+        "import os\nn = 0\ntry:\n    while True:\n        with open(f'big-{n}', 'wb') as f:\n"
+        "            for _ in range(4):\n                f.write(b'x' * 1048576)\n        n += 1\n"
+        "except OSError as exc:\n    print(exc.errno)"
+    )
+    done = run(sb, spec(code, limits={"work_bytes": 16 * 1024 * 1024, "wall_seconds": 20}))
+    assert (done.stdout, host_bytes(tmp_path / "work") <= 16 * 1024 * 1024) == (b"28\n", True)  # ENOSPC
+
+
+def test_hard_links_to_one_file_come_back_as_links_not_copies(
+    sb: BwrapSandbox, spec: SpecFactory, tmp_path: Path
+) -> None:
+    code = "import os\nopen('data', 'wb').write(b'x' * 2097152)\nfor n in range(200):\n    os.link('data', f'l{n}')"
+    run(sb, spec(code))
+    work = tmp_path / "work"
+    assert ((work / "l199").stat().st_nlink, host_bytes(work)) == (201, 2 * 1024 * 1024)
+
+
+def test_sparse_files_claiming_more_than_the_cap_are_not_copied_beyond_it(
+    sb: BwrapSandbox, spec: SpecFactory, tmp_path: Path
+) -> None:
+    code = (
+        "import os\nfor n in range(100):\n    with open(f's{n}', 'wb') as f:\n        f.truncate(8 * 1048576)"
+    )
+    run(sb, spec(code, limits={"work_bytes": 16 * 1024 * 1024}))  # 800 MiB claimed, nothing stored
+    assert host_bytes(tmp_path / "work") <= 16 * 1024 * 1024
+
+
+def test_set_id_bits_and_foreign_write_bits_do_not_survive_the_copy_back(
+    sb: BwrapSandbox, spec: SpecFactory, tmp_path: Path
+) -> None:
+    run(sb, spec("import os; open('tool', 'w').write('#!/bin/sh'); os.chmod('tool', 0o6777)"))
+    assert stat.S_IMODE((tmp_path / "work" / "tool").stat().st_mode) == 0o755
+
+
+def test_a_deep_tree_is_cut_when_copied_back(sb: BwrapSandbox, spec: SpecFactory, tmp_path: Path) -> None:
+    run(sb, spec("import os; os.makedirs('/'.join(['d'] * 300)); open('/'.join(['d'] * 300 + ['f']), 'w')"))
+    depth = max(len(Path(p).relative_to(tmp_path / "work").parts) for p, _, _ in os.walk(tmp_path / "work"))
+    assert depth == MAX_DEPTH
 
 
 # -- resource exhaustion ----------------------------------------------------------------------------------------

@@ -187,6 +187,35 @@ def test_a_crash_while_collecting_the_result_still_yields_a_result(
     monkeypatch.setattr(bwrap_mod.BwrapJob, "_finish", broken)
     result = sandbox.start(spec("pass")).wait(timeout=10)
     assert (result.outcome, "collector bug" in result.message) == ("sandbox_error", True)
+    assert not os.path.ismount(tmp_path / "state" / "work" / "63920")  # its work mount is gone too
+
+
+# -- the work dir ---------------------------------------------------------------------------------------------
+
+
+@root_only
+def test_a_work_dir_too_big_for_its_caps_is_refused_before_the_job_starts(
+    spec: SpecFactory, tmp_path: Path
+) -> None:
+    sandbox = BwrapSandbox(uids=range(63940, 63941), state_dir=tmp_path / "state")
+    (tmp_path / "work" / "data.bin").write_bytes(b"x" * (2 * 1024 * 1024))
+    with pytest.raises(ValueError, match="does not fit its caps"):
+        sandbox.start(spec("pass", limits={"work_bytes": 1024 * 1024}))
+    assert sandbox.allocator is not None and sandbox.allocator.lease().uid == 63940
+
+
+@root_only
+def test_without_the_work_cap_the_host_dir_itself_is_bound(spec: SpecFactory, tmp_path: Path) -> None:
+    sandbox = BwrapSandbox(uids=range(63941, 63942), state_dir=tmp_path / "state", cap_work_dir=False)
+    (tmp_path / "work" / "given.txt").write_text("from the host")
+    code = "import os; open('given.txt', 'a').write('!'); print(os.statvfs('.').f_files)"
+    done = sandbox.run(spec(code, limits={"work_inodes": 50}))
+    given = tmp_path / "work" / "given.txt"
+    assert (int(done.stdout), given.read_text(), given.stat().st_uid) == (
+        os.statvfs(tmp_path).f_files,
+        "from the host!",
+        63941,
+    )
 
 
 @root_only
@@ -362,14 +391,17 @@ def test_a_worker_exiting_mid_job_kills_the_job_and_removes_its_cgroups(tmp_path
         "sb = get_backend('bwrap')\nrt = sb.python_runtime()\n"
         f"job = sb.start(JobSpec([rt.executable, '-c', 'import time; time.sleep(60)'], rt.mounts, Path({str(tmp_path)!r}),"
         " rt.env, resolve_limits()))\n"
-        "print(job.uid, job._cgroups.memory, job._cgroups.pids, job._cgroups.cpuacct, flush=True)\ntime.sleep(0.5)\n"
+        "print(job.uid, job._cgroups.memory, job._cgroups.pids, job._cgroups.cpuacct, job._work.path, flush=True)\n"
+        "time.sleep(0.5)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
-    uid, *paths = out.stdout.split()
-    assert (pids_of_uid(int(uid)), [Path(p).exists() for p in paths]) == ([], [False, False, False]), (
-        out.stderr
-    )
+    uid, *groups, work = out.stdout.split()
+    assert (pids_of_uid(int(uid)), [Path(g).exists() for g in groups], os.path.ismount(work)) == (
+        [],
+        [False] * 3,
+        False,
+    ), out.stderr
 
 
 @pytest.mark.skipif(not cgroups.available(), reason="needs root and cgroup v1")

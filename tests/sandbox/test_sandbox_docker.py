@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import http.server
 import io
+import os
 import socketserver
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from docker.models.containers import _create_container_args
 
 from sandbox import JobSpec, Mount, SandboxError, get_backend
-from sandbox.docker import DockerSandbox, classify, connect, container_spec, demux
+from sandbox.bwrap import BwrapSandbox
+from sandbox.docker import (
+    SEED_PRELUDE,
+    SEED_TARGET,
+    DockerSandbox,
+    classify,
+    connect,
+    container_spec,
+    demux,
+)
 from sandbox.limits import MIB, resolve
+from sandbox.runtime import Runtime
+
+SpecFactory = Callable[..., JobSpec]
 
 
 @pytest.fixture
@@ -34,6 +48,8 @@ def job(tmp_path: Path) -> JobSpec:
                 "cpu_seconds": 7,
                 "open_files": 99,
                 "file_size_bytes": 5 * MIB,
+                "work_bytes": 32 * MIB,
+                "work_inodes": 500,
             },
             environ={},
         ),
@@ -48,9 +64,17 @@ def test_the_root_file_system_is_read_only(job: JobSpec) -> None:
     assert container_spec(job)["read_only"] is True
 
 
-def test_tmp_and_shm_are_size_capped_tmpfs(job: JobSpec) -> None:
-    tmpfs = container_spec(job)["tmpfs"]
-    assert tmpfs == {p: f"rw,nosuid,nodev,size={16 * MIB},mode=1777" for p in ("/tmp", "/dev/shm")}
+def test_tmp_and_shm_are_size_capped_tmpfs_that_allow_exec(job: JobSpec) -> None:
+    tmpfs = container_spec(job)["tmpfs"]  # docker's own default would be noexec
+    assert {p: tmpfs[p] for p in ("/tmp", "/dev/shm")} == {
+        p: f"rw,nosuid,nodev,exec,size={16 * MIB},mode=1777" for p in ("/tmp", "/dev/shm")
+    }
+
+
+def test_work_is_a_tmpfs_capped_in_bytes_and_inodes_and_owned_by_the_job_user(job: JobSpec) -> None:
+    assert container_spec(job, uid=61007)["tmpfs"]["/work"] == (
+        f"rw,nosuid,nodev,exec,size={32 * MIB},nr_inodes=500,uid=61007,gid=61007,mode=0700"
+    )
 
 
 def test_memory_and_memory_plus_swap_are_the_same_cap(job: JobSpec) -> None:
@@ -94,17 +118,20 @@ def test_rlimits_become_ulimits(job: JobSpec) -> None:
     assert ulimits == {"cpu": (7, 8), "fsize": (5 * MIB, 5 * MIB), "nofile": (99, 99), "core": (0, 0)}
 
 
-def test_the_work_dir_is_the_only_writable_bind_besides_explicit_ones(job: JobSpec, tmp_path: Path) -> None:
+def test_the_host_work_dir_is_bound_read_only_and_only_explicit_binds_are_writable(
+    job: JobSpec, tmp_path: Path
+) -> None:
     volumes = container_spec(job)["volumes"]
     assert volumes == {
-        str(tmp_path / "work"): {"bind": "/work", "mode": "rw"},
+        str(tmp_path / "work"): {"bind": SEED_TARGET, "mode": "ro"},
         str(tmp_path / "data"): {"bind": "/data", "mode": "ro"},
         str(tmp_path): {"bind": "/scratch", "mode": "rw"},
     }
 
 
-def test_a_mount_over_work_is_refused(job: JobSpec, tmp_path: Path) -> None:
-    job.mounts.append(Mount(tmp_path, "/work"))
+@pytest.mark.parametrize("target", ["/work", SEED_TARGET])
+def test_a_mount_over_the_work_dir_or_its_seed_is_refused(job: JobSpec, tmp_path: Path, target: str) -> None:
+    job.mounts.append(Mount(tmp_path, target))
     with pytest.raises(ValueError, match="reserved"):
         container_spec(job)
 
@@ -113,9 +140,17 @@ def test_the_env_is_exactly_the_specs(job: JobSpec) -> None:
     assert container_spec(job)["environment"] == {"PATH": "/usr/bin", "HOME": "/work"}
 
 
-def test_the_command_is_the_argv_list_with_no_entrypoint(job: JobSpec) -> None:
+def test_the_command_copies_the_work_dir_in_then_runs_the_argv_as_arguments(job: JobSpec) -> None:
     spec = container_spec(job)
-    assert (spec["command"], spec["entrypoint"], spec["working_dir"]) == (job.argv, [], "/work")
+    assert (spec["command"], spec["entrypoint"], spec["working_dir"]) == (
+        ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", *job.argv],
+        [],
+        "/work",
+    )
+
+
+def test_the_docker_backend_does_not_return_the_work_dir() -> None:
+    assert (DockerSandbox.returns_work, get_backend("bwrap").returns_work) == (False, True)
 
 
 def test_an_init_reaps_children_and_logs_are_off(job: JobSpec) -> None:
@@ -148,12 +183,13 @@ def test_the_docker_sdk_accepts_the_spec(job: JobSpec) -> None:
     kwargs["version"] = "1.44"
     built = _create_container_args(kwargs)
     host = built["host_config"]
-    assert (host["NetworkMode"], host["ReadonlyRootfs"], host["PidsLimit"], host["CapDrop"]) == (
-        "none",
-        True,
-        40,
-        ["ALL"],
-    )
+    assert (
+        host["NetworkMode"],
+        host["ReadonlyRootfs"],
+        host["PidsLimit"],
+        host["CapDrop"],
+        host["Tmpfs"]["/work"],
+    ) == ("none", True, 40, ["ALL"], container_spec(job)["tmpfs"]["/work"])
 
 
 def frame(stream: int, payload: bytes) -> bytes:
@@ -251,3 +287,30 @@ def test_connecting_to_an_engine_that_answers_ping_gives_a_client(
     finally:
         server.shutdown()
         server.server_close()
+
+
+# The seed prelude is plain sh + cp: run it in the bwrap sandbox, with the host dir bound where docker binds it.
+
+
+def test_the_seed_prelude_copies_the_host_files_into_work_then_runs_the_argv_as_given(
+    bwrap: BwrapSandbox, spec: SpecFactory, py: Runtime, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    (seed / "pkg").mkdir(parents=True)
+    (seed / "pkg" / "given.txt").write_text("from the host")
+    os.symlink("pkg/given.txt", seed / "alias")
+    code = "import os, sys; print(open('alias').read(), os.readlink('alias'), sys.argv[1:])"
+    argv = ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", py.executable, "-c", code, "$HOME; `id`"]
+    done = bwrap.run(spec(argv=argv, mounts=[Mount(seed, SEED_TARGET)]))
+    assert done.stdout == b"from the host pkg/given.txt ['$HOME; `id`']\n", done.stderr
+
+
+def test_the_seed_prelude_exits_125_when_the_files_do_not_fit(
+    bwrap: BwrapSandbox, spec: SpecFactory, tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "big").write_bytes(b"x" * (2 * MIB))
+    argv = ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", "/bin/true"]
+    done = bwrap.run(spec(argv=argv, mounts=[Mount(seed, SEED_TARGET)], limits={"work_bytes": MIB}))
+    assert (done.outcome, done.exit_code) == ("exited", 125)

@@ -101,3 +101,9 @@ def test_the_table_names_every_field_with_its_env_vars() -> None:
         "SANDBOX_WALL_SECONDS",
         "SANDBOX_WALL_SECONDS_MAX",
     )
+
+
+def test_the_work_dir_caps_have_a_default_and_an_operator_cap() -> None:
+    env = {"SANDBOX_WORK_BYTES": str(GIB), "SANDBOX_WORK_INODES": "500", "SANDBOX_WORK_INODES_MAX": "1000"}
+    limits = resolve({"work_inodes": 5000}, environ=env)
+    assert (limits.work_bytes, limits.work_inodes) == (GIB, 1000)

@@ -23,6 +23,8 @@ LIMITS = Limits(
     open_files=16,
     tmpfs_bytes=10,
     output_bytes=500,
+    work_bytes=20,
+    work_inodes=4,
 )
 WALL_TIMEOUT = ("timeout", "wall-clock limit of 2.5 s exceeded")
 CPU_TIMEOUT = ("timeout", "CPU time limit of 3 s exceeded")

@@ -1,12 +1,20 @@
-/** The guide tab: goals, prerequisites, steps and the guide itself (HTML the server rendered and sanitised). */
+/**
+ * The guide tab: goals, prerequisites, steps and the guide itself (HTML the server rendered and sanitised), with its
+ * maths typeset by KaTeX and its generated plots drawn by Plotly, each through its adapter.
+ */
 import type { ModuleDetail } from "../api";
+import { renderGuidePlots } from "../charts";
 import { fill, h } from "../dom";
 import { pick, t } from "../i18n";
+import { renderMaths } from "../maths";
 
 export function renderGuide(detail: ModuleDetail, panel: HTMLElement): void {
   const guide = h("article", { class: "guide", "data-testid": "guide" });
   // The server renders the guide from Markdown and sanitises it with nh3 before embedding: safe to insert.
   guide.innerHTML = detail.guideHtml;
+  // Each marks what it could not draw on the element itself; a failed load leaves the source text in place.
+  renderMaths(guide).catch(() => undefined);
+  renderGuidePlots(guide).catch(() => undefined);
   fill(
     panel,
     h(

@@ -25,12 +25,19 @@ class Command(BaseCommand):
             default=None,
             help="where to write the generated starters as files (default LAB_STARTERS_DIR, var/starters)",
         )
+        parser.add_argument(
+            "--figures-dir",
+            type=Path,
+            default=None,
+            help="the generated handout figures, regenerated when stale (default LAB_FIGURES_DIR, var/figures)",
+        )
 
     def handle(self, *args, **options) -> None:
         report = content_sync(
             content_dir=options["content_dir"],
             include_drafts=options["include_drafts"],
             starters_dir=options["starters_dir"] or settings.LAB_STARTERS_DIR,
+            figures_dir=options["figures_dir"],
         )
         for label, slugs in (
             ("created", report.created),

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from grading.testkit import assert_number, check_tensor
 from nanochat_ref import gpt as ref
 
 # --- step 1 ----------------------------------------------------------------------------------------------------
@@ -16,10 +17,20 @@ def test_rotary_score_depends_only_on_the_relative_position(gpt):
     angles = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq).float()[None, :, None, :]
     q = torch.randn(D).expand(1, T, 1, D).contiguous()
     k = torch.randn(D).expand(1, T, 1, D).contiguous()
-    rq = gpt.apply_rotary_emb(q, angles.cos(), angles.sin())[0, :, 0]
-    rk = gpt.apply_rotary_emb(k, angles.cos(), angles.sin())[0, :, 0]
+    rq, rk = (
+        check_tensor(gpt.apply_rotary_emb(v, angles.cos(), angles.sin()), shape=v.shape, dtype=v.dtype)[
+            0, :, 0
+        ]
+        for v in (q, k)
+    )
     for m, n, shift in [(7, 3, 20), (2, 9, 30)]:
-        assert float(rq[m] @ rk[n]) == pytest.approx(float(rq[m + shift] @ rk[n + shift]), abs=1e-3)
+        assert_number(
+            float(rq[m] @ rk[n]),
+            float(rq[m + shift] @ rk[n + shift]),
+            abs=1e-3,
+            what=f"score of positions ({m}, {n})",
+            msg=f"the same as positions ({m + shift}, {n + shift}): only the relative position counts",
+        )
 
 
 @pytest.mark.step("step1")
@@ -114,4 +125,4 @@ def test_estimate_flops_leaves_out_the_embedding_but_counts_the_unembedding(gpt)
     got = gpt.GPT(gpt.GPTConfig(**kwargs)).estimate_flops()
     per_layer = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 2 * 64 * 256
     expected = 6 * (2 * per_layer + 1024 * 64) + 12 * 2 * 2 * 32 * 32
-    assert got == expected
+    assert_number(got, expected, rel=0, abs=0, what="estimate_flops()")

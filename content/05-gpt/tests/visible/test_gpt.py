@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from grading.testkit import assert_number, check_tensor
 from nanochat_ref import gpt as ref
 
 # --- step 1: RMSNorm and rotary embeddings -------------------------------------------------------------------
@@ -72,8 +73,10 @@ def test_attention_matches_nanochat_with_as_many_kv_heads_as_query_heads(twin, m
     attn, ref_attn, reference = _attention_pair(twin, n_kv_head=4)
     x = torch.randn(2, 16, 32)
     cos_sin = (reference.cos[:, :16], reference.sin[:, :16])
-    got = attn(x, cos_sin, None)
     expected = ref_attn(x, cos_sin, None)
+    got = check_tensor(
+        attn(x, cos_sin, None), shape=expected.shape, dtype=expected.dtype, what="attention output"
+    )
     metrics.record("attention_max_abs_err", float((got - expected).abs().max().detach()))
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4, msg="attention output differs")
 
@@ -131,10 +134,11 @@ def test_block_is_two_pre_norm_residual_branches(twin):
 def test_forward_returns_softcapped_fp32_logits_of_the_real_vocab(twin, metrics):
     model, reference = twin()
     idx = torch.randint(0, 100, (2, 16))
-    logits = model(idx)
+    logits = check_tensor(model(idx), finite=False, what="logits")
     assert tuple(logits.shape) == (2, 16, 100), "logits must be sliced back to vocab_size (100, not 128)"
     assert logits.dtype == torch.float32, "logits must be cast to float32"
     expected = reference(idx)
+    check_tensor(logits, what="logits")  # finite, before the error is charted
     metrics.record("logits_max_abs_err", float((logits - expected).abs().max().detach()))
     torch.testing.assert_close(logits, expected, atol=1e-4, rtol=1e-4, msg="logits differ from nanochat's")
 
@@ -164,8 +168,17 @@ def test_init_weights_follows_nanochats_classic_recipe(gpt):
     )
     model.init_weights()
     sd = model.state_dict()
-    assert sd["transformer.wte.weight"].std().item() == pytest.approx(1.0, abs=0.05), "wte ~ N(0, 1)"
-    assert sd["lm_head.weight"].std().item() == pytest.approx(0.001, rel=0.05), "lm_head ~ N(0, 0.001)"
+    wte, lm_head = sd["transformer.wte.weight"], sd["lm_head.weight"]
+    assert_number(
+        check_tensor(wte, what="wte").std().item(), 1.0, abs=0.05, what="std of wte", msg="wte ~ N(0, 1)"
+    )
+    assert_number(
+        check_tensor(lm_head, what="lm_head").std().item(),
+        0.001,
+        rel=0.05,
+        what="std of lm_head",
+        msg="lm_head ~ N(0, 0.001)",
+    )
     for layer in range(2):
         assert torch.count_nonzero(sd[f"transformer.h.{layer}.attn.c_proj.weight"]) == 0, (
             "attn c_proj starts at 0"
@@ -185,11 +198,17 @@ def test_input_projections_are_uniform_with_std_one_over_sqrt_width(gpt):
     sd = model.state_dict()
     bound = math.sqrt(3) / math.sqrt(128)
     for name in ("attn.c_q", "attn.c_k", "attn.c_v", "mlp.c_fc"):
-        w = sd[f"transformer.h.0.{name}.weight"]
+        w = check_tensor(sd[f"transformer.h.0.{name}.weight"], what=name)
         assert w.abs().max() <= bound + 1e-6, (
             f"{name}: uniform on [-sqrt(3)/sqrt(n_embd), +sqrt(3)/sqrt(n_embd)]"
         )
-        assert w.std().item() == pytest.approx(1 / math.sqrt(128), rel=0.1), f"{name}: std 1/sqrt(n_embd)"
+        assert_number(
+            w.std().item(),
+            1 / math.sqrt(128),
+            rel=0.1,
+            what=f"std of {name}",
+            msg=f"{name}: std 1/sqrt(n_embd)",
+        )
 
 
 @pytest.mark.step("step4")
@@ -197,4 +216,7 @@ def test_input_projections_are_uniform_with_std_one_over_sqrt_width(gpt):
 def test_estimate_flops_matches_the_palm_count(gpt):
     kwargs = dict(sequence_len=64, vocab_size=100, n_layer=3, n_head=4, n_kv_head=2, n_embd=64)
     got = gpt.GPT(gpt.GPTConfig(**kwargs)).estimate_flops()
-    assert got == ref.GPT(ref.GPTConfig(**kwargs)).estimate_flops(), "6*(N - N_wte) + 12*L*H*head_dim*T"
+    expected = ref.GPT(ref.GPTConfig(**kwargs)).estimate_flops()
+    assert_number(
+        got, expected, rel=0, abs=0, what="estimate_flops()", msg="6*(N - N_wte) + 12*L*H*head_dim*T"
+    )

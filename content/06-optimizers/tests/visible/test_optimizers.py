@@ -3,7 +3,16 @@
 import pytest
 import torch
 
+from grading.testkit import check_tensor, finite_max
 from nanochat_ref import muon as ref_muon
+
+
+def _orthogonalized(muon, G, steps=5):
+    """The learner's Newton–Schulz result for ``G``, once it is a finite tensor of ``G``'s shape (its dtype has a
+    test of its own)."""
+    X = muon.zeropower_via_newtonschulz5(G, steps)
+    return check_tensor(X, shape=G.shape, what=f"zeropower_via_newtonschulz5(G, {steps})")
+
 
 # --- step 1: Newton–Schulz ------------------------------------------------------------------------------------
 
@@ -12,6 +21,7 @@ from nanochat_ref import muon as ref_muon
 @pytest.mark.hint("h3")
 def test_newton_schulz_returns_bf16_of_the_input_shape(muon):
     X = muon.zeropower_via_newtonschulz5(torch.randn(24, 40), 5)
+    check_tensor(X, what="zeropower_via_newtonschulz5(G, 5)", finite=False)
     assert X.dtype == torch.bfloat16, "work (and return) in bfloat16"
     assert tuple(X.shape) == (24, 40)
 
@@ -21,7 +31,7 @@ def test_newton_schulz_returns_bf16_of_the_input_shape(muon):
 @pytest.mark.parametrize("shape", [(32, 96), (96, 32)], ids=["wide", "tall"])
 def test_newton_schulz_singular_values_land_between_half_and_one_and_a_half(muon, metrics, shape):
     G = torch.randn(*shape)
-    s = torch.linalg.svdvals(muon.zeropower_via_newtonschulz5(G, 5).float())
+    s = torch.linalg.svdvals(_orthogonalized(muon, G).float())
     metrics.record(f"sv_min_{shape[0]}x{shape[1]}", float(s.min()))
     metrics.record(f"sv_max_{shape[0]}x{shape[1]}", float(s.max()))
     assert s.min() > 0.5 and s.max() < 1.5, f"singular values in [{float(s.min()):.3f}, {float(s.max()):.3f}]"
@@ -31,7 +41,7 @@ def test_newton_schulz_singular_values_land_between_half_and_one_and_a_half(muon
 @pytest.mark.hint("h2")
 def test_newton_schulz_matches_nanochat(muon):
     G = torch.randn(48, 80)
-    got = muon.zeropower_via_newtonschulz5(G, 5).float()
+    got = _orthogonalized(muon, G).float()
     expected = ref_muon.zeropower_via_newtonschulz5(G, 5).float()
     assert (got - expected).norm() / expected.norm() < 0.02, "Newton–Schulz result differs from nanochat's"
 
@@ -98,8 +108,13 @@ def test_three_muon_steps_on_tall_and_wide_matrices_match_nanochat(muon, remote_
         opt.step()
     expected = _reference_muon(params, grads, lr=0.05, momentum=0.95)
     got = read()
-    metrics.record("muon_max_abs_err", max(float((a - b).abs().max()) for a, b in zip(got, expected)))
-    for name, a, b in zip(["square", "tall (x2)", "wide"], got, expected):
+    names = ["square", "tall (x2)", "wide"]
+    errors = [
+        float((check_tensor(a, shape=b.shape, dtype=b.dtype, what=f"the {name} matrix") - b).abs().max())
+        for name, a, b in zip(names, got, expected)
+    ]
+    metrics.record("muon_max_abs_err", finite_max(errors, what="max abs error per matrix"))
+    for name, a, b in zip(names, got, expected):
         torch.testing.assert_close(a, b, atol=2e-4, rtol=0, msg=f"{name} matrix differs after 3 steps")
 
 

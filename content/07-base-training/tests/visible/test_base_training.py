@@ -6,6 +6,15 @@ import math
 import pytest
 import torch
 
+from grading.testkit import (
+    assert_number,
+    assert_numbers,
+    assert_tensor,
+    check_tensor,
+    finite_max,
+    finite_number,
+    finite_numbers,
+)
 from nanochat_ref.loss_eval import evaluate_bpb as ref_evaluate_bpb
 from nanochat_ref.scripts import base_train as ref_train
 
@@ -20,6 +29,17 @@ def _batches(seed: int, n: int = 3):
     ]
 
 
+def _max_abs_error(got: dict, expected: dict) -> float:
+    """The largest |got - expected| over every parameter, once each is a finite tensor of the right shape."""
+    missing = sorted(set(expected) - set(got))
+    assert not missing, f"the model's state dict has no {missing}"
+    errors = [
+        float((check_tensor(got[k], shape=v.shape, what=f"parameter {k}") - v).abs().max())
+        for k, v in expected.items()
+    ]
+    return finite_max(errors, what="max abs error per parameter")
+
+
 # --- step 1: bits per byte ------------------------------------------------------------------------------------
 
 
@@ -30,8 +50,14 @@ def test_evaluate_bpb_matches_nanochat(learner, twin_model, metrics):
     batches = _batches(0)
     got = learner.module("nanochat.loss_eval").evaluate_bpb(model, batches, 3, TOKEN_BYTES)
     expected = ref_evaluate_bpb(ref, batches, 3, TOKEN_BYTES)
-    metrics.record("bpb", got)
-    assert got == pytest.approx(expected, rel=1e-5), "bpb = nats / (ln 2 * bytes) over counted targets"
+    metrics.record("bpb", finite_number(got, what="evaluate_bpb(...)"))
+    assert_number(
+        got,
+        expected,
+        rel=1e-5,
+        what="evaluate_bpb(...)",
+        msg="bpb = nats / (ln 2 * bytes) over counted targets",
+    )
 
 
 @pytest.mark.step("step1")
@@ -46,7 +72,13 @@ def test_special_and_ignored_targets_count_for_nothing(learner, twin_model):
     keep = (y.view(-1) >= 0) & (TOKEN_BYTES[y.view(-1).clamp(min=0)] > 0)
     nats = losses[keep].sum().item()
     n_bytes = TOKEN_BYTES[y.view(-1)[keep]].sum().item()
-    assert got == pytest.approx(nats / (math.log(2) * n_bytes), rel=1e-5)
+    assert_number(
+        got,
+        nats / (math.log(2) * n_bytes),
+        rel=1e-5,
+        what="evaluate_bpb(...) with ignored (-1) and special (0-byte) targets",
+        msg="targets of -1 and tokens of 0 bytes count for nothing: neither their nats nor their bytes",
+    )
 
 
 @pytest.mark.step("step1")
@@ -56,7 +88,12 @@ def test_evaluate_bpb_is_infinite_when_no_byte_was_counted(learner, twin_model):
     x, y = _batches(2, 1)[0]
     y[:] = -1
     got = learner.module("nanochat.loss_eval").evaluate_bpb(model, [(x, y)], 1, TOKEN_BYTES)
-    assert got == float("inf")
+    assert_number(
+        got,
+        math.inf,
+        what="evaluate_bpb(...) with no counted byte",
+        msg="no byte counted: bpb is float('inf')",
+    )
 
 
 # --- step 2: schedules ----------------------------------------------------------------------------------------
@@ -68,7 +105,8 @@ def test_lr_multiplier_without_warmup_holds_then_warms_down_to_zero(learner):
     bt = learner.module("nanochat.scripts.base_train")
     for it in [0, 50, 79, 80, 81, 90, 99, 100]:
         got = bt.get_lr_multiplier(it, 100, 0.0, 0.2, 0.0)
-        assert got == pytest.approx(ref_train.get_lr_multiplier(it, 100, 0.0, 0.2, 0.0)), f"step {it}"
+        expected = ref_train.get_lr_multiplier(it, 100, 0.0, 0.2, 0.0)
+        assert_number(got, expected, what=f"get_lr_multiplier({it}, 100, 0.0, 0.2, 0.0)", msg=f"step {it}")
 
 
 @pytest.mark.step("step2")
@@ -77,7 +115,8 @@ def test_lr_multiplier_with_warmup_and_a_final_fraction(learner):
     bt = learner.module("nanochat.scripts.base_train")
     for it in [0, 4, 9, 10, 60, 85, 100]:
         got = bt.get_lr_multiplier(it, 100, 0.1, 0.3, 0.1)
-        assert got == pytest.approx(ref_train.get_lr_multiplier(it, 100, 0.1, 0.3, 0.1)), f"step {it}"
+        expected = ref_train.get_lr_multiplier(it, 100, 0.1, 0.3, 0.1)
+        assert_number(got, expected, what=f"get_lr_multiplier({it}, 100, 0.1, 0.3, 0.1)", msg=f"step {it}")
 
 
 @pytest.mark.step("step2")
@@ -85,7 +124,8 @@ def test_lr_multiplier_with_warmup_and_a_final_fraction(learner):
 def test_muon_momentum_ramps_from_085_to_095_over_300_steps(learner):
     bt = learner.module("nanochat.scripts.base_train")
     for it in [0, 1, 150, 299, 300, 1000]:
-        assert bt.get_muon_momentum(it) == pytest.approx(ref_train.get_muon_momentum(it)), f"step {it}"
+        got = bt.get_muon_momentum(it)
+        assert_number(got, ref_train.get_muon_momentum(it), what=f"get_muon_momentum({it})", msg=f"step {it}")
 
 
 # --- step 3: checkpoints --------------------------------------------------------------------------------------
@@ -170,11 +210,23 @@ def test_one_training_step_with_gradient_accumulation_matches_nanochat(learner, 
     (model, loss, norm, nxt, _), (ref, exp_loss, exp_norm, batches, _) = _train_step_both(
         learner, twin_model, 3, 1.0, 1.0, 0.85
     )
-    assert float(loss) == pytest.approx(float(exp_loss), rel=1e-5), "train_loss is the last micro-step's loss"
-    assert norm == pytest.approx(exp_norm, rel=1e-4), "grad norm (before clipping) differs"
+    assert_tensor(
+        loss,
+        exp_loss,
+        rtol=1e-5,
+        atol=0,
+        what="train_loss (the first value train_step returns)",
+        msg="train_loss is the last micro-step's loss, detached: a 0-d tensor",
+    )
+    assert_number(
+        norm,
+        exp_norm,
+        rel=1e-4,
+        what="grad_norm (the second value train_step returns)",
+        msg="grad norm (before clipping) differs",
+    )
     assert torch.equal(nxt[0], batches[-1][0]), "return the batch fetched after the last micro-step"
-    got = model.state_dict()
-    err = max(float((got[k] - v).abs().max()) for k, v in ref.state_dict().items())
+    err = _max_abs_error(model.state_dict(), ref.state_dict())
     metrics.record("param_max_abs_err", err)
     assert err < 1e-4, "parameters after the step differ from nanochat's"
 
@@ -187,8 +239,16 @@ def test_training_step_sets_lrs_from_initial_lr_and_the_muon_momentum(learner, t
     )
     for opt, ref_opt in zip(opts, ref_opts):
         for group, ref_group in zip(learner.value(opt.param_groups), ref_opt.param_groups):
-            assert group["lr"] == pytest.approx(ref_group["lr"]), "lr = initial_lr * multiplier"
-    assert all(g["momentum"] == 0.9 for g in learner.value(opts[1].param_groups)), "set the Muon momentum"
+            assert_number(
+                group["lr"],
+                ref_group["lr"],
+                what="lr of an optimizer group",
+                msg="lr = initial_lr * multiplier",
+            )
+    for group in learner.value(opts[1].param_groups):
+        assert_number(
+            group["momentum"], 0.9, rel=0, abs=0, what="momentum of a Muon group", msg="set the Muon momentum"
+        )
 
 
 @pytest.mark.step("step4")
@@ -199,10 +259,16 @@ def test_tiny_base_training_run_lowers_val_bpb_like_nanochat(learner, learner_en
              "--core_metric_every=-1", "--sample_every=-1", "--num_threads=1"]  # fmt: skip
     got = learner.module("nanochat.scripts.base_train").main(flags)
     expected = ref_train.main(flags)
-    history = [b for _, b in got["val_bpb_history"]]
+    history = finite_numbers([b for _, b in got["val_bpb_history"]], what="val bpb history")
     metrics.series("val_bpb", history)
     assert history[-1] < history[0] - 0.2, f"val bpb should drop: {history}"
-    assert history == pytest.approx([b for _, b in expected["val_bpb_history"]], rel=1e-3)
+    assert_numbers(
+        history,
+        [b for _, b in expected["val_bpb_history"]],
+        rel=1e-3,
+        what="val bpb history",
+        msg="the tiny run must evaluate at the same steps and reach the same val bpb as nanochat's",
+    )
     os_mod = learner.module("os")
     names = os_mod.listdir(f"{os_mod.environ.get('NANOCHAT_BASE_DIR')}/base_checkpoints/d2")
     assert "model_000012.pt" in names and "meta_000012.json" in names, "the last step saves a checkpoint"

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from grading.engine.errors import LearnerError
+from grading.testkit import assert_number
 from nanochat_ref.scripts import mid_train as ref
 from nanochat_ref.tasks.arc import ARC
 from nanochat_ref.tasks.common import TaskMixture, TaskSequence, render_mc
@@ -172,7 +173,7 @@ def test_generator_strides_over_the_dataset_by_rank(mid, tok, lnext, learner, ju
 @pytest.mark.parametrize("progress", [0.0, 0.5, 0.7999, 0.8, 0.85, 0.95, 0.999, 1.0])
 def test_lr_multiplier_matches_the_reference(mid, progress):
     got = mid.get_lr_multiplier(progress)
-    assert got == pytest.approx(ref.get_lr_multiplier(progress), abs=1e-9), f"lr multiplier at {progress}"
+    assert_number(got, ref.get_lr_multiplier(progress), abs=1e-9, what=f"get_lr_multiplier({progress})")
 
 
 @pytest.mark.step("step4")
@@ -194,7 +195,7 @@ def test_state_progress_and_last_step_follow_the_reference(
         assert got["last_step"] == ref_state["last_step"], (
             f"last_step after window {step}: expected {ref_state}"
         )
-        assert got["progress"] == pytest.approx(ref_state["progress"]), f"progress after window {step}"
+        assert_number(got["progress"], ref_state["progress"], what=f"state['progress'] after window {step}")
 
 
 @pytest.mark.step("step4")
@@ -204,6 +205,6 @@ def test_last_step_is_set_once_the_cursor_wraps(mid, tok, lnext, lstate, learner
     gen = mid.mid_data_generator(md.CONVERSATIONS, tok, 4, 64, "cpu", state=state)
     lnext(gen)  # 257 tokens cover every conversation of this small dataset at least once
     got = learner.value(state.data)
-    assert got["last_step"] is True and got["progress"] == pytest.approx(1.0), (
-        f"after reading the whole dataset once, last_step must be True and progress 1.0: {got}"
-    )
+    message = f"after reading the whole dataset once, last_step must be True and progress 1.0: {got}"
+    assert got["last_step"] is True, message
+    assert_number(got["progress"], 1.0, what="state['progress']", msg=message)

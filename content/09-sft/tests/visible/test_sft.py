@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from grading.testkit import assert_numbers
 from nanochat_ref.scripts import chat_sft as ref
 
 PAD = 7
@@ -107,7 +108,12 @@ def test_set_lr_scales_the_initial_lr_of_every_group(sft, learner):
     )
     sft.set_lr([opt], 0.5)
     lrs = [g["lr"] for g in learner.value(opt.param_groups)]
-    assert lrs == pytest.approx([0.01, 0.002]), f"lr must be initial_lr * lrm in every group, got {lrs}"
+    assert_numbers(
+        lrs,
+        [0.01, 0.002],
+        what="lrs",
+        msg=f"lr must be initial_lr * lrm in every group, got {lrs}",
+    )
 
 
 @pytest.mark.step("step3")
@@ -120,6 +126,9 @@ def test_set_lr_updates_every_optimizer(sft, learner):
     ]
     sft.set_lr(opts, 0.25)
     lrs = [learner.value(o.param_groups)[0]["lr"] for o in opts]
-    assert lrs == pytest.approx([0.05, 0.005]), (
-        f"lr must be set in every optimizer (AdamW and Muon), got {lrs}"
+    assert_numbers(
+        lrs,
+        [0.05, 0.005],
+        what="lrs",
+        msg=f"lr must be set in every optimizer (AdamW and Muon), got {lrs}",
     )

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from grading.testkit import assert_number, assert_tensor
 from nanochat_ref.scripts import chat_rl as ref
 
 PAD = 3
@@ -14,9 +15,11 @@ PAD = 3
 @pytest.mark.hint("h2")
 def test_advantages_are_rewards_minus_their_mean(rl):
     adv = rl.compute_advantages(torch.tensor([1.0, 0.0, 0.0, 1.0]))
-    assert torch.is_tensor(adv), f"compute_advantages must return a tensor, got {adv!r}"
-    torch.testing.assert_close(
-        adv, torch.tensor([0.5, -0.5, -0.5, 0.5]), msg="advantage must be r - mean(r): [0.5, -0.5, -0.5, 0.5]"
+    assert_tensor(
+        adv,
+        torch.tensor([0.5, -0.5, -0.5, 0.5]),
+        what="compute_advantages([1, 0, 0, 1])",
+        msg="advantage must be r - mean(r): [0.5, -0.5, -0.5, 0.5]",
     )
 
 
@@ -24,9 +27,10 @@ def test_advantages_are_rewards_minus_their_mean(rl):
 @pytest.mark.hint("h2")
 def test_advantages_are_not_divided_by_the_std(rl):
     adv = rl.compute_advantages(torch.tensor([1.0, 0.0, 0.0, 0.0]))
-    torch.testing.assert_close(
+    assert_tensor(
         adv,
         torch.tensor([0.75, -0.25, -0.25, -0.25]),
+        what="compute_advantages([1, 0, 0, 0])",
         msg="advantage must be r - mean(r) with no division by the standard deviation",
     )
 
@@ -78,8 +82,12 @@ def test_policy_gradient_loss_matches_the_reference(rl, model, judge_model):
     adv = torch.tensor([0.5, -0.5])
     loss = rl.policy_gradient_loss(model, inputs, targets, adv, 1, 1)
     expected = ref.policy_gradient_loss(judge_model, inputs, targets, adv, 1, 1)
-    assert torch.is_tensor(loss) and loss.numel() == 1, f"the loss must be a scalar tensor, got {loss!r}"
-    torch.testing.assert_close(loss.detach(), expected.detach(), msg="the policy-gradient loss differs")
+    assert_tensor(
+        loss,
+        expected.detach(),
+        what="policy_gradient_loss(...)",
+        msg="the loss is a 0-d tensor: -sum(logp * advantage) / num_valid_tokens, like the reference's",
+    )
 
 
 @pytest.mark.step("step2")
@@ -87,7 +95,14 @@ def test_policy_gradient_loss_matches_the_reference(rl, model, judge_model):
 def test_policy_gradient_loss_is_zero_with_zero_advantages(rl, model):
     inputs, targets = ref.rollout_batch([[1, 5, 9, 11], [1, 5, 7, 2]], [[0, 1, 1, 1], [0, 1, 1, 1]], PAD)
     loss = rl.policy_gradient_loss(model, inputs, targets, torch.zeros(2), 1, 1)
-    assert float(loss) == pytest.approx(0.0, abs=1e-7), f"zero advantages must give loss 0, got {float(loss)}"
+    assert_tensor(
+        loss,
+        torch.tensor(0.0),
+        rtol=0,
+        atol=1e-7,
+        what="policy_gradient_loss(...) with zero advantages",
+        msg="zero advantages must give loss 0 (a 0-d tensor)",
+    )
 
 
 # --- step 3: pass_at_k -----------------------------------------------------------------------------------------
@@ -102,11 +117,11 @@ def _records(*rows: str) -> list[dict]:
 @pytest.mark.hint("h7")
 def test_pass_at_1_counts_only_the_first_sample(rl):
     value = rl.pass_at_k(_records("10", "01", "00", "11"), 1)
-    assert value == pytest.approx(0.5), f"pass@1 of [10, 01, 00, 11] is 2/4, got {value}"
+    assert_number(value, 0.5, what="pass_at_k(records, 1)", msg="pass@1 of [10, 01, 00, 11] is 2/4")
 
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
 def test_pass_at_k_counts_a_record_if_any_of_its_first_k_is_correct(rl):
     value = rl.pass_at_k(_records("10", "01", "00", "11"), 2)
-    assert value == pytest.approx(0.75), f"pass@2 of [10, 01, 00, 11] is 3/4, got {value}"
+    assert_number(value, 0.75, what="pass_at_k(records, 2)", msg="pass@2 of [10, 01, 00, 11] is 3/4")

@@ -2,6 +2,7 @@
 
 import pytest
 
+from grading.testkit import assert_number
 from nanochat_ref.engine import use_calculator
 
 # --- step 1 ---------------------------------------------------------------------------------------------------
@@ -20,7 +21,11 @@ from nanochat_ref.engine import use_calculator
 )  # fmt: skip
 def test_the_calculator_matches_the_reference(learner, expr):
     got = learner.module("nanochat.engine").use_calculator(expr)
-    assert got == use_calculator(expr)
+    expected = use_calculator(expr)
+    if expected is None:
+        assert got is None, f"use_calculator({expr!r}) must refuse: None"
+    else:
+        assert_number(got, expected, rel=0, abs=0, what=f"use_calculator({expr!r})")
 
 
 # --- step 2 ---------------------------------------------------------------------------------------------------

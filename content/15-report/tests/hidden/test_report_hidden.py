@@ -2,6 +2,7 @@
 
 import pytest
 
+from grading.testkit import assert_numbers
 from nanochat_ref import report as ref
 
 # --- step 1 ---------------------------------------------------------------------------------------------------
@@ -136,14 +137,16 @@ def _gpus(names: list[str]) -> dict:
 def test_estimate_cost_matches_the_reference(rpt, names, hours):
     got = rpt.estimate_cost(_gpus(names), hours)
     expected = ref.estimate_cost(_gpus(names), hours)
-    assert got == pytest.approx(expected), f"hourly rate / estimated_total for {names} x {hours} h"
+    assert_numbers(
+        got, expected, what="estimate_cost(...)", msg=f"hourly rate / estimated_total for {names} x {hours} h"
+    )
 
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
 def test_estimate_cost_without_gpu_names_uses_the_default_rate(rpt):
     info = {"available": True, "count": 2, "names": [], "memory_gb": []}
-    assert rpt.estimate_cost(info, 3.0) == pytest.approx(ref.estimate_cost(info, 3.0))
+    assert_numbers(rpt.estimate_cost(info, 3.0), ref.estimate_cost(info, 3.0), what="estimate_cost(...)")
 
 
 @pytest.mark.step("step3")

@@ -1,0 +1,81 @@
+"""Figures for the handouts, generated from the reference code: ``python -m scripts.figures --out var/figures``.
+
+Design choices:
+- Every figure is computed by running ``nanochat_ref`` (a mask read off the attention layer, the Newton–Schulz map
+  of the optimiser, the schedule of the training script), so a figure cannot disagree with the code the learner is
+  compared with. Generators import torch, so they live here, in build tooling, and never in the web process: the
+  content sync reads what they wrote (``modules/figures.py``) and runs this package as a subprocess when the
+  figures are missing or stale. They are not in ``nanochat_ref`` either, which mirrors nanochat's own files.
+- A figure is an SVG written by hand (``svg.py``, no dependency) or a plot spec for the page's Plotly adapter
+  (``labplatform/schemas/guide-plot.schema.json``), one file per guide language, under
+  ``<out>/<slug>/<name>.<lang>.svg|json``, plus ``<out>/manifest.json`` listing every figure with the SHA-256 of the
+  files it was computed from (this package and the reference files it names).
+- Deterministic: no timestamps, rounded numbers, sorted keys; generating twice writes byte-identical files
+  (``tests/content/test_handouts.py``). Files are replaced atomically, the manifest last.
+
+Adding a figure (docs/authoring.md, "Handouts"): write ``make(lang) -> str`` in a module here, add a
+:class:`FigureSpec` to :data:`FIGURES` with the reference files it reads, and cite it in the guide as
+``![caption](figure:<name>)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from modules.figures import Figure, atomic_write, manifest_write, sha256_file
+from scripts.figures.attention import causal_mask
+from scripts.figures.lr_schedule import lr_schedule
+from scripts.figures.newton_schulz import newton_schulz
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+LANGS = ("en", "zh")
+SUFFIX = {"svg": "svg", "plot": "json"}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    slug: str  # the module whose guide shows it
+    name: str  # cited as figure:<name> there, figure:<slug>/<name> elsewhere
+    kind: str  # svg | plot
+    make: Callable[[str], str]  # language -> the file's text
+    inputs: tuple[str, ...]  # repository files it is computed from, besides this package
+
+    @property
+    def key(self) -> str:
+        return f"{self.slug}/{self.name}"
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
+    FigureSpec("06-optimizers", "newton-schulz", "svg", newton_schulz, ("nanochat_ref/muon.py",)),
+    FigureSpec(
+        "07-base-training",
+        "lr-schedule",
+        "plot",
+        lr_schedule,
+        ("nanochat_ref/scripts/base_train.py", "nanochat_ref/gpt.py"),
+    ),
+)
+
+
+def _inputs(spec: FigureSpec) -> dict[str, str]:
+    package = sorted(p.relative_to(REPO_ROOT).as_posix() for p in PACKAGE_DIR.glob("*.py"))
+    return {rel: sha256_file(REPO_ROOT / rel) for rel in sorted({*package, *spec.inputs})}
+
+
+def generate(out: Path, specs: Iterable[FigureSpec] = FIGURES) -> dict[str, Figure]:
+    """Write every figure of ``specs`` and the manifest under ``out``; returns the manifest's figures."""
+    out = Path(out)
+    figures = {}
+    for spec in specs:
+        files = {}
+        for lang in LANGS:
+            rel = f"{spec.slug}/{spec.name}.{lang}.{SUFFIX[spec.kind]}"
+            atomic_write(out / rel, spec.make(lang))
+            files[lang] = rel
+        figures[spec.key] = Figure(key=spec.key, kind=spec.kind, files=files, inputs=_inputs(spec))
+    manifest_write(out, figures)
+    return figures
