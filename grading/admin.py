@@ -50,8 +50,8 @@ class ResultInline(ResultJson, admin.StackedInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "module", "status", "verdict", "score", "runs", "created_at")
-    list_filter = ("status", "module", "result__status")
+    list_display = ("id", "user", "module", "lane", "status", "verdict", "score", "runs", "created_at")
+    list_filter = ("status", "lane", "module", "result__status")
     search_fields = ("user__username", "module__slug")
     list_select_related = ("user", "module", "result")
     readonly_fields = (
@@ -59,6 +59,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         "module",
         "files",
         "status",
+        "lane",
+        "superseded_by",
+        "claim",
         "content_hash",
         "runs",
         "created_at",

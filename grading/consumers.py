@@ -3,8 +3,11 @@
 Protocol (JSON text frames):
 - server -> client ``{"type": "grading.event", "submission_id": int, "event": {engine event}}`` for every event of
   every submission of this learner (group ``grading.user.<id>``), as it happens.
+- server -> client ``{"type": "grading.queue", "submission_id", "status", "queue", "superseded_by"}`` whenever a
+  waiting run's place in its lane changes, or it is superseded (``grading.events.queue_frame``).
 - client -> server ``{"type": "subscribe", "submission_id": int}``: the server answers
-  ``{"type": "subscribed", "submission_id", "status"}`` and then replays the stored events of that submission as
+  ``{"type": "subscribed", "submission_id", "status"}``, then, for a run that waits or was superseded, one
+  ``grading.queue`` frame with where it stands, and then replays the stored events of that submission as
   ``grading.event`` frames (clients de-duplicate by ``event.seq``). Foreign or unknown ids get an error frame.
 - client -> server ``{"type": "ping"}`` -> ``{"type": "pong"}``.
 - anything else (binary frames, invalid or over-deep JSON, unknown types, bad ids) -> ``{"type": "error", "message": ...}``;
@@ -81,24 +84,44 @@ class GradingConsumer(AsyncJsonWebsocketConsumer):
         if found is None:
             await self._error("no such submission")
             return
-        status, stored = found
+        status, queue, stored = found
         await self.send_json({"type": "subscribed", "submission_id": submission_id, "status": status})
+        if queue is not None:
+            await self.send_json(queue)
         for event in stored:
             await self.send_json(events.frame(submission_id=submission_id, event=event))
 
     @database_sync_to_async
-    def _subscribe(self, submission_id: int) -> tuple[str, list[dict[str, Any]]] | None:
+    def _subscribe(
+        self, submission_id: int
+    ) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]]] | None:
         submission = Submission.objects.filter(pk=submission_id).first()
         if submission is None:
             return None
         if not selectors.access_submission_subscribe(user=self.scope["user"], submission=submission):
             return None
-        return submission.status, selectors.submission_events(submission=submission)
+        queue = None
+        if submission.status in (Submission.Status.QUEUED, Submission.Status.SUPERSEDED):
+            info = None
+            if submission.status == Submission.Status.QUEUED:
+                snapshot = selectors.lane_snapshot(lane=submission.lane)
+                info = selectors.queue_info(snapshot=snapshot, submission_id=submission.pk)
+            queue = events.queue_frame(
+                submission_id=submission.pk,
+                status=submission.status,
+                queue=info,
+                superseded_by=submission.superseded_by_id,
+            )
+        return submission.status, queue, selectors.submission_events(submission=submission)
 
     async def grading_event(self, message: dict[str, Any]) -> None:
         """A group message from ``grading.events.push``: forward it as a frame."""
         event = selectors.learner_view_of_event(message.get("event") or {})
         await self.send_json(events.frame(submission_id=message["submission_id"], event=event))
+
+    async def grading_queue(self, message: dict[str, Any]) -> None:
+        """A group message from ``grading.events.push_queue``: it is the frame."""
+        await self.send_json(message)
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})

@@ -2,7 +2,9 @@
 
 Design choices:
 - One group per learner, not per submission: a learner's open pages all hear about all of their submissions, and
-  nobody else's. Frames: ``{"type": "grading.event", "submission_id": int, "event": {engine event}}``.
+  nobody else's. Frames: ``{"type": "grading.event", "submission_id": int, "event": {engine event}}``, and while
+  a run waits ``{"type": "grading.queue", "submission_id", "status", "queue": {...} | null, "superseded_by"}``
+  whenever its place in the queue changes (``queue_frame``; not stored: the submission detail says the same).
 - Pushing is best effort (events are stored for replay first); a failed push is logged, never raised.
 - Embedded mode uses the in-memory channel layer, whose queues belong to the web server's event loop. The grading
   thread therefore hands its sends to that loop (registered by the consumer when a socket connects) instead of
@@ -33,6 +35,20 @@ def frame(*, submission_id: int, event: dict[str, Any]) -> dict[str, Any]:
     return {"type": "grading.event", "submission_id": submission_id, "event": event}
 
 
+def queue_frame(
+    *, submission_id: int, status: str, queue: dict[str, Any] | None, superseded_by: int | None
+) -> dict[str, Any]:
+    """Where a run stands in its lane (``ws-frame.schema.json#/$defs/queue``): ``queue`` while it waits
+    (``grading.selectors.queue_info``), ``superseded_by`` once a newer run replaced it."""
+    return {
+        "type": "grading.queue",
+        "submission_id": submission_id,
+        "status": status,
+        "queue": queue,
+        "superseded_by": superseded_by,
+    }
+
+
 def register_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Remember the event loop that serves websockets (called by the consumer on connect)."""
     global _server_loop
@@ -42,11 +58,24 @@ def register_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 def push(*, user_id: int, submission_id: int, event: dict[str, Any]) -> None:
     """Send one event to the learner's group; never raises."""
+    _send(user_id, frame(submission_id=submission_id, event=event), submission_id)
+
+
+def push_queue(
+    *, user_id: int, submission_id: int, status: str, queue: dict[str, Any] | None, superseded_by: int | None
+) -> None:
+    """Send a run's place in its queue to the learner's group; never raises."""
+    message = queue_frame(
+        submission_id=submission_id, status=status, queue=queue, superseded_by=superseded_by
+    )
+    _send(user_id, message, submission_id)
+
+
+def _send(user_id: int, message: dict[str, Any], submission_id: int) -> None:
     try:
         layer = get_channel_layer()
         if layer is None:
             return
-        message = frame(submission_id=submission_id, event=event)
         loop = _server_loop
         if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
             try:

@@ -10,17 +10,24 @@ Design choices:
 - Feedback rules (``feedback.yaml``) are matched against the verdict here and returned as ``advice``.
 - The verdict event carries what the module page shows after a run (advice, the attempt, progress, the modules
   it opened, the next module), so a page follows a run over the websocket alone.
+- Why a run waits (``queue_info``) is read from the lane as the scheduler sees it (``lane_snapshot``: the queued
+  rows in ``grading.queues.fair_order``, who has runs going), so the position shown is the order runs are taken.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Max
 
 from grading.engine.redact import clean_tree, coarse_duration, coarse_time, learner_usage
 from grading.models import Result, Submission, SubmissionEvent
+from grading.queues import Waiting, fair_order
 from modules.models import CarryForward, Module, Progress
 from modules.selectors import (
     PASSED_STATUSES,
@@ -73,7 +80,8 @@ def _result_summary(result: Result | None) -> dict[str, Any] | None:
 
 
 def submission_summary(submission: Submission) -> dict[str, Any]:
-    """One attempt in lists: {id, status, created_at, finished_at, result {status, outcome, score, max_score}|null}."""
+    """One attempt in lists: {id, status, created_at, finished_at, result {status, outcome, score, max_score}|null,
+    superseded_by (the id of the run that replaced it while it waited)|null, url}."""
     result = getattr(submission, "result", None) if submission.status == Submission.Status.DONE else None
     return {
         "id": submission.pk,
@@ -81,7 +89,80 @@ def submission_summary(submission: Submission) -> dict[str, Any]:
         "created_at": submission.created_at.isoformat(),
         "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
         "result": _result_summary(result),
+        "superseded_by": submission.superseded_by_id,
         "url": f"/api/submissions/{submission.pk}/",
+    }
+
+
+# --- the queue ----------------------------------------------------------------------------------------------------
+@dataclass
+class LaneSnapshot:
+    """A lane as the scheduler sees it: its queued runs in the order they will be taken, and who has runs going."""
+
+    lane: str
+    order: list[Waiting[int]]
+    #: user id -> their running submissions in the lane
+    running: Counter[int] = field(default_factory=Counter)
+    #: queued submission id -> module id
+    modules: dict[int, int] = field(default_factory=dict)
+
+
+def lane_snapshot(*, lane: str) -> LaneSnapshot:
+    """The lane's queued runs in ``fair_order`` and its running runs per learner (3 queries)."""
+    queued = list(
+        Submission.objects.filter(lane=lane, status=Submission.Status.QUEUED).values_list(
+            "pk", "user_id", "module_id", "created_at"
+        )
+    )
+    users = {user_id for _, user_id, _, _ in queued}
+    last_served = dict(
+        Submission.objects.filter(lane=lane, user_id__in=users, started_at__isnull=False)
+        .values("user_id")
+        .annotate(last=Max("started_at"))
+        .values_list("user_id", "last")
+    )
+    running = Counter(
+        Submission.objects.filter(lane=lane, user_id__in=users, status=Submission.Status.RUNNING).values_list(
+            "user_id", flat=True
+        )
+    )
+    waiting = [Waiting(id=pk, learner=user_id, created_at=created) for pk, user_id, _, created in queued]
+    return LaneSnapshot(
+        lane=lane,
+        order=fair_order(waiting, last_served),
+        running=running,
+        modules={pk: module_id for pk, _, module_id, _ in queued},
+    )
+
+
+def queue_info(*, snapshot: LaneSnapshot, submission_id: int) -> dict[str, Any] | None:
+    """Why a queued run waits (``common.schema.json#/$defs/queue_info``); None when it is not waiting in the lane.
+
+    ``position``: 1 + the runs the scheduler takes before it; ``learners_ahead``: other learners with a run before
+    it; ``waiting_for_own``: the learner has an earlier run going or waiting before it in this lane;
+    ``next_run_replaces``: the learner is at the cap (``LAB_QUEUE_MAX_PER_LEARNER`` runs queued or running in the
+    lane) and this is the run their next submission of the module would replace.
+    """
+    index = next((i for i, run in enumerate(snapshot.order) if run.id == submission_id), None)
+    if index is None:
+        return None
+    me = snapshot.order[index].learner
+    ahead = snapshot.order[:index]
+    own_queued = [run for run in snapshot.order if run.learner == me]
+    cap = int(settings.LAB_QUEUE_MAX_PER_LEARNER)
+    module_id = snapshot.modules.get(submission_id)
+    oldest_of_module = min(
+        (run for run in own_queued if snapshot.modules.get(run.id) == module_id),
+        key=lambda run: (run.created_at, run.id),
+    )
+    return {
+        "lane": snapshot.lane,
+        "position": index + 1,
+        "learners_ahead": len({run.learner for run in ahead if run.learner != me}),
+        "waiting_for_own": snapshot.running[me] > 0 or any(run.learner == me for run in ahead),
+        "next_run_replaces": snapshot.running[me] + len(own_queued) >= cap
+        and oldest_of_module.id == submission_id,
+        "cap": cap,
     }
 
 
@@ -167,7 +248,7 @@ def verdict_event(
 
 
 def submission_detail(*, submission: Submission, lang: str, for_instructor: bool = False) -> dict[str, Any]:
-    """Files, the result (or null) and the events so far of the latest run."""
+    """Files, the result (or null), the events so far of the latest run, and while it waits why (``queue``)."""
     result_row = getattr(submission, "result", None) if submission.status == Submission.Status.DONE else None
     stored = list(
         SubmissionEvent.objects.filter(submission=submission, run__gte=max(submission.runs, 1))
@@ -180,10 +261,15 @@ def submission_detail(*, submission: Submission, lang: str, for_instructor: bool
     else:
         stored = [learner_view_of_event(e) for e in stored]
         result = learner_view_of_result(result) if result else None
+    queue = None
+    if submission.status == Submission.Status.QUEUED:
+        queue = queue_info(snapshot=lane_snapshot(lane=submission.lane), submission_id=submission.pk)
     return {
         "id": submission.pk,
         "module": submission.module.slug,
         "status": submission.status,
+        "queue": queue,
+        "superseded_by": submission.superseded_by_id,
         "created_at": submission.created_at.isoformat(),
         "started_at": submission.started_at.isoformat() if submission.started_at else None,
         "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,

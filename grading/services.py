@@ -4,8 +4,24 @@ Design choices:
 - ``submission_create`` validates (module unlocked, only the module's editable files, text only, size cap, rate
   limit), writes the row and enqueues grading (``grading.queues``) with ``transaction.on_commit`` — a worker never
   sees an uncommitted id, and a rolled-back request enqueues nothing.
-- ``submission_start`` is the worker's door: a submission already done is skipped (a redelivered job after a
-  worker died), otherwise its run counter goes up and the events of an interrupted run are dropped.
+- Per-learner cap per lane (``LAB_QUEUE_MAX_PER_LEARNER`` runs queued or running): a submission past it replaces
+  the learner's oldest still-queued run of the same module, which becomes ``superseded`` — terminal, never run,
+  no Result and no verdict, ``superseded_by`` the new run; it stays in the attempts (and in ``Progress.attempts``,
+  which counts what the learner submitted) so the history reads "replaced by attempt #N". When none of their runs
+  of this module is waiting (the others are running, or wait for other modules), the submission is refused with
+  429 ``queue_full`` rather than drop a run of another module. The learner's row is locked while this is decided,
+  so two tabs cannot both slip under the cap.
+- ``submission_claim`` is the grader's door (both modes): the next queued run of a lane in
+  ``grading.queues.fair_order``, taken with a conditional update (``queued`` -> ``running``) that only one
+  claimer can win — a loser tries the next run, and reads the lane again when all it saw were taken, so a worker
+  never comes back empty while a run waits. ``token`` (the Celery message id) is stored as the run's ``claim``;
+  ``submission_resume`` finds it again when the broker redelivers that message after its worker died, so the
+  interrupted run is graded again (run 2) instead of waiting forever in ``running``.
+- ``submission_start`` starts one given submission: a submission already done or superseded is skipped (a
+  redelivered job after a worker died), otherwise its run counter goes up and the events of an interrupted run are
+  dropped; ``submissions_recover`` puts runs a stopped embedded process left ``running`` back in the queue.
+- Every change of a lane's queue (a submission, a supersede, a claim) pushes, after commit, each waiting learner's
+  new ``queue`` info to their sockets (``events.push_queue``), so the page says why a run waits as it moves up.
 - ``verdict_record`` is idempotent: it locks the submission row, and if a Result exists it returns it untouched.
   The one-to-one Result table makes a second verdict impossible even for racing workers. Progress and unlocks
   (modules services) are updated in the same transaction, then the verdict event is built from them
@@ -36,6 +52,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,6 +69,14 @@ from modules.spec import SubmissionError
 
 log = logging.getLogger(__name__)
 
+#: What counts against the per-learner cap of a lane.
+QUEUE_STATUSES = (Submission.Status.QUEUED, Submission.Status.RUNNING)
+
+
+class QueueFull(ServiceError):
+    http_status = 429
+    code = "queue_full"
+
 
 # --- submissions --------------------------------------------------------------------------------------------------
 def submission_create(*, user: User, module: Module, files: Any) -> Submission:
@@ -64,6 +89,7 @@ def submission_create(*, user: User, module: Module, files: Any) -> Submission:
         entry["path"]: files.get(entry["path"], starters.get(entry["path"], ""))
         for entry in module.metadata.get("files", [])
     }
+    lane = module_selectors.module_spec_of(module=module).lane
     since = timezone.now() - timedelta(seconds=60)
     with transaction.atomic():
         recent = Submission.objects.filter(user=user, created_at__gte=since).count()
@@ -72,21 +98,143 @@ def submission_create(*, user: User, module: Module, files: Any) -> Submission:
                 _("at most %(n)d submissions a minute; try again shortly")
                 % {"n": settings.LAB_SUBMISSIONS_PER_MINUTE}
             )
+        # one learner's submissions one at a time: two tabs must not both count themselves under the cap
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        replaced = _make_room(user=user, module=module, lane=lane)
         submission = Submission.objects.create(
             user=user,
             module=module,
             files=complete,
             status=Submission.Status.QUEUED,
+            lane=lane,
             content_hash=module.content_hash,
             created_at=timezone.now(),
         )
+        superseded = None
+        if replaced is not None:
+            Submission.objects.filter(pk=replaced).update(superseded_by=submission)
+            superseded = (replaced, submission.pk)
         module_services.progress_record_attempt(user=user, module=module)
         transaction.on_commit(partial(queues.enqueue, submission.pk))
+        transaction.on_commit(partial(_lane_changed, lane=lane, user_id=user.pk, superseded=superseded))
     return submission
 
 
+def _make_room(*, user: User, module: Module, lane: str) -> int | None:
+    """Under the cap: nothing to do (None). At it: supersede the learner's oldest queued run of ``module`` and
+    return its id, or refuse (``QueueFull``) when none of theirs waits. Called with the learner's row locked, so
+    only workers race with it, and they only ever take queued runs: a run taken meanwhile is counted again."""
+    cap = settings.LAB_QUEUE_MAX_PER_LEARNER
+    while True:
+        outstanding = list(
+            Submission.objects.filter(user=user, lane=lane, status__in=QUEUE_STATUSES)
+            .order_by("created_at", "id")
+            .values_list("pk", "module_id", "status")
+        )
+        if len(outstanding) < cap:
+            return None
+        waiting = [
+            pk
+            for pk, module_id, status in outstanding
+            if status == Submission.Status.QUEUED and module_id == module.pk
+        ]
+        if not waiting:
+            raise _queue_full(runs=len(outstanding), lane=lane)
+        taken = Submission.objects.filter(pk=waiting[0], status=Submission.Status.QUEUED).update(
+            status=Submission.Status.SUPERSEDED, finished_at=timezone.now()
+        )
+        if taken:
+            return waiting[0]
+
+
+def _queue_full(*, runs: int, lane: str) -> QueueFull:
+    message = _("%(n)d of your runs are waiting or being graded (%(lane)s queue); wait for one to finish")
+    return QueueFull(message % {"n": runs, "lane": lane})
+
+
+def _lane_changed(
+    *, lane: str, user_id: int | None = None, superseded: tuple[int, int] | None = None
+) -> None:
+    """After commit: tell every learner waiting in ``lane`` where their runs stand now, and ``user_id`` that
+    ``superseded`` = (old run, new run) was replaced. Best effort, like every push."""
+    try:
+        if superseded is not None and user_id is not None:
+            old, new = superseded
+            events.push_queue(
+                user_id=user_id, submission_id=old, status="superseded", queue=None, superseded_by=new
+            )
+        snapshot = selectors.lane_snapshot(lane=lane)
+        for run in snapshot.order:
+            events.push_queue(
+                user_id=run.learner,
+                submission_id=run.id,
+                status="queued",
+                queue=selectors.queue_info(snapshot=snapshot, submission_id=run.id),
+                superseded_by=None,
+            )
+    except Exception:  # a lost push must never fail a submission or a claim; the page can read the detail
+        log.warning("could not push the %s queue", lane, exc_info=True)
+
+
+def submission_claim(*, lane: str, token: str = "") -> Submission | None:
+    """Start the next queued run of ``lane`` (round-robin between learners); None when none waits.
+
+    ``token`` identifies who claims (the Celery message id; empty for the embedded worker): ``submission_resume``
+    finds the run by it after a redelivery.
+    """
+    while True:
+        order = selectors.lane_snapshot(lane=lane).order
+        if not order:
+            return None
+        for run in order:
+            submission = _claim_one(submission_id=run.id, token=token)
+            if submission is not None:
+                transaction.on_commit(partial(_lane_changed, lane=lane))
+                return submission
+
+
+def _claim_one(*, submission_id: int, token: str) -> Submission | None:
+    with transaction.atomic():
+        taken = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
+            status=Submission.Status.RUNNING, runs=F("runs") + 1, started_at=timezone.now(), claim=token
+        )
+        if not taken:
+            return None
+        submission = Submission.objects.select_related("module").get(pk=submission_id)
+        SubmissionEvent.objects.filter(submission=submission, run__lt=submission.runs).delete()
+    return submission
+
+
+def submission_resume(*, token: str) -> Submission | None:
+    """The run that the message ``token`` claimed and that never finished (its worker died), started again."""
+    if not token:
+        return None
+    interrupted = (
+        Submission.objects.filter(claim=token, status=Submission.Status.RUNNING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if interrupted is None:
+        return None
+    return submission_start(submission_id=interrupted)
+
+
+def submissions_recover() -> int:
+    """Put the runs a stopped process left ``running`` back in their lanes (embedded mode, at start); a run that
+    has already started ``LAB_GRADING_MAX_RUNS`` times gets its platform-error verdict instead. Returns how many
+    runs wait in the queue now."""
+    for submission_id in Submission.objects.filter(
+        status=Submission.Status.RUNNING, runs__gte=settings.LAB_GRADING_MAX_RUNS
+    ).values_list("pk", flat=True):
+        submission_start(submission_id=submission_id)  # records the platform-error verdict
+    Submission.objects.filter(status=Submission.Status.RUNNING).update(
+        status=Submission.Status.QUEUED, claim=""
+    )
+    return Submission.objects.filter(status=Submission.Status.QUEUED).count()
+
+
 def submission_start(*, submission_id: int) -> Submission | None:
-    """Mark a submission running for a new run; None when it is missing or already has its verdict.
+    """Mark a submission running for a new run; None when it is missing, has its verdict or was superseded.
 
     A job that keeps killing its workers (it has already started ``LAB_GRADING_MAX_RUNS`` times) is not run again:
     it gets a platform-error verdict instead, so a poison job cannot circle through the workers forever.
@@ -98,7 +246,7 @@ def submission_start(*, submission_id: int) -> Submission | None:
             .select_related("module")
             .first()
         )
-        if submission is None or submission.status == Submission.Status.DONE:
+        if submission is None or submission.status in (Submission.Status.DONE, Submission.Status.SUPERSEDED):
             return None
         if submission.runs >= settings.LAB_GRADING_MAX_RUNS:
             exhausted = True
@@ -192,6 +340,8 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
         existing = Result.objects.filter(submission=submission).first()
         if existing is not None:
             return existing, False
+        if submission.status == Submission.Status.SUPERSEDED:
+            raise InvalidInput("a superseded submission is never graded", code="superseded")
         locked_before = module_selectors.locked_module_slugs(user=submission.user)
         now = timezone.now()
         row = Result.objects.create(

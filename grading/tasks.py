@@ -1,25 +1,31 @@
-"""The grading task and the queues that feed it.
+"""The grading task and the workers that run it.
 
 Design choices:
-- ``grade_submission(id)`` is thin: load the row (``submission_start``), call the engine, hand every event to a
-  service. It is a Celery task with ``acks_late`` + ``reject_on_worker_lost``: a worker killed mid-job leaves the
-  message unacknowledged, the broker hands it to another worker, and the re-run is harmless because a submission
-  with a verdict is skipped and ``verdict_record`` never writes a second one.
+- Grading is thin: ``grade_next(lane)`` takes the lane's next run (``services.submission_claim``: round-robin
+  between learners, ``grading.queues``), calls the engine and hands every event to a service.
+- Three lanes (``short``, ``long``, ``gpu``: ``module_lane``, the one routing rule, which the pre-warm uses too),
+  one task: ``enqueue`` wakes a worker of the submission's lane — in production a Celery message
+  ``grading.grade_lane(lane)`` on the queue of that name, in embedded mode ``EmbeddedWorker``'s threads of that
+  lane. The message says which lane, not which run: the run is claimed from the database when a worker is free,
+  so a learner who floods a lane cannot push their runs ahead of anyone's. ``GradingConfig.ready`` installs
+  ``enqueue`` as the sender of ``grading.queues``, which the services enqueue through (they never import this
+  module: it imports them).
+- Exactly one verdict, and a killed worker loses nothing: ``grade_lane`` has ``acks_late`` +
+  ``reject_on_worker_lost``, and stores its message id on the run it claims. A worker killed mid-job leaves the
+  message unacknowledged; the broker redelivers it (same id) to another worker, which finds the interrupted run by
+  that id (``services.submission_resume``) and grades it again as run 2; a submission with a verdict is skipped
+  and ``verdict_record`` never writes a second one. A message that finds nothing to do (its run was superseded, or
+  another message's worker took it first) just ends.
 - Any failure of the engine (an exception, a stream without a verdict, an unreadable result) becomes a
   ``status: error`` / ``outcome: platform_error`` verdict: the learner always gets an answer, and it never blames
   them for our fault.
-- Two queues, one task: ``enqueue`` sends to Celery (queues ``cpu`` and ``gpu``, by the module's
-  ``limits.gpu``: ``module_queue``, the one routing rule, which the pre-warm uses too) in production, and to
-  ``EmbeddedWorker`` (threads in the web process, same function) in embedded mode. ``GradingConfig.ready``
-  installs it as the sender of ``grading.queues``, which the services enqueue through (they never import this
-  module: it imports them).
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
 - Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
   ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
   ``LAB_CONTENT_DIR`` for the judges; typed, validated, default size 1) read when a job asks for it, not at
   import. It is created only in a process marked as a grading worker (``start_grading_pool``: runlab, Celery
   ``worker_process_init``; ``want_grading_pool``: Celery ``worker_init``, which only marks, so a threads worker
-  creates it on its first job). A one-off ``grade_submission`` call (a shell, a test) grades cold and leaves no
+  creates it on its first job). A one-off ``grade_next`` call (a shell, a test) grades cold and leaves no
   processes behind. Never before a fork: a pool remembers its pid; one inherited by a forked child is dropped (its
   processes belong to the parent). A settings change (tests) replaces it; size 0 closes it and grades cold.
   ``close_grading_pool`` at shutdown (runlab exit, Celery ``worker_process_shutdown`` / ``worker_shutdown``).
@@ -30,7 +36,7 @@ Design choices:
   its base shape per runtime, as before. Modules synced later are learned on demand (one cold start each).
 - Queue-aware pre-warm: a Celery worker records the queues it consumes at ``worker_init``
   (``want_grading_pool(queues=...)``, before the fork, so prefork children inherit them) and pre-warms only
-  the modules ``module_queue`` routes there: a ``cpu`` worker never holds a GPU module's shape, a ``gpu``
+  the modules ``module_lane`` routes there: a ``short`` worker never holds a GPU module's shape, a ``gpu``
   worker no CPU module's; one whose queues get no module keeps nothing warm (it learns on demand). The
   embedded worker serves every module (no queues), and so does a worker that also consumes a queue that is
   not ours (we cannot know what it is sent): both pre-warm every module. Queues added to a running worker
@@ -41,9 +47,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
+from collections import Counter
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +60,7 @@ from django.db import close_old_connections
 
 from grading import selectors, services
 from grading.models import Submission
+from modules.spec import DEFAULT_LANE, LANES, lane_of
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +73,17 @@ _pool_pid: int | None = None
 _pool_wanted = False
 _pool_queues: frozenset[str] | None = None  # the queues this grading worker serves; None: every module's
 
-#: The Celery queues ``enqueue`` routes grading jobs to (``module_queue``).
-QUEUES = frozenset({"cpu", "gpu"})
+#: The Celery queues ``enqueue`` routes grading jobs to: one per lane (``module_lane``).
+QUEUES = frozenset(LANES)
 
 
-def module_queue(metadata: dict[str, Any] | None) -> str:
-    """The Celery queue for a module's jobs (its synced metadata): ``gpu`` if ``limits.gpu``, else ``cpu``.
+def module_lane(metadata: dict[str, Any] | None) -> str:
+    """The lane (and Celery queue) of a module's jobs, from its synced metadata (``modules.spec.lane_of``).
 
-    The one routing rule: ``enqueue`` sends by it, and a worker's pool pre-warms the modules it routes there.
+    The one routing rule: submissions record it, ``enqueue`` wakes its workers, and a worker's pool pre-warms the
+    modules it routes to the queues the worker consumes.
     """
-    return "gpu" if ((metadata or {}).get("limits") or {}).get("gpu") else "cpu"
+    return lane_of(metadata)
 
 
 def want_grading_pool(*, queues: Iterable[str] | None = None) -> None:
@@ -186,7 +195,7 @@ def _module_shapes(queues: frozenset[str] | None) -> list[tuple[str, dict[str, A
     return [
         ((metadata or {}).get("runtime", "python"), dict((metadata or {}).get("limits") or {}))
         for metadata in rows
-        if queues is None or module_queue(metadata) in queues
+        if queues is None or module_lane(metadata) in queues
     ]
 
 
@@ -221,12 +230,28 @@ def _engine_grade(
     )
 
 
-@shared_task(name="grading.grade_submission", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def grade_submission(submission_id: int) -> str:
-    """Grade one submission; returns "graded", "skipped" (already has a verdict / missing) or "platform_error"."""
-    submission = services.submission_start(submission_id=submission_id)
+def grade_next(*, lane: str, token: str = "") -> str:
+    """Grade the next run of ``lane``: "graded", "platform_error" (it got an error verdict), or "idle" (none waits).
+
+    ``token``: the queue message's id. A run it claimed earlier and never finished (the broker redelivered the
+    message after its worker died) goes first.
+    """
+    submission = services.submission_resume(token=token) or services.submission_claim(lane=lane, token=token)
     if submission is None:
-        return "skipped"
+        return "idle"
+    return _grade(submission)
+
+
+@shared_task(
+    name="grading.grade_lane", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def grade_lane(self: Any, lane: str) -> str:
+    """The Celery task: a wake-up for ``lane``; grades its next run (``grade_next``) under this message's id."""
+    return grade_next(lane=lane, token=str(self.request.id or ""))
+
+
+def _grade(submission: Submission) -> str:
+    """Run the engine on a started submission and record its events and its one verdict."""
     module_dir = Path(settings.LAB_CONTENT_DIR) / submission.module.slug
     files = {path: text.encode("utf-8") for path, text in submission.files.items()}
     failure = "the grader stopped without a verdict"
@@ -247,7 +272,7 @@ def grade_submission(submission_id: int) -> str:
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
     except Exception as exc:  # every engine failure becomes a platform_error verdict
-        log.exception("grading submission %s failed", submission_id)
+        log.exception("grading submission %s failed", submission.pk)
         failure = f"the grader failed: {type(exc).__name__}"
     services.verdict_record(
         submission_id=submission.pk,
@@ -256,69 +281,108 @@ def grade_submission(submission_id: int) -> str:
     return "platform_error"
 
 
-# --- queues -------------------------------------------------------------------------------------------------------
+# --- embedded worker ----------------------------------------------------------------------------------------------
 class EmbeddedWorker:
-    """Grading threads inside the web process (embedded mode): a FIFO of submission ids."""
+    """Grading threads inside the web process (embedded mode): per lane, taking runs from the database queue.
+
+    The ``short`` lane gets ``LAB_EMBEDDED_WORKERS`` threads, ``long`` and ``gpu`` one each, so a training run never
+    holds up a quick test. Each thread grades ``grade_next(lane)`` until the lane is empty, then sleeps until
+    ``wake(lane)`` (a new submission) or ``IDLE_POLL_SECONDS``. Nothing is held in memory: the order is the
+    scheduler's (round-robin between learners), and ``start(recover=True)`` puts the runs a stopped process left
+    running back in the queue (``services.submissions_recover``).
+    """
+
+    #: An idle thread looks at its lane this often even without a wake-up (a submission made by another process).
+    IDLE_POLL_SECONDS = 30.0
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[tuple[threading.Thread, str]] = []  # (thread, its lane)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._wakes: Counter[str] = Counter()  # per lane: wake-ups so far
+        self._idle: dict[str, int] = {}  # thread name -> the wake count of its lane it went idle at
+        self._stopping = False
 
     def start(self, *, threads: int | None = None, recover: bool = False) -> None:
+        """Start the lanes' threads (``threads``: how many for ``short``; default ``LAB_EMBEDDED_WORKERS``)."""
         with self._lock:
             if self._threads:
                 return
-            for index in range(threads or settings.LAB_EMBEDDED_WORKERS):
-                thread = threading.Thread(target=self._loop, name=f"grading-worker-{index}", daemon=True)
+            self._stopping = False
+            counts = {"short": threads or settings.LAB_EMBEDDED_WORKERS, "long": 1, "gpu": 1}
+            if recover:
+                # Runs a previous process started but never finished go back in the queue before any thread reads it.
+                services.submissions_recover()
+            for lane in LANES:
+                for index in range(counts[lane]):
+                    thread = threading.Thread(
+                        target=self._loop, args=(lane,), name=f"grading-{lane}-{index}", daemon=True
+                    )
+                    self._threads.append((thread, lane))
+            for thread, _ in self._threads:
                 thread.start()
-                self._threads.append(thread)
-        if recover:
-            # Jobs a previous process accepted but never finished (queued, or running when it stopped).
-            pending = Submission.objects.exclude(status=Submission.Status.DONE).order_by("created_at")
-            for submission_id in pending.values_list("pk", flat=True):
-                self._queue.put(submission_id)
 
-    def submit(self, submission_id: int) -> None:
+    def wake(self, lane: str) -> None:
+        """A run waits in ``lane``: wake its threads (starting the worker if needed)."""
         self.start()
-        self._queue.put(submission_id)
+        with self._changed:
+            self._wakes[lane] += 1
+            self._changed.notify_all()
 
     def stop(self, timeout: float = 5.0) -> None:
-        with self._lock:
+        with self._changed:
             threads, self._threads = self._threads, []
-        for _ in threads:
-            self._queue.put(None)
-        for thread in threads:
+            self._stopping = True
+            self._changed.notify_all()
+        for thread, _ in threads:
             thread.join(timeout)
 
-    def join(self) -> None:
-        """Block until every submitted job is done (tests, benchmarks)."""
-        self._queue.join()
+    def join(self, timeout: float = 60.0) -> bool:
+        """Block until every thread has found its lane empty since the last wake-up (tests, benchmarks); False on
+        timeout."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: all(
+                    self._idle.get(thread.name) == self._wakes[lane] for thread, lane in self._threads
+                ),
+                timeout,
+            )
 
-    def _loop(self) -> None:
+    def _loop(self, lane: str) -> None:
+        name = threading.current_thread().name
         while True:
-            submission_id = self._queue.get()
-            try:
-                if submission_id is None:
+            with self._changed:
+                if self._stopping:
                     return
+                seen = self._wakes[lane]
+                self._idle.pop(name, None)
+            outcome = "error"
+            try:
                 close_old_connections()
-                grade_submission(submission_id)
+                outcome = grade_next(lane=lane)
             except Exception:  # one bad job must not kill the worker thread
-                log.exception("embedded worker: submission %s", submission_id)
+                log.exception("embedded worker: lane %s", lane)
             finally:
                 close_old_connections()
-                self._queue.task_done()
+            if outcome != "idle":
+                continue
+            with self._changed:
+                self._idle[name] = seen
+                self._changed.notify_all()
+                self._changed.wait_for(partial(self._woken, lane, seen), self.IDLE_POLL_SECONDS)
+
+    def _woken(self, lane: str, seen: int) -> bool:
+        """Called with the lock held: stop, or a wake-up of ``lane`` since the thread saw ``seen`` of them."""
+        return self._stopping or self._wakes[lane] != seen
 
 
 embedded_worker = EmbeddedWorker()
 
 
 def enqueue(submission_id: int) -> None:
-    """Hand a committed submission to the configured queue."""
+    """Wake a worker of the committed submission's lane (a Celery message, or the embedded threads)."""
+    lane = Submission.objects.filter(pk=submission_id).values_list("lane", flat=True).first() or DEFAULT_LANE
     if settings.LAB_GRADING_QUEUE == "celery":
-        metadata = (
-            Submission.objects.filter(pk=submission_id).values_list("module__metadata", flat=True).first()
-        )
-        grade_submission.apply_async(args=[submission_id], queue=module_queue(metadata))
+        grade_lane.apply_async(args=[lane], queue=lane)
     else:
-        embedded_worker.submit(submission_id)
+        embedded_worker.wake(lane)

@@ -1,13 +1,15 @@
 """The Celery app (production mode): broker and task options come from Django settings (``CELERY_*``).
 
-Workers consume the ``cpu`` queue (modules without ``limits.gpu``) or the ``gpu`` queue (modules whose limits
-ask for a GPU): ``celery -A labplatform worker -Q cpu`` / ``-Q gpu`` (``grading.tasks.module_queue`` routes).
-Tasks are discovered from each app's ``tasks.py``.
+Workers consume the queue of one grading lane: ``short`` (ordinary tests), ``long`` (graded training runs) or
+``gpu`` (modules whose limits ask for a GPU): ``celery -A labplatform worker -Q short`` / ``-Q long`` / ``-Q gpu``
+(``grading.tasks.module_lane`` routes). A message only wakes a worker of its lane, which then claims the lane's
+next run from the database, round-robin between learners (``grading.queues``). Tasks are discovered from each
+app's ``tasks.py``.
 
 Warm pool (``GRADING_POOL_SIZE``): each process that runs tasks owns one pool. ``worker_init`` (the main
 process, before any fork) only marks the worker as a grading worker and records the queues it consumes (the
 worker's own selection, ``sender.app.amqp.queues.consume_from``: ``-Q``/``-X`` applied, the default queue
-``cpu`` without ``-Q``), so its pools pre-warm only the modules routed there; the pool is started on
+``short`` without ``-Q``), so its pools pre-warm only the modules routed there; the pool is started on
 ``worker_process_init``, which Celery sends in each prefork child after the fork (and in a solo worker's own
 process), so the parent never holds warm processes that a fork would copy. That receiver is connected during
 ``worker_init`` so it runs after the Django fix-up's own (which must finish closing inherited database sockets

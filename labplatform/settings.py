@@ -375,7 +375,11 @@ LAB_FIGURES_DIR = Path(env_str("LAB_FIGURES_DIR", str(VAR_DIR / "figures")))
 LAB_GRADING_QUEUE = env_str(
     "LAB_GRADING_QUEUE", "celery" if PRODUCTION else "thread", choices=("thread", "celery")
 )
+# Embedded mode: grading threads for the short lane (the long and gpu lanes get one each).
 LAB_EMBEDDED_WORKERS = env_int("LAB_EMBEDDED_WORKERS", 1, minimum=1, maximum=16)
+# Per lane, at most this many runs of one learner queued or running; a submission past it replaces their oldest
+# waiting run of the module (or is refused with 429 when none of theirs waits): grading.services.submission_create.
+LAB_QUEUE_MAX_PER_LEARNER = env_int("LAB_QUEUE_MAX_PER_LEARNER", 2, minimum=1, maximum=100)
 LAB_GRADING_MAX_RUNS = env_int("LAB_GRADING_MAX_RUNS", 3, minimum=1)
 LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1)
 LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)
@@ -407,7 +411,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_DEFAULT_QUEUE = "short"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A job whose worker died is redelivered after this many seconds (kombu's Redis visibility timeout). It must exceed

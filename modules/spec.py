@@ -19,6 +19,9 @@ Design choices:
   spells nanochat's address and commit.
 - :func:`load` caches by the module.yaml's (path, mtime, size) and the schema's, so a worker does not re-read and
   re-validate a module per job.
+- A module's grading lane (``short`` | ``long`` | ``gpu``: ``DECISIONS.md``, "Queues") is one rule,
+  :func:`lane_of`: ``gpu`` when ``limits.gpu``, else the declared ``lane`` (default ``short``). The platform routes
+  and pre-warms by it, on a parsed spec (:attr:`ModuleSpec.lane`) or on a synced module's stored mapping.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ STEP_RE = re.compile(r"^step([0-9]+)$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SANDBOX_LIMIT_KEYS = ("wall_seconds", "memory_bytes", "gpu")
+#: The grading lanes: ordinary tests (seconds), graded training runs (minutes), jobs that need a GPU.
+LANES = ("short", "long", "gpu")
+DEFAULT_LANE = "short"
 
 KIB = 1024
 #: Default caps on learner files: per file and for all of a module's files together (the schema caps what a
@@ -203,6 +209,7 @@ class ModuleSpec:
     steps: tuple[Step, ...]
     runtime: str
     root: Path
+    lane: str = DEFAULT_LANE
     limits: Mapping[str, Any] = field(default_factory=dict)
     file_limits: FileLimits = FileLimits()
     needs: tuple[str, ...] = ()
@@ -227,6 +234,15 @@ class ModuleSpec:
             if entry.path == path:
                 return entry
         raise KeyError(path)
+
+
+def lane_of(data: Mapping[str, Any] | None) -> str:
+    """The grading lane of a module.yaml mapping: ``gpu`` if its ``limits.gpu``, else its ``lane`` (``short``)."""
+    data = data or {}
+    if (data.get("limits") or {}).get("gpu"):
+        return "gpu"
+    lane = data.get("lane") or DEFAULT_LANE
+    return lane if lane in LANES else DEFAULT_LANE
 
 
 # --- loading -------------------------------------------------------------------------------------------------------
@@ -355,6 +371,7 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         steps=steps,
         runtime=data["runtime"],
         root=root,
+        lane=lane_of(data),
         limits={k: v for k, v in limits.items() if k in SANDBOX_LIMIT_KEYS},
         file_limits=file_limits,
         needs=tuple(data.get("needs") or ()),

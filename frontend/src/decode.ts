@@ -23,6 +23,7 @@ import type {
   WireModuleSummary,
   WireNote,
   WirePost,
+  WireQueueInfo,
   WireSubmissionDetail,
   WireThread,
   WireThreadDetail,
@@ -172,15 +173,36 @@ export interface Verdict {
   next: (ModuleLink & { state: ModuleState }) | null;
 }
 
+export type Lane = "short" | "long" | "gpu";
+
+/** Why a queued run waits: its place in its lane, as the server's scheduler takes runs (round-robin). */
+export interface QueueInfo {
+  lane: Lane;
+  /** 1 + the runs that start before it. */
+  position: number;
+  /** Other learners with a run before it. */
+  learnersAhead: number;
+  /** The learner has an earlier run going or waiting before it in this lane. */
+  waitingForOwn: boolean;
+  /** The learner is at the cap: their next run of this module replaces this one. */
+  nextRunReplaces: boolean;
+  /** Runs per learner queued or running in a lane. */
+  cap: number;
+}
+
 export interface Submission {
   id: string;
   module: string;
-  status: string; // queued | running | done (display only)
+  status: string; // queued | running | done | superseded (display only)
   createdAt: string | null;
   files: Record<string, string>;
   result: GradeResult | null;
   events: EngineEvent[];
   advice: Advice[];
+  /** While it waits: why. */
+  queue: QueueInfo | null;
+  /** The newer run that replaced it while it waited. */
+  supersededBy: string | null;
 }
 
 export interface Hint {
@@ -388,6 +410,20 @@ export function decodeEvent(v: unknown, what = "event"): EngineEvent | null {
   return engineEvent(decodeWith(validate.validateEngineEvent, v, what));
 }
 
+function queueInfo(q: WireQueueInfo | null): QueueInfo | null {
+  if (q === null) return null;
+  return {
+    lane: q.lane,
+    position: q.position,
+    learnersAhead: q.learners_ahead,
+    waitingForOwn: q.waiting_for_own,
+    nextRunReplaces: q.next_run_replaces,
+    cap: q.cap,
+  };
+}
+
+const idOrNull = (id: number | null): string | null => (id === null ? null : String(id));
+
 function attempt(a: WireAttempt): Submission {
   const r = a.result;
   return {
@@ -413,6 +449,8 @@ function attempt(a: WireAttempt): Submission {
       : null,
     events: [],
     advice: [],
+    queue: null,
+    supersededBy: idOrNull(a.superseded_by),
   };
 }
 
@@ -433,6 +471,8 @@ function submission(s: WireSubmissionDetail): Submission {
     result: s.result ? gradeResult(s.result) : null,
     events: s.events.flatMap((e) => (EVENT_TYPES.includes(e.type) ? [engineEvent(e)] : [])),
     advice: s.advice.map((a) => ({ id: a.id, text: a.advice })),
+    queue: queueInfo(s.queue),
+    supersededBy: idOrNull(s.superseded_by),
   };
 }
 
@@ -451,6 +491,8 @@ export function decodeSubmissionCreated(v: unknown): { id: string; status: strin
 
 export type ServerFrame =
   | { type: "grading.event"; submissionId: string; event: EngineEvent }
+  /** Where a run stands in its lane: pushed while it waits, and once when a newer run supersedes it. */
+  | { type: "grading.queue"; submissionId: string; status: string; queue: QueueInfo | null; supersededBy: string | null }
   | { type: "subscribed"; submissionId: string; status: string }
   | { type: "error"; message: string }
   | { type: "pong" }
@@ -479,6 +521,14 @@ export function decodeFrame(raw: string): ServerFrame {
     switch (frame.type) {
       case "grading.event":
         return { type: "grading.event", submissionId: String(frame.submission_id), event: engineEvent(frame.event) };
+      case "grading.queue":
+        return {
+          type: "grading.queue",
+          submissionId: String(frame.submission_id),
+          status: frame.status,
+          queue: queueInfo(frame.queue),
+          supersededBy: idOrNull(frame.superseded_by),
+        };
       case "subscribed":
         return { type: "subscribed", submissionId: String(frame.submission_id), status: frame.status };
       case "error":

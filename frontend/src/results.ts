@@ -8,8 +8,10 @@
  *   events are deduplicated by `seq`, so a replay after a reconnect (or a fallback poll) overlaps safely.
  * - Hidden tests are neutral: name, status and the server's neutral message; never output or hints.
  * - Rendering rebuilds the panel from the state (small DOM), keeping which test rows the learner opened.
+ * - While a run waits, the banner says why (`queue`: its place in its lane, or that it waits for the learner's
+ *   own earlier run); a run a newer one superseded before it started is over without a result.
  */
-import type { Advice, EngineEvent, GradeResult, MetricValue, TestResult, TestStatus } from "./api";
+import type { Advice, EngineEvent, GradeResult, MetricValue, QueueInfo, TestResult, TestStatus } from "./api";
 import { planCharts, renderMetricCharts } from "./charts";
 import { fill, h, richText } from "./dom";
 import { num, pick, t, type MessageKey } from "./i18n";
@@ -39,9 +41,25 @@ export class RunState {
   metrics: Record<string, MetricValue> = {};
   result: GradeResult | null = null;
   advice: Advice[] = [];
+  /** Why the run waits, while it does. */
+  queue: QueueInfo | null = null;
+  /** The newer run that replaced this one before it started. */
+  supersededBy: string | null = null;
   private readonly seen = new Set<number>();
 
   constructor(readonly submissionId: string) {}
+
+  /** Where the run stands in its queue (a `grading.queue` frame or the submission detail); false when unchanged. */
+  applyQueue(status: string, queue: QueueInfo | null, supersededBy: string | null): boolean {
+    const before = JSON.stringify([this.queue, this.supersededBy]);
+    if (status === "superseded") {
+      this.queue = null;
+      this.supersededBy = supersededBy;
+    } else {
+      this.queue = status === "queued" && this.phase === "queued" ? queue : null;
+    }
+    return JSON.stringify([this.queue, this.supersededBy]) !== before;
+  }
 
   /** Fold one event in; returns false when it was a duplicate. */
   apply(event: EngineEvent): boolean {
@@ -49,6 +67,7 @@ export class RunState {
       if (this.seen.has(event.seq)) return false;
       this.seen.add(event.seq);
     }
+    this.queue = null; // an engine event: the run has started
     switch (event.type) {
       case "phase":
         this.phase = event.phase;
@@ -94,8 +113,9 @@ export class RunState {
     this.metrics = { ...this.metrics, ...result.metrics };
   }
 
+  /** Over: it has its result, or a newer run superseded it (it never runs). */
   done(): boolean {
-    return this.result !== null;
+    return this.result !== null || this.supersededBy !== null;
   }
 
   /** pass / fail per step id, from the tests seen so far. */
@@ -125,8 +145,38 @@ function rowFromTest(test: TestResult): Row {
   };
 }
 
+/** A run without its result yet: queued (and why it waits), or running (tests done so far). */
+function pendingBanner(run: RunState): HTMLElement {
+  const queued = run.phase === "queued";
+  const done = [...run.rows.values()].filter((x) => x.status !== "running").length;
+  const progress = run.collected !== null ? `${done} / ${run.collected}` : run.rows.size ? `${done}` : "";
+  const sub =
+    queued && run.queue
+      ? h("div", { class: "sub", "data-testid": "queue", "data-position": String(run.queue.position) }, queueText(run.queue))
+      : h("div", { class: "sub" }, progress);
+  return h(
+    "div",
+    { class: "verdict is-running", "data-status": queued ? "queued" : "running" },
+    h("div", { class: "icon" }, h("div", { class: "spinner" })),
+    h("div", { class: "text" }, h("div", { class: "title" }, queued ? t("results.queued") : t("results.running")), sub),
+  );
+}
+
 export interface ResultsCallbacks {
   onHint: (hintId: string) => void;
+  /** The attempt number the attempts tab gives submission `id`, if it lists it. */
+  attemptNumber?: (id: string) => number | null;
+}
+
+/** What the banner says about a waiting run. */
+export function queueText(q: QueueInfo): string {
+  const lane = t(`lane.${q.lane}` as MessageKey);
+  const where = q.waitingForOwn
+    ? t("results.queue_own", { position: q.position, lane })
+    : q.learnersAhead === 0 && q.position === 1
+      ? t("results.queue_next", { lane })
+      : t("results.queue_position", { position: q.position, lane, ahead: q.learnersAhead });
+  return q.nextRunReplaces ? `${where} ${t("results.queue_replaces", { cap: q.cap })}` : where;
 }
 
 export class ResultsView {
@@ -186,18 +236,7 @@ export class ResultsView {
   private renderBanner(run: RunState): void {
     const r = run.result;
     if (!r) {
-      const text = run.phase === "queued" ? t("results.queued") : t("results.running");
-      const done = [...run.rows.values()].filter((x) => x.status !== "running").length;
-      const sub = run.collected !== null ? `${done} / ${run.collected}` : run.rows.size ? `${done}` : "";
-      fill(
-        this.banner,
-        h(
-          "div",
-          { class: "verdict is-running", "data-status": "running" },
-          h("div", { class: "icon" }, h("div", { class: "spinner" })),
-          h("div", { class: "text" }, h("div", { class: "title" }, text), h("div", { class: "sub" }, sub)),
-        ),
-      );
+      fill(this.banner, run.supersededBy !== null ? this.supersededBanner(run.supersededBy) : pendingBanner(run));
       return;
     }
     const title = r.status === "pass" ? t("results.pass") : r.status === "fail" ? t("results.fail") : t("results.error");
@@ -229,6 +268,22 @@ export class ResultsView {
             mem: u.maxRssBytes ? num(u.maxRssBytes / 2 ** 20, 0) : "–",
           })
         : "";
+  }
+
+  /** A run a newer one replaced before it started. */
+  private supersededBanner(newer: string): HTMLElement {
+    const n = this.callbacks.attemptNumber?.(newer) ?? null;
+    return h(
+      "div",
+      { class: "verdict is-superseded", "data-status": "superseded", "data-testid": "superseded" },
+      h("div", { class: "icon" }, "↻"),
+      h(
+        "div",
+        { class: "text" },
+        h("div", { class: "title" }, t("results.superseded")),
+        h("div", { class: "sub" }, n !== null ? t("results.superseded_by", { n }) : t("results.superseded_by_newer")),
+      ),
+    );
   }
 
   private renderTests(run: RunState): void {

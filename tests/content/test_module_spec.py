@@ -65,9 +65,29 @@ def test_a_module_loads_typed_with_defaults_for_what_it_does_not_say(tmp_path):
     assert entry.reference_package_path == "nanochat/gpt.py" and entry.in_reference_package
     assert [s.target for s in entry.stubs] == ["norm", "GPT.forward"]
     assert entry.stubs[1].message == "TODO(step 2): forward" and entry.stubs[1].doc == "The forward pass."
-    assert spec.limits == {"wall_seconds": 90} and spec.gpu is False
+    assert spec.limits == {"wall_seconds": 90} and spec.gpu is False and spec.lane == "short"
     assert (spec.file_limits.file_bytes, spec.file_limits.total_bytes) == (2048, DEFAULT_TOTAL_BYTES)
     assert (spec.needs, spec.facts, spec.deviations, dict(spec.gates)) == ((), (), (), {})
+
+
+@pytest.mark.parametrize(
+    ("changes", "lane"),
+    [
+        ({"lane": "long"}, "long"),
+        ({"lane": "short", "limits": {"gpu": True}}, "gpu"),
+        ({"lane": "long", "limits": {"gpu": True}}, "gpu"),
+        ({"limits": {"gpu": False}}, "short"),
+    ],
+)
+def test_a_module_goes_to_its_declared_lane_or_to_gpu_when_its_limits_ask_for_one(tmp_path, changes, lane):
+    spec = module_spec.load(write(tmp_path, with_(**changes)))
+    assert spec.lane == lane
+    assert module_spec.lane_of(with_(**changes)) == lane
+
+
+def test_a_lane_other_than_short_or_long_is_refused(tmp_path):
+    with pytest.raises(SpecError, match="lane"):
+        module_spec.load(write(tmp_path, with_(lane="gpu")))
 
 
 def test_the_reserved_fields_are_typed_when_filled(tmp_path):

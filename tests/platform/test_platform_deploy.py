@@ -5,6 +5,8 @@ import re
 import pytest
 import yaml
 
+from modules.spec import LANES
+
 
 @pytest.fixture(scope="module")
 def compose(repo_root):
@@ -12,15 +14,18 @@ def compose(repo_root):
 
 
 def test_it_defines_the_production_services(compose):
-    assert {"web", "worker", "worker-gpu", "postgres", "redis", "migrate"} <= set(compose["services"])
+    assert {"web", "worker", "worker-long", "worker-gpu", "postgres", "redis", "migrate"} <= set(
+        compose["services"]
+    )
 
 
-def test_each_worker_consumes_its_own_queue(compose):
+def test_each_lane_has_a_worker_that_consumes_its_queue(compose):
     def queue(service):
         command = compose["services"][service]["command"]
         return command[command.index("-Q") + 1]
 
-    assert (queue("worker"), queue("worker-gpu")) == ("cpu", "gpu")
+    assert (queue("worker"), queue("worker-long"), queue("worker-gpu")) == ("short", "long", "gpu")
+    assert set(LANES) == {"short", "long", "gpu"}
 
 
 def test_the_gpu_worker_reserves_a_gpu(compose):
@@ -29,7 +34,7 @@ def test_the_gpu_worker_reserves_a_gpu(compose):
 
 
 def test_every_app_service_runs_in_production_mode_with_file_secrets(compose):
-    for name in ("web", "worker", "worker-gpu", "migrate"):
+    for name in ("web", "worker", "worker-long", "worker-gpu", "migrate"):
         env = compose["services"][name]["environment"]
         assert env["LAB_MODE"] == "production"
         assert env["DATABASE_URL"].startswith("postgres://")
@@ -39,7 +44,7 @@ def test_every_app_service_runs_in_production_mode_with_file_secrets(compose):
 
 
 def test_workers_use_the_docker_sandbox(compose):
-    for name in ("worker", "worker-gpu"):
+    for name in ("worker", "worker-long", "worker-gpu"):
         service = compose["services"][name]
         assert service["environment"]["SANDBOX_BACKEND"] == "docker"
         assert "/var/run/docker.sock:/var/run/docker.sock" in service["volumes"]

@@ -33,7 +33,7 @@ def engine_events(slug, status="pass"):
 def test_it_stores_events_and_one_verdict(course, learner, submit, monkeypatch):
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
     submission = submit(learner, course["01-hello"])
-    assert tasks.grade_submission(submission.pk) == "graded"
+    assert tasks.grade_next(lane="short") == "graded"
     submission.refresh_from_db()
     assert submission.status == "done" and submission.runs == 1
     assert submission.result.status == "pass"
@@ -46,7 +46,8 @@ def test_it_stores_events_and_one_verdict(course, learner, submit, monkeypatch):
 
 def test_it_marks_progress_and_unlocks_the_next_module_on_pass(course, learner, submit, monkeypatch):
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
-    tasks.grade_submission(submit(learner, course["01-hello"]).pk)
+    submit(learner, course["01-hello"])
+    tasks.grade_next(lane="short")
     progress = Progress.objects.get(user=learner.user, module=course["01-hello"])
     assert progress.status == "passed" and progress.best_score == 2
     assert module_state(user=learner.user, module=course["02-next"]) == "unlocked"
@@ -57,19 +58,19 @@ def test_a_module_stays_locked_while_its_prerequisite_is_not_passed(course, lear
     assert module_state(user=learner.user, module=course["02-next"]) == "locked"
 
 
-def test_it_skips_a_redelivered_job_that_already_has_its_verdict(course, learner, submit, monkeypatch):
+def test_a_message_redelivered_after_its_verdict_grades_nothing_again(course, learner, submit, monkeypatch):
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
     submission = submit(learner, course["01-hello"])
-    tasks.grade_submission(submission.pk)
-    assert tasks.grade_submission(submission.pk) == "skipped"
+    assert tasks.grade_next(lane="short", token="message-1") == "graded"
+    assert tasks.grade_next(lane="short", token="message-1") == "idle"
     assert Result.objects.filter(submission=submission).count() == 1
     assert SubmissionEvent.objects.filter(submission=submission, type="verdict").count() == 1
 
 
 def test_it_reruns_an_interrupted_job_and_drops_its_stale_events(course, learner, submit, monkeypatch):
     submission = submit(learner, course["01-hello"])
-    # a first worker started the job, streamed an event, and died
-    Submission.objects.filter(pk=submission.pk).update(status="running", runs=1)
+    # a first worker claimed the job for message-1, streamed an event, and died
+    Submission.objects.filter(pk=submission.pk).update(status="running", runs=1, claim="message-1")
     SubmissionEvent.objects.create(
         submission=submission,
         run=1,
@@ -79,7 +80,7 @@ def test_it_reruns_an_interrupted_job_and_drops_its_stale_events(course, learner
         created_at=submission.created_at,
     )
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
-    assert tasks.grade_submission(submission.pk) == "graded"
+    assert tasks.grade_next(lane="short", token="message-1") == "graded"  # the broker redelivered it
     submission.refresh_from_db()
     assert submission.runs == 2
     assert set(SubmissionEvent.objects.filter(submission=submission).values_list("run", flat=True)) == {2}
@@ -88,9 +89,9 @@ def test_it_reruns_an_interrupted_job_and_drops_its_stale_events(course, learner
 def test_it_gives_up_on_a_job_that_keeps_killing_its_workers(course, learner, submit, monkeypatch, settings):
     settings.LAB_GRADING_MAX_RUNS = 2
     submission = submit(learner, course["01-hello"])
-    Submission.objects.filter(pk=submission.pk).update(status="running", runs=2)
+    Submission.objects.filter(pk=submission.pk).update(status="running", runs=2, claim="message-1")
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
-    assert tasks.grade_submission(submission.pk) == "skipped"
+    assert tasks.grade_next(lane="short", token="message-1") == "idle"
     result = Result.objects.get(submission=submission)
     assert (result.status, result.outcome) == ("error", "platform_error")
     assert "interrupted 2 times" in result.result["message"]
@@ -114,7 +115,7 @@ def test_it_turns_an_engine_crash_into_a_platform_error_verdict(course, learner,
 
     monkeypatch.setattr(tasks, "_engine_grade", broken)
     submission = submit(learner, course["01-hello"])
-    assert tasks.grade_submission(submission.pk) == "platform_error"
+    assert tasks.grade_next(lane="short") == "platform_error"
     result = Result.objects.get(submission=submission)
     assert (result.status, result.outcome, result.result["fault"]) == ("error", "platform_error", "platform")
     assert "sandbox exploded" not in result.result["message"]
@@ -124,7 +125,7 @@ def test_it_turns_an_engine_crash_into_a_platform_error_verdict(course, learner,
 def test_it_gives_a_verdict_when_the_engine_stops_without_one(course, learner, submit, monkeypatch):
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")[:2]))
     submission = submit(learner, course["01-hello"])
-    assert tasks.grade_submission(submission.pk) == "platform_error"
+    assert tasks.grade_next(lane="short") == "platform_error"
     assert Result.objects.get(submission=submission).outcome == "platform_error"
 
 
@@ -134,7 +135,7 @@ def test_it_caps_streamed_output(course, learner, submit, monkeypatch, settings)
     events[1]["data"] = "x" * 10_000
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(events))
     submission = submit(learner, course["01-hello"])
-    tasks.grade_submission(submission.pk)
+    tasks.grade_next(lane="short")
     stored = SubmissionEvent.objects.get(submission=submission, type="output").event["data"]
     assert len(stored) < 400 and stored.endswith("(output truncated)")
 
@@ -148,84 +149,10 @@ def test_it_pushes_each_event_to_the_learners_group(
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
     submission = submit(learner, course["01-hello"])
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.grade_submission(submission.pk)
+        tasks.grade_next(lane="short")
     received = [async_to_sync(layer.receive)(channel) for _ in range(3)]
     assert [m["event"]["type"] for m in received] == ["phase", "output", "verdict"]
     assert {m["submission_id"] for m in received} == {submission.pk}
-
-
-def test_it_routes_gpu_modules_to_the_gpu_queue(course, learner, submit, monkeypatch, settings):
-    monkeypatch.undo()  # the real enqueue, not the autouse recorder
-    settings.LAB_GRADING_QUEUE = "celery"
-    sent = []
-    monkeypatch.setattr(tasks.grade_submission, "apply_async", lambda args, queue: sent.append((args, queue)))
-    module = course["01-hello"]
-    submission = submit(learner, module)
-    tasks.enqueue(submission.pk)
-    module.metadata = {**module.metadata, "limits": {"gpu": True}}
-    module.save(update_fields=["metadata"])
-    tasks.enqueue(submission.pk)
-    assert sent == [([submission.pk], "cpu"), ([submission.pk], "gpu")]
-
-
-def test_a_committed_submission_goes_to_the_configured_grading_queue(
-    course, learner, monkeypatch, settings, django_capture_on_commit_callbacks
-):
-    monkeypatch.undo()  # the installed queue, not the autouse recorder
-    settings.LAB_GRADING_QUEUE = "celery"
-    sent = []
-    monkeypatch.setattr(tasks.grade_submission, "apply_async", lambda args, queue: sent.append((args, queue)))
-    with django_capture_on_commit_callbacks(execute=True):
-        response = learner.post_json(
-            "/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}}
-        )
-    assert response.status_code == 201
-    assert sent == [([response.json()["id"]], "cpu")]
-
-
-def test_the_embedded_worker_grades_queued_ids_in_order(monkeypatch):
-    seen = []
-    monkeypatch.setattr(tasks, "grade_submission", seen.append)
-    worker = tasks.EmbeddedWorker()
-    worker.start(threads=1)
-    for submission_id in (3, 1, 2):
-        worker.submit(submission_id)
-    worker.join()
-    worker.stop()
-    assert seen == [3, 1, 2]
-
-
-def test_the_embedded_worker_requeues_unfinished_submissions_on_start(course, learner, submit, monkeypatch):
-    queued = submit(learner, course["01-hello"])
-    running = submit(learner, course["01-hello"])
-    done = submit(learner, course["01-hello"])
-    Submission.objects.filter(pk=running.pk).update(status="running")
-    Submission.objects.filter(pk=done.pk).update(status="done")
-    seen = []
-    monkeypatch.setattr(tasks, "grade_submission", seen.append)
-    worker = tasks.EmbeddedWorker()
-    worker.start(threads=1, recover=True)
-    worker.join()
-    worker.stop()
-    assert seen == [queued.pk, running.pk]
-
-
-def test_the_embedded_worker_survives_a_failing_job(monkeypatch):
-    seen = []
-
-    def grade(submission_id):
-        seen.append(submission_id)
-        if submission_id == 1:
-            raise RuntimeError("boom")
-
-    monkeypatch.setattr(tasks, "grade_submission", grade)
-    worker = tasks.EmbeddedWorker()
-    worker.start(threads=1)
-    worker.submit(1)
-    worker.submit(2)
-    worker.join()
-    worker.stop()
-    assert seen == [1, 2]
 
 
 @pytest.mark.slow
@@ -233,7 +160,7 @@ def test_it_grades_a_submission_with_the_real_engine(course, learner, django_cap
     """Through the API, the task and the real engine (bubblewrap sandbox) on the fixture module."""
     response = learner.post_json("/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}})
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.grade_submission(response.json()["id"]) == "graded"
+        assert tasks.grade_next(lane="short") == "graded"
     body = learner.get(f"/api/submissions/{response.json()['id']}/").json()
     assert body["status"] == "done"
     assert body["result"]["status"] == "pass", body["result"]["message"]
@@ -245,6 +172,6 @@ def test_it_grades_a_submission_with_the_real_engine(course, learner, django_cap
 @pytest.mark.slow
 def test_it_reports_a_failing_submission_from_the_real_engine(course, learner, submit):
     submission = submit(learner, course["01-hello"], "def greet(name):\n    return 'nope'\n")
-    assert tasks.grade_submission(submission.pk) == "graded"
+    assert tasks.grade_next(lane="short") == "graded"
     result = Result.objects.get(submission=submission)
     assert (result.status, result.result["fault"]) == ("fail", "learner")

@@ -46,7 +46,7 @@ def course_1g(db, settings, tmp_path) -> dict[str, Module]:
 
 @pytest.fixture
 def course_gpu(course_1g, settings) -> dict[str, Module]:
-    """``course_1g`` where ``02-next`` (2 GiB) asks for a GPU (queue ``gpu``); ``01-hello`` (1 GiB): cpu."""
+    """``course_1g`` where ``02-next`` (2 GiB) asks for a GPU (queue ``gpu``); ``01-hello`` (1 GiB): short."""
     yaml = settings.LAB_CONTENT_DIR / "02-next" / "module.yaml"
     text = yaml.read_text()
     assert "limits:" not in text
@@ -54,7 +54,7 @@ def course_gpu(course_1g, settings) -> dict[str, Module]:
     report = content_sync(content_dir=settings.LAB_CONTENT_DIR)
     assert not report.errors, report.errors
     modules = {m.slug: m for m in Module.objects.all()}
-    assert [tasks.module_queue(m.metadata) for m in modules.values()] == ["cpu", "gpu"]
+    assert [tasks.module_lane(m.metadata) for m in modules.values()] == ["short", "gpu"]
     return modules
 
 
@@ -81,7 +81,7 @@ def idle_procs(pool) -> set:
 
 def grade(learner, submit, module, text) -> Result:
     submission = submit(learner, module, text)
-    assert tasks.grade_submission(submission.pk) == "graded"
+    assert tasks.grade_next(lane="short") == "graded"
     return Result.objects.get(submission=submission)
 
 
@@ -217,8 +217,8 @@ def test_shapes_past_grading_pool_max_shapes_are_not_warmed(
         assert pool.wait_ready(timeout=60)
         assert {p.limits.memory_bytes for p in idle_procs(pool)} == {GIB}
         pass_module(learner, course_1g["01-hello"])  # unlocks 02-next; a recorded verdict, no grading job
-        submission = submit(learner, course_1g["02-next"], "def step():\n    return 1\n")
-        tasks.grade_submission(submission.pk)
+        submit(learner, course_1g["02-next"], "def step():\n    return 1\n")
+        tasks.grade_next(lane="short")
         assert pool.misses == 2 and pool.hits == 0  # 02-next's first submission started cold
         assert memory_shapes(pool) == [("python", GIB)]  # and its shape is not learned past the cap
     finally:
@@ -235,7 +235,7 @@ def test_a_pool_without_synced_modules_keeps_its_base_shape_per_runtime(db, sett
         tasks.close_grading_pool()
 
 
-@pytest.mark.parametrize(("queue", "memory"), [("cpu", GIB), ("gpu", 2 * GIB)])
+@pytest.mark.parametrize(("queue", "memory"), [("short", GIB), ("gpu", 2 * GIB)])
 def test_a_worker_pre_warms_only_the_shapes_of_the_modules_routed_to_its_queue(
     course_gpu, settings, queue, memory
 ):
@@ -244,12 +244,12 @@ def test_a_worker_pre_warms_only_the_shapes_of_the_modules_routed_to_its_queue(
     tasks.want_grading_pool(queues=[queue])  # worker_init, then worker_process_init starts the pool
     pool = tasks.start_grading_pool()
     try:
-        assert memory_shapes(pool) == [("python", memory)]  # cpu: 01-hello's only; gpu: 02-next's only
+        assert memory_shapes(pool) == [("python", memory)]  # short: 01-hello's only; gpu: 02-next's only
     finally:
         tasks.close_grading_pool()
 
 
-@pytest.mark.parametrize("queues", [None, ["cpu", "gpu"], ["celery"], ["cpu", "celery"]])
+@pytest.mark.parametrize("queues", [None, ["short", "gpu"], ["celery"], ["short", "celery"]])
 def test_the_embedded_worker_and_workers_on_both_or_foreign_queues_pre_warm_every_module(
     course_gpu, settings, queues
 ):
@@ -280,7 +280,7 @@ def test_a_worker_whose_queue_gets_no_module_keeps_nothing_warm(course_1g, setti
 def test_a_celery_worker_records_the_queues_it_consumes_for_its_pool(
     course_gpu, settings, argv_queues, memory
 ):
-    """A real ``WorkController`` (``-Q gpu``, or no ``-Q``: default queue ``cpu``), solo pool: Celery sends
+    """A real ``WorkController`` (``-Q gpu``, or no ``-Q``: default queue ``short``), solo pool: Celery sends
     ``worker_init`` (our handler reads the worker's queues) and ``worker_process_init`` (starts the pool).
 
     The app is configured like ``labplatform.celery.app`` but without the Django fix-up, which would close
@@ -320,7 +320,7 @@ def test_the_pool_starts_after_receivers_connected_before_the_worker_started(mon
     worker_process_init.connect(fixup_stand_in, weak=False)
 
     class Worker:  # what the handler reads of a WorkController (signal senders must be hashable)
-        app = SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=["cpu"])))
+        app = SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=["short"])))
 
     sender = Worker()
     try:

@@ -113,7 +113,9 @@ def test_the_submission_answers_follow_their_schemas(course, learner, instructor
     created = learner.post_json("/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}})
     conforms("api.schema.json#/$defs/submission_created", created.json())
     sid = created.json()["id"]
-    conforms("submission-detail.schema.json", learner.get(f"/api/submissions/{sid}/").json())
+    waiting = learner.get(f"/api/submissions/{sid}/").json()
+    assert waiting["queue"] is not None
+    conforms("submission-detail.schema.json", waiting)
     verdict_record(
         submission_id=sid, result=pass_result("01-hello", status="fail", message="NotImplementedError")
     )
@@ -121,6 +123,15 @@ def test_the_submission_answers_follow_their_schemas(course, learner, instructor
     assert done["advice"], "the fixture's feedback rule matches"
     conforms("submission-detail.schema.json", done)
     conforms("submission-detail.schema.json", instructor.get(f"/api/submissions/{sid}/").json())
+    replaced, *_ = (
+        learner.post_json("/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}}).json()[
+            "id"
+        ]
+        for _ in range(3)
+    )
+    superseded = learner.get(f"/api/submissions/{replaced}/").json()
+    assert superseded["status"] == "superseded"
+    conforms("submission-detail.schema.json", superseded)
     conforms("submission-list.schema.json", learner.get("/api/modules/01-hello/submissions/").json())
     conforms("api.schema.json#/$defs/files", learner.get("/api/modules/01-hello/reference/").json())
 
@@ -218,10 +229,21 @@ async def test_every_websocket_frame_follows_its_schema(course, learner):
     await communicator.send_json_to({"type": "ping"})
     await communicator.send_json_to({"type": "subscribe", "submission_id": 10**9})
     frames += [await communicator.receive_json_from(), await communicator.receive_json_from()]
+    runs = [  # the third supersedes the first: queue frames pushed live, then on subscribing to each
+        await database_sync_to_async(submission_create)(
+            user=learner.user, module=submission.module, files={"hello.py": GOOD_HELLO}
+        )
+        for _ in range(3)
+    ]
+    for run in runs[:2]:
+        await communicator.send_json_to({"type": "subscribe", "submission_id": run.pk})
+    while not await communicator.receive_nothing(timeout=0.5):
+        frames.append(await communicator.receive_json_from())
     await communicator.disconnect()
 
     kinds = [f["type"] for f in frames]
-    assert {"grading.event", "subscribed", "pong", "error"} <= set(kinds)
+    assert {"grading.event", "grading.queue", "subscribed", "pong", "error"} <= set(kinds)
+    assert {f["status"] for f in frames if f["type"] == "grading.queue"} == {"queued", "superseded"}
     assert {f["event"]["type"] for f in frames if f["type"] == "grading.event"} >= {
         "phase",
         "test_started",
@@ -241,7 +263,7 @@ def test_a_run_of_the_real_engine_follows_the_schemas(course, learner, submit):
     submission = submit(
         learner, course["01-hello"], "def greet(name):\n    raise NotImplementedError('TODO')\n"
     )
-    assert tasks.grade_submission(submission.pk) == "graded"
+    assert tasks.grade_next(lane="short") == "graded"
     detail = learner.get(f"/api/submissions/{submission.pk}/").json()
     assert {e["type"] for e in detail["events"]} >= {"phase", "test_started", "test_finished", "verdict"}
     conforms("submission-detail.schema.json", detail)

@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from platform_helpers import pass_result
 
+from grading import events
 from grading.services import verdict_record
 from labplatform.asgi import application
 
@@ -110,6 +111,62 @@ async def test_it_streams_events_of_my_submissions_only_to_me(learner, other_lea
         f"grading.user.{learner.user.pk}", {"type": "grading.event", "submission_id": 5, "event": event}
     )
     assert await mine.receive_json_from() == {"type": "grading.event", "submission_id": 5, "event": event}
+    assert await theirs.receive_nothing(timeout=0.2)
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_it_says_where_a_waiting_run_stands_after_the_subscription(course, learner, submit):
+    submission = await database_sync_to_async(submit)(learner, course["01-hello"])
+    communicator, _ = await connect(learner)
+    await communicator.send_json_to({"type": "subscribe", "submission_id": submission.pk})
+    assert (await communicator.receive_json_from())["status"] == "queued"
+    assert await communicator.receive_json_from() == {
+        "type": "grading.queue",
+        "submission_id": submission.pk,
+        "status": "queued",
+        "queue": {
+            "lane": "short",
+            "position": 1,
+            "learners_ahead": 0,
+            "waiting_for_own": False,
+            "next_run_replaces": False,
+            "cap": 2,
+        },
+        "superseded_by": None,
+    }
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_it_tells_a_superseded_runs_page_what_replaced_it(course, learner, submit):
+    runs = [await database_sync_to_async(submit)(learner, course["01-hello"]) for _ in range(3)]
+    communicator, _ = await connect(learner)
+    await communicator.send_json_to({"type": "subscribe", "submission_id": runs[0].pk})
+    assert (await communicator.receive_json_from())["status"] == "superseded"
+    frame = await communicator.receive_json_from()
+    assert (frame["type"], frame["status"], frame["queue"], frame["superseded_by"]) == (
+        "grading.queue",
+        "superseded",
+        None,
+        runs[2].pk,
+    )
+    await communicator.disconnect()
+
+
+async def test_it_pushes_queue_changes_of_my_runs_only_to_me(learner, other_learner):
+    mine, _ = await connect(learner)
+    theirs, _ = await connect(other_learner)
+    await database_sync_to_async(events.push_queue)(
+        user_id=learner.user.pk, submission_id=9, status="superseded", queue=None, superseded_by=10
+    )
+    assert await mine.receive_json_from() == {
+        "type": "grading.queue",
+        "submission_id": 9,
+        "status": "superseded",
+        "queue": None,
+        "superseded_by": 10,
+    }
     assert await theirs.receive_nothing(timeout=0.2)
     await mine.disconnect()
     await theirs.disconnect()

@@ -132,7 +132,7 @@ class LabStack:
             "web server did not start:\n" + (self.workdir / "web.log").read_text(errors="replace")
         )
 
-    def start_worker(self, name: str, queue: str = "cpu") -> subprocess.Popen:
+    def start_worker(self, name: str, queue: str = "short") -> subprocess.Popen:
         log_path = self.workdir / f"worker-{name}.log"
         log = open(log_path, "ab")  # closed with the process
         proc = subprocess.Popen(

@@ -26,7 +26,7 @@ ROLES = ("grading.engine.learner_host", "grading.engine.judge")
 
 
 def start_prefork_worker(stack, name: str, pool_size: int) -> subprocess.Popen:
-    """A ``celery worker`` as compose runs it (prefork), with one child, on the stack's queue ``cpu``."""
+    """A ``celery worker`` as compose runs it (prefork), with one child, on the stack's queue ``short``."""
     # One warm shape (01-onboarding's, the first module): every warm process then serves this test's submissions,
     # so "the ones waiting before a submission are gone after it" holds for all of them.
     env = {
@@ -37,7 +37,7 @@ def start_prefork_worker(stack, name: str, pool_size: int) -> subprocess.Popen:
     }
     log_path = stack.workdir / f"worker-{name}.log"
     log = open(log_path, "ab")  # closed with the process
-    argv = [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "-Q", "cpu", "--pool", "prefork"]
+    argv = [sys.executable, "-m", "celery", "-A", "labplatform", "worker", "-Q", "short", "--pool", "prefork"]
     argv += ["--concurrency", "1", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]
     argv += ["--without-heartbeat", "-l", "info"]
     proc = subprocess.Popen(

@@ -11,6 +11,8 @@
  *   `GET /api/submissions/<id>/` (1.5 s, growing to 4 s) — and it stops polling once the socket is back.
  * - A run finished by polling has no verdict frame: `follow` resolves with `verdict: null` and the page re-reads
  *   what the frame would have told it.
+ * - While the run waits, `grading.queue` frames (or the polled detail) say where it stands; one that says a newer
+ *   run superseded it ends the follow too (`run.supersededBy`, no verdict).
  */
 import type { ServerFrame, Submission, Verdict } from "../api";
 import { RunState } from "../results";
@@ -76,6 +78,11 @@ export class Follower {
       this.poll("until-done");
       return;
     }
+    if (frame.type === "grading.queue" && frame.submissionId === current.run.submissionId) {
+      if (current.run.applyQueue(frame.status, frame.queue, frame.supersededBy)) this.changed(current.run);
+      if (current.run.supersededBy !== null) this.finish(null);
+      return;
+    }
     if (frame.type !== "grading.event" || frame.submissionId !== current.run.submissionId) return;
     const event = frame.event;
     if (event.type === "verdict") current.run.advice = event.verdict.advice;
@@ -134,6 +141,7 @@ export class Follower {
         current.run.finish(sub.result);
         changed = true;
       }
+      changed = current.run.applyQueue(sub.status, sub.queue, sub.supersededBy) || changed;
       current.run.advice = sub.advice;
       if (changed) this.changed(current.run);
     } catch {

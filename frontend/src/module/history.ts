@@ -1,6 +1,7 @@
 /**
  * The attempts tab: every submission of this module, newest first, with its code, its result and (for graded
- * attempts) a mentor-review request or the link to the review already asked for.
+ * attempts) a mentor-review request or the link to the review already asked for. Attempt n is the n-th
+ * submission of the module; a run superseded while it waited keeps its number and says which attempt replaced it.
  */
 import { api, type Submission } from "../api";
 import { postForm } from "../discussion";
@@ -10,6 +11,12 @@ import { describeError, toast } from "../page";
 import { RunState } from "../results";
 import { setTabCount, type Ctx } from "./context";
 import { paintRun } from "./paint";
+
+/** The attempt number of submission `id` among `subs` (its rank by id, oldest first); null when not listed. */
+export function attemptNumber(subs: readonly Submission[], id: string): number | null {
+  if (!subs.some((s) => s.id === id)) return null;
+  return subs.filter((s) => Number(s.id) <= Number(id)).length;
+}
 
 export function renderHistory(ctx: Ctx): void {
   const panel = ctx.panels.history;
@@ -27,7 +34,8 @@ export function renderHistory(ctx: Ctx): void {
       { "data-testid": "history" },
       subs.map((s, i) => {
         const n = total - i;
-        const status = s.result?.status ?? (s.status === "queued" ? "queued" : "running");
+        const status = s.result?.status ?? (s.status === "queued" || s.status === "superseded" ? s.status : "running");
+        const replacedBy = s.supersededBy !== null ? attemptNumber(subs, s.supersededBy) : null;
         const code = h("div", { class: "code", hidden: true });
         const toggle = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-action": "show-code" }, t("history.view_code"));
         toggle.addEventListener("click", () => {
@@ -55,20 +63,29 @@ export function renderHistory(ctx: Ctx): void {
         return h(
           "div",
           { class: "attempt", "data-submission": s.id, "data-status": status },
-          h(
-            "div",
-            { class: "head" },
-            h("strong", {}, t("history.attempt", { n })),
-            h("span", { class: `badge badge-${status}` }, t(`status.${status}` as MessageKey)),
-            s.result && s.result.maxScore > 0 ? h("span", { class: "faint" }, `${s.result.score} / ${s.result.maxScore}`) : null,
-            h("span", { class: "when" }, ago(s.createdAt, lang())),
-          ),
+          attemptHead(s, n, status),
+          replacedBy !== null ? supersededNote(replacedBy) : null,
           h("div", { class: "head", style: "padding-top:0" }, toggle, showResult, load),
           code,
           reviewAction(ctx, s, n),
         );
       }),
     ),
+  );
+}
+
+function supersededNote(n: number): HTMLElement {
+  return h("div", { class: "head" }, h("span", { class: "faint", "data-testid": "superseded-by" }, t("history.superseded_by", { n })));
+}
+
+function attemptHead(s: Submission, n: number, status: string): HTMLElement {
+  return h(
+    "div",
+    { class: "head" },
+    h("strong", {}, t("history.attempt", { n })),
+    h("span", { class: `badge badge-${status}` }, t(`status.${status}` as MessageKey)),
+    s.result && s.result.maxScore > 0 ? h("span", { class: "faint" }, `${s.result.score} / ${s.result.maxScore}`) : null,
+    h("span", { class: "when" }, ago(s.createdAt, lang())),
   );
 }
 
@@ -125,6 +142,7 @@ export async function showAttempt(ctx: Ctx, id: string, scroll = true): Promise<
   const run = new RunState(sub.id);
   for (const e of sub.events) run.apply(e);
   if (sub.result) run.finish(sub.result);
+  run.applyQueue(sub.status, sub.queue, sub.supersededBy);
   run.advice = sub.advice;
   ctx.results.empty();
   paintRun(ctx, run);

@@ -18,7 +18,7 @@ import { setTabCount, type Ctx } from "./context";
 import { DraftSaver, initialFiles, serverFiles, type SaveState } from "./drafts";
 import { renderGuide } from "./guide";
 import { renderHints } from "./hints";
-import { renderHistory } from "./history";
+import { attemptNumber, renderHistory } from "./history";
 import { buildLayout, showLocked, type EditorPane, type Layout } from "./layout";
 import { Follower } from "./follow";
 import { paintRun, renderStepChips } from "./paint";
@@ -114,7 +114,10 @@ function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEdito
     detail,
     editor,
     saver,
-    results: new ResultsView(layout.pane.resultsRoot, { onHint: () => layout.tabs.select("hints") }),
+    results: new ResultsView(layout.pane.resultsRoot, {
+      onHint: () => layout.tabs.select("hints"),
+      attemptNumber: (id) => attemptNumber(ctx.submissions, id),
+    }),
     socket,
     follower: new Follower(
       socket,

@@ -1,6 +1,6 @@
 /** Painting a run: the results panel and the step chips in the header, from one `RunState`. */
 import { fill, h } from "../dom";
-import { pick } from "../i18n";
+import { pick, t } from "../i18n";
 import type { RunState } from "../results";
 import type { Ctx } from "./context";
 
@@ -19,7 +19,12 @@ export function renderStepChips(ctx: Ctx, run: RunState | null): void {
   );
 }
 
+/** The results panel, the step chips, and "Run tests", which may replace a run only while it waits. */
 export function paintRun(ctx: Ctx, run: RunState): void {
   ctx.results.render(run);
   renderStepChips(ctx, run);
+  if (ctx.follower.run !== run) return;
+  const waiting = run.phase === "queued" && !run.done();
+  ctx.runButton.disabled = !waiting;
+  ctx.runButton.textContent = waiting ? `▶ ${t("editor.run")}` : t("editor.running");
 }

@@ -8,6 +8,11 @@
  *   the attempt for the attempts tab, the module's state, the next module and the modules it opened
  *   (follow.ts polls only when the socket cannot deliver).
  * - A run finished by polling carries no such news: the page then re-reads the attempts and the module list.
+ * - "Run tests" stays usable while the followed run is still queued: running again sends the current code, and
+ *   when the learner is at the per-lane cap the server replaces the waiting run with it (the banner says so).
+ *   A run superseded elsewhere (another tab) hands the page over to the run that replaced it. A new run joins the
+ *   attempts tab at once (queued), and one of the learner's runs that a newer one replaced is marked there as soon
+ *   as the socket says so; the tab is read again after a verdict while other runs of the page were still open.
  */
 import { api, type ModuleSummary, type Submission, type Verdict } from "../api";
 import { h } from "../dom";
@@ -35,7 +40,10 @@ export async function startRun(ctx: Ctx): Promise<void> {
   ctx.results.pending();
   try {
     await ctx.saver.flush();
-    const { id } = await api.submit(ctx.detail.slug, ctx.editor.files());
+    const files = ctx.editor.files();
+    const { id, status } = await api.submit(ctx.detail.slug, files);
+    upsertAttempt(ctx, { ...NEW_ATTEMPT, id, status, module: ctx.detail.slug, createdAt: new Date().toISOString(), files });
+    renderHistory(ctx);
     await follow(ctx, id, true);
   } catch (err) {
     toast(describeError(err), true);
@@ -55,8 +63,10 @@ async function follow(ctx: Ctx, id: string, scroll: boolean): Promise<void> {
   paintRun(ctx, done);
   ctx.results.notice("socket", null);
   ctx.onAttempt();
+  const othersOpen = ctx.submissions.some((s) => s.id !== id && (s.status === "queued" || s.status === "running"));
   if (verdict) applyVerdict(ctx, verdict);
-  else await reread(ctx);
+  if (!verdict || othersOpen) await reread(ctx);
+  if (done.supersededBy !== null && ctx.follower.run === null) await follow(ctx, done.supersededBy, false);
 }
 
 /** History, state badge, next link and unlock notices, from the verdict frame alone. */
@@ -78,6 +88,19 @@ function applyVerdict(ctx: Ctx, verdict: Verdict): void {
     );
   }
 }
+
+const NEW_ATTEMPT: Submission = {
+  id: "",
+  module: "",
+  status: "queued",
+  createdAt: null,
+  files: {},
+  result: null,
+  events: [],
+  advice: [],
+  queue: null,
+  supersededBy: null,
+};
 
 function upsertAttempt(ctx: Ctx, attempt: Submission): void {
   const known = ctx.submissions.findIndex((s) => s.id === attempt.id);
@@ -114,8 +137,17 @@ export async function resumeLatest(ctx: Ctx): Promise<void> {
   }
 }
 
-/** A drop while a run is being followed shows a notice until the socket is back. */
+/** A drop while a run is being followed shows a notice until the socket is back; a run of the attempts tab that
+ * a newer one replaced is marked as such when the socket says so. */
 export function listen(ctx: Ctx): void {
+  ctx.socket.onFrame((frame) => {
+    if (frame.type !== "grading.queue" || frame.status !== "superseded") return;
+    const attempt = ctx.submissions.find((s) => s.id === frame.submissionId);
+    if (!attempt || attempt.status === "superseded") return;
+    attempt.status = "superseded";
+    attempt.supersededBy = frame.supersededBy;
+    renderHistory(ctx);
+  });
   ctx.socket.onStatus((status) => {
     const running = ctx.follower.run !== null && !ctx.follower.run.done();
     ctx.results.notice("socket", status !== "open" && running ? h("div", { class: "notice notice-warn" }, t("results.connection_lost")) : null);

@@ -1,9 +1,9 @@
 """``manage.py runlab --host --port``: serve the ASGI app with daphne plus the in-process grading worker.
 
 Embedded mode's single process: daphne serves HTTP and websockets; ``grading.tasks.embedded_worker`` grades on
-threads and first re-queues submissions a previous process left unfinished; the threads share this process's warm
-pool (``GRADING_POOL_SIZE``), started here so the first job is already warm, and closed when daphne stops. In
-production mode (Celery queue) it only serves; workers run separately and own their pools.
+threads per lane and first puts runs a previous process left running back in the queue; the threads share this
+process's warm pool (``GRADING_POOL_SIZE``), started here so the first job is already warm, and closed when daphne
+stops. In production mode (Celery queue) it only serves; workers run separately and own their pools.
 """
 
 from django.conf import settings
@@ -27,7 +27,8 @@ class Command(BaseCommand):
             start_grading_pool()
             embedded_worker.start(recover=True)
             self.stdout.write(
-                f"grading: {settings.LAB_EMBEDDED_WORKERS} in-process worker thread(s), warm pool size "
+                f"grading: {settings.LAB_EMBEDDED_WORKERS} in-process worker thread(s) for the short lane, one "
+                f"each for long and gpu, warm pool size "
                 f"{settings.GRADING_POOL_SIZE} ({','.join(settings.GRADING_POOL_RUNTIMES)})"
             )
         self.stdout.write(f"serving http://{options['host']}:{options['port']}/")
