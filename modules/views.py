@@ -28,7 +28,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from modules import pages, selectors, services
@@ -175,11 +174,9 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             "questions": selectors.reflection_questions(module=module, lang=lang),
             "answers": reflection.answers if reflection else None,
         },
-        "reference_available": selectors.access_module_reference(user=user, module=module),
         "api": {
             "module": reverse("api-module-detail", args=[slug]),
             "draft": reverse("api-module-draft", args=[slug]),
-            "reference": reverse("api-module-reference", args=[slug]),
             "hints_reveal": reverse("api-module-hints-reveal", args=[slug]),
             "reflection": reverse("api-module-reflection", args=[slug]),
             "notes": reverse("api-notes"),
@@ -322,18 +319,6 @@ class DraftView(LabAPIView):
         return Response({"files": draft.files, "updated_at": draft.updated_at.isoformat()})
 
 
-class ReferenceView(LabAPIView):
-    """``GET /api/modules/<slug>/reference/`` -> ``{"files": {path: text}}``, after the learner's first attempt."""
-
-    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
-        module = self.get_module(slug)
-        if not selectors.access_module_reference(user=request.user, module=module):
-            raise PermissionDenied(
-                detail=_("the reference opens after your first attempt"), code="no_attempt_yet"
-            )
-        return Response({"files": module.payload.get("references", {})})
-
-
 class HintRevealView(LabAPIView):
     """``POST /api/modules/<slug>/hints/reveal/`` ``{"level": n, "step"?: id}`` -> ``{"hints": [{id, step, level,
     text}]}``; level n requires level n-1 first (409 ``hint_order``)."""
@@ -368,7 +353,8 @@ class CarryForwardView(LabAPIView):
 
 class ReflectionView(LabAPIView):
     """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
-    "correct": {qid: bool}, "state"}``; ``GET`` returns the stored answers (or null)."""
+    "correct": {qid: bool}, "state", "unlocked": [{slug, title, url}]}`` (``unlocked``: the modules this
+    reflection opened, when it completed a passed module); ``GET`` returns the stored answers (or null)."""
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
@@ -378,12 +364,15 @@ class ReflectionView(LabAPIView):
     def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
+        locked_before = selectors.locked_module_slugs(user=request.user)
         reflection = services.reflection_submit(user=request.user, module=module, answers=body.get("answers"))
+        standing = selectors.module_standing(user=request.user, module=module, locked_before=locked_before)
         return Response(
             {
                 "answers": reflection.answers,
                 "correct": reflection.correct,
-                "state": selectors.module_state(user=request.user, module=module),
+                "state": standing["progress"]["state"],
+                "unlocked": standing["unlocked"],
             }
         )
 

@@ -101,7 +101,9 @@ def test_learner_walks_module_one_to_an_unlock(
         page.click(f"a.module-card[data-module='{FIRST_MODULE}']")
         page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
         assert text["run"] in page.inner_text("[data-testid=run]")
-        assert page.is_disabled("[data-testid=compare]"), "the reference opens after the first attempt"
+        assert page.is_disabled("[data-testid=compare]"), (
+            "no step of the reference is open for an untouched starter"
+        )
         page.screenshot(path=str(screenshots / "02-module.png"))
 
         # a broken attempt, then a line typed key by key at the end; autosave reaches the server
@@ -129,15 +131,17 @@ def test_learner_walks_module_one_to_an_unlock(
         )
         page.screenshot(path=str(screenshots / "04-failure.png"))
 
-        # fix: the reference body plus the typed note; pass; the dependent module unlocks
+        # fix: the reference body plus the typed note; pass; the page asks for the reflection in place, and
+        # the dependent module stays locked until it is in
         set_editor_text(page, REFERENCE + TYPED_COMMENT + "\n")
         wait_saved(page)
         status = run_and_wait(page, screenshots, "05")
         assert status == "pass"
         assert text["pass"] in page.inner_text("[data-testid=verdict]")
-        page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{nxt}']", timeout=15_000)
+        page.wait_for_selector("[data-testid=reflection-prompt]", timeout=15_000)
+        assert page.query_selector(f"[data-testid=unlock-notice][data-module='{nxt}']") is None
+        assert page.is_visible("[data-testid=reflection-form]"), "the reflection tab opens beside the verdict"
         assert page.get_attribute("[data-testid=next-module]", "href") == f"/modules/{nxt}/"
-        assert page.is_visible("[data-testid=next-module]")
         page.screenshot(path=str(screenshots / "06-pass.png"))
 
         # compare with the reference: a diff editor with the typed note as the one change
@@ -171,6 +175,8 @@ def test_learner_walks_module_one_to_an_unlock(
                 question.query_selector("textarea").fill("Untied embeddings: wte and lm_head are separate.")
         form.query_selector("button[type=submit]").click()
         page.wait_for_selector("[data-testid=module-state][data-state=completed]", timeout=15_000)
+        page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{nxt}']", timeout=15_000)
+        assert page.query_selector("[data-testid=reflection-prompt]") is None
         page.screenshot(path=str(screenshots / "09-reflection.png"))
 
         # back on the dashboard: module 1 completed, module 2 open
