@@ -18,13 +18,13 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
@@ -151,13 +151,14 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     From grading (``grading.pages``): ``attempts`` [{id, status, created_at, finished_at, result {status, outcome,
     score, max_score} | null, url}]; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {submissions,
     submission_detail ("/api/submissions/{id}/" — replace {id}), lint, format}.
-    Locked modules answer 403, unknown or retired ones 404.
+    Locked modules answer 403 with a page naming what is missing (``locked_page``), unknown or retired ones 404
+    (``not_found_page``), both with a way back.
     """
     module = selectors.module_get(slug=slug)
     if module is None or not selectors.access_module_visible(user=request.user, module=module):
-        raise Http404(_("no such module"))
+        return not_found_page(request)
     if not selectors.access_module_unlocked(user=request.user, module=module):
-        raise DjangoPermissionDenied(_("this module is locked"))
+        return locked_page(request, module)
     lang = request_lang(request)
     user = request.user
     state = selectors.module_state(user=user, module=module)
@@ -395,3 +396,50 @@ class NoteListView(LabAPIView):
             module = self.get_module(body["module"], unlocked=False, with_payload=False)
         note = services.note_create(user=request.user, module=module, text=body.get("text"))
         return Response(selectors.note_to_dict(note, request_lang(request)), status=status.HTTP_201_CREATED)
+
+
+#: What a learner still has to do about a prerequisite, by its state (DECISIONS.md's state machine).
+PREREQUISITE_TODO = {
+    "locked": _lazy("locked too: complete its own prerequisites first"),
+    "unlocked": _lazy("pass its tests, then submit its reflection"),
+    "passed": _lazy("tests passed: submit its reflection"),
+    "completed": _lazy("completed"),
+}
+
+
+def locked_page(request: AuthenticatedHttpRequest, module: Module) -> HttpResponse:
+    """403 for a locked module: which prerequisites are not completed yet, what each still needs, and links."""
+    lang = request_lang(request)
+    states = {s.module.slug: s for s in selectors.module_states(user=request.user)}
+    missing = []
+    for slug in module.metadata.get("prerequisites") or []:
+        state = states.get(slug)
+        if state is None or state.state == "completed":
+            continue
+        missing.append(
+            {
+                "slug": slug,
+                "title": selectors.localize(state.module.title, lang),
+                "state": state.state,
+                "todo": PREREQUISITE_TODO[state.state],
+                "url": reverse("module-page", args=[slug]) if state.state != "locked" else None,
+            }
+        )
+    context = {
+        "status": 403,
+        "heading": _("%(title)s is locked") % {"title": selectors.localize(module.title, lang)},
+        "lead": _("It opens once you have completed these modules (tests passed and reflection submitted):"),
+        "prerequisites": missing,
+    }
+    return render(request, "modules/unavailable.html", context, status=403)
+
+
+def not_found_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 (also the site's ``handler404``): no such page or module, and the way back."""
+    context = {
+        "status": 404,
+        "heading": _("There is no such page"),
+        "lead": _("The module may have been renamed or retired. Your work and progress are safe."),
+        "prerequisites": [],
+    }
+    return render(request, "modules/unavailable.html", context, status=404)

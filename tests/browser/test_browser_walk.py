@@ -42,8 +42,15 @@ TEXT = {
         "dashboard": "Your route",
         "fail": "Some tests failed",
         "pass": "All tests passed",
+        "locked_todo": "pass its tests, then submit its reflection",
     },
-    "zh-hans": {"run": "运行测试", "dashboard": "你的路线", "fail": "部分测试未通过", "pass": "全部测试通过"},
+    "zh-hans": {
+        "run": "运行测试",
+        "dashboard": "你的路线",
+        "fail": "部分测试未通过",
+        "pass": "全部测试通过",
+        "locked_todo": "先通过它的测试，再提交反思",
+    },
 }
 
 
@@ -96,6 +103,17 @@ def test_learner_walks_module_one_to_an_unlock(
         )
         assert page.query_selector(f"div.module-card.is-locked[data-module='{nxt}']") is not None
         page.screenshot(path=str(screenshots / "01-dashboard.png"), full_page=True)
+
+        # the locked module's URL: a styled page that names what is missing, with links, not a bare 403
+        response = page.goto(f"{lab_server.base_url}/modules/{nxt}/")
+        assert response is not None and response.status == 403
+        page.wait_for_selector("[data-testid=unavailable][data-status='403']")
+        missing = page.query_selector(f"[data-testid=missing-prerequisites] li[data-module='{FIRST_MODULE}']")
+        assert missing is not None and missing.get_attribute("data-state") == "unlocked"
+        assert text["locked_todo"] in missing.inner_text()
+        page.screenshot(path=str(screenshots / "01b-locked.png"))
+        page.click("[data-testid=back-to-dashboard]")
+        page.wait_for_selector("[data-testid=module-map]")
 
         # module 1: the editor shows the starter
         page.click(f"a.module-card[data-module='{FIRST_MODULE}']")

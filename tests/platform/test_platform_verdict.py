@@ -34,7 +34,10 @@ def test_a_passing_verdict_carries_the_attempt_progress_and_the_module_it_opened
     assert event["progress"]["passed_at"]
     assert event["unlocked"] == [], "a pass opens nothing until the reflection completes the module"
     assert event["next_module"] == {
-        "slug": "02-next", "title": {"en": "Next", "zh": "下一步"}, "url": "/modules/02-next/", "state": "locked"
+        "slug": "02-next",
+        "title": {"en": "Next", "zh": "下一步"},
+        "url": "/modules/02-next/",
+        "state": "locked",
     }
     assert event["advice"] == []
 
