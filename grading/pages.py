@@ -11,9 +11,12 @@ from modules.pages import ModulePageContext
 
 
 def module_page_data(page: ModulePageContext) -> dict[str, Any]:
-    """``attempts`` (the learner's, newest first, 2 queries), ``ws_url`` and grading's endpoints in ``api``."""
+    """``attempts`` (the learner's, newest first, 2 queries), ``reference_available`` (is any step of the
+    reference open: ``modules.gates``, 1 query), ``ws_url`` and grading's endpoints in ``api``."""
     slug = page.module.slug
+    gate = selectors.reference_gate(user=page.user, module=page.module)
     return {
+        "reference_available": gate.any_open,
         "attempts": [
             selectors.submission_summary(s)
             for s in selectors.submissions_for(user=page.user, module=page.module)
@@ -21,6 +24,7 @@ def module_page_data(page: ModulePageContext) -> dict[str, Any]:
         "ws_url": "/ws/grading/",
         "api": {
             "submissions": reverse("api-module-submissions", args=[slug]),
+            "reference": reverse("api-module-reference", args=[slug]),
             "submission_detail": "/api/submissions/{id}/",
             "lint": reverse("api-tools-lint"),
             "format": reverse("api-tools-format"),

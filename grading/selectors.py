@@ -28,6 +28,7 @@ from django.db.models import Max
 from grading.engine.redact import clean_tree, coarse_duration, coarse_time, learner_usage
 from grading.models import Result, Submission, SubmissionEvent
 from grading.queues import Waiting, fair_order
+from modules import gates
 from modules.models import CarryForward, Module, Progress
 from modules.selectors import (
     PASSED_STATUSES,
@@ -37,6 +38,7 @@ from modules.selectors import (
     module_standing,
     user_is_instructor,
 )
+from modules.starters import foreign_stubs
 
 
 def access_submission(*, user: User | AnonymousUser, submission: Submission) -> bool:
@@ -342,3 +344,55 @@ def workspace_inputs(*, submission: Submission) -> tuple[set[str], dict[str, byt
         if path in latest.get(module.pk, {})
     }
     return done, provided
+
+
+# --- the reference gate ---------------------------------------------------------------------------------------------
+#: Attempts read to decide which steps' reference is open (the newest; effort needs only a few versions).
+REFERENCE_GATE_ATTEMPTS = 200
+
+
+def reference_gate(*, user: User, module: Module) -> gates.ReferenceGate:
+    """Which steps of ``module``'s reference ``user`` has opened (``modules.gates``): a step whose tests all
+    passed in one attempt, or after enough different versions of its code; instructors see every step."""
+    spec = module_spec_of(module=module)
+    payload = module.payload or {}
+    if user_is_instructor(user):
+        return gates.reference_gate(spec, starters={}, references={}, attempts=(), instructor=True)
+    rows = (
+        Submission.objects.filter(user=user, module=module)
+        .select_related("result")
+        .order_by("-created_at")
+        .only("files", "result__result")[:REFERENCE_GATE_ATTEMPTS]
+    )
+    attempts = [(row.files or {}, _stored_result(row)) for row in rows]
+    return gates.reference_gate(
+        spec,
+        starters=payload.get("starters", {}),
+        references=payload.get("references", {}),
+        attempts=attempts,
+    )
+
+
+def _stored_result(submission: Submission) -> dict[str, Any] | None:
+    try:
+        return submission.result.result
+    except Result.DoesNotExist:
+        return None
+
+
+def reference_files(*, user: User, module: Module, gate: gates.ReferenceGate) -> dict[str, str]:
+    """The reference as ``gate`` shows it to ``user``: closed steps cut, and the parts of other modules in the
+    same files that ``user`` has not passed cut too (instructors: everything)."""
+    spec = module_spec_of(module=module)
+    references = (module.payload or {}).get("references", {})
+    if user_is_instructor(user):
+        return dict(references)
+    modules = list(Module.objects.filter(status=Module.Status.ACTIVE).defer("payload"))
+    course = {m.slug: module_spec_of(module=m) for m in modules}
+    course[spec.slug] = spec
+    passed = set(
+        Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)
+    )
+    allowed = passed | {spec.slug}
+    foreign = {entry.path: foreign_stubs(entry.path, course, allowed) for entry in spec.files}
+    return gates.reference_files(spec, references, gate, foreign=foreign)

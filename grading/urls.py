@@ -11,6 +11,7 @@ urlpatterns = [
     path(
         "submissions/<int:submission_id>/", views.SubmissionDetailView.as_view(), name="api-submission-detail"
     ),
+    path("modules/<slug:slug>/reference/", views.ReferenceView.as_view(), name="api-module-reference"),
     path("tools/lint/", views.LintView.as_view(), name="api-tools-lint"),
     path("tools/format/", views.FormatView.as_view(), name="api-tools-format"),
 ]

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from grading import selectors, services
 from modules.api import AuthenticatedRequest, LabAPIView, request_lang
+from modules.services import Forbidden
 
 
 class SubmissionListView(LabAPIView):
@@ -58,3 +59,25 @@ class FormatView(LabAPIView):
     def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         return Response({"text": services.code_format(path=body.get("path"), text=body.get("text"))})
+
+
+class ReferenceView(LabAPIView):
+    """``GET /api/modules/<slug>/reference/`` -> ``{"files": {path: text}, "steps": {step: {open, why, versions,
+    needed}}}``: the reference, step by step (``modules.gates``). A step opens once its tests pass, or after
+    ``needed`` different versions of its code; closed steps are cut as in the starter. 403 ``reference_locked``
+    while no step is open (an untouched starter never opens anything)."""
+
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
+        module = self.get_module(slug)
+        gate = selectors.reference_gate(user=request.user, module=module)
+        if not gate.any_open:
+            needed = next(iter(gate.steps.values())).needed if gate.steps else 0
+            raise Forbidden(
+                _(
+                    "the reference opens per step: when its tests pass, or after %(n)d attempts that change its code"
+                )
+                % {"n": needed},
+                code="reference_locked",
+            )
+        files = selectors.reference_files(user=request.user, module=module, gate=gate)
+        return Response({"files": files, "steps": {s: g.as_dict() for s, g in gate.steps.items()}})

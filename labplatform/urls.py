@@ -3,7 +3,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from modules.views import LoginView, dashboard, module_page, signup
+from modules.views import LoginView, dashboard, module_page, not_found_page, signup
+
+handler404 = not_found_page
 
 urlpatterns = [
     path("", dashboard, name="dashboard"),

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypedDict
 
+import markdown
+import nh3
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
-from modules.models import AuthAttempt, Draft, HintReveal, Module, Note, Progress, Reflection, Route, Unlock
+from modules.models import (
+    AuthAttempt,
+    Draft,
+    HintReveal,
+    Module,
+    Note,
+    Progress,
+    Reflection,
+    Route,
+    Unlock,
+    UpstreamReport,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -142,4 +157,53 @@ class AuthAttemptAdmin(admin.ModelAdmin):
     readonly_fields = ("kind", "username", "address", "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(UpstreamReport)
+class UpstreamReportAdmin(admin.ModelAdmin):
+    """The upstream dashboard: each saved ``content_upstream_diff`` run, "N modules affected", and its report
+    (steps with their diff hunks, facts, deviations, guide sections and tests) rendered for authors. Read-only:
+    runs come from the command, never from a form."""
+
+    list_display = ("created_at", "from_ref", "to_ref", "affected", "modules_checked")
+    fields = ("affected", "from_commit", "to_commit", "created_at", "dashboard")
+    readonly_fields = fields
+
+    @admin.display(description="modules affected")
+    def affected(self, obj: UpstreamReport) -> str:
+        n = obj.modules_affected
+        return f"{n} module{'s' if n != 1 else ''} affected"
+
+    @admin.display(description="report")
+    def dashboard(self, obj: UpstreamReport) -> SafeString:
+        html = markdown.markdown(obj.markdown, extensions=["fenced_code", "tables"])
+        clean = nh3.clean(
+            html,
+            tags={
+                "h1",
+                "h2",
+                "h3",
+                "p",
+                "ul",
+                "li",
+                "table",
+                "thead",
+                "tbody",
+                "tr",
+                "th",
+                "td",
+                "code",
+                "pre",
+                "strong",
+                "em",
+            },
+            attributes={"code": {"class"}},
+        )
+        return format_html('<div class="upstream-report">{}</div>', mark_safe(clean))  # nh3-cleaned above
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

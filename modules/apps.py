@@ -38,6 +38,7 @@ class ModulesConfig(AppConfig):
             "modules.view_route",
             "modules.add_route",
             "modules.change_route",
+            "modules.view_upstreamreport",
         ),
     }
 

@@ -57,6 +57,18 @@ def reference_value(fact: Fact, repo_root: Path) -> Any:
     return _literal(tree, node, f"{path} {symbol}")
 
 
+def value_in_source(text: str, symbol: str, where: str) -> Any:
+    """The literal at ``symbol`` (the syntax above) in Python source ``text``; raises :class:`FactError`."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise FactError(f"{where} is not readable Python ({exc})") from None
+    node = _resolve(tree, symbol)
+    if node is None:
+        raise FactError(f"{where} has no {symbol}")
+    return _literal(tree, node, f"{where} {symbol}")
+
+
 def same_value(expected: Any, actual: Any) -> bool:
     """Literal equality with tuples as lists; booleans never equal numbers."""
     expected, actual = _plain(expected), _plain(actual)

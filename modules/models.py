@@ -174,3 +174,27 @@ class AuthAttempt(models.Model):
             models.Index(fields=["kind", "username", "created_at"], name="authattempt_kind_user"),
             models.Index(fields=["kind", "address", "created_at"], name="authattempt_kind_address"),
         ]
+
+
+class UpstreamReport(models.Model):
+    """One run of ``manage.py content_upstream_diff --save``: which modules a newer nanochat commit affects.
+
+    ``report`` is :func:`modules.upstream.diff_report`'s dictionary, ``markdown`` its rendering for authors; the
+    admin lists the runs ("3 modules affected") and shows each one (``modules/upstream.py``).
+    """
+
+    from_ref = models.CharField(max_length=100)
+    to_ref = models.CharField(max_length=100)
+    from_commit = models.CharField(max_length=40)
+    to_commit = models.CharField(max_length=40)
+    modules_affected = models.PositiveIntegerField()
+    modules_checked = models.PositiveIntegerField()
+    report = models.JSONField()
+    markdown = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_ref} → {self.to_ref}: {self.modules_affected} modules affected"

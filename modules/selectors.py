@@ -3,8 +3,8 @@
 Design choices:
 - Authorization lives only here, one condition per line; views and services ask, never re-derive.
 - Instructors (group ``instructor``) and superusers see every module unlocked; they are the people who test content.
-- A module is unlocked when it has no prerequisites, when every prerequisite is passed, or when an instructor
-  opened it for the learner (an ``Unlock`` row, the only thing stored: the prerequisite rule is computed, never
+- A module is unlocked when it has no prerequisites, when every prerequisite is completed (passed and its
+  reflection submitted: DECISIONS.md's state machine), or when an instructor opened it for the learner (an ``Unlock`` row, the only thing stored: the prerequisite rule is computed, never
   written down a second time).
 - List selectors take a fixed number of queries whatever the number of modules (pinned by tests).
 - Localised strings: content stores ``{en, zh}``; ``localize`` picks by the request language with English fallback.
@@ -90,7 +90,7 @@ def access_module_unlocked(
     *,
     user: User | AnonymousUser,
     module: Module,
-    passed_slugs: set[str] | None = None,
+    completed_slugs: set[str] | None = None,
     unlocked_ids: set[int] | None = None,
     instructor: bool | None = None,
 ) -> bool:
@@ -104,22 +104,13 @@ def access_module_unlocked(
     prerequisites = set(module.metadata.get("prerequisites") or [])
     if not prerequisites:
         return True
-    if passed_slugs is None:
-        passed_slugs = passed_module_slugs(user=user)
-    if prerequisites <= passed_slugs:
+    if completed_slugs is None:
+        completed_slugs = completed_module_slugs(user=user)
+    if prerequisites <= completed_slugs:
         return True
     if unlocked_ids is not None:
         return module.pk in unlocked_ids
     return Unlock.objects.filter(user=user, module=module).exists()
-
-
-def access_module_reference(*, user: User, module: Module) -> bool:
-    """The reference solution opens after the learner's first attempt (instructors: always)."""
-    if not access_module_unlocked(user=user, module=module):
-        return False
-    if user_is_instructor(user):
-        return True
-    return Progress.objects.filter(user=user, module=module, attempts__gt=0).exists()
 
 
 # --- reads --------------------------------------------------------------------------------------------------------
@@ -141,9 +132,12 @@ def module_next(*, module: Module) -> Module | None:
     )
 
 
-def passed_module_slugs(*, user: User) -> set[str]:
+def completed_module_slugs(*, user: User) -> set[str]:
+    """Modules ``user`` completed (passed and reflected): what opens their dependants (DECISIONS.md)."""
     return set(
-        Progress.objects.filter(user=user, status__in=PASSED_STATUSES).values_list("module__slug", flat=True)
+        Progress.objects.filter(user=user, status=Progress.Status.COMPLETED).values_list(
+            "module__slug", flat=True
+        )
     )
 
 
@@ -165,7 +159,9 @@ def module_states(*, user: User) -> list[ModuleState]:
     modules = list(Module.objects.filter(status=Module.Status.ACTIVE).defer("payload"))
     progress = {p.module_id: p for p in Progress.objects.filter(user=user)}
     slug_by_id = {m.pk: m.slug for m in modules}
-    passed = {slug_by_id.get(p.module_id, "") for p in progress.values() if p.status in PASSED_STATUSES}
+    completed = {
+        slug_by_id.get(p.module_id, "") for p in progress.values() if p.status == Progress.Status.COMPLETED
+    }
     unlocked_ids = set(Unlock.objects.filter(user=user).values_list("module_id", flat=True))
     instructor = user_is_instructor(user)
     states = []
@@ -176,7 +172,11 @@ def module_states(*, user: User) -> list[ModuleState]:
         elif row is not None and row.status == Progress.Status.PASSED:
             state = "passed"
         elif access_module_unlocked(
-            user=user, module=module, passed_slugs=passed, unlocked_ids=unlocked_ids, instructor=instructor
+            user=user,
+            module=module,
+            completed_slugs=completed,
+            unlocked_ids=unlocked_ids,
+            instructor=instructor,
         ):
             state = "unlocked"
         else:

@@ -141,8 +141,11 @@ class LearnerFile:
 
 @dataclass(frozen=True)
 class Step:
+    """A graded step. ``upstream`` names nanochat places it is built on beyond its stubs (``{file, symbol?}``)."""
+
     id: str
     title: Mapping[str, str]
+    upstream: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,10 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         raise SpecError(where, problems)
     assert isinstance(data, dict)  # the schema says so
 
-    steps = tuple(Step(id=s["id"], title=dict(s["title"])) for s in data["steps"])
+    steps = tuple(
+        Step(id=s["id"], title=dict(s["title"]), upstream=tuple(dict(u) for u in s.get("upstream") or ()))
+        for s in data["steps"]
+    )
     step_ids = {s.id for s in steps}
     if len(step_ids) != len(steps):
         problems.append("steps: step ids must be unique")

@@ -259,7 +259,7 @@ def _course(spec: ModuleSpec, specs: Mapping[str, ModuleSpec] | None) -> dict[st
     return course
 
 
-def _foreign(path: str, specs: Mapping[str, ModuleSpec], allowed: set[str]) -> list[tuple[str, Stub]]:
+def foreign_stubs(path: str, specs: Mapping[str, ModuleSpec], allowed: set[str]) -> list[tuple[str, Stub]]:
     """The stubs in ``path`` of the modules that own it and are not in ``allowed`` (not yet written)."""
     return [
         (slug, stub)
@@ -290,7 +290,7 @@ def starter_text(
     allowed = (module_spec.ancestors(spec.slug, course) if done is None else set(done)) | {spec.slug}
     where = f"{spec.slug}: files {entry.path}"
     reference = _read(entry.reference_path(spec.root, repo_root), where)
-    return generate(reference, entry.stubs, where=where, foreign=_foreign(entry.path, course, allowed))
+    return generate(reference, entry.stubs, where=where, foreign=foreign_stubs(entry.path, course, allowed))
 
 
 def needed_file(
@@ -307,7 +307,7 @@ def needed_file(
     allowed = module_spec.ancestors(spec.slug, course) if done is None else set(done)
     where = f"{spec.slug}: needs {path}"
     source = repo_root / module_spec.REFERENCE_PACKAGE / path.removeprefix("nanochat/")
-    foreign = _foreign(path, course, allowed)
+    foreign = foreign_stubs(path, course, allowed)
     if not foreign:
         try:
             return source.read_bytes()

@@ -8,7 +8,6 @@ urlpatterns = [
     path("modules/", views.ModuleListView.as_view(), name="api-modules"),
     path("modules/<slug:slug>/", views.ModuleDetailView.as_view(), name="api-module-detail"),
     path("modules/<slug:slug>/draft/", views.DraftView.as_view(), name="api-module-draft"),
-    path("modules/<slug:slug>/reference/", views.ReferenceView.as_view(), name="api-module-reference"),
     path("modules/<slug:slug>/hints/reveal/", views.HintRevealView.as_view(), name="api-module-hints-reveal"),
     path("modules/<slug:slug>/reflection/", views.ReflectionView.as_view(), name="api-module-reflection"),
     path(

@@ -18,17 +18,16 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from modules import pages, selectors, services
@@ -152,13 +151,14 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     From grading (``grading.pages``): ``attempts`` [{id, status, created_at, finished_at, result {status, outcome,
     score, max_score} | null, url}]; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {submissions,
     submission_detail ("/api/submissions/{id}/" — replace {id}), lint, format}.
-    Locked modules answer 403, unknown or retired ones 404.
+    Locked modules answer 403 with a page naming what is missing (``locked_page``), unknown or retired ones 404
+    (``not_found_page``), both with a way back.
     """
     module = selectors.module_get(slug=slug)
     if module is None or not selectors.access_module_visible(user=request.user, module=module):
-        raise Http404(_("no such module"))
+        return not_found_page(request)
     if not selectors.access_module_unlocked(user=request.user, module=module):
-        raise DjangoPermissionDenied(_("this module is locked"))
+        return locked_page(request, module)
     lang = request_lang(request)
     user = request.user
     state = selectors.module_state(user=user, module=module)
@@ -175,11 +175,9 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             "questions": selectors.reflection_questions(module=module, lang=lang),
             "answers": reflection.answers if reflection else None,
         },
-        "reference_available": selectors.access_module_reference(user=user, module=module),
         "api": {
             "module": reverse("api-module-detail", args=[slug]),
             "draft": reverse("api-module-draft", args=[slug]),
-            "reference": reverse("api-module-reference", args=[slug]),
             "hints_reveal": reverse("api-module-hints-reveal", args=[slug]),
             "reflection": reverse("api-module-reflection", args=[slug]),
             "notes": reverse("api-notes"),
@@ -322,18 +320,6 @@ class DraftView(LabAPIView):
         return Response({"files": draft.files, "updated_at": draft.updated_at.isoformat()})
 
 
-class ReferenceView(LabAPIView):
-    """``GET /api/modules/<slug>/reference/`` -> ``{"files": {path: text}}``, after the learner's first attempt."""
-
-    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
-        module = self.get_module(slug)
-        if not selectors.access_module_reference(user=request.user, module=module):
-            raise PermissionDenied(
-                detail=_("the reference opens after your first attempt"), code="no_attempt_yet"
-            )
-        return Response({"files": module.payload.get("references", {})})
-
-
 class HintRevealView(LabAPIView):
     """``POST /api/modules/<slug>/hints/reveal/`` ``{"level": n, "step"?: id}`` -> ``{"hints": [{id, step, level,
     text}]}``; level n requires level n-1 first (409 ``hint_order``)."""
@@ -368,7 +354,8 @@ class CarryForwardView(LabAPIView):
 
 class ReflectionView(LabAPIView):
     """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
-    "correct": {qid: bool}, "state"}``; ``GET`` returns the stored answers (or null)."""
+    "correct": {qid: bool}, "state", "unlocked": [{slug, title, url}]}`` (``unlocked``: the modules this
+    reflection opened, when it completed a passed module); ``GET`` returns the stored answers (or null)."""
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
@@ -378,12 +365,15 @@ class ReflectionView(LabAPIView):
     def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
         body = request.data if isinstance(request.data, dict) else {}
+        locked_before = selectors.locked_module_slugs(user=request.user)
         reflection = services.reflection_submit(user=request.user, module=module, answers=body.get("answers"))
+        standing = selectors.module_standing(user=request.user, module=module, locked_before=locked_before)
         return Response(
             {
                 "answers": reflection.answers,
                 "correct": reflection.correct,
-                "state": selectors.module_state(user=request.user, module=module),
+                "state": standing["progress"]["state"],
+                "unlocked": standing["unlocked"],
             }
         )
 
@@ -406,3 +396,50 @@ class NoteListView(LabAPIView):
             module = self.get_module(body["module"], unlocked=False, with_payload=False)
         note = services.note_create(user=request.user, module=module, text=body.get("text"))
         return Response(selectors.note_to_dict(note, request_lang(request)), status=status.HTTP_201_CREATED)
+
+
+#: What a learner still has to do about a prerequisite, by its state (DECISIONS.md's state machine).
+PREREQUISITE_TODO = {
+    "locked": _lazy("locked too: complete its own prerequisites first"),
+    "unlocked": _lazy("pass its tests, then submit its reflection"),
+    "passed": _lazy("tests passed: submit its reflection"),
+    "completed": _lazy("completed"),
+}
+
+
+def locked_page(request: AuthenticatedHttpRequest, module: Module) -> HttpResponse:
+    """403 for a locked module: which prerequisites are not completed yet, what each still needs, and links."""
+    lang = request_lang(request)
+    states = {s.module.slug: s for s in selectors.module_states(user=request.user)}
+    missing = []
+    for slug in module.metadata.get("prerequisites") or []:
+        state = states.get(slug)
+        if state is None or state.state == "completed":
+            continue
+        missing.append(
+            {
+                "slug": slug,
+                "title": selectors.localize(state.module.title, lang),
+                "state": state.state,
+                "todo": PREREQUISITE_TODO[state.state],
+                "url": reverse("module-page", args=[slug]) if state.state != "locked" else None,
+            }
+        )
+    context = {
+        "status": 403,
+        "heading": _("%(title)s is locked") % {"title": selectors.localize(module.title, lang)},
+        "lead": _("It opens once you have completed these modules (tests passed and reflection submitted):"),
+        "prerequisites": missing,
+    }
+    return render(request, "modules/unavailable.html", context, status=403)
+
+
+def not_found_page(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 (also the site's ``handler404``): no such page or module, and the way back."""
+    context = {
+        "status": 404,
+        "heading": _("There is no such page"),
+        "lead": _("The module may have been renamed or retired. Your work and progress are safe."),
+        "prerequisites": [],
+    }
+    return render(request, "modules/unavailable.html", context, status=404)

@@ -31,7 +31,7 @@ const VALIDATORS = {
   validateDashboardPage: "page-dashboard.schema.json",
   validateModulePage: "page-module.schema.json",
   validateSubmissionCreated: "api.schema.json#/$defs/submission_created",
-  validateFiles: "api.schema.json#/$defs/files",
+  validateReference: "api.schema.json#/$defs/reference",
   validateHintReveal: "api.schema.json#/$defs/hints",
   validateReflectionAnswer: "api.schema.json#/$defs/reflection",
   validateNoteList: "api.schema.json#/$defs/notes",

@@ -5,7 +5,7 @@
  * session cookies, as the DRF session authentication expects.
  */
 import {
-  decodeFiles,
+  decodeReference,
   decodeFormat,
   decodeHintReveal,
   decodeLint,
@@ -24,6 +24,7 @@ import {
   type LintDiagnostic,
   type ModuleSummary,
   type Note,
+  type Reference,
   type ReflectionAnswer,
   type Submission,
   type ThreadDetail,
@@ -161,8 +162,8 @@ export const api = {
   async submission(id: string): Promise<Submission> {
     return decodeSubmission(await request("GET", `/api/submissions/${enc(id)}/`));
   },
-  async reference(slug: string): Promise<Record<string, string>> {
-    return decodeFiles(await request("GET", `/api/modules/${enc(slug)}/reference/`));
+  async reference(slug: string): Promise<Reference> {
+    return decodeReference(await request("GET", `/api/modules/${enc(slug)}/reference/`));
   },
   async revealHint(slug: string, level: number): Promise<Hint[]> {
     return decodeHintReveal(await request("POST", `/api/modules/${enc(slug)}/hints/reveal/`, { level }));

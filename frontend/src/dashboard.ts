@@ -6,7 +6,7 @@
  * - Renders from the page data Django embedded (no request on load), decoded against its schema
  *   (`page-dashboard.schema.json`); the notes form posts to `/api/notes/` and re-renders the list from the
  *   server's answer.
- * - The "current" module (first one open and not yet passed) is highlighted, so "what next" is one glance.
+ * - The "current" module (`currentModule`: the one in progress) is highlighted, so "what next" is one glance.
  * - Badges not yet earned are shown too (greyed, with `count of target`): a badge also says what to try next.
  * - Locked cards are not links; they say which modules unlock them. The map also draws the unlock graph
  *   behind the cards (`mapgraph.ts`, which documents its layout and phone choices).
@@ -14,6 +14,7 @@
 import { api, decodeDashboardPage, type Award, type ModuleSummary, type Note, type ReviewItem, type ThreadSummary } from "./api";
 import { ago, byId, fill, h } from "./dom";
 import { lang, pick, t, type MessageKey } from "./i18n";
+import { currentModule } from "./current";
 import { drawMapGraph } from "./mapgraph";
 import { boot, describeError, showFatal, toast } from "./page";
 
@@ -40,7 +41,11 @@ function moduleCard(m: ModuleSummary, current: boolean, bySlug: Map<string, Modu
       : h(
           "span",
           {},
-          m.lastScore !== null && m.lastMaxScore ? `${Math.round((100 * m.lastScore) / m.lastMaxScore)}%` : m.attempts > 0 ? `${m.attempts}×` : "",
+          m.bestScore !== null && m.maxScore
+            ? t("dashboard.best", { pct: Math.round((100 * m.bestScore) / m.maxScore) })
+            : m.attempts > 0
+              ? `${m.attempts}×`
+              : "",
         );
   const action =
     m.state === "locked"
@@ -65,7 +70,7 @@ function moduleCard(m: ModuleSummary, current: boolean, bySlug: Map<string, Modu
 
 function renderMap(modules: ModuleSummary[]): HTMLElement {
   const bySlug = new Map(modules.map((m) => [m.slug, m]));
-  const current = modules.find((m) => m.state === "unlocked");
+  const current = currentModule(modules);
   const map = h(
     "div",
     { class: "module-map", "data-testid": "module-map" },

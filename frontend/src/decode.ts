@@ -219,10 +219,26 @@ export interface ReflectionQuestion {
   choices: { id: string; text: Localized }[];
 }
 
-/** `POST reflection/` answers `{answers, correct: {qid: bool}, state}`. */
+/** `POST reflection/` answers `{answers, correct: {qid: bool}, state, unlocked}`. */
 export interface ReflectionAnswer {
   correct: Record<string, boolean>;
   state: ModuleState;
+  /** Modules this reflection opened (it completed a passed module). */
+  unlocked: ModuleLink[];
+}
+
+/** One step of the reference gate: open once its tests pass (or after `needed` versions of its code). */
+export interface ReferenceStep {
+  open: boolean;
+  why: "passed" | "effort" | "instructor" | null;
+  versions: number;
+  needed: number;
+}
+
+/** `GET reference/`: the reference with closed steps cut, and the gate of each step. */
+export interface Reference {
+  files: Record<string, string>;
+  steps: Record<string, ReferenceStep>;
 }
 
 export interface Note {
@@ -607,7 +623,7 @@ export function decodeHintReveal(v: unknown): Hint[] {
 
 export function decodeReflectionAnswer(v: unknown): ReflectionAnswer {
   const answer = decodeWith(validate.validateReflectionAnswer, v, "reflection");
-  return { correct: answer.correct, state: answer.state };
+  return { correct: answer.correct, state: answer.state, unlocked: answer.unlocked };
 }
 
 function note(n: WireNote): Note {
@@ -643,8 +659,9 @@ export function decodeFormat(v: unknown): string {
 }
 
 /** The files of a draft or of the reference (`{files: {path: text}}`). */
-export function decodeFiles(v: unknown): Record<string, string> {
-  return decodeWith(validate.validateFiles, v, "files").files;
+export function decodeReference(v: unknown): Reference {
+  const r = decodeWith(validate.validateReference, v, "reference");
+  return { files: r.files, steps: r.steps };
 }
 
 // ---------------------------------------------------------------------------------------------- discussions

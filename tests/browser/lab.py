@@ -125,3 +125,31 @@ def pass_first_module(page: Any, timeout_s: float = 90) -> None:
             return
         assert time.monotonic() < deadline, f"{FIRST_MODULE} is still {state} after {timeout_s} s"
         time.sleep(0.5)
+
+
+def reflect_first_module(page: Any) -> None:
+    """Submit module 1's reflection through the API the page uses (every question answered: a choice question
+    with its first choice), so a passed module 1 is completed and its dependants open."""
+    import yaml
+
+    doc = (
+        yaml.safe_load((REPO / "content" / FIRST_MODULE / "reflection.yaml").read_text(encoding="utf-8"))
+        or {}
+    )
+    answers = {
+        q["id"]: (q["choices"][0]["id"] if q.get("kind") == "choice" else "What I learned, in my own words.")
+        for q in doc.get("questions") or []
+    }
+    status = page.evaluate(
+        """async ([slug, answers]) => {
+            const token = decodeURIComponent((document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/) || [])[1] || '');
+            const res = await fetch(`/api/modules/${slug}/reflection/`, {
+                method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+                body: JSON.stringify({answers}),
+            });
+            return res.status;
+        }""",
+        [FIRST_MODULE, answers],
+    )
+    assert status == 200, status

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser.lab import FIRST_MODULE, LabServer, api_modules, pass_first_module, signup
+from tests.browser.lab import (
+    FIRST_MODULE,
+    LabServer,
+    api_modules,
+    pass_first_module,
+    reflect_first_module,
+    signup,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -108,9 +115,10 @@ def test_the_map_draws_one_edge_per_prerequisite_on_the_right_cards_by_state(
         assert_edges_sit_on_their_cards(resized)
         page.screenshot(path=str(screenshots / "map-narrow.png"), full_page=True)
 
-        # pass module 1: the edges into the modules it opens change state and look
+        # complete module 1 (pass + reflection): the edges into the modules it opens change state and look
         page.set_viewport_size({"width": 1280, "height": 900})
         pass_first_module(page)
+        reflect_first_module(page)
         page.reload()
         page.wait_for_function(LAID_OUT_JS)
         after = page.evaluate(EDGES_JS)

@@ -47,7 +47,11 @@ def wait_for_settled_verdict(page: Any, server: LabServer) -> str:
         f"[data-testid=history] .attempt[data-submission='{submission}'][data-status=pass]", state="attached"
     )
     page.wait_for_selector("[data-testid=module-state][data-state=passed]")
-    page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{dependent_module(server)}']")
+    # passed, not completed: the verdict asks for the reflection in place; nothing opens before it is in
+    page.wait_for_selector("[data-testid=reflection-prompt]")
+    assert (
+        page.query_selector(f"[data-testid=unlock-notice][data-module='{dependent_module(server)}']") is None
+    )
     page.wait_for_selector("[data-testid=next-module]:not([hidden])")
     page.wait_for_timeout(1500)  # anything the verdict still sets off would be sent by now
     return str(submission)

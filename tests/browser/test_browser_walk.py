@@ -42,8 +42,15 @@ TEXT = {
         "dashboard": "Your route",
         "fail": "Some tests failed",
         "pass": "All tests passed",
+        "locked_todo": "pass its tests, then submit its reflection",
     },
-    "zh-hans": {"run": "运行测试", "dashboard": "你的路线", "fail": "部分测试未通过", "pass": "全部测试通过"},
+    "zh-hans": {
+        "run": "运行测试",
+        "dashboard": "你的路线",
+        "fail": "部分测试未通过",
+        "pass": "全部测试通过",
+        "locked_todo": "先通过它的测试，再提交反思",
+    },
 }
 
 
@@ -97,11 +104,24 @@ def test_learner_walks_module_one_to_an_unlock(
         assert page.query_selector(f"div.module-card.is-locked[data-module='{nxt}']") is not None
         page.screenshot(path=str(screenshots / "01-dashboard.png"), full_page=True)
 
+        # the locked module's URL: a styled page that names what is missing, with links, not a bare 403
+        response = page.goto(f"{lab_server.base_url}/modules/{nxt}/")
+        assert response is not None and response.status == 403
+        page.wait_for_selector("[data-testid=unavailable][data-status='403']")
+        missing = page.query_selector(f"[data-testid=missing-prerequisites] li[data-module='{FIRST_MODULE}']")
+        assert missing is not None and missing.get_attribute("data-state") == "unlocked"
+        assert text["locked_todo"] in missing.inner_text()
+        page.screenshot(path=str(screenshots / "01b-locked.png"))
+        page.click("[data-testid=back-to-dashboard]")
+        page.wait_for_selector("[data-testid=module-map]")
+
         # module 1: the editor shows the starter
         page.click(f"a.module-card[data-module='{FIRST_MODULE}']")
         page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
         assert text["run"] in page.inner_text("[data-testid=run]")
-        assert page.is_disabled("[data-testid=compare]"), "the reference opens after the first attempt"
+        assert page.is_disabled("[data-testid=compare]"), (
+            "no step of the reference is open for an untouched starter"
+        )
         page.screenshot(path=str(screenshots / "02-module.png"))
 
         # a broken attempt, then a line typed key by key at the end; autosave reaches the server
@@ -129,15 +149,17 @@ def test_learner_walks_module_one_to_an_unlock(
         )
         page.screenshot(path=str(screenshots / "04-failure.png"))
 
-        # fix: the reference body plus the typed note; pass; the dependent module unlocks
+        # fix: the reference body plus the typed note; pass; the page asks for the reflection in place, and
+        # the dependent module stays locked until it is in
         set_editor_text(page, REFERENCE + TYPED_COMMENT + "\n")
         wait_saved(page)
         status = run_and_wait(page, screenshots, "05")
         assert status == "pass"
         assert text["pass"] in page.inner_text("[data-testid=verdict]")
-        page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{nxt}']", timeout=15_000)
+        page.wait_for_selector("[data-testid=reflection-prompt]", timeout=15_000)
+        assert page.query_selector(f"[data-testid=unlock-notice][data-module='{nxt}']") is None
+        assert page.is_visible("[data-testid=reflection-form]"), "the reflection tab opens beside the verdict"
         assert page.get_attribute("[data-testid=next-module]", "href") == f"/modules/{nxt}/"
-        assert page.is_visible("[data-testid=next-module]")
         page.screenshot(path=str(screenshots / "06-pass.png"))
 
         # compare with the reference: a diff editor with the typed note as the one change
@@ -171,6 +193,8 @@ def test_learner_walks_module_one_to_an_unlock(
                 question.query_selector("textarea").fill("Untied embeddings: wte and lm_head are separate.")
         form.query_selector("button[type=submit]").click()
         page.wait_for_selector("[data-testid=module-state][data-state=completed]", timeout=15_000)
+        page.wait_for_selector(f"[data-testid=unlock-notice][data-module='{nxt}']", timeout=15_000)
+        assert page.query_selector("[data-testid=reflection-prompt]") is None
         page.screenshot(path=str(screenshots / "09-reflection.png"))
 
         # back on the dashboard: module 1 completed, module 2 open

@@ -74,18 +74,55 @@ def test_it_answers_404_for_the_draft_of_a_missing_module(course, learner):
 # --- reference ----------------------------------------------------------------------------------------------------
 def test_it_withholds_the_reference_before_the_first_attempt(course, learner):
     response = learner.get(REFERENCE)
-    assert response.status_code == 403
+    assert response.status_code == 403 and response.json()["code"] == "reference_locked"
 
 
-def test_it_opens_the_reference_after_the_first_attempt(course, learner, submit):
-    submit(learner, course["01-hello"], "def greet(name):\n    return None\n")
+def test_an_unchanged_starter_never_opens_the_reference_however_often_it_is_submitted(
+    course, learner, submit
+):
+    starter = course["01-hello"].payload["starters"]["hello.py"]
+    for _ in range(5):
+        submit(learner, course["01-hello"], starter)
+    response = learner.get(REFERENCE)
+    assert response.status_code == 403, "resubmitting the starter is not effort"
+    assert "or after 3 attempts that change its code" in response.json()["detail"]
+
+
+def test_the_same_change_resubmitted_counts_once_and_formatting_is_not_a_change(course, learner, submit):
+    for text in (
+        "def greet(name):\n    return None\n",
+        "def greet(name):\n    # a comment\n    return None\n",
+        'def greet(name):\n    """New docstring."""\n    return (None)\n',
+    ):
+        submit(learner, course["01-hello"], text)
+    assert learner.get(REFERENCE).status_code == 403
+
+
+def test_the_reference_opens_after_enough_different_attempts_at_the_step(course, learner, submit):
+    for value in ("None", "name", "'hi'"):
+        submit(learner, course["01-hello"], f"def greet(name):\n    return {value}\n")
     response = learner.get(REFERENCE)
     assert response.status_code == 200
-    assert "Hello, {name}!" in response.json()["files"]["hello.py"]
+    body = response.json()
+    assert "Hello, {name}!" in body["files"]["hello.py"]
+    assert body["steps"] == {"step1": {"open": True, "why": "effort", "versions": 3, "needed": 3}}
 
 
-def test_it_keeps_the_reference_closed_for_other_learners(course, learner, other_learner, submit):
-    submit(learner, course["01-hello"])
+def test_the_reference_opens_once_the_steps_tests_pass(course, learner, pass_module):
+    pass_module(learner, course["01-hello"])
+    body = learner.get(REFERENCE).json()
+    assert body["steps"]["step1"]["why"] == "passed"
+    assert "Hello, {name}!" in body["files"]["hello.py"]
+
+
+def test_a_failed_step_stays_closed(course, learner, pass_module):
+    pass_module(learner, course["01-hello"], status="fail")
+    assert learner.get(REFERENCE).status_code == 403
+
+
+def test_it_keeps_the_reference_closed_for_other_learners(course, learner, other_learner, pass_module):
+    pass_module(learner, course["01-hello"])
+    assert learner.get(REFERENCE).status_code == 200
     assert other_learner.get(REFERENCE).status_code == 403
 
 

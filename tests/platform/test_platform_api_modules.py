@@ -33,10 +33,30 @@ def test_it_rejects_posting_to_the_module_list(course, learner):
     assert learner.post_json("/api/modules/", {}).status_code == 405
 
 
-def test_it_unlocks_the_next_module_when_the_prerequisite_passes(course, learner, pass_module):
+def test_the_next_module_opens_only_once_the_prerequisite_is_passed_and_reflected(
+    course, learner, pass_module
+):
     pass_module(learner, course["01-hello"])
     states = {m["slug"]: m["state"] for m in learner.get("/api/modules/").json()["modules"]}
-    assert states == {"01-hello": "passed", "02-next": "unlocked"}
+    assert states == {"01-hello": "passed", "02-next": "locked"}, "a pass alone does not complete a module"
+    answer = learner.post_json(
+        "/api/modules/01-hello/reflection/", {"answers": {"q1": "a", "q2": "f-strings"}}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["state"] == "completed"
+    assert [m["slug"] for m in answer.json()["unlocked"]] == ["02-next"]
+    states = {m["slug"]: m["state"] for m in learner.get("/api/modules/").json()["modules"]}
+    assert states == {"01-hello": "completed", "02-next": "unlocked"}
+
+
+def test_a_reflection_before_the_pass_completes_the_module_at_the_pass(course, learner, pass_module):
+    first = learner.post_json(
+        "/api/modules/01-hello/reflection/", {"answers": {"q1": "b", "q2": "not much yet"}}
+    )
+    assert first.json()["unlocked"] == [] and first.json()["state"] == "unlocked"
+    pass_module(learner, course["01-hello"])
+    states = {m["slug"]: m["state"] for m in learner.get("/api/modules/").json()["modules"]}
+    assert states == {"01-hello": "completed", "02-next": "unlocked"}
 
 
 def test_it_keeps_one_learners_pass_from_unlocking_for_another(course, learner, other_learner, pass_module):

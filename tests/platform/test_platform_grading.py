@@ -9,6 +9,7 @@ from grading import tasks
 from grading.engine.schema import validate_result
 from grading.models import Result, Submission, SubmissionEvent
 from grading.services import verdict_record
+from modules import services
 from modules.models import Progress, Unlock
 from modules.selectors import module_state
 
@@ -44,12 +45,16 @@ def test_it_stores_events_and_one_verdict(course, learner, submit, monkeypatch):
     ]
 
 
-def test_it_marks_progress_and_unlocks_the_next_module_on_pass(course, learner, submit, monkeypatch):
+def test_it_marks_progress_on_pass_and_unlocks_the_next_module_on_completion(
+    course, learner, submit, monkeypatch
+):
     monkeypatch.setattr(tasks, "_engine_grade", fake_engine(engine_events("01-hello")))
     submit(learner, course["01-hello"])
     tasks.grade_next(lane="short")
     progress = Progress.objects.get(user=learner.user, module=course["01-hello"])
     assert progress.status == "passed" and progress.best_score == 2
+    assert module_state(user=learner.user, module=course["02-next"]) == "locked", "passed is not completed"
+    services.reflection_submit(user=learner.user, module=course["01-hello"], answers={"q1": "a", "q2": "x"})
     assert module_state(user=learner.user, module=course["02-next"]) == "unlocked"
     assert not Unlock.objects.exists(), "the prerequisite rule is computed, never stored"
 

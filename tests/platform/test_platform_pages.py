@@ -115,7 +115,7 @@ def test_it_renders_the_module_page_with_its_page_data(course, learner, submit):
     assert data["module"]["slug"] == "01-hello"
     assert data["ws_url"] == "/ws/grading/"
     assert data["attempts"][0]["id"] == submission.pk
-    assert data["reference_available"] is True
+    assert data["reference_available"] is False, "one attempt that passed no step opens no step's reference"
     assert data["api"]["submission_detail"] == "/api/submissions/{id}/"
     assert set(data["api"]) == {
         "module",
@@ -138,12 +138,27 @@ def test_it_never_leaks_script_from_page_data(course, learner):
     assert '<script>alert("x")</script>' not in html
 
 
-def test_it_refuses_a_locked_module_page(course, learner):
-    assert learner.get("/modules/02-next/").status_code == 403
+def test_a_locked_module_page_names_what_is_missing_and_links_back(course, learner, pass_module):
+    response = learner.get("/modules/02-next/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Next is locked" in page
+    assert 'data-module="01-hello" data-state="unlocked"' in page and 'href="/modules/01-hello/"' in page
+    assert "pass its tests, then submit its reflection" in page
+    assert 'data-testid="back-to-dashboard"' in page
+    pass_module(learner, course["01-hello"])
+    page = learner.get("/modules/02-next/").content.decode()
+    assert "tests passed: submit its reflection" in page, "passed is not completed: the reflection is missing"
+    zh = learner.get("/modules/02-next/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "“下一步”尚未解锁" in zh and "测试已通过：请提交反思" in zh and "返回学习面板" in zh
 
 
-def test_it_answers_404_for_a_missing_module_page(course, learner):
-    assert learner.get("/modules/99-nothing/").status_code == 404
+def test_a_missing_module_or_page_answers_404_with_the_way_back(course, learner):
+    for url in ("/modules/99-nothing/", "/no/such/page/"):
+        response = learner.get(url)
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert "There is no such page" in page and 'data-testid="back-to-dashboard"' in page
 
 
 def test_it_sends_anonymous_visitors_of_a_module_to_login(course, anonymous):

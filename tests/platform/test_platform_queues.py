@@ -16,7 +16,7 @@ from grading import selectors, services, tasks
 from grading.models import Result, Submission, SubmissionEvent
 from grading.queues import Waiting, fair_order
 from modules.models import Progress
-from modules.services import learner_create
+from modules.services import learner_create, reflection_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -254,6 +254,7 @@ def test_a_run_past_the_cap_never_replaces_a_waiting_run_of_another_module(
     course, learner, submit, pass_module
 ):
     pass_module(learner, course["01-hello"])
+    reflection_submit(user=learner.user, module=course["01-hello"], answers={"q1": "a", "q2": "x"})
     waiting = [submit(learner, course["02-next"]), submit(learner, course["02-next"])]
     with pytest.raises(services.QueueFull):
         submit(learner, course["01-hello"])

@@ -36,6 +36,7 @@ AUTHOR = {
     "modules.view_route",
     "modules.add_route",
     "modules.change_route",
+    "modules.view_upstreamreport",
 }
 
 

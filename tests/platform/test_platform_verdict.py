@@ -32,11 +32,28 @@ def test_a_passing_verdict_carries_the_attempt_progress_and_the_module_it_opened
     assert event["progress"]["state"] == "passed"
     assert event["progress"]["attempts"] == 1 and event["progress"]["best_score"] == 2.0
     assert event["progress"]["passed_at"]
+    assert event["unlocked"] == [], "a pass opens nothing until the reflection completes the module"
+    assert event["next_module"] == {
+        "slug": "02-next",
+        "title": {"en": "Next", "zh": "下一步"},
+        "url": "/modules/02-next/",
+        "state": "locked",
+    }
+    assert event["advice"] == []
+
+
+def test_a_pass_with_the_reflection_already_in_carries_the_module_it_opened(course, learner, submit):
+    from modules.services import reflection_submit
+
+    reflection_submit(user=learner.user, module=course["01-hello"], answers={"q1": "a", "q2": "x"})
+    submission = submit(learner, course["01-hello"])
+    verdict_record(submission_id=submission.pk, result=pass_result("01-hello"))
+    event = verdict(submission.pk)
+    assert event["progress"]["state"] == "completed"
     assert event["unlocked"] == [
         {"slug": "02-next", "title": {"en": "Next", "zh": "下一步"}, "url": "/modules/02-next/"}
     ]
     assert event["next_module"] == {**event["unlocked"][0], "state": "unlocked"}
-    assert event["advice"] == []
 
 
 def test_a_failing_verdict_carries_both_languages_of_its_advice_and_opens_nothing(course, learner, submit):

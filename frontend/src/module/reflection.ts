@@ -4,6 +4,7 @@ import { fill, h, richText } from "../dom";
 import { pick, t } from "../i18n";
 import { describeError, toast } from "../page";
 import { setModuleState, type Ctx } from "./context";
+import { showUnlocks } from "./runs";
 
 export function renderReflection(ctx: Ctx, correct: Record<string, boolean> = {}): void {
   const panel = ctx.panels.reflection;
@@ -65,6 +66,8 @@ function send(ctx: Ctx, form: HTMLFormElement, submit: HTMLButtonElement, status
       const saved = ctx.panels.reflection.querySelector("[role=status]");
       if (saved) saved.textContent = t("reflection.saved");
       setModuleState(ctx, res.state);
+      if (res.state === "completed") ctx.results.notice("reflection-pending", null);
+      showUnlocks(ctx, res.unlocked);
       toast(t("reflection.saved"));
     })
     .catch((err: unknown) => {

@@ -15,6 +15,7 @@
  *   as the socket says so; the tab is read again after a verdict while other runs of the page were still open.
  */
 import { api, type ModuleSummary, type Submission, type Verdict } from "../api";
+import type { ModuleLink } from "../decode";
 import { h } from "../dom";
 import { pick, t } from "../i18n";
 import { describeError, toast } from "../page";
@@ -75,7 +76,13 @@ function applyVerdict(ctx: Ctx, verdict: Verdict): void {
   renderHistory(ctx);
   setModuleState(ctx, verdict.progress.state);
   if (verdict.next && verdict.next.slug === ctx.nextLink.dataset.slug) showNextLink(ctx, verdict.progress.state, verdict.next.state);
-  for (const m of verdict.unlocked) {
+  showUnlocks(ctx, verdict.unlocked);
+  if (verdict.progress.state === "passed" && ctx.questions.length > 0) askReflection(ctx);
+}
+
+/** One notice per module a verdict or a reflection opened, with a link to it. */
+export function showUnlocks(ctx: Ctx, unlocked: ModuleLink[]): void {
+  for (const m of unlocked) {
     ctx.results.notice(
       `unlock-${m.slug}`,
       h(
@@ -87,6 +94,27 @@ function applyVerdict(ctx: Ctx, verdict: Verdict): void {
       ),
     );
   }
+}
+
+/** Passed, reflection missing: the module completes (and its dependants open) once the reflection is in, so ask
+ * for it right where the learner reads the verdict, and open the reflection tab beside it. */
+function askReflection(ctx: Ctx): void {
+  const open = h("button", { type: "button", class: "btn btn-primary btn-sm", "data-testid": "reflection-prompt-open" }, t("results.reflect_now"));
+  open.addEventListener("click", () => {
+    ctx.selectTab("reflection");
+    ctx.panels.reflection.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  });
+  ctx.results.notice(
+    "reflection-pending",
+    h(
+      "div",
+      { class: "unlock-notice", "data-testid": "reflection-prompt" },
+      h("span", { class: "unlock-icon", "aria-hidden": "true" }, "✎"),
+      h("span", {}, t("results.reflect_to_unlock")),
+      open,
+    ),
+  );
+  ctx.selectTab("reflection");
 }
 
 const NEW_ATTEMPT: Submission = {
