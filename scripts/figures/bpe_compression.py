@@ -66,7 +66,7 @@ def curves() -> dict[str, dict[str, list]]:
     trainer.train_from_iterator(iter(train), 256 + MERGES, pattern=SPLIT_PATTERN)
     ranks = trainer.get_mergeable_ranks()
     xs = list(range(0, MERGES + 1, EVERY))
-    out = {}
+    out: dict[str, dict[str, list]] = {}
     for name, texts in (("train", train), ("held", held)):
         out[name] = {"x": xs, "y": [round(bytes_per_token(ranks[: 256 + k], texts), 4) for k in xs]}
     return out
