@@ -9,7 +9,7 @@ import time
 import pytest
 import tiktoken
 
-from grading.testkit import LearnerFiles, finite_numbers
+from grading.testkit import LearnerFiles, env_vars, finite_numbers
 from nanochat_ref.bpe_python import GPT4_PATTERN
 from nanochat_ref.bpe_python import Tokenizer as RefTrainer
 from nanochat_ref.tokenizer import SPECIAL_TOKENS, SPLIT_PATTERN
@@ -315,6 +315,13 @@ def test_encode_applies_the_merges_like_the_reference(learner, bpe):
             "no learned pair is left (a 2-id chunk can still merge)",
             "step3",
         )
+    _expect(
+        [list(ids) for ids in trainer.batch_encode(TEXTS)],
+        [ref.encode(t) for t in TEXTS],
+        "batch_encode(TEXTS)",
+        "batch_encode is encode applied to each text",
+        "step3",
+    )
 
 
 @pytest.mark.step("step3")
@@ -567,16 +574,19 @@ def test_the_provided_encode_decode_save_and_load_work_with_your_tokenizer(learn
     _expect(list(tok(text)), ref(text), "tok(text)", "__call__ is encode", "step4")
     _expect(tok.decode(ref.encode(text)), text, "decode(encode(text))", "decoding inverts encoding", "step4")
     _expect(tok.id_to_token(bos), "<|bos|>", "id_to_token(bos_id)", "specials decode to their names", "step4")
-    folder = LearnerFiles(learner, "tok-").mkdtemp()
-    tok.save(folder)
-    loaded = tok_mod.RustBPETokenizer.from_directory(folder)
-    _expect(
-        list(loaded.encode(text)),
-        ref.encode(text),
-        "encode after save(folder) and RustBPETokenizer.from_directory(folder)",
-        "save pickles the tiktoken Encoding into tokenizer.pkl; from_directory loads it back",
-        "step4",
-    )
+    files = LearnerFiles(learner, "tok-")
+    base = files.mkdtemp()
+    tok.save(files.join(base, "tokenizer"))
+    los = learner.module("os")
+    with env_vars(los.environ, NANOCHAT_BASE_DIR=base):
+        loaded = tok_mod.get_tokenizer()
+        _expect(
+            list(loaded.encode(text)),
+            ref.encode(text),
+            "encode after save(<base>/tokenizer) and get_tokenizer() (RustBPETokenizer.from_directory)",
+            "save pickles the tiktoken Encoding into tokenizer.pkl; from_directory loads it back",
+            "step4",
+        )
     _expect(
         tok.visualize_tokenization(ids, mask, with_token_id=True),
         ref.visualize_tokenization(ids, mask, with_token_id=True),
