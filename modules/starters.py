@@ -253,6 +253,70 @@ def generate(
     return out
 
 
+RUST_MARKER_RE = re.compile(
+    r"^(?P<indent>[ \t]*)// lab: (?P<kind>begin|end) (?P<name>[a-z0-9][a-z0-9-]*)[ \t]*$"
+)
+
+
+def generate_rust(
+    reference_text: str,
+    stubs: Sequence[Stub],
+    *,
+    where: str = "reference",
+    foreign: Sequence[tuple[str, Stub]] = (),
+) -> str:
+    """A Rust starter (``.rs``): each region stub, ``// lab: begin <name>`` … ``// lab: end <name>``, becomes
+    ``unimplemented!("TODO(step N): ...");`` at the region's indentation; the markers never reach the starter.
+
+    Only regions: a Rust file has no ``ast`` here to find a function's body, and a region says exactly which lines
+    the learner writes (e.g. the merge update inside rustbpe's training loop). Raises :class:`SpecError` naming
+    every stub that cannot be cut, like :func:`generate`.
+    """
+    lines = reference_text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    markers: dict[tuple[str, str], list[int]] = {}
+    for index, line in enumerate(lines):
+        match = RUST_MARKER_RE.match(line.rstrip("\n"))
+        if match:
+            markers.setdefault((match["kind"], match["name"]), []).append(index)
+    cuts = [(stub, stub.message) for stub in stubs]
+    targets = {stub.target for stub in stubs}
+    for slug, stub in foreign:
+        if stub.target not in targets:
+            targets.add(stub.target)
+            cuts.append((stub, f"not yet: module {slug} writes this ({stub.todo})"))
+    edits: list[_Edit] = []
+    problems: list[str] = []
+    for stub, message in cuts:
+        if stub.region is None:
+            problems.append(f"stub {stub.target}: a Rust file takes region stubs only (// lab: begin <name>)")
+            continue
+        begins, ends = markers.get(("begin", stub.region), []), markers.get(("end", stub.region), [])
+        if len(begins) != 1 or len(ends) != 1 or ends[0] <= begins[0] + 1:
+            problems.append(
+                f"stub {stub.target}: needs one non-empty '// lab: begin {stub.region}' … "
+                f"'// lab: end {stub.region}'"
+            )
+            continue
+        indent = RUST_MARKER_RE.match(lines[begins[0]].rstrip("\n"))["indent"]  # type: ignore[index]
+        literal = (
+            '"'
+            + message.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
+            + '"'
+        )
+        edits.append(_Edit(begins[0], ends[0] + 1, [f"{indent}unimplemented!({literal});\n"], stub.target))
+    edits.sort(key=lambda e: e.first)
+    for before, after in zip(edits, edits[1:], strict=False):
+        if after.first < before.last:
+            problems.append(f"stubs {before.what} and {after.what} overlap")
+    if problems:
+        raise SpecError(where, problems)
+    for edit in reversed(edits):
+        lines[edit.first : edit.last] = edit.lines
+    return "".join(line for line in lines if not RUST_MARKER_RE.match(line.rstrip("\n")))
+
+
 def _course(spec: ModuleSpec, specs: Mapping[str, ModuleSpec] | None) -> dict[str, ModuleSpec]:
     course = dict(specs) if specs is not None else module_spec.course(spec.root.parent)
     course[spec.slug] = spec
@@ -290,7 +354,8 @@ def starter_text(
     allowed = (module_spec.ancestors(spec.slug, course) if done is None else set(done)) | {spec.slug}
     where = f"{spec.slug}: files {entry.path}"
     reference = _read(entry.reference_path(spec.root, repo_root), where)
-    return generate(reference, entry.stubs, where=where, foreign=foreign_stubs(entry.path, course, allowed))
+    cut = generate_rust if entry.path.endswith(".rs") else generate
+    return cut(reference, entry.stubs, where=where, foreign=foreign_stubs(entry.path, course, allowed))
 
 
 def needed_file(

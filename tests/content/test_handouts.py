@@ -90,6 +90,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         set(figures)
         == shown
         == {
+            "02-tokenizer/bpe-compression",
             "05-gpt/causal-mask",
             "06-optimizers/newton-schulz",
             "07-base-training/lr-schedule",
@@ -104,13 +105,14 @@ def test_generating_twice_writes_byte_identical_files(generated, tmp_path):
     generate(tmp_path)
     first = {p.relative_to(generated): p.read_bytes() for p in generated.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert len(first) == 7 and first == second  # 3 figures x 2 languages, and the manifest
+    assert len(first) == 9 and first == second  # 4 figures x 2 languages, and the manifest
 
 
 def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_computed_from(generated):
     listed = manifest_read(generated)
     assert listed is not None and stale(listed, generated, REPO_ROOT) == []
     assert "nanochat_ref/gpt.py" in listed["05-gpt/causal-mask"].inputs
+    assert "nanochat_ref/bpe_python.py" in listed["02-tokenizer/bpe-compression"].inputs
     assert "nanochat_ref/muon.py" in listed["06-optimizers/newton-schulz"].inputs
     assert "nanochat_ref/scripts/base_train.py" in listed["07-base-training/lr-schedule"].inputs
     assert all("scripts/figures/svg.py" in figure.inputs for figure in listed.values())
@@ -160,3 +162,27 @@ def test_one_newton_schulz_step_is_the_quintic_with_nanochats_coefficients():
         assert mapped == pytest.approx(a * s + b * s**3 + c * s**5, abs=1e-3)
     five = [mapped for _, mapped in singular_value_map(5)]
     assert min(five[len(five) // 2 :]) > 0.6 and max(five) < 1.25, "5 steps land every large σ near 1"
+
+
+def test_the_compression_plot_is_the_reference_bpe_measured_on_train_and_held_text(figures):
+    from nanochat_ref.bpe_python import Tokenizer
+    from nanochat_ref.tokenizer import SPLIT_PATTERN
+    from scripts.figures.bpe_compression import EVERY, MERGES, bytes_per_token, corpus
+
+    schema = json.loads((REPO_ROOT / "labplatform" / "schemas" / "guide-plot.schema.json").read_text())
+    plots = {lang: json.loads(figures["02-tokenizer/bpe-compression"][lang]) for lang in LANGS}
+    for plot in plots.values():
+        jsonschema.Draft202012Validator(schema).validate(plot)
+    train_curve, held_curve = plots["en"]["series"]
+    assert train_curve["x"] == list(range(0, MERGES + 1, EVERY)) == held_curve["x"]
+    assert train_curve["y"][0] == held_curve["y"][0] == 1.0, "with no merge every byte is a token"
+    assert all(a < b for a, b in zip(train_curve["y"], train_curve["y"][1:])), "each merge compresses more"
+    assert all(h < t for h, t in zip(held_curve["y"][1:], train_curve["y"][1:])), (
+        "held-out text compresses less"
+    )
+    assert plots["zh"]["series"][0]["y"] == train_curve["y"]
+    # one point recomputed independently: a fresh run of 64 merges is the prefix of the long run
+    train, held = corpus()
+    short = Tokenizer()
+    short.train_from_iterator(iter(train), 256 + 64, pattern=SPLIT_PATTERN)
+    assert round(bytes_per_token(short.get_mergeable_ranks(), held), 4) == held_curve["y"][64 // EVERY]

@@ -224,3 +224,54 @@ def test_the_learners_own_stub_wins_over_another_modules_stub_of_the_same_functi
         REFERENCE, [stub("area", todo="mine")], foreign=[("12-tools", stub("area", todo="theirs"))]
     )
     assert "TODO(step 1): mine" in out and "theirs" not in out
+
+
+# --- Rust sources: region stubs only ------------------------------------------------------------------------------
+RUST_REFERENCE = src(
+    """
+    fn train(words: &mut Vec<Word>) -> u32 {
+        let mut merges = 0;
+        while merges < 10 {
+            // lab: begin merge-update
+            for w in words.iter_mut() {
+                w.merge_pair(pair, new_id);
+            }
+            // lab: end merge-update
+            merges += 1;
+        }
+        merges
+    }
+    """
+)
+
+
+def test_a_rust_region_becomes_unimplemented_and_its_markers_vanish():
+    from modules.starters import generate_rust
+
+    out = generate_rust(
+        RUST_REFERENCE, [stub("region:merge-update", step="step6", todo="merge {pair} in every word")]
+    )
+    assert out == src(
+        """
+        fn train(words: &mut Vec<Word>) -> u32 {
+            let mut merges = 0;
+            while merges < 10 {
+                unimplemented!("TODO(step 6): merge {{pair}} in every word");
+                merges += 1;
+            }
+            merges
+        }
+        """
+    )
+    assert generate_rust(RUST_REFERENCE, []) == "".join(
+        line for line in RUST_REFERENCE.splitlines(keepends=True) if "// lab:" not in line
+    )
+
+
+def test_a_rust_file_refuses_function_stubs_and_missing_regions():
+    from modules.starters import generate_rust
+
+    with pytest.raises(SpecError) as excinfo:
+        generate_rust(RUST_REFERENCE, [stub("train"), stub("region:nowhere")])
+    problems = str(excinfo.value)
+    assert "region stubs only" in problems and "'// lab: begin nowhere'" in problems

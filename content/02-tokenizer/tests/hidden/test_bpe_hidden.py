@@ -37,7 +37,7 @@ def _ref(texts, vocab_size, pattern=SPLIT_PATTERN):
 def _prose():
     from pydoc_data.topics import topics
 
-    return [topics[k] for k in sorted(topics)[:6]]
+    return [topics[k][:3000] for k in sorted(topics)[30:36]]
 
 
 @pytest.mark.step("step2")
@@ -67,8 +67,8 @@ def test_training_matches_the_reference_on_real_prose(bpe, metrics):
 @pytest.mark.hint("h6")
 def test_training_stops_early_when_no_pair_is_left(bpe):
     trainer = bpe.Tokenizer()
-    trainer.train_from_iterator(["ab"], 300)
-    assert [(tuple(p), i) for p, i in trainer.get_merges()] == [((97, 98), 256)]
+    trainer.train_from_iterator(["abab"], 300)
+    assert [(tuple(p), i) for p, i in trainer.get_merges()] == [((97, 98), 256), ((256, 256), 257)]
 
 
 @pytest.mark.step("step2")
@@ -92,6 +92,7 @@ def test_encode_round_trips_unicode_and_matches_tiktoken(bpe):
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
+@pytest.mark.lab_addition("from-mergeable-ranks")
 def test_the_tiktoken_encoding_never_emits_specials_for_special_looking_text(tok_mod):
     ranks = _ref(["hello world"] * 3, 270).get_mergeable_ranks()
     tok = tok_mod.RustBPETokenizer.from_mergeable_ranks(SPLIT_PATTERN, ranks)
