@@ -28,6 +28,7 @@ from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
+from scripts.figures.rope import rope_relative
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ class FigureSpec:
 
 FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
+    FigureSpec("05-gpt", "rope-relative", "plot", rope_relative, ("nanochat_ref/gpt.py",)),
     FigureSpec("06-optimizers", "newton-schulz", "svg", newton_schulz, ("nanochat_ref/muon.py",)),
     FigureSpec(
         "07-base-training",
