@@ -201,8 +201,6 @@ def _name(node, model):
         return "float32" if torch.float32 in wanted else None
     if raw in _LAYOUT:
         return None
-    if raw in ("add", "sub", "mul") and any(type(a) is int for a in node.args):
-        return None  # index arithmetic (T0 + T), not a tensor op
     name = _ALIASES.get(raw, raw)
     if name == "attention":
         causal = node.kwargs.get("is_causal", False)
@@ -224,7 +222,20 @@ def fx_ops(model, *example):
     params = list(inspect.signature(type(model).forward).parameters.values())[1:]
     concrete = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
     graph = _Tracer(autowrap_functions=leaves).trace(model, concrete_args=concrete)
-    ops = [name for name in (_name(n, model) for n in graph.nodes if n.op.startswith("call_")) if name]
+    shape = set()  # nodes that only compute sizes (x.size(), T0 + T ...), not tensors
+    ops = []
+    for node in graph.nodes:
+        inputs = node.all_input_nodes
+        if (node.op == "call_method" and node.target in ("size", "dim")) or (
+            node.op == "call_function" and node.target is getattr and node.args[1] in ("shape", "ndim")
+        ):
+            shape.add(node)
+        elif node.op.startswith("call_") and inputs and all(n in shape for n in inputs):
+            shape.add(node)
+        if node.op.startswith("call_") and node not in shape:
+            name = _name(node, model)
+            if name:
+                ops.append(name)
     return ops, len(graph.nodes)
 """
 
