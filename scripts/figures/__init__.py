@@ -29,6 +29,7 @@ from scripts.figures.attention import causal_mask
 from scripts.figures.bpe_compression import bpe_compression
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
+from scripts.figures.rope import rope_relative
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,6 +59,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         ("nanochat_ref/bpe_python.py", "nanochat_ref/tokenizer.py"),
     ),
     FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
+    FigureSpec("05-gpt", "rope-relative", "plot", rope_relative, ("nanochat_ref/gpt.py",)),
     FigureSpec("06-optimizers", "newton-schulz", "svg", newton_schulz, ("nanochat_ref/muon.py",)),
     FigureSpec(
         "07-base-training",

@@ -92,6 +92,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         == {
             "02-tokenizer/bpe-compression",
             "05-gpt/causal-mask",
+            "05-gpt/rope-relative",
             "06-optimizers/newton-schulz",
             "07-base-training/lr-schedule",
         }
@@ -105,7 +106,11 @@ def test_generating_twice_writes_byte_identical_files(generated, tmp_path):
     generate(tmp_path)
     first = {p.relative_to(generated): p.read_bytes() for p in generated.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert len(first) == 9 and first == second  # 4 figures x 2 languages, and the manifest
+    from scripts.figures import FIGURES
+
+    assert (
+        len(first) == 2 * len(FIGURES) + 1 and first == second
+    )  # every figure x 2 languages, and the manifest
 
 
 def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_computed_from(generated):
@@ -113,6 +118,7 @@ def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_comp
     assert listed is not None and stale(listed, generated, REPO_ROOT) == []
     assert "nanochat_ref/gpt.py" in listed["05-gpt/causal-mask"].inputs
     assert "nanochat_ref/bpe_python.py" in listed["02-tokenizer/bpe-compression"].inputs
+    assert "nanochat_ref/gpt.py" in listed["05-gpt/rope-relative"].inputs
     assert "nanochat_ref/muon.py" in listed["06-optimizers/newton-schulz"].inputs
     assert "nanochat_ref/scripts/base_train.py" in listed["07-base-training/lr-schedule"].inputs
     assert all("scripts/figures/svg.py" in figure.inputs for figure in listed.values())
@@ -151,6 +157,25 @@ def test_the_mask_is_read_off_the_reference_attention_layer():
         assert row[: i + 1] == pytest.approx([1 / (i + 1)] * (i + 1), abs=1e-4)
         assert row[i + 1 :] == [0.0] * (T - i - 1)
     assert kv_head_of_query_heads() == [0, 0, 0, 1, 1, 1]
+
+
+def test_the_rope_plot_shows_a_score_that_depends_only_on_the_distance(figures):
+    import torch
+
+    from nanochat_ref.gpt import apply_rotary_emb
+    from scripts.figures.rope import HEAD_DIM, KEY_POSITIONS, MAX_OFFSET, scores
+
+    schema = json.loads((REPO_ROOT / "labplatform" / "schemas" / "guide-plot.schema.json").read_text())
+    for lang in LANGS:
+        jsonschema.Draft202012Validator(schema).validate(json.loads(figures["05-gpt/rope-relative"][lang]))
+    near, far = (scores(n) for n in KEY_POSITIONS)
+    assert len(near) == len(far) == MAX_OFFSET + 1 and KEY_POSITIONS[1] >= 50
+    spread = max(near) - min(near)
+    assert spread > 5  # the score really moves with the distance ...
+    assert max(abs(a - b) for a, b in zip(near, far, strict=True)) < 0.01 * spread  # ... and only with it
+    x = torch.randn(1, 1, 1, HEAD_DIM)  # a rotation keeps the length: the rotated vectors are comparable
+    angle = torch.rand(1, 1, 1, HEAD_DIM // 2)
+    assert apply_rotary_emb(x, angle.cos(), angle.sin()).norm() == pytest.approx(x.norm().item(), rel=1e-5)
 
 
 def test_one_newton_schulz_step_is_the_quintic_with_nanochats_coefficients():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grading.testkit import assert_number, check_tensor
+from grading.testkit import assert_number, assert_tensor, check_tensor
 from nanochat_ref import gpt as ref
 
 # --- step 1 ----------------------------------------------------------------------------------------------------
@@ -70,6 +70,19 @@ def test_queries_are_rms_normed_per_head_so_their_scale_does_not_matter(twin):
     torch.testing.assert_close(got, reference.transformer.h[0].attn(x, cos_sin, None), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.step("step2")
+@pytest.mark.hint("h6")
+def test_attention_with_one_kv_head_through_the_cache_in_uneven_chunks(twin, probe):
+    model, reference = twin(n_kv_head=1)
+    attn, ref_attn = model.get_submodule("transformer.h.1.attn"), reference.transformer.h[1].attn
+    x = torch.randn(1, 16, 32)
+    full = ref_attn(x, (reference.cos[:, :16], reference.sin[:, :16]), None)
+    got, _ = probe.attention_in_chunks(attn, x, reference.cos, reference.sin, [3, 4, 1, 1, 7])
+    assert_tensor(
+        got, full, atol=1e-5, rtol=1e-4, what="MQA attention through the cache in chunks 3, 4, 1, 1, 7"
+    )
+
+
 # --- step 3 ----------------------------------------------------------------------------------------------------
 
 
@@ -98,6 +111,28 @@ def test_logits_never_leave_the_softcap(twin, gpt):
     logits = model(idx)
     assert logits.abs().max() <= 15.0, "logits must be soft-capped: 15 * tanh(logits / 15)"
     torch.testing.assert_close(logits, reference(idx), atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+def test_decoding_from_an_empty_cache_one_token_at_a_time_equals_the_full_forward(twin, probe):
+    model, reference = twin(n_kv_head=1)
+    idx = torch.randint(0, 100, (1, 9))
+    got, _ = probe.model_in_chunks(model, idx, [1] * 9)
+    assert_tensor(got, reference(idx), atol=1e-4, rtol=1e-4, what="logits decoded one token at a time")
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h8")
+def test_gradients_match_nanochats_with_one_layer_and_mqa(twin, probe, ref_probe):
+    model, reference = twin(seed=5, n_layer=1, n_kv_head=1)
+    idx = torch.randint(0, 100, (3, 12))
+    targets = torch.randint(0, 100, (3, 12))
+    targets[:, -4:] = -1
+    _, expected = ref_probe.loss_and_grads(reference, idx, targets)
+    _, got = probe.loss_and_grads(model, idx, targets)
+    for name, grad in expected.items():
+        assert_tensor(got[name], grad, atol=1e-5, rtol=1e-3, what=f"gradient of {name}")
 
 
 # --- step 4 ----------------------------------------------------------------------------------------------------
