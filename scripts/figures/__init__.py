@@ -28,6 +28,7 @@ from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
+from scripts.figures.sharding import sharding
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -49,6 +50,13 @@ class FigureSpec:
 
 
 FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "04-dataloader",
+        "sharding",
+        "svg",
+        sharding,
+        ("nanochat_ref/dataloader.py", "nanochat_ref/scripts/make_shards.py", "nanochat_ref/dataset.py"),
+    ),
     FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
     FigureSpec("06-optimizers", "newton-schulz", "svg", newton_schulz, ("nanochat_ref/muon.py",)),
     FigureSpec(
