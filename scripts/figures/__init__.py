@@ -30,6 +30,7 @@ from scripts.figures.bpe_compression import bpe_compression
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.rope import rope_relative
+from scripts.figures.sharding import sharding
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -57,6 +58,13 @@ FIGURES: tuple[FigureSpec, ...] = (
         "plot",
         bpe_compression,
         ("nanochat_ref/bpe_python.py", "nanochat_ref/tokenizer.py"),
+    ),
+    FigureSpec(
+        "04-dataloader",
+        "sharding",
+        "svg",
+        sharding,
+        ("nanochat_ref/dataloader.py", "nanochat_ref/scripts/make_shards.py", "nanochat_ref/dataset.py"),
     ),
     FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
     FigureSpec("05-gpt", "rope-relative", "plot", rope_relative, ("nanochat_ref/gpt.py",)),

@@ -86,31 +86,26 @@ def test_prose_is_never_taken_for_maths(slug):
 
 def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
     shown = {f"{d.name}/{name}" for d in module_dirs() for name in FIGURE_RE.findall(guide(d.name, "en"))}
-    assert (
-        set(figures)
-        == shown
-        == {
-            "02-tokenizer/bpe-compression",
-            "05-gpt/causal-mask",
-            "05-gpt/rope-relative",
-            "06-optimizers/newton-schulz",
-            "07-base-training/lr-schedule",
-        }
-    )
+    assert set(figures) == shown
+    assert {
+        "02-tokenizer/bpe-compression",
+        "04-dataloader/sharding",
+        "05-gpt/causal-mask",
+        "05-gpt/rope-relative",
+        "06-optimizers/newton-schulz",
+        "07-base-training/lr-schedule",
+    } <= shown
 
 
 # --- generation ---------------------------------------------------------------------------------------------------
 def test_generating_twice_writes_byte_identical_files(generated, tmp_path):
-    from scripts.figures import generate
+    from scripts.figures import FIGURES, generate
 
     generate(tmp_path)
     first = {p.relative_to(generated): p.read_bytes() for p in generated.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    from scripts.figures import FIGURES
-
-    assert (
-        len(first) == 2 * len(FIGURES) + 1 and first == second
-    )  # every figure x 2 languages, and the manifest
+    # each figure in 2 languages, and the manifest
+    assert len(first) == 2 * len(FIGURES) + 1 and first == second
 
 
 def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_computed_from(generated):
@@ -211,3 +206,25 @@ def test_the_compression_plot_is_the_reference_bpe_measured_on_train_and_held_te
     short = Tokenizer()
     short.train_from_iterator(iter(train), 256 + 64, pattern=SPLIT_PATTERN)
     assert round(bytes_per_token(short.get_mergeable_ranks(), held), 4) == held_curve["y"][64 // EVERY]
+
+
+def test_the_sharding_figure_gives_every_train_row_group_to_exactly_one_rank_and_resumes_in_the_next_round():
+    from scripts.figures.sharding import RESUME, RESUME_WORLD, ROW_GROUPS, owners, resumed_reads
+
+    table = owners(8)
+    assert sorted(table) == [(pq, rg) for pq in range(2) for rg in range(ROW_GROUPS)], (
+        "2 train files, all read"
+    )
+    assert all(ranks == [rg % 8] for (_pq, rg), ranks in table.items()), (
+        "rank r reads r, r+8, ... exactly once"
+    )
+    per_rank = [sum(ranks == [r] for ranks in table.values()) for r in range(8)]
+    assert per_rank == [4, 4, 4, 4, 2, 2, 2, 2], "12 row groups a file do not divide evenly over 8 ranks"
+    resumed = resumed_reads(RESUME_WORLD)
+    start = (RESUME["rg_idx"] // RESUME_WORLD + 1) * RESUME_WORLD
+    for rank, reads in resumed.items():
+        assert reads[0] == (RESUME["pq_idx"], start + rank), (
+            "each rank restarts at its slot of the next round"
+        )
+        assert all(rg > RESUME["rg_idx"] for pq, rg in reads if pq == RESUME["pq_idx"]), "nothing read twice"
+        assert reads[-1] == (1, ROW_GROUPS - RESUME_WORLD + rank), "then the next file from row group `rank`"
