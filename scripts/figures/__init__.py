@@ -27,6 +27,7 @@ from pathlib import Path
 from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
 from scripts.figures.bpe_compression import bpe_compression
+from scripts.figures.kv_cache import kv_cache_memory
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.rope import rope_relative
@@ -75,6 +76,13 @@ FIGURES: tuple[FigureSpec, ...] = (
         "plot",
         lr_schedule,
         ("nanochat_ref/scripts/base_train.py", "nanochat_ref/gpt.py"),
+    ),
+    FigureSpec(
+        "11-engine",
+        "kv-cache-memory",
+        "plot",
+        kv_cache_memory,
+        ("nanochat_ref/engine.py", "nanochat_ref/scripts/base_train.py", "nanochat_ref/gpt.py"),
     ),
 )
 

@@ -94,6 +94,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         "05-gpt/rope-relative",
         "06-optimizers/newton-schulz",
         "07-base-training/lr-schedule",
+        "11-engine/kv-cache-memory",
     } <= shown
 
 
@@ -116,6 +117,7 @@ def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_comp
     assert "nanochat_ref/gpt.py" in listed["05-gpt/rope-relative"].inputs
     assert "nanochat_ref/muon.py" in listed["06-optimizers/newton-schulz"].inputs
     assert "nanochat_ref/scripts/base_train.py" in listed["07-base-training/lr-schedule"].inputs
+    assert "nanochat_ref/engine.py" in listed["11-engine/kv-cache-memory"].inputs
     assert all("scripts/figures/svg.py" in figure.inputs for figure in listed.values())
 
 
@@ -228,3 +230,28 @@ def test_the_sharding_figure_gives_every_train_row_group_to_exactly_one_rank_and
         )
         assert all(rg > RESUME["rg_idx"] for pq, rg in reads if pq == RESUME["pq_idx"]), "nothing read twice"
         assert reads[-1] == (1, ROW_GROUPS - RESUME_WORLD + rank), "then the next file from row group `rank`"
+
+
+def test_the_kv_cache_figure_is_what_the_reference_cache_allocates():
+    from scripts.figures.kv_cache import allocated_bytes, bytes_per_token, d20_kv_dims
+
+    dims = d20_kv_dims()
+    assert dims == {"num_layers": 20, "num_heads": 10, "head_dim": 128}
+    assert bytes_per_token(dims) == 2 * 20 * 10 * 128 * 2 == 102400  # 100 KiB per token of context in bf16
+    points = dict(allocated_bytes(length=2112, every=32))
+    # A cache sized to a 16-token prompt grows on the first decode step to 17 + 1024 rounded up to 2048
+    # positions, and again at 2049 to 4096: always a multiple of 1024 positions, never less than needed.
+    assert points[32] == points[2048] == 2048 * 102400
+    assert points[2080] == 4096 * 102400
+    assert all(b >= t * 102400 and b % (1024 * 102400) == 0 for t, b in points.items())
+
+
+def test_the_kv_cache_plot_follows_the_page_contract(figures):
+    schema = json.loads((REPO_ROOT / "labplatform" / "schemas" / "guide-plot.schema.json").read_text())
+    for lang in LANGS:
+        plot = json.loads(figures["11-engine/kv-cache-memory"][lang])
+        jsonschema.Draft202012Validator(schema).validate(plot)
+        allocated, needed, fp32 = plot["series"]
+        assert allocated["x"] == needed["x"] == fp32["x"] and needed["x"][-1] == 4096
+        assert needed["y"][-1] == 400.0 and fp32["y"][-1] == 800.0  # MiB at 4096 tokens
+        assert all(a >= n for a, n in zip(allocated["y"], needed["y"], strict=True))

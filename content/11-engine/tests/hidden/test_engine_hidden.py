@@ -76,14 +76,41 @@ def test_the_reset_cache_overwrites_from_position_0(eng):
 @pytest.mark.step("step2")
 @pytest.mark.hint("h5")
 @pytest.mark.parametrize(
-    ("temperature", "top_k", "top_p"),
-    [(0.5, None, None), (1.0, 1, None), (1.0, 1000, None), (1.0, 0, None), (0.8, None, 0.5), (1.2, 10, 0.9)],
-    ids=["cold", "top-1", "top-k-larger-than-vocab", "top-k-0-off", "top-p", "top-k-and-top-p"],
+    ("temperature", "top_k"),
+    [(0.5, None), (1.0, 1), (1.0, 1000), (1.7, 7)],
+    ids=["cold", "top-1", "top-k-larger-than-vocab", "hot-top-7"],
 )
-def test_sampling_matches_the_reference(eng, rng, temperature, top_k, top_p):
+def test_sampling_matches_the_reference(eng, rng, temperature, top_k):
     logits = torch.randn(8, 40, generator=torch.Generator().manual_seed(3))
-    got = eng.sample_next_token(logits, rng(11), temperature, top_k, top_p)
-    expected = ref.sample_next_token(logits, torch.Generator().manual_seed(11), temperature, top_k, top_p)
+    got = eng.sample_next_token(logits, rng(11), temperature, top_k)
+    expected = ref.sample_next_token(logits, torch.Generator().manual_seed(11), temperature, top_k)
+    assert tuple(got.shape) == (8, 1) and torch.equal(got, expected)
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h5")
+@pytest.mark.lab_addition("top-k-zero")
+def test_top_k_0_samples_like_no_top_k(eng, rng):
+    logits = torch.randn(8, 40, generator=torch.Generator().manual_seed(8))
+    got = eng.sample_next_token(logits, rng(2), 0.9, 0)
+    expected = ref.sample_next_token(logits, torch.Generator().manual_seed(2), 0.9, None)
+    assert torch.equal(got, expected)
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h5")
+@pytest.mark.lab_addition("top-p")
+@pytest.mark.parametrize(
+    ("temperature", "top_k", "top_p"),
+    [(0.8, None, 0.5), (1.2, 10, 0.9), (1.0, None, 0.999), (1.0, None, 1.0)],
+    ids=["top-p", "top-k-and-top-p", "top-p-almost-1", "top-p-1-off"],
+)
+def test_top_p_sampling_matches_the_reference(eng, rng, temperature, top_k, top_p):
+    logits = torch.randn(8, 40, generator=torch.Generator().manual_seed(3))
+    got = eng.sample_next_token(logits, rng(11), temperature, top_k, top_p=top_p)
+    expected = ref.sample_next_token(
+        logits, torch.Generator().manual_seed(11), temperature, top_k, top_p=top_p
+    )
     assert tuple(got.shape) == (8, 1) and torch.equal(got, expected)
 
 
@@ -102,13 +129,65 @@ def test_a_negative_temperature_is_refused(eng, rng):
     [
         {"num_samples": 1, "max_tokens": 20, "temperature": 0.0},
         {"num_samples": 4, "max_tokens": 10, "temperature": 1.0, "seed": 9},
-        {"num_samples": 2, "max_tokens": 10, "temperature": 0.9, "top_k": 5, "top_p": 0.8, "seed": 3},
+        {"num_samples": 2, "max_tokens": 10, "temperature": 0.9, "top_k": 5, "seed": 3},
         {"num_samples": 2, "max_tokens": 1, "temperature": 1.0},
     ],
-    ids=["greedy-long", "four-samples", "top-k-top-p", "one-token"],
+    ids=["greedy-long", "four-samples", "top-k", "one-token"],
 )
 def test_generate_matches_the_reference(learner, eng, model, tok, judge_model, judge_tok, kwargs):
     prompt = [judge_tok.get_bos_token_id(), *judge_tok.encode("The sky is blue and")]
     got = learner.module("builtins").list(eng.Engine(model, tok).generate(prompt, **kwargs))
     expected = list(ref.Engine(judge_model, judge_tok).generate(prompt, **kwargs))
     assert [[list(c), list(m)] for c, m in got] == [[list(c), list(m)] for c, m in expected]
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h5")
+@pytest.mark.lab_addition("top-p")
+def test_generate_passes_top_p_through(learner, eng, model, tok, judge_model, judge_tok):
+    prompt = [judge_tok.get_bos_token_id(), *judge_tok.encode("The sky is blue and")]
+    kwargs = {"num_samples": 2, "max_tokens": 10, "temperature": 0.9, "top_k": 5, "top_p": 0.8, "seed": 3}
+    got = learner.module("builtins").list(eng.Engine(model, tok).generate(prompt, **kwargs))
+    expected = list(ref.Engine(judge_model, judge_tok).generate(prompt, **kwargs))
+    assert [[list(c), list(m)] for c, m in got] == [[list(c), list(m)] for c, m in expected]
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h7")
+@pytest.mark.parametrize(("text", "samples", "n"), [("Thank you.", 3, 5), ("The grass is", 2, 9)])
+def test_generate_prefills_once_and_decodes_one_column_per_step(
+    eng, model, tok, judge_tok, probe, text, samples, n
+):
+    prompt = [judge_tok.get_bos_token_id(), *judge_tok.encode(text)]
+    run = probe.run_generate(
+        eng.Engine, model, tok, prompt, num_samples=samples, max_tokens=n, temperature=1.0
+    )
+    steps = len(run["steps"])
+    assert [list(s) for s in run["shapes"]] == [[1, len(prompt)]] + [[samples, 1]] * steps
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+def test_scripted_rows_end_like_the_reference(eng, tok, judge_tok, probe, judge_probe):
+    prompt = [judge_tok.get_bos_token_id(), *judge_tok.encode("Thank you.")]
+    end, bos = judge_tok.encode_special("<|assistant_end|>"), judge_tok.get_bos_token_id()
+    script = [[70, bos, 71], [70, 71, 72, 73, end], [70, 72, 72, 72, 72, 72, 72, 72, bos]]
+    vocab = judge_tok.get_vocab_size()
+    for kwargs in ({"num_samples": 3, "max_tokens": 30}, {"num_samples": 2, "max_tokens": 3}):
+        got = probe.run_generate(
+            eng.Engine,
+            probe.scripted_model(vocab, len(prompt), script),
+            tok,
+            prompt,
+            temperature=0.0,
+            **kwargs,
+        )["steps"]
+        expected = judge_probe.run_generate(
+            ref.Engine,
+            judge_probe.scripted_model(vocab, len(prompt), script),
+            judge_tok,
+            prompt,
+            temperature=0.0,
+            **kwargs,
+        )["steps"]
+        assert got == expected
