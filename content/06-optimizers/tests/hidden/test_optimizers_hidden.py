@@ -75,6 +75,7 @@ def test_a_tall_matrix_moves_twice_as_far_as_its_wide_transpose_when_four_times_
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
+@pytest.mark.lab_addition("dist-wait-on-work")
 def test_dist_adamw_honours_each_groups_own_lr_and_weight_decay(adamw, remote_params, one_rank_group):
     gen = torch.Generator().manual_seed(3)
     params = [torch.randn(16, 4, generator=gen), torch.randn(8, 8, generator=gen)]
