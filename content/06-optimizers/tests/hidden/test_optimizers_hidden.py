@@ -160,3 +160,18 @@ def test_dist_muon_on_three_gloo_processes_with_a_padded_block(run_ranks):
     for result in run_ranks(spec):
         for got, exp in zip(result["history"][-1], ps):
             torch.testing.assert_close(check_tensor(got, shape=exp.shape), exp.detach(), atol=2e-4, rtol=0)
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h4")
+@pytest.mark.lab_addition("muon-update-helper")
+def test_muon_leaves_a_parameter_without_a_gradient_alone(muon, remote_params):
+    gen = torch.Generator().manual_seed(8)
+    params = [torch.randn(16, 16, generator=gen), torch.randn(16, 16, generator=gen)]
+    handles, _, read = remote_params(params)
+    handles[0].grad = torch.randn(16, 16, generator=gen)
+    opt = muon.Muon(handles, lr=0.02)
+    opt.step()
+    got = read()
+    torch.testing.assert_close(got[1], params[1], rtol=0, atol=0)
+    assert float((got[0] - params[0]).abs().max()) > 0
