@@ -5,10 +5,10 @@ Parameters live in the learner's process (``torch.nn.Linear(..., bias=False)`` m
 judge sets their values and gradients and reads them back as data. The reference optimizers run in the judge
 on identical copies.
 
-Multi-process groups (``run_ranks``): the learner's process starts ``world_size`` Python processes of its own
-(forked, inside the learner sandbox: its private loopback, a ``FileStore`` in its temporary folder, the gloo
-backend). Each rank uses the learner's ``nanochat.adamw`` / ``nanochat.muon`` (already imported when it forks), builds the same
-parameters from a seed, gets its OWN gradients (seeded by step and rank), steps the optimizer and saves every
+Multi-process groups (``run_ranks``): the learner's process forks ``world_size`` processes of its own (inside the
+learner sandbox: its private loopback, a ``FileStore`` in its temporary folder, the gloo backend). Each rank uses
+the learner's ``nanochat.adamw`` / ``nanochat.muon`` (imported before the fork), builds the same parameters from a
+seed, gets its OWN gradients (seeded by step and rank), steps the optimizer and saves every
 step's parameters and its optimizer state. The judge reads the files back as data and compares them with the
 reference run on the rank-averaged gradients (what the collectives must compute). ``torch.compile`` is disabled
 everywhere on the learner side: on a CPU its compile time alone outruns a call's deadline (nanochat compiles
