@@ -75,6 +75,7 @@ def test_a_tall_matrix_moves_twice_as_far_as_its_wide_transpose_when_four_times_
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
+@pytest.mark.lab_addition("dist-wait-on-work")
 def test_dist_adamw_honours_each_groups_own_lr_and_weight_decay(adamw, remote_params, one_rank_group):
     gen = torch.Generator().manual_seed(3)
     params = [torch.randn(16, 4, generator=gen), torch.randn(8, 8, generator=gen)]
@@ -96,3 +97,81 @@ def test_dist_adamw_honours_each_groups_own_lr_and_weight_decay(adamw, remote_pa
         ref_opt.step()
     for got, expected in zip(read(), ref_ps):
         torch.testing.assert_close(got, expected.detach())
+
+
+def _rank_problem(spec):
+    gen = torch.Generator().manual_seed(spec["seed"])
+    params = [torch.randn(s, generator=gen) for s in spec["shapes"]]
+    grads = [
+        [[torch.randn(s, generator=gen) for s in spec["shapes"]] for _ in range(spec["world_size"])]
+        for _ in range(spec["steps"])
+    ]
+    return params, grads
+
+
+def _averaged(step_grads):
+    return [torch.stack(per_rank).mean(0) for per_rank in zip(*step_grads)]
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h7")
+@pytest.mark.lab_addition("dist-wait-on-work")
+def test_dist_adamw_on_three_gloo_processes(run_ranks):
+    spec = dict(
+        optimizer="DistAdamW",
+        world_size=3,
+        seed=21,
+        steps=2,
+        shapes=[[48, 4], [24, 6]],
+        groups=[dict(params=[0, 1], options=dict(lr=0.03))],
+        options=dict(betas=[0.8, 0.95], eps=1e-10, weight_decay=0.05),
+    )
+    params, grads = _rank_problem(spec)
+    ps = [torch.nn.Parameter(p.clone()) for p in params]
+    ref = torch.optim.AdamW(ps, lr=0.03, betas=(0.8, 0.95), eps=1e-10, weight_decay=0.05)
+    for step_grads in grads:
+        for p, g in zip(ps, _averaged(step_grads)):
+            p.grad = g
+        ref.step()
+    for result in run_ranks(spec):
+        for got, exp in zip(result["history"][-1], ps):
+            torch.testing.assert_close(check_tensor(got, shape=exp.shape), exp.detach(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h6")
+@pytest.mark.lab_addition("dist-wait-on-work")
+def test_dist_muon_on_three_gloo_processes_with_a_padded_block(run_ranks):
+    spec = dict(
+        optimizer="DistMuon",
+        world_size=3,
+        seed=22,
+        steps=2,
+        shapes=[[12, 12]] * 4 + [[8, 24]],
+        options=dict(lr=0.04, momentum=0.85),
+    )
+    params, grads = _rank_problem(spec)
+    ps = [torch.nn.Parameter(p.clone()) for p in params]
+    ref = ref_muon.Muon(ps, lr=0.04, momentum=0.85)
+    for step_grads in grads:
+        for p, g in zip(ps, _averaged(step_grads)):
+            p.grad = g
+        ref.step()
+    for result in run_ranks(spec):
+        for got, exp in zip(result["history"][-1], ps):
+            torch.testing.assert_close(check_tensor(got, shape=exp.shape), exp.detach(), atol=2e-4, rtol=0)
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h4")
+@pytest.mark.lab_addition("muon-update-helper")
+def test_muon_leaves_a_parameter_without_a_gradient_alone(muon, remote_params):
+    gen = torch.Generator().manual_seed(8)
+    params = [torch.randn(16, 16, generator=gen), torch.randn(16, 16, generator=gen)]
+    handles, _, read = remote_params(params)
+    handles[0].grad = torch.randn(16, 16, generator=gen)
+    opt = muon.Muon(handles, lr=0.02)
+    opt.step()
+    got = read()
+    torch.testing.assert_close(got[1], params[1], rtol=0, atol=0)
+    assert float((got[0] - params[0]).abs().max()) > 0
