@@ -52,7 +52,8 @@ def wait_for_settled_verdict(page: Any, server: LabServer) -> str:
     assert (
         page.query_selector(f"[data-testid=unlock-notice][data-module='{dependent_module(server)}']") is None
     )
-    page.wait_for_selector("[data-testid=next-module]:not([hidden])")
+    # the next module is still locked: no "next module" link until the reflection completes this one
+    assert page.is_hidden("[data-testid=next-module]")
     page.wait_for_timeout(1500)  # anything the verdict still sets off would be sent by now
     return str(submission)
 
