@@ -1,0 +1,88 @@
+"""The spec's measurements on a real page: module 2's reference graded by the real engine draws the compression
+curve and the Python-vs-Rust training time as the baseline-vs-optimized bars, in English and in Chinese.
+
+An instructor (who sees every module and its whole reference) submits the reference through the API the editor
+uses, once; the page then shows that attempt's result as it shows any latest attempt after a reload. Nothing is
+stood in for: the metrics are the ones module 2's step 5 recorded in the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.lab import LabServer
+from tests.browser.test_browser_discussion import login, make_mentor
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+MODULE = "02-tokenizer"
+GRADING_TIMEOUT_S = 420
+
+SUBMIT_REFERENCE_JS = """async (slug) => {
+    const token = decodeURIComponent((document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/) || [])[1] || '');
+    const reference = await (await fetch(`/api/modules/${slug}/reference/`, {credentials: 'same-origin'})).json();
+    const res = await fetch(`/api/modules/${slug}/submissions/`, {
+        method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+        body: JSON.stringify({files: reference.files}),
+    });
+    return [res.status, await res.text()];
+}"""
+
+DETAIL_JS = """async (id) => (await fetch(`/api/submissions/${id}/`, {credentials: 'same-origin'})).text()"""
+
+
+def test_module_two_draws_compression_and_python_vs_rust_from_a_real_run(
+    lab_server: LabServer, chromium: Any, screenshots: Path
+):
+    name = f"measurer-{int(time.time() * 1000) % 10**8}"
+    make_mentor(lab_server, name)
+    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        login(page, lab_server, name)
+        page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        status, body = page.evaluate(SUBMIT_REFERENCE_JS, MODULE)
+        assert status == 201, body
+        submission = json.loads(body)["id"]
+        deadline = time.monotonic() + GRADING_TIMEOUT_S
+        while True:
+            detail = json.loads(page.evaluate(DETAIL_JS, submission))
+            if detail["status"] == "done":
+                break
+            assert time.monotonic() < deadline, f"module 2's reference still {detail['status']}"
+            time.sleep(2)
+        result = detail["result"]
+        assert result["status"] == "pass", [t["message"] for t in result["tests"] if t["status"] != "pass"]
+        metrics = {k: v for t in result["tests"] for k, v in t["metrics"].items()}
+        assert {"train_seconds_baseline", "train_seconds_optimized", "bytes_per_token"} <= set(metrics)
+
+        for lang, title in (("en", "baseline vs optimized"), ("zh-hans", None)):
+            if lang != "en":
+                page.click("[data-testid=lang-switch] button[value='zh-hans']")
+            page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
+            page.wait_for_selector("[data-testid=verdict] .verdict[data-status=pass]", timeout=30_000)
+            bars = page.wait_for_selector(
+                "[data-testid=charts] .chart[data-chart=bars] .main-svg", timeout=30_000
+            )
+            assert bars is not None
+            labels = page.inner_text("[data-testid=charts] .chart[data-chart=bars]")
+            assert "train_seconds" in labels, labels
+            page.wait_for_selector("[data-testid=charts] .chart[data-chart=lines] .main-svg", timeout=30_000)
+            assert "bytes_per_token" in page.inner_text("[data-testid=charts] .chart[data-chart=lines]")
+            if title:
+                assert title in labels
+            page.query_selector("[data-testid=charts]").screenshot(
+                path=str(screenshots / f"module2-python-vs-rust-{lang}.png")
+            )
+        assert errors == [], errors
+    finally:
+        context.close()
