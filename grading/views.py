@@ -8,13 +8,21 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from grading import selectors, services
-from modules.api import AuthenticatedRequest, LabAPIView, request_lang
+from modules.api import ERROR_REF, AuthenticatedRequest, LabAPIView, request_lang
 from modules.services import Forbidden
 
 
 class SubmissionListView(LabAPIView):
     """``GET /api/modules/<slug>/submissions/`` -> ``{"submissions": [attempt ...]}`` (newest first);
     ``POST`` ``{"files": {path: text}}`` -> 201 ``{"id", "status": "queued"}``."""
+
+    openapi = {
+        "get": {"responses": {200: "submission-list.schema.json"}},
+        "post": {
+            "responses": {201: "api.schema.json#/$defs/submission_created", 400: ERROR_REF, 429: ERROR_REF},
+            "request": "api.schema.json#/$defs/files_request",
+        },
+    }
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
@@ -32,6 +40,8 @@ class SubmissionDetailView(LabAPIView):
     """``GET /api/submissions/<id>/`` -> ``{id, module, status, created_at, started_at, finished_at, content_hash,
     files, result (schema-1 JSON | null), advice [{id, advice}], events [engine event ...]}``."""
 
+    openapi = {"get": {"responses": {200: "submission-detail.schema.json"}}}
+
     def get(self, request: AuthenticatedRequest, submission_id: int) -> Response:
         submission = selectors.submission_get(submission_id=submission_id)
         if submission is None or not selectors.access_submission(user=request.user, submission=submission):
@@ -47,6 +57,13 @@ class LintView(LabAPIView):
     """``POST /api/tools/lint/`` ``{"path", "text"}`` -> ``{"diagnostics": [{code, message, line, column, end_line,
     end_column, severity, fixable}]}``."""
 
+    openapi = {
+        "post": {
+            "responses": {200: "api.schema.json#/$defs/lint", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/code_request",
+        }
+    }
+
     def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         return Response({"diagnostics": services.code_lint(path=body.get("path"), text=body.get("text"))})
@@ -55,6 +72,13 @@ class LintView(LabAPIView):
 class FormatView(LabAPIView):
     """``POST /api/tools/format/`` ``{"path", "text"}`` -> ``{"text": formatted}``; 400 ``format_failed`` on syntax
     errors."""
+
+    openapi = {
+        "post": {
+            "responses": {200: "api.schema.json#/$defs/format", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/code_request",
+        }
+    }
 
     def post(self, request: AuthenticatedRequest) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
@@ -66,6 +90,8 @@ class ReferenceView(LabAPIView):
     needed}}}``: the reference, step by step (``modules.gates``). A step opens once its tests pass, or after
     ``needed`` different versions of its code; closed steps are cut as in the starter. 403 ``reference_locked``
     while no step is open (an untouched starter never opens anything)."""
+
+    openapi = {"get": {"responses": {200: "api.schema.json#/$defs/reference"}}}
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
