@@ -8,7 +8,8 @@ Design choices:
   ``#/components/schemas/common/$defs/note``).
 - Paths and methods come from the URL resolver: every route under ``api/`` whose view is an ``APIView``, every
   method the view defines. What each operation answers (and reads) is declared next to the code, as the view's
-  ``openapi`` class attribute ``{method: {"responses": {status: ref}, "request": ref}}``; a route or method
+  ``openapi`` class attribute ``{method: {"responses": {status: ref}, "request": ref, "parameters": [query
+  parameter objects]}}``; a route or method
   without a declaration makes :func:`openapi_document` raise, so it cannot ship undocumented.
 - Errors are ``{detail, code?}`` (``api.schema.json#/$defs/error``): every operation of a login-required view
   also answers 403 (anonymous, missing CSRF token) and every operation with a path parameter 404.
@@ -128,16 +129,13 @@ def _operation(path: str, params: dict[str, str], method: str, view: type[APIVie
             for code, ref in sorted(responses.items())
         },
     }
-    if params:
-        operation["parameters"] = [
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "schema": _PARAM_TYPES.get(conv, {"type": "string"}),
-            }
-            for name, conv in params.items()
-        ]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": _PARAM_TYPES.get(conv, {"type": "string"})}
+        for name, conv in params.items()
+    ]
+    parameters += declared.get("parameters", [])
+    if parameters:
+        operation["parameters"] = parameters
     if AllowAny in view.permission_classes:
         operation["security"] = []
     if "request" in declared:

@@ -71,7 +71,7 @@ class LabAPIView(APIView):
     """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses.
 
     ``openapi`` declares, per method, what the view answers and reads for the published schema
-    (``labplatform.openapi``): ``{"responses": {status: ref}, "request": ref}``, refs into
+    (``labplatform.openapi``): ``{"responses": {status: ref}, "request": ref, "parameters": [...]}``, refs into
     ``labplatform/schemas/`` (``file#/pointer``). 403 and (with a path parameter) 404 errors are implied."""
 
     openapi: ClassVar[dict[str, dict[str, Any]]] = {}

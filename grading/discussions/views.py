@@ -54,7 +54,10 @@ class ThreadListView(ThreadAPIView):
     with posts."""
 
     openapi = {
-        "get": {"responses": {200: "api.schema.json#/$defs/threads", 400: ERROR_REF}},
+        "get": {
+            "parameters": [{"name": "kind", "in": "query", "schema": {"enum": ["question", "review"]}}],
+            "responses": {200: "api.schema.json#/$defs/threads", 400: ERROR_REF},
+        },
         "post": {
             "responses": {201: "api.schema.json#/$defs/thread_detail", 400: ERROR_REF},
             "request": "api.schema.json#/$defs/thread_request",

@@ -193,6 +193,14 @@ def test_the_grading_answers_follow_the_document(course, learner, other_learner,
     assert refused.status_code == 404
     follows_document(refused, detail, "get")
     follows_document(learner.get("/api/modules/01-hello/submissions/"), listing, "get")
+    export = "/api/submissions/{submission_id}/export/"
+    follows_document(learner.get(f"/api/submissions/{sid}/export/?as=exercism"), export, "get")
+    follows_document(learner.get(f"/api/submissions/{sid}/export/?as=moodle"), export, "get")
+    follows_document(other_learner.get(f"/api/submissions/{sid}/export/?as=exercism"), export, "get")
+    gradebook = "/api/instructor/gradebook.csv"
+    follows_document(learner.get(gradebook), gradebook, "get")
+    assert instructor.get(gradebook).status_code == 200
+    assert "text/csv" in document()["paths"][gradebook]["get"]["responses"]["200"]["content"]
     follows_document(learner.get("/api/modules/01-hello/reference/"), "/api/modules/{slug}/reference/", "get")
     follows_document(
         learner.post_json("/api/tools/format/", {"path": "a.py", "text": "x=1\n"}),
