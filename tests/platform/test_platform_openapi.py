@@ -37,24 +37,40 @@ def pointer(*parts: str) -> str:
     return "#/" + "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-def follows_document(response: Any, template: str, method: str) -> None:
-    """Raise unless ``response`` has a status the document lists for ``method template`` and a body that
-    follows the schema the document gives for it."""
-    operation = document()["paths"][template][method]
-    status = str(response.status_code)
-    assert status in operation["responses"], f"{method.upper()} {template} answered {status}, not documented"
-    ref = DOC_URI + pointer(
-        "paths", template, method, "responses", status, "content", "application/json", "schema"
-    )
+def conforms(instance: Any, *where: str) -> None:
+    """Raise unless ``instance`` (as it goes over the wire) follows the document's schema at ``where``."""
     registry: Registry = Registry().with_resource(
         DOC_URI, Resource(contents=document(), specification=DRAFT202012)
     )
-    validator = jsonschema.Draft202012Validator({"$ref": ref}, registry=registry)
-    wire = json.loads(json.dumps(response.json(), cls=DjangoJSONEncoder))
+    validator = jsonschema.Draft202012Validator({"$ref": DOC_URI + pointer(*where)}, registry=registry)
+    wire = json.loads(json.dumps(instance, cls=DjangoJSONEncoder))
     error = jsonschema.exceptions.best_match(validator.iter_errors(wire))
     if error is not None:
-        where = "/".join(map(str, error.absolute_path)) or "(root)"
-        raise AssertionError(f"{method.upper()} {template} {status} at {where}: {error.message}")
+        at = "/".join(map(str, error.absolute_path)) or "(root)"
+        raise AssertionError(f"{' '.join(where[:5])} at {at}: {error.message}")
+
+
+def follows_document(response: Any, template: str, method: str, *, sent: Any = None) -> None:
+    """Raise unless ``response`` has a status the document lists for ``method template`` and a body that
+    follows the schema the document gives for it; ``sent``, the body of an accepted request, must follow the
+    documented request schema."""
+    operation = document()["paths"][template][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{method.upper()} {template} answered {status}, not documented"
+    conforms(
+        response.json(),
+        "paths",
+        template,
+        method,
+        "responses",
+        status,
+        "content",
+        "application/json",
+        "schema",
+    )
+    if sent is not None:
+        assert response.status_code < 300, "only an accepted request's body tells whether the schema is right"
+        conforms(sent, "paths", template, method, "requestBody", "content", "application/json", "schema")
 
 
 def served_routes() -> set[tuple[str, str]]:
@@ -161,10 +177,18 @@ def test_the_module_answers_follow_the_document(course, learner, anonymous):
     draft = "/api/modules/{slug}/draft/"
     follows_document(learner.get("/api/modules/01-hello/draft/"), draft, "get")
     follows_document(
-        learner.put_json("/api/modules/01-hello/draft/", {"files": {"hello.py": GOOD_HELLO}}), draft, "put"
+        learner.put_json("/api/modules/01-hello/draft/", {"files": {"hello.py": GOOD_HELLO}}),
+        draft,
+        "put",
+        sent={"files": {"hello.py": GOOD_HELLO}},
     )
     hints = "/api/modules/{slug}/hints/reveal/"
-    follows_document(learner.post_json("/api/modules/01-hello/hints/reveal/", {"level": 1}), hints, "post")
+    follows_document(
+        learner.post_json("/api/modules/01-hello/hints/reveal/", {"level": 1}),
+        hints,
+        "post",
+        sent={"level": 1},
+    )
     follows_document(learner.post_json("/api/modules/01-hello/hints/reveal/", {"level": 3}), hints, "post")
     carry = "/api/modules/{slug}/carry-forward/"
     follows_document(learner.get("/api/modules/01-hello/carry-forward/"), carry, "get")
@@ -172,9 +196,25 @@ def test_the_module_answers_follow_the_document(course, learner, anonymous):
     follows_document(
         learner.get("/api/modules/01-hello/reflection/"), "/api/modules/{slug}/reflection/", "get"
     )
+    reflection = "/api/modules/{slug}/reflection/"
+    questions = learner.get("/modules/01-hello/").context["page_data"]["reflection"]["questions"]
+    answers = {q["id"]: (q["choices"][0]["id"] if q["choices"] else "because") for q in questions}
+    follows_document(
+        learner.post_json("/api/modules/01-hello/reflection/", {"answers": answers}),
+        reflection,
+        "post",
+        sent={"answers": answers},
+    )
+    follows_document(learner.get("/api/modules/01-hello/reflection/"), reflection, "get")
+    follows_document(
+        learner.post_json("/api/modules/02-next/reflection/", {"answers": {}}), reflection, "post"
+    )
     follows_document(learner.get("/api/notes/"), "/api/notes/", "get")
     follows_document(
-        learner.post_json("/api/notes/", {"text": "a note", "module": "01-hello"}), "/api/notes/", "post"
+        learner.post_json("/api/notes/", {"text": "a note", "module": "01-hello"}),
+        "/api/notes/",
+        "post",
+        sent={"text": "a note", "module": "01-hello"},
     )
 
 
@@ -182,7 +222,7 @@ def test_the_module_answers_follow_the_document(course, learner, anonymous):
 def test_the_grading_answers_follow_the_document(course, learner, other_learner, instructor):
     listing = "/api/modules/{slug}/submissions/"
     created = learner.post_json("/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}})
-    follows_document(created, listing, "post")
+    follows_document(created, listing, "post", sent={"files": {"hello.py": GOOD_HELLO}})
     sid = created.json()["id"]
     detail = "/api/submissions/{submission_id}/"
     follows_document(learner.get(f"/api/submissions/{sid}/"), detail, "get")
@@ -202,39 +242,31 @@ def test_the_grading_answers_follow_the_document(course, learner, other_learner,
     assert instructor.get(gradebook).status_code == 200
     assert "text/csv" in document()["paths"][gradebook]["get"]["responses"]["200"]["content"]
     follows_document(learner.get("/api/modules/01-hello/reference/"), "/api/modules/{slug}/reference/", "get")
-    follows_document(
-        learner.post_json("/api/tools/format/", {"path": "a.py", "text": "x=1\n"}),
-        "/api/tools/format/",
-        "post",
-    )
+    code = {"path": "a.py", "text": "x=1\n"}
+    follows_document(learner.post_json("/api/tools/format/", code), "/api/tools/format/", "post", sent=code)
     follows_document(
         learner.post_json("/api/tools/format/", {"path": "a.py", "text": "x=(\n"}),
         "/api/tools/format/",
         "post",
     )
-    follows_document(
-        learner.post_json("/api/tools/lint/", {"path": "a.py", "text": "import os\n"}),
-        "/api/tools/lint/",
-        "post",
-    )
+    lint = {"path": "a.py", "text": "import os\n"}
+    follows_document(learner.post_json("/api/tools/lint/", lint), "/api/tools/lint/", "post", sent=lint)
 
 
 @pytest.mark.django_db
 def test_the_discussion_answers_follow_the_document(course, learner, other_learner, instructor, pass_module):
     submission = pass_module(learner, course["01-hello"])
     threads = "/api/modules/{slug}/threads/"
-    created = learner.post_json(
-        "/api/modules/01-hello/threads/",
-        {"kind": "review", "title": "Look?", "body": "please", "submission": submission.pk},
-    )
-    follows_document(created, threads, "post")
+    review = {"kind": "review", "title": "Look?", "body": "please", "submission": submission.pk}
+    created = learner.post_json("/api/modules/01-hello/threads/", review)
+    follows_document(created, threads, "post", sent=review)
     tid = created.json()["id"]
     follows_document(learner.get("/api/modules/01-hello/threads/"), threads, "get")
     follows_document(learner.get(f"/api/threads/{tid}/"), "/api/threads/{thread_id}/", "get")
     follows_document(other_learner.get(f"/api/threads/{tid}/"), "/api/threads/{thread_id}/", "get")
     posts = "/api/threads/{thread_id}/posts/"
     follows_document(
-        instructor.post_json(f"/api/threads/{tid}/posts/", {"body": "looks good"}), posts, "post"
+        instructor.post_json(f"/api/threads/{tid}/posts/", {"body": "ok"}), posts, "post", sent={"body": "ok"}
     )
     follows_document(instructor.get("/api/reviews/"), "/api/reviews/", "get")
     follows_document(learner.get("/api/reviews/"), "/api/reviews/", "get")
@@ -251,3 +283,7 @@ def test_a_wrong_status_or_shape_fails_the_check(course, learner):
         follows_document(response, "/api/modules/", "get")
     with pytest.raises(AssertionError, match="'modules' is a required property"):
         follows_document(learner.get("/api/notes/"), "/api/modules/", "get")
+    with pytest.raises(AssertionError, match="5 is not of type 'string'"):
+        follows_document(
+            learner.post_json("/api/notes/", {"text": "x"}), "/api/notes/", "post", sent={"text": 5}
+        )
