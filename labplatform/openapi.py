@@ -123,7 +123,7 @@ def _operation(path: str, params: dict[str, str], method: str, view: type[APIVie
         responses.setdefault(404, ERROR_REF)
     operation: dict[str, Any] = {
         "operationId": f"{view.__name__}.{method}",
-        "summary": (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__,
+        "summary": (view.__doc__ or view.__name__).strip().splitlines()[0],
         "responses": {
             str(code): {"description": HTTPStatus(code).phrase, "content": _content(ref)}
             for code, ref in sorted(responses.items())
