@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Max
 
+from grading.engine import exporters
 from grading.engine.redact import clean_tree, coarse_duration, coarse_time, learner_usage
 from grading.models import Result, Submission, SubmissionEvent
 from grading.queues import Waiting, fair_order
@@ -46,6 +47,10 @@ def access_submission(*, user: User | AnonymousUser, submission: Submission) -> 
         return False
     if submission.user_id == user.pk:
         return True
+    return user_is_instructor(user)
+
+
+def access_gradebook(*, user: User | AnonymousUser) -> bool:
     return user_is_instructor(user)
 
 
@@ -396,3 +401,24 @@ def reference_files(*, user: User, module: Module, gate: gates.ReferenceGate) ->
     allowed = passed | {spec.slug}
     foreign = {entry.path: foreign_stubs(entry.path, course, allowed) for entry in spec.files}
     return gates.reference_files(spec, references, gate, foreign=foreign)
+
+
+EXPORT_FORMATS = ("gradescope", "exercism", "prairielearn")
+
+
+def submission_export(
+    *, submission: Submission, export_format: str, for_instructor: bool
+) -> dict[str, Any] | None:
+    """The graded result of ``submission`` in an autograder format (``grading.engine.exporters``), as its viewer
+    sees it (learners: hidden tests reduced, as in ``submission_detail``); None while it has no result."""
+    result_row = getattr(submission, "result", None) if submission.status == Submission.Status.DONE else None
+    if result_row is None:
+        return None
+    result = clean_tree(result_row.result)
+    if not for_instructor:
+        result = learner_view_of_result(result)
+    if export_format == "gradescope":
+        return exporters.to_gradescope(result)
+    if export_format == "exercism":
+        return exporters.to_exercism(result, steps=module_spec_of(module=submission.module).step_ids)
+    return exporters.to_prairielearn(result)

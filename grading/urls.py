@@ -11,6 +11,12 @@ urlpatterns = [
     path(
         "submissions/<int:submission_id>/", views.SubmissionDetailView.as_view(), name="api-submission-detail"
     ),
+    path(
+        "submissions/<int:submission_id>/export/",
+        views.SubmissionExportView.as_view(),
+        name="api-submission-export",
+    ),
+    path("instructor/gradebook.csv", views.GradebookView.as_view(), name="api-gradebook"),
     path("modules/<slug:slug>/reference/", views.ReferenceView.as_view(), name="api-module-reference"),
     path("tools/lint/", views.LintView.as_view(), name="api-tools-lint"),
     path("tools/format/", views.FormatView.as_view(), name="api-tools-format"),

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from labplatform.openapi import SchemaView
 from modules.views import LoginView, dashboard, module_page, not_found_page, signup
 
 handler404 = not_found_page
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/", include("modules.urls")),
     path("api/", include("grading.urls")),
     path("api/", include("grading.discussions.urls")),

@@ -17,6 +17,7 @@ Design choices:
 from __future__ import annotations
 
 import ipaddress
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -30,6 +31,9 @@ from rest_framework.views import APIView
 
 from modules import selectors, services
 from modules.models import Module
+
+#: Every API error answer, ``{detail, code?}``, as a contract ref (``labplatform/schemas/``).
+ERROR_REF = "api.schema.json#/$defs/error"
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -64,7 +68,13 @@ def request_lang(request: HttpRequest) -> str:
 
 
 class LabAPIView(APIView):
-    """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses."""
+    """Maps ``ServiceError`` to JSON errors and offers ``get_module`` (404 / 403-locked) to subclasses.
+
+    ``openapi`` declares, per method, what the view answers and reads for the published schema
+    (``labplatform.openapi``): ``{"responses": {status: ref}, "request": ref, "parameters": [...]}``, refs into
+    ``labplatform/schemas/`` (``file#/pointer``). 403 and (with a path parameter) 404 errors are implied."""
+
+    openapi: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, services.ServiceError):

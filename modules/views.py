@@ -32,6 +32,7 @@ from rest_framework.response import Response
 
 from modules import pages, selectors, services
 from modules.api import (
+    ERROR_REF,
     AuthenticatedHttpRequest,
     AuthenticatedRequest,
     LabAPIView,
@@ -289,6 +290,8 @@ def signup(request: HttpRequest) -> HttpResponse:
 class ModuleListView(LabAPIView):
     """``GET /api/modules/`` -> ``{"modules": [module summary ...]}`` (same items as the dashboard)."""
 
+    openapi = {"get": {"responses": {200: "module-list.schema.json"}}}
+
     def get(self, request: AuthenticatedRequest) -> Response:
         lang = request_lang(request)
         states = selectors.module_states(user=request.user)
@@ -297,6 +300,8 @@ class ModuleListView(LabAPIView):
 
 class ModuleDetailView(LabAPIView):
     """``GET /api/modules/<slug>/`` -> ``{module, guide_html, steps, files, next_module}``; locked modules 403."""
+
+    openapi = {"get": {"responses": {200: "module-detail.schema.json"}}}
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
@@ -308,6 +313,14 @@ class ModuleDetailView(LabAPIView):
 
 class DraftView(LabAPIView):
     """``GET|PUT /api/modules/<slug>/draft/`` ``{"files": {path: text}}``; PUT merges into the saved draft."""
+
+    openapi = {
+        "get": {"responses": {200: "api.schema.json#/$defs/files"}},
+        "put": {
+            "responses": {200: "api.schema.json#/$defs/files", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/files_request",
+        },
+    }
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
@@ -323,6 +336,13 @@ class DraftView(LabAPIView):
 class HintRevealView(LabAPIView):
     """``POST /api/modules/<slug>/hints/reveal/`` ``{"level": n, "step"?: id}`` -> ``{"hints": [{id, step, level,
     text}]}``; level n requires level n-1 first (409 ``hint_order``)."""
+
+    openapi = {
+        "post": {
+            "responses": {200: "api.schema.json#/$defs/hints", 400: ERROR_REF, 409: ERROR_REF},
+            "request": "api.schema.json#/$defs/hint_request",
+        }
+    }
 
     def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
@@ -341,6 +361,14 @@ class CarryForwardView(LabAPIView):
     """``PUT /api/modules/<slug>/carry-forward/`` ``{"use": "own" | "reference"}`` -> ``{"use"}``: what later modules
     that need this module's files run with once it is passed (``GET`` answers the current choice)."""
 
+    openapi = {
+        "get": {"responses": {200: "api.schema.json#/$defs/carry_forward"}},
+        "put": {
+            "responses": {200: "api.schema.json#/$defs/carry_forward", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/carry_forward",
+        },
+    }
+
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
         return Response({"use": selectors.carry_forward_get(user=request.user, module=module)})
@@ -356,6 +384,14 @@ class ReflectionView(LabAPIView):
     """``POST /api/modules/<slug>/reflection/`` ``{"answers": {qid: text_or_choice_id}}`` -> ``{"answers",
     "correct": {qid: bool}, "state", "unlocked": [{slug, title, url}]}`` (``unlocked``: the modules this
     reflection opened, when it completed a passed module); ``GET`` returns the stored answers (or null)."""
+
+    openapi = {
+        "get": {"responses": {200: "api.schema.json#/$defs/reflection_stored"}},
+        "post": {
+            "responses": {200: "api.schema.json#/$defs/reflection", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/reflection_request",
+        },
+    }
 
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug)
@@ -380,6 +416,14 @@ class ReflectionView(LabAPIView):
 
 class NoteListView(LabAPIView):
     """``GET /api/notes/`` -> ``{"notes": [...]}``; ``POST`` ``{"text", "module"?: slug}`` -> 201 note."""
+
+    openapi = {
+        "get": {"responses": {200: "api.schema.json#/$defs/notes"}},
+        "post": {
+            "responses": {201: "common.schema.json#/$defs/note", 400: ERROR_REF, 404: ERROR_REF},
+            "request": "api.schema.json#/$defs/note_request",
+        },
+    }
 
     def get(self, request: AuthenticatedRequest) -> Response:
         lang = request_lang(request)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from grading.discussions import selectors, services
 from grading.discussions.models import Thread
-from modules.api import AuthenticatedRequest, LabAPIView, request_lang
+from modules.api import ERROR_REF, AuthenticatedRequest, LabAPIView, request_lang
 from modules.services import Forbidden
 
 
@@ -53,6 +53,17 @@ class ThreadListView(ThreadAPIView):
     may see, most recently active first); ``POST`` ``{"kind", "title", "body", "submission"?: id}`` -> 201 thread
     with posts."""
 
+    openapi = {
+        "get": {
+            "parameters": [{"name": "kind", "in": "query", "schema": {"enum": ["question", "review"]}}],
+            "responses": {200: "api.schema.json#/$defs/threads", 400: ERROR_REF},
+        },
+        "post": {
+            "responses": {201: "api.schema.json#/$defs/thread_detail", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/thread_request",
+        },
+    }
+
     def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         module = self.get_module(slug, with_payload=False)
         kind = request.query_params.get("kind")
@@ -80,12 +91,21 @@ class ThreadDetailView(ThreadAPIView):
     """``GET /api/threads/<id>/`` -> thread with ``posts`` [{id, author, is_mentor, body_html, created_at}],
     ``can_reply``, ``can_resolve``."""
 
+    openapi = {"get": {"responses": {200: "api.schema.json#/$defs/thread_detail"}}}
+
     def get(self, request: AuthenticatedRequest, thread_id: int) -> Response:
         return self.detail_response(self.get_thread(thread_id, with_posts=True))
 
 
 class ThreadPostView(ThreadAPIView):
     """``POST /api/threads/<id>/posts/`` ``{"body"}`` -> 201 post."""
+
+    openapi = {
+        "post": {
+            "responses": {201: "api.schema.json#/$defs/post", 400: ERROR_REF},
+            "request": "api.schema.json#/$defs/post_request",
+        }
+    }
 
     def post(self, request: AuthenticatedRequest, thread_id: int) -> Response:
         thread = self.get_thread(thread_id)
@@ -99,6 +119,8 @@ class ThreadPostView(ThreadAPIView):
 class ThreadResolveView(ThreadAPIView):
     """``POST /api/threads/<id>/resolve/`` -> the thread, now resolved (author or instructor; others 403)."""
 
+    openapi = {"post": {"responses": {200: "api.schema.json#/$defs/thread_detail"}}}
+
     def post(self, request: AuthenticatedRequest, thread_id: int) -> Response:
         thread = self.get_thread(thread_id, with_posts=True)
         if not selectors.access_thread_resolve(user=request.user, thread=thread):
@@ -108,6 +130,8 @@ class ThreadResolveView(ThreadAPIView):
 
 class ReviewQueueView(LabAPIView):
     """``GET /api/reviews/`` -> ``{"reviews": [thread ...]}``: open review requests, oldest first (instructors)."""
+
+    openapi = {"get": {"responses": {200: "api.schema.json#/$defs/reviews"}}}
 
     def get(self, request: AuthenticatedRequest) -> Response:
         if not selectors.access_review_queue(user=request.user):
