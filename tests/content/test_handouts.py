@@ -93,6 +93,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
             "05-gpt/causal-mask",
             "06-optimizers/newton-schulz",
             "07-base-training/lr-schedule",
+            "12-tool-use/tool-stream",
         }
     )
 
@@ -104,7 +105,7 @@ def test_generating_twice_writes_byte_identical_files(generated, tmp_path):
     generate(tmp_path)
     first = {p.relative_to(generated): p.read_bytes() for p in generated.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert len(first) == 7 and first == second  # 3 figures x 2 languages, and the manifest
+    assert len(first) == 9 and first == second  # 4 figures x 2 languages, and the manifest
 
 
 def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_computed_from(generated):
@@ -113,11 +114,12 @@ def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_comp
     assert "nanochat_ref/gpt.py" in listed["05-gpt/causal-mask"].inputs
     assert "nanochat_ref/muon.py" in listed["06-optimizers/newton-schulz"].inputs
     assert "nanochat_ref/scripts/base_train.py" in listed["07-base-training/lr-schedule"].inputs
+    assert "nanochat_ref/engine.py" in listed["12-tool-use/tool-stream"].inputs
     assert all("scripts/figures/svg.py" in figure.inputs for figure in listed.values())
 
 
 def test_svg_figures_are_well_formed_svg_in_each_language(figures):
-    for key in ("05-gpt/causal-mask", "06-optimizers/newton-schulz"):
+    for key in ("05-gpt/causal-mask", "06-optimizers/newton-schulz", "12-tool-use/tool-stream"):
         titles = []
         for lang in LANGS:
             root = ET.fromstring(figures[key][lang])
@@ -160,3 +162,19 @@ def test_one_newton_schulz_step_is_the_quintic_with_nanochats_coefficients():
         assert mapped == pytest.approx(a * s + b * s**3 + c * s**5, abs=1e-3)
     five = [mapped for _, mapped in singular_value_map(5)]
     assert min(five[len(five) // 2 :]) > 0.6 and max(five) < 1.25, "5 steps land every large σ near 1"
+
+
+def test_the_tool_stream_is_the_reference_engines_with_the_calculators_answer_forced():
+    from scripts.figures.tool_use import tool_stream
+
+    stream = tool_stream()
+    texts = [item["text"] for item in stream]
+    start, end = texts.index("<|python_start|>"), texts.index("<|python_end|>")
+    out_start, out_end = texts.index("<|output_start|>"), texts.index("<|output_end|>")
+    assert "".join(texts[start + 1 : end]) == "12*12"
+    assert out_start == end + 1 and "".join(texts[out_start + 1 : out_end]) == "144"
+    forced = [i for i, item in enumerate(stream) if item["mask"] == 0]
+    assert forced == list(range(out_start, out_end + 1)), "exactly the output span is forced, with mask 0"
+    assert (
+        texts[-1] == "<|assistant_end|>" and "".join(texts[out_end + 1 : -1]) == " so the box holds 144 eggs."
+    )
