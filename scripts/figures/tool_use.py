@@ -114,8 +114,9 @@ def _width(item: dict) -> float:
 def tool_stream_figure(lang: str) -> str:
     words = WORDS[lang]
     stream = tool_stream()
-    left, right, row_h, box_h = 20, WIDTH - 20, 78, 26
-    placed, x, row = [], left, 0
+    left, right, row_h, box_h = 20.0, WIDTH - 20.0, 78, 26
+    placed: list[tuple[dict, float, int, float]] = []
+    x, row = left, 0
     for item in stream:
         w = _width(item)
         if x + w > right:
@@ -125,19 +126,24 @@ def tool_stream_figure(lang: str) -> str:
     top = 80
     height = top + (row + 1) * row_h + 110
     svg = Svg(WIDTH, int(height), title=str(words["title"]))
-    svg.text(left, 30, words["heading"], font_size=15, font_weight="600")
+    svg.text(left, 30, str(words["heading"]), font_size=15, font_weight="600")
     for n, (key, colour) in enumerate((("sampled", PALETTE[0]), ("forced", PALETTE[2]))):
         lx = left + n * 260
         svg.rect(lx, 44, 16, 14, rx=3, fill=colour, fill_opacity=0.2, stroke=colour)
-        svg.text(lx + 22, 56, words[key], font_size=12, fill=MUTED)
+        svg.text(lx + 22, 56, str(words[key]), font_size=12, fill=MUTED)
     for item, x, r, w in placed:
         y = top + r * row_h
         colour = PALETTE[0] if item["mask"] == 1 else PALETTE[2]
         svg.rect(
             x, y, w, box_h, rx=4, fill=colour, fill_opacity=0.35 if item["special"] else 0.15, stroke=colour
         )
-        label = item["text"].replace(" ", "·")
-        svg.text(x + w / 2, y + 17, label, text_anchor="middle", font_size=11 if item["special"] else 12)
+        svg.text(
+            x + w / 2,
+            y + 17,
+            item["text"].replace(" ", "·"),
+            text_anchor="middle",
+            font_size=11 if item["special"] else 12,
+        )
         svg.text(x + w / 2, y + box_h + 13, str(item["mask"]), text_anchor="middle", font_size=10, fill=MUTED)
     for start, end, key, colour in (
         ("<|python_start|>", "<|python_end|>", "block", PALETTE[0]),
@@ -151,8 +157,9 @@ def tool_stream_figure(lang: str) -> str:
             y = top + r * row_h + box_h + 22
             svg.line(on_row[0][1], y, on_row[-1][1] + on_row[-1][3], y, stroke=colour, stroke_width=2)
         _, x0, r0, _ = placed[i0]
-        label_x = min(x0, right - 6.2 * len(words[key]))
-        svg.text(label_x, top + r0 * row_h + box_h + 36, words[key], font_size=11, fill=colour)
+        label = str(words[key])
+        label_x = min(x0, right - 6.2 * len(label))
+        svg.text(label_x, top + r0 * row_h + box_h + 36, label, font_size=11, fill=colour)
     base = top + (row + 1) * row_h + 20
     for n, line in enumerate(words["notes"]):
         svg.text(left, base + 20 * n, line, font_size=12, fill=MUTED)
