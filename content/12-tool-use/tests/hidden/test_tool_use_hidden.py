@@ -60,6 +60,13 @@ def test_max_tokens_cuts_forced_output_short(run_both, spec):
 
 @pytest.mark.step("step2")
 @pytest.mark.hint("h4")
+def test_sampling_at_temperature_1_without_top_k_follows_the_model(run_both, spec):
+    got, expected = run_both([*spec.e(" seven."), spec.s("assistant_end")], temperature=1.0, seed=11)
+    assert got == expected
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h4")
 def test_bos_also_completes_a_row(run_both, spec):
     got, expected = run_both([*spec.e(" 7"), spec.s("bos"), *spec.e(" more")])
     assert got == expected
@@ -162,3 +169,18 @@ def test_a_smaller_memory_cap_is_applied(ex, result_fields):
 def test_os_system_is_disabled_in_the_child(ex, result_fields):
     got = result_fields(ex.execute_code("import os\nos.system('true')", 5.0))
     assert (got["success"], got["error"]) == (False, "TypeError: 'NoneType' object is not callable")
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h8")
+def test_input_cannot_read_stdin(ex, result_fields):
+    got = result_fields(ex.execute_code("x = input()", 5.0))
+    assert (got["success"], got["error"]) == (False, "OSError: ")
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
+@pytest.mark.lab_addition("memory-cap-none")
+def test_no_memory_cap_runs_the_code_unlimited(ex, result_fields):
+    got = result_fields(ex.execute_code("print(len(bytearray(300 * 1024 * 1024)))", 5.0, None))
+    assert (got["success"], got["stdout"]) == (True, "314572800\n")

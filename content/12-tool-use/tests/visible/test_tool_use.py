@@ -293,6 +293,17 @@ def test_execute_code_stops_an_endless_loop_with_the_childs_alarm(ex, result_fie
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h9")
+@pytest.mark.lab_addition("process-died-error")
+def test_a_child_that_dies_without_a_result_is_not_a_timeout(ex, result_fields, same_result):
+    got = result_fields(ex.execute_code("import os\nos._exit(3)", 5.0))
+    expected = {"success": False, "timeout": False, "error": "Process died (exit 3)"}
+    same_result(got, expected, "execute_code of a program that calls os._exit(3)",
+                "no result and a child that exited by itself (p.exitcode == 3) is a crash, not a timeout: "
+                "only a child the parent had to kill (exitcode None or -SIGKILL) timed out")  # fmt: skip
+
+
+@pytest.mark.step("step3")
+@pytest.mark.hint("h9")
 def test_a_child_that_ignores_its_alarm_is_killed_and_does_not_survive(
     ex, result_fields, same_result, scratch, process_alive, learner
 ):
@@ -358,6 +369,14 @@ def test_an_execution_result_prints_like_nanochats(ex, learner):
     got = learner.repr(ex.execute_code("print('hi')", 5.0))
     expected = repr(ExecutionResult(success=True, stdout="hi\n", stderr=""))
     assert got == expected, f"repr(execute_code(\"print('hi')\")): expected {expected}, got {got} (step 3)"
+    got = learner.repr(ex.execute_code("import sys\nsys.stderr.write('w')\nwhile True:\n    pass", 0.3))
+    expected = repr(
+        ExecutionResult(success=False, stdout="", stderr="", error="Execution timed out", timeout=True)
+    )
+    assert got == expected, (
+        f"repr of a timed-out run: expected {expected}, got {got}. Likely cause: a run that times out reports "
+        "no output, only timeout=True and the error (step 3)"
+    )
 
 
 @pytest.mark.step("step3")
