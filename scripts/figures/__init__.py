@@ -32,6 +32,7 @@ from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.rope import rope_relative
 from scripts.figures.sharding import sharding
+from scripts.figures.tool_use import tool_stream_figure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,6 +84,13 @@ FIGURES: tuple[FigureSpec, ...] = (
         "plot",
         kv_cache_memory,
         ("nanochat_ref/engine.py", "nanochat_ref/scripts/base_train.py", "nanochat_ref/gpt.py"),
+    ),
+    FigureSpec(
+        "12-tool-use",
+        "tool-stream",
+        "svg",
+        tool_stream_figure,
+        ("nanochat_ref/engine.py", "nanochat_ref/tokenizer.py", "nanochat_ref/bpe_python.py"),
     ),
 )
 

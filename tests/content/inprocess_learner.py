@@ -114,6 +114,14 @@ class _Learner:
     def value(self, proxy: object):
         return _unwrap(proxy)
 
+    def repr(self, proxy: object) -> str:
+        """``repr()`` of the learner object, as the judge's ``Learner.repr`` computes it in the learner process."""
+        return repr(_unwrap(proxy))
+
+    def str(self, proxy: object) -> str:
+        """``str()`` of the learner object, as the judge's ``Learner.str``."""
+        return str(_unwrap(proxy))
+
 
 class _Metrics:
     def record(self, name: str, value: float) -> None:

@@ -95,6 +95,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         "06-optimizers/newton-schulz",
         "07-base-training/lr-schedule",
         "11-engine/kv-cache-memory",
+        "12-tool-use/tool-stream",
     } <= shown
 
 
@@ -118,11 +119,13 @@ def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_comp
     assert "nanochat_ref/muon.py" in listed["06-optimizers/newton-schulz"].inputs
     assert "nanochat_ref/scripts/base_train.py" in listed["07-base-training/lr-schedule"].inputs
     assert "nanochat_ref/engine.py" in listed["11-engine/kv-cache-memory"].inputs
+
+    assert "nanochat_ref/engine.py" in listed["12-tool-use/tool-stream"].inputs
     assert all("scripts/figures/svg.py" in figure.inputs for figure in listed.values())
 
 
 def test_svg_figures_are_well_formed_svg_in_each_language(figures):
-    for key in ("05-gpt/causal-mask", "06-optimizers/newton-schulz"):
+    for key in ("05-gpt/causal-mask", "06-optimizers/newton-schulz", "12-tool-use/tool-stream"):
         titles = []
         for lang in LANGS:
             root = ET.fromstring(figures[key][lang])
@@ -255,3 +258,19 @@ def test_the_kv_cache_plot_follows_the_page_contract(figures):
         assert allocated["x"] == needed["x"] == fp32["x"] and needed["x"][-1] == 4096
         assert needed["y"][-1] == 400.0 and fp32["y"][-1] == 800.0  # MiB at 4096 tokens
         assert all(a >= n for a, n in zip(allocated["y"], needed["y"], strict=True))
+
+
+def test_the_tool_stream_is_the_reference_engines_with_the_calculators_answer_forced():
+    from scripts.figures.tool_use import tool_stream
+
+    stream = tool_stream()
+    texts = [item["text"] for item in stream]
+    start, end = texts.index("<|python_start|>"), texts.index("<|python_end|>")
+    out_start, out_end = texts.index("<|output_start|>"), texts.index("<|output_end|>")
+    assert "".join(texts[start + 1 : end]) == "12*12"
+    assert out_start == end + 1 and "".join(texts[out_start + 1 : out_end]) == "144"
+    forced = [i for i, item in enumerate(stream) if item["mask"] == 0]
+    assert forced == list(range(out_start, out_end + 1)), "exactly the output span is forced, with mask 0"
+    assert (
+        texts[-1] == "<|assistant_end|>" and "".join(texts[out_end + 1 : -1]) == " so the box holds 144 eggs."
+    )
