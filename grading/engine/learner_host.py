@@ -302,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - runs only 
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     channel, fds = _redirect()
     if args.runtime == "torch":
+        # the point of the torch runtime is to pay these imports before the submission; torch.optim imports
+        # dynamo on the first optimizer a learner builds: seconds that would count against a call's deadline
+        # (modules 5-7) if they were not paid here
         import numpy  # noqa: F401
-        import torch  # noqa: F401 - the point of the torch runtime is to pay this before the submission
-        # torch.optim imports dynamo on the first optimizer a learner builds: seconds that would count against a
-        # call's deadline (modules 5-7) if they were not paid here, before the submission
         import torch._dynamo  # noqa: F401
     channel.send({"kind": "ready", "runtime": args.runtime, "pid": os.getpid()})
     host = Host(channel, os.getcwd())
