@@ -26,6 +26,7 @@ from pathlib import Path
 
 from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
+from scripts.figures.dataset_shards import dataset_shards
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
 
@@ -49,6 +50,13 @@ class FigureSpec:
 
 
 FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "03-dataset",
+        "rank-striding",
+        "svg",
+        dataset_shards,
+        ("nanochat_ref/dataset.py", "nanochat_ref/scripts/make_shards.py"),
+    ),
     FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
     FigureSpec("06-optimizers", "newton-schulz", "svg", newton_schulz, ("nanochat_ref/muon.py",)),
     FigureSpec(

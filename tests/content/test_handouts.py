@@ -90,6 +90,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         set(figures)
         == shown
         == {
+            "03-dataset/rank-striding",
             "05-gpt/causal-mask",
             "06-optimizers/newton-schulz",
             "07-base-training/lr-schedule",
@@ -160,3 +161,13 @@ def test_one_newton_schulz_step_is_the_quintic_with_nanochats_coefficients():
         assert mapped == pytest.approx(a * s + b * s**3 + c * s**5, abs=1e-3)
     five = [mapped for _, mapped in singular_value_map(5)]
     assert min(five[len(five) // 2 :]) > 0.6 and max(five) < 1.25, "5 steps land every large σ near 1"
+
+
+def test_the_rank_striding_figure_is_what_the_reference_reader_reads():
+    from scripts.figures.dataset_shards import measured_owners
+
+    owners = measured_owners()
+    # train = shards 0 and 1, val = shard 2 (the last); rank r of W reads row groups r, r + W, ... of every file
+    assert owners[("train", 2)] == [[0, 1, 0, 1], [0, 1, 0, 1], [-1, -1, -1, -1]]
+    assert owners[("train", 3)] == [[0, 1, 2, 0], [0, 1, 2, 0], [-1, -1, -1, -1]]
+    assert owners[("val", 1)] == [[-1, -1, -1, -1], [-1, -1, -1, -1], [0, 0, 0, 0]]
