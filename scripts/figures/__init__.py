@@ -29,6 +29,7 @@ from scripts.figures.attention import causal_mask
 from scripts.figures.dataset_shards import dataset_shards
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
+from scripts.figures.params_by_depth import params_by_depth
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,13 @@ class FigureSpec:
 
 
 FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "01-onboarding",
+        "params-by-depth",
+        "plot",
+        params_by_depth,
+        ("content/01-onboarding/reference/hello.py", "nanochat_ref/gpt.py"),
+    ),
     FigureSpec(
         "03-dataset",
         "rank-striding",

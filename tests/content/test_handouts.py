@@ -90,6 +90,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         set(figures)
         == shown
         == {
+            "01-onboarding/params-by-depth",
             "03-dataset/rank-striding",
             "05-gpt/causal-mask",
             "06-optimizers/newton-schulz",
@@ -105,7 +106,7 @@ def test_generating_twice_writes_byte_identical_files(generated, tmp_path):
     generate(tmp_path)
     first = {p.relative_to(generated): p.read_bytes() for p in generated.rglob("*") if p.is_file()}
     second = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert len(first) == 7 and first == second  # 3 figures x 2 languages, and the manifest
+    assert len(first) == 11 and first == second  # 5 figures x 2 languages, and the manifest
 
 
 def test_the_manifest_is_fresh_and_names_the_reference_files_each_figure_is_computed_from(generated):
@@ -171,3 +172,13 @@ def test_the_rank_striding_figure_is_what_the_reference_reader_reads():
     assert owners[("train", 2)] == [[0, 1, 0, 1], [0, 1, 0, 1], [-1, -1, -1, -1]]
     assert owners[("train", 3)] == [[0, 1, 2, 0], [0, 1, 2, 0], [-1, -1, -1, -1]]
     assert owners[("val", 1)] == [[-1, -1, -1, -1], [-1, -1, -1, -1], [0, 0, 0, 0]]
+
+
+def test_the_depth_figure_counts_what_nanochats_model_holds():
+    from scripts.figures.params_by_depth import DEPTHS, counts
+
+    data = counts()  # each total is checked against nanochat_ref's GPT on the meta device
+    d20 = DEPTHS.index(20)
+    assert data["total"][d20] == 560_988_160
+    assert data["embeddings"][d20] == 2 * 65536 * 1280
+    assert all(b == 12 * (64 * d) ** 2 * d for b, d in zip(data["blocks"], DEPTHS, strict=True))

@@ -107,7 +107,9 @@ HELPER = textwrap.dedent(
 
 
     SHIM = """
-    import sys, runpy, requests.sessions
+    import sys, runpy, time, requests.sessions
+    _sleep = time.sleep
+    time.sleep = lambda seconds: _sleep(min(seconds, 0.05))  # the child's backoff runs fast: 2 s become 0.05 s
     _request = requests.sessions.Session.request
     HF, MIRROR = sys.argv[1], sys.argv[2]
     def request(self, method, url, *args, **kwargs):
@@ -219,8 +221,8 @@ def patched(learner, ds):
 
     def _set(**values):
         for name, value in values.items():
-            if name not in saved:
-                saved[name] = getattr(ds, name)
+            if name not in saved:  # data by value (an attribute proxy would read the patched value back)
+                saved[name] = learner.module("time") if name == "time" else learner.value(getattr(ds, name))
             setattr(ds, name, value)
 
     yield _set
@@ -232,7 +234,7 @@ def patched(learner, ds):
 def workspace(learner, ds):
     """The folder holding the learner's ``nanochat`` package (a child process imports it from there)."""
     os_path = learner.module("os").path
-    return os_path.dirname(os_path.dirname(learner.value(ds.__file__)))
+    return os_path.dirname(os_path.dirname(learner.module("inspect").getfile(ds)))
 
 
 def listdir(learner, path):

@@ -430,8 +430,13 @@ def test_the_downloaded_shards_pass_the_parquet_metadata_check(
     """Open every downloaded shard's footer: one ``text`` column, full row groups, the documents of the source."""
     os_mod = learner.module("os")
     src_dir = os_mod.path.join(learner_base, "base_data")
+    served = learner.module("tempfile").mkdtemp()
+    for i in range(4):  # one shard more than asked for
+        learner.module("shutil").copy(
+            f"{src_dir}/shard_{i % 3:05d}.parquet", f"{served}/shard_{i:05d}.parquet"
+        )
     base = learner.module("tempfile").mkdtemp(prefix="given-path-")
-    rc, out, _ = _run_cli(learner, lab, workspace, src_dir, base, ["-n", 3, "-w", 3])
+    rc, out, _ = _run_cli(learner, lab, workspace, served, base, ["-n", 3, "-w", 3])
     assert rc == 0, f"python -m nanochat.dataset -n 3 -w 3 failed with exit {rc}: {out[-600:]} (step 4)."
     pq_mod = learner.module("pyarrow.parquet")
     rows, sizes = [], []
