@@ -137,18 +137,15 @@ HELPER = textwrap.dedent(
         )
 
 
-    def run_child(workspace, base_dir, mirror, mode, args, timeout=60):
-        proc = child(workspace, base_dir, mirror, mode, args)
+    def wait_child(proc, seconds):
+        """The child's exit status, or None if it is still running after ``seconds`` (one short call each)."""
         try:
-            out, _ = proc.communicate(timeout=timeout)
+            return proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-            return -9, out
-        return proc.returncode, out
+            return None
 
 
-    def wait_for_bytes(folder, at_least, timeout=20.0):
+    def wait_for_bytes(folder, at_least, timeout=2.0):
         """Wait until some file in ``folder`` holds ``at_least`` bytes; return the names then, or None."""
         deadline = _real_time.monotonic() + timeout
         while _real_time.monotonic() < deadline:
@@ -243,3 +240,31 @@ def listdir(learner, path):
 
 def file_bytes(learner, path):
     return learner.module("pathlib").Path(path).read_bytes()
+
+
+def wait_child(learner, lab, proc, total_s=40.0):
+    """Wait for a child process in short learner calls (each under the engine's call deadline); kill it after
+    ``total_s``. Returns ``(exit status or None, its output)``."""
+    import time
+
+    deadline = time.monotonic() + total_s
+    rc = None
+    while rc is None and time.monotonic() < deadline:
+        rc = learner.value(lab.wait_child(proc, 2.0))
+    if rc is None:
+        proc.kill()
+        proc.wait()
+    return rc, str(learner.value(proc.stdout.read()))
+
+
+def run_cli(learner, lab, workspace, served, base, args):
+    """``NANOCHAT_BASE_DIR=base python -m nanochat.dataset ARGS`` against a server of ``served``:
+    ``(exit status, output, the paths the server was asked for)``."""
+    server = lab.ShardServer(served)
+    try:
+        proc = lab.child(workspace, base, server.url, "-m", [str(a) for a in args])
+        rc, out = wait_child(learner, lab, proc)
+        gets = learner.value(server.gets)
+    finally:
+        server.stop()
+    return rc, out, gets

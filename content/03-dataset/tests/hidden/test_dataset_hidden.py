@@ -95,12 +95,9 @@ def test_the_cli_asks_for_one_shard_with_four_workers(learner, learner_base, lab
 
     src_dir = learner.module("os").path.join(learner_base, "base_data")
     base = learner.module("tempfile").mkdtemp(prefix="given-path-")
-    server = lab.ShardServer(src_dir)
-    try:
-        rc, out = learner.value(lab.run_child(workspace, base, server.url, "-m", ["-n", "1", "-w", "4"]))
-        gets = learner.value(server.gets)
-    finally:
-        server.stop()
+    from conftest import run_cli
+
+    rc, out, gets = run_cli(learner, lab, workspace, src_dir, base, ["-n", "1", "-w", "4"])
     assert rc == 0, out[-600:]
     assert gets == ["/shard_00000.parquet"]
     assert listdir(learner, base + "/base_data") == ["shard_00000.parquet"]
