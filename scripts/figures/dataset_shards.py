@@ -12,12 +12,13 @@ import contextlib
 import io
 import os
 import tempfile
+from typing import Any
 
 import pyarrow.parquet as pq
 
 from scripts.figures.svg import MUTED, PALETTE, Svg
 
-SHARDS = {
+SHARDS: dict[str, Any] = {
     "num_shards": 3,
     "row_groups_per_shard": 4,
     "rows_per_group": 16,
@@ -26,7 +27,7 @@ SHARDS = {
 }
 WORLDS = (1, 2, 3)
 
-WORDS = {
+WORDS: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Which row groups each rank reads: parquets_iter_batched(split, start=rank, step=world_size)",
         "shard": "shard_{i:05d}",
@@ -73,7 +74,7 @@ def measured_owners() -> dict[tuple[str, int], list[list[int]]]:
             pf = pq.ParquetFile(path)
             for g in range(pf.num_row_groups):
                 where[tuple(pf.read_row_group(g).column("text").to_pylist())] = (i, g)
-        groups = SHARDS["row_groups_per_shard"]
+        groups = int(SHARDS["row_groups_per_shard"])
         owners: dict[tuple[str, int], list[list[int]]] = {}
         saved, dataset.DATA_DIR = dataset.DATA_DIR, data_dir
         try:
@@ -97,7 +98,7 @@ LEFT, TOP = 140, 70
 def dataset_shards(lang: str) -> str:
     words = WORDS[lang]
     owners = measured_owners()
-    shards, groups = SHARDS["num_shards"], SHARDS["row_groups_per_shard"]
+    shards, groups = int(SHARDS["num_shards"]), int(SHARDS["row_groups_per_shard"])
     shard_w = groups * CELL_W + GAP
     width = LEFT + shards * shard_w + 40
     height = TOP + len(WORLDS) * (CELL_H + 18) + 150
