@@ -12,7 +12,9 @@ Design choices:
   ``$NANOCHAT_DATASET_URL`` or the ``base_url`` argument: nanochat Lab serves its own offline shards (made by
   ``scripts.make_shards``) from a local HTTP server in tests, since nothing may download from the internet.
 - The data directory is resolved at call time (``<base_dir>/base_data``), never at import time, so tests can point
-  ``NANOCHAT_BASE_DIR`` at a tmp dir after importing.
+  ``NANOCHAT_BASE_DIR`` at a tmp dir after importing. nanochat fixes it at import in the module constant
+  ``DATA_DIR``; here ``DATA_DIR`` is ``None`` (resolve at call time) unless a caller sets it, and then it wins, so
+  code that sets ``dataset.DATA_DIR`` works with both.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from .common import get_base_dir
 BASE_URL = "https://huggingface.co/datasets/karpathy/fineweb-edu-100b-shuffle/resolve/main"
 MAX_SHARD = 1822  # the last shard is shard_01822.parquet
 index_to_filename = lambda index: f"shard_{index:05d}.parquet"  # noqa: E731 - nanochat's own spelling
+DATA_DIR: str | None = (
+    None  # nanochat: <base_dir>/base_data, fixed at import; here None = resolve at call time
+)
 
 
 def get_base_url(base_url: str | None = None) -> str:
@@ -40,8 +45,8 @@ def get_base_url(base_url: str | None = None) -> str:
 
 
 def get_data_dir() -> str:
-    """``<base_dir>/base_data``, created if missing."""
-    data_dir = os.path.join(get_base_dir(), "base_data")
+    """``DATA_DIR`` when a caller set it, else ``<base_dir>/base_data``; created if missing."""
+    data_dir = DATA_DIR or os.path.join(get_base_dir(), "base_data")
     os.makedirs(data_dir, exist_ok=True)
     return data_dir
 

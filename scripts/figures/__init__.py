@@ -27,9 +27,11 @@ from pathlib import Path
 from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
 from scripts.figures.bpe_compression import bpe_compression
+from scripts.figures.dataset_shards import dataset_shards
 from scripts.figures.kv_cache import kv_cache_memory
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
+from scripts.figures.params_by_depth import params_by_depth
 from scripts.figures.rope import rope_relative
 from scripts.figures.sharding import sharding
 from scripts.figures.tool_use import tool_stream_figure
@@ -67,6 +69,20 @@ FIGURES: tuple[FigureSpec, ...] = (
         "svg",
         sharding,
         ("nanochat_ref/dataloader.py", "nanochat_ref/scripts/make_shards.py", "nanochat_ref/dataset.py"),
+    ),
+    FigureSpec(
+        "01-onboarding",
+        "params-by-depth",
+        "plot",
+        params_by_depth,
+        ("content/01-onboarding/reference/hello.py", "nanochat_ref/gpt.py"),
+    ),
+    FigureSpec(
+        "03-dataset",
+        "rank-striding",
+        "svg",
+        dataset_shards,
+        ("nanochat_ref/dataset.py", "nanochat_ref/scripts/make_shards.py"),
     ),
     FigureSpec("05-gpt", "causal-mask", "svg", causal_mask, ("nanochat_ref/gpt.py",)),
     FigureSpec("05-gpt", "rope-relative", "plot", rope_relative, ("nanochat_ref/gpt.py",)),

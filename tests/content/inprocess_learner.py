@@ -48,6 +48,11 @@ class _Proxy:
         kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
         return _wrap(_guard(self._obj, *args, **kwargs))
 
+    def __setattr__(
+        self, name: str, value: object
+    ) -> None:  # as the judge's proxy: set it on the learner's object
+        _guard(setattr, self._obj, name, _unwrap(value))
+
 
 def _guard(fn, *args, **kwargs):
     try:

@@ -96,6 +96,8 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         "07-base-training/lr-schedule",
         "11-engine/kv-cache-memory",
         "12-tool-use/tool-stream",
+        "01-onboarding/params-by-depth",
+        "03-dataset/rank-striding",
     } <= shown
 
 
@@ -274,3 +276,23 @@ def test_the_tool_stream_is_the_reference_engines_with_the_calculators_answer_fo
     assert (
         texts[-1] == "<|assistant_end|>" and "".join(texts[out_end + 1 : -1]) == " so the box holds 144 eggs."
     )
+
+
+def test_the_rank_striding_figure_is_what_the_reference_reader_reads():
+    from scripts.figures.dataset_shards import measured_owners
+
+    owners = measured_owners()
+    # train = shards 0 and 1, val = shard 2 (the last); rank r of W reads row groups r, r + W, ... of every file
+    assert owners[("train", 2)] == [[0, 1, 0, 1], [0, 1, 0, 1], [-1, -1, -1, -1]]
+    assert owners[("train", 3)] == [[0, 1, 2, 0], [0, 1, 2, 0], [-1, -1, -1, -1]]
+    assert owners[("val", 1)] == [[-1, -1, -1, -1], [-1, -1, -1, -1], [0, 0, 0, 0]]
+
+
+def test_the_depth_figure_counts_what_nanochats_model_holds():
+    from scripts.figures.params_by_depth import DEPTHS, counts
+
+    data = counts()  # each total is checked against nanochat_ref's GPT on the meta device
+    d20 = DEPTHS.index(20)
+    assert data["total"][d20] == 560_988_160
+    assert data["embeddings"][d20] == 2 * 65536 * 1280
+    assert all(b == 12 * (64 * d) ** 2 * d for b, d in zip(data["blocks"], DEPTHS, strict=True))
