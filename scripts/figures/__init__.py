@@ -28,6 +28,7 @@ from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
+from scripts.figures.tiny_run import tiny_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -57,6 +58,18 @@ FIGURES: tuple[FigureSpec, ...] = (
         "plot",
         lr_schedule,
         ("nanochat_ref/scripts/base_train.py", "nanochat_ref/gpt.py"),
+    ),
+    FigureSpec(
+        "07-base-training",
+        "tiny-run",
+        "plot",
+        tiny_run,
+        (
+            "nanochat_ref/scripts/base_train.py",
+            "nanochat_ref/gpt.py",
+            "nanochat_ref/muon.py",
+            "nanochat_ref/adamw.py",
+        ),
     ),
 )
 

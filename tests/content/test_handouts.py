@@ -93,6 +93,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
             "05-gpt/causal-mask",
             "06-optimizers/newton-schulz",
             "07-base-training/lr-schedule",
+            "07-base-training/tiny-run",
         }
     )
 
@@ -160,3 +161,19 @@ def test_one_newton_schulz_step_is_the_quintic_with_nanochats_coefficients():
         assert mapped == pytest.approx(a * s + b * s**3 + c * s**5, abs=1e-3)
     five = [mapped for _, mapped in singular_value_map(5)]
     assert min(five[len(five) // 2 :]) > 0.6 and max(five) < 1.25, "5 steps land every large σ near 1"
+
+
+def test_the_tiny_run_figure_is_a_real_run_of_the_reference_train_step():
+    from scripts.figures.tiny_run import EMA_BETA, STEPS, run
+
+    data = run()
+    loss, smooth, raw = data["loss"], data["smooth"], data["raw"]
+    assert len(loss) == len(smooth) == len(raw) == STEPS
+    assert loss[-1] < loss[0] - 2, f"the tiny run's loss should fall: {loss}"  # from ~ln(512) = 6.24
+    ema = 0.0
+    for t, value in enumerate(loss):  # the plotted curves are the EMA of the plotted losses, debiased and not
+        ema = EMA_BETA * ema + (1 - EMA_BETA) * value
+        assert abs(raw[t] - ema) < 1e-3 and abs(smooth[t] - ema / (1 - EMA_BETA ** (t + 1))) < 1e-3
+    assert smooth[0] == loss[0] and raw[0] < loss[0] / 5, (
+        "the debias is what keeps the first logged values honest"
+    )

@@ -76,7 +76,7 @@ def test_build_model_accepts_bf16_weights_saved_by_a_compiled_model(learner, lea
     }
     ckpt = f"{learner_env}/base_checkpoints/d9"
     cm.save_checkpoint(ckpt, 1, state, None, {"model_config": {**ref.config.__dict__}}, 0)
-    rebuilt, _, _ = cm.build_model(ckpt, 1, "cpu", "train")
+    rebuilt, _, _ = cm.build_model(ckpt, 1, learner.module("torch").device("cpu"), "train")
     wte = rebuilt.state_dict()["transformer.wte.weight"]
     assert wte.dtype == torch.float32, "bf16 tensors are cast to float32 on CPU"
     torch.testing.assert_close(wte, ref.transformer.wte.weight.detach().bfloat16().float())
