@@ -21,7 +21,8 @@ Design choices (nanochat's):
   ``save_every`` steps; ``resume_from_step`` continues from one).
 - bf16 autocast and ``torch.compile`` only on CUDA (``common.autocast_ctx``); CPU runs stay fp32 and eager.
 - Changes from C: argparse instead of the exec'd configurator (same ``--name=value`` spelling), ``--tiny``
-  (a CPU preset; explicit flags still override it), and ``main(argv)`` returns a summary dict for tests.
+  (a CPU preset; explicit flags still override it), and ``main(argv)`` returns a summary dict for tests (the
+  per-step losses, grad norms, smoothed losses, schedules, tokens/s, MFU and step times it logged).
 """
 
 from __future__ import annotations
@@ -378,7 +379,13 @@ def main(argv: list[str] | None = None) -> dict:
     val_bpb = float("nan")
     mfu = 0.0
     val_history: list[tuple[int, float]] = []
-    train_losses: list[float] = []
+    train_losses: list[float] = []  # per optimizer step from here on, for the summary
+    grad_norms: list[float | None] = []
+    smooth_losses: list[float] = []
+    lrms: list[float] = []
+    momentums: list[float] = []
+    tok_per_sec_log: list[int] = []
+    mfu_log: list[float] = []
     step_times: list[float] = []
     results: dict = {}
 
@@ -478,17 +485,25 @@ def main(argv: list[str] | None = None) -> dict:
         dt = time.time() - t0
 
         # Logging
-        ema_beta = 0.9
+        # lab: begin logging
+        ema_beta = 0.9  # EMA of the training loss, debiased as in Adam (the EMA starts at 0)
         smooth_train_loss = ema_beta * smooth_train_loss + (1 - ema_beta) * train_loss.item()
         debiased_smooth_loss = smooth_train_loss / (1 - ema_beta ** (step + 1))
-        pct_done = 100 * step / num_iterations
         tok_per_sec = int(args.total_batch_size / dt)
         flops_per_sec = num_flops_per_token * args.total_batch_size / dt
         promised_flops_per_sec_h100 = 989e12 * ddp_world_size  # H100 SXM dense bf16
-        mfu = 100 * flops_per_sec / promised_flops_per_sec_h100
+        mfu = 100 * flops_per_sec / promised_flops_per_sec_h100  # in percent
+        # lab: end logging
+        pct_done = 100 * step / num_iterations
         if step > 10:
             total_training_time += dt  # the first steps include warm-up/compile time
         train_losses.append(train_loss.item())
+        grad_norms.append(grad_norm)
+        smooth_losses.append(debiased_smooth_loss)
+        lrms.append(lrm)
+        momentums.append(muon_momentum)
+        tok_per_sec_log.append(tok_per_sec)
+        mfu_log.append(mfu)
         step_times.append(dt)
         norm_str = f" | grad norm: {grad_norm:.4f}" if grad_norm is not None else ""
         print0(
@@ -556,7 +571,17 @@ def main(argv: list[str] | None = None) -> dict:
         "initial_val_bpb": val_history[0][1] if val_history else float("nan"),
         "final_val_bpb": val_bpb,
         "min_val_bpb": min_val_bpb,
+        "num_flops_per_token": num_flops_per_token,
+        "total_batch_size": args.total_batch_size,
+        "first_step": step - len(train_losses),
         "train_losses": train_losses,
+        "grad_norms": grad_norms,
+        "smooth_losses": smooth_losses,
+        "lr_multipliers": lrms,
+        "muon_momentums": momentums,
+        "tok_per_sec": tok_per_sec_log,
+        "mfu": mfu_log,
+        "step_times": step_times,
         "tokens_per_second": args.total_batch_size / avg_dt if step_times else float("nan"),
         "step_ms": 1000 * avg_dt,
         "checkpoint_dir": checkpoint_dir,

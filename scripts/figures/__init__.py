@@ -34,6 +34,7 @@ from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.params_by_depth import params_by_depth
 from scripts.figures.rope import rope_relative
 from scripts.figures.sharding import sharding
+from scripts.figures.tiny_run import tiny_run
 from scripts.figures.tool_use import tool_stream_figure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +108,18 @@ FIGURES: tuple[FigureSpec, ...] = (
         "svg",
         tool_stream_figure,
         ("nanochat_ref/engine.py", "nanochat_ref/tokenizer.py", "nanochat_ref/bpe_python.py"),
+    ),
+    FigureSpec(
+        "07-base-training",
+        "tiny-run",
+        "plot",
+        tiny_run,
+        (
+            "nanochat_ref/scripts/base_train.py",
+            "nanochat_ref/gpt.py",
+            "nanochat_ref/muon.py",
+            "nanochat_ref/adamw.py",
+        ),
     ),
 )
 

@@ -98,6 +98,7 @@ def test_every_generated_figure_is_shown_by_its_modules_guides(figures):
         "12-tool-use/tool-stream",
         "01-onboarding/params-by-depth",
         "03-dataset/rank-striding",
+        "07-base-training/tiny-run",
     } <= shown
 
 
@@ -296,3 +297,19 @@ def test_the_depth_figure_counts_what_nanochats_model_holds():
     assert data["total"][d20] == 560_988_160
     assert data["embeddings"][d20] == 2 * 65536 * 1280
     assert all(b == 12 * (64 * d) ** 2 * d for b, d in zip(data["blocks"], DEPTHS, strict=True))
+
+
+def test_the_tiny_run_figure_is_a_real_run_of_the_reference_train_step():
+    from scripts.figures.tiny_run import EMA_BETA, STEPS, run
+
+    data = run()
+    loss, smooth, raw = data["loss"], data["smooth"], data["raw"]
+    assert len(loss) == len(smooth) == len(raw) == STEPS
+    assert loss[-1] < loss[0] - 2, f"the tiny run's loss should fall: {loss}"  # from ~ln(512) = 6.24
+    ema = 0.0
+    for t, value in enumerate(loss):  # the plotted curves are the EMA of the plotted losses, debiased and not
+        ema = EMA_BETA * ema + (1 - EMA_BETA) * value
+        assert abs(raw[t] - ema) < 1e-3 and abs(smooth[t] - ema / (1 - EMA_BETA ** (t + 1))) < 1e-3
+    assert smooth[0] == loss[0] and raw[0] < loss[0] / 5, (
+        "the debias is what keeps the first logged values honest"
+    )

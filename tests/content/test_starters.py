@@ -124,6 +124,9 @@ def test_outside_its_stubs_the_starter_is_the_reference(slug, entry):
     cut = {stub.function for stub in entry.stubs if stub.function is not None} | _later_parts(
         slug, entry.path
     )
+    regions = [stub for stub in entry.stubs if stub.region is not None]
+    if regions:  # a region is cut in the middle of a body: compare with the reference cut the same way
+        reference = starter_gen.generate(reference, regions)
     assert _without_bodies(ast.parse(starter), cut) == _without_bodies(ast.parse(reference), cut)
 
 

@@ -6,6 +6,7 @@ run the reference on its own copy and compare numbers.
 """
 
 import pytest
+import torch._dynamo  # noqa: F401  (the optimizers import it lazily, with sympy: do it once, outside any test's deadline)
 
 from grading.testkit import TINY_VOCAB_SIZE, base_data_fixtures, learner_base_data, nontrivial_gpt
 
@@ -42,3 +43,27 @@ def twin_model(learner):
         return model, ref
 
     return make
+
+
+_REF_RUNS: dict[tuple[str, ...], dict] = {}
+
+
+@pytest.fixture
+def ref_run(ref_env):
+    """``ref_run(flags) -> summary``: nanochat's ``main(flags)`` on the judge's data, run once per flag list.
+
+    The reference is deterministic, so one run serves every learner graded in this process; a list of flag lists
+    runs them in order (a run and then its resume) and returns the last summary.
+    """
+    from nanochat_ref.scripts import base_train
+
+    def run(*runs: list[str]) -> dict:
+        key = tuple("\0".join(flags) for flags in runs)
+        if key not in _REF_RUNS:
+            summary: dict = {}
+            for flags in runs:
+                summary = base_train.main(list(flags))
+            _REF_RUNS[key] = summary
+        return _REF_RUNS[key]
+
+    return run

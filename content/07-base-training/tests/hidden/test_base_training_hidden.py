@@ -76,7 +76,7 @@ def test_build_model_accepts_bf16_weights_saved_by_a_compiled_model(learner, lea
     }
     ckpt = f"{learner_env}/base_checkpoints/d9"
     cm.save_checkpoint(ckpt, 1, state, None, {"model_config": {**ref.config.__dict__}}, 0)
-    rebuilt, _, _ = cm.build_model(ckpt, 1, "cpu", "train")
+    rebuilt, _, _ = cm.build_model(ckpt, 1, learner.module("torch").device("cpu"), "train")
     wte = rebuilt.state_dict()["transformer.wte.weight"]
     assert wte.dtype == torch.float32, "bf16 tensors are cast to float32 on CPU"
     torch.testing.assert_close(wte, ref.transformer.wte.weight.detach().bfloat16().float())
@@ -103,3 +103,41 @@ def test_training_step_without_clipping_returns_no_grad_norm(learner, twin_model
     )
     assert _max_abs_error(model.state_dict(), ref.state_dict()) < 1e-4
     assert learner.value(model.lm_head.weight.grad) is None, "zero_grad(set_to_none=True) after the step"
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h5")
+def test_lr_multiplier_over_every_step_of_an_odd_length_run(learner):
+    bt = learner.module("nanochat.scripts.base_train")
+    settings = (37, 0.2, 0.5, 0.05)
+    for it in range(38):
+        assert_number(
+            bt.get_lr_multiplier(it, *settings),
+            ref_train.get_lr_multiplier(it, *settings),
+            rel=1e-9,
+            what=f"get_lr_multiplier({it}, 37, 0.2, 0.5, 0.05)",
+        )
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h11")
+def test_six_steps_in_a_row_with_a_falling_schedule(learner, twin_model):
+    model, ref = twin_model(21)
+    gen = torch.Generator().manual_seed(21)
+    batches = [
+        (torch.randint(0, 512, (2, 16), generator=gen), torch.randint(0, 512, (2, 16), generator=gen), {})
+        for _ in range(13)
+    ]
+    lrms = [0.9, 0.7, 0.5, 0.3, 0.2, 0.1]
+    opts, ref_opts = model.setup_optimizers(), ref.setup_optimizers()
+    train_step = learner.module("nanochat.scripts.base_train").train_step
+    for i, lrm in enumerate(lrms):
+        rest = batches[2 * i + 1 :]
+        train_step(
+            model, opts, learner.module("builtins").iter(rest), batches[2 * i][:2], 2, 1.0, lrm, 0.9,
+            learner.module("contextlib").nullcontext(),
+        )  # fmt: skip
+        ref_train.train_step(
+            ref, ref_opts, iter(rest), batches[2 * i][:2], 2, 1.0, lrm, 0.9, contextlib.nullcontext()
+        )
+    assert _max_abs_error(model.state_dict(), ref.state_dict()) < 1e-4
