@@ -243,3 +243,16 @@ def test_ready_starters_mark_each_todo_with_an_existing_step(modules):
             todos = re.findall(r'NotImplementedError\(\s*"TODO\(step (\d+)\)', text)
             assert todos, f"{slug}/{path}: no TODO(step N) stubs"
             assert set(todos) <= step_numbers
+
+
+@pytest.mark.parametrize("slug", EXPECTED_SLUGS)
+def test_reflection_prompts_hold_no_tex_they_would_show_raw(slug):
+    """Reflection prompts are rendered as text with code spans, not typeset: a ``$...$`` would show its TeX."""
+    doc = load_yaml(CONTENT_DIR / slug / "reflection.yaml") or {}
+    raw = [
+        f"{q['id']} ({lang})"
+        for q in doc.get("questions") or []
+        for lang, text in (q.get("prompt") or {}).items()
+        if re.search(r"\$[^$]+\$", text)
+    ]
+    assert raw == [], f"write these formulas as text (12 · 64² · d³): {raw}"
