@@ -98,8 +98,14 @@ def test_it_rejects_a_hint_for_an_unknown_step(content, repo_root):
 
 
 def test_it_loads_the_onboarding_module_of_the_real_course(repo_root):
-    module = load_module(repo_root / "content" / "01-onboarding", repo_root=repo_root)
+    from django.conf import settings
+
+    from modules.figures import figures_ensure
+
+    figures = figures_ensure(root=settings.LAB_FIGURES_DIR, repo_root=repo_root)
+    module = load_module(repo_root / "content" / "01-onboarding", repo_root=repo_root, figures=figures)
     assert module.slug == "01-onboarding"
+    assert "01-onboarding/params-by-depth" in module.payload["figures"]
     assert "hello.py" in module.payload["starters"]
     assert "hello.py" in module.payload["references"]
 
