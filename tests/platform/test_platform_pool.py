@@ -21,7 +21,7 @@ from platform_helpers import FIXTURE_CONTENT, GOOD_HELLO
 from grading import tasks
 from grading.models import Result
 from modules.models import Module
-from modules.services import content_sync
+from modules.services import content_sync, reflection_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -216,7 +216,8 @@ def test_shapes_past_grading_pool_max_shapes_are_not_warmed(
         assert memory_shapes(pool) == [("python", GIB)]  # module order: 01-hello kept, 02-next past the cap
         assert pool.wait_ready(timeout=60)
         assert {p.limits.memory_bytes for p in idle_procs(pool)} == {GIB}
-        pass_module(learner, course_1g["01-hello"])  # unlocks 02-next; a recorded verdict, no grading job
+        pass_module(learner, course_1g["01-hello"])  # a recorded verdict, no grading job
+        reflection_submit(user=learner.user, module=course_1g["01-hello"], answers={"q1": "a", "q2": "x"})
         submit(learner, course_1g["02-next"], "def step():\n    return 1\n")
         tasks.grade_next(lane="short")
         assert pool.misses == 2 and pool.hits == 0  # 02-next's first submission started cold
