@@ -82,7 +82,7 @@ def test_handouts_show_maths_figures_facts_and_deviations_under_the_policy(
                 url.startswith("https://github.com/karpathy/nanochat/blob/48abd7d/") for url in seen["facts"]
             )
             assert DEVIATIONS_TITLE[lang] in seen["deviations"]
-            figure = page.locator("[data-testid=guide] figure.guide-figure")
+            figure = page.locator("[data-testid=guide] figure.guide-figure").first
             figure.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshots / f"{slug}-{lang}-figure.png"))
             page.locator("[data-testid=guide] aside.deviations").scroll_into_view_if_needed()
