@@ -90,7 +90,11 @@ def test_env_report_does_not_import_the_packages(learner):
     """A fresh Python process runs env_report(); afterwards torch must not be in ``sys.modules``."""
     os_path = learner.module("os").path
     folder = os_path.dirname(learner.module("inspect").getfile(learner.module("hello")))
-    code = "import sys, hello; hello.env_report(); print(sorted(m for m in ('torch', 'tiktoken') if m in sys.modules))"
+    # the answer is the last line, marked, so the learner's own prints (at import or in env_report) don't count
+    code = (
+        "import sys, hello; hello.env_report(); "
+        "print('\\nIMPORTED=' + repr(sorted(m for m in ('torch', 'tiktoken') if m in sys.modules)))"
+    )
     done = learner.module("subprocess").run(
         [learner.value(learner.module("sys").executable), "-c", code],
         cwd=folder,
@@ -98,7 +102,8 @@ def test_env_report_does_not_import_the_packages(learner):
         text=True,
         timeout=60,
     )
-    out = learner.value(done.stdout).strip()
+    lines = [line for line in learner.value(done.stdout).splitlines() if line.startswith("IMPORTED=")]
+    out = lines[-1].removeprefix("IMPORTED=") if lines else ""
     assert out == "[]", (
         f"after env_report() in a fresh process, imported: {out or learner.value(done.stderr)[-300:]}; expected "
         "none. Likely cause: `import torch` to read torch.__version__, which costs seconds; read the version "
