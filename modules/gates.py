@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.spec import ModuleSpec, Stub
-from modules.starters import functions, generate
+from modules.starters import functions, generate, region_function
 
 __all__ = [
     "ReferenceGate",
@@ -49,30 +49,6 @@ def effort_attempts(spec: ModuleSpec) -> int:
     return int(spec.gates.get("reference_effort_attempts") or DEFAULT_EFFORT_ATTEMPTS)
 
 
-def _region_function(reference_text: str, region: str) -> str | None:
-    """The qualified name of the function around ``# lab: begin <region>`` in the reference."""
-    try:
-        tree = ast.parse(reference_text)
-    except SyntaxError:
-        return None
-    line = next(
-        (
-            n
-            for n, text in enumerate(reference_text.splitlines(), 1)
-            if text.strip() == f"# lab: begin {region}"
-        ),
-        None,
-    )
-    if line is None:
-        return None
-    best = None
-    for name, node in functions(tree).items():
-        if node.lineno <= line <= (node.end_lineno or node.lineno):
-            if best is None or node.lineno >= best[1]:
-                best = (name, node.lineno)
-    return best[0] if best else None
-
-
 def _body_dump(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     body = node.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -91,7 +67,7 @@ def step_parts(spec: ModuleSpec, step: str, references: Mapping[str, str]) -> li
                 continue
             name = stub.function
             if name is None and stub.region is not None:
-                name = _region_function(references.get(entry.path, ""), stub.region)
+                name = region_function(references.get(entry.path, ""), stub.region)
             if name is not None and (entry.path, name) not in parts:
                 parts.append((entry.path, name))
     return parts

@@ -73,6 +73,31 @@ def _docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Expr | None:
     return None
 
 
+def region_function(reference_text: str, region: str) -> str | None:
+    """The qualified name of the innermost function or method around ``# lab: begin <region>`` (a key of
+    :func:`functions`), or None at top level or when the text does not parse or has no such marker."""
+    try:
+        tree = ast.parse(reference_text)
+    except SyntaxError:
+        return None
+    line = next(
+        (
+            n
+            for n, text in enumerate(reference_text.splitlines(), 1)
+            if text.strip() == f"# lab: begin {region}"
+        ),
+        None,
+    )
+    if line is None:
+        return None
+    around = [
+        (node.lineno, name)
+        for name, node in functions(tree).items()
+        if node.lineno <= line <= (node.end_lineno or node.lineno)
+    ]
+    return max(around)[1] if around else None
+
+
 def _is_generator(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Whether ``node`` itself yields (yields inside nested functions, lambdas or classes do not count)."""
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from modules.facts import FactError, same_value, value_in_source
 from modules.spec import REFERENCE_PACKAGE, REPO_ROOT, ModuleSpec
+from modules.starters import region_function
 
 #: What happened to an upstream symbol between two commits. ``lab-only`` and ``unchanged`` flag nothing.
 UNCHANGED, BODY, SIGNATURE, REMOVED, MOVED, RENAMED, LAB_ONLY = (
@@ -82,31 +83,11 @@ def upstream_file(reference: str) -> str | None:
     return rest if rest.startswith(("tasks/", "scripts/")) else "nanochat/" + rest
 
 
-def _enclosing(tree: ast.Module, line: int) -> str | None:
-    """The qualified name of the innermost function or class around ``line`` (1-based), or None at top level."""
-    best: str | None = None
-
-    def walk(nodes: Iterable[ast.stmt], prefix: str) -> None:
-        nonlocal best
-        for node in nodes:
-            if isinstance(node, _DEFS) and node.lineno <= line <= (node.end_lineno or node.lineno):
-                best = prefix + node.name
-                walk(node.body, best + ".")
-
-    walk(tree.body, "")
-    return best
-
-
 def _region_symbol(path: Path, region: str) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
-        tree = ast.parse(text)
-    except (OSError, UnicodeDecodeError, SyntaxError):
+        return region_function(path.read_text(encoding="utf-8"), region)
+    except (OSError, UnicodeDecodeError):
         return None
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip() == f"# lab: begin {region}":
-            return _enclosing(tree, number)
-    return None
 
 
 def anchors(spec: ModuleSpec, repo_root: Path = REPO_ROOT) -> list[Anchor]:
