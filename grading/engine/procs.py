@@ -13,6 +13,10 @@ Design choices:
   a pool can start a process long before a job adopts it without losing the ``ready`` frame.  Queues hold at
   most ``SINK_FRAMES`` frames: a reader that finds its queue full waits, stops reading, and the process's own
   writes block on the full pipe, so a flood costs the worker neither memory nor the runner its clocks.
+- Attaching never waits (:meth:`FrameSink.hand_over`): the runner attaches a restarted learner from its own
+  thread, the only one that empties the queue, which a killed flooder may have left full; a waiting put there
+  would wait on itself forever.  The bound is overshot by at most the frames one process read before it was
+  adopted (its own queue's ``SINK_FRAMES``).
 - Writes to a process can carry a deadline (:meth:`Proc.send`): a learner that stops reading its input cannot
   hold the runner in a blocked write past the call's deadline.
 - A pooled process's sandbox wall clock is longer than any one job's (it waited in the pool): the job that
@@ -51,6 +55,20 @@ JOB_DIR_PREFIXES = (LEARNER_DIR_PREFIX, JUDGE_DIR_PREFIX)
 #: Frames from the learner may carry tensors, but never more than this in one frame.
 LEARNER_CAPS = Caps(header_bytes=8 * 1024 * 1024, buffers=4096, buffer_bytes=128 * 1024 * 1024)
 JUDGE_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
+
+
+class FrameSink(queue.Queue[tuple[str, Frame | None | Exception]]):
+    """The bounded queue of ``(tag, frame)`` that readers wait on, with a hand-over that never waits."""
+
+    def __init__(self, maxsize: int = SINK_FRAMES) -> None:
+        super().__init__(maxsize)
+
+    def hand_over(self, item: tuple[str, Frame | None | Exception]) -> None:
+        """Queue ``item`` even when the queue is full (see the module's design notes)."""
+        with self.mutex:
+            self._put(item)
+            self.unfinished_tasks += 1
+            self.not_empty.notify()
 
 
 @dataclass(frozen=True)
@@ -122,7 +140,7 @@ class Proc:
         self.ready = threading.Event()
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self._sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue(SINK_FRAMES)
+        self._sink = FrameSink()
         self._closed = threading.Event()
         self._timers: list[threading.Timer] = []
         self._kill_reason: str | None = None
@@ -131,13 +149,13 @@ class Proc:
         threading.Thread(target=self._read, name=f"{self.tag}-frames", daemon=True).start()
         threading.Thread(target=self._drain_stderr, name=f"{role}-stderr", daemon=True).start()
 
-    def attach(self, sink: queue.Queue[tuple[str, Frame | None | Exception]]) -> None:
-        """Route this process's frames (those already read first) into ``sink`` (a queue of ``SINK_FRAMES``)."""
+    def attach(self, sink: FrameSink) -> None:
+        """Route this process's frames (those already read first, without waiting) into ``sink``."""
         with self._lock:
             old, self._sink = self._sink, sink
             while True:
                 try:
-                    sink.put(old.get_nowait())
+                    sink.hand_over(old.get_nowait())
                 except queue.Empty:
                     break
 

@@ -21,7 +21,8 @@ Design choices:
   whole seconds (durations of hidden tests, and every event's ``t``; :mod:`.redact`).  The judge runs the
   visible tests first, so this withholds nothing of theirs.
 - Two clocks: the per-call deadline (kills the learner host) and an overall wall-clock watchdog (kills both),
-  both read on every pass of the loop, whatever arrives.  Frames wait in a queue of ``SINK_FRAMES``, so a
+  both read on every pass of the loop, whatever arrives.  A call's clock starts once its learner host is set up
+  (``setup_done``): starting a sandbox is our time, not the learner's, however loaded the machine is.  Frames wait in a queue of ``SINK_FRAMES``, so a
   flooding process is slowed by its own full pipe, and a pooled learner is killed at the job's wall clock.
 - A flood is bounded per job: output frames (``OUTPUT_FRAMES_MAX``) and output bytes counted on the wire
   (headers included, so empty or tiny frames are not free; an empty one is a protocol fault), live output
@@ -40,7 +41,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .procs import CONTENT_TARGET, MODULE_TARGET, SINK_FRAMES, Layout, Proc, start_judge, start_learner
+from .procs import (
+    CONTENT_TARGET,
+    MODULE_TARGET,
+    SINK_FRAMES,
+    FrameSink,
+    Layout,
+    Proc,
+    start_judge,
+    start_learner,
+)
 from .protocol import Frame, ProtocolError
 from .redact import clean_text, clean_tree, coarse_duration, coarse_time
 from .schema import SCHEMA_VERSION, validate_result
@@ -57,8 +67,12 @@ from .workspace import (
 log = logging.getLogger("grading.engine")
 OPS = frozenset({"import", "call", "value", "setattr", "getitem", "len", "iter", "repr", "str", "release"})
 DEFAULT_CALL_SECONDS = 10.0
-#: Fresh learner processes started after one died, so one runaway function fails only its own tests.
-MAX_RESTARTS = 3
+#: Fresh learner processes started after one died, so one runaway function fails only its own tests (each
+#: restart is a pooled host, and none starts past the job's wall clock; the cap bounds a crash loop's cost).
+MAX_RESTARTS = 16
+#: How long a learner host may take to start (pooled or fresh) before a call's own clock starts; past it, the
+#: sandbox is the platform's fault (an overloaded machine), never a timeout of the learner's code.
+LEARNER_BOOT_SECONDS = 60.0
 JUDGE_SLACK_SECONDS = 20.0
 #: A judge left behind by a stalled consumer is killed this long after the job's watchdog deadline.
 JUDGE_GRACE_SECONDS = 5.0
@@ -130,7 +144,7 @@ class _Job:
         self.module: ModuleSpec | None = None
         self.learner: Proc | None = None
         self.judge: Proc | None = None
-        self.sink: queue.Queue[tuple[str, Frame | None | Exception]] = queue.Queue(SINK_FRAMES)
+        self.sink = FrameSink(SINK_FRAMES)
         self.tests: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.current: str | None = None
@@ -206,7 +220,7 @@ class _Job:
         self.output_cap = limits.output_bytes
         self.deadline = self.t0 + limits.wall_seconds + JUDGE_SLACK_SECONDS
         try:
-            workspace = self.workspace = build_workspace(
+            self.workspace = build_workspace(
                 self.module, submitted, done=self.done_modules, provided=self.provided
             )
         except SpecError as exc:  # a starter or needed file that cannot be cut is content's fault, not theirs
@@ -222,11 +236,12 @@ class _Job:
         # A pooled process's sandbox outlives any one job (it waited in the pool): hold both to this job's clock.
         self.learner.expire_in(limits.wall_seconds)
         self.judge.expire_in(limits.wall_seconds + JUDGE_SLACK_SECONDS + JUDGE_GRACE_SECONDS)
-        names = sorted(workspace)
-        self.learner.send(
-            {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
-            [workspace[p] for p in names],
-        )
+        if not self._send_files(self.learner):
+            self.learner.kill("killed")
+            self._platform(
+                "The sandbox for your code did not start in time (a platform problem, not your code)."
+            )
+            return
         module_path = self._judge_module_path()
         text = {p: d.decode("utf-8") for p, d in submitted.items()}
         self.judge.send({"kind": "start", "module_dir": module_path, "files": text})
@@ -280,9 +295,7 @@ class _Job:
     def _on_deadline(self) -> Iterator[dict[str, Any]]:
         now = time.monotonic()
         if self.pending is not None and now >= self.pending["deadline"]:
-            self._kill_learner(
-                "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
-            )
+            self._on_call_deadline()
             return
         if now >= self.deadline:
             if self.pending is not None or self.learner_dead == "timeout":
@@ -415,17 +428,37 @@ class _Job:
         if self.learner is None or self.learner_dead is not None:
             self._reply_error(jid, "crashed", "LearnerGone", self._gone_message())
             return
-        deadline = time.monotonic() + self.call_seconds
-        self.pending = {"jid": jid, "op": header["op"], "test": self.current, "deadline": deadline}
+        # A learner host that has not said ``setup_done`` has run none of the learner's code (a restarted one, or
+        # a pooled one still starting): its start-up is ours, so the call's clock starts at its ``setup_done``.
+        booting = "setup_done" not in self.learner_said
+        deadline = time.monotonic() + (LEARNER_BOOT_SECONDS if booting else self.call_seconds)
+        self.pending = {
+            "jid": jid,
+            "op": header["op"],
+            "test": self.current,
+            "deadline": deadline,
+            "booting": booting,
+        }
         # The call's deadline covers handing it over: a learner that stops reading cannot hold the runner.
         if self.learner.send({**header, "id": jid}, frame.buffers, deadline=deadline):
             return
         if time.monotonic() >= deadline:
-            self._kill_learner(
-                "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
-            )
+            self._on_call_deadline()
         else:
             self._learner_gone(ProtocolError("the learner process closed its input"))
+
+    def _on_call_deadline(self) -> None:
+        assert self.pending is not None
+        if self.pending["booting"]:
+            assert self.learner is not None
+            self.learner.kill("killed")
+            self._platform(
+                "The sandbox for your code did not start in time (a platform problem, not your code)."
+            )
+            return
+        self._kill_learner(
+            "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
+        )
 
     def _restart_learner(self) -> None:
         """A fresh learner process for the next test, after the previous one died (timeout, crash ...)."""
@@ -441,13 +474,22 @@ class _Job:
             return
         fresh.attach(self.sink)
         fresh.expire_in(self.t0 + self.limits.wall_seconds - time.monotonic())
+        if not self._send_files(fresh):  # keep the dead one; the test reports the earlier death
+            fresh.kill("killed")
+            fresh.finish()
+            self.notes.append("The sandbox could not restart your code: it did not start in time.")
+            return
         self.learner_said = set()
+        self.learner, self.learner_dead = fresh, None
+
+    def _send_files(self, learner: Proc) -> bool:
+        """Hand the workspace to a learner host, which must take it within ``LEARNER_BOOT_SECONDS``."""
         names = sorted(self.workspace)
-        fresh.send(
+        return learner.send(
             {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
             [self.workspace[p] for p in names],
+            deadline=time.monotonic() + LEARNER_BOOT_SECONDS,
         )
-        self.learner, self.learner_dead = fresh, None
 
     def _collect_usage(self, proc: Proc, timeout: float = 2.0) -> None:
         result = proc.finish(timeout=timeout)
@@ -500,6 +542,8 @@ class _Job:
         ):
             self.learner_said.add(kind)
             if kind == "setup_done":
+                if self.pending is not None and self.pending["booting"]:  # the call's own clock starts now
+                    self.pending.update(booting=False, deadline=time.monotonic() + self.call_seconds)
                 self.ready["learner"] = True
                 yield from self._maybe_ready()
         else:  # anything else, or a ``ready``/``setup_done`` said twice (a free way to flood the queue)

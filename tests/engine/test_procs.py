@@ -6,13 +6,12 @@ pass, a pooled learner held to its job's clock) are in test_runner.py.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
 from engine_helpers import scripted
 
-from grading.engine.procs import SINK_FRAMES
+from grading.engine.procs import SINK_FRAMES, FrameSink
 
 OUTPUT = {"kind": "output", "stream": "stdout", "data": "x" * 100}
 
@@ -24,7 +23,7 @@ def _reader_alive(proc) -> bool:
 def test_a_flooding_process_fills_its_own_pipe_not_the_workers_memory():
     proc = scripted("learner", [["flood", [OUTPUT, 20_000]], ["exit", 0]])
     try:
-        sink: queue.Queue = queue.Queue(SINK_FRAMES)
+        sink = FrameSink(SINK_FRAMES)
         proc.attach(sink)
         time.sleep(1.0)
         assert sink.qsize() <= SINK_FRAMES
@@ -39,7 +38,7 @@ def test_a_flooding_process_fills_its_own_pipe_not_the_workers_memory():
 
 def test_finishing_a_process_releases_a_reader_waiting_on_a_full_queue():
     proc = scripted("learner", [["flood", [OUTPUT, 100]], ["sleep", 30]])
-    proc.attach(queue.Queue(2))
+    proc.attach(FrameSink(2))
     time.sleep(0.5)
     assert _reader_alive(proc)
     proc.finish(timeout=2.0, grace=0.0)
@@ -47,6 +46,28 @@ def test_finishing_a_process_releases_a_reader_waiting_on_a_full_queue():
     while _reader_alive(proc) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _reader_alive(proc)
+
+
+def test_attaching_to_a_full_queue_never_waits_and_keeps_the_order():
+    # A restarted learner is attached from the runner's own thread, the queue's only consumer, which a killed
+    # flooder may have left full: a waiting put there would wait on itself forever (seen in CI, a 900 s hang).
+    proc = scripted("learner", [["flood", [OUTPUT, 5]], ["sleep", 30]])
+    try:
+        deadline = time.monotonic() + 10
+        while proc._sink.qsize() < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sink = FrameSink(2)
+        sink.put(("old", None))
+        sink.put(("old", None))
+        attaching = threading.Thread(target=proc.attach, args=(sink,), daemon=True)
+        attaching.start()
+        attaching.join(5)
+        assert not attaching.is_alive(), "attach waited on a full queue"
+        got = [sink.get_nowait() for _ in range(7)]
+        assert [tag for tag, _ in got] == ["old", "old"] + [proc.tag] * 5
+        assert all(frame.kind == "output" for _, frame in got[2:])
+    finally:
+        proc.finish(timeout=2.0, grace=0.0)
 
 
 def test_an_expiring_process_is_killed_as_a_timeout():

@@ -75,6 +75,7 @@ def grade_scripted(
     outcome="exited",
     extra_learners=(),
     on_event=None,
+    source=PASS_SRC,
 ):
     learners = [scripted("learner", learner_steps, outcome), *extra_learners]
 
@@ -86,7 +87,7 @@ def grade_scripted(
     monkeypatch.setattr(runner, "start_learner", fake_learner)
     monkeypatch.setattr(runner, "start_judge", lambda *a, **k: scripted("judge", judge_steps))
     events = []
-    for event in runner.grade(FIXTURES / "add", {"add.py": PASS_SRC}, sandbox=object(), limits=limits):
+    for event in runner.grade(FIXTURES / "add", {"add.py": source}, sandbox=object(), limits=limits):
         events.append(event)
         if on_event is not None:
             on_event(event)
@@ -364,6 +365,59 @@ def test_a_restarted_learner_serves_the_next_test(monkeypatch):
     _, result = grade_scripted(monkeypatch, judge, [*LEARNER_UP, ["exit", 1]], extra_learners=[second])
     assert [t["status"] for t in result["tests"]] == ["error", "pass"]
     assert result["usage"]["cpu_seconds"] == pytest.approx(0.02)
+
+
+def test_a_call_clock_starts_only_once_the_learner_host_is_set_up(monkeypatch):
+    # A restarted (or pooled, not yet ready) learner host may take seconds to start on a loaded machine: none of
+    # the learner's code has run, so the call's limit must not be spent on it (seen in CI: a fork bomb's restarts).
+    judge = [READY, START, collected(T1), started(T1), op(1, "import", name="add"), ["report", T1], DONE]
+    learner = [READY, ["recv", None], ["sleep", 1.5], ["send", {"kind": "setup_done"}]]
+    learner += [["reply", {"ok": True, "value": 1}], ["drain", None]]
+    _, result = grade_scripted(monkeypatch, judge + [["drain", None]], learner, limits={"call_seconds": 1})
+    assert [t["status"] for t in result["tests"]] == ["pass"], result["message"]
+
+
+def test_a_learner_host_that_never_starts_is_the_platforms_fault(monkeypatch):
+    monkeypatch.setattr(runner, "LEARNER_BOOT_SECONDS", 1.0)
+    judge = [READY, START, collected(T1), started(T1), op(1, "import", name="add"), ["sleep", 30]]
+    learner = [READY, ["recv", None], ["sleep", 30]]
+    started_at = time.monotonic()
+    _, result = grade_scripted(monkeypatch, judge, learner, limits={"call_seconds": 60})
+    assert (result["status"], result["outcome"], result["fault"]) == ("error", "platform_error", "platform")
+    assert "did not start in time" in result["message"]
+    assert time.monotonic() - started_at < 15
+
+
+def test_a_learner_host_that_never_takes_the_call_is_the_platforms_fault(monkeypatch):
+    monkeypatch.setattr(runner, "LEARNER_BOOT_SECONDS", 1.0)
+    judge = [READY, START, collected(T1), started(T1), op(1, "import", name="add", **{"$pad": 1 << 20})]
+    judge += [["sleep", 30]]
+    learner = [READY, ["sleep", 30]]
+    _, result = grade_scripted(monkeypatch, judge, learner, limits={"call_seconds": 60})
+    assert (result["status"], result["outcome"]) == ("error", "platform_error")
+    assert "did not start in time" in result["message"]
+
+
+#: A submission larger than a pipe's buffer: handing it to a host that does not read cannot complete.
+BIG_SRC = PASS_SRC + b"#" + b"x" * (200 * 1024) + b"\n"
+
+
+def test_a_learner_host_that_never_takes_its_files_is_the_platforms_fault(monkeypatch):
+    monkeypatch.setattr(runner, "LEARNER_BOOT_SECONDS", 1.0)
+    judge = [READY, ["sleep", 30]]
+    _, result = grade_scripted(monkeypatch, judge, [READY, ["sleep", 30]], source=BIG_SRC)
+    assert (result["status"], result["outcome"]) == ("error", "platform_error")
+    assert "did not start in time" in result["message"]
+
+
+def test_a_restarted_host_that_never_takes_its_files_leaves_the_test_failed(monkeypatch):
+    monkeypatch.setattr(runner, "LEARNER_BOOT_SECONDS", 1.0)
+    judge = crash_then_second_test("error")
+    learner = [READY, ["recv", None], ["send", {"kind": "setup_done"}], ["exit", 1]]
+    stuck = scripted("learner", [READY, ["sleep", 30]])
+    _, result = grade_scripted(monkeypatch, judge, learner, extra_learners=[stuck], source=BIG_SRC)
+    assert [t["status"] for t in result["tests"]] == ["error", "error"]
+    assert "could not restart your code: it did not start in time" in result["message"]
 
 
 def test_the_overall_watchdog_blames_the_learner_when_a_call_is_pending(monkeypatch):
