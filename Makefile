@@ -115,8 +115,9 @@ test:
 	@$(AREA) cargo-test 300 env -C rustbpe cargo test --release -q --offline
 	@$(AREA) sandbox 240 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
 	  --cov=sandbox $(COV_GATE)
+	@# a grading job ends within its wall clock plus slack (about 90 s): a test past 300 s is a hang, not a slow run
 	@$(AREA) engine 480 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
-	  --cov=grading.engine $(COV_GATE)
+	  --timeout 300 --cov=grading.engine $(COV_GATE)
 	@$(AREA) rest-fast 360 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
 	@$(AREA) rest-slow 840 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 480 $(PYTEST) $(REST) -m "browser and not production"
