@@ -1,0 +1,46 @@
+"""Platforms are registered here (issuer, client id, deployment ids, key set URL); links and owed scores are
+read-only records for instructors."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from modules.lti.models import Deployment, Passback, Platform, ResourceLink
+
+
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    extra = 1
+
+
+@admin.register(Platform)
+class PlatformAdmin(admin.ModelAdmin):
+    list_display = ("name", "issuer", "client_id", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "issuer", "client_id")
+    inlines = [DeploymentInline]
+    fieldsets = (
+        (None, {"fields": ("name", "is_active")}),
+        ("Platform", {"fields": ("issuer", "client_id", "key_set_url", "auth_login_url", "auth_token_url")}),
+        ("Advanced", {"fields": ("auth_audience", "frame_origins")}),
+    )
+
+
+@admin.register(ResourceLink)
+class ResourceLinkAdmin(admin.ModelAdmin):
+    list_display = ("context_title", "module", "platform", "resource_link_id")
+    list_filter = ("platform",)
+    readonly_fields = [f.name for f in ResourceLink._meta.fields]
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Passback)
+class PassbackAdmin(admin.ModelAdmin):
+    list_display = ("user", "module", "link", "score_given", "status", "attempts", "next_attempt_at", "sent_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in Passback._meta.fields]
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
