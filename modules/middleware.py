@@ -7,7 +7,8 @@ Design choices:
   later) without rebuilding the policy: ``settings.LAB_FRAME_ANCESTORS`` (every page), the origins of the platform
   an LTI session was launched from (``modules.lti.selectors.session_frame_origins``), and those a view sets on
   its response as ``lab_frame_ancestors`` (an LTI launch's own answer). ``frame_ancestors`` is the one place that
-  decides them.
+  decides them. A view whose forms post to another origin (the LTI deep-linking answer goes back to the
+  platform) names it as ``lab_form_action``, added to ``form-action 'self'`` for that response only.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         origins = frame_ancestors(request, response)
-        if origins and not report_only:
+        form_targets = list(getattr(response, "lab_form_action", []))
+        if (origins or form_targets) and not report_only:
             update = dict(parts.update or {})
-            update["frame-ancestors"] = [*update.get("frame-ancestors", []), *origins]
+            if origins:
+                update["frame-ancestors"] = [*update.get("frame-ancestors", []), *origins]
+            if form_targets:
+                update["form-action"] = [*update.get("form-action", []), *form_targets]
             parts.update = update
         return parts

@@ -4,6 +4,7 @@ read-only records for instructors."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from modules.lti.models import Deployment, Passback, Platform, ResourceLink
 
@@ -32,15 +33,24 @@ class ResourceLinkAdmin(admin.ModelAdmin):
     list_filter = ("platform",)
     readonly_fields = [f.name for f in ResourceLink._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
 @admin.register(Passback)
 class PassbackAdmin(admin.ModelAdmin):
-    list_display = ("user", "module", "link", "score_given", "status", "attempts", "next_attempt_at", "sent_at")
+    list_display = (
+        "user",
+        "module",
+        "link",
+        "score_given",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    )
     list_filter = ("status",)
     readonly_fields = [f.name for f in Passback._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -35,11 +35,15 @@ def origins_validate(value: str) -> None:
 
 class Platform(models.Model):
     name = models.CharField(max_length=200)
-    issuer = models.CharField(max_length=255, help_text="The platform's iss, e.g. https://canvas.instructure.com")
+    issuer = models.CharField(
+        max_length=255, help_text="The platform's iss, e.g. https://canvas.instructure.com"
+    )
     client_id = models.CharField(max_length=255, help_text="The client id the platform gave the lab")
     auth_login_url = models.URLField(max_length=500, help_text="OIDC authorization endpoint of the platform")
     auth_token_url = models.URLField(max_length=500, help_text="OAuth 2 token endpoint (for grade passback)")
-    auth_audience = models.CharField(max_length=500, blank=True, help_text="Token audience, if not the token URL")
+    auth_audience = models.CharField(
+        max_length=500, blank=True, help_text="Token audience, if not the token URL"
+    )
     key_set_url = models.URLField(max_length=500, help_text="The platform's public JWKS")
     frame_origins = models.CharField(
         max_length=1000,
@@ -84,7 +88,9 @@ class ToolKey(models.Model):
 class Identity(models.Model):
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="identities")
     sub = models.CharField(max_length=255)
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lti_identity")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lti_identity"
+    )
     created_at = models.DateTimeField()
 
     class Meta:

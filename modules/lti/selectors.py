@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest
 
@@ -32,4 +33,15 @@ def all_frame_origins() -> list[str]:
     origins: list[str] = []
     for platform in Platform.objects.filter(is_active=True).only("frame_origins"):
         origins += [o for o in frame_origins(platform=platform) if o not in origins]
+    return origins
+
+
+def origins_of(urls: list[str]) -> list[str]:
+    """The distinct origins of ``urls`` (for ``form-action``), dropping anything that is not a web origin."""
+    origins: list[str] = []
+    for url in urls:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if ORIGIN.fullmatch(origin) and origin not in origins:
+            origins.append(origin)
     return origins

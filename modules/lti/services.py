@@ -26,8 +26,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -36,7 +38,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from pylti1p3.contrib.django import DjangoMessageLaunch, DjangoOIDCLogin
 from pylti1p3.deep_link_resource import DeepLinkResource
-from pylti1p3.exception import LtiException
+from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
@@ -81,6 +83,7 @@ _LIBRARY_REFUSALS = (
     ("Unable to find deployment", "unknown_deployment"),
     ("Invalid Nonce", "replayed"),
     ("State not found", "bad_state"),
+    ("Missing Roles Claim", "missing_roles"),
     ("Missing state", "bad_state"),
 )
 
@@ -99,7 +102,7 @@ def login_redirect(*, request: HttpRequest, launch_url: str) -> Any:
     try:
         login = DjangoOIDCLogin(request, PlatformToolConf(), launch_data_storage=DatabaseLaunchStorage())
         return login.disable_check_cookies().redirect(launch_url)
-    except LtiException as exc:
+    except (LtiException, OIDCException) as exc:
         raise LaunchRefused("unknown_platform", str(exc)) from exc
 
 
@@ -128,7 +131,13 @@ def launch_validate(*, request: HttpRequest) -> Launch:
     try:
         data = dict(message.get_launch_data())
     except LtiException as exc:
-        raise _refusal(exc) from exc
+        refusal = _refusal(exc)
+        if (
+            refusal.code == "unknown_platform"
+            and Platform.objects.filter(issuer=_unverified_issuer(request)).exists()
+        ):
+            refusal = LaunchRefused("wrong_audience", str(exc))
+        raise refusal from exc
     except Exception as exc:  # a malformed token (bad base64, a claim of the wrong type)
         raise LaunchRefused("invalid", str(exc) or type(exc).__name__) from exc
     if not isinstance(data.get(ROLES_CLAIM), list) or not data[ROLES_CLAIM]:
@@ -142,6 +151,16 @@ def launch_validate(*, request: HttpRequest) -> Launch:
     if not storage.nonce_consume(str(data["nonce"])):
         raise LaunchRefused("replayed", "this launch was already used")
     return Launch(platform=platform, data=data, message=message)
+
+
+def _unverified_issuer(request: HttpRequest) -> str:
+    """The ``iss`` a refused token claims (only to tell a wrong audience from an unknown platform)."""
+    try:
+        return str(
+            jwt.decode(request.POST.get("id_token", ""), options={"verify_signature": False}).get("iss")
+        )
+    except jwt.InvalidTokenError:
+        return ""
 
 
 def _role_names(roles: Iterable[str]) -> set[str]:
@@ -226,7 +245,9 @@ def deep_link_choices(*, launch: Launch, modules: Iterable[Module], launch_url: 
     """One signed deep-linking response per choice (each module, then the whole route), for the instructor to pick:
     the page posts the chosen one straight back to the platform, no script needed."""
     deep_link = launch.message.get_deep_link()
-    settings_claim = launch.data.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
+    settings_claim = (
+        launch.data.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
+    )
     choices = []
     for module in modules:
         title = module.title.get("en") or module.slug
@@ -236,7 +257,11 @@ def deep_link_choices(*, launch: Launch, modules: Iterable[Module], launch_url: 
             .set_title(title)
             .set_custom_params({"module": module.slug})
             .set_lineitem(
-                LineItem().set_score_maximum(100).set_label(title).set_resource_id(module.slug).set_tag("module")
+                LineItem()
+                .set_score_maximum(100)
+                .set_label(title)
+                .set_resource_id(module.slug)
+                .set_tag("module")
             )
         )
         choices.append({"module": module, "jwt": deep_link.get_response_jwt([resource])})
@@ -259,7 +284,8 @@ def roster_sync(*, link: ResourceLink, session: requests.Session | None = None) 
         page = connector.make_service_request(
             [NRPS_SCOPE], url, accept="application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
         )
-        for member in (page["body"] or {}).get("members", []):
+        body: Any = page["body"] or {}
+        for member in body.get("members", []):
             identity = Identity.objects.filter(platform=link.platform, sub=str(member.get("user_id"))).first()
             if identity:
                 _user_roles_apply(identity.user, role_group(member.get("roles") or []))
@@ -323,7 +349,7 @@ def passback_owe(*, user: User, module: Module) -> list[int]:
         if created:
             ids.append(passback.pk)
     for passback_id in ids:
-        transaction.on_commit(lambda pk=passback_id: passback_queue(pk))
+        transaction.on_commit(partial(passback_queue, passback_id))
     return ids
 
 

@@ -94,7 +94,7 @@ def registration_of(platform: Platform) -> Registration:
 
 
 # --- tool configuration -------------------------------------------------------------------------------------------
-class PlatformToolConf(ToolConfAbstract):  # type: ignore[type-arg]
+class PlatformToolConf(ToolConfAbstract):
     """Registrations from ``Platform`` rows, always looked up by issuer and client id."""
 
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -117,9 +117,10 @@ class PlatformToolConf(ToolConfAbstract):  # type: ignore[type-arg]
 
     def find_registration_by_params(
         self, iss: str, client_id: str | None, *args: Any, **kwargs: Any
-    ) -> Registration | None:
+    ) -> Registration:
         platform = self.platform(iss, client_id)
-        return registration_of(platform) if platform else None
+        # pylti1p3 treats a falsy answer as "registration not found".
+        return registration_of(platform) if platform else None  # type: ignore[return-value]
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:
         raise NotImplementedError

@@ -25,16 +25,23 @@ from modules.lti.tool import tool_keys_jwks
 from modules.models import Module
 from modules.roles import INSTRUCTOR_GROUP
 
+
 def _refusal_reasons() -> dict[str, str]:
     return {
         "bad_signature": _("The launch was not signed by the platform's registered keys."),
         "wrong_audience": _("The launch was meant for another tool (its audience is not this lab)."),
         "expired": _("The launch has expired. Open the activity again from your course."),
         "replayed": _("This launch was already used. Open the activity again from your course."),
-        "unknown_deployment": _("This deployment of the lab is not registered. Ask your course administrator."),
-        "unknown_platform": _("This learning platform is not registered with the lab. Ask your course administrator."),
+        "unknown_deployment": _(
+            "This deployment of the lab is not registered. Ask your course administrator."
+        ),
+        "unknown_platform": _(
+            "This learning platform is not registered with the lab. Ask your course administrator."
+        ),
         "missing_roles": _("The launch does not say what your role in the course is."),
-        "bad_state": _("The launch could not be matched with its login. Open the activity again from your course."),
+        "bad_state": _(
+            "The launch could not be matched with its login. Open the activity again from your course."
+        ),
         "not_instructor": _("Only instructors can add the lab to a course."),
         "invalid": _("The launch is not a valid LTI 1.3 message."),
     }
@@ -42,9 +49,13 @@ def _refusal_reasons() -> dict[str, str]:
 
 def _refused(request: HttpRequest, refusal: services.LaunchRefused) -> HttpResponse:
     reasons = _refusal_reasons()
-    context = {"code": refusal.code, "reason": reasons.get(refusal.code, reasons["invalid"]), "detail": refusal.detail}
+    context = {
+        "code": refusal.code,
+        "reason": reasons.get(refusal.code, reasons["invalid"]),
+        "detail": refusal.detail,
+    }
     response = render(request, "lti/refused.html", context, status=400)
-    response.xframe_options_exempt = True  # type: ignore[attr-defined]
+    response.xframe_options_exempt = True
     response.lab_frame_ancestors = selectors.all_frame_origins()  # type: ignore[attr-defined]
     return response
 
@@ -53,10 +64,12 @@ def _refused(request: HttpRequest, refusal: services.LaunchRefused) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 def login_initiation(request: HttpRequest) -> HttpResponse:
     try:
-        response = services.login_redirect(request=request, launch_url=request.build_absolute_uri("/lti/launch/"))
+        response = services.login_redirect(
+            request=request, launch_url=request.build_absolute_uri("/lti/launch/")
+        )
     except services.LaunchRefused as refusal:
         return _refused(request, refusal)
-    return response  # type: ignore[no-any-return]
+    return response
 
 
 @csrf_exempt
@@ -70,7 +83,7 @@ def launch(request: HttpRequest) -> HttpResponse:
     except services.LaunchRefused as refusal:
         return _refused(request, refusal)
     user, link = services.launch_accept(launch=accepted)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     origins = selectors.frame_origins(platform=accepted.platform)
     request.session[selectors.SESSION_FRAME_ORIGINS] = origins
     language = "zh-hans" if str(accepted.data.get("locale") or "").lower().startswith("zh") else "en"
@@ -84,6 +97,7 @@ def launch(request: HttpRequest) -> HttpResponse:
         context: dict[str, Any] = {"choices": choices, "lang": "zh" if language == "zh-hans" else "en"}
         response = render(request, "lti/deep_link.html", context)
         response.lab_frame_ancestors = origins  # type: ignore[attr-defined]
+        response.lab_form_action = selectors.origins_of([c["return_url"] for c in choices])  # type: ignore[attr-defined]
     elif link is not None and link.module is not None:
         response = redirect("module-page", slug=link.module.slug)
     else:
