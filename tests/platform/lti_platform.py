@@ -10,6 +10,7 @@ places the chosen item in a course with a line item of its own; ``scores`` lists
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -46,6 +47,12 @@ class SigningKey:
         return {**public, "kid": self.kid, "alg": "RS256", "use": "sig"}
 
 
+@functools.cache
+def platform_key() -> SigningKey:
+    """The platform's signing key, made once per test run (an RSA key takes a noticeable fraction of a second)."""
+    return SigningKey("platform-key-1")
+
+
 @dataclass
 class Placement:
     """A resource link the platform placed in a course (from a deep-linking answer)."""
@@ -63,7 +70,7 @@ class TestPlatform:
     client_id: str = "nanochat-lab-client"
     deployment_id: str = "deployment-1"
     context_id: str = "course-ml-101"
-    key: SigningKey = field(default_factory=lambda: SigningKey("platform-key-1"))
+    key: SigningKey = field(default_factory=lambda: platform_key())
     tool_jwks: Callable[[], dict[str, Any]] | None = None  # how the platform reads the tool's keys
     base_url: str = ""
     scores: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -3,6 +3,7 @@ refusal, deep linking, roles, grade passback, the JWKS, and the framing and cook
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from platform_helpers import pass_result
 
 from grading.services import submission_create, verdict_record
 from modules.lti import services as lti_services
-from modules.lti.models import Deployment, Identity, LinkMember, Passback, Platform, ResourceLink
+from modules.lti.models import Deployment, Identity, LinkMember, Passback, Platform, ResourceLink, ToolKey
+from modules.lti.tool import tool_key_current
 from modules.models import Module, Progress
 from modules.services import learner_create, roles_ensure
 
@@ -27,9 +29,20 @@ def row_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in LTI_ROWS}
 
 
+@functools.cache
+def tool_key_row() -> dict[str, object]:
+    """One signing key of the lab for the whole run, put in each test's database (rotation makes its own)."""
+    key = tool_key_current()
+    return {f: getattr(key, f) for f in ("kid", "private_key_pem", "public_jwk", "created_at")}
+
+
 @pytest.fixture
 def lms(db, course) -> Iterator[TestPlatform]:
     roles_ensure()
+    if not ToolKey.objects.exists():
+        row = tool_key_row()
+        if not ToolKey.objects.filter(kid=row["kid"]).exists():
+            ToolKey.objects.create(**row)
     platform = TestPlatform()
     with serve(platform):
         row = Platform.objects.create(
