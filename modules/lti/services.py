@@ -43,7 +43,7 @@ from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
 
-from modules.lti.models import Identity, LinkMember, Passback, Platform, ResourceLink
+from modules.lti.models import Deployment, Identity, LinkMember, Passback, Platform, ResourceLink
 from modules.lti.tool import DatabaseLaunchStorage, PlatformToolConf, registration_of
 from modules.models import Module, Progress
 from modules.roles import INSTRUCTOR_GROUP, LEARNER_GROUP
@@ -94,6 +94,37 @@ def _refusal(exc: Exception) -> LaunchRefused:
         if needle in text:
             return LaunchRefused(code, text)
     return LaunchRefused("invalid", text)
+
+
+# --- registration -------------------------------------------------------------------------------------------------
+def platform_register(
+    *,
+    name: str,
+    issuer: str,
+    client_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    deployment_ids: Iterable[str],
+    frame_origins: Iterable[str] = (),
+) -> Platform:
+    """Register a platform (or update the one with this issuer and client id) with its deployments; validated as
+    the admin's form validates it."""
+    with transaction.atomic():
+        platform = Platform.objects.filter(issuer=issuer, client_id=client_id).first() or Platform(
+            issuer=issuer, client_id=client_id
+        )
+        platform.name = name
+        platform.auth_login_url = auth_login_url
+        platform.auth_token_url = auth_token_url
+        platform.key_set_url = key_set_url
+        platform.frame_origins = ",".join(frame_origins)
+        platform.is_active = True
+        platform.full_clean(validate_unique=False)
+        platform.save()
+        for deployment_id in deployment_ids:
+            Deployment.objects.get_or_create(platform=platform, deployment_id=deployment_id)
+    return platform
 
 
 # --- login and launch ---------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ It plays the platform's side of each exchange: ``login`` starts the OIDC third-p
 back the state and nonce of the tool's authorization redirect; ``id_token`` signs a launch (resource link or deep
 linking request); ``deep_link_receive`` verifies the tool's signed deep-linking answer against the tool's JWKS and
 places the chosen item in a course with a line item of its own; ``scores`` lists what reached each line item.
-``fail_scores`` makes the score endpoint answer 503 that many times (a platform that is down).
+``fail_scores`` makes the score endpoint answer 503 that many times (a platform that is down). For a browser,
+``/course`` is a course page that frames the lab and ``/auth`` the authorization endpoint that signs the launch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -73,6 +74,7 @@ class TestPlatform:
     key: SigningKey = field(default_factory=lambda: platform_key())
     tool_jwks: Callable[[], dict[str, Any]] | None = None  # how the platform reads the tool's keys
     base_url: str = ""
+    lab_url: str = "http://testserver"  # where the browser reaches the lab (the course page frames it)
     scores: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fail_scores: int = 0
     roster: list[dict[str, Any]] = field(default_factory=list)
@@ -80,7 +82,14 @@ class TestPlatform:
     placements: list[Placement] = field(default_factory=list)
 
     # --- the platform's endpoints (served by ``serve``) ---------------------------------------------------------
-    def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, path: str, headers: Any, body: bytes, query: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any] | str]:
+        query = query or {}
+        if method == "GET" and path == "/course":
+            return 200, self.course_page(query)
+        if method == "GET" and path == "/auth":
+            return 200, self.auth_answer(query)
         if method == "GET" and path == "/jwks":
             return 200, {"keys": [self.key.jwk()]}
         if method == "POST" and path == "/token":
@@ -109,6 +118,50 @@ class TestPlatform:
         if method == "GET" and path == "/memberships":
             return 200, {"id": self.base_url + "/memberships", "members": self.roster}
         return 404, {"error": path}
+
+    # --- the browser side: a course page framing the tool, and the OIDC authorization answer --------------------
+    def course_page(self, query: dict[str, str]) -> str:
+        """A course page with the lab in an iframe; the iframe starts the OIDC login (``lti_message_hint`` carries
+        the module and locale, as a platform's own hint would identify the placement)."""
+        params = urlencode(
+            {
+                "iss": self.issuer,
+                "client_id": self.client_id,
+                "login_hint": query.get("sub", "s-1"),
+                "target_link_uri": self.lab_url + "/lti/launch/",
+                "lti_deployment_id": query.get("deployment", self.deployment_id),
+                "lti_message_hint": f"{query.get('module', '')}|{query.get('locale', 'en')}",
+            }
+        )
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Machine learning 101</title>"
+            "<style>body{margin:0;font-family:sans-serif;background:#eef1f5}"
+            "header{background:#2d3b45;color:#fff;padding:14px 24px;font-size:18px}"
+            "iframe{display:block;margin:16px auto;width:calc(100% - 48px);height:760px;border:1px solid #c7cdd1;"
+            "background:#fff}</style></head><body><header>Test LMS · Machine learning 101 · nanochat Lab</header>"
+            f"<iframe name='tool' title='nanochat Lab' src='{self.lab_url}/lti/login/?{params}'></iframe>"
+            "</body></html>"
+        )
+
+    def auth_answer(self, query: dict[str, str]) -> str:
+        """The authorization endpoint: sign the launch and post it to the tool's redirect URI (in the iframe)."""
+        module, _, locale = query.get("lti_message_hint", "|en").partition("|")
+        placed = Placement(
+            resource_link_id=f"link-{module}",
+            url=self.lab_url + "/lti/launch/",
+            custom={"module": module},
+            lineitem_url=f"{self.base_url}/lineitems/{module}",
+        )
+        claims = self.claims(
+            nonce=query["nonce"], sub=query["login_hint"], roles=LEARNER, placement=placed, locale=locale
+        )
+        token = self.id_token(claims)
+        return (
+            f"<!doctype html><form id='f' method='post' action='{query['redirect_uri']}'>"
+            f"<input type='hidden' name='id_token' value='{token}'>"
+            f"<input type='hidden' name='state' value='{query['state']}'></form>"
+            "<script>document.getElementById('f').submit()</script>"
+        )
 
     def verify_tool_jwt(self, token: str, *, audience: str) -> dict[str, Any]:
         assert self.tool_jwks is not None
@@ -239,10 +292,13 @@ def serve(platform: TestPlatform) -> Iterator[TestPlatform]:
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, payload = platform.handle(method, urlsplit(self.path).path, self.headers, body)
-            data = json.dumps(payload).encode()
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            status, payload = platform.handle(method, url.path, self.headers, body, query)
+            html = isinstance(payload, str)
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html; charset=utf-8" if html else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
