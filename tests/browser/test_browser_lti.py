@@ -57,7 +57,7 @@ def test_a_learner_launched_in_the_lms_iframe_lands_on_the_placed_module(
     try:
         page.goto(f"{lms.base_url}/course?sub=browser-{lang}&module={FIRST_MODULE}&locale={locale}")
         frame = page.frame_locator("iframe[name=tool]")
-        frame.locator(".monaco-editor .view-lines").wait_for(timeout=60_000)
+        frame.locator("[data-testid=username]").wait_for(timeout=60_000)
         tool = page.frame(name="tool")
         assert tool is not None and tool.url == f"{lab_server.base_url}/modules/{FIRST_MODULE}/"
         assert tool.evaluate("document.documentElement.lang") == lang

@@ -130,7 +130,13 @@ class TestPlatform:
                 "login_hint": query.get("sub", "s-1"),
                 "target_link_uri": self.lab_url + "/lti/launch/",
                 "lti_deployment_id": query.get("deployment", self.deployment_id),
-                "lti_message_hint": f"{query.get('module', '')}|{query.get('locale', 'en')}",
+                "lti_message_hint": "|".join(
+                    (
+                        query.get("module", ""),
+                        query.get("locale", "en"),
+                        query.get("deployment", self.deployment_id),
+                    )
+                ),
             }
         )
         return (
@@ -145,7 +151,7 @@ class TestPlatform:
 
     def auth_answer(self, query: dict[str, str]) -> str:
         """The authorization endpoint: sign the launch and post it to the tool's redirect URI (in the iframe)."""
-        module, _, locale = query.get("lti_message_hint", "|en").partition("|")
+        module, locale, deployment = query.get("lti_message_hint", f"|en|{self.deployment_id}").split("|")
         placed = Placement(
             resource_link_id=f"link-{module}",
             url=self.lab_url + "/lti/launch/",
@@ -155,6 +161,7 @@ class TestPlatform:
         claims = self.claims(
             nonce=query["nonce"], sub=query["login_hint"], roles=LEARNER, placement=placed, locale=locale
         )
+        claims[CLAIM + "deployment_id"] = deployment
         token = self.id_token(claims)
         return (
             f"<!doctype html><form id='f' method='post' action='{query['redirect_uri']}'>"
