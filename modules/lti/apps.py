@@ -15,3 +15,8 @@ class LtiConfig(AppConfig):
     role_permissions: ClassVar[RolePermissions] = {
         INSTRUCTOR_GROUP: ("lti.view_platform", "lti.view_resourcelink", "lti.view_passback"),
     }
+
+    def ready(self) -> None:
+        from modules.lti import services, tasks
+
+        services.passback_sender_install(tasks.enqueue)

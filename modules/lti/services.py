@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -31,7 +30,6 @@ from typing import Any
 
 import jwt
 import requests
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -326,27 +324,21 @@ def roster_sync(*, link: ResourceLink, session: requests.Session | None = None) 
 
 
 # --- grade passback -----------------------------------------------------------------------------------------------
+Sender = Callable[[int, float], None]
+_sender: Sender | None = None
+
+
+def passback_sender_install(sender: Sender) -> None:
+    """``LtiConfig.ready`` installs ``tasks.enqueue``: what sends a pending score after ``delay`` seconds (the tasks
+    call the services, so the services do not import the tasks)."""
+    global _sender
+    _sender = sender
+
+
 def passback_queue(passback_id: int, *, delay_seconds: float = 0) -> None:
-    if settings.LAB_GRADING_QUEUE == "celery":
-        from modules.lti.tasks import passback_deliver_task
-
-        passback_deliver_task.apply_async(args=[passback_id], countdown=delay_seconds)
-        return
-    timer = threading.Timer(delay_seconds, _deliver_in_thread, args=(passback_id,))
-    timer.daemon = True
-    timer.start()
-
-
-def _deliver_in_thread(passback_id: int) -> None:
-    from django.db import close_old_connections
-
-    close_old_connections()
-    try:
-        outcome = passback_deliver(passback_id=passback_id)
-        if outcome.retry_in is not None:
-            passback_queue(passback_id, delay_seconds=outcome.retry_in)
-    finally:
-        close_old_connections()
+    if _sender is None:
+        raise RuntimeError("no passback queue installed: LtiConfig.ready installs modules.lti.tasks.enqueue")
+    _sender(passback_id, delay_seconds)
 
 
 def passback_owe(*, user: User, module: Module) -> list[int]:

@@ -319,3 +319,28 @@ def test_lti_sessions_get_cross_site_cookies_and_their_platform_may_frame_them(l
     local = learner.get("/modules/01-hello/")
     assert "frame-ancestors 'self';" in local.headers["Content-Security-Policy"] + ";"
     assert lms.base_url not in local.headers["Content-Security-Policy"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_embedded_mode_a_completion_sends_its_score_from_a_worker_thread(lms, settings):
+    settings.LAB_GRADING_QUEUE = "embedded"
+    student = Client()
+    lms.launch(student, sub="s-1", roles=LEARNER, placement=placement(lms))
+    user = Identity.objects.get(sub="s-1").user
+    hello = Module.objects.get(slug="01-hello")
+    submission = submission_create(
+        user=user, module=hello, files={hello.metadata["files"][0]["path"]: "x = 1\n"}
+    )
+    verdict_record(submission_id=submission.pk, result=pass_result("01-hello"))
+    student.post(
+        "/api/modules/01-hello/reflection/",
+        {"answers": {"q1": "a", "q2": "Strings."}},
+        content_type="application/json",
+    )
+    deadline = time.monotonic() + 30
+    while not lms.scores and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [s["scoreGiven"] for s in lms.scores["/lineitems/01-hello"]] == [2]
+    while Passback.objects.get().status != Passback.Status.SENT and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Passback.objects.get().status == Passback.Status.SENT
