@@ -4,6 +4,7 @@ read-only records for instructors."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from modules.lti.models import Deployment, Passback, Platform, ResourceLink
@@ -20,6 +21,7 @@ class PlatformAdmin(admin.ModelAdmin):
     list_filter = ("is_active",)
     search_fields = ("name", "issuer", "client_id")
     inlines = [DeploymentInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # platforms speak https only
     fieldsets = (
         (None, {"fields": ("name", "is_active")}),
         ("Platform", {"fields": ("issuer", "client_id", "key_set_url", "auth_login_url", "auth_token_url")}),

@@ -42,7 +42,7 @@ from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
 
 from modules.lti.models import Deployment, Identity, LinkMember, Passback, Platform, ResourceLink
-from modules.lti.tool import DatabaseLaunchStorage, PlatformToolConf, registration_of
+from modules.lti.tool import DatabaseLaunchStorage, PlatformToolConf, launch_states_purge, registration_of
 from modules.models import Module, Progress
 from modules.roles import INSTRUCTOR_GROUP, LEARNER_GROUP
 
@@ -128,6 +128,7 @@ def platform_register(
 # --- login and launch ---------------------------------------------------------------------------------------------
 def login_redirect(*, request: HttpRequest, launch_url: str) -> Any:
     """Answer an OIDC third-party login initiation: the redirect to the platform's authorization endpoint."""
+    launch_states_purge()  # logins that were never completed leave their state behind
     try:
         login = DjangoOIDCLogin(request, PlatformToolConf(), launch_data_storage=DatabaseLaunchStorage())
         return login.disable_check_cookies().redirect(launch_url)

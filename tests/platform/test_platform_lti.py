@@ -344,3 +344,54 @@ def test_in_embedded_mode_a_completion_sends_its_score_from_a_worker_thread(lms,
     while Passback.objects.get().status != Passback.Status.SENT and time.monotonic() < deadline:
         time.sleep(0.05)
     assert Passback.objects.get().status == Passback.Status.SENT
+
+
+def test_a_route_link_gets_the_share_of_completed_modules(lms, queued, django_capture_on_commit_callbacks):
+    route = Placement(
+        "link-route", "http://testserver/lti/launch/", {"module": ""}, f"{lms.base_url}/lineitems/route"
+    )
+    student = Client()
+    assert lms.launch(student, sub="s-1", roles=LEARNER, placement=route)["Location"] == "/"
+    user = Identity.objects.get(sub="s-1").user
+    hello = Module.objects.get(slug="01-hello")
+    submission = submission_create(
+        user=user, module=hello, files={hello.metadata["files"][0]["path"]: "x = 1\n"}
+    )
+    verdict_record(submission_id=submission.pk, result=pass_result("01-hello"))
+    with django_capture_on_commit_callbacks(execute=True):
+        student.post(
+            "/api/modules/01-hello/reflection/",
+            {"answers": {"q1": "a", "q2": "Strings."}},
+            content_type="application/json",
+        )
+    (passback_id,) = queued
+    assert lti_services.passback_deliver(passback_id=passback_id).sent
+    (score,) = lms.scores["/lineitems/route"]
+    assert score["scoreGiven"] == 50.0 and score["scoreMaximum"] == 100.0  # one of the course's two modules
+
+
+def test_platforms_are_registered_in_the_admin_with_their_deployments(lms):
+    admin = User.objects.create_superuser("root", password="correct horse battery")
+    client = Client()
+    client.force_login(admin)
+    form = {
+        "name": "Moodle",
+        "is_active": "on",
+        "issuer": "https://moodle.uni.example",
+        "client_id": "abc",
+        "key_set_url": "https://moodle.uni.example/mod/lti/certs.php",
+        "auth_login_url": "https://moodle.uni.example/mod/lti/auth.php",
+        "auth_token_url": "https://moodle.uni.example/mod/lti/token.php",
+        "auth_audience": "",
+        "frame_origins": "https://moodle.uni.example",
+        "deployments-TOTAL_FORMS": "1",
+        "deployments-INITIAL_FORMS": "0",
+        "deployments-0-deployment_id": "7",
+    }
+    assert client.post("/admin/lti/platform/add/", form).status_code == 302
+    assert list(
+        Platform.objects.get(client_id="abc").deployments.values_list("deployment_id", flat=True)
+    ) == ["7"]
+    bad = {**form, "client_id": "def", "frame_origins": "https://x.example; script-src *"}
+    assert client.post("/admin/lti/platform/add/", bad).status_code == 200  # the form shows the error
+    assert not Platform.objects.filter(client_id="def").exists()
