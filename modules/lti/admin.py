@@ -3,10 +3,12 @@ read-only records for instructors."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from modules.lti import services
 from modules.lti.models import Deployment, Passback, Platform, ResourceLink
 
 
@@ -34,6 +36,17 @@ class ResourceLinkAdmin(admin.ModelAdmin):
     list_display = ("context_title", "module", "platform", "resource_link_id")
     list_filter = ("platform",)
     readonly_fields = [f.name for f in ResourceLink._meta.fields]
+    actions = ["roster_sync"]
+
+    @admin.action(description="Map roles from the course roster (Names and Role Provisioning)")
+    def roster_sync(self, request: HttpRequest, queryset: QuerySet[ResourceLink]) -> None:
+        updated = 0
+        for link in queryset.select_related("platform"):
+            try:
+                updated += services.roster_sync(link=link)
+            except Exception as exc:  # the platform refused or is down: say so, go on with the other links
+                self.message_user(request, f"{link}: {exc}", level=messages.ERROR)
+        self.message_user(request, f"Roles mapped for {updated} account(s).")
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -120,7 +120,12 @@ def test_the_roster_service_maps_roles_of_members_who_launched(lms):
         {"user_id": "s-1", "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#TeachingAssistant"]},
         {"user_id": "never-launched", "roles": LEARNER},
     ]
-    assert lti_services.roster_sync(link=ResourceLink.objects.get()) == 1
+    admin = User.objects.create_superuser("root", password="correct horse battery")
+    client = Client()
+    client.force_login(admin)
+    action = {"action": "roster_sync", "_selected_action": [ResourceLink.objects.get().pk]}
+    page = client.post("/admin/lti/resourcelink/", action, follow=True).content.decode()
+    assert "Roles mapped for 1 account(s)." in page
     assert Identity.objects.get(sub="s-1").user.groups.filter(name="instructor").exists()
     assert not Identity.objects.filter(sub="never-launched").exists()
 
