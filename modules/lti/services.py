@@ -7,7 +7,9 @@ Design choices:
 - ``launch_accept`` maps the launch onto lab rows: one account per platform identity (``iss`` + ``sub``), made on
   the first launch with an unusable password and a generated name, never matched to an existing local account;
   instructor-like LTI roles (Instructor, Administrator, TeachingAssistant, ContentDeveloper) put the account in the
-  ``instructor`` group, any other role in ``learner``. The same mapping serves Names and Role Provisioning
+  ``instructor`` group, any other role in ``learner``; roles only add (an account that teaches one course and
+  takes another is an instructor). Admin access (``is_staff``) is never granted by a launch: the lab's roles are
+  site-wide, so an operator decides who sees every learner. The same mapping serves Names and Role Provisioning
   (``roster_sync``).
 - Grade passback follows ``DECISIONS.md``: a module's score goes to the platform when the module becomes
   *completed* (passed + reflection). ``passback_owe`` writes one ``Passback`` row per link the learner launched
@@ -210,9 +212,6 @@ def _username(platform: Platform, sub: str) -> str:
 def _user_roles_apply(user: User, group_name: str) -> None:
     group, _ = Group.objects.get_or_create(name=group_name)
     user.groups.add(group)
-    if group_name == INSTRUCTOR_GROUP and not user.is_staff:
-        user.is_staff = True  # instructors work in the admin (gradebook, unlocks)
-        user.save(update_fields=["is_staff"])
 
 
 def identity_ensure(*, platform: Platform, sub: str, data: dict[str, Any]) -> User:
