@@ -36,7 +36,7 @@ from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from pylti1p3.contrib.django import DjangoMessageLaunch, DjangoOIDCLogin
+from pylti1p3.contrib.django import DjangoOIDCLogin
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.grade import Grade
@@ -44,7 +44,13 @@ from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
 
 from modules.lti.models import Deployment, Identity, LinkMember, Passback, Platform, ResourceLink
-from modules.lti.tool import DatabaseLaunchStorage, PlatformToolConf, launch_states_purge, registration_of
+from modules.lti.tool import (
+    CachedKeysMessageLaunch,
+    DatabaseLaunchStorage,
+    PlatformToolConf,
+    launch_states_purge,
+    registration_of,
+)
 from modules.models import Module, Progress
 from modules.roles import INSTRUCTOR_GROUP, LEARNER_GROUP
 
@@ -144,7 +150,7 @@ class Launch:
 
     platform: Platform
     data: dict[str, Any]
-    message: DjangoMessageLaunch
+    message: CachedKeysMessageLaunch
 
     @property
     def roles(self) -> list[str]:
@@ -159,7 +165,7 @@ def launch_validate(*, request: HttpRequest) -> Launch:
     """Run every check of a launch POST; raise ``LaunchRefused`` on the first that fails. Writes nothing but the
     nonce's consumption (and pylti1p3's own record of the validated launch), and only once all checks passed."""
     storage = DatabaseLaunchStorage()
-    message = DjangoMessageLaunch(request, PlatformToolConf(), launch_data_storage=storage)
+    message = CachedKeysMessageLaunch(request, PlatformToolConf(), launch_data_storage=storage)
     try:
         data = dict(message.get_launch_data())
     except LtiException as exc:

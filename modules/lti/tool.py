@@ -6,12 +6,15 @@ Design choices:
   ``Deployment`` rows (always by issuer *and* client id, so a token for another audience finds no registration),
   ``DatabaseLaunchStorage`` keeps state and nonce in ``LaunchState`` (the login initiation and the launch may hit
   different web processes) and lets ``nonce_consume`` delete a nonce once used, so a replayed token is refused.
+- The platform's keys: ``CachedKeysMessageLaunch`` keeps a platform's JWKS for ten minutes in ``LaunchState``
+  (not fetched on every launch) and fetches it again once when a token names a key it lacks.
 - Signing keys: ``tool_key_current`` is the newest live ``ToolKey`` (one is made on first use); ``tool_keys_jwks``
   publishes every live key; ``tool_key_rotate`` adds a key and retires all but the two newest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -21,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import transaction
 from django.utils import timezone
 from jwcrypto.jwk import JWK
+from pylti1p3.contrib.django import DjangoMessageLaunch
 from pylti1p3.deployment import Deployment as LtiDeployment
+from pylti1p3.exception import LtiException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
@@ -175,3 +180,29 @@ class DatabaseLaunchStorage(LaunchDataStorage[Any]):
 def launch_states_purge() -> int:
     deleted, _ = LaunchState.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+# --- the platform's keys ------------------------------------------------------------------------------------------
+class CachedKeysMessageLaunch(DjangoMessageLaunch):
+    """A launch that reads the platform's JWKS from a shared cache (``KEY_SET_CACHE_SECONDS``), fetching it again
+    once when the token names a key the cached set lacks (the platform rotated its keys since)."""
+
+    #: How long a platform's key set is reused before it is fetched again.
+    KEY_SET_CACHE_SECONDS = 600
+
+    def __init__(self, request: Any, tool_config: Any, *, launch_data_storage: DatabaseLaunchStorage) -> None:
+        super().__init__(request, tool_config, launch_data_storage=launch_data_storage)
+        self._key_cache = DatabaseLaunchStorage()
+        self.set_public_key_caching(self._key_cache, cache_lifetime=self.KEY_SET_CACHE_SECONDS)
+
+    def get_public_key(self) -> tuple[str, str]:
+        try:
+            return super().get_public_key()
+        except LtiException as exc:
+            if "Unable to find public key" not in str(exc) or self._registration is None:
+                raise
+            url = self._registration.get_key_set_url() or ""
+            digest = hashlib.md5(url.encode("utf-8")).hexdigest()  # pylti1p3's cache key
+            LaunchState.objects.filter(key=self._key_cache._prepare_key(f"key-set-url-{digest}")).delete()
+            self._registration.set_key_set(None)
+            return super().get_public_key()

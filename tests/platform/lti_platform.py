@@ -77,6 +77,7 @@ class TestPlatform:
     lab_url: str = "http://testserver"  # where the browser reaches the lab (the course page frames it)
     scores: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fail_scores: int = 0
+    jwks_fetches: int = 0
     roster: list[dict[str, Any]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     placements: list[Placement] = field(default_factory=list)
@@ -91,6 +92,7 @@ class TestPlatform:
         if method == "GET" and path == "/auth":
             return 200, self.auth_answer(query)
         if method == "GET" and path == "/jwks":
+            self.jwks_fetches += 1
             return 200, {"keys": [self.key.jwk()]}
         if method == "POST" and path == "/token":
             form = {k: v[0] for k, v in parse_qs(body.decode()).items()}

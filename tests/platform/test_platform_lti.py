@@ -109,6 +109,15 @@ def test_one_account_per_platform_identity_never_merged_with_a_local_account(lms
     assert set(identity.user.lti_links.values_list("module__slug", flat=True)) == {"01-hello", "02-next"}
 
 
+def test_the_platform_keys_are_cached_and_fetched_again_after_the_platform_rotates_them(lms):
+    lms.launch(Client(), sub="s-1", roles=LEARNER, placement=placement(lms))
+    lms.launch(Client(), sub="s-1", roles=LEARNER, placement=placement(lms))
+    assert lms.jwks_fetches == 1
+    lms.key = SigningKey("platform-key-2")
+    assert lms.launch(Client(), sub="s-1", roles=LEARNER, placement=placement(lms)).status_code == 302
+    assert lms.jwks_fetches == 2
+
+
 def test_an_instructor_role_maps_onto_the_instructor_group(lms):
     client = Client()
     lms.launch(client, sub="t-1", roles=INSTRUCTOR, placement=placement(lms))
