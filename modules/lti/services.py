@@ -176,10 +176,12 @@ def launch_validate(*, request: HttpRequest) -> Launch:
         ):
             refusal = LaunchRefused("wrong_audience", str(exc))
         raise refusal from exc
-    except Exception as exc:  # a malformed token (bad base64, a claim of the wrong type)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a malformed token or claim
         raise LaunchRefused("invalid", str(exc) or type(exc).__name__) from exc
-    if not isinstance(data.get(ROLES_CLAIM), list) or not data[ROLES_CLAIM]:
+    if not isinstance(data.get(ROLES_CLAIM), list):  # an empty list is allowed: no role, a learner
         raise LaunchRefused("missing_roles", "the launch carries no roles claim")
+    if not isinstance(data.get("sub"), str) or not data["sub"]:
+        raise LaunchRefused("invalid", "an anonymous launch (no sub) cannot have a lab account")
     aud = data.get("aud")
     if isinstance(aud, list) and len(aud) > 1 and data.get("azp") != message.get_client_id():
         raise LaunchRefused("wrong_audience", "several audiences and no authorized party naming the lab")

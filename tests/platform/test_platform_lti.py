@@ -147,6 +147,7 @@ REFUSALS = {
     "expired": lambda lms: {"iat": int(time.time()) - 900, "exp": int(time.time()) - 600},
     "unknown_deployment": lambda lms: {CLAIM_DEPLOYMENT: "deployment-unknown"},
     "missing_roles": lambda lms: {"roles": None},
+    "invalid": lambda lms: {"sub": None},  # anonymous: no account to sign in
 }
 CLAIM_DEPLOYMENT = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 
@@ -159,7 +160,9 @@ def test_a_bad_launch_is_refused_with_a_clear_page_and_nothing_stored(lms, code)
     change = dict(REFUSALS[code](lms))
     key = change.pop("key", None)
     roles = change.pop("roles", LEARNER)
-    claims = lms.claims(nonce=nonce, sub="s-1", roles=roles, placement=placement(lms), **change)
+    claims = lms.claims(nonce=nonce, sub="s-1", roles=roles, placement=placement(lms))
+    claims.update(change)
+    claims = {k: v for k, v in claims.items() if v is not None}
     response = client.post("/lti/launch/", {"id_token": lms.id_token(claims, key=key), "state": state})
     assert response.status_code == 400
     page = response.content.decode()
