@@ -4,10 +4,12 @@ language the platform asked for; a launch from an unregistered deployment shows 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 
 import pytest
 
@@ -21,6 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def lms(lab_server: LabServer) -> Any:
     platform = TestPlatform(lab_url=lab_server.base_url)
+    platform.tool_jwks = lambda: json.load(urlopen(f"{lab_server.base_url}/lti/jwks/", timeout=10))
     with serve(platform):
         proc = subprocess.run(
             [
@@ -85,5 +88,23 @@ def test_a_refused_launch_explains_itself_in_the_iframe(
         tool = page.frame(name="tool")
         assert tool is not None and tool.evaluate("document.documentElement.lang") == lang
         page.screenshot(path=str(screenshots / f"refused-{lang}.png"))
+    finally:
+        context.close()
+
+
+def test_an_instructor_picks_a_module_in_the_iframe_and_it_is_placed_in_the_course(
+    lab_server: LabServer, chromium: Any, screenshots: Path, lms: TestPlatform
+):
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    try:
+        page.goto(f"{lms.base_url}/course?sub=teacher&module=deep-link&locale=zh-CN")
+        frame = page.frame_locator("iframe[name=tool]")
+        pick = frame.locator(f"[data-testid=lti-pick-{FIRST_MODULE}]")
+        pick.wait_for(timeout=30_000)
+        page.screenshot(path=str(screenshots / "deep-link-zh-hans.png"))
+        pick.click()
+        frame.locator("[data-testid=placed]").wait_for(timeout=30_000)
+        assert lms.placements[-1].custom == {"module": FIRST_MODULE}
     finally:
         context.close()

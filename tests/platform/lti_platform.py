@@ -6,7 +6,8 @@ back the state and nonce of the tool's authorization redirect; ``id_token`` sign
 linking request); ``deep_link_receive`` verifies the tool's signed deep-linking answer against the tool's JWKS and
 places the chosen item in a course with a line item of its own; ``scores`` lists what reached each line item.
 ``fail_scores`` makes the score endpoint answer 503 that many times (a platform that is down). For a browser,
-``/course`` is a course page that frames the lab and ``/auth`` the authorization endpoint that signs the launch.
+``/course`` is a course page that frames the lab (``module=deep-link``: an instructor adding an activity),
+``/auth`` the authorization endpoint that signs the launch, ``/deep-link-return`` takes the tool's answer.
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ class TestPlatform:
             return 200, self.course_page(query)
         if method == "GET" and path == "/auth":
             return 200, self.auth_answer(query)
+        if method == "POST" and path == "/deep-link-return":
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            placed = self.deep_link_receive(form["JWT"])
+            return 200, (
+                "<!doctype html><meta charset='utf-8'><p data-testid='placed' style='font-family:sans-serif'>"
+                f"Added to the course: {placed.custom.get('module') or 'the whole route'}</p>"
+            )
         if method == "GET" and path == "/jwks":
             self.jwks_fetches += 1
             return 200, {"keys": [self.key.jwk()]}
@@ -154,14 +162,17 @@ class TestPlatform:
     def auth_answer(self, query: dict[str, str]) -> str:
         """The authorization endpoint: sign the launch and post it to the tool's redirect URI (in the iframe)."""
         module, locale, deployment = query.get("lti_message_hint", f"|en|{self.deployment_id}").split("|")
-        placed = Placement(
-            resource_link_id=f"link-{module}",
-            url=self.lab_url + "/lti/launch/",
-            custom={"module": module},
-            lineitem_url=f"{self.base_url}/lineitems/{module}",
-        )
+        placed = None  # the instructor's "add an activity": a deep-linking request
+        if module != "deep-link":
+            placed = Placement(
+                resource_link_id=f"link-{module}",
+                url=self.lab_url + "/lti/launch/",
+                custom={"module": module},
+                lineitem_url=f"{self.base_url}/lineitems/{module}",
+            )
+        roles = INSTRUCTOR if placed is None else LEARNER
         claims = self.claims(
-            nonce=query["nonce"], sub=query["login_hint"], roles=LEARNER, placement=placed, locale=locale
+            nonce=query["nonce"], sub=query["login_hint"], roles=roles, placement=placed, locale=locale
         )
         claims[CLAIM + "deployment_id"] = deployment
         token = self.id_token(claims)
