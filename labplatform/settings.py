@@ -180,6 +180,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "channels",
     "modules",
+    "modules.lti",
     "grading",
     "grading.discussions",
 ]
@@ -187,6 +188,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "modules.middleware.ContentSecurityPolicyMiddleware",
+    "modules.lti.middleware.LtiCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

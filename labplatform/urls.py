@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("lti/", include("modules.lti.urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/", include("modules.urls")),
     path("api/", include("grading.urls")),

@@ -34,6 +34,7 @@ from modules import spec as module_spec
 from modules import starters as starter_files
 from modules.figures import figures_ensure
 from modules.handouts import FIGURE_SCHEME
+from modules.lti import services as lti_services
 from modules.models import (
     AuthAttempt,
     CarryForward,
@@ -340,6 +341,8 @@ def progress_record_verdict(
                 "updated_at",
             ]
         )
+        if newly_passed and progress.status == Progress.Status.COMPLETED:
+            lti_services.passback_owe(user=user, module=module)
     return progress
 
 
@@ -436,6 +439,7 @@ def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection
             progress.completed_at = now
             progress.updated_at = now
             progress.save(update_fields=["status", "completed_at", "updated_at"])
+            lti_services.passback_owe(user=user, module=module)
     return reflection
 
 

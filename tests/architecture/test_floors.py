@@ -57,8 +57,9 @@ STANDS_ON: dict[str, frozenset[str]] = {
 DJANGO_FREE_UNITS = frozenset({"grading.engine", "modules.spec", "sandbox"})
 DJANGO_PACKAGES = frozenset({"django", "rest_framework", "channels", "channels_redis", "daphne"})
 
-#: Django app labels of our apps, to read ``"app_label.Model"`` and migration dependencies.
-APP_LABELS = {"modules": "modules", "grading": "grading", "discussions": "discussions"}
+#: Django app labels of our apps, to read ``"app_label.Model"`` and migration dependencies. ``lti``
+#: (``modules/lti``, the LTI 1.3 tool) is part of the modules floor: progress owes it scores, it reads modules.
+APP_LABELS = {"modules": "modules", "lti": "modules", "grading": "grading", "discussions": "discussions"}
 
 RELATION_FIELDS = frozenset({"ForeignKey", "OneToOneField", "ManyToManyField"})
 
