@@ -7,10 +7,13 @@
  *   without it.
  * - Charts are chosen from metric names (the conventions content authors follow, see `planCharts`):
  *   - a series (list of numbers) → a line chart; series named `*loss*` share one "loss curves" chart;
- *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap;
+ *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap, rows one
+ *     after another; series `heatmap_x/<name>` and `heatmap_y/<name>` of length n label its columns and rows;
  *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → grouped bars, baseline vs optimized;
  *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
  *   - the remaining scalars are listed as a table by the results view (not here).
+ * - A click on a point, bar, cell or radar corner names the metric value behind it (`ChartPick`), so the results
+ *   view can scroll its log to the moment that value was recorded.
  * - Charts use the page's font and a restrained palette; no Plotly mode bar, responsive width.
  * - Guides draw their generated plots here too (`renderGuidePlots`): a `div.guide-plot` carries the plot spec
  *   (`guide-plot.schema.json`) the server embedded; a spec that breaks the contract shows a message instead.
@@ -23,6 +26,18 @@ import { t } from "./i18n";
 interface PlotlyLike {
   newPlot(el: HTMLElement, data: object[], layout: object, config: object): Promise<unknown>;
   purge(el: HTMLElement): void;
+}
+
+/** What Plotly hands a `plotly_click` listener: the clicked points, with their trace's `meta` (a metric name). */
+interface PlotlyClick {
+  points?: { pointIndex?: number; pointNumber?: number | number[]; data?: { meta?: unknown } }[];
+}
+
+/** A click on a chart: which metric's value was clicked, the point's index in it and the metric's length. */
+export interface ChartPick {
+  metric: string;
+  index: number;
+  count: number;
 }
 
 let plotly: Promise<PlotlyLike> | null = null;
@@ -39,11 +54,13 @@ const PALETTE = ["#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d
 
 export type ChartSpec =
   | { kind: "lines"; title: string; series: { name: string; values: number[] }[] }
-  | { kind: "heatmap"; title: string; z: number[][] }
+  | { kind: "heatmap"; title: string; metric: string; z: number[][]; x: string[] | null; y: string[] | null }
   | { kind: "bars"; title: string; labels: string[]; baseline: number[]; optimized: number[] }
   | { kind: "radar"; title: string; labels: string[]; values: number[] };
 
 const HEATMAP = /^heatmap[./](.+)$/;
+/** A heatmap's axis labels: `heatmap_x/<name>` (columns) and `heatmap_y/<name>` (rows), series of numbers. */
+const HEATMAP_AXIS = /^heatmap_([xy])[./](.+)$/;
 const EVAL = /^eval[./](.+)$/;
 const PAIR = /^(.+)_(baseline|optimized|ours)$/;
 
@@ -53,16 +70,28 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
   const used = new Set<string>();
   const lossSeries: { name: string; values: number[] }[] = [];
   const otherSeries: { name: string; values: number[] }[] = [];
+  const axis = (which: "x" | "y", heatmap: string, n: number): string[] | null => {
+    for (const sep of ["/", "."]) {
+      const v = metrics[`heatmap_${which}${sep}${heatmap}`];
+      if (Array.isArray(v) && v.length === n) return v.map((x) => String(x));
+    }
+    return null;
+  };
   for (const [name, value] of Object.entries(metrics)) {
     if (!Array.isArray(value)) continue;
     used.add(name);
+    if (HEATMAP_AXIS.test(name)) continue;
     const heat = HEATMAP.exec(name);
     const n = Math.round(Math.sqrt(value.length));
     if (heat && n * n === value.length && n > 0) {
+      const title = heat[1] ?? name;
       charts.push({
         kind: "heatmap",
-        title: heat[1] ?? name,
+        title,
+        metric: name,
         z: Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n)),
+        x: axis("x", title, n),
+        y: axis("y", title, n),
       });
     } else if (/loss/i.test(name)) {
       lossSeries.push({ name, values: value });
@@ -126,7 +155,7 @@ function layoutFor(spec: ChartSpec): object {
     case "lines":
       return { ...baseLayout, title, xaxis: { title: { text: "step" }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
     case "heatmap":
-      return { ...baseLayout, title, height: 300, yaxis: { autorange: "reversed" } };
+      return { ...baseLayout, title, height: 300, xaxis: { type: "category" }, yaxis: { autorange: "reversed", type: "category" } };
     case "bars":
       return { ...baseLayout, title, barmode: "group", yaxis: { gridcolor: "#e2e8f0" } };
     case "radar":
@@ -141,15 +170,25 @@ function dataFor(spec: ChartSpec): object[] {
         type: "scatter",
         mode: s.values.length > 40 ? "lines" : "lines+markers",
         name: s.name,
+        meta: s.name,
         x: s.values.map((_, i) => i),
         y: s.values,
       }));
     case "heatmap":
-      return [{ type: "heatmap", z: spec.z, colorscale: "Viridis" }];
+      return [
+        {
+          type: "heatmap",
+          z: spec.z,
+          colorscale: "Viridis",
+          meta: spec.metric,
+          ...(spec.x ? { x: spec.x } : {}),
+          ...(spec.y ? { y: spec.y } : {}),
+        },
+      ];
     case "bars":
       return [
-        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" } },
-        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] } },
+        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" }, meta: "baseline" },
+        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] }, meta: "optimized" },
       ];
     case "radar":
       return [
@@ -159,13 +198,57 @@ function dataFor(spec: ChartSpec): object[] {
           theta: [...spec.labels, spec.labels[0]],
           fill: "toself",
           line: { color: PALETTE[1] },
+          meta: "eval",
         },
       ];
   }
 }
 
-/** Render charts for `metrics` into `host` (replacing its children). Returns the number of charts drawn. */
-export async function renderMetricCharts(host: HTMLElement, metrics: Record<string, MetricValue>): Promise<number> {
+/** The metric a click on chart `spec` points at (index and length within that metric), or null. */
+export function pickOf(spec: ChartSpec, click: PlotlyClick, metrics: Record<string, MetricValue>): ChartPick | null {
+  const point = click.points?.[0];
+  if (!point) return null;
+  const raw = point.pointIndex ?? point.pointNumber;
+  // a heatmap cell comes as [row, column]; the metric holds the rows one after another
+  const index = Array.isArray(raw) ? (raw[0] ?? 0) * (spec.kind === "heatmap" ? (spec.z[0]?.length ?? 1) : 1) + (raw[1] ?? 0) : raw;
+  if (typeof index !== "number") return null;
+  const meta = typeof point.data?.meta === "string" ? point.data.meta : "";
+  switch (spec.kind) {
+    case "lines":
+    case "heatmap": {
+      const metric = spec.kind === "heatmap" ? spec.metric : meta;
+      return metric in metrics ? { metric, index, count: lengthOf(metrics, metric) } : null;
+    }
+    case "bars": {
+      const label = spec.labels[index];
+      return label !== undefined
+        ? {
+            metric: `${label}_${meta === "baseline" ? "baseline" : metrics[`${label}_optimized`] !== undefined ? "optimized" : "ours"}`,
+            index: 0,
+            count: 1,
+          }
+        : null;
+    }
+    case "radar": {
+      const label = spec.labels[index % spec.labels.length];
+      const metric = Object.keys(metrics).find((k) => EVAL.exec(k)?.[1] === label);
+      return metric ? { metric, index: 0, count: 1 } : null;
+    }
+  }
+}
+
+function lengthOf(metrics: Record<string, MetricValue>, name: string | undefined): number {
+  const v = name === undefined ? undefined : metrics[name];
+  return Array.isArray(v) ? v.length : 1;
+}
+
+/** Render charts for `metrics` into `host` (replacing its children). Returns the number of charts drawn.
+ * `onPick` hears which metric value a click on a chart points at (the interactive log). */
+export async function renderMetricCharts(
+  host: HTMLElement,
+  metrics: Record<string, MetricValue>,
+  onPick?: (pick: ChartPick) => void,
+): Promise<number> {
   const { charts } = planCharts(metrics);
   for (const child of Array.from(host.children)) {
     if (child instanceof HTMLElement && child.dataset.plotted) (await loadPlotly()).purge(child);
@@ -178,6 +261,13 @@ export async function renderMetricCharts(host: HTMLElement, metrics: Record<stri
     el.dataset.plotted = "1";
     host.append(el);
     await P.newPlot(el, dataFor(spec), layoutFor(spec), { displayModeBar: false, responsive: true });
+    if (onPick) {
+      el.classList.add("is-clickable");
+      (el as unknown as { on(event: string, listener: (e: PlotlyClick) => void): void }).on("plotly_click", (e) => {
+        const pick = pickOf(spec, e, metrics);
+        if (pick) onPick(pick);
+      });
+    }
   }
   return charts.length;
 }
