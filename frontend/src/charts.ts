@@ -64,19 +64,22 @@ const HEATMAP_AXIS = /^heatmap_([xy])[./](.+)$/;
 const EVAL = /^eval[./](.+)$/;
 const PAIR = /^(.+)_(baseline|optimized|ours)$/;
 
-/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
-export function planCharts(metrics: Record<string, MetricValue>): { charts: ChartSpec[]; scalars: string[] } {
+type Metrics = Record<string, MetricValue>;
+
+/** A heatmap's axis labels from its companion series (`heatmap_x/<name>`, `heatmap_y/<name>`), when of length n. */
+function heatmapAxis(metrics: Metrics, which: "x" | "y", heatmap: string, n: number): string[] | null {
+  for (const sep of ["/", "."]) {
+    const v = metrics[`heatmap_${which}${sep}${heatmap}`];
+    if (Array.isArray(v) && v.length === n) return v.map((x) => String(x));
+  }
+  return null;
+}
+
+/** Line charts (the loss curves together) and heatmaps from the series; marks every series used. */
+function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const charts: ChartSpec[] = [];
-  const used = new Set<string>();
   const lossSeries: { name: string; values: number[] }[] = [];
   const otherSeries: { name: string; values: number[] }[] = [];
-  const axis = (which: "x" | "y", heatmap: string, n: number): string[] | null => {
-    for (const sep of ["/", "."]) {
-      const v = metrics[`heatmap_${which}${sep}${heatmap}`];
-      if (Array.isArray(v) && v.length === n) return v.map((x) => String(x));
-    }
-    return null;
-  };
   for (const [name, value] of Object.entries(metrics)) {
     if (!Array.isArray(value)) continue;
     used.add(name);
@@ -85,14 +88,8 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
     const n = Math.round(Math.sqrt(value.length));
     if (heat && n * n === value.length && n > 0) {
       const title = heat[1] ?? name;
-      charts.push({
-        kind: "heatmap",
-        title,
-        metric: name,
-        z: Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n)),
-        x: axis("x", title, n),
-        y: axis("y", title, n),
-      });
+      const z = Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n));
+      charts.push({ kind: "heatmap", title, metric: name, z, x: heatmapAxis(metrics, "x", title, n), y: heatmapAxis(metrics, "y", title, n) });
     } else if (/loss/i.test(name)) {
       lossSeries.push({ name, values: value });
     } else {
@@ -101,7 +98,11 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
   }
   if (lossSeries.length) charts.unshift({ kind: "lines", title: "loss", series: lossSeries });
   for (const s of otherSeries) charts.push({ kind: "lines", title: s.name, series: [s] });
+  return charts;
+}
 
+/** The baseline-vs-optimized bars from scalar pairs; marks the pairs used. */
+function pairChart(metrics: Metrics, used: Set<string>): ChartSpec | null {
   const pairs = new Map<string, { baseline?: number; optimized?: number }>();
   for (const [name, value] of Object.entries(metrics)) {
     const m = PAIR.exec(name);
@@ -112,19 +113,25 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
     pairs.set(m[1], entry);
   }
   const complete = [...pairs.entries()].filter(([, p]) => p.baseline !== undefined && p.optimized !== undefined);
-  if (complete.length) {
-    charts.push({
-      kind: "bars",
-      title: "baseline vs optimized",
-      labels: complete.map(([k]) => k),
-      baseline: complete.map(([, p]) => p.baseline as number),
-      optimized: complete.map(([, p]) => p.optimized as number),
-    });
-    for (const [k] of complete) {
-      for (const suffix of ["baseline", "optimized", "ours"]) used.add(`${k}_${suffix}`);
-    }
+  if (!complete.length) return null;
+  for (const [k] of complete) {
+    for (const suffix of ["baseline", "optimized", "ours"]) used.add(`${k}_${suffix}`);
   }
+  return {
+    kind: "bars",
+    title: "baseline vs optimized",
+    labels: complete.map(([k]) => k),
+    baseline: complete.map(([, p]) => p.baseline as number),
+    optimized: complete.map(([, p]) => p.optimized as number),
+  };
+}
 
+/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
+export function planCharts(metrics: Metrics): { charts: ChartSpec[]; scalars: string[] } {
+  const used = new Set<string>();
+  const charts = seriesCharts(metrics, used);
+  const bars = pairChart(metrics, used);
+  if (bars) charts.push(bars);
   const evals = Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]));
   if (evals.length >= 3) {
     charts.push({

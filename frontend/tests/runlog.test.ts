@@ -79,7 +79,8 @@ describe("chart clicks", () => {
       x: ["16", "32"],
       y: ["1", "2"],
     });
-    expect(charts.filter((c) => c.kind === "lines").flatMap((c) => (c.kind === "lines" ? c.series.map((s) => s.name) : []))).toEqual(["train_loss"]);
+    const names = charts.flatMap((c) => (c.kind === "lines" ? c.series.map((s) => s.name) : []));
+    expect(names).toEqual(["train_loss"]);
   });
 
   it("names the metric value behind a point, a bar and a heatmap cell", () => {
