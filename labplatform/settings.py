@@ -182,6 +182,7 @@ INSTALLED_APPS = [
     "modules",
     "grading",
     "grading.discussions",
+    "grading.milestones",
 ]
 
 MIDDLEWARE = [

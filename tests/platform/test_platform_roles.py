@@ -28,6 +28,8 @@ INSTRUCTOR = {
     "discussions.view_thread",
     "discussions.change_thread",
     "discussions.view_post",
+    "milestones.view_certificate",
+    "milestones.view_studyday",
 }
 LEARNER = {"modules.view_module"}
 AUTHOR = {
@@ -68,7 +70,7 @@ def test_every_permission_an_app_grants_exists():
         for perms in getattr(config, "role_permissions", {}).values()
         for perm in perms
     ]
-    assert {label for label, _ in declared} == {"modules", "grading", "discussions"}
+    assert {label for label, _ in declared} == {"modules", "grading", "discussions", "milestones"}
     for label, perm in declared:
         app_label, codename = perm.split(".")
         assert Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists(), (
