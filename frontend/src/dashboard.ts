@@ -182,7 +182,7 @@ function renderWeek(m: Milestones): HTMLElement {
           h(
             "li",
             { "data-scope": c.scope },
-            h("span", { class: "cert-mark", "aria-hidden": "true" }, "🎓"),
+            h("span", { class: "cert-mark", "aria-hidden": "true" }, "✓"),
             h("strong", {}, c.title),
             h("a", { href: c.url, "data-testid": "certificate-link" }, t("certificates.view")),
           ),
