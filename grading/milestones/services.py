@@ -7,6 +7,7 @@ creates only what is missing, so it may run any number of times.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -113,6 +114,12 @@ def milestones_sync(*, user: User) -> int:
     return created
 
 
+def certificate_code() -> str:
+    """80 random bits as four groups of four letters and digits (``K7QX-2MPA-...``): unguessable, easy to read out."""
+    raw = base64.b32encode(secrets.token_bytes(10)).decode()
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
 def _completed_at(state: ModuleState) -> datetime | None:
     return state.progress.completed_at if state.progress is not None else None
 
@@ -163,7 +170,7 @@ def certificates_issue(*, user: User, states: list[ModuleState]) -> list[Certifi
                         user=user,
                         scope=scope,
                         route=scope_route,
-                        code=secrets.token_urlsafe(12),
+                        code=certificate_code(),
                         name=user.get_full_name() or user.get_username(),
                         title=title,
                         modules=modules,

@@ -4,6 +4,7 @@ note upload."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -241,3 +242,9 @@ def test_the_bell_and_the_dashboards_milestones_follow_their_schemas(course, lea
         "milestones.schema.json#/$defs/heartbeat", learner.post_json("/api/activity/heartbeat/", {}).json()
     )
     conforms("page-dashboard.schema.json", page_data(learner.get("/")))
+
+
+def test_certificate_codes_are_random_readable_groups():
+    codes = {services.certificate_code() for _ in range(50)}
+    assert len(codes) == 50
+    assert all(re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code) for code in codes)
