@@ -9,7 +9,8 @@
  *   - a series (list of numbers) → a line chart; series named `*loss*` share one "loss curves" chart;
  *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap, rows one
  *     after another; series `heatmap_x/<name>` and `heatmap_y/<name>` of length n label its columns and rows;
- *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → grouped bars, baseline vs optimized;
+ *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → the performance comparison: per pair, a
+ *     baseline and an optimized bar titled with their ratio;
  *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
  *   - the remaining scalars are listed as a table by the results view (not here).
  * - A click on a point, bar, cell or radar corner names the metric value behind it (`ChartPick`), so the results
@@ -101,8 +102,17 @@ function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   return charts;
 }
 
-/** The baseline-vs-optimized bars from scalar pairs; marks the pairs used. */
-function pairChart(metrics: Metrics, used: Set<string>): ChartSpec | null {
+/** How many times the larger of two positive values is the smaller (`12.3×`), or "" when that means nothing. */
+export function ratioText(a: number, b: number): string {
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  if (!(lo > 0) || !Number.isFinite(hi)) return "";
+  const r = hi / lo;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(1)}×`;
+}
+
+/** The performance comparison: one baseline-vs-optimized chart per scalar pair (each pair has its own unit and
+ * scale), titled with the ratio between them; marks the pairs used. */
+function pairCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const pairs = new Map<string, { baseline?: number; optimized?: number }>();
   for (const [name, value] of Object.entries(metrics)) {
     const m = PAIR.exec(name);
@@ -112,26 +122,21 @@ function pairChart(metrics: Metrics, used: Set<string>): ChartSpec | null {
     else entry.optimized = value;
     pairs.set(m[1], entry);
   }
-  const complete = [...pairs.entries()].filter(([, p]) => p.baseline !== undefined && p.optimized !== undefined);
-  if (!complete.length) return null;
-  for (const [k] of complete) {
+  const charts: ChartSpec[] = [];
+  for (const [k, p] of pairs) {
+    if (p.baseline === undefined || p.optimized === undefined) continue;
     for (const suffix of ["baseline", "optimized", "ours"]) used.add(`${k}_${suffix}`);
+    const ratio = ratioText(p.baseline, p.optimized);
+    charts.push({ kind: "bars", title: ratio ? `${k} · ${ratio}` : k, labels: [k], baseline: [p.baseline], optimized: [p.optimized] });
   }
-  return {
-    kind: "bars",
-    title: "baseline vs optimized",
-    labels: complete.map(([k]) => k),
-    baseline: complete.map(([, p]) => p.baseline as number),
-    optimized: complete.map(([, p]) => p.optimized as number),
-  };
+  return charts;
 }
 
 /** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
 export function planCharts(metrics: Metrics): { charts: ChartSpec[]; scalars: string[] } {
   const used = new Set<string>();
   const charts = seriesCharts(metrics, used);
-  const bars = pairChart(metrics, used);
-  if (bars) charts.push(bars);
+  charts.push(...pairCharts(metrics, used));
   const evals = Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]));
   if (evals.length >= 3) {
     charts.push({
@@ -164,7 +169,7 @@ function layoutFor(spec: ChartSpec): object {
     case "heatmap":
       return { ...baseLayout, title, height: 300, xaxis: { type: "category" }, yaxis: { autorange: "reversed", type: "category" } };
     case "bars":
-      return { ...baseLayout, title, barmode: "group", yaxis: { gridcolor: "#e2e8f0" } };
+      return { ...baseLayout, title, height: 240, barmode: "group", xaxis: { showticklabels: false }, yaxis: { gridcolor: "#e2e8f0" } };
     case "radar":
       return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1], tickfont: { size: 9 } } }, showlegend: false };
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pickOf, planCharts } from "../src/charts";
+import { pickOf, planCharts, ratioText } from "../src/charts";
 import type { EngineEvent } from "../src/api";
 import { RunState } from "../src/results";
 
@@ -54,6 +54,21 @@ describe("the interactive run log", () => {
     const run = trainingRun();
     expect(run.logTarget(run.logLines(), { metric: "d20_params", index: 0, count: 1 })).toBe(4);
     expect(run.logTarget(run.logLines(), { metric: "never_recorded", index: 0, count: 1 })).toBe(-1);
+  });
+});
+
+describe("the performance comparison", () => {
+  it("draws one chart per baseline/optimized pair, titled with the ratio", () => {
+    const { charts, scalars } = planCharts({
+      forward_calls_baseline: 36,
+      forward_calls_optimized: 9,
+      train_seconds_baseline: 12.5,
+      train_seconds_optimized: 0.5,
+      lonely_baseline: 3,
+    });
+    expect(charts.map((c) => c.title)).toEqual(["forward_calls · 4.0×", "train_seconds · 25×"]);
+    expect(scalars).toEqual(["lonely_baseline"]);
+    expect(ratioText(0, 3)).toBe("");
   });
 });
 
