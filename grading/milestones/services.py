@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -80,37 +81,44 @@ def notifications_read(*, user: User, ids: Any = None) -> int:
 # --- what a change of standing earns ------------------------------------------------------------------------------
 def milestones_sync(*, user: User) -> int:
     """Notify what ``user``'s standing earned and was not notified yet: modules open now (those with
-    prerequisites), badges, certificates (issued here). Returns the number of new notifications."""
+    prerequisites), badges, certificates (issued here). Returns the number of new notifications.
+
+    One query finds which of the candidates were notified before; only the others are written (and only their
+    titles translated)."""
     states = module_states(user=user)
-    created = 0
+    # key -> (kind, title maker, url)
+    candidates: dict[str, tuple[str, Callable[[], dict[str, str]], str]] = {}
     if not user_is_instructor(user):
         for state in states:
             if state.state == "locked" or not state.module.metadata.get("prerequisites"):
                 continue
-            created += notification_create(
-                user=user,
-                kind=Notification.Kind.UNLOCK,
-                key=f"unlock:{state.module.slug}",
-                title=both(gettext_noop("Module unlocked: %(title)s"), title=bilingual(state.module.title)),
-                url=reverse("module-page", args=[state.module.slug]),
+            module_title = bilingual(state.module.title)
+            candidates[f"unlock:{state.module.slug}"] = (
+                Notification.Kind.UNLOCK,
+                partial(both, gettext_noop("Module unlocked: %(title)s"), title=module_title),
+                reverse("module-page", args=[state.module.slug]),
             )
     for badge in badges_evaluate(badge_facts(user=user, states=states)):
         if badge["earned"]:
-            created += notification_create(
-                user=user,
-                kind=Notification.Kind.BADGE,
-                key=f"badge:{badge['id']}",
-                title=both(gettext_noop("Badge earned: %(title)s"), title=bilingual(badge["title"])),
-                url=reverse("dashboard") + "#badges",
+            badge_title = bilingual(badge["title"])
+            candidates[f"badge:{badge['id']}"] = (
+                Notification.Kind.BADGE,
+                partial(both, gettext_noop("Badge earned: %(title)s"), title=badge_title),
+                reverse("dashboard") + "#badges",
             )
     for certificate in certificates_issue(user=user, states=states):
-        created += notification_create(
-            user=user,
-            kind=Notification.Kind.CERTIFICATE,
-            key=f"certificate:{certificate.scope}",
-            title=both(gettext_noop("Certificate issued: %(title)s"), title=certificate.title),
-            url=reverse("certificate", args=[certificate.code]),
+        candidates[f"certificate:{certificate.scope}"] = (
+            Notification.Kind.CERTIFICATE,
+            partial(both, gettext_noop("Certificate issued: %(title)s"), title=certificate.title),
+            reverse("certificate", args=[certificate.code]),
         )
+    if not candidates:
+        return 0
+    notified = set(Notification.objects.filter(user=user, key__in=candidates).values_list("key", flat=True))
+    created = 0
+    for key, (kind, title, url) in candidates.items():
+        if key not in notified:
+            created += notification_create(user=user, kind=kind, key=key, title=title(), url=url)
     return created
 
 

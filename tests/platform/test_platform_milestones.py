@@ -248,3 +248,13 @@ def test_certificate_codes_are_random_readable_groups():
     codes = {services.certificate_code() for _ in range(50)}
     assert len(codes) == 50
     assert all(re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", code) for code in codes)
+
+
+def test_a_sync_with_nothing_new_reads_in_a_fixed_number_of_queries(
+    course, learner, hello, pass_module, django_assert_num_queries
+):
+    pass_module(learner, hello)
+    reflection_submit(user=learner.user, module=hello, answers=ANSWERS)
+    # module states (3), instructor check (1), badge facts (3), routes (1), notified keys (1); nothing written
+    with django_assert_num_queries(9):
+        assert services.milestones_sync(user=learner.user) == 0
