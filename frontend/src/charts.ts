@@ -193,8 +193,9 @@ function dataFor(spec: ChartSpec): object[] {
           z: spec.z,
           colorscale: "Viridis",
           meta: spec.metric,
-          ...(spec.x ? { x: spec.x } : {}),
-          ...(spec.y ? { y: spec.y } : {}),
+          // category axes need their labels: the companion series', else the cell indices
+          x: spec.x ?? spec.z[0]?.map((_, i) => String(i)) ?? [],
+          y: spec.y ?? spec.z.map((_, i) => String(i)),
         },
       ];
     case "bars":
