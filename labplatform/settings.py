@@ -183,6 +183,7 @@ INSTALLED_APPS = [
     "modules.lti",
     "grading",
     "grading.discussions",
+    "grading.milestones",
 ]
 
 MIDDLEWARE = [

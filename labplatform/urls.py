@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from grading.milestones.urls import page_urlpatterns as milestone_pages
 from labplatform.openapi import SchemaView
 from modules.views import LoginView, dashboard, module_page, not_found_page, signup
 
@@ -21,4 +22,6 @@ urlpatterns = [
     path("api/", include("modules.urls")),
     path("api/", include("grading.urls")),
     path("api/", include("grading.discussions.urls")),
+    path("api/", include("grading.milestones.urls")),
+    *milestone_pages,
 ]

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
+from modules import listeners
 from modules import spec as module_spec
 from modules import starters as starter_files
 from modules.figures import figures_ensure
@@ -343,6 +344,7 @@ def progress_record_verdict(
         )
         if newly_passed and progress.status == Progress.Status.COMPLETED:
             lti_services.passback_owe(user=user, module=module)
+    listeners.standing_changed.notify(user=user)
     return progress
 
 
@@ -440,6 +442,7 @@ def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection
             progress.updated_at = now
             progress.save(update_fields=["status", "completed_at", "updated_at"])
             lti_services.passback_owe(user=user, module=module)
+    listeners.standing_changed.notify(user=user)
     return reflection
 
 
@@ -482,4 +485,37 @@ def note_create(*, user: User, text: Any, module: Module | None = None) -> Note:
         empty_code="text_invalid",
         too_long=_("a note holds at most %(max)d characters"),
     )
-    return Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())
+    note = Note.objects.create(user=user, module=module, text=text, created_at=timezone.now())
+    listeners.standing_changed.notify(user=user)
+    return note
+
+
+#: The largest note file a learner may upload (Markdown or plain text).
+NOTE_UPLOAD_MAX_BYTES = 64 * 1024
+#: The file name endings a note upload may have.
+NOTE_UPLOAD_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+def note_upload(*, user: User, name: str, data: bytes, module: Module | None = None) -> Note:
+    """A Markdown or text file becomes a note: at most ``NOTE_UPLOAD_MAX_BYTES``, UTF-8, no binary content."""
+    if not name.lower().endswith(NOTE_UPLOAD_SUFFIXES):
+        raise InvalidInput(
+            _("only Markdown or text files (%(suffixes)s) can be uploaded as notes")
+            % {"suffixes": ", ".join(NOTE_UPLOAD_SUFFIXES)},
+            code="file_type",
+        )
+    if len(data) > NOTE_UPLOAD_MAX_BYTES:
+        raise InvalidInput(
+            _("the file is larger than %(kib)d KiB") % {"kib": NOTE_UPLOAD_MAX_BYTES // 1024},
+            code="too_large",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise InvalidInput(
+            _("the file is not text: it looks binary (save it as UTF-8 Markdown or plain text)"),
+            code="binary_file",
+        )
+    return note_create(user=user, module=module, text=text.replace("\r\n", "\n"))

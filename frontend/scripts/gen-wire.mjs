@@ -43,6 +43,9 @@ const VALIDATORS = {
   validateLint: "api.schema.json#/$defs/lint",
   validateFormat: "api.schema.json#/$defs/format",
   validateGuidePlot: "guide-plot.schema.json",
+  validateNotifications: "milestones.schema.json#/$defs/notifications",
+  validateHeartbeat: "milestones.schema.json#/$defs/heartbeat",
+  validateMilestones: "milestones.schema.json#/$defs/milestones",
 };
 
 function loadSchemas() {

@@ -9,8 +9,10 @@ import {
   decodeFormat,
   decodeHintReveal,
   decodeLint,
+  decodeHeartbeat,
   decodeModuleList,
   decodeNote,
+  decodeNotifications,
   decodeNotes,
   decodeReflectionAnswer,
   decodeReviewQueue,
@@ -24,6 +26,7 @@ import {
   type LintDiagnostic,
   type ModuleSummary,
   type Note,
+  type Notifications,
   type Reference,
   type ReflectionAnswer,
   type Submission,
@@ -115,9 +118,10 @@ function errorMessage(body: unknown, status: number): string {
 async function request(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   const init: RequestInit = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) init.body = JSON.stringify(body);
+  if (body !== undefined) init.body = form ? body : JSON.stringify(body);
   if (signal) init.signal = signal;
   const res = await fetch(url, init);
   const text = await res.text();
@@ -203,5 +207,23 @@ export const api = {
   },
   async reviewQueue(): Promise<ThreadSummary[]> {
     return decodeReviewQueue(await request("GET", "/api/reviews/"));
+  },
+  async notifications(): Promise<Notifications> {
+    return decodeNotifications(await request("GET", "/api/notifications/"));
+  },
+  /** Mark notifications read: those in `ids`, or all of them. */
+  async readNotifications(ids?: number[]): Promise<Notifications> {
+    return decodeNotifications(await request("POST", "/api/notifications/read/", ids ? { ids } : {}));
+  },
+  /** The learner is active on this page: study time is credited from these beats. */
+  async heartbeat(): Promise<number> {
+    return decodeHeartbeat(await request("POST", "/api/activity/heartbeat/", {}));
+  },
+  /** Upload a Markdown or text file as a note (optionally on a module). */
+  async uploadNote(url: string, file: File, module: string | null): Promise<Note> {
+    const form = new FormData();
+    form.append("file", file);
+    if (module) form.append("module", module);
+    return decodeNote(await request("POST", url, form));
   },
 };

@@ -7,10 +7,14 @@
  *   without it.
  * - Charts are chosen from metric names (the conventions content authors follow, see `planCharts`):
  *   - a series (list of numbers) → a line chart; series named `*loss*` share one "loss curves" chart;
- *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap;
- *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → grouped bars, baseline vs optimized;
+ *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap, rows one
+ *     after another; series `heatmap_x/<name>` and `heatmap_y/<name>` of length n label its columns and rows;
+ *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → the performance comparison: per pair, a
+ *     baseline and an optimized bar titled with their ratio;
  *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
  *   - the remaining scalars are listed as a table by the results view (not here).
+ * - A click on a point, bar, cell or radar corner names the metric value behind it (`ChartPick`), so the results
+ *   view can scroll its log to the moment that value was recorded.
  * - Charts use the page's font and a restrained palette; no Plotly mode bar, responsive width.
  * - Guides draw their generated plots here too (`renderGuidePlots`): a `div.guide-plot` carries the plot spec
  *   (`guide-plot.schema.json`) the server embedded; a spec that breaks the contract shows a message instead.
@@ -23,6 +27,18 @@ import { t } from "./i18n";
 interface PlotlyLike {
   newPlot(el: HTMLElement, data: object[], layout: object, config: object): Promise<unknown>;
   purge(el: HTMLElement): void;
+}
+
+/** What Plotly hands a `plotly_click` listener: the clicked points, with their trace's `meta` (a metric name). */
+interface PlotlyClick {
+  points?: { pointIndex?: number; pointNumber?: number | number[]; data?: { meta?: unknown } }[];
+}
+
+/** A click on a chart: which metric's value was clicked, the point's index in it and the metric's length. */
+export interface ChartPick {
+  metric: string;
+  index: number;
+  count: number;
 }
 
 let plotly: Promise<PlotlyLike> | null = null;
@@ -39,31 +55,42 @@ const PALETTE = ["#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d
 
 export type ChartSpec =
   | { kind: "lines"; title: string; series: { name: string; values: number[] }[] }
-  | { kind: "heatmap"; title: string; z: number[][] }
+  | { kind: "heatmap"; title: string; metric: string; z: number[][]; x: string[] | null; y: string[] | null }
   | { kind: "bars"; title: string; labels: string[]; baseline: number[]; optimized: number[] }
   | { kind: "radar"; title: string; labels: string[]; values: number[] };
 
 const HEATMAP = /^heatmap[./](.+)$/;
+/** A heatmap's axis labels: `heatmap_x/<name>` (columns) and `heatmap_y/<name>` (rows), series of numbers. */
+const HEATMAP_AXIS = /^heatmap_([xy])[./](.+)$/;
 const EVAL = /^eval[./](.+)$/;
 const PAIR = /^(.+)_(baseline|optimized|ours)$/;
 
-/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
-export function planCharts(metrics: Record<string, MetricValue>): { charts: ChartSpec[]; scalars: string[] } {
+type Metrics = Record<string, MetricValue>;
+
+/** A heatmap's axis labels from its companion series (`heatmap_x/<name>`, `heatmap_y/<name>`), when of length n. */
+function heatmapAxis(metrics: Metrics, which: "x" | "y", heatmap: string, n: number): string[] | null {
+  for (const sep of ["/", "."]) {
+    const v = metrics[`heatmap_${which}${sep}${heatmap}`];
+    if (Array.isArray(v) && v.length === n) return v.map((x) => String(x));
+  }
+  return null;
+}
+
+/** Line charts (the loss curves together) and heatmaps from the series; marks every series used. */
+function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const charts: ChartSpec[] = [];
-  const used = new Set<string>();
   const lossSeries: { name: string; values: number[] }[] = [];
   const otherSeries: { name: string; values: number[] }[] = [];
   for (const [name, value] of Object.entries(metrics)) {
     if (!Array.isArray(value)) continue;
     used.add(name);
+    if (HEATMAP_AXIS.test(name)) continue;
     const heat = HEATMAP.exec(name);
     const n = Math.round(Math.sqrt(value.length));
     if (heat && n * n === value.length && n > 0) {
-      charts.push({
-        kind: "heatmap",
-        title: heat[1] ?? name,
-        z: Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n)),
-      });
+      const title = heat[1] ?? name;
+      const z = Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n));
+      charts.push({ kind: "heatmap", title, metric: name, z, x: heatmapAxis(metrics, "x", title, n), y: heatmapAxis(metrics, "y", title, n) });
     } else if (/loss/i.test(name)) {
       lossSeries.push({ name, values: value });
     } else {
@@ -72,7 +99,20 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
   }
   if (lossSeries.length) charts.unshift({ kind: "lines", title: "loss", series: lossSeries });
   for (const s of otherSeries) charts.push({ kind: "lines", title: s.name, series: [s] });
+  return charts;
+}
 
+/** How many times the larger of two positive values is the smaller (`12.3×`), or "" when that means nothing. */
+export function ratioText(a: number, b: number): string {
+  const [lo, hi] = a < b ? [a, b] : [b, a];
+  if (!(lo > 0) || !Number.isFinite(hi)) return "";
+  const r = hi / lo;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(1)}×`;
+}
+
+/** The performance comparison: one baseline-vs-optimized chart per scalar pair (each pair has its own unit and
+ * scale), titled with the ratio between them; marks the pairs used. */
+function pairCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const pairs = new Map<string, { baseline?: number; optimized?: number }>();
   for (const [name, value] of Object.entries(metrics)) {
     const m = PAIR.exec(name);
@@ -82,20 +122,21 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
     else entry.optimized = value;
     pairs.set(m[1], entry);
   }
-  const complete = [...pairs.entries()].filter(([, p]) => p.baseline !== undefined && p.optimized !== undefined);
-  if (complete.length) {
-    charts.push({
-      kind: "bars",
-      title: "baseline vs optimized",
-      labels: complete.map(([k]) => k),
-      baseline: complete.map(([, p]) => p.baseline as number),
-      optimized: complete.map(([, p]) => p.optimized as number),
-    });
-    for (const [k] of complete) {
-      for (const suffix of ["baseline", "optimized", "ours"]) used.add(`${k}_${suffix}`);
-    }
+  const charts: ChartSpec[] = [];
+  for (const [k, p] of pairs) {
+    if (p.baseline === undefined || p.optimized === undefined) continue;
+    for (const suffix of ["baseline", "optimized", "ours"]) used.add(`${k}_${suffix}`);
+    const ratio = ratioText(p.baseline, p.optimized);
+    charts.push({ kind: "bars", title: ratio ? `${k} · ${ratio}` : k, labels: [k], baseline: [p.baseline], optimized: [p.optimized] });
   }
+  return charts;
+}
 
+/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
+export function planCharts(metrics: Metrics): { charts: ChartSpec[]; scalars: string[] } {
+  const used = new Set<string>();
+  const charts = seriesCharts(metrics, used);
+  charts.push(...pairCharts(metrics, used));
   const evals = Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]));
   if (evals.length >= 3) {
     charts.push({
@@ -126,9 +167,9 @@ function layoutFor(spec: ChartSpec): object {
     case "lines":
       return { ...baseLayout, title, xaxis: { title: { text: "step" }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
     case "heatmap":
-      return { ...baseLayout, title, height: 300, yaxis: { autorange: "reversed" } };
+      return { ...baseLayout, title, height: 300, xaxis: { type: "category" }, yaxis: { autorange: "reversed", type: "category" } };
     case "bars":
-      return { ...baseLayout, title, barmode: "group", yaxis: { gridcolor: "#e2e8f0" } };
+      return { ...baseLayout, title, height: 240, barmode: "group", xaxis: { showticklabels: false }, yaxis: { gridcolor: "#e2e8f0" } };
     case "radar":
       return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1], tickfont: { size: 9 } } }, showlegend: false };
   }
@@ -141,15 +182,26 @@ function dataFor(spec: ChartSpec): object[] {
         type: "scatter",
         mode: s.values.length > 40 ? "lines" : "lines+markers",
         name: s.name,
+        meta: s.name,
         x: s.values.map((_, i) => i),
         y: s.values,
       }));
     case "heatmap":
-      return [{ type: "heatmap", z: spec.z, colorscale: "Viridis" }];
+      return [
+        {
+          type: "heatmap",
+          z: spec.z,
+          colorscale: "Viridis",
+          meta: spec.metric,
+          // category axes need their labels: the companion series', else the cell indices
+          x: spec.x ?? spec.z[0]?.map((_, i) => String(i)) ?? [],
+          y: spec.y ?? spec.z.map((_, i) => String(i)),
+        },
+      ];
     case "bars":
       return [
-        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" } },
-        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] } },
+        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" }, meta: "baseline" },
+        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] }, meta: "optimized" },
       ];
     case "radar":
       return [
@@ -159,13 +211,57 @@ function dataFor(spec: ChartSpec): object[] {
           theta: [...spec.labels, spec.labels[0]],
           fill: "toself",
           line: { color: PALETTE[1] },
+          meta: "eval",
         },
       ];
   }
 }
 
-/** Render charts for `metrics` into `host` (replacing its children). Returns the number of charts drawn. */
-export async function renderMetricCharts(host: HTMLElement, metrics: Record<string, MetricValue>): Promise<number> {
+/** The metric a click on chart `spec` points at (index and length within that metric), or null. */
+export function pickOf(spec: ChartSpec, click: PlotlyClick, metrics: Record<string, MetricValue>): ChartPick | null {
+  const point = click.points?.[0];
+  if (!point) return null;
+  const raw = point.pointIndex ?? point.pointNumber;
+  // a heatmap cell comes as [row, column]; the metric holds the rows one after another
+  const index = Array.isArray(raw) ? (raw[0] ?? 0) * (spec.kind === "heatmap" ? (spec.z[0]?.length ?? 1) : 1) + (raw[1] ?? 0) : raw;
+  if (typeof index !== "number") return null;
+  const meta = typeof point.data?.meta === "string" ? point.data.meta : "";
+  switch (spec.kind) {
+    case "lines":
+    case "heatmap": {
+      const metric = spec.kind === "heatmap" ? spec.metric : meta;
+      return metric in metrics ? { metric, index, count: lengthOf(metrics, metric) } : null;
+    }
+    case "bars": {
+      const label = spec.labels[index];
+      return label !== undefined
+        ? {
+            metric: `${label}_${meta === "baseline" ? "baseline" : metrics[`${label}_optimized`] !== undefined ? "optimized" : "ours"}`,
+            index: 0,
+            count: 1,
+          }
+        : null;
+    }
+    case "radar": {
+      const label = spec.labels[index % spec.labels.length];
+      const metric = Object.keys(metrics).find((k) => EVAL.exec(k)?.[1] === label);
+      return metric ? { metric, index: 0, count: 1 } : null;
+    }
+  }
+}
+
+function lengthOf(metrics: Record<string, MetricValue>, name: string | undefined): number {
+  const v = name === undefined ? undefined : metrics[name];
+  return Array.isArray(v) ? v.length : 1;
+}
+
+/** Render charts for `metrics` into `host` (replacing its children). Returns the number of charts drawn.
+ * `onPick` hears which metric value a click on a chart points at (the interactive log). */
+export async function renderMetricCharts(
+  host: HTMLElement,
+  metrics: Record<string, MetricValue>,
+  onPick?: (pick: ChartPick) => void,
+): Promise<number> {
   const { charts } = planCharts(metrics);
   for (const child of Array.from(host.children)) {
     if (child instanceof HTMLElement && child.dataset.plotted) (await loadPlotly()).purge(child);
@@ -178,6 +274,13 @@ export async function renderMetricCharts(host: HTMLElement, metrics: Record<stri
     el.dataset.plotted = "1";
     host.append(el);
     await P.newPlot(el, dataFor(spec), layoutFor(spec), { displayModeBar: false, responsive: true });
+    if (onPick) {
+      el.classList.add("is-clickable");
+      (el as unknown as { on(event: string, listener: (e: PlotlyClick) => void): void }).on("plotly_click", (e) => {
+        const pick = pickOf(spec, e, metrics);
+        if (pick) onPick(pick);
+      });
+    }
   }
   return charts.length;
 }

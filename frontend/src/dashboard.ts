@@ -8,10 +8,12 @@
  *   server's answer.
  * - The "current" module (`currentModule`: the one in progress) is highlighted, so "what next" is one glance.
  * - Badges not yet earned are shown too (greyed, with `count of target`): a badge also says what to try next.
+ * - "This week" (modules passed, attempts, time studied, streak) and the certificates come from milestones'
+ *   page data; the weekly report and the learning log download as Markdown, and a note can be a file upload.
  * - Locked cards are not links; they say which modules unlock them. The map also draws the unlock graph
  *   behind the cards (`mapgraph.ts`, which documents its layout and phone choices).
  */
-import { api, decodeDashboardPage, type Award, type ModuleSummary, type Note, type ReviewItem, type ThreadSummary } from "./api";
+import { api, decodeDashboardPage, type Award, type Milestones, type ModuleSummary, type Note, type ReviewItem, type ThreadSummary } from "./api";
 import { ago, byId, fill, h } from "./dom";
 import { lang, pick, t, type MessageKey } from "./i18n";
 import { currentModule } from "./current";
@@ -159,7 +161,86 @@ function renderReview(items: ReviewItem[]): HTMLElement {
   );
 }
 
-function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
+function duration(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  return minutes >= 60 ? t("week.hours", { h: Math.floor(minutes / 60), m: minutes % 60 }) : t("week.minutes", { m: minutes });
+}
+
+function stat(label: string, value: string, testid: string): HTMLElement {
+  return h("div", { class: "week-stat", "data-testid": testid }, h("div", { class: "week-value" }, value), h("div", { class: "week-label" }, label));
+}
+
+/** This week's report and the certificates earned (each opens its printable, verifiable page). */
+function renderWeek(m: Milestones): HTMLElement {
+  const w = m.weekly;
+  const passed = w.modulesPassed.map((p) => p.title).join(" · ");
+  const certificates = m.certificates.length
+    ? h(
+        "ul",
+        { class: "list", "data-testid": "certificates" },
+        m.certificates.map((c) =>
+          h(
+            "li",
+            { "data-scope": c.scope },
+            h("span", { class: "cert-mark", "aria-hidden": "true" }, "✓"),
+            h("strong", {}, c.title),
+            h("a", { href: c.url, "data-testid": "certificate-link" }, t("certificates.view")),
+          ),
+        ),
+      )
+    : h("div", { class: "empty", "data-testid": "certificates" }, t("certificates.none"));
+  return h(
+    "section",
+    { class: "card card-pad", "data-testid": "weekly-report", "data-week": w.weekStart },
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", {}, t("week.title")),
+      h("a", { href: m.urls.weeklyReport, class: "faint", download: "", "data-testid": "weekly-download" }, t("week.download")),
+    ),
+    h(
+      "div",
+      { class: "week-stats" },
+      stat(t("week.passed"), String(w.modulesPassed.length), "week-passed"),
+      stat(t("week.attempts"), String(w.attempts), "week-attempts"),
+      stat(t("week.time"), duration(w.studySeconds), "week-time"),
+      stat(t("week.streak"), String(w.streakDays), "week-streak"),
+    ),
+    passed ? h("div", { class: "faint week-modules" }, passed) : null,
+    h("div", { class: "faint week-total" }, t("week.total", { time: duration(w.totalStudySeconds) })),
+    h("h3", { class: "section-title" }, t("certificates.title")),
+    certificates,
+  );
+}
+
+/** Upload a Markdown/text file as a note (on the module chosen in the form), and export the learning log. */
+function noteTools(milestones: Milestones, select: HTMLSelectElement, paint: (notes: Note[]) => void): HTMLElement {
+  const file = h("input", {
+    type: "file",
+    accept: ".md,.markdown,.txt,text/markdown,text/plain",
+    class: "visually-hidden",
+    "data-testid": "note-file",
+  });
+  const pickFile = h("button", { type: "button", class: "link-button" }, t("notes.upload"));
+  pickFile.addEventListener("click", () => file.click());
+  file.addEventListener("change", () => {
+    const chosen = file.files?.[0];
+    if (!chosen) return;
+    api
+      .uploadNote(milestones.urls.noteUpload, chosen, select.value || null)
+      .then(() => api.notes())
+      .then((fresh) => {
+        paint(fresh);
+        toast(t("notes.uploaded"));
+      })
+      .catch((err: unknown) => toast(describeError(err), true))
+      .finally(() => (file.value = ""));
+  });
+  const exportLink = h("a", { href: milestones.urls.learningLog, download: "", "data-testid": "learning-log-export" }, t("notes.export"));
+  return h("span", { class: "note-tools" }, pickFile, file, exportLink);
+}
+
+function renderNotes(notes: Note[], modules: ModuleSummary[], milestones: Milestones | null): HTMLElement {
   const list = h("ul", { class: "list", "data-testid": "notes" });
   const paint = (items: Note[]): void => {
     if (items.length === 0) {
@@ -203,7 +284,9 @@ function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
       .catch((err: unknown) => toast(describeError(err), true))
       .finally(() => (submit.disabled = false));
   });
-  return h("section", { class: "card card-pad" }, h("h2", {}, t("dashboard.notes")), form, list);
+  const head = h("div", { class: "card-head" }, h("h2", {}, t("dashboard.notes")));
+  if (milestones) head.append(noteTools(milestones, select, paint));
+  return h("section", { class: "card card-pad" }, head, form, list);
 }
 
 function renderAwards(awards: Award[]): HTMLElement {
@@ -268,6 +351,7 @@ function renderMentorQueue(items: ThreadSummary[]): HTMLElement {
 }
 
 interface DashboardData {
+  milestones: Milestones | null;
   modules: ModuleSummary[];
   notes: Note[];
   review: ReviewItem[];
@@ -279,7 +363,8 @@ interface DashboardData {
 function render(d: DashboardData): void {
   const side = [renderLatest(d.modules)];
   if (d.mentorQueue !== null) side.push(renderMentorQueue(d.mentorQueue));
-  side.push(renderReview(d.review), renderAwards(d.awards), renderNotes(d.notes, d.modules));
+  if (d.milestones) side.push(renderWeek(d.milestones));
+  side.push(renderReview(d.review), renderAwards(d.awards), renderNotes(d.notes, d.modules, d.milestones));
   fill(
     root,
     h("div", { class: "dash-head" }, h("h1", {}, t("dashboard.title")), renderProgress(d.modules)),

@@ -21,7 +21,9 @@ import type {
   WireModuleDetail,
   WireModulePage,
   WireModuleSummary,
+  WireMilestones,
   WireNote,
+  WireNotifications,
   WirePost,
   WireQueueInfo,
   WireSubmissionDetail,
@@ -586,6 +588,8 @@ export function decodeModulePage(v: unknown): ModulePage {
 }
 
 export interface DashboardPage {
+  /** This week's report, certificates and the milestone endpoints (absent where milestones is not installed). */
+  milestones: Milestones | null;
   modules: ModuleSummary[];
   notes: Note[];
   review: ReviewItem[];
@@ -598,6 +602,7 @@ export interface DashboardPage {
 export function decodeDashboardPage(v: unknown): DashboardPage {
   const pd = decodeWith(validate.validateDashboardPage, v, "page");
   return {
+    milestones: pd.milestones ? milestones(pd.milestones) : null,
     modules: pd.modules.map(moduleSummary).sort((a, b) => a.order - b.order),
     notes: pd.notes.map(note),
     review: pd.review,
@@ -721,4 +726,82 @@ export function decodeGuidePlot(text: string): GuidePlot {
     throw new DecodeError("plot", "not JSON");
   }
   return decodeWith(validate.validateGuidePlot, v, "plot");
+}
+
+// ---------------------------------------------------------------------------------------------- milestones
+
+export interface NotificationItem {
+  id: number;
+  kind: WireNotifications["items"][number]["kind"];
+  title: string;
+  url: string;
+  createdAt: string;
+  read: boolean;
+}
+
+export interface Notifications {
+  unread: number;
+  items: NotificationItem[];
+}
+
+/** `GET /api/notifications/` (and the answer of `POST read/`). */
+export function decodeNotifications(v: unknown): Notifications {
+  const n = decodeWith(validate.validateNotifications, v, "notifications");
+  return {
+    unread: n.unread,
+    items: n.items.map((i) => ({ id: i.id, kind: i.kind, title: i.title, url: i.url, createdAt: i.created_at, read: i.read })),
+  };
+}
+
+/** `POST /api/activity/heartbeat/` → seconds studied today. */
+export function decodeHeartbeat(v: unknown): number {
+  return decodeWith(validate.validateHeartbeat, v, "heartbeat").today_seconds;
+}
+
+export interface WeeklyReport {
+  weekStart: string;
+  modulesPassed: { slug: string; title: string }[];
+  modulesCompleted: number;
+  attempts: number;
+  studySeconds: number;
+  daysStudied: number;
+  streakDays: number;
+  totalStudySeconds: number;
+}
+
+export interface Certificate {
+  code: string;
+  scope: string;
+  title: string;
+  issuedAt: string;
+  url: string;
+}
+
+export interface Milestones {
+  weekly: WeeklyReport;
+  certificates: Certificate[];
+  urls: { weeklyReport: string; learningLog: string; noteUpload: string };
+}
+
+function milestones(m: WireMilestones): Milestones {
+  const w = m.weekly;
+  return {
+    weekly: {
+      weekStart: w.week_start,
+      modulesPassed: w.modules_passed,
+      modulesCompleted: w.modules_completed,
+      attempts: w.attempts,
+      studySeconds: w.study_seconds,
+      daysStudied: w.days_studied,
+      streakDays: w.streak_days,
+      totalStudySeconds: w.total_study_seconds,
+    },
+    certificates: m.certificates.map((c) => ({ code: c.code, scope: c.scope, title: c.title, issuedAt: c.issued_at, url: c.url })),
+    urls: { weeklyReport: m.urls.weekly_report, learningLog: m.urls.learning_log, noteUpload: m.urls.note_upload },
+  };
+}
+
+/** The dashboard's `milestones` key on its own (`milestones.schema.json#/$defs/milestones`). */
+export function decodeMilestones(v: unknown): Milestones {
+  return milestones(decodeWith(validate.validateMilestones, v, "milestones"));
 }

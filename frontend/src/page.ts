@@ -1,11 +1,13 @@
 /**
  * Shared page bootstrap: the stylesheet, the page data Django embedded, CSRF, toasts and a visible error state.
- * Every entry (dashboard, module, auth) calls `boot` first.
+ * Every entry (dashboard, module, auth) calls `boot` first; it also mounts the notification bell and the study
+ * heartbeat (`notifications.ts`) and wires print buttons (`[data-print]`, the certificate).
  */
 import "./styles/main.css";
 import { ApiError, DecodeError, decodePageContext, readPageData, setCsrfToken, type PageContext } from "./api";
 import { h } from "./dom";
 import { t } from "./i18n";
+import { mountMilestones } from "./notifications";
 
 export interface Page {
   data: Record<string, unknown>;
@@ -17,6 +19,10 @@ export function boot(): Page {
   const context = decodePageContext(data);
   setCsrfToken(context.csrfToken);
   window.addEventListener("unhandledrejection", (ev) => toast(describeError(ev.reason), true));
+  mountMilestones();
+  for (const button of Array.from(document.querySelectorAll<HTMLElement>("[data-print]"))) {
+    button.addEventListener("click", () => window.print());
+  }
   return { data, context };
 }
 

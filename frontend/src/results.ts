@@ -12,7 +12,7 @@
  *   own earlier run); a run a newer one superseded before it started is over without a result.
  */
 import type { Advice, EngineEvent, GradeResult, MetricValue, QueueInfo, TestResult, TestStatus } from "./api";
-import { planCharts, renderMetricCharts } from "./charts";
+import { planCharts, renderMetricCharts, type ChartPick } from "./charts";
 import { fill, h, richText } from "./dom";
 import { num, pick, t, type MessageKey } from "./i18n";
 
@@ -34,7 +34,10 @@ const OUTPUT_CAP = 200_000;
 
 export class RunState {
   readonly rows = new Map<string, Row>();
-  output: { stream: "stdout" | "stderr"; data: string }[] = [];
+  output: { stream: "stdout" | "stderr"; data: string; t: number; testId: string | null }[] = [];
+  /** When each metric was recorded, and by which test (the one running then): where the log jumps on a click. */
+  readonly metricSources = new Map<string, { t: number; testId: string | null }>();
+  private running: string | null = null;
   outputChars = 0;
   phase = "queued";
   collected: number | null = null;
@@ -85,19 +88,22 @@ export class RunState {
           durationSeconds: null,
           hint: null,
         });
+        this.running = event.id;
         if (this.phase === "queued" || this.phase === "started" || this.phase === "sandbox_ready") this.phase = "running";
         break;
       case "output":
         if (this.outputChars < OUTPUT_CAP) {
-          this.output.push({ stream: event.stream, data: event.data });
+          this.output.push({ stream: event.stream, data: event.data, t: event.t, testId: event.testId ?? this.running });
           this.outputChars += event.data.length;
         }
         break;
       case "test_finished":
         this.rows.set(event.test.id, rowFromTest(event.test));
+        if (this.running === event.test.id) this.running = null;
         break;
       case "metric":
         this.metrics[event.name] = event.value;
+        this.metricSources.set(event.name, { t: event.t, testId: this.running });
         break;
       case "verdict":
         this.finish(event.result);
@@ -118,6 +124,45 @@ export class RunState {
     return this.result !== null || this.supersededBy !== null;
   }
 
+  /** The output lines of the run, each with its time and test (chunks split at newlines). */
+  logLines(): LogLine[] {
+    const lines: LogLine[] = [];
+    let open: LogLine | null = null;
+    for (const chunk of this.output) {
+      const parts = chunk.data.split("\n");
+      parts.forEach((part, i) => {
+        const continues = i === 0 && open !== null && open.stream === chunk.stream && open.testId === chunk.testId;
+        if (continues && open) open.text += part;
+        else if (part !== "" || i < parts.length - 1) {
+          open = { t: chunk.t, testId: chunk.testId, stream: chunk.stream, text: part };
+          lines.push(open);
+        }
+        if (i < parts.length - 1) open = null;
+      });
+    }
+    return lines;
+  }
+
+  /** The index in `lines` of the moment behind a chart click, or -1 when the run printed nothing to show.
+   *
+   * Point `index` of `count` maps onto the lines the recording test printed, in proportion (a run that prints
+   * one line per step lands on that step's line); a test that printed nothing maps to the last line printed
+   * before the value was recorded. */
+  logTarget(lines: LogLine[], pick: ChartPick): number {
+    const source = this.metricSources.get(pick.metric);
+    if (!source || lines.length === 0) return -1;
+    const own = source.testId === null ? [] : lines.flatMap((l, i) => (l.testId === source.testId ? [i] : []));
+    if (own.length) {
+      const at = pick.count > 1 ? Math.round((pick.index * (own.length - 1)) / (pick.count - 1)) : own.length - 1;
+      return own[Math.min(Math.max(at, 0), own.length - 1)] ?? -1;
+    }
+    let before = -1;
+    lines.forEach((l, i) => {
+      if (l.t <= source.t) before = i;
+    });
+    return before;
+  }
+
   /** pass / fail per step id, from the tests seen so far. */
   stepStatus(): Map<string, "pass" | "fail"> {
     const out = new Map<string, "pass" | "fail">();
@@ -129,6 +174,13 @@ export class RunState {
     }
     return out;
   }
+}
+
+export interface LogLine {
+  t: number;
+  testId: string | null;
+  stream: "stdout" | "stderr";
+  text: string;
 }
 
 function rowFromTest(test: TestResult): Row {
@@ -188,6 +240,8 @@ export class ResultsView {
   private readonly live = h("div", {});
   private readonly adviceBox = h("div", {});
   private readonly chartsBox = h("div", { class: "charts", "data-testid": "charts" });
+  private readonly logBox = h("div", {});
+  private logged: { run: RunState; lines: LogLine[]; pre: HTMLElement } | null = null;
   private readonly metricsBox = h("div", {});
   private readonly usageBox = h("div", { class: "usage" });
 
@@ -195,15 +249,26 @@ export class ResultsView {
     readonly root: HTMLElement,
     private readonly callbacks: ResultsCallbacks,
   ) {
-    root.replaceChildren(this.notices, this.banner, this.tests, this.live, this.adviceBox, this.metricsBox, this.chartsBox, this.usageBox);
+    root.replaceChildren(
+      this.notices,
+      this.banner,
+      this.tests,
+      this.live,
+      this.adviceBox,
+      this.metricsBox,
+      this.chartsBox,
+      this.logBox,
+      this.usageBox,
+    );
     this.empty();
   }
 
   empty(): void {
     fill(this.banner, h("div", { class: "empty", "data-testid": "results-empty" }, t("results.empty")));
-    for (const box of [this.tests, this.live, this.adviceBox, this.chartsBox, this.metricsBox, this.usageBox]) box.replaceChildren();
+    for (const box of [this.tests, this.live, this.adviceBox, this.chartsBox, this.metricsBox, this.logBox, this.usageBox]) box.replaceChildren();
     this.notices.replaceChildren();
     this.chartKey = "";
+    this.logged = null;
   }
 
   /** Between "Run tests" and the server's answer: clear the old attempt, show "queued". */
@@ -231,6 +296,47 @@ export class ResultsView {
     this.renderLive(run);
     this.renderAdvice(run);
     this.renderMetrics(run);
+    this.renderLog(run);
+  }
+
+  /** The finished run's output, line by line with its time: what a click on a chart scrolls to. */
+  private renderLog(run: RunState): void {
+    if (!run.done() || run.output.length === 0) {
+      this.logBox.replaceChildren();
+      this.logged = null;
+      return;
+    }
+    if (this.logged?.run === run) return;
+    const lines = run.logLines();
+    const pre = h(
+      "div",
+      { class: "run-log", "data-testid": "run-log", role: "log", tabindex: "0" },
+      lines.map((l, i) =>
+        h(
+          "div",
+          { class: `log-line${l.stream === "stderr" ? " stderr" : ""}`, "data-line": String(i), "data-t": String(l.t) },
+          h("span", { class: "log-t" }, t("results.log_time", { s: num(l.t, 2) })),
+          h("span", { class: "log-text" }, l.text),
+        ),
+      ),
+    );
+    this.logged = { run, lines, pre };
+    fill(this.logBox, h("div", { class: "section-title" }, t("results.log")), h("div", { class: "faint log-help" }, t("results.log_help")), pre);
+  }
+
+  /** Scroll the log to the moment behind a chart click and mark that line. */
+  private jumpToLog(pick: ChartPick): void {
+    const logged = this.logged;
+    if (!logged) return;
+    const at = logged.run.logTarget(logged.lines, pick);
+    const line = at >= 0 ? logged.pre.querySelector<HTMLElement>(`[data-line="${at}"]`) : null;
+    for (const el of Array.from(logged.pre.querySelectorAll(".is-target"))) el.classList.remove("is-target");
+    if (!line) return;
+    line.classList.add("is-target");
+    logged.pre.dataset.target = String(at);
+    logged.pre.dataset.metric = pick.metric;
+    logged.pre.scrollTop = line.offsetTop - logged.pre.offsetTop - logged.pre.clientHeight / 3;
+    logged.pre.scrollIntoView({ block: "nearest" });
   }
 
   private renderBanner(run: RunState): void {
@@ -402,6 +508,6 @@ export class ResultsView {
     const key = JSON.stringify(run.metrics);
     if (key === this.chartKey) return;
     this.chartKey = key;
-    void renderMetricCharts(this.chartsBox, run.metrics);
+    void renderMetricCharts(this.chartsBox, run.metrics, (pick) => this.jumpToLog(pick));
   }
 }

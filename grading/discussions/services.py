@@ -7,6 +7,8 @@ Design choices:
 - Every post (a thread's first one included) passes ``_post_body_validate`` (text, at most ``LAB_POST_MAX_CHARS``)
   and a per-author rate limit (``LAB_POSTS_PER_MINUTE``), both settings read at call time. Authorization (who
   may see, reply, resolve) is the caller's ``access_thread_*`` question, not repeated here.
+- A review request notifies the mentors, a reply the thread's author (``grading.milestones``), in the same
+  transaction as the post.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grading.discussions.models import Post, Thread
+from grading.milestones import services as milestones
 from grading.models import Submission
 from modules.models import Module
 from modules.selectors import user_is_instructor
@@ -100,6 +103,10 @@ def thread_create(
         Post.objects.create(
             thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
         )
+        if thread.kind == Thread.Kind.REVIEW:
+            milestones.review_request_notify(
+                thread_id=thread.pk, author=author, module_slug=module.slug, title=thread.title
+            )
     return thread
 
 
@@ -114,6 +121,15 @@ def post_create(*, author: User, thread: Thread, body: Any) -> Post:
         )
         thread.updated_at = now
         thread.save(update_fields=["updated_at"])
+        milestones.reply_notify(
+            thread_id=thread.pk,
+            module_slug=thread.module.slug,
+            thread_author=thread.author,
+            replier=author,
+            is_mentor=post.is_mentor,
+            post_id=post.pk,
+            title=thread.title,
+        )
     return post
 
 

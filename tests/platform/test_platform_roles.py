@@ -31,6 +31,8 @@ INSTRUCTOR = {
     "lti.view_platform",
     "lti.view_resourcelink",
     "lti.view_passback",
+    "milestones.view_certificate",
+    "milestones.view_studyday",
 }
 LEARNER = {"modules.view_module"}
 AUTHOR = {
@@ -71,7 +73,7 @@ def test_every_permission_an_app_grants_exists():
         for perms in getattr(config, "role_permissions", {}).values()
         for perm in perms
     ]
-    assert {label for label, _ in declared} == {"modules", "grading", "discussions", "lti"}
+    assert {label for label, _ in declared} == {"modules", "grading", "discussions", "lti", "milestones"}
     for label, perm in declared:
         app_label, codename = perm.split(".")
         assert Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists(), (

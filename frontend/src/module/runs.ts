@@ -22,6 +22,7 @@ import { describeError, toast } from "../page";
 import { setModuleState, type Ctx } from "./context";
 import { refreshHistory, renderHistory, showAttempt } from "./history";
 import { paintRun } from "./paint";
+import { STANDING_EVENT } from "../notifications";
 
 /** Show "Next: ..." once this module is passed and the next one is open (from a fresh module list). */
 export function updateNextLink(ctx: Ctx, modules: ModuleSummary[]): void {
@@ -80,8 +81,9 @@ function applyVerdict(ctx: Ctx, verdict: Verdict): void {
   if (verdict.progress.state === "passed" && ctx.questions.length > 0) askReflection(ctx);
 }
 
-/** One notice per module a verdict or a reflection opened, with a link to it. */
+/** One notice per module a verdict or a reflection opened, with a link to it; the bell rereads its list. */
 export function showUnlocks(ctx: Ctx, unlocked: ModuleLink[]): void {
+  document.dispatchEvent(new Event(STANDING_EVENT));
   for (const m of unlocked) {
     ctx.results.notice(
       `unlock-${m.slug}`,

@@ -530,3 +530,16 @@ def test_batched_samples_share_one_prefill_and_one_forward_per_step(
     if _timings(seconds):
         metrics.record("sample_tokens_per_s_baseline", single_tokens / seconds[0])
         metrics.record("sample_tokens_per_s_optimized", samples * steps / seconds[1])
+    # The heatmap (charted, never graded): sample tokens per second over batch size x tokens generated.
+    sizes, lengths = [1, 2, 4], [4, 8, 16]
+    grid = []
+    for size in sizes:
+        for length in lengths:
+            run = _run(
+                probe, eng, model, tok, prompt, num_samples=size, seed=11, **{**kwargs, "max_tokens": length}
+            )
+            grid.append(size * len(run["steps"]) / run["seconds"] if _timings((run["seconds"],)) else 0.0)
+    if all(grid):
+        metrics.series("heatmap/sample_tokens_per_s", grid)
+        metrics.series("heatmap_x/sample_tokens_per_s", [float(n) for n in lengths])
+        metrics.series("heatmap_y/sample_tokens_per_s", [float(b) for b in sizes])
