@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -35,9 +36,11 @@ SMALL_LIMITS = {
 requires_root = pytest.mark.skipif(os.geteuid() != 0, reason="uid drop, rlimit nproc and cgroups need root")
 
 
-@pytest.fixture(scope="session")
-def py() -> Runtime:
-    """The project's venv python, as mounted inside sandboxes."""
+@pytest.fixture
+def py(request: pytest.FixtureRequest) -> Runtime:
+    """The project's Python as the test's backend runs it: the venv bound in (bwrap), the image's (docker)."""
+    if "backend" in request.fixturenames:
+        return cast(Sandbox, request.getfixturevalue("backend")).python_runtime()
     return python_runtime(VENV)
 
 
