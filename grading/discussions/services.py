@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from grading.discussions.models import Post, Thread
 from grading.models import Submission
+from modules import search
 from modules.models import Module
 from modules.selectors import user_is_instructor
 from modules.services import Conflict, InvalidInput, RateLimited, text_validate
@@ -100,7 +101,16 @@ def thread_create(
         Post.objects.create(
             thread=thread, author=author, body=body, is_mentor=user_is_instructor(author), created_at=now
         )
+        thread_search_index(thread=thread)
     return thread
+
+
+def thread_search_index(*, thread: Thread) -> None:
+    """Put a question thread (title and posts) into global search; review requests are private and never are."""
+    if thread.kind != Thread.Kind.QUESTION:
+        return
+    posts = list(thread.posts.order_by("created_at", "id").values_list("body", flat=True))
+    search.thread_index(module=thread.module, thread_id=thread.pk, title=thread.title, posts=posts)
 
 
 def post_create(*, author: User, thread: Thread, body: Any) -> Post:
@@ -114,6 +124,7 @@ def post_create(*, author: User, thread: Thread, body: Any) -> Post:
         )
         thread.updated_at = now
         thread.save(update_fields=["updated_at"])
+        thread_search_index(thread=thread)
     return post
 
 
