@@ -12,6 +12,8 @@ Design choices:
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -29,7 +31,7 @@ class Route(models.Model):
     position = models.PositiveSmallIntegerField(
         default=0, help_text="order among the routes learners choose from"
     )
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[Module, Any] = models.ManyToManyField(
         "Module",
         blank=True,
         related_name="tracks",

@@ -50,8 +50,10 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args: Any, lang: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["route"].choices = route_choices(lang)
-        self.fields["language"].choices = list(settings.LANGUAGES)
+        route, language = self.fields["route"], self.fields["language"]
+        assert isinstance(route, forms.ChoiceField) and isinstance(language, forms.ChoiceField)
+        route.choices = route_choices(lang)
+        language.choices = list(settings.LANGUAGES)
 
 
 class EmailForm(forms.Form):
