@@ -535,4 +535,5 @@ def search_results(*, user: User, query: str, lang: str, limit: int = 30) -> lis
         )
         if len(hits) == limit:
             break
+    hits.sort(key=lambda hit: hit["locked"])  # what the learner can open first, each group in rank order
     return hits

@@ -49,7 +49,7 @@ class PreferencesForm(forms.Form):
     editor_minimap = forms.BooleanField(label=_lazy("Show the minimap"), required=False)
 
     def __init__(self, *args: Any, lang: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         route, language = self.fields["route"], self.fields["language"]
         assert isinstance(route, forms.ChoiceField) and isinstance(language, forms.ChoiceField)
         route.choices = route_choices(lang)
@@ -80,8 +80,10 @@ def settings_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     preferences = PreferencesForm(
         request.POST if action == "preferences" else None, initial=initial, lang=lang
     )
-    email = EmailForm(request.POST if action == "email" else None, initial={"email": user.email})
-    password = PasswordChangeForm(user, request.POST if action == "password" else None)
+    email = EmailForm(
+        request.POST if action == "email" else None, initial={"email": user.email}, label_suffix=""
+    )
+    password = PasswordChangeForm(user, request.POST if action == "password" else None, label_suffix="")
     if action == "preferences" and preferences.is_valid():
         data = preferences.cleaned_data
         services.learner_settings_update(

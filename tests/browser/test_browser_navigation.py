@@ -1,9 +1,9 @@
 """The left navigation, global search and settings in a real browser, in English and Chinese.
 
-- Every nav link opens its page (desktop); on a phone the nav is a menu behind the top bar's button.
-- Searching a guide term finds its section (in Chinese a two-character term in the middle of a sentence, which
-  only the CJK bigram index finds) and the click lands on that section of the module page, scrolled into view.
-- Settings change the language and the editor's font size and minimap, and the module page's Monaco follows.
+- Every nav link opens its page (desktop, both languages); on a phone the nav is a menu behind the top bar's button.
+- Searching a Chinese guide term (two characters in the middle of a sentence, which only the CJK bigram index
+  finds) lists its section, and the click lands on that section of the module page, scrolled into view.
+- Settings switch English to Chinese and the editor's font size and minimap, and the module page's Monaco follows.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ NAV_PAGES = [
     ("nav-settings", "/settings/", "settings-page"),
     ("nav-roadmap", "/", "dashboard"),
 ]
-#: A term of module 1's guide (open to a new learner), in the middle of a sentence in each language.
-GUIDE_TERM = {"en": "gradient accumulation", "zh-hans": "梯度"}
+#: A term of module 1's guide (open to a new learner), in the middle of a sentence.
+GUIDE_TERM = {"zh-hans": "梯度"}
 
 
 def new_page(chromium: Any, width: int = 1280, height: int = 900) -> Any:
@@ -39,9 +39,7 @@ def new_page(chromium: Any, width: int = 1280, height: int = 900) -> Any:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-hans"])
-def test_nav_links_open_their_pages_and_search_jumps_to_the_guide_section(
-    lab_server: LabServer, chromium: Any, screenshots: Path, lang: str
-):
+def test_nav_links_open_their_pages(lab_server: LabServer, chromium: Any, screenshots: Path, lang: str):
     page = new_page(chromium)
     signup(page, lab_server, lang, f"nav{lang[:2]}{uuid.uuid4().hex[:6]}")
     for testid, path, landmark in NAV_PAGES:
@@ -51,11 +49,22 @@ def test_nav_links_open_their_pages_and_search_jumps_to_the_guide_section(
         assert page.get_attribute(f"[data-testid={testid}]", "aria-current") == "page"
         assert page.get_attribute("html", "lang") == lang
         page.screenshot(path=str(screenshots / f"{lang}-{testid}.png"))
+    assert page.errors == []
+    page.context.close()
 
+
+def test_search_finds_a_chinese_guide_term_mid_sentence_and_the_click_jumps_to_its_section(
+    lab_server: LabServer, chromium: Any, screenshots: Path
+):
+    lang = "zh-hans"
+    page = new_page(chromium)
+    signup(page, lab_server, lang, f"find{uuid.uuid4().hex[:6]}")
     page.fill("[data-testid=search-input]", GUIDE_TERM[lang])
     page.press("[data-testid=search-input]", "Enter")
     page.wait_for_selector("[data-testid=search-page]")
-    hit = page.locator(f"[data-testid=search-hit][data-kind=section] a[href^='/modules/{FIRST_MODULE}/#']").first
+    hit = page.locator(
+        f"[data-testid=search-hit][data-kind=section] a[href^='/modules/{FIRST_MODULE}/#']"
+    ).first
     href = hit.get_attribute("href")
     anchor = href.split("#", 1)[1]
     page.screenshot(path=str(screenshots / f"{lang}-search.png"), full_page=True)
@@ -81,10 +90,10 @@ def test_nav_links_open_their_pages_and_search_jumps_to_the_guide_section(
     page.context.close()
 
 
-@pytest.mark.parametrize(("start", "switch_to"), [("en", "zh-hans"), ("zh-hans", "en")])
 def test_settings_change_the_language_and_the_editor_preferences(
-    lab_server: LabServer, chromium: Any, screenshots: Path, start: str, switch_to: str
+    lab_server: LabServer, chromium: Any, screenshots: Path
 ):
+    start, switch_to = "en", "zh-hans"
     page = new_page(chromium)
     signup(page, lab_server, start, f"set{start[:2]}{uuid.uuid4().hex[:6]}")
     page.goto(f"{lab_server.base_url}/settings/")
@@ -97,7 +106,9 @@ def test_settings_change_the_language_and_the_editor_preferences(
     page.screenshot(path=str(screenshots / f"{start}-to-{switch_to}-settings.png"))
     page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
     page.wait_for_selector("body[data-ready='1'] [data-testid=editor] .view-lines")
-    font_size = page.evaluate("getComputedStyle(document.querySelector('[data-testid=editor] .view-lines')).fontSize")
+    font_size = page.evaluate(
+        "getComputedStyle(document.querySelector('[data-testid=editor] .view-lines')).fontSize"
+    )
     assert font_size == "18px"
     assert page.locator("[data-testid=editor] .minimap").count() == 1
     assert page.locator("[data-testid=editor] .minimap").first.is_visible()
