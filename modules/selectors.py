@@ -440,9 +440,7 @@ def learner_settings_get(*, user: User) -> LearnerSettings:
 
 def routes_list() -> list[Route]:
     """The routes learners choose from, the default (full course) first."""
-    return sorted(
-        Route.objects.prefetch_related("members"), key=lambda r: (not r.is_default, r.position, r.slug)
-    )
+    return sorted(Route.objects.all(), key=lambda r: (not r.is_default, r.position, r.slug))
 
 
 def route_of(*, user: User, routes: list[Route] | None = None) -> Route | None:
@@ -460,7 +458,7 @@ def route_module_slugs(*, route: Route | None, modules: list[Module]) -> set[str
     all_slugs = {m.slug for m in modules}
     if route is None or route.is_default:
         return all_slugs
-    members = [m.slug for m in route.members.all()]
+    members = list(route.members.values_list("slug", flat=True))
     if not members:
         return all_slugs
     prerequisites = {m.slug: list(m.metadata.get("prerequisites") or []) for m in modules}

@@ -23,6 +23,7 @@ DASHBOARD_KEYS = {
     "csrf_token",
 }
 MODULE_KEYS = {
+    "editor",
     "user",
     "lang",
     "module",
@@ -97,12 +98,12 @@ def test_it_renders_the_dashboard_in_a_fixed_number_of_queries(
     course, learner, instructor, pass_module, django_assert_num_queries
 ):
     learner.post_json("/api/notes/", {"text": "n"})
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(12):  # 10 + the routes to choose from and the learner's settings
         assert learner.get("/").status_code == 200
     pass_module(learner, course["01-hello"])
-    with django_assert_num_queries(10):  # however much history there is
+    with django_assert_num_queries(12):  # however much history there is
         assert learner.get("/").status_code == 200
-    with django_assert_num_queries(11):  # + the mentor queue
+    with django_assert_num_queries(13):  # + the mentor queue
         assert instructor.get("/").status_code == 200
 
 
@@ -229,12 +230,12 @@ def test_authors_edit_modules_but_cannot_read_submissions(course, learner, pass_
 def test_it_renders_the_module_page_in_a_fixed_number_of_queries(
     course, learner, submit, pass_module, django_assert_num_queries
 ):
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):  # 11 + the learner's editor settings
         assert learner.get("/modules/01-hello/").status_code == 200
     for _ in range(3):
         submit(learner, course["01-hello"])
     pass_module(learner, course["01-hello"])
-    with django_assert_num_queries(11):  # however many attempts there are
+    with django_assert_num_queries(12):  # however many attempts there are
         assert learner.get("/modules/01-hello/").status_code == 200
 
 
