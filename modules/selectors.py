@@ -514,7 +514,7 @@ def search_results(*, user: User, query: str, lang: str, limit: int = 30) -> lis
     from modules import search
 
     states = {s.module.pk: s for s in module_states(user=user)}
-    hits = []
+    hits: list[dict[str, Any]] = []
     for entry in search.search_entries(query=query, lang=lang, limit=limit * 2):
         state = states.get(entry.module_id)
         if state is None:

@@ -49,7 +49,8 @@ class PreferencesForm(forms.Form):
     editor_minimap = forms.BooleanField(label=_lazy("Show the minimap"), required=False)
 
     def __init__(self, *args: Any, lang: str, **kwargs: Any) -> None:
-        super().__init__(*args, label_suffix="", **kwargs)
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
         route, language = self.fields["route"], self.fields["language"]
         assert isinstance(route, forms.ChoiceField) and isinstance(language, forms.ChoiceField)
         route.choices = route_choices(lang)
