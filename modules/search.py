@@ -6,17 +6,18 @@ Design choices:
   character bigram ("梯度下降" → 梯 度 下 降 梯度 度下 下降). A query's CJK run of two or more characters must match
   all of its bigrams, a one-character run its character; a query word matches as a prefix ("grad" finds
   "gradient"). So 梯度 in the middle of a sentence is found, which neither FTS5's default or trigram tokenizer nor
-  PostgreSQL's parsers do. Terms need not be adjacent: 梯度 also matches 梯…度 only when the text holds the bigram
-  梯度 itself, so false hits are rare and ranked low.
+  PostgreSQL's parsers do. The bigrams of a query need not be adjacent in the text (梯度下降 matches a text that
+  holds 梯度, 度下 and 下降 anywhere), so a rare false hit is possible; it ranks low.
 - The index stores the tokens as space-separated text in ``SearchEntry.tokens``; each backend indexes that text as
-  terms, so neither backend's own word splitting decides anything:
+  terms, so the backends' own word splitting decides (almost) nothing:
   - SQLite (embedded): an external-content FTS5 table ``modules_searchentry_fts`` (``unicode61`` splits on the
-    spaces) kept in step with the rows by triggers, so every ORM write updates it; ranked by ``bm25``.
+    spaces, and also inside ``snake_case`` words, which a quoted query splits the same way, as a phrase) kept in
+    step with the rows by triggers, so every ORM write updates it; ranked by ``bm25``.
   - PostgreSQL (production): a GIN index on ``array_to_tsvector(string_to_array(tokens, ' '))``; queries are
     ``tsquery`` values built from quoted lexemes (``'梯度' & 'grad':*``), which skip the text-search parser too;
     ranked by ``ts_rank``.
-- ``sync_content`` rebuilds the entries of every module it loads (:func:`module_index`); discussions index a
-  thread when it is created or answered (``grading.discussions.services``), through :func:`entry_put`.
+- ``sync_content`` rebuilds the entries of every module whose content changed (:func:`module_index`; the module
+  entry's ``key`` is the content hash it was built from); discussions index a thread when it is created or answered (``grading.discussions.services``), through :func:`entry_put`.
 - Results are only what the learner may read (``modules.selectors.search_results``): entries of modules they can
   open (a locked module's title is still found, its guide, glossary and threads are not). Only question threads
   are indexed, which everyone who may open the module reads; review requests are private and never indexed.
@@ -126,9 +127,6 @@ def _matching_ids(terms: list[QueryTerm], *, langs: list[str], limit: int) -> li
 
 
 # --- reads --------------------------------------------------------------------------------------------------------
-KIND_WEIGHT = {"module": 0, "term": 1, "section": 2, "thread": 3}
-
-
 def search_entries(*, query: str, lang: str, limit: int = 50) -> list[SearchEntry]:
     """Entries matching ``query`` in the learner's language first, then in the other one, best first; no access
     check here (``modules.selectors.search_results`` applies it)."""
