@@ -86,6 +86,11 @@ def test_search_finds_a_chinese_guide_term_mid_sentence_and_the_click_jumps_to_i
     )
     assert GUIDE_TERM[lang] in section_text
     page.screenshot(path=str(screenshots / f"{lang}-section.png"))
+    # the module page keeps its width for guide and editor: the nav is the menu there, at desktop width too
+    assert not page.is_visible("[data-testid=sidenav]")
+    page.click("[data-testid=nav-toggle]")
+    page.wait_for_selector("[data-testid=sidenav]", state="visible")
+    page.screenshot(path=str(screenshots / f"{lang}-module-menu.png"))
     assert page.errors == []
     page.context.close()
 
