@@ -1,10 +1,12 @@
-"""URL map: pages, auth, language switch, admin, and the JSON API under /api/."""
+"""URL map: pages (dashboard, module, progress, references, discussions, search, settings), auth, language switch, admin, and the JSON API under /api/."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from grading.discussions.views import discussions_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from labplatform.openapi import SchemaView
+from modules.site_views import progress_page, references_page, route_choose, search_page, settings_page
 from modules.views import LoginView, dashboard, module_page, not_found_page, signup
 
 handler404 = not_found_page
@@ -12,6 +14,12 @@ handler404 = not_found_page
 urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("modules/<slug:slug>/", module_page, name="module-page"),
+    path("progress/", progress_page, name="progress"),
+    path("references/", references_page, name="references"),
+    path("discussions/", discussions_page, name="discussions"),
+    path("search/", search_page, name="search"),
+    path("settings/", settings_page, name="settings"),
+    path("settings/route/", route_choose, name="route-choose"),
     path("accounts/signup/", signup, name="signup"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),

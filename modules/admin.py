@@ -44,7 +44,21 @@ class ModuleCounts(TypedDict):
 
 @admin.register(Route)
 class RouteAdmin(admin.ModelAdmin):
-    list_display = ("slug", "is_default")
+    """Authors compose the tracks learners choose in settings and on the dashboard: a track lists its modules
+    (prerequisites are added for the learner); the default route is the full course and lists none."""
+
+    list_display = ("slug", "route_title", "is_default", "position", "n_members")
+    list_editable = ("position",)
+    fields = ("slug", "title", "description", "is_default", "position", "members")
+    filter_horizontal = ("members",)
+
+    @admin.display(description="title")
+    def route_title(self, obj: Route) -> str:
+        return str(obj.title.get("en") or obj.slug)
+
+    @admin.display(description="modules")
+    def n_members(self, obj: Route) -> str:
+        return "all" if obj.is_default else str(obj.members.count())
 
 
 @admin.register(Module)

@@ -93,7 +93,7 @@ def _read_text(path: Path, label: str, problems: list[str]) -> str | None:
 
 
 def _optional_doc(folder: Path, name: str, key: str, problems: list[str]) -> dict[str, Any]:
-    """hints/reflection/feedback.yaml: validated when present, ``{key: []}`` when the file is absent."""
+    """hints/reflection/feedback/references.yaml: validated when present, ``{key: []}`` when the file is absent."""
     path = folder / f"{name}.yaml"
     if not path.is_file():
         return {key: []}
@@ -180,6 +180,7 @@ def load_module(
             problems.append(f"hints.yaml {hint.get('id')}: unknown step {hint['step']!r}")
     reflection_doc = _optional_doc(folder, "reflection", "questions", problems)
     feedback_doc = _optional_doc(folder, "feedback", "rules", problems)
+    references_doc = _optional_doc(folder, "references", "glossary", problems)
     if problems:
         raise ContentError(folder.name, problems)
 
@@ -199,6 +200,8 @@ def load_module(
             "hints": hints_doc.get("hints", []),
             "reflection": reflection_doc.get("questions", []),
             "feedback": feedback_doc.get("rules", []),
+            "glossary": references_doc.get("glossary", []),
+            "papers": references_doc.get("papers", []),
             "figures": shown,
         },
     )

@@ -12,19 +12,34 @@ Design choices:
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 
 class Route(models.Model):
-    """An ordered path through modules (the default route holds every module of ``content/``)."""
+    """A path through the modules a learner can choose: the default route (the full course) holds every module of
+    ``content/``; a track (inference, training) holds its ``members`` plus every prerequisite they need, in module
+    order. Tracks are authored in the admin; ``sync_content`` creates the ones ``content/routes.yaml`` names when
+    they do not exist yet and never overwrites them."""
 
     slug = models.SlugField(max_length=64, unique=True)
     title = models.JSONField(default=dict, help_text="{en, zh}")
+    description = models.JSONField(default=dict, blank=True, help_text="{en, zh}")
     is_default = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="order among the routes learners choose from"
+    )
+    members: models.ManyToManyField[Module, Any] = models.ManyToManyField(
+        "Module",
+        blank=True,
+        related_name="tracks",
+        help_text="the modules of a track (their prerequisites are added); the default route holds every module",
+    )
 
     class Meta:
-        ordering = ["slug"]
+        ordering = ["position", "slug"]
 
     def __str__(self) -> str:
         return self.slug
@@ -198,3 +213,60 @@ class UpstreamReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_ref} → {self.to_ref}: {self.modules_affected} modules affected"
+
+
+class LearnerSettings(models.Model):
+    """One learner's choices: the route they follow and their editor preferences (the language lives in Django's
+    language cookie, which ``modules.views.settings_page`` sets from the same form)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_settings"
+    )
+    route = models.ForeignKey(Route, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    editor_font_size = models.PositiveSmallIntegerField(default=14)
+    editor_tab_size = models.PositiveSmallIntegerField(default=4)
+    editor_minimap = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "learner settings"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.route_id}"
+
+
+class SearchEntry(models.Model):
+    """One searchable piece of text in one language: a module's title, a guide section, a glossary term, a thread.
+
+    ``tokens`` is :func:`modules.search.index_tokens` of title and body (words lower-cased, CJK text as single
+    characters and character bigrams), which both full-text backends index as space-separated terms: an FTS5 table
+    kept in step by triggers on SQLite, a GIN expression index on PostgreSQL (migration ``0006``).
+    """
+
+    class Kind(models.TextChoices):
+        MODULE = "module", "module"
+        SECTION = "section", "guide section"
+        TERM = "term", "glossary term"
+        THREAD = "thread", "discussion"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    lang = models.CharField(max_length=8, blank=True, help_text='en | zh | "" (either: discussions)')
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(
+        max_length=200, help_text="what the entry stands for: a section anchor, a term, a thread id"
+    )
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True, default="")
+    url = models.CharField(max_length=300)
+    tokens = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "lang", "module", "key"], name="searchentry_kind_lang_key"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "module"], name="searchentry_kind_module")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.lang}:{self.key}"

@@ -38,10 +38,13 @@ from modules.models import (
     CarryForward,
     Draft,
     HintReveal,
+    LearnerSettings,
     Module,
     Note,
     Progress,
     Reflection,
+    Route,
+    SearchEntry,
     Unlock,
 )
 from modules.roles import INSTRUCTOR_GROUP
@@ -422,3 +425,113 @@ def signup_block(*, address: str | None) -> AuthBlock | None:
         kind=AuthAttempt.Kind.SIGNUP, address=address, limit=settings.LAB_SIGNUPS_PER_ADDRESS_HOUR
     )
     return AuthBlock("signups", until) if until is not None and until > timezone.now() else None
+
+
+# --- routes, settings, references, search -------------------------------------------------------------------------
+#: nanochat's source at the commit the course follows (DECISIONS.md), for the references page's links.
+NANOCHAT_SOURCE_URL = "https://github.com/karpathy/nanochat/blob/48abd7d/{path}"
+
+
+def learner_settings_get(*, user: User) -> LearnerSettings:
+    """The learner's settings row, or an unsaved one holding the defaults."""
+    row = LearnerSettings.objects.select_related("route").filter(user=user).first()
+    return row or LearnerSettings(user=user, updated_at=timezone.now())
+
+
+def routes_list() -> list[Route]:
+    """The routes learners choose from, the default (full course) first."""
+    return sorted(Route.objects.all(), key=lambda r: (not r.is_default, r.position, r.slug))
+
+
+def route_of(*, user: User, routes: list[Route] | None = None) -> Route | None:
+    """The route the learner chose, else the default route (None before the first ``sync_content``)."""
+    routes = routes if routes is not None else routes_list()
+    chosen = learner_settings_get(user=user).route_id
+    return next((r for r in routes if r.pk == chosen), None) or next(
+        (r for r in routes if r.is_default), None
+    )
+
+
+def route_module_slugs(*, route: Route | None, modules: list[Module]) -> set[str]:
+    """The slugs of ``modules`` on ``route``: all of them on the default route (or none chosen), else the track's
+    members and every prerequisite they need, transitively (a track never hides a module it waits for)."""
+    all_slugs = {m.slug for m in modules}
+    if route is None or route.is_default:
+        return all_slugs
+    members = list(route.members.values_list("slug", flat=True))
+    if not members:
+        return all_slugs
+    prerequisites = {m.slug: list(m.metadata.get("prerequisites") or []) for m in modules}
+    wanted: set[str] = set()
+    todo = list(members)
+    while todo:
+        slug = todo.pop()
+        if slug in wanted or slug not in all_slugs:
+            continue
+        wanted.add(slug)
+        todo.extend(prerequisites.get(slug, []))
+    return wanted
+
+
+def route_to_dict(route: Route, lang: str) -> dict[str, Any]:
+    return {
+        "slug": route.slug,
+        "title": localize(route.title, lang) or route.slug,
+        "description": localize(route.description, lang) or "",
+        "is_default": route.is_default,
+    }
+
+
+def modules_with_payload(*, slugs: list[str]) -> list[Module]:
+    """The active modules ``slugs`` with their payload, in order."""
+    return list(Module.objects.filter(status=Module.Status.ACTIVE, slug__in=slugs).order_by("order", "slug"))
+
+
+def module_references(*, module: Module, lang: str) -> dict[str, Any]:
+    """What the references page lists for a module: the nanochat files it rebuilds (links into nanochat's source at
+    the course's commit), and the glossary and papers authored in its ``references.yaml``."""
+    return {
+        "source": [
+            {"path": entry["path"], "url": NANOCHAT_SOURCE_URL.format(path=entry["path"])}
+            for entry in module.metadata.get("files") or []
+            if isinstance(entry, dict)
+            and str(entry.get("path", "")).startswith(("nanochat/", "scripts/", "tasks/"))
+        ],
+        "glossary": [
+            {"term": localize(g["term"], lang), "definition": localize(g["definition"], lang)}
+            for g in module.payload.get("glossary") or []
+        ],
+        "papers": [
+            {"title": p["title"], "url": p["url"], "note": localize(p.get("note") or {}, lang) or ""}
+            for p in module.payload.get("papers") or []
+        ],
+    }
+
+
+def search_results(*, user: User, query: str, lang: str, limit: int = 30) -> list[dict[str, Any]]:
+    """Search hits the learner may read: a locked module's title is found, its guide, glossary and threads are not
+    (``modules.search`` does the matching). Each hit: {kind, title, excerpt, url, module {slug, title}}."""
+    from modules import search
+
+    states = {s.module.pk: s for s in module_states(user=user)}
+    hits: list[dict[str, Any]] = []
+    for entry in search.search_entries(query=query, lang=lang, limit=limit * 2):
+        state = states.get(entry.module_id)
+        if state is None:
+            continue
+        if state.state == "locked" and entry.kind != SearchEntry.Kind.MODULE:
+            continue
+        hits.append(
+            {
+                "kind": entry.kind,
+                "title": entry.title,
+                "excerpt": search.excerpt(entry.body, query),
+                "url": entry.url,
+                "locked": state.state == "locked",
+                "module": {"slug": state.module.slug, "title": localize(state.module.title, lang)},
+            }
+        )
+        if len(hits) == limit:
+            break
+    hits.sort(key=lambda hit: hit["locked"])  # what the learner can open first, each group in rank order
+    return hits

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from django.apps import AppConfig
 from django.apps import apps as django_apps
 from django.conf import settings
@@ -30,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from modules import content as content_loader
-from modules import listeners
+from modules import listeners, search, selectors
 from modules import spec as module_spec
 from modules import starters as starter_files
 from modules.figures import figures_ensure
@@ -41,11 +42,13 @@ from modules.models import (
     CarryForward,
     Draft,
     HintReveal,
+    LearnerSettings,
     Module,
     Note,
     Progress,
     Reflection,
     Route,
+    SearchEntry,
     Unlock,
 )
 from modules.roles import GROUPS, LEARNER_GROUP, RolePermissions
@@ -258,7 +261,99 @@ def content_sync(
                 row.status = Module.Status.RETIRED
                 row.save(update_fields=["status"])
                 report.retired.append(slug)
+        tracks_ensure(content_dir=content_dir)
+        search_index_sync(slugs=[*report.created, *report.updated, *report.unchanged])
     return report
+
+
+EDITOR_FONT_SIZES = (12, 13, 14, 15, 16, 18, 20)
+EDITOR_TAB_SIZES = (2, 4, 8)
+
+
+def learner_settings_update(
+    *,
+    user: User,
+    route_slug: str | None = None,
+    editor_font_size: int | None = None,
+    editor_tab_size: int | None = None,
+    editor_minimap: bool | None = None,
+) -> LearnerSettings:
+    """Save what is given of the learner's settings (``None`` leaves a field as it is); an unknown route or a size
+    outside the offered ones is refused."""
+    route = None
+    if route_slug is not None:
+        route = Route.objects.filter(slug=route_slug).first()
+        if route is None:
+            raise InvalidInput(_("unknown route"), code="route_unknown")
+    if editor_font_size is not None and editor_font_size not in EDITOR_FONT_SIZES:
+        raise InvalidInput(_("unsupported font size"), code="font_size_invalid")
+    if editor_tab_size is not None and editor_tab_size not in EDITOR_TAB_SIZES:
+        raise InvalidInput(_("unsupported tab width"), code="tab_size_invalid")
+    with transaction.atomic():
+        row, _created = LearnerSettings.objects.select_for_update().get_or_create(
+            user=user, defaults={"updated_at": timezone.now()}
+        )
+        fields = ["updated_at"]
+        if route is not None:
+            row.route, fields = route, [*fields, "route"]
+        if editor_font_size is not None:
+            row.editor_font_size, fields = editor_font_size, [*fields, "editor_font_size"]
+        if editor_tab_size is not None:
+            row.editor_tab_size, fields = editor_tab_size, [*fields, "editor_tab_size"]
+        if editor_minimap is not None:
+            row.editor_minimap, fields = editor_minimap, [*fields, "editor_minimap"]
+        row.updated_at = timezone.now()
+        row.save(update_fields=fields)
+    return row
+
+
+def learner_email_set(*, user: User, email: str) -> User:
+    user.email = email
+    user.save(update_fields=["email"])
+    return user
+
+
+def tracks_ensure(*, content_dir: Path) -> list[Route]:
+    """Create the tracks ``content_dir/routes.yaml`` names that do not exist yet, with their members; a track that
+    exists is left as the admin has it (authors edit tracks there). Returns the tracks created."""
+    path = content_dir / "routes.yaml"
+    if not path.is_file():
+        return []
+    created = []
+    modules = {m.slug: m for m in Module.objects.filter(status=Module.Status.ACTIVE).only("pk", "slug")}
+    for position, item in enumerate(yaml.safe_load(path.read_text(encoding="utf-8")).get("routes") or [], 1):
+        if Route.objects.filter(slug=item["slug"]).exists():
+            continue
+        route = Route.objects.create(
+            slug=item["slug"],
+            title=item.get("title") or {},
+            description=item.get("description") or {},
+            position=position,
+        )
+        route.members.set([modules[slug] for slug in item.get("modules") or [] if slug in modules])
+        created.append(route)
+    return created
+
+
+def search_index_sync(*, slugs: list[str]) -> int:
+    """Rebuild the search entries (titles, guide sections, glossary) of the modules ``slugs`` whose entries are
+    missing or older than their content; returns how many modules were indexed (``modules.search``)."""
+    fresh = set(
+        SearchEntry.objects.filter(kind=SearchEntry.Kind.MODULE, module__slug__in=slugs)
+        .values_list("module__slug", "key")
+        .distinct()
+    )
+    indexed = 0
+    for module in Module.objects.filter(slug__in=slugs, status=Module.Status.ACTIVE):
+        if (module.slug, module.content_hash) in fresh:
+            continue
+        guides = {
+            lang: selectors.module_guide_html(module=module, lang=lang)
+            for lang in module.payload.get("guides", {})
+        }
+        search.module_index(module=module, guides=guides, glossary=module.payload.get("glossary") or [])
+        indexed += 1
+    return indexed
 
 
 # --- files --------------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from modules.api import (
 )
 from modules.badges import badges_for
 from modules.models import Module
+from modules.site_views import editor_preferences
 
 
 def module_summary(state: selectors.ModuleState, lang: str) -> dict[str, Any]:
@@ -107,7 +108,8 @@ def module_detail_data(*, user: Any, module: Module, lang: str, state: str) -> d
 def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``/``: renders ``modules/dashboard.html`` with ``page_data``:
 
-    ``user`` {username, is_instructor}; ``lang`` ("en" | "zh-hans"); ``modules`` [{slug, order, title, summary,
+    ``user`` {username, is_instructor}; ``lang`` ("en" | "zh-hans"); ``modules`` (those on the learner's route,
+    ``modules.selectors.route_of``) [{slug, order, title, summary,
     prerequisites, state (locked|unlocked|passed|completed), progress {status, attempts, best_score, max_score,
     passed_at}, latest_result {submission_id, status, outcome, score, max_score, at} | null, url, api_url}];
     ``notes`` [{id, module, module_title, text, created_at}]; ``review`` [{slug, title, reason
@@ -119,10 +121,13 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     lang = request_lang(request)
     states = selectors.module_states(user=request.user)
     instructor = selectors.user_is_instructor(request.user)
+    routes = selectors.routes_list()
+    route = selectors.route_of(user=request.user, routes=routes)
+    on_route = selectors.route_module_slugs(route=route, modules=[s.module for s in states])
     page_data = {
         "user": {"username": request.user.get_username(), "is_instructor": instructor},
         "lang": lang,
-        "modules": [module_summary(state, lang) for state in states],
+        "modules": [module_summary(state, lang) for state in states if state.module.slug in on_route],
         "notes": [selectors.note_to_dict(n, lang) for n in selectors.notes_list(user=request.user, limit=50)],
         "review": selectors.review_list(states=states, lang=lang),
         "badges": badges_for(user=request.user, lang=lang, states=states),
@@ -136,7 +141,15 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     context = pages.DashboardContext(request=request, user=request.user, lang=lang, states=states)
     page_data = pages.dashboard.contribute(context, page_data)
-    return render(request, "modules/dashboard.html", {"page_data": page_data})
+    return render(
+        request,
+        "modules/dashboard.html",
+        {
+            "page_data": page_data,
+            "routes": [selectors.route_to_dict(r, lang) for r in routes],
+            "route": selectors.route_to_dict(route, lang) if route else None,
+        },
+    )
 
 
 @login_required
@@ -148,7 +161,8 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     [{path, starter, draft (str|null), language}]; ``next_module`` {slug, title, url} | null; ``hints`` {revealed:
     [{id, step, level, text}], levels: [int]}; ``reflection`` {questions: [{id, kind, prompt, choices: [{id,
     text}]}], answers: {qid: answer} | null}; ``reference_available`` bool; ``api`` {module, draft, reference,
-    hints_reveal, reflection, notes}; ``urls`` {dashboard, logout, setlang}; ``csrf_token``.
+    hints_reveal, reflection, notes}; ``urls`` {dashboard, logout, setlang}; ``editor`` {font_size, tab_size,
+    minimap} (the learner's settings); ``csrf_token``.
     From grading (``grading.pages``): ``attempts`` [{id, status, created_at, finished_at, result {status, outcome,
     score, max_score} | null, url}]; ``ws_url`` ("/ws/grading/", a path: prefix ws(s)://host); ``api`` {submissions,
     submission_detail ("/api/submissions/{id}/" — replace {id}), lint, format}.
@@ -188,6 +202,7 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             "logout": reverse("logout"),
             "setlang": reverse("set_language"),
         },
+        "editor": editor_preferences(selectors.learner_settings_get(user=user)),
         "csrf_token": get_token(request),
     }
     context = pages.ModulePageContext(request=request, user=user, module=module, lang=lang)

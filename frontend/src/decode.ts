@@ -570,6 +570,14 @@ export interface ModulePage {
   attempts: Submission[];
   referenceAvailable: boolean;
   wsUrl: string;
+  editorPrefs: EditorPrefs;
+}
+
+/** What the editor opens with (the learner's settings; these defaults when the page carries none). */
+export interface EditorPrefs {
+  fontSize: number;
+  tabSize: number;
+  minimap: boolean;
 }
 
 /** The module page's page data (`page-module.schema.json`). */
@@ -584,6 +592,9 @@ export function decodeModulePage(v: unknown): ModulePage {
     attempts: pd.attempts.map(attempt),
     referenceAvailable: pd.reference_available,
     wsUrl: pd.ws_url,
+    editorPrefs: pd.editor
+      ? { fontSize: pd.editor.font_size, tabSize: pd.editor.tab_size, minimap: pd.editor.minimap }
+      : { fontSize: 14, tabSize: 4, minimap: false },
   };
 }
 

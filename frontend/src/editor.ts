@@ -77,6 +77,10 @@ export interface EditorOptions {
   onChange: (files: Record<string, string>) => void;
   onLint?: (path: string, diagnostics: LintDiagnostic[]) => void;
   readOnly?: boolean;
+  /** The learner's preferences (settings page): font size in px, tab width, minimap on or off. */
+  fontSize?: number;
+  tabSize?: number;
+  minimap?: boolean;
 }
 
 export class LabEditor {
@@ -104,11 +108,11 @@ export class LabEditor {
     this.editor = monaco.editor.create(surface, {
       model: this.models.get(this.active) ?? null,
       automaticLayout: true,
-      fontSize: 14,
+      fontSize: options.fontSize ?? 14,
       fontFamily: "'JetBrains Mono', 'SFMono-Regular', Menlo, Consolas, 'Noto Sans Mono CJK SC', monospace",
-      minimap: { enabled: false },
+      minimap: { enabled: options.minimap ?? false },
       scrollBeyondLastLine: false,
-      tabSize: 4,
+      tabSize: options.tabSize ?? 4,
       insertSpaces: true,
       renderWhitespace: "selection",
       wordWrap: "bounded",
@@ -139,7 +143,7 @@ export class LabEditor {
     const uri = monaco.Uri.parse(`file:///${path}`);
     monaco.editor.getModel(uri)?.dispose();
     const model = monaco.editor.createModel(text, path.endsWith(".py") ? "python" : undefined, uri);
-    model.updateOptions({ tabSize: 4, insertSpaces: true });
+    model.updateOptions({ tabSize: this.options.tabSize ?? 4, insertSpaces: true });
     model.onDidChangeContent(() => {
       this.options.onChange(this.files());
       this.lintSoon(path);

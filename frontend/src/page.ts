@@ -23,7 +23,23 @@ export function boot(): Page {
   for (const button of Array.from(document.querySelectorAll<HTMLElement>("[data-print]"))) {
     button.addEventListener("click", () => window.print());
   }
+  wireNavToggle();
   return { data, context };
+}
+
+/** On phone widths the left navigation is a menu behind the top bar's button (CSS hides the button elsewhere). */
+function wireNavToggle(): void {
+  const button = document.querySelector<HTMLButtonElement>(".nav-toggle");
+  const nav = document.getElementById("sidenav");
+  if (!button || !nav) return;
+  const set = (open: boolean): void => {
+    button.setAttribute("aria-expanded", String(open));
+    document.body.classList.toggle("nav-open", open);
+  };
+  button.addEventListener("click", () => set(button.getAttribute("aria-expanded") !== "true"));
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") set(false);
+  });
 }
 
 let area: HTMLElement | null = null;

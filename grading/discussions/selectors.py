@@ -73,6 +73,15 @@ def thread_list_for_module(
     return list(qs[:limit])
 
 
+def thread_list_across_modules(*, user: User, open_module_ids: set[int], limit: int = 100) -> list[Thread]:
+    """Threads of every module ``user`` can open (``open_module_ids``) that they may see, most recently active
+    first (one query): questions, and their own review requests (instructors: every review request too)."""
+    qs = _threads().filter(module_id__in=open_module_ids, module__status=Module.Status.ACTIVE)
+    if not user_is_instructor(user):
+        qs = qs.filter(Q(kind=Thread.Kind.QUESTION) | Q(author=user))
+    return list(qs[:limit])
+
+
 def review_queue(*, limit: int = 200) -> list[Thread]:
     """Open review requests of every module, oldest first: the mentors' to-do list (one query)."""
     qs = _threads().filter(

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from grading.discussions.models import Post, Thread
 from grading.milestones import services as milestones
 from grading.models import Submission
+from modules import search
 from modules.models import Module
 from modules.selectors import user_is_instructor
 from modules.services import Conflict, InvalidInput, RateLimited, text_validate
@@ -107,7 +108,16 @@ def thread_create(
             milestones.review_request_notify(
                 thread_id=thread.pk, author=author, module_slug=module.slug, title=thread.title
             )
+        thread_search_index(thread=thread)
     return thread
+
+
+def thread_search_index(*, thread: Thread) -> None:
+    """Put a question thread (title and posts) into global search; review requests are private and never are."""
+    if thread.kind != Thread.Kind.QUESTION:
+        return
+    posts = list(thread.posts.order_by("created_at", "id").values_list("body", flat=True))
+    search.thread_index(module=thread.module, thread_id=thread.pk, title=thread.title, posts=posts)
 
 
 def post_create(*, author: User, thread: Thread, body: Any) -> Post:
@@ -130,6 +140,7 @@ def post_create(*, author: User, thread: Thread, body: Any) -> Post:
             post_id=post.pk,
             title=thread.title,
         )
+        thread_search_index(thread=thread)
     return post
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -15,7 +18,8 @@ from rest_framework.response import Response
 
 from grading.discussions import selectors, services
 from grading.discussions.models import Thread
-from modules.api import ERROR_REF, AuthenticatedRequest, LabAPIView, request_lang
+from modules.api import ERROR_REF, AuthenticatedHttpRequest, AuthenticatedRequest, LabAPIView, request_lang
+from modules.selectors import module_states
 from modules.services import Forbidden
 
 
@@ -138,3 +142,17 @@ class ReviewQueueView(LabAPIView):
             raise Forbidden(_("the review queue is for mentors"), code="not_mentor")
         lang = request_lang(request)
         return Response({"reviews": [selectors.thread_to_dict(t, lang) for t in selectors.review_queue()]})
+
+
+@login_required
+def discussions_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """``/discussions/``: the threads of every module the learner can open, most recently active first, each
+    linking to its module page (``#thread-<id>``), where it is read and answered."""
+    lang = request_lang(request)
+    open_ids = {s.module.pk for s in module_states(user=request.user) if s.state != "locked"}
+    threads = selectors.thread_list_across_modules(user=request.user, open_module_ids=open_ids)
+    return render(
+        request,
+        "discussions/discussions.html",
+        {"threads": [selectors.thread_to_dict(t, lang) for t in threads]},
+    )

@@ -76,7 +76,8 @@ def assert_edges_sit_on_their_cards(edges: list[dict[str, Any]]) -> None:
 def test_the_map_draws_one_edge_per_prerequisite_on_the_right_cards_by_state(
     lab_server: LabServer, chromium: Any, screenshots: Path
 ):
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    # wide enough for three columns beside the left navigation, so the narrow window below has fewer
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -116,7 +117,7 @@ def test_the_map_draws_one_edge_per_prerequisite_on_the_right_cards_by_state(
         page.screenshot(path=str(screenshots / "map-narrow.png"), full_page=True)
 
         # complete module 1 (pass + reflection): the edges into the modules it opens change state and look
-        page.set_viewport_size({"width": 1280, "height": 900})
+        page.set_viewport_size({"width": 1440, "height": 900})
         pass_first_module(page)
         reflect_first_module(page)
         page.reload()

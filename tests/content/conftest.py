@@ -16,7 +16,7 @@ from content_helpers import SCHEMA_DIR, load_yaml, module_dirs
 def schemas() -> dict[str, dict]:
     return {
         name: json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
-        for name in ("module", "hints", "reflection", "feedback")
+        for name in ("module", "hints", "reflection", "feedback", "references")
     }
 
 

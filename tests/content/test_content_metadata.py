@@ -20,7 +20,7 @@ from modules.starters import starters
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LONG_GUIDES = {"01-onboarding", "02-tokenizer", "03-dataset", "04-dataloader", "05-gpt", "06-optimizers",
                "07-base-training"}  # fmt: skip
-YAML_FILES = ("module", "hints", "reflection", "feedback")
+YAML_FILES = ("module", "hints", "reflection", "feedback", "references")
 
 
 def _i18n_values(node, lang: str):

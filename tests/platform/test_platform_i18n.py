@@ -9,6 +9,7 @@ from django.utils import translation
 PLATFORM_SOURCES = [
     "modules/services.py",
     "modules/views.py",
+    "modules/site_views.py",
     "modules/parsers.py",
     "grading/services.py",
     "grading/views.py",

@@ -24,6 +24,7 @@ DASHBOARD_KEYS = {
     "csrf_token",
 }
 MODULE_KEYS = {
+    "editor",
     "user",
     "lang",
     "module",
@@ -98,13 +99,14 @@ def test_it_renders_the_dashboard_in_a_fixed_number_of_queries(
     course, learner, instructor, pass_module, django_assert_num_queries
 ):
     learner.post_json("/api/notes/", {"text": "n"})
-    # 10 + 4 for milestones: this week's progress, study days and attempts (the weekly report), certificates
-    with django_assert_num_queries(14):
+    # 10 + 4 for milestones (this week's progress, study days and attempts, certificates) + 2 for navigation
+    # (the routes to choose from and the learner's settings)
+    with django_assert_num_queries(16):
         assert learner.get("/").status_code == 200
     pass_module(learner, course["01-hello"])
-    with django_assert_num_queries(14):  # however much history there is
+    with django_assert_num_queries(16):  # however much history there is
         assert learner.get("/").status_code == 200
-    with django_assert_num_queries(15):  # + the mentor queue
+    with django_assert_num_queries(17):  # + the mentor queue
         assert instructor.get("/").status_code == 200
 
 
@@ -231,12 +233,12 @@ def test_authors_edit_modules_but_cannot_read_submissions(course, learner, pass_
 def test_it_renders_the_module_page_in_a_fixed_number_of_queries(
     course, learner, submit, pass_module, django_assert_num_queries
 ):
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):  # 11 + the learner's editor settings
         assert learner.get("/modules/01-hello/").status_code == 200
     for _ in range(3):
         submit(learner, course["01-hello"])
     pass_module(learner, course["01-hello"])
-    with django_assert_num_queries(11):  # however many attempts there are
+    with django_assert_num_queries(12):  # however many attempts there are
         assert learner.get("/modules/01-hello/").status_code == 200
 
 

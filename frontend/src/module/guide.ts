@@ -60,3 +60,22 @@ export function renderGuide(detail: ModuleDetail, panel: HTMLElement): void {
     guide,
   );
 }
+
+/**
+ * A link to a guide section (`/modules/<slug>/#<heading id>`, as search results give) arrives before the guide is
+ * rendered, so the browser cannot scroll to it by itself: show the guide tab and bring the heading into view,
+ * marked for a moment. Other hashes (`#thread-<id>`) belong to their own views.
+ */
+export function followGuideAnchor(panel: HTMLElement, showGuide: () => void): void {
+  const id = decodeURIComponent(window.location.hash.slice(1));
+  if (!id || id.startsWith("thread-")) return;
+  const target = [...panel.querySelectorAll<HTMLElement>("h1[id], h2[id], h3[id], h4[id]")].find((el) => el.id === id);
+  if (!target) return;
+  showGuide();
+  target.classList.add("is-target");
+  target.setAttribute("tabindex", "-1");
+  window.requestAnimationFrame(() => {
+    target.scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: true });
+  });
+}

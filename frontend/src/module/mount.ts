@@ -16,7 +16,7 @@ import { GradingSocket } from "../ws";
 import { toggleDiff } from "./compare";
 import { setTabCount, type Ctx } from "./context";
 import { DraftSaver, initialFiles, serverFiles, type SaveState } from "./drafts";
-import { renderGuide } from "./guide";
+import { followGuideAnchor, renderGuide } from "./guide";
 import { renderHints } from "./hints";
 import { attemptNumber, renderHistory } from "./history";
 import { buildLayout, showLocked, type EditorPane, type Layout } from "./layout";
@@ -38,6 +38,7 @@ export async function mount(page: Page, root: HTMLElement): Promise<void> {
   const { detail } = data;
   const layout = buildLayout(root, detail, data.next);
   renderGuide(detail, layout.tabs.panels.guide);
+  followGuideAnchor(layout.tabs.panels.guide, () => layout.tabs.select("guide"));
   const { editor, saver } = await openEditor(page, data, layout);
   const ctx = buildCtx(page, data, layout, editor, saver);
   if (detail.state === "passed" || detail.state === "completed") {
@@ -88,6 +89,7 @@ async function openEditor(page: Page, data: ModulePage, layout: Layout): Promise
   const { LabEditor, colorizeCodeBlocks, lintSummary } = await import("../editor");
   const lintCounts = new Map<string, number>();
   const editor = new LabEditor(editorHost, files, {
+    ...data.editorPrefs,
     onChange: (changed) => saver.changed(changed),
     onLint: (path, diagnostics) => {
       lintCounts.set(path, diagnostics.length);
