@@ -11,6 +11,7 @@ import {
   decodeLint,
   decodeModuleList,
   decodeNote,
+  decodeBadges,
   decodeNotes,
   decodeReflectionAnswer,
   decodeReviewQueue,
@@ -20,6 +21,7 @@ import {
   decodeThreadDetail,
   decodeThreadList,
   decodeThreadPost,
+  type Award,
   type Hint,
   type LintDiagnostic,
   type ModuleSummary,
@@ -165,11 +167,17 @@ export const api = {
   async reference(slug: string): Promise<Reference> {
     return decodeReference(await request("GET", `/api/modules/${enc(slug)}/reference/`));
   },
-  async revealHint(slug: string, level: number): Promise<Hint[]> {
-    return decodeHintReveal(await request("POST", `/api/modules/${enc(slug)}/hints/reveal/`, { level }));
+  /** Reveal `level` of one step's hints (`step` null: the module's hints of that level for every step). */
+  async revealHint(slug: string, level: number, step: string | null = null): Promise<Hint[]> {
+    const body: Record<string, string | number> = { level };
+    if (step !== null) body.step = step;
+    return decodeHintReveal(await request("POST", `/api/modules/${enc(slug)}/hints/reveal/`, body));
   },
   async reflect(slug: string, answers: Record<string, string>): Promise<ReflectionAnswer> {
     return decodeReflectionAnswer(await request("POST", `/api/modules/${enc(slug)}/reflection/`, { answers }));
+  },
+  async badges(): Promise<Award[]> {
+    return decodeBadges(await request("GET", "/api/badges/"));
   },
   async notes(): Promise<Note[]> {
     return decodeNotes(await request("GET", "/api/notes/"));

@@ -159,7 +159,7 @@ function renderReview(items: ReviewItem[]): HTMLElement {
   );
 }
 
-function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
+function renderNotes(notes: Note[], modules: ModuleSummary[], onAdded: () => void): HTMLElement {
   const list = h("ul", { class: "list", "data-testid": "notes" });
   const paint = (items: Note[]): void => {
     if (items.length === 0) {
@@ -199,6 +199,7 @@ function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
       .then((fresh) => {
         text.value = "";
         paint(fresh);
+        onAdded();
       })
       .catch((err: unknown) => toast(describeError(err), true))
       .finally(() => (submit.disabled = false));
@@ -206,7 +207,19 @@ function renderNotes(notes: Note[], modules: ModuleSummary[]): HTMLElement {
   return h("section", { class: "card card-pad" }, h("h2", {}, t("dashboard.notes")), form, list);
 }
 
-function renderAwards(awards: Award[]): HTMLElement {
+/** The badges card; `refresh` re-reads the badges and repaints the card in place (after a note, say). */
+function renderAwards(awards: Award[]): { card: HTMLElement; refresh: () => void } {
+  const card = awardsCard(awards);
+  const refresh = (): void => {
+    api
+      .badges()
+      .then((fresh) => card.replaceChildren(...awardsCard(fresh).childNodes))
+      .catch(() => undefined); // the card stays as it was; the next page load shows the new count
+  };
+  return { card, refresh };
+}
+
+function awardsCard(awards: Award[]): HTMLElement {
   const earned = awards.filter((a) => a.earned).length;
   return h(
     "section",
@@ -279,7 +292,8 @@ interface DashboardData {
 function render(d: DashboardData): void {
   const side = [renderLatest(d.modules)];
   if (d.mentorQueue !== null) side.push(renderMentorQueue(d.mentorQueue));
-  side.push(renderReview(d.review), renderAwards(d.awards), renderNotes(d.notes, d.modules));
+  const awards = renderAwards(d.awards);
+  side.push(renderReview(d.review), awards.card, renderNotes(d.notes, d.modules, awards.refresh));
   fill(
     root,
     h("div", { class: "dash-head" }, h("h1", {}, t("dashboard.title")), renderProgress(d.modules)),

@@ -86,6 +86,10 @@ def test_a_note_lands_in_the_learning_log(lab_server: LabServer, chromium: Any, 
         page.click(".note-form button[type=submit]")
         page.wait_for_selector("[data-testid=notes] .note-item")
         assert "Depth is the one dial" in page.inner_text("[data-testid=notes]")
+        align = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=notes] .note-item p')).textAlign"
+        )
+        assert align in ("left", "start")  # a note reads from the left, like the form above it
         page.reload()
         page.wait_for_selector("[data-testid=notes] .note-item")
         assert "Depth is the one dial" in page.inner_text("[data-testid=notes]")
@@ -106,6 +110,7 @@ def test_the_pages_fit_a_phone_screen(lab_server: LabServer, chromium: Any, scre
         page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
         open_module(page, lab_server)
         assert page.evaluate(overflow) <= 1
+        page.click("[data-testid=phone-switch] [data-view=editor]")  # a phone shows one pane at a time
         assert page.is_visible("[data-testid=run]")
         box = page.query_selector(".editor-host").bounding_box()
         assert box is not None and box["width"] >= 360 and box["height"] >= 300
