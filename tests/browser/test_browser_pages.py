@@ -108,9 +108,10 @@ def test_the_pages_fit_a_phone_screen(lab_server: LabServer, chromium: Any, scre
         page.wait_for_selector("[data-testid=module-map]")
         assert page.evaluate(overflow) <= 1
         page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
-        open_module(page, lab_server)
-        assert page.evaluate(overflow) <= 1
+        page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
         page.click("[data-testid=phone-switch] [data-view=editor]")  # a phone shows one pane at a time
+        page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
+        assert page.evaluate(overflow) <= 1
         assert page.is_visible("[data-testid=run]")
         box = page.query_selector(".editor-host").bounding_box()
         assert box is not None and box["width"] >= 360 and box["height"] >= 300

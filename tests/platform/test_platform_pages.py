@@ -158,6 +158,25 @@ def test_the_account_pages_use_the_labs_look_not_the_admins(course, learner, ano
     assert anonymous.get("/accounts/password_change/").status_code == 302  # a login first
 
 
+def test_a_learner_changes_the_password_and_stays_logged_in(course, learner):
+    learner.user.set_password("old-password-1")
+    learner.user.save(update_fields=["password"])
+    learner.force_login(learner.user)
+    wrong = learner.post(
+        "/accounts/password_change/",
+        {"old_password": "not-it", "new_password1": "new-dial-43x", "new_password2": "new-dial-43x"},
+    )
+    assert wrong.status_code == 200 and 'data-testid="account-page"' in wrong.content.decode()
+    done = learner.post(
+        "/accounts/password_change/",
+        {"old_password": "old-password-1", "new_password1": "new-dial-43x", "new_password2": "new-dial-43x"},
+    )
+    assert done.status_code == 302 and done.url == "/accounts/password_change/done/"
+    assert learner.get("/").status_code == 200  # still logged in
+    learner.user.refresh_from_db()
+    assert learner.user.check_password("new-dial-43x")
+
+
 def test_a_forgotten_password_is_reset_through_the_mailed_link(course, anonymous, mailoutbox):
     User.objects.create_user("grace", "grace@example.org", "first-password-1")
     response = anonymous.post("/accounts/password_reset/", {"email": "grace@example.org"})
