@@ -259,7 +259,7 @@ def test_a_note_is_left_aligned_and_moves_its_badge_without_a_reload(
         )
         assert align in ("left", "start")
         page.locator("[data-testid=notes]").screenshot(path=str(screenshots / f"note-{lang}.png"))
-        page.locator("[data-testid=badges]").screenshot(path=str(screenshots / f"badges-{lang}.png"))
+        page.screenshot(path=str(screenshots / f"dashboard-{lang}.png"), full_page=True)
         assert errors == []
     finally:
         context.close()
