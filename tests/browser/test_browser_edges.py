@@ -1,6 +1,7 @@
 """The rough edges of the learner's pages, in English and Chinese: steps named by their titles (chips, test rows,
 hints), hints opened per step, the untouched starter lint-clean, a long test's countdown, the learning log and
-its badge without a reload, the account pages (change and reset a password) in the lab's look, and a phone.
+its badge without a reload, and the account pages (change and reset a password) in the lab's look. (The phone
+layout: ``test_browser_pages.test_the_pages_fit_a_phone_screen``.)
 
 The run on the module page is streamed by a stand-in websocket (``page.route_web_socket``) so the test decides
 when a test starts and when the verdict comes; the page, its decoders and its views are the real ones.
@@ -332,55 +333,6 @@ def test_a_learner_changes_and_resets_a_password_on_lab_styled_pages(
         page.click("[data-testid=login-submit]")
         page.wait_for_url(f"{lab_server.base_url}/")
         assert page.inner_text("[data-testid=username]") == username
-        assert errors == []
-    finally:
-        context.close()
-
-
-def test_a_phone_switches_between_guide_editor_and_results(
-    lab_server: LabServer, chromium: Any, screenshots: Path
-):
-    """The dashboard in English, the module page in Chinese."""
-    context, page, errors = _new_page(
-        chromium, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-    )
-    overflow = "() => document.documentElement.scrollWidth - window.innerWidth"
-    lang = "en"
-    try:
-        signup(page, lab_server, lang, _name("phone"))
-        page.wait_for_selector("[data-testid=module-map]")
-        assert page.evaluate(overflow) <= 0
-        # card titles wrap between words, never inside one
-        broken = page.evaluate(
-            """() => [...document.querySelectorAll('.module-card h3, .module-card .title')].filter(
-                (el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent)"""
-        )
-        assert broken == []
-        page.screenshot(path=str(screenshots / f"dashboard-phone-{lang}.png"), full_page=True)
-
-        lang = "zh-hans"
-        page.click(f"[data-testid=lang-switch] button[value='{lang}']")
-        page.wait_for_selector(f"html[lang='{lang}']")
-        page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
-        page.wait_for_selector("[data-testid=phone-switch]")
-        assert page.evaluate(overflow) <= 0
-        tabs = page.evaluate(
-            "() => { const t = document.querySelector('.tabs'); return [t.scrollWidth, t.clientWidth]; }"
-        )
-        assert tabs[0] <= tabs[1], tabs
-        page.screenshot(path=str(screenshots / f"module-phone-guide-{lang}.png"))
-
-        page.click("[data-testid=phone-switch] [data-view=editor]")
-        page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
-        box = page.query_selector(".editor-host").bounding_box()
-        assert box is not None and box["y"] < 400 and box["height"] >= 300 and box["width"] >= 360, box
-        assert page.is_hidden("[data-testid=panel-guide]")
-        assert page.evaluate(overflow) <= 0
-        page.screenshot(path=str(screenshots / f"module-phone-editor-{lang}.png"))
-
-        page.click("[data-testid=phone-switch] [data-view=results]")
-        assert page.is_visible("[data-testid=results]") and page.is_hidden(".editor-host")
-        page.screenshot(path=str(screenshots / f"module-phone-results-{lang}.png"))
         assert errors == []
     finally:
         context.close()
