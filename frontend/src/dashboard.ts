@@ -311,3 +311,7 @@ function load(): void {
 }
 
 load();
+// a dashboard restored from the back/forward cache would show the progress and badges of before the module page
+window.addEventListener("pageshow", (ev) => {
+  if (ev.persisted) window.location.reload();
+});
