@@ -293,7 +293,7 @@ const zh: Record<MessageKey, string> = {
   "results.step": "步骤 {step}",
   "results.advice": "建议",
   "results.metrics": "指标",
-  "results.hint_for_step": "卡住了？查看{step}的提示",
+  "results.hint_for_step": "卡住了？查看「{step}」的提示",
   "results.hint_module": "卡住了？查看提示",
   "results.countdown": "{name}：已运行 {s} 秒 — 对你代码的每次调用最多 {limit} 秒，还剩 {left} 秒",
   "results.countdown_over": "{name}：已运行 {s} 秒 — 它会多次调用你的代码，每次调用最多 {limit} 秒",

@@ -37,7 +37,7 @@ TEXTS = {
     "zh-hans": {
         "step2": "步骤 2 · 你好，nanochat",
         "label": "第 1 次提交的各步骤：",
-        "hint_link": "卡住了？查看步骤 2 · 你好，nanochat的提示",
+        "hint_link": "卡住了？查看「步骤 2 · 你好，nanochat」的提示",
         "lint_clean": "代码检查无问题",
         "countdown": "对你代码的每次调用最多 10 秒",
         "chronicler": "勤于记录",
