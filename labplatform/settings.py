@@ -282,6 +282,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Password-reset e-mails: embedded mode writes each message to a file under LAB_VAR_DIR/mail/ (nothing leaves the
+# machine; whoever runs the lab opens the link from there); production sends them through an SMTP server.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = env_str("LAB_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("LAB_EMAIL_PORT", 25, minimum=1, maximum=65535)
+DEFAULT_FROM_EMAIL = env_str("LAB_EMAIL_FROM", "nanochat Lab <noreply@localhost>")
 # Login and sign-up throttles (modules.backends, modules.selectors): an account locks after this many failed logins
 # for LAB_LOGIN_LOCKOUT_SECONDS, doubled by each further failure up to the cap; failures older than the window are
 # forgotten, and a successful login forgets them too. Per-address limits are per sliding hour and high enough for a

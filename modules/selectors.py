@@ -306,6 +306,14 @@ def hint_levels(*, module: Module) -> list[int]:
     return sorted({int(h["level"]) for h in module.payload.get("hints", [])})
 
 
+def hint_levels_by_step(*, module: Module) -> dict[str, list[int]]:
+    """The hint levels each step has (``""``: hints for the whole module), so each step reveals its own."""
+    out: dict[str, set[int]] = {}
+    for h in module.payload.get("hints", []):
+        out.setdefault(h.get("step") or "", set()).add(int(h["level"]))
+    return {step: sorted(levels) for step, levels in out.items()}
+
+
 def reflection_questions(*, module: Module, lang: str) -> list[dict[str, Any]]:
     """Questions without their answers (the answer key never leaves the server)."""
     return [

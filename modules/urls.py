@@ -16,4 +16,5 @@ urlpatterns = [
         name="api-module-carry-forward",
     ),
     path("notes/", views.NoteListView.as_view(), name="api-notes"),
+    path("badges/", views.BadgeListView.as_view(), name="api-badges"),
 ]

@@ -185,6 +185,7 @@ def module_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "hints": {
             "revealed": selectors.hints_revealed(user=user, module=module, lang=lang),
             "levels": selectors.hint_levels(module=module),
+            "steps": selectors.hint_levels_by_step(module=module),
         },
         "reflection": {
             "questions": selectors.reflection_questions(module=module, lang=lang),
@@ -427,6 +428,16 @@ class ReflectionView(LabAPIView):
                 "unlocked": standing["unlocked"],
             }
         )
+
+
+class BadgeListView(LabAPIView):
+    """``GET /api/badges/`` -> ``{"badges": [...]}`` (``modules.badges``): the dashboard re-reads them after an
+    action that may move one (a note), instead of waiting for a reload."""
+
+    openapi = {"get": {"responses": {200: "api.schema.json#/$defs/badges"}}}
+
+    def get(self, request: AuthenticatedRequest) -> Response:
+        return Response({"badges": badges_for(user=request.user, lang=request_lang(request))})
 
 
 class NoteListView(LabAPIView):

@@ -35,6 +35,7 @@ const VALIDATORS = {
   validateHintReveal: "api.schema.json#/$defs/hints",
   validateReflectionAnswer: "api.schema.json#/$defs/reflection",
   validateNoteList: "api.schema.json#/$defs/notes",
+  validateBadgeList: "api.schema.json#/$defs/badges",
   validateNote: "common.schema.json#/$defs/note",
   validateThreadList: "api.schema.json#/$defs/threads",
   validateReviewQueue: "api.schema.json#/$defs/reviews",

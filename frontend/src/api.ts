@@ -13,6 +13,7 @@ import {
   decodeModuleList,
   decodeNote,
   decodeNotifications,
+  decodeBadges,
   decodeNotes,
   decodeReflectionAnswer,
   decodeReviewQueue,
@@ -22,6 +23,7 @@ import {
   decodeThreadDetail,
   decodeThreadList,
   decodeThreadPost,
+  type Award,
   type Hint,
   type LintDiagnostic,
   type ModuleSummary,
@@ -169,11 +171,17 @@ export const api = {
   async reference(slug: string): Promise<Reference> {
     return decodeReference(await request("GET", `/api/modules/${enc(slug)}/reference/`));
   },
-  async revealHint(slug: string, level: number): Promise<Hint[]> {
-    return decodeHintReveal(await request("POST", `/api/modules/${enc(slug)}/hints/reveal/`, { level }));
+  /** Reveal `level` of one step's hints (`step` null: the module's hints of that level for every step). */
+  async revealHint(slug: string, level: number, step: string | null = null): Promise<Hint[]> {
+    const body: Record<string, string | number> = { level };
+    if (step !== null) body.step = step;
+    return decodeHintReveal(await request("POST", `/api/modules/${enc(slug)}/hints/reveal/`, body));
   },
   async reflect(slug: string, answers: Record<string, string>): Promise<ReflectionAnswer> {
     return decodeReflectionAnswer(await request("POST", `/api/modules/${enc(slug)}/reflection/`, { answers }));
+  },
+  async badges(): Promise<Award[]> {
+    return decodeBadges(await request("GET", "/api/badges/"));
   },
   async notes(): Promise<Note[]> {
     return decodeNotes(await request("GET", "/api/notes/"));

@@ -240,7 +240,7 @@ function noteTools(milestones: Milestones, select: HTMLSelectElement, paint: (no
   return h("span", { class: "note-tools" }, pickFile, file, exportLink);
 }
 
-function renderNotes(notes: Note[], modules: ModuleSummary[], milestones: Milestones | null): HTMLElement {
+function renderNotes(notes: Note[], modules: ModuleSummary[], milestones: Milestones | null, onAdded: () => void): HTMLElement {
   const list = h("ul", { class: "list", "data-testid": "notes" });
   const paint = (items: Note[]): void => {
     if (items.length === 0) {
@@ -280,6 +280,7 @@ function renderNotes(notes: Note[], modules: ModuleSummary[], milestones: Milest
       .then((fresh) => {
         text.value = "";
         paint(fresh);
+        onAdded();
       })
       .catch((err: unknown) => toast(describeError(err), true))
       .finally(() => (submit.disabled = false));
@@ -289,7 +290,19 @@ function renderNotes(notes: Note[], modules: ModuleSummary[], milestones: Milest
   return h("section", { class: "card card-pad" }, head, form, list);
 }
 
-function renderAwards(awards: Award[]): HTMLElement {
+/** The badges card; `refresh` re-reads the badges and repaints the card in place (after a note, say). */
+function renderAwards(awards: Award[]): { card: HTMLElement; refresh: () => void } {
+  const card = awardsCard(awards);
+  const refresh = (): void => {
+    api
+      .badges()
+      .then((fresh) => card.replaceChildren(...awardsCard(fresh).childNodes))
+      .catch(() => undefined); // the card stays as it was; the next page load shows the new count
+  };
+  return { card, refresh };
+}
+
+function awardsCard(awards: Award[]): HTMLElement {
   const earned = awards.filter((a) => a.earned).length;
   return h(
     "section",
@@ -364,7 +377,8 @@ function render(d: DashboardData): void {
   const side = [renderLatest(d.modules)];
   if (d.mentorQueue !== null) side.push(renderMentorQueue(d.mentorQueue));
   if (d.milestones) side.push(renderWeek(d.milestones));
-  side.push(renderReview(d.review), renderAwards(d.awards), renderNotes(d.notes, d.modules, d.milestones));
+  const awards = renderAwards(d.awards);
+  side.push(renderReview(d.review), awards.card, renderNotes(d.notes, d.modules, d.milestones, awards.refresh));
   fill(
     root,
     h("div", { class: "dash-head" }, h("h1", {}, t("dashboard.title")), renderProgress(d.modules)),
@@ -382,3 +396,7 @@ function load(): void {
 }
 
 load();
+// a dashboard restored from the back/forward cache would show the progress and badges of before the module page
+window.addEventListener("pageshow", (ev) => {
+  if (ev.persisted) window.location.reload();
+});

@@ -17,6 +17,7 @@ import type {
   WireGuidePlot,
   TestResult as WireTestResult,
   WireAttempt,
+  WireBadge,
   WireEngineEvent,
   WireModuleDetail,
   WireModulePage,
@@ -106,6 +107,8 @@ export interface ModuleDetail {
   limits: Record<string, number | boolean | string | null>;
   /** The highest hint level the module has; 0 when unknown (the page then offers levels up to 3). */
   hintLevels: number;
+  /** The hint levels of each step ("": hints for the whole module); empty when unknown. */
+  hintSteps: Record<string, number[]>;
 }
 
 export interface NextModule {
@@ -341,7 +344,7 @@ export function decodeModuleList(v: unknown): ModuleSummary[] {
     .sort((a, b) => a.order - b.order);
 }
 
-function moduleDetail(d: WireModuleDetail, hintLevels: number[] = []): ModuleDetail {
+function moduleDetail(d: WireModuleDetail, hintLevels: number[] = [], hintSteps: Record<string, number[]> = {}): ModuleDetail {
   const m = d.module;
   return {
     slug: m.slug,
@@ -356,6 +359,7 @@ function moduleDetail(d: WireModuleDetail, hintLevels: number[] = []): ModuleDet
     files: d.files.map((f) => ({ path: f.path, starter: f.starter, draft: f.draft })),
     limits: m.limits,
     hintLevels: Math.max(0, ...hintLevels),
+    hintSteps,
   };
 }
 
@@ -569,6 +573,8 @@ export interface ModulePage {
   answers: Record<string, string>;
   attempts: Submission[];
   referenceAvailable: boolean;
+  /** The per-call time limit (seconds) of a call into learner code; null when the page does not say. */
+  callSeconds: number | null;
   wsUrl: string;
   editorPrefs: EditorPrefs;
 }
@@ -584,13 +590,14 @@ export interface EditorPrefs {
 export function decodeModulePage(v: unknown): ModulePage {
   const pd: WireModulePage = decodeWith(validate.validateModulePage, v, "page");
   return {
-    detail: moduleDetail(pd, pd.hints.levels),
+    detail: moduleDetail(pd, pd.hints.levels, pd.hints.steps ?? {}),
     next: pd.next_module,
     hints: pd.hints.revealed,
     questions: pd.reflection.questions,
     answers: pd.reflection.answers ?? {},
     attempts: pd.attempts.map(attempt),
     referenceAvailable: pd.reference_available,
+    callSeconds: pd.call_seconds ?? null,
     wsUrl: pd.ws_url,
     editorPrefs: pd.editor
       ? { fontSize: pd.editor.font_size, tabSize: pd.editor.tab_size, minimap: pd.editor.minimap }
@@ -609,6 +616,15 @@ export interface DashboardPage {
   mentorQueue: ThreadSummary[];
 }
 
+function award(b: WireBadge): Award {
+  return { id: b.id, title: b.title, description: b.description, earned: b.earned, earnedAt: b.earned_at, count: b.count, target: b.target };
+}
+
+/** `GET /api/badges/` → the learner's badges, earned or not. */
+export function decodeBadges(v: unknown): Award[] {
+  return decodeWith(validate.validateBadgeList, v, "badges").badges.map(award);
+}
+
 /** The dashboard's page data (`page-dashboard.schema.json`). */
 export function decodeDashboardPage(v: unknown): DashboardPage {
   const pd = decodeWith(validate.validateDashboardPage, v, "page");
@@ -617,15 +633,7 @@ export function decodeDashboardPage(v: unknown): DashboardPage {
     modules: pd.modules.map(moduleSummary).sort((a, b) => a.order - b.order),
     notes: pd.notes.map(note),
     review: pd.review,
-    awards: pd.badges.map((b) => ({
-      id: b.id,
-      title: b.title,
-      description: b.description,
-      earned: b.earned,
-      earnedAt: b.earned_at,
-      count: b.count,
-      target: b.target,
-    })),
+    awards: pd.badges.map(award),
     mentorQueue: pd.mentor_queue.map(thread),
   };
 }

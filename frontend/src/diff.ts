@@ -27,7 +27,7 @@ export class ReferenceDiff {
       "select",
       { class: "select", "aria-label": t("diff.step") },
       h("option", { value: "" }, t("diff.all_steps")),
-      ...steps.map((s) => h("option", { value: s.id }, `${s.id} · ${pick(s.title)}`)),
+      ...steps.map((s, i) => h("option", { value: s.id }, t("module.step_label", { n: i + 1, title: pick(s.title) }))),
     );
     this.stepSelect.addEventListener("change", () => this.revealStep(this.stepSelect.value));
     const prev = h("button", { type: "button", class: "btn btn-ghost btn-sm" }, `↑ ${t("diff.prev")}`);

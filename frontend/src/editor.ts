@@ -5,7 +5,9 @@
  * - One Monaco model per learner file (URI `file:///<path>`), one editor instance, a tab bar to switch models;
  *   view state (cursor, scroll) is kept per file.
  * - Lint runs on the server (`/api/tools/lint/`, ruff) debounced after typing; diagnostics become Monaco
- *   markers. Formatting replaces the whole text through an edit operation, so Ctrl+Z undoes it.
+ *   markers. What the untouched starter already has (imports its stubbed-out bodies used, nanochat's own
+ *   style) is not the learner's doing: a diagnostic matching one of the starter's, by rule and line text, is
+ *   dropped, so the starter reads as clean and only what the learner's edits bring shows. Formatting replaces the whole text through an edit operation, so Ctrl+Z undoes it.
  * - Completion is deliberately simple: Python keywords and builtins, the names used in the open files, and the
  *   torch/nanochat names the modules use. No language server in the browser.
  * - Only Monaco's base editor worker is bundled (no TypeScript/CSS/HTML/JSON workers).
@@ -81,6 +83,13 @@ export interface EditorOptions {
   fontSize?: number;
   tabSize?: number;
   minimap?: boolean;
+  /** The starter text of each file: its own diagnostics are not reported (see the design choices). */
+  starters?: Record<string, string>;
+}
+
+/** A diagnostic's identity across edits: its rule and the text of its line (line numbers move). */
+function lintKey(code: string | null, line: string): string {
+  return `${code ?? ""}|${line.trim()}`;
 }
 
 export class LabEditor {
@@ -90,6 +99,8 @@ export class LabEditor {
   private readonly tabs: HTMLElement;
   private readonly lintAborts = new Map<string, AbortController>();
   private readonly lintSoon: (path: string) => void;
+  /** Per file: how often each diagnostic key occurs in the starter (linted once, on first use). */
+  private readonly starterLint = new Map<string, Promise<Map<string, number>>>();
   private active: string;
 
   constructor(
@@ -226,12 +237,21 @@ export class LabEditor {
     const abort = new AbortController();
     this.lintAborts.set(path, abort);
     let diagnostics: LintDiagnostic[];
+    let known: Map<string, number>;
     try {
-      diagnostics = await api.lint(path, model.getValue(), abort.signal);
+      [diagnostics, known] = await Promise.all([api.lint(path, model.getValue(), abort.signal), this.starterDiagnostics(path)]);
     } catch {
       return; // lint is advisory; a failed or aborted call leaves the old markers
     }
     if (model.isDisposed()) return;
+    const left = new Map(known);
+    diagnostics = diagnostics.filter((d) => {
+      const key = lintKey(d.code, d.line >= 1 && d.line <= model.getLineCount() ? model.getLineContent(d.line) : "");
+      const n = left.get(key) ?? 0;
+      if (n === 0) return true;
+      left.set(key, n - 1);
+      return false;
+    });
     monaco.editor.setModelMarkers(
       model,
       "ruff",
@@ -246,6 +266,31 @@ export class LabEditor {
       })),
     );
     this.options.onLint?.(path, diagnostics);
+  }
+
+  /** The starter's own diagnostics of `path` as key counts (empty without a starter or when lint fails). */
+  private starterDiagnostics(path: string): Promise<Map<string, number>> {
+    let known = this.starterLint.get(path);
+    if (!known) {
+      const text = this.options.starters?.[path];
+      const lines = text?.split("\n") ?? [];
+      known =
+        text === undefined
+          ? Promise.resolve(new Map<string, number>())
+          : api.lint(path, text).then(
+              (found) => {
+                const counts = new Map<string, number>();
+                for (const d of found) {
+                  const key = lintKey(d.code, lines[d.line - 1] ?? "");
+                  counts.set(key, (counts.get(key) ?? 0) + 1);
+                }
+                return counts;
+              },
+              () => new Map<string, number>(),
+            );
+      this.starterLint.set(path, known);
+    }
+    return known;
   }
 
   dispose(): void {

@@ -18,7 +18,12 @@
  *   on one side of a card get their own anchors, spread along that side in the order of their other ends, so
  *   they fan out instead of stacking. The arrowhead sits in the gap next to the module it points at.
  * - State: each edge carries its module's state (`data-state`); the stylesheet draws an edge into a locked
- *   module dashed and grey, into an open one in the accent colour, into a passed/completed one green.
+ *   module dashed and grey, into an open one in the accent colour, into a passed/completed one green. With
+ *   many modules open the map would be a tangle of equally loud lines, so only the edges into open modules
+ *   (what the learner can do next) are drawn at full strength: edges into passed/completed modules (history)
+ *   and into locked ones (later) are faint.
+ * - Focus: pointing at a card (or tabbing to it) brings out its own edges, in and out, and fades the rest
+ *   (`is-focus` on those edges, `is-focusing` on the layer), so one module's neighbours can be read at once.
  * - Narrow screens (the phone layout, ≤ 640 px): the stylesheet hides the layer, since two columns of small
  *   cards leave no gutters to route through; then nothing is laid out and the cards' text carries the graph.
  */
@@ -244,8 +249,16 @@ export function planEdges(edges: MapEdge[], boxes: Map<string, Box>): EdgeGeomet
   });
 }
 
+/** Mark the edges of `slug` (in and out) as focused and the layer as focusing; null clears the focus. */
+function applyFocus(layer: SVGSVGElement, slug: string | null): void {
+  layer.classList.toggle("is-focusing", slug !== null);
+  for (const g of layer.querySelectorAll<SVGGElement>(".map-edge")) {
+    g.classList.toggle("is-focus", slug !== null && (g.dataset.from === slug || g.dataset.to === slug));
+  }
+}
+
 /** Lay the edges out against the cards as they are now; a hidden layer is emptied instead. */
-function layout(layer: SVGSVGElement, map: HTMLElement, edges: MapEdge[]): void {
+function layout(layer: SVGSVGElement, map: HTMLElement, edges: MapEdge[], focus: string | null): void {
   if (getComputedStyle(layer).display === "none") {
     layer.replaceChildren();
     return;
@@ -266,6 +279,7 @@ function layout(layer: SVGSVGElement, map: HTMLElement, edges: MapEdge[]): void 
     return g;
   });
   layer.replaceChildren(...groups);
+  applyFocus(layer, focus);
 }
 
 /**
@@ -277,16 +291,33 @@ export function drawMapGraph(map: HTMLElement, modules: ModuleSummary[]): SVGSVG
   const layer = svg("svg", { class: "map-graph", "aria-hidden": "true", focusable: "false", "data-testid": "map-graph" });
   map.prepend(layer);
   let frame = 0;
+  let focus: string | null = null;
   const schedule = (): void => {
     if (frame) return;
     frame = requestAnimationFrame(() => {
       frame = 0;
-      if (map.isConnected) layout(layer, map, edges);
+      if (map.isConnected) layout(layer, map, edges, focus);
     });
   };
   const observer = new ResizeObserver(schedule);
   observer.observe(map);
-  for (const card of map.querySelectorAll(".module-card")) observer.observe(card);
+  for (const card of map.querySelectorAll<HTMLElement>(".module-card")) {
+    observer.observe(card);
+    const slug = card.dataset.module ?? null;
+    const enter = (): void => {
+      focus = slug;
+      applyFocus(layer, focus);
+    };
+    const leave = (): void => {
+      if (focus !== slug) return;
+      focus = null;
+      applyFocus(layer, focus);
+    };
+    card.addEventListener("pointerenter", enter);
+    card.addEventListener("pointerleave", leave);
+    card.addEventListener("focusin", enter);
+    card.addEventListener("focusout", leave);
+  }
   schedule();
   return layer;
 }

@@ -28,6 +28,8 @@ interface Row {
   output: string;
   durationSeconds: number | null;
   hint: string | null;
+  /** Run time (the events' `t`) at which the test started; null once it finished. */
+  startedAt: number | null;
 }
 
 const OUTPUT_CAP = 200_000;
@@ -48,9 +50,21 @@ export class RunState {
   queue: QueueInfo | null = null;
   /** The newer run that replaced this one before it started. */
   supersededBy: string | null = null;
+  /** The latest event's run time and when this page received it: the clock running tests are timed by. */
+  private clock: { t: number; at: number } | null = null;
   private readonly seen = new Set<number>();
 
   constructor(readonly submissionId: string) {}
+
+  /** The test running now and its seconds so far (the events' run time, carried on by the page's clock). */
+  runningTest(now: number = performance.now()): { name: string; elapsed: number } | null {
+    if (this.done() || this.clock === null) return null;
+    const running = [...this.rows.values()].filter((r) => r.status === "running" && r.startedAt !== null);
+    const row = running[running.length - 1];
+    if (!row || row.startedAt === null) return null;
+    const runTime = this.clock.t + Math.max(0, now - this.clock.at) / 1000;
+    return { name: row.name, elapsed: Math.max(0, runTime - row.startedAt) };
+  }
 
   /** Where the run stands in its queue (a `grading.queue` frame or the submission detail); false when unchanged. */
   applyQueue(status: string, queue: QueueInfo | null, supersededBy: string | null): boolean {
@@ -71,6 +85,7 @@ export class RunState {
       this.seen.add(event.seq);
     }
     this.queue = null; // an engine event: the run has started
+    if (event.type !== "verdict" && (this.clock === null || event.t >= this.clock.t)) this.clock = { t: event.t, at: performance.now() };
     switch (event.type) {
       case "phase":
         this.phase = event.phase;
@@ -87,6 +102,7 @@ export class RunState {
           output: "",
           durationSeconds: null,
           hint: null,
+          startedAt: event.t,
         });
         this.running = event.id;
         if (this.phase === "queued" || this.phase === "started" || this.phase === "sandbox_ready") this.phase = "running";
@@ -194,7 +210,50 @@ function rowFromTest(test: TestResult): Row {
     output: test.visibility === "hidden" ? "" : test.output,
     durationSeconds: test.durationSeconds,
     hint: test.visibility === "hidden" ? null : test.hint,
+    startedAt: null,
   };
+}
+
+/** A test that has run this long gets a countdown (short ones would only flicker). */
+const COUNTDOWN_AFTER_SECONDS = 1;
+
+/**
+ * The running test's time against the per-call limit: a bar and a sentence ("4 s of the 10 s each call into your
+ * code may take"), updated every tick; hidden until the test has run for a second.
+ */
+function fillCountdown(box: HTMLElement, run: RunState, callSeconds: number | null): void {
+  const running = run.runningTest();
+  if (!running || running.elapsed < COUNTDOWN_AFTER_SECONDS) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  const elapsed = Math.floor(running.elapsed);
+  const text =
+    callSeconds === null
+      ? t("results.countdown_open", { name: running.name, s: elapsed })
+      : elapsed < callSeconds
+        ? t("results.countdown", { name: running.name, s: elapsed, limit: num(callSeconds, 1), left: Math.ceil(callSeconds - running.elapsed) })
+        : t("results.countdown_over", { name: running.name, s: elapsed, limit: num(callSeconds, 1) });
+  const share = callSeconds ? Math.min(1, running.elapsed / callSeconds) : 0;
+  box.dataset.elapsed = String(elapsed);
+  fill(
+    box,
+    h("div", { class: "countdown-text" }, text),
+    callSeconds
+      ? h(
+          "div",
+          {
+            class: "countdown-bar",
+            role: "progressbar",
+            "aria-valuemin": "0",
+            "aria-valuemax": String(callSeconds),
+            "aria-valuenow": String(elapsed),
+          },
+          h("span", { style: `width:${(share * 100).toFixed(1)}%` }),
+        )
+      : null,
+  );
 }
 
 /** A run without its result yet: queued (and why it waits), or running (tests done so far). */
@@ -215,7 +274,12 @@ function pendingBanner(run: RunState): HTMLElement {
 }
 
 export interface ResultsCallbacks {
-  onHint: (hintId: string) => void;
+  /** Open the hints of the step a failing test belongs to (null: the module's hints). */
+  onHint: (step: string | null) => void;
+  /** A step's learner-facing name ("Step 2 · Attention"); the raw id when absent. */
+  stepLabel?: (step: string) => string;
+  /** The per-call time limit (seconds) a running test's countdown measures against; null: none shown. */
+  callSeconds?: number | null;
   /** The attempt number the attempts tab gives submission `id`, if it lists it. */
   attemptNumber?: (id: string) => number | null;
 }
@@ -244,6 +308,8 @@ export class ResultsView {
   private logged: { run: RunState; lines: LogLine[]; pre: HTMLElement } | null = null;
   private readonly metricsBox = h("div", {});
   private readonly usageBox = h("div", { class: "usage" });
+  private readonly countdown = h("div", { class: "countdown", "data-testid": "countdown", hidden: true });
+  private ticking: { run: RunState; timer: number } | null = null;
 
   constructor(
     readonly root: HTMLElement,
@@ -252,6 +318,7 @@ export class ResultsView {
     root.replaceChildren(
       this.notices,
       this.banner,
+      this.countdown,
       this.tests,
       this.live,
       this.adviceBox,
@@ -264,6 +331,7 @@ export class ResultsView {
   }
 
   empty(): void {
+    this.tick(null);
     fill(this.banner, h("div", { class: "empty", "data-testid": "results-empty" }, t("results.empty")));
     for (const box of [this.tests, this.live, this.adviceBox, this.chartsBox, this.metricsBox, this.logBox, this.usageBox]) box.replaceChildren();
     this.notices.replaceChildren();
@@ -292,6 +360,7 @@ export class ResultsView {
     this.root.dataset.submission = run.submissionId;
     this.root.dataset.phase = run.phase;
     this.renderBanner(run);
+    this.tick(run);
     this.renderTests(run);
     this.renderLive(run);
     this.renderAdvice(run);
@@ -376,6 +445,23 @@ export class ResultsView {
         : "";
   }
 
+  /** Keep the countdown of `run` current (every quarter second while it runs); null or a finished run stops it. */
+  private tick(run: RunState | null): void {
+    if (this.ticking && this.ticking.run !== run) {
+      window.clearInterval(this.ticking.timer);
+      this.ticking = null;
+    }
+    const callSeconds = this.callbacks.callSeconds ?? null;
+    if (run === null || run.done()) {
+      if (this.ticking) window.clearInterval(this.ticking.timer);
+      this.ticking = null;
+      this.countdown.hidden = true;
+      return;
+    }
+    fillCountdown(this.countdown, run, callSeconds);
+    if (!this.ticking) this.ticking = { run, timer: window.setInterval(() => fillCountdown(this.countdown, run, callSeconds), 250) };
+  }
+
   /** A run a newer one replaced before it started. */
   private supersededBanner(newer: string): HTMLElement {
     const n = this.callbacks.attemptNumber?.(newer) ?? null;
@@ -415,17 +501,25 @@ export class ResultsView {
       h("span", { class: "dot", "aria-hidden": "true" }),
       h("span", { class: "name" }, row.name),
       row.visibility === "hidden" ? h("span", { class: "badge badge-hidden" }, t("results.hidden")) : null,
-      row.step ? h("span", { class: "step" }, row.step) : null,
+      row.step ? h("span", { class: "step", "data-step": row.step }, this.callbacks.stepLabel?.(row.step) ?? row.step) : null,
       h("span", { class: `badge badge-${row.status}` }, statusLabel),
       row.durationSeconds !== null ? h("span", { class: "dur" }, t("results.duration", { s: num(row.durationSeconds, 2) })) : null,
     ];
-    const hasBody = Boolean(row.message || row.output || row.hint);
+    // a hint is offered only where the test did not pass, and named by its step, never by its id
+    const failed = row.status === "fail" || row.status === "error";
+    const offerHint = failed && row.hint !== null;
+    const hasBody = Boolean(row.message || row.output || offerHint);
     const attrs = { class: "test", "data-status": row.status, "data-visibility": row.visibility, "data-test-id": row.id };
     if (!hasBody) return h("li", attrs, h("div", { class: "row" }, ...head));
     const details = h("details", attrs, h("summary", {}, ...head));
-    const hintLink = row.hint ? h("button", { type: "button", class: "link-button hint-link" }, t("results.hint_suggested", { id: row.hint })) : null;
-    const hint = row.hint;
-    if (hintLink && hint) hintLink.addEventListener("click", () => this.callbacks.onHint(hint));
+    const hintLink = offerHint
+      ? h(
+          "button",
+          { type: "button", class: "link-button hint-link", "data-testid": "hint-link" },
+          row.step ? t("results.hint_for_step", { step: this.callbacks.stepLabel?.(row.step) ?? row.step }) : t("results.hint_module"),
+        )
+      : null;
+    hintLink?.addEventListener("click", () => this.callbacks.onHint(row.step));
     details.append(
       h(
         "div",

@@ -21,7 +21,10 @@ class LearnerError(Exception):
         if isinstance(self, LearnerTimeout | LearnerCrashed):
             return self.message
         head = str(self)
-        return f"{head}\n{self.traceback}".rstrip() if self.traceback else head
+        trace = self.traceback.rstrip()
+        if trace.endswith(head):  # a traceback ends with the error line: say it once, first
+            trace = trace[: -len(head)].rstrip()
+        return f"{head}\n{trace}" if trace else head
 
 
 class LearnerTimeout(LearnerError):

@@ -38,6 +38,8 @@ class LearnerClient:
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        # the last call into learner code that was stopped (timeout) or lost its process, during this test
+        self.stopped: LearnerError | None = None
         self._ids = itertools.count(1)
 
     def request(self, op: str, **fields: Any) -> Any:
@@ -61,11 +63,14 @@ class LearnerClient:
         if not isinstance(err, dict):
             raise ProtocolError("error reply without an error object")
         cls = {"timeout": LearnerTimeout, "crashed": LearnerCrashed}.get(str(err.get("kind")), LearnerError)
-        raise cls(
+        exc = cls(
             str(err.get("type", "Error"))[:200],
             str(err.get("message", ""))[:MAX_MESSAGE],
             str(err.get("traceback", ""))[:8000],
         )
+        if cls is not LearnerError:
+            self.stopped = exc
+        raise exc
 
     def _proxy(self, node: dict[str, Any]) -> RemoteProxy:
         hid = node.get("id")
@@ -180,6 +185,15 @@ class Metrics:
         self._plugin.metric(self._nodeid, str(name), vals)
 
 
+def _assertion_message(text: str) -> str:
+    """A failed assertion as the learner reads it: the test's own sentence when it has one, without pytest's
+    ``assert a == b`` introspection that repeats it; a bare ``assert`` keeps the introspection (its only text)."""
+    head, sep, _ = text.partition("\nassert ")
+    if sep and head.startswith("AssertionError: ") and head[len("AssertionError: ") :].strip():
+        return head[len("AssertionError: ") :].strip()
+    return text
+
+
 def _visibility(nodeid: str) -> str:
     return "hidden" if nodeid.startswith("hidden/") else "visible"
 
@@ -238,6 +252,7 @@ class JudgePlugin:
 
     @pytest.hookimpl
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self.client.stopped = None
         info = self.tests.get(nodeid, {})
         self.event(
             {
@@ -270,11 +285,14 @@ class JudgePlugin:
         exc = call.excinfo.value if call.excinfo is not None else None
         if isinstance(exc, LearnerError):
             status, message = "error", exc.describe()
+        elif self.client.stopped is not None:
+            # the test caught the stop and failed on what it saw (e.g. the error's type name): the stop is the news
+            status, message = "error", self.client.stopped.describe()
         elif call.when != "call":
             status, message = "error", f"{call.when} failed: {report.longreprtext[-MAX_MESSAGE:]}"
         else:
             crash = getattr(report.longrepr, "reprcrash", None)
-            message = crash.message if crash is not None else report.longreprtext
+            message = _assertion_message(crash.message if crash is not None else report.longreprtext)
             status = "fail"
         if test["status"] in (None, "pass"):
             test["status"], test["message"] = status, message[:MAX_MESSAGE]

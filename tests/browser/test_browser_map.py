@@ -134,6 +134,28 @@ def test_the_map_draws_one_edge_per_prerequisite_on_the_right_cards_by_state(
         assert all(e["dash"] == "none" for e in opened) and all(e["dash"] != "none" for e in still_locked)
         assert_edges_sit_on_their_cards(after)
         page.screenshot(path=str(screenshots / "map-after-module-1.png"), full_page=True)
+
+        # what can be done next stands out: edges into locked (later) modules are faint
+        opacity = (
+            """(sel) => [...document.querySelectorAll(sel)].map((g) => Number(getComputedStyle(g).opacity))"""
+        )
+        assert max(page.evaluate(opacity, ".map-edge.is-locked")) < min(
+            page.evaluate(opacity, ".map-edge.is-unlocked")
+        )
+        # pointing at a card brings out its own edges and fades the rest
+        page.hover(f".module-card[data-module='{FIRST_MODULE}']")
+        page.wait_for_selector("[data-testid=map-graph].is-focusing")
+        focused = page.evaluate(
+            "() => [...document.querySelectorAll('.map-edge.is-focus')].map((g) => [g.dataset.from, g.dataset.to])"
+        )
+        assert focused and all(FIRST_MODULE in pair for pair in focused)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.map-edge:not(.is-focus)')]"
+            ".every((g) => Number(getComputedStyle(g).opacity) <= 0.1)"
+        )
+        page.screenshot(path=str(screenshots / "map-focus-module-1.png"), full_page=True)
+        page.mouse.move(2, 2)
+        page.wait_for_selector("[data-testid=map-graph]:not(.is-focusing)")
         assert errors == []
     finally:
         context.close()

@@ -86,6 +86,10 @@ def test_a_note_lands_in_the_learning_log(lab_server: LabServer, chromium: Any, 
         page.click(".note-form button[type=submit]")
         page.wait_for_selector("[data-testid=notes] .note-item")
         assert "Depth is the one dial" in page.inner_text("[data-testid=notes]")
+        align = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=notes] .note-item p')).textAlign"
+        )
+        assert align in ("left", "start")  # a note reads from the left, like the form above it
         page.reload()
         page.wait_for_selector("[data-testid=notes] .note-item")
         assert "Depth is the one dial" in page.inner_text("[data-testid=notes]")
@@ -96,20 +100,45 @@ def test_a_note_lands_in_the_learning_log(lab_server: LabServer, chromium: Any, 
 
 
 def test_the_pages_fit_a_phone_screen(lab_server: LabServer, chromium: Any, screenshots: Path):
+    """The dashboard in English, then the module page in Chinese: one pane at a time (guide, editor, results)."""
     context, page, errors = learner_page(
         chromium, lab_server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
     overflow = "() => document.documentElement.scrollWidth - window.innerWidth"
     try:
         page.wait_for_selector("[data-testid=module-map]")
-        assert page.evaluate(overflow) <= 1
-        page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
-        open_module(page, lab_server)
-        assert page.evaluate(overflow) <= 1
-        assert page.is_visible("[data-testid=run]")
+        assert page.evaluate(overflow) <= 0
+        # card titles wrap between words, never inside one
+        broken = page.evaluate(
+            """() => [...document.querySelectorAll('.module-card .title')].filter(
+                (el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent)"""
+        )
+        assert broken == []
+        page.screenshot(path=str(screenshots / "dashboard-phone-en.png"), full_page=True)
+
+        page.click("[data-testid=lang-switch] button[value='zh-hans']")
+        page.wait_for_selector("html[lang='zh-hans']")
+        page.goto(f"{lab_server.base_url}/modules/{FIRST_MODULE}/")
+        page.wait_for_selector("[data-testid=phone-switch]")
+        assert page.evaluate(overflow) <= 0
+        tabs = page.evaluate(
+            "() => { const t = document.querySelector('.tabs'); return [t.scrollWidth, t.clientWidth]; }"
+        )
+        assert tabs[0] <= tabs[1], tabs  # the tab bar fits: no tab hides off the edge
+        page.screenshot(path=str(screenshots / "module-phone-guide-zh.png"))
+
+        page.click("[data-testid=phone-switch] [data-view=editor]")
+        page.wait_for_selector(".monaco-editor .view-lines", timeout=30_000)
+        assert page.is_hidden("[data-testid=panel-guide]") and page.is_visible("[data-testid=run]")
         box = page.query_selector(".editor-host").bounding_box()
-        assert box is not None and box["width"] >= 360 and box["height"] >= 300
-        page.screenshot(path=str(screenshots / "module-phone.png"), full_page=True)
+        # the editor is near the top, not below the guide
+        assert box is not None and box["y"] < 400 and box["width"] >= 360 and box["height"] >= 300, box
+        assert page.evaluate(overflow) <= 0
+        page.screenshot(path=str(screenshots / "module-phone-editor-zh.png"))
+
+        page.click("[data-testid=phone-switch] [data-view=results]")
+        assert page.is_visible("[data-testid=results]") and page.is_hidden(".editor-host")
+        page.screenshot(path=str(screenshots / "module-phone-results-zh.png"))
         assert errors == []
     finally:
         context.close()

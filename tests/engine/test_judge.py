@@ -116,6 +116,14 @@ TESTS = {
             with pytest.raises(ProtocolError):
                 learner.module("__value__")
 
+        def test_a_caught_timeout_is_the_news_not_the_assertion(learner):
+            with pytest.raises(LearnerError) as excinfo:
+                learner.module("__timeout__")
+            assert excinfo.value.type_name == "ValueError"
+
+        def test_fails_with_its_own_sentence(learner):
+            assert learner.module("jmod").add(1, 1) == 3, "add(1, 1) should be 3"
+
         def test_bad_metric_is_an_error(metrics):
             with pytest.raises(ValueError):
                 metrics.record("x", float("nan"))
@@ -210,7 +218,7 @@ def test_collection_reports_every_test_with_step_hint_and_visibility(judged):
     _, events = judged
     collected = next(e for e in events if e["type"] == "collected")["tests"]
     by_name = {t["name"]: t for t in collected}
-    assert len(collected) == 10
+    assert len(collected) == 12
     assert by_name["test_passes"] == {
         "id": "visible/test_jv.py::test_passes",
         "name": "test_passes",
@@ -237,6 +245,8 @@ def test_statuses_distinguish_pass_fail_error_and_skip(judged):
         "test_setup_error": "error",
         "test_teardown_error": "error",
         "test_timeout_and_crash_map_to_their_classes": "pass",
+        "test_a_caught_timeout_is_the_news_not_the_assertion": "error",
+        "test_fails_with_its_own_sentence": "fail",
         "test_bad_metric_is_an_error": "pass",
         "test_hidden_passes": "pass",
     }
@@ -250,6 +260,17 @@ def test_failure_messages_are_useful(judged):
     assert "not today" in done["test_skipped"]["message"]
     assert "fixture broke" in done["test_setup_error"]["message"]
     assert "teardown broke" in done["test_teardown_error"]["message"]
+
+
+def test_messages_carry_no_internal_markers_and_say_things_once(judged):
+    done = _finished(judged[1])
+    # a stop the test caught and compared (`assert 'T' == 'ValueError'`) reads as the stop's own sentence
+    assert done["test_a_caught_timeout_is_the_news_not_the_assertion"]["message"] == "m"
+    # a failed assertion with a sentence shows that sentence, not pytest's repetition of it
+    assert done["test_fails_with_its_own_sentence"]["message"] == "add(1, 1) should be 3"
+    # a learner exception names itself first and once, then the traceback through their file
+    msg = done["test_errors_on_learner_exception"]["message"]
+    assert msg.count("RuntimeError: kaboom") == 1 and msg.index("Traceback") > 0
 
 
 def test_metrics_are_events_and_part_of_the_test(judged):
@@ -277,7 +298,7 @@ def test_every_started_test_finishes_in_order(judged):
         for e in events
         if e["type"] in ("test_started", "test_finished")
     ]
-    assert len(seq) == 20
+    assert len(seq) == 24
     for started, finished in zip(seq[::2], seq[1::2]):
         assert started[0] == "test_started" and finished[0] == "test_finished" and started[1] == finished[1]
 
@@ -342,7 +363,10 @@ def test_learner_errors_describe_themselves_for_learners():
 
     assert (
         LearnerError("KeyError", "'x'", "Traceback ...\nKeyError: 'x'").describe()
-        == "KeyError: 'x'\nTraceback ...\nKeyError: 'x'"
+        == "KeyError: 'x'\nTraceback ..."
+    )
+    assert LearnerError("OSError", "full (/tmp)", "Traceback ...\nOSError: full").describe() == (
+        "OSError: full (/tmp)\nTraceback ...\nOSError: full"
     )
     assert LearnerError("StopIteration", "").describe() == "StopIteration"
     assert (

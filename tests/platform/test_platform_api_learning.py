@@ -274,3 +274,46 @@ def test_it_lists_notes_in_a_fixed_number_of_queries(course, learner, django_ass
         learner.post_json("/api/notes/", {"text": f"note {i}", "module": "01-hello"})
     with django_assert_max_num_queries(4):
         assert len(learner.get("/api/notes/").json()["notes"]) == 10
+
+
+# --- badges -------------------------------------------------------------------------------------------------------
+def test_it_lists_badges_and_a_note_moves_one(course, learner):
+    before = {b["id"]: b for b in learner.get("/api/badges/").json()["badges"]}
+    assert before["chronicler"]["count"] == 0 and not before["chronicler"]["earned"]
+    learner.post_json("/api/notes/", {"text": "a first entry"})
+    after = {b["id"]: b for b in learner.get("/api/badges/").json()["badges"]}
+    assert after["chronicler"]["count"] == 1
+
+
+def test_it_keeps_badges_per_learner(course, learner, other_learner):
+    learner.post_json("/api/notes/", {"text": "mine"})
+    theirs = {b["id"]: b for b in other_learner.get("/api/badges/").json()["badges"]}
+    assert theirs["chronicler"]["count"] == 0
+
+
+def test_it_refuses_badges_to_anonymous(course, anonymous):
+    assert anonymous.get("/api/badges/").status_code == 403
+
+
+def test_it_rejects_post_on_badges(course, learner):
+    assert learner.post_json("/api/badges/", {}).status_code == 405
+
+
+# --- hints per step -----------------------------------------------------------------------------------------------
+def test_it_reveals_one_steps_hints_level_by_level(course, learner):
+    module = course["01-hello"]
+    module.payload = {
+        **module.payload,
+        "hints": [
+            {"id": "a1", "step": "step1", "level": 1, "text": {"en": "a1"}},
+            {"id": "b1", "step": "step2", "level": 1, "text": {"en": "b1"}},
+            {"id": "b2", "step": "step2", "level": 2, "text": {"en": "b2"}},
+        ],
+    }
+    module.save(update_fields=["payload"])
+    assert learner.post_json(HINTS, {"level": 2, "step": "step2"}).status_code == 409
+    first = learner.post_json(HINTS, {"level": 1, "step": "step2"}).json()["hints"]
+    assert [h["id"] for h in first] == ["b1"]
+    second = learner.post_json(HINTS, {"level": 2, "step": "step2"}).json()["hints"]
+    assert [h["id"] for h in second] == ["b2"]
+    assert set(HintReveal.objects.values_list("hint_id", flat=True)) == {"b1", "b2"}  # step 1's stays closed

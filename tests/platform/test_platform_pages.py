@@ -35,6 +35,7 @@ MODULE_KEYS = {
     "reflection",
     "attempts",
     "reference_available",
+    "call_seconds",
     "ws_url",
     "api",
     "urls",
@@ -135,6 +136,73 @@ def test_it_renders_the_module_page_with_its_page_data(course, learner, submit):
     }
     assert [q["id"] for q in data["reflection"]["questions"]] == ["q1", "q2"]
     assert "answer" not in data["reflection"]["questions"][0]
+    assert data["hints"]["steps"] == {"step1": [1, 2, 3]}  # each step reveals its own levels
+    assert data["call_seconds"] == 10  # the engine's per-call default, under the module's 30 s wall time
+
+
+def test_it_caps_the_per_call_limit_at_the_modules_wall_time(course, learner):
+    module = course["01-hello"]
+    module.metadata = {**module.metadata, "limits": {"wall_seconds": 4, "gpu": False}}
+    module.save(update_fields=["metadata"])
+    assert page_data(learner.get("/modules/01-hello/"))["call_seconds"] == 4
+
+
+# --- account pages ----------------------------------------------------------------------------------------------
+def test_the_account_pages_use_the_labs_look_not_the_admins(course, learner, anonymous):
+    for persona, url in (
+        (learner, "/accounts/password_change/"),
+        (anonymous, "/accounts/password_reset/"),
+        (anonymous, "/accounts/password_reset/done/"),
+        (anonymous, "/accounts/reset/done/"),
+    ):
+        response = persona.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert 'data-testid="account-page"' in html and "Django" not in html, url
+    assert anonymous.get("/accounts/password_change/").status_code == 302  # a login first
+
+
+def test_a_learner_changes_the_password_and_stays_logged_in(course, learner):
+    learner.user.set_password("old-password-1")
+    learner.user.save(update_fields=["password"])
+    learner.force_login(learner.user)
+    wrong = learner.post(
+        "/accounts/password_change/",
+        {"old_password": "not-it", "new_password1": "new-dial-43x", "new_password2": "new-dial-43x"},
+    )
+    assert wrong.status_code == 200 and 'data-testid="account-page"' in wrong.content.decode()
+    done = learner.post(
+        "/accounts/password_change/",
+        {"old_password": "old-password-1", "new_password1": "new-dial-43x", "new_password2": "new-dial-43x"},
+    )
+    assert done.status_code == 302 and done.url == "/accounts/password_change/done/"
+    assert learner.get("/").status_code == 200  # still logged in
+    learner.user.refresh_from_db()
+    assert learner.user.check_password("new-dial-43x")
+
+
+def test_a_forgotten_password_is_reset_through_the_mailed_link(course, anonymous, mailoutbox):
+    User.objects.create_user("grace", "grace@example.org", "first-password-1")
+    response = anonymous.post("/accounts/password_reset/", {"email": "grace@example.org"})
+    assert response.status_code == 302 and response.url == "/accounts/password_reset/done/"
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["grace@example.org"]
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/reset/" in line)
+    path = link[link.index("/accounts/reset/") :]
+    form = anonymous.get(path, follow=True)  # Django swaps the token for a session marker and redirects
+    assert form.status_code == 200 and "id_new_password1" in form.content.decode()
+    done = anonymous.post(
+        form.redirect_chain[-1][0], {"new_password1": "second-pass-22", "new_password2": "second-pass-22"}
+    )
+    assert done.status_code == 302 and done.url == "/accounts/reset/done/"
+    assert User.objects.get(username="grace").check_password("second-pass-22")
+    # the link dies with the old password
+    assert "id_new_password1" not in anonymous.get(path, follow=True).content.decode()
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(course, anonymous, mailoutbox):
+    response = anonymous.post("/accounts/password_reset/", {"email": "nobody@example.org"})
+    assert response.status_code == 302 and response.url == "/accounts/password_reset/done/"
+    assert mailoutbox == []
 
 
 def test_it_never_leaks_script_from_page_data(course, learner):

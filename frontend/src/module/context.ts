@@ -9,7 +9,7 @@ import type { ReferenceDiff } from "../diff";
 import type { DiscussionView } from "../discussion";
 import { h } from "../dom";
 import type { LabEditor } from "../editor";
-import { t, type MessageKey } from "../i18n";
+import { pick, t, type MessageKey } from "../i18n";
 import type { ResultsView } from "../results";
 import type { GradingSocket } from "../ws";
 import type { DraftSaver } from "./drafts";
@@ -38,6 +38,14 @@ export interface Ctx {
   diff: ReferenceDiff | null;
   onAttempt: () => void;
   discussion: DiscussionView | null;
+}
+
+/** A step's learner-facing name: "Step 2 · its title" (never the raw id; an unknown id reads as "Step"). */
+export function stepLabel(detail: ModuleDetail, id: string | null): string {
+  const index = detail.steps.findIndex((s) => s.id === id);
+  if (index < 0) return id ? t("results.step", { step: "" }).trim() : t("hints.general");
+  const step = detail.steps[index];
+  return t("module.step_label", { n: index + 1, title: pick(step?.title) });
 }
 
 export function badge(state: string): HTMLElement {

@@ -52,7 +52,7 @@ export function renderGuide(detail: ModuleDetail, panel: HTMLElement): void {
             h(
               "ol",
               {},
-              detail.steps.map((s) => h("li", {}, h("code", {}, s.id), " ", pick(s.title))),
+              detail.steps.map((s) => h("li", { "data-step": s.id }, pick(s.title))),
             ),
           )
         : null,

@@ -39,10 +39,19 @@ export interface EditorPane {
   resultsRoot: HTMLElement;
 }
 
+export type PhoneView = "guide" | "editor" | "results";
+
+/** Narrow screens show one pane at a time (CSS hides the switch on wide ones, where all three sit side by side). */
+export interface PhoneSwitch {
+  root: HTMLElement;
+  select: (view: PhoneView) => void;
+}
+
 export interface Layout {
   header: Header;
   tabs: Tabs;
   pane: EditorPane;
+  phone: PhoneSwitch;
 }
 
 /** Fill `root` with the page's frame and return its parts. */
@@ -50,8 +59,26 @@ export function buildLayout(root: HTMLElement, detail: ModuleDetail, next: { slu
   const header = buildHeader(detail, next);
   const tabs = buildTabs();
   const pane = buildEditorPane();
-  fill(root, header.root, h("div", { class: "workspace" }, tabs.root, pane.root));
-  return { header, tabs, pane };
+  const workspace = h("div", { class: "workspace", "data-phone-view": "guide" }, tabs.root, pane.root);
+  const phone = buildPhoneSwitch(workspace);
+  fill(root, header.root, phone.root, workspace);
+  return { header, tabs, pane, phone };
+}
+
+const PHONE_VIEWS: PhoneView[] = ["guide", "editor", "results"];
+const PHONE_LABELS: Record<PhoneView, MessageKey> = { guide: "module.guide", editor: "module.editor", results: "module.results" };
+
+function buildPhoneSwitch(workspace: HTMLElement): PhoneSwitch {
+  const buttons = PHONE_VIEWS.map((v) =>
+    h("button", { type: "button", class: "phone-tab", role: "tab", "aria-selected": String(v === "guide"), "data-view": v }, t(PHONE_LABELS[v])),
+  );
+  const select = (view: PhoneView): void => {
+    workspace.dataset.phoneView = view;
+    PHONE_VIEWS.forEach((v, i) => buttons[i]?.setAttribute("aria-selected", String(v === view)));
+  };
+  buttons.forEach((b, i) => b.addEventListener("click", () => select(PHONE_VIEWS[i] as PhoneView)));
+  const root = h("nav", { class: "phone-switch", role: "tablist", "aria-label": t("module.phone_switch"), "data-testid": "phone-switch" }, buttons);
+  return { root, select };
 }
 
 export function showLocked(root: HTMLElement): void {

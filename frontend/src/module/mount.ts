@@ -14,10 +14,10 @@ import { describeError, showFatal, toast, type Page } from "../page";
 import { ResultsView } from "../results";
 import { GradingSocket } from "../ws";
 import { toggleDiff } from "./compare";
-import { setTabCount, type Ctx } from "./context";
+import { setTabCount, stepLabel, type Ctx } from "./context";
 import { DraftSaver, initialFiles, serverFiles, type SaveState } from "./drafts";
 import { followGuideAnchor, renderGuide } from "./guide";
-import { renderHints } from "./hints";
+import { renderHints, showStepHints } from "./hints";
 import { attemptNumber, renderHistory } from "./history";
 import { buildLayout, showLocked, type EditorPane, type Layout } from "./layout";
 import { Follower } from "./follow";
@@ -54,6 +54,7 @@ export async function mount(page: Page, root: HTMLElement): Promise<void> {
   listen(ctx);
   ctx.socket.start();
   wireToolbar(ctx, layout.pane);
+  layout.pane.runButton.addEventListener("click", () => layout.phone.select("results"));
   wireShortcuts(ctx);
   ctx.discussion?.load().catch((err: unknown) => toast(describeError(err), true));
   document.body.dataset.ready = "1";
@@ -90,6 +91,7 @@ async function openEditor(page: Page, data: ModulePage, layout: Layout): Promise
   const lintCounts = new Map<string, number>();
   const editor = new LabEditor(editorHost, files, {
     ...data.editorPrefs,
+    starters: Object.fromEntries(detail.files.map((f) => [f.path, f.starter])),
     onChange: (changed) => saver.changed(changed),
     onLint: (path, diagnostics) => {
       lintCounts.set(path, diagnostics.length);
@@ -117,7 +119,9 @@ function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEdito
     editor,
     saver,
     results: new ResultsView(layout.pane.resultsRoot, {
-      onHint: () => layout.tabs.select("hints"),
+      onHint: (step) => showStepHints(ctx, step),
+      stepLabel: (step) => stepLabel(detail, step),
+      callSeconds: data.callSeconds,
       attemptNumber: (id) => attemptNumber(ctx.submissions, id),
     }),
     socket,
@@ -134,7 +138,10 @@ function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEdito
     stateBadge: layout.header.stateBadge,
     nextLink: layout.header.nextLink,
     runButton: layout.pane.runButton,
-    selectTab: layout.tabs.select,
+    selectTab: (name) => {
+      layout.tabs.select(name);
+      layout.phone.select("guide"); // on a phone, the tab is in the guide pane
+    },
     panels: layout.tabs.panels,
     diff: null,
     onAttempt: () => setCompareAvailable(true),

@@ -3,17 +3,33 @@ import { fill, h } from "../dom";
 import { pick, t } from "../i18n";
 import type { RunState } from "../results";
 import type { Ctx } from "./context";
+import { attemptNumber } from "./history";
 
+/**
+ * One chip per step, titled (the step's number and name, never its id), after a label that says which attempt
+ * the ✓/✗ marks come from: the attempt shown in the results panel, which may be an older one the learner opened.
+ */
 export function renderStepChips(ctx: Ctx, run: RunState | null): void {
   const status = run?.stepStatus() ?? new Map<string, "pass" | "fail">();
+  const n = run && run.submissionId ? attemptNumber(ctx.submissions, run.submissionId) : null;
+  const label = run === null || run.submissionId === "" ? t("steps.not_run") : n !== null ? t("steps.attempt", { n }) : t("steps.this_run");
   fill(
     ctx.stepChips,
-    ctx.detail.steps.map((s) => {
+    h("span", { class: "steps-label", "data-testid": "steps-label" }, label),
+    ctx.detail.steps.map((s, i) => {
       const st = status.get(s.id);
+      const mark = st === "pass" ? "✓" : st === "fail" ? "✗" : String(i + 1);
+      const title = pick(s.title);
       return h(
         "span",
-        { class: `step-chip${st ? ` is-${st}` : ""}`, title: pick(s.title), "data-step": s.id },
-        `${st === "pass" ? "✓ " : st === "fail" ? "✗ " : ""}${s.id}`,
+        {
+          class: `step-chip${st ? ` is-${st}` : ""}`,
+          title: `${t("module.step_label", { n: i + 1, title })}${st ? ` — ${t(st === "pass" ? "steps.passed" : "steps.failed")}` : ""}`,
+          "data-step": s.id,
+          "data-status": st ?? "none",
+        },
+        h("span", { class: "step-mark", "aria-hidden": "true" }, mark),
+        h("span", { class: "step-title" }, title),
       );
     }),
   );
