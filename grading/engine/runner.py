@@ -28,6 +28,11 @@ Design choices:
   events (``OUTPUT_EVENTS_MAX`` / ``OUTPUT_EVENT_CHARS``, then one summary event), metric events
   (``METRIC_EVENTS_MAX``; series downsampled to ``METRIC_POINTS``, never cut by the output caps).
 - Every string in events and the result is valid Unicode without NUL (:func:`.redact.clean_tree`).
+- A Rust learner file that the learner attempted (``modules.spec.crate_attempted``) is compiled by the learner
+  host, in its sandbox, on the first import of the crate's module (:mod:`.rustbuild`): that one call gets the
+  crate's ``build_seconds`` on top of the call deadline, and the job's wall clock and CPU seconds grow by as much.
+- Tests of an ``optional`` step are shown and scored, but the run passes without them: their failures, and a
+  learner process stopped during one of them, do not fail the verdict.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from .workspace import (
     SpecError,
     SubmissionError,
     build_workspace,
+    crate_attempted,
     load_module,
     validate_files,
 )
@@ -59,6 +65,8 @@ OPS = frozenset({"import", "call", "value", "setattr", "getitem", "len", "iter",
 DEFAULT_CALL_SECONDS = 10.0
 #: Fresh learner processes started after one died, so one runaway function fails only its own tests.
 MAX_RESTARTS = 3
+#: Room in the learner's work dir for a crate's compile (its target dir and the dependency cache's copy).
+BUILD_WORK_BYTES = 1024 * 1024 * 1024
 JUDGE_SLACK_SECONDS = 20.0
 #: A judge left behind by a stalled consumer is killed this long after the job's watchdog deadline.
 JUDGE_GRACE_SECONDS = 5.0
@@ -159,6 +167,10 @@ class _Job:
         self.call_seconds = DEFAULT_CALL_SECONDS
         self.done = False
         self.ready = {"learner": False, "judge": False}
+        self.builds: list[dict[str, Any]] = []
+        self.built: set[str] = set()
+        self.optional: frozenset[str] = frozenset()
+        self.optional_outcomes: set[str] = set()
 
     # ------------------------------------------------------------------ events
     def emit(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +202,26 @@ class _Job:
             self.outcomes.add("compile_error")
             self.notes.append(f"The submission was rejected: {exc}")
             return
+        self.optional = self.module.optional_steps
+        self.builds = [
+            {
+                "crate": entry.crate.root,
+                "module": entry.crate.module,
+                "path": entry.path,
+                "seconds": entry.crate.build_seconds,
+                "attempted": entry.path in submitted
+                and crate_attempted(entry, submitted[entry.path].decode("utf-8")),
+            }
+            for entry in self.module.files
+            if entry.crate is not None
+        ]
         requested = {**self.module.limits, **self.requested}
+        extra = sum(b["seconds"] for b in self.builds if b["attempted"])
+        if extra:
+            # A compile runs inside the learner's sandbox: it gets its own time and room on top of the tests'.
+            requested["wall_seconds"] = float(requested.get("wall_seconds", 30.0)) + extra
+            requested["cpu_seconds"] = int(requested.get("cpu_seconds", 60)) + 2 * extra
+            requested["work_bytes"] = max(int(requested.get("work_bytes", 0)), BUILD_WORK_BYTES)
         engine = {k: requested.pop(k) for k in ENGINE_KEYS if k in requested}
         try:
             from sandbox.limits import resolve
@@ -224,7 +255,11 @@ class _Job:
         self.judge.expire_in(limits.wall_seconds + JUDGE_SLACK_SECONDS + JUDGE_GRACE_SECONDS)
         names = sorted(workspace)
         self.learner.send(
-            {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
+            {
+                "kind": "files",
+                "files": [{"path": p, "b": i} for i, p in enumerate(names)],
+                "builds": self.builds,
+            },
             [workspace[p] for p in names],
         )
         module_path = self._judge_module_path()
@@ -416,7 +451,16 @@ class _Job:
             self._reply_error(jid, "crashed", "LearnerGone", self._gone_message())
             return
         deadline = time.monotonic() + self.call_seconds
-        self.pending = {"jid": jid, "op": header["op"], "test": self.current, "deadline": deadline}
+        building = self._building(header)
+        if building is not None:
+            deadline += building["seconds"]
+        self.pending = {
+            "jid": jid,
+            "op": header["op"],
+            "test": self.current,
+            "deadline": deadline,
+            "build": building and building["module"],
+        }
         # The call's deadline covers handing it over: a learner that stops reading cannot hold the runner.
         if self.learner.send({**header, "id": jid}, frame.buffers, deadline=deadline):
             return
@@ -426,6 +470,16 @@ class _Job:
             )
         else:
             self._learner_gone(ProtocolError("the learner process closed its input"))
+
+    def _building(self, header: dict[str, Any]) -> dict[str, Any] | None:
+        """The attempted crate this ``import`` op makes the learner host compile, if it has not yet."""
+        if header.get("op") != "import":
+            return None
+        name = str(header.get("name", "")).partition(".")[0]
+        return next(
+            (b for b in self.builds if b["attempted"] and b["module"] == name and name not in self.built),
+            None,
+        )
 
     def _restart_learner(self) -> None:
         """A fresh learner process for the next test, after the previous one died (timeout, crash ...)."""
@@ -444,10 +498,15 @@ class _Job:
         self.learner_said = set()
         names = sorted(self.workspace)
         fresh.send(
-            {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
+            {
+                "kind": "files",
+                "files": [{"path": p, "b": i} for i, p in enumerate(names)],
+                "builds": self.builds,
+            },
             [self.workspace[p] for p in names],
         )
         self.learner, self.learner_dead = fresh, None
+        self.built.clear()  # the fresh host compiles again
 
     def _collect_usage(self, proc: Proc, timeout: float = 2.0) -> None:
         result = proc.finish(timeout=timeout)
@@ -543,6 +602,8 @@ class _Job:
         assert self.pending is not None and self.judge is not None
         header = frame.header
         pending, self.pending = self.pending, None
+        if pending.get("build"):
+            self.built.add(pending["build"])
         reply: dict[str, Any] = {"kind": "reply", "id": pending["jid"]}
         if header.get("ok") is True:
             reply.update(ok=True, value=header.get("value"))
@@ -571,10 +632,17 @@ class _Job:
             # A dead judge shows up as its own end of stream (a platform fault, which outranks this).
             self._learner_gone(ProtocolError("its reply could not be relayed"), pending)
 
+    def _in_optional(self) -> bool:
+        return self.tests.get(self.current or "", {}).get("step") in self.optional
+
+    def _add_outcome(self, outcome: str) -> None:
+        """A learner outcome; one that happens in an optional step's test does not decide the verdict."""
+        (self.optional_outcomes if self._in_optional() else self.outcomes).add(outcome)
+
     def _kill_learner(self, reason: str, message: str) -> None:
         assert self.learner is not None
         self.learner_dead = reason
-        self.outcomes.add(reason)
+        self._add_outcome(reason)
         self.notes.append(message)
         self.learner.kill(reason)
         if self.pending is not None:
@@ -594,13 +662,14 @@ class _Job:
             self.learner_dead = (
                 outcome if outcome in ("timeout", "memory_limit", "output_limit") else _ended(result)
             )
-            self.outcomes.add(
-                outcome
-                if outcome in ("timeout", "memory_limit", "output_limit")
-                else ("sandbox_crash" if outcome == "sandbox_error" else "runtime_error")
-            )
+            if outcome == "sandbox_error":
+                self.outcomes.add("sandbox_crash")
+            else:
+                self._add_outcome(
+                    outcome if outcome in ("timeout", "memory_limit", "output_limit") else "runtime_error"
+                )
         elif self.learner_dead == "protocol":
-            self.outcomes.add("runtime_error")
+            self._add_outcome("runtime_error")
         pending = pending or self.pending
         self.pending = None
         if pending is not None:
@@ -621,7 +690,7 @@ class _Job:
 
     def _outcome(self, tests: list[dict[str, Any]]) -> str:
         outcomes = set(self.outcomes)
-        failing = [t for t in tests if t["status"] in ("fail", "error")]
+        failing = [t for t in tests if t["status"] in ("fail", "error") and t["step"] not in self.optional]
         if failing or not tests:
             failed_ids = {t["id"] for t in failing}
             for err in self.learner_errors:
@@ -694,6 +763,12 @@ class _Job:
             ),
             None,
         )
+        if outcome == "ok" and passed < total:
+            required = sum(1 for t in self.tests.values() if t["step"] not in self.optional)
+            return (
+                f"All {required} required tests passed; {passed - required} of {total - required} tests of "
+                "optional steps passed."
+            )
         if outcome == "ok":
             return f"All {total} tests passed."
         if outcome in ("compile_error", "import_error") and (first is not None or not self.notes):
