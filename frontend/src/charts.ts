@@ -6,7 +6,8 @@
  * - Plotly (~3.5 MB) is loaded with a dynamic import the first time a chart is drawn, so the editor page opens
  *   without it.
  * - Charts are chosen from metric names (the conventions content authors follow, see `planCharts`):
- *   - a series (list of numbers) → a line chart; series named `*loss*` share one "loss curves" chart;
+ *   - a series (list of numbers, or `{x, y, title, x_label}` with its x values and its title and x label in both
+ *     languages, from the module's test) → a line chart; series named `*loss*` share one "loss curves" chart;
  *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap;
  *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → grouped bars, baseline vs optimized;
  *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
@@ -18,7 +19,7 @@
 import type { MetricValue } from "./api";
 import { decodeGuidePlot, type GuidePlot } from "./decode";
 import { h } from "./dom";
-import { t } from "./i18n";
+import { pick, t } from "./i18n";
 
 interface PlotlyLike {
   newPlot(el: HTMLElement, data: object[], layout: object, config: object): Promise<unknown>;
@@ -38,23 +39,30 @@ function loadPlotly(): Promise<PlotlyLike> {
 const PALETTE = ["#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d"];
 
 export type ChartSpec =
-  | { kind: "lines"; title: string; series: { name: string; values: number[] }[] }
+  | { kind: "lines"; title: string; xLabel: string; series: Line[] }
   | { kind: "heatmap"; title: string; z: number[][] }
   | { kind: "bars"; title: string; labels: string[]; baseline: number[]; optimized: number[] }
   | { kind: "radar"; title: string; labels: string[]; values: number[] };
+
+interface Line {
+  name: string;
+  x: number[] | null;
+  values: number[];
+}
 
 const HEATMAP = /^heatmap[./](.+)$/;
 const EVAL = /^eval[./](.+)$/;
 const PAIR = /^(.+)_(baseline|optimized|ours)$/;
 
-/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
-export function planCharts(metrics: Record<string, MetricValue>): { charts: ChartSpec[]; scalars: string[] } {
+/** Line charts and heatmaps for the series among `metrics` (their names go into `used`). */
+function seriesCharts(metrics: Record<string, MetricValue>, used: Set<string>): ChartSpec[] {
   const charts: ChartSpec[] = [];
-  const used = new Set<string>();
-  const lossSeries: { name: string; values: number[] }[] = [];
-  const otherSeries: { name: string; values: number[] }[] = [];
-  for (const [name, value] of Object.entries(metrics)) {
-    if (!Array.isArray(value)) continue;
+  const lossSeries: Line[] = [];
+  const otherSeries: { line: Line; title: string; xLabel: string }[] = [];
+  for (const [name, metric] of Object.entries(metrics)) {
+    if (typeof metric === "number") continue;
+    const value = Array.isArray(metric) ? metric : metric.y;
+    const x = Array.isArray(metric) ? null : metric.x;
     used.add(name);
     const heat = HEATMAP.exec(name);
     const n = Math.round(Math.sqrt(value.length));
@@ -65,13 +73,22 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
         z: Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n)),
       });
     } else if (/loss/i.test(name)) {
-      lossSeries.push({ name, values: value });
+      lossSeries.push({ name, x, values: value });
     } else {
-      otherSeries.push({ name, values: value });
+      const title = Array.isArray(metric) ? name : pick(metric.title) || name;
+      const xLabel = Array.isArray(metric) ? "" : pick(metric.xLabel);
+      otherSeries.push({ line: { name, x, values: value }, title, xLabel: xLabel || t("chart.step") });
     }
   }
-  if (lossSeries.length) charts.unshift({ kind: "lines", title: "loss", series: lossSeries });
-  for (const s of otherSeries) charts.push({ kind: "lines", title: s.name, series: [s] });
+  if (lossSeries.length) charts.unshift({ kind: "lines", title: t("chart.loss"), xLabel: t("chart.step"), series: lossSeries });
+  for (const s of otherSeries) charts.push({ kind: "lines", title: s.title, xLabel: s.xLabel, series: [s.line] });
+  return charts;
+}
+
+/** Decide which charts a metrics dict deserves; returns the specs and the scalar names left for a table. */
+export function planCharts(metrics: Record<string, MetricValue>): { charts: ChartSpec[]; scalars: string[] } {
+  const used = new Set<string>();
+  const charts = seriesCharts(metrics, used);
 
   const pairs = new Map<string, { baseline?: number; optimized?: number }>();
   for (const [name, value] of Object.entries(metrics)) {
@@ -86,7 +103,7 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
   if (complete.length) {
     charts.push({
       kind: "bars",
-      title: "baseline vs optimized",
+      title: t("chart.pair"),
       labels: complete.map(([k]) => k),
       baseline: complete.map(([, p]) => p.baseline as number),
       optimized: complete.map(([, p]) => p.optimized as number),
@@ -100,7 +117,7 @@ export function planCharts(metrics: Record<string, MetricValue>): { charts: Char
   if (evals.length >= 3) {
     charts.push({
       kind: "radar",
-      title: "eval",
+      title: t("chart.eval"),
       labels: evals.map(([k]) => EVAL.exec(k)?.[1] ?? k),
       values: evals.map(([, v]) => v),
     });
@@ -124,7 +141,7 @@ function layoutFor(spec: ChartSpec): object {
   const title = { text: spec.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" };
   switch (spec.kind) {
     case "lines":
-      return { ...baseLayout, title, xaxis: { title: { text: "step" }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
+      return { ...baseLayout, title, xaxis: { title: { text: spec.xLabel }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
     case "heatmap":
       return { ...baseLayout, title, height: 300, yaxis: { autorange: "reversed" } };
     case "bars":
@@ -141,15 +158,15 @@ function dataFor(spec: ChartSpec): object[] {
         type: "scatter",
         mode: s.values.length > 40 ? "lines" : "lines+markers",
         name: s.name,
-        x: s.values.map((_, i) => i),
+        x: s.x ?? s.values.map((_, i) => i),
         y: s.values,
       }));
     case "heatmap":
       return [{ type: "heatmap", z: spec.z, colorscale: "Viridis" }];
     case "bars":
       return [
-        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" } },
-        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] } },
+        { type: "bar", name: t("chart.baseline"), x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" } },
+        { type: "bar", name: t("chart.optimized"), x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] } },
       ];
     case "radar":
       return [

@@ -378,7 +378,13 @@ def build_rust_cache(sandbox: Any, crate: str = "rustbpe", layout: Layout | None
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / name, target)
         limits = resolve(
-            {"wall_seconds": 600, "cpu_seconds": 1200, "memory_bytes": 4 * 1024**3, "work_bytes": 2 * 1024**3}
+            {
+                "wall_seconds": 600,
+                "cpu_seconds": 1200,
+                "memory_bytes": 4 * 1024**3,
+                "work_bytes": 2 * 1024**3,
+                "file_size_bytes": 1024**3,
+            }
         )
         spec = JobSpec(
             argv=[

@@ -791,7 +791,11 @@ class _Job:
 
 
 def _downsample(value: Any) -> Any:
-    """A metric series cut to ``METRIC_POINTS`` evenly spaced points (first and last kept); a scalar as is."""
+    """A metric series cut to ``METRIC_POINTS`` evenly spaced points (first and last kept); a scalar as is.
+
+    A series with x values (``{"x", "y", ...}``) keeps the same points of both."""
+    if isinstance(value, dict):
+        return {**value, **{k: _downsample(value[k]) for k in ("x", "y") if k in value}}
     if not isinstance(value, list) or len(value) <= METRIC_POINTS:
         return value
     last = len(value) - 1

@@ -48,13 +48,15 @@ class RustBuildError(ImportError):
     """The learner's crate did not compile (or was not attempted); the message is what the learner reads."""
 
 
-def cargo_env(root: Path, build: Path) -> dict[str, str]:
+def cargo_env(
+    root: Path, build: Path, target: Path | None = None, toolchain: str = TOOLCHAIN_TARGET
+) -> dict[str, str]:
     """The only variables cargo sees: nothing of the host's or the learner's environment."""
     return {
-        "PATH": f"{TOOLCHAIN_TARGET}/bin:/usr/bin:/bin",
+        "PATH": f"{toolchain}/bin:/usr/bin:/bin",
         "HOME": str(build),
         "CARGO_HOME": str(build / "cargo-home"),
-        "CARGO_TARGET_DIR": str(build / "target"),
+        "CARGO_TARGET_DIR": str(target or build / "target"),
         "CARGO_NET_OFFLINE": "true",
         "CARGO_TERM_COLOR": "never",
         "CARGO_BUILD_JOBS": "2",
@@ -76,10 +78,22 @@ def diagnostics(stderr: str, crate: str) -> str:
     return text
 
 
-def compile_crate(root: Path, crate: str, seconds: float, cache: Path | None = None) -> Path:
-    """Build ``root/<crate>`` in release mode; return the extension's path. Raises :class:`RustBuildError`."""
+def compile_crate(
+    root: Path,
+    crate: str,
+    seconds: float,
+    cache: Path | None = None,
+    target: Path | None = None,
+    toolchain: str = TOOLCHAIN_TARGET,
+) -> Path:
+    """Build ``root/<crate>`` in release mode; return the extension's path. Raises :class:`RustBuildError`.
+
+    ``target``: a target dir kept elsewhere (trusted tooling that compiles many variants of our own crate, such as
+    the bug catalogue, shares one), else the build's own under ``root``; ``toolchain``: the Rust sysroot (bound at
+    ``/opt/rust`` in the sandbox).
+    """
     build = root / BUILD_DIR
-    target = build / "target"
+    target = target or build / "target"
     (build / "tmp").mkdir(parents=True, exist_ok=True)
     if cache is not None and cache.is_file() and not target.exists():
         with tarfile.open(cache) as tar:
@@ -90,7 +104,7 @@ def compile_crate(root: Path, crate: str, seconds: float, cache: Path | None = N
         done = subprocess.run(
             argv,
             cwd=root / crate,
-            env=cargo_env(root, build),
+            env=cargo_env(root, build, target, toolchain),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=seconds,

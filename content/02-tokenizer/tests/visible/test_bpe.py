@@ -689,7 +689,13 @@ def test_compression_on_a_held_corpus_grows_with_the_vocabulary(bpe, metrics):
     got = finite_numbers(
         [_bytes_per_token(ranks[: 256 + m], held) for m in MERGES], what="bytes per token on the held corpus"
     )
-    metrics.series("bytes_per_token", got)
+    metrics.series(
+        "bytes_per_token",
+        got,
+        x=MERGES,
+        title={"en": "Bytes per token on held-out text", "zh": "留出文本上的每 token 字节数"},
+        x_label={"en": "merges", "zh": "合并次数"},
+    )
     metrics.record("compression_ratio", got[-1])
     _expect(got[0], 1.0, "bytes per token with no merges", "with 0 merges every byte is one token", "step5")
     if not all(a < b for a, b in zip(got, got[1:])):
