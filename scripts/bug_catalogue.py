@@ -39,6 +39,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -350,7 +351,37 @@ def write_workspace(module: Any, files: dict[str, bytes], dest: Path) -> Path:
         target = dest / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
+    prebuild_crates(module, dest)
     return dest
+
+
+#: One target dir for every in-process Rust build (our own crate, patched): the dependencies compile once.
+RUST_TARGET = REPO_ROOT / "var" / "rust-inprocess-target"
+
+
+def prebuild_crates(module: Any, workspace: Path) -> None:
+    """Compile each attempted crate of ``workspace`` now, outside any test's timeout (a compile takes seconds to
+    tens of seconds): ``.lab-rust/<module>.so``, or ``.lab-rust/<module>.error`` with rustc's message. The
+    in-process harness imports the one or raises the other, as the learner host would after its own build."""
+    from grading.engine import rustbuild
+    from grading.engine.procs import rust_sysroot
+    from modules.spec import crate_attempted
+
+    for entry in module.files:
+        crate = entry.crate
+        if crate is None or not crate_attempted(entry, (workspace / entry.path).read_text(encoding="utf-8")):
+            continue
+        out = workspace / rustbuild.BUILD_DIR
+        toolchain = str(rust_sysroot() or rustbuild.TOOLCHAIN_TARGET)
+        try:
+            built = rustbuild.compile_crate(
+                workspace, crate.root, 900, target=RUST_TARGET, toolchain=toolchain
+            )
+        except rustbuild.RustBuildError as exc:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{crate.module}.error").write_text(str(exc), encoding="utf-8")
+        else:
+            shutil.copyfile(built, out / f"{crate.module}.so")
 
 
 # --- running the module's tests in-process --------------------------------------------------------------------

@@ -141,7 +141,14 @@ function layoutFor(spec: ChartSpec): object {
   const title = { text: spec.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" };
   switch (spec.kind) {
     case "lines":
-      return { ...baseLayout, title, xaxis: { title: { text: spec.xLabel }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
+      // room below the tick labels for the x-axis title
+      return {
+        ...baseLayout,
+        title,
+        margin: { ...baseLayout.margin, b: 60 },
+        xaxis: { title: { text: spec.xLabel, standoff: 6 }, gridcolor: "#e2e8f0" },
+        yaxis: { gridcolor: "#e2e8f0" },
+      };
     case "heatmap":
       return { ...baseLayout, title, height: 300, yaxis: { autorange: "reversed" } };
     case "bars":

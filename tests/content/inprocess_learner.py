@@ -105,28 +105,22 @@ def _activate(workspace: Path) -> None:
     _Active.workspace = workspace
 
 
-#: One target dir for every in-process Rust build (our own crate, patched): the dependencies compile once.
-RUST_TARGET = Path(__file__).resolve().parents[2] / "var" / "rust-inprocess-target"
-
-
 def _rust_module(workspace: Path, crate: str):
-    """The workspace's crate compiled on the host (as the learner host would in its sandbox) and imported."""
+    """The workspace's crate, compiled on the host before the run (``scripts.bug_catalogue.prebuild_crates``, as
+    the learner host compiles in its sandbox) and imported; its compile error, or "not attempted", raised."""
     from grading.engine import rustbuild
 
-    name = f"{crate}"
-    loaded = sys.modules.get(name)
+    loaded = sys.modules.get(crate)
     if loaded is not None and (getattr(loaded, "__file__", None) or "").startswith(str(workspace) + os.sep):
         return loaded
-    lib = (workspace / crate / "src" / "lib.rs").read_text(encoding="utf-8")
-    if 'unimplemented!("TODO(' in lib:
-        raise rustbuild.RustBuildError(f"{crate}/src/lib.rs still has its unimplemented!() regions")
-    from grading.engine.procs import rust_sysroot
-
-    toolchain = str(rust_sysroot() or rustbuild.TOOLCHAIN_TARGET)
-    built = rustbuild.compile_crate(workspace, crate, 900, target=RUST_TARGET, toolchain=toolchain)
-    local = workspace / rustbuild.BUILD_DIR / f"{crate}.so"
-    shutil.copyfile(built, local)
-    return rustbuild.load_extension(name, local)
+    build = workspace / rustbuild.BUILD_DIR
+    if (build / f"{crate}.error").is_file():
+        raise rustbuild.RustBuildError((build / f"{crate}.error").read_text(encoding="utf-8"))
+    if not (build / f"{crate}.so").is_file():
+        raise rustbuild.RustBuildError(
+            f"{crate}/src/lib.rs is not attempted (or was not built before the run)"
+        )
+    return rustbuild.load_extension(crate, build / f"{crate}.so")
 
 
 class _Learner:
@@ -159,8 +153,10 @@ class _Metrics:
     def record(self, name: str, value: float) -> None:
         assert isinstance(name, str) and isinstance(value, int | float)
 
-    def series(self, name: str, values: list[float]) -> None:
+    def series(self, name: str, values: list[float], *, x=None, title=None, x_label=None) -> None:
         assert isinstance(name, str) and all(isinstance(v, int | float) for v in values)
+        assert x is None or len(x) == len(values)
+        assert all(t is None or set(t) == {"en", "zh"} for t in (title, x_label))
 
 
 #: The same registration as the judge's (``grading/engine/judge.py``).
