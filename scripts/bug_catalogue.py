@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -369,19 +370,27 @@ def prebuild_crates(module: Any, workspace: Path) -> None:
 
     for entry in module.files:
         crate = entry.crate
-        if crate is None or not crate_attempted(entry, (workspace / entry.path).read_text(encoding="utf-8")):
+        text = (workspace / entry.path).read_text(encoding="utf-8")
+        if crate is None or not crate_attempted(entry, text):
             continue
         out = workspace / rustbuild.BUILD_DIR
-        toolchain = str(rust_sysroot() or rustbuild.TOOLCHAIN_TARGET)
-        try:
-            built = rustbuild.compile_crate(
-                workspace, crate.root, 900, target=RUST_TARGET, toolchain=toolchain
-            )
-        except rustbuild.RustBuildError as exc:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / f"{crate.module}.error").write_text(str(exc), encoding="utf-8")
-        else:
-            shutil.copyfile(built, out / f"{crate.module}.so")
+        out.mkdir(parents=True, exist_ok=True)
+        # most workspaces hold the reference lib.rs: one compile per distinct text, kept across runs
+        known = RUST_TARGET / "by-text" / hashlib.sha256(text.encode()).hexdigest()
+        if not (known.with_suffix(".so").is_file() or known.with_suffix(".error").is_file()):
+            known.parent.mkdir(parents=True, exist_ok=True)
+            toolchain = str(rust_sysroot() or rustbuild.TOOLCHAIN_TARGET)
+            try:
+                built = rustbuild.compile_crate(
+                    workspace, crate.root, 900, target=RUST_TARGET, toolchain=toolchain
+                )
+            except rustbuild.RustBuildError as exc:
+                known.with_suffix(".error").write_text(str(exc), encoding="utf-8")
+            else:
+                shutil.copyfile(built, known.with_suffix(".so"))
+        for suffix in (".so", ".error"):
+            if known.with_suffix(suffix).is_file():
+                shutil.copyfile(known.with_suffix(suffix), out / f"{crate.module}{suffix}")
 
 
 # --- running the module's tests in-process --------------------------------------------------------------------
