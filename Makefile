@@ -53,12 +53,14 @@ $(STAMPS)/python: requirements.txt
 	$(PIP) install -q -r requirements.txt
 	@touch $@
 
-## the Rust BPE trainer, built with maturin against Debian's crates (offline); rebuilt when the crate changes
+## the Rust BPE trainer, built with maturin against Debian's crates (offline); rebuilt when the crate changes;
+## then the dependency cache learner sandboxes compile module 2's Rust step from (var/rust-cache, docs/authoring.md)
 RUSTBPE_INPUTS := $(shell find rustbpe/src -name '*.rs' 2>/dev/null) rustbpe/Cargo.toml rustbpe/Cargo.lock \
 	rustbpe/pyproject.toml
 rustbpe: $(STAMPS)/rustbpe
 $(STAMPS)/rustbpe: $(RUSTBPE_INPUTS) | $(STAMPS)/python $(STAMPS)/system
 	cd rustbpe && VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH maturin develop --release -q
+	$(PY) -m scripts.rust_cache
 	@touch $@
 
 ## the TypeScript frontend (Vite + Monaco + Plotly), built locally, served by Django: `npm ci` when the

@@ -65,7 +65,7 @@ from modules import services as module_services
 from modules import spec as module_spec
 from modules.models import Module
 from modules.services import Forbidden, InvalidInput, RateLimited, ServiceError
-from modules.spec import SubmissionError
+from modules.spec import SubmissionError, submission_lane
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def submission_create(*, user: User, module: Module, files: Any) -> Submission:
         entry["path"]: files.get(entry["path"], starters.get(entry["path"], ""))
         for entry in module.metadata.get("files", [])
     }
-    lane = module_selectors.module_spec_of(module=module).lane
+    # a run that compiles the learner's Rust crate takes minutes: it goes to the long lane
+    lane = submission_lane(module_selectors.module_spec_of(module=module), complete)
     since = timezone.now() - timedelta(seconds=60)
     with transaction.atomic():
         recent = Submission.objects.filter(user=user, created_at__gte=since).count()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modules.spec import ModuleSpec, Stub
-from modules.starters import functions, generate, region_function
+from modules.starters import functions, generate, generate_rust, region_function
 
 __all__ = [
     "ReferenceGate",
@@ -180,5 +180,6 @@ def reference_files(
             continue
         stubs = [stub for stub in entry.stubs if stub.step in closed]
         others = list((foreign or {}).get(entry.path, ()))
-        files[entry.path] = generate(text, stubs, where=f"{spec.slug}: {entry.path}", foreign=others)
+        cut = generate_rust if entry.path.endswith(".rs") else generate  # as the starter is cut
+        files[entry.path] = cut(text, stubs, where=f"{spec.slug}: {entry.path}", foreign=others)
     return files

@@ -8,7 +8,14 @@ Design choices:
   wins, for self-contained fixture courses); rules a schema says badly (safe paths, steps that exist, one stub per
   function) are checked here. Every problem is collected, so one run reports them all (:class:`SpecError`).
 - A file's ``reference`` is either a file of the reference package (``nanochat_ref/...``, relative to the
-  repository root) or a file of the module itself (relative to its folder, e.g. ``reference/hello.py``).
+  repository root), a file of the Rust crate (``rustbpe/...``, likewise) or a file of the module itself (relative
+  to its folder, e.g. ``reference/hello.py``).
+- A Rust learner file names its crate (:class:`Crate`): the engine compiles the learner's crate inside their
+  sandbox when they attempted it (:func:`crate_attempted`), which sends the run to the ``long`` lane
+  (:func:`submission_lane`). Only the marked regions of a Rust file are the learner's
+  (:func:`rust_regions_check`): the rest must stay the reference's text and a region may not reach files or the
+  environment at compile time, so compiling never runs or reads anything the learner did not write in place.
+- A step may be ``optional``: its tests are shown and scored, but the module passes without them.
 - Learner files are checked in one place, :func:`validate_files`, against one set of limits (:class:`FileLimits`:
   defaults here; a module may set its own up to the schema's maximum), for drafts, submissions, the code tools,
   the CLI and the engine alike. A violation is a :class:`SubmissionError` with a stable ``code``;
@@ -40,6 +47,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_NAME = "module.schema.json"
 REFERENCE_PACKAGE = "nanochat_ref/"
+#: Folders at the repository root a learner file's ``reference`` may name besides the reference package.
+REPOSITORY_REFERENCES = (REFERENCE_PACKAGE, "rustbpe/")
 #: nanochat's repository and the commit the lab mirrors (``nanochat_ref``), for links to upstream sources.
 UPSTREAM_REPOSITORY = "https://github.com/karpathy/nanochat"
 UPSTREAM_COMMIT = "48abd7d"
@@ -71,7 +80,7 @@ class SubmissionError(ValueError):
     """Learner files the platform refuses (a learner problem, never a platform fault).
 
     ``code`` is stable (``files_invalid``, ``unknown_file``, ``path_invalid``, ``binary_file``, ``not_utf8``,
-    ``too_large``); ``params`` fill a translated message; ``str()`` is the English message.
+    ``too_large``, ``rust_outside_regions``, ``rust_denied``); ``params`` fill a translated message; ``str()`` is the English message.
     """
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
@@ -115,19 +124,41 @@ class Stub:
 
 
 @dataclass(frozen=True)
+class Crate:
+    """The Rust crate a learner file belongs to: its folder at the repository root (``rustbpe``), the Python
+    extension module it builds (imported by that name in the learner's sandbox) and the seconds its compile may
+    take (added to the run's wall clock when the learner attempted the file)."""
+
+    root: str
+    module: str
+    build_seconds: int
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The crate's files besides the learner's, copied from the repository into the workspace as they are."""
+        return tuple(f"{self.root}/{name}" for name in ("Cargo.toml", "Cargo.lock", ".cargo/config.toml"))
+
+
+@dataclass(frozen=True)
 class LearnerFile:
     """A file the learner edits: its workspace path, the reference it is cut from, and the stubs cut out."""
 
     path: str
     reference: str
     stubs: tuple[Stub, ...] = ()
+    crate: Crate | None = None
 
     @property
     def in_reference_package(self) -> bool:
         return self.reference.startswith(REFERENCE_PACKAGE)
 
+    @property
+    def in_repository(self) -> bool:
+        """The reference is a repository file (``nanochat_ref/...``, ``rustbpe/...``), not one of the module's."""
+        return self.reference.startswith(REPOSITORY_REFERENCES)
+
     def reference_path(self, module_root: Path, repo_root: Path = REPO_ROOT) -> Path:
-        if self.in_reference_package:
+        if self.in_repository:
             return repo_root / self.reference
         return module_root / self.reference
 
@@ -146,6 +177,8 @@ class Step:
     id: str
     title: Mapping[str, str]
     upstream: tuple[Mapping[str, str], ...] = ()
+    #: Shown and scored, but not needed to pass the module (e.g. module 2's Rust step).
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,6 +265,10 @@ class ModuleSpec:
     def gpu(self) -> bool:
         return bool(self.limits.get("gpu", False))
 
+    @property
+    def optional_steps(self) -> frozenset[str]:
+        return frozenset(s.id for s in self.steps if s.optional)
+
     def file(self, path: str) -> LearnerFile:
         for entry in self.files:
             if entry.path == path:
@@ -246,6 +283,25 @@ def lane_of(data: Mapping[str, Any] | None) -> str:
         return "gpu"
     lane = data.get("lane") or DEFAULT_LANE
     return lane if lane in LANES else DEFAULT_LANE
+
+
+def crate_attempted(entry: LearnerFile, text: str) -> bool:
+    """Whether the learner worked on a Rust file: some region's ``unimplemented!("TODO(step N) ...")`` is gone.
+
+    An untouched starter is not compiled (its step's tests fail at once, saying so), so only a learner who
+    attempted the Rust step waits for a compile.
+    """
+    return entry.crate is not None and any(stub.message not in text for stub in entry.stubs)
+
+
+def submission_lane(spec: ModuleSpec, files: Mapping[str, str]) -> str:
+    """The lane one submission runs on: the module's, or ``long`` when it makes the engine compile a crate."""
+    if spec.lane == "gpu":
+        return spec.lane
+    for entry in spec.files:
+        if entry.path in files and crate_attempted(entry, files[entry.path]):
+            return "long"
+    return spec.lane
 
 
 # --- loading -------------------------------------------------------------------------------------------------------
@@ -313,7 +369,12 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
     assert isinstance(data, dict)  # the schema says so
 
     steps = tuple(
-        Step(id=s["id"], title=dict(s["title"]), upstream=tuple(dict(u) for u in s.get("upstream") or ()))
+        Step(
+            id=s["id"],
+            title=dict(s["title"]),
+            upstream=tuple(dict(u) for u in s.get("upstream") or ()),
+            optional=bool(s.get("optional", False)),
+        )
         for s in data["steps"]
     )
     step_ids = {s.id for s in steps}
@@ -324,10 +385,12 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
     if len(set(paths)) != len(paths):
         problems.append("files: each path may appear once")
     for entry in files:
-        if not entry.in_reference_package and not _is_module_local(entry.reference):
+        if not entry.in_repository and not _is_module_local(entry.reference):
             problems.append(
-                f"files {entry.path}: reference {entry.reference!r} must be nanochat_ref/... or a path inside the module folder"
+                f"files {entry.path}: reference {entry.reference!r} must be nanochat_ref/..., rustbpe/... or a path inside the module folder"
             )
+        if entry.path.endswith(".rs") != (entry.crate is not None):
+            problems.append(f"files {entry.path}: a Rust file, and only a Rust file, names its crate")
     for need in data.get("needs") or ():
         if need in paths:
             problems.append(f"needs: {need} is a learner file of this module, not a need")
@@ -415,7 +478,15 @@ def _learner_file(entry: Mapping[str, Any], step_ids: set[str], problems: list[s
             problems.append(f"files {path}: {stub.target} is stubbed twice")
         targets.add(stub.target)
         stubs.append(stub)
-    return LearnerFile(path=path, reference=entry["reference"], stubs=tuple(stubs))
+    crate = entry.get("crate")
+    return LearnerFile(
+        path=path,
+        reference=entry["reference"],
+        stubs=tuple(stubs),
+        crate=None
+        if crate is None
+        else Crate(root=crate["root"], module=crate["module"], build_seconds=int(crate["build_seconds"])),
+    )
 
 
 def discover(content_dir: Path) -> list[Path]:
@@ -533,6 +604,9 @@ def validate_files(spec: ModuleSpec, files: object) -> dict[str, str]:
                 allowed=", ".join(sorted(allowed)),
             )
         text = text_check(path, content, spec.file_limits.file_bytes)
+        entry = spec.file(path)
+        if entry.crate is not None:
+            rust_regions_check(entry, text, entry.reference_path(spec.root).read_text(encoding="utf-8"))
         total += len(text.encode("utf-8"))
         if total > spec.file_limits.total_bytes:
             raise SubmissionError(
@@ -540,3 +614,80 @@ def validate_files(spec: ModuleSpec, files: object) -> dict[str, str]:
             )
         out[path] = text
     return out
+
+
+# --- Rust learner files ------------------------------------------------------------------------------------------
+RUST_MARKER_RE = re.compile(r"^[ \t]*// lab: (?P<kind>begin|end) (?P<name>[a-z0-9][a-z0-9-]*)[ \t]*$")
+#: What a learner's Rust region may not name: macros that read files or the environment at compile time, out-of-line
+#: modules (``#[path = ...] mod``), foreign crates and link-level attributes. Matched as whole identifiers anywhere in
+#: the region (comments and strings included: a lexer that misreads a literal could otherwise hide one).
+RUST_DENIED = re.compile(
+    r"(?<![A-Za-z0-9_])(include|include_str|include_bytes|env|option_env|mod|extern|path|link|link_name|"
+    r"link_section|no_mangle|export_name|global_asm|proc_macro)(?![A-Za-z0-9_])"
+)
+
+
+def rust_fixed_parts(reference_text: str) -> list[str]:
+    """The reference's text outside its ``// lab:`` regions (markers excluded), as whole lines, in order."""
+    parts, current, inside = [], [], False
+    for line in reference_text.splitlines(keepends=True):
+        marker = RUST_MARKER_RE.match(line.rstrip("\n"))
+        if marker is None:
+            if not inside:
+                current.append(line)
+            continue
+        if marker["kind"] == "begin":
+            parts.append("".join(current))
+            current, inside = [], True
+        else:
+            inside = False
+    parts.append("".join(current))
+    return parts
+
+
+def _split_regions(body: str, fixed: list[str]) -> list[str] | None:
+    """The text between the fixed parts (each starting a line), or None if ``body`` does not hold them in order."""
+    if not body.startswith(fixed[0]) or not body.endswith(fixed[-1]):
+        return None
+    pos, end = len(fixed[0]), len(body) - len(fixed[-1])
+    regions = []
+    for part in fixed[1:-1]:
+        at = body.find(part, pos, end)
+        while at > 0 and body[at - 1] != "\n":
+            at = body.find(part, at + 1, end)
+        if at < 0:
+            return None
+        regions.append(body[pos:at])
+        pos = at + len(part)
+    if pos > end:
+        return None
+    regions.append(body[pos:end])
+    return regions
+
+
+def rust_regions_check(entry: LearnerFile, text: str, reference_text: str) -> list[str]:
+    """The learner's regions of a Rust file, after checking that everything else is the reference's text.
+
+    The file must be the reference's lines outside its regions, in order, with whole lines of the learner's
+    in place of each region; no region may name what :data:`RUST_DENIED` lists. Raises :class:`SubmissionError`.
+    """
+    body = text if text.endswith("\n") else text + "\n"
+    regions = _split_regions(body, rust_fixed_parts(reference_text))
+    if regions is None:
+        raise SubmissionError(
+            "rust_outside_regions",
+            "%(path)s: only the marked regions (where the starter says unimplemented!) are yours to edit; "
+            "the rest of the file must stay as given (reset it from the starter and write inside the regions)",
+            path=entry.path,
+        )
+    for region in regions:
+        denied = RUST_DENIED.search(region)
+        if denied is not None:
+            raise SubmissionError(
+                "rust_denied",
+                "%(path)s: `%(name)s` is not allowed in your code (no file, environment or module access at "
+                "compile time, no link attributes): write the region with plain Rust",
+                path=entry.path,
+                name=denied.group(1),
+            )
+    return regions

@@ -6,7 +6,8 @@
  * - Plotly (~3.5 MB) is loaded with a dynamic import the first time a chart is drawn, so the editor page opens
  *   without it.
  * - Charts are chosen from metric names (the conventions content authors follow, see `planCharts`):
- *   - a series (list of numbers) → a line chart; series named `*loss*` share one "loss curves" chart;
+ *   - a series (list of numbers, or `{x, y, title, x_label}` with its x values and its title and x label in both
+ *     languages, from the module's test) → a line chart; series named `*loss*` share one "loss curves" chart;
  *   - a series named `heatmap/<name>` (or `heatmap.<name>`) whose length is a square n×n → a heatmap, rows one
  *     after another; series `heatmap_x/<name>` and `heatmap_y/<name>` of length n label its columns and rows;
  *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → the performance comparison: per pair, a
@@ -22,7 +23,7 @@
 import type { MetricValue } from "./api";
 import { decodeGuidePlot, type GuidePlot } from "./decode";
 import { h } from "./dom";
-import { t } from "./i18n";
+import { pick, t } from "./i18n";
 
 interface PlotlyLike {
   newPlot(el: HTMLElement, data: object[], layout: object, config: object): Promise<unknown>;
@@ -54,12 +55,18 @@ function loadPlotly(): Promise<PlotlyLike> {
 const PALETTE = ["#4f46e5", "#0d9488", "#d97706", "#db2777", "#2563eb", "#65a30d"];
 
 export type ChartSpec =
-  | { kind: "lines"; title: string; series: { name: string; values: number[] }[] }
+  | { kind: "lines"; title: string; xLabel: string; series: Line[] }
   | { kind: "heatmap"; title: string; metric: string; z: number[][]; x: string[] | null; y: string[] | null }
   | { kind: "bars"; title: string; labels: string[]; baseline: number[]; optimized: number[] }
   | { kind: "radar"; title: string; labels: string[]; values: number[] };
 
 const HEATMAP = /^heatmap[./](.+)$/;
+interface Line {
+  name: string;
+  x: number[] | null;
+  values: number[];
+}
+
 /** A heatmap's axis labels: `heatmap_x/<name>` (columns) and `heatmap_y/<name>` (rows), series of numbers. */
 const HEATMAP_AXIS = /^heatmap_([xy])[./](.+)$/;
 const EVAL = /^eval[./](.+)$/;
@@ -79,10 +86,12 @@ function heatmapAxis(metrics: Metrics, which: "x" | "y", heatmap: string, n: num
 /** Line charts (the loss curves together) and heatmaps from the series; marks every series used. */
 function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const charts: ChartSpec[] = [];
-  const lossSeries: { name: string; values: number[] }[] = [];
-  const otherSeries: { name: string; values: number[] }[] = [];
-  for (const [name, value] of Object.entries(metrics)) {
-    if (!Array.isArray(value)) continue;
+  const lossSeries: Line[] = [];
+  const otherSeries: { line: Line; title: string; xLabel: string }[] = [];
+  for (const [name, metric] of Object.entries(metrics)) {
+    if (typeof metric === "number") continue;
+    const value = Array.isArray(metric) ? metric : metric.y;
+    const x = Array.isArray(metric) ? null : metric.x;
     used.add(name);
     if (HEATMAP_AXIS.test(name)) continue;
     const heat = HEATMAP.exec(name);
@@ -92,13 +101,15 @@ function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
       const z = Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n));
       charts.push({ kind: "heatmap", title, metric: name, z, x: heatmapAxis(metrics, "x", title, n), y: heatmapAxis(metrics, "y", title, n) });
     } else if (/loss/i.test(name)) {
-      lossSeries.push({ name, values: value });
+      lossSeries.push({ name, x, values: value });
     } else {
-      otherSeries.push({ name, values: value });
+      const title = Array.isArray(metric) ? name : pick(metric.title) || name;
+      const xLabel = Array.isArray(metric) ? "" : pick(metric.xLabel);
+      otherSeries.push({ line: { name, x, values: value }, title, xLabel: xLabel || t("chart.step") });
     }
   }
-  if (lossSeries.length) charts.unshift({ kind: "lines", title: "loss", series: lossSeries });
-  for (const s of otherSeries) charts.push({ kind: "lines", title: s.name, series: [s] });
+  if (lossSeries.length) charts.unshift({ kind: "lines", title: t("chart.loss"), xLabel: t("chart.step"), series: lossSeries });
+  for (const s of otherSeries) charts.push({ kind: "lines", title: s.title, xLabel: s.xLabel, series: [s.line] });
   return charts;
 }
 
@@ -141,7 +152,7 @@ export function planCharts(metrics: Metrics): { charts: ChartSpec[]; scalars: st
   if (evals.length >= 3) {
     charts.push({
       kind: "radar",
-      title: "eval",
+      title: t("chart.eval"),
       labels: evals.map(([k]) => EVAL.exec(k)?.[1] ?? k),
       values: evals.map(([, v]) => v),
     });
@@ -165,7 +176,14 @@ function layoutFor(spec: ChartSpec): object {
   const title = { text: spec.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" };
   switch (spec.kind) {
     case "lines":
-      return { ...baseLayout, title, xaxis: { title: { text: "step" }, gridcolor: "#e2e8f0" }, yaxis: { gridcolor: "#e2e8f0" } };
+      // room below the tick labels for the x-axis title
+      return {
+        ...baseLayout,
+        title,
+        margin: { ...baseLayout.margin, b: 60 },
+        xaxis: { title: { text: spec.xLabel, standoff: 6 }, gridcolor: "#e2e8f0" },
+        yaxis: { gridcolor: "#e2e8f0" },
+      };
     case "heatmap":
       return { ...baseLayout, title, height: 300, xaxis: { type: "category" }, yaxis: { autorange: "reversed", type: "category" } };
     case "bars":
@@ -183,7 +201,7 @@ function dataFor(spec: ChartSpec): object[] {
         mode: s.values.length > 40 ? "lines" : "lines+markers",
         name: s.name,
         meta: s.name,
-        x: s.values.map((_, i) => i),
+        x: s.x ?? s.values.map((_, i) => i),
         y: s.values,
       }));
     case "heatmap":
@@ -200,8 +218,8 @@ function dataFor(spec: ChartSpec): object[] {
       ];
     case "bars":
       return [
-        { type: "bar", name: "baseline", x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" }, meta: "baseline" },
-        { type: "bar", name: "optimized", x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] }, meta: "optimized" },
+        { type: "bar", name: t("chart.baseline"), x: spec.labels, y: spec.baseline, marker: { color: "#94a3b8" }, meta: "baseline" },
+        { type: "bar", name: t("chart.optimized"), x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] }, meta: "optimized" },
       ];
     case "radar":
       return [
@@ -252,7 +270,7 @@ export function pickOf(spec: ChartSpec, click: PlotlyClick, metrics: Record<stri
 
 function lengthOf(metrics: Record<string, MetricValue>, name: string | undefined): number {
   const v = name === undefined ? undefined : metrics[name];
-  return Array.isArray(v) ? v.length : 1;
+  return Array.isArray(v) ? v.length : v !== undefined && typeof v === "object" ? v.y.length : 1;
 }
 
 /** Render charts for `metrics` into `host` (replacing its children). Returns the number of charts drawn.

@@ -131,7 +131,26 @@ export interface TestResult {
   hint: string | null;
 }
 
-export type MetricValue = number | number[];
+/** A charted series with real x values (steps, merges, tokens ...) and its title and x label from the module. */
+export interface MetricSeries {
+  y: number[];
+  x: number[] | null;
+  title: Localized | null;
+  xLabel: Localized | null;
+}
+
+export type MetricValue = number | number[] | MetricSeries;
+
+type WireMetricValue = number | number[] | { y: number[]; x?: number[]; title?: Localized; x_label?: Localized };
+
+function metricValue(v: WireMetricValue): MetricValue {
+  if (typeof v === "number" || Array.isArray(v)) return v;
+  return { y: v.y, x: v.x ?? null, title: v.title ?? null, xLabel: v.x_label ?? null };
+}
+
+function metricValues(m: Record<string, WireMetricValue>): Record<string, MetricValue> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, metricValue(v)]));
+}
 
 export interface GradeResult {
   status: "pass" | "fail" | "error";
@@ -388,7 +407,7 @@ function gradeResult(r: GradingResult): GradeResult {
     score: r.score,
     maxScore: r.max_score,
     tests: r.tests.map(testResult),
-    metrics: r.metrics,
+    metrics: metricValues(r.metrics),
     usage: { wallSeconds: r.usage.wall_seconds, cpuSeconds: r.usage.cpu_seconds, maxRssBytes: r.usage.max_rss_bytes },
     module: r.module,
   };
@@ -406,7 +425,7 @@ function engineEvent(e: WireEngineEvent): EngineEvent {
       return { type: "test_finished", seq: e.seq, t: e.t, test: testResult(e.test) };
     case "metric":
       // the schema lets through exactly one of the two
-      return { type: "metric", seq: e.seq, t: e.t, name: e.name, value: e.series ?? e.value ?? 0 };
+      return { type: "metric", seq: e.seq, t: e.t, name: e.name, value: metricValue(e.series ?? e.value ?? 0) };
     case "verdict":
       return { type: "verdict", seq: e.seq, t: e.t ?? 0, result: gradeResult(e.result), verdict: verdict(e) };
   }

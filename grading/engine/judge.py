@@ -178,11 +178,36 @@ class Metrics:
             raise ValueError(f"metric {name} is not finite")
         self._plugin.metric(self._nodeid, str(name), v)
 
-    def series(self, name: str, values: list[float]) -> None:
+    def series(
+        self,
+        name: str,
+        values: list[float],
+        *,
+        x: list[float] | None = None,
+        title: dict[str, str] | None = None,
+        x_label: dict[str, str] | None = None,
+    ) -> None:
+        """A series to chart. ``x``: its x values (steps, merges, tokens ...; default: the index); ``title`` and
+        ``x_label``: the chart's title and x-axis label, ``{"en": ..., "zh": ...}`` (default: the metric's name and
+        "step"). Without any of them the series travels as a plain list."""
         vals = [float(v) for v in values]
         if not all(math.isfinite(v) for v in vals):
             raise ValueError(f"metric series {name} has non-finite values")
-        self._plugin.metric(self._nodeid, str(name), vals)
+        if x is None and title is None and x_label is None:
+            self._plugin.metric(self._nodeid, str(name), vals)
+            return
+        series: dict[str, Any] = {"y": vals}
+        if x is not None:
+            xs = [float(v) for v in x]
+            if len(xs) != len(vals) or not all(math.isfinite(v) for v in xs):
+                raise ValueError(f"metric series {name}: x must be {len(vals)} finite numbers")
+            series["x"] = xs
+        for key, text in (("title", title), ("x_label", x_label)):
+            if text is not None:
+                if set(text) != {"en", "zh"} or not all(isinstance(v, str) for v in text.values()):
+                    raise ValueError(f"metric series {name}: {key} must be {{'en': str, 'zh': str}}")
+                series[key] = dict(text)
+        self._plugin.metric(self._nodeid, str(name), series)
 
 
 def _assertion_message(text: str) -> str:
@@ -219,9 +244,9 @@ class JudgePlugin:
     def event(self, event: dict[str, Any]) -> None:
         self.channel.send({"kind": "event", "event": event})
 
-    def metric(self, nodeid: str, name: str, value: float | list[float]) -> None:
+    def metric(self, nodeid: str, name: str, value: float | list[float] | dict[str, Any]) -> None:
         self.metrics_of.setdefault(nodeid, {})[name] = value
-        key = "series" if isinstance(value, list) else "value"
+        key = "series" if isinstance(value, list | dict) else "value"
         self.event({"type": "metric", "test_id": nodeid, "name": name, key: value})
 
     # -- hooks

@@ -16,6 +16,8 @@ own stdin/stdout.  Design choices:
   cannot carry (a string with a lone surrogate) becomes an error reply too, not a crashed host. A write
   refused by a sandbox cap (``ENOSPC``: the workspace, ``/tmp`` or ``/dev/shm`` is full; ``EFBIG``: one file
   too large) says which cap, read from the file systems and rlimits in force.
+- A Rust crate among the files (the ``files`` frame's ``builds``) is compiled here, in this sandbox, on the first
+  import of its module name, and that name is only ever the learner's build (:mod:`.rustbuild`).
 - The output pump batches: after a first chunk it waits ``OUTPUT_BATCH_SECONDS`` for more, so a loop that prints
   line by line sends a few frames a second, well inside the runner's per-job frame cap.
 """
@@ -40,6 +42,7 @@ from typing import Any
 
 from .protocol import Channel, Frame, NotData, ProtocolError, decode_value, encode_value
 from .redact import clean_text
+from .rustbuild import CrateBuild
 
 MAX_MESSAGE = 4000
 MAX_TRACEBACK = 8000
@@ -149,6 +152,7 @@ class Host:
         self.token = secrets.token_hex(4)
         self.objects: dict[str, object] = {}
         self._next = 0
+        self.builds: dict[str, CrateBuild] = {}
 
     # -- handles
     def _handle(self, obj: object) -> dict[str, Any]:
@@ -192,6 +196,11 @@ class Host:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(frame.buffers[idx])
+        for info in frame.header.get("builds") or []:
+            if not isinstance(info, dict):
+                raise ProtocolError("bad build entry in files frame")
+            build = CrateBuild(root, info)
+            self.builds[build.module_name] = build
         sys.path.insert(0, self.root)
         importlib.invalidate_caches()
 
@@ -203,6 +212,9 @@ class Host:
             name = str(header.get("name", ""))
             if not _MODULE_NAME.match(name):
                 raise ValueError(f"not a module name: {name!r}")
+            build = self.builds.get(name.partition(".")[0])
+            if build is not None:
+                build.load()
             return self._handle(importlib.import_module(name)), out
         if op == "release":
             for hid in header.get("ids") or []:

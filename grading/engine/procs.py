@@ -6,7 +6,9 @@ Design choices:
   ``/opt/lab/grading/engine``.  The learner sandbox gets nothing else: no ``nanochat_ref``, no content, no
   tests.  The judge sandbox also gets ``nanochat_ref`` and the module folder (or the whole content root for a
   warm judge, which learns its module from the ``start`` frame), and the shared test kit ``grading/testkit``
-  at ``/opt/lab/grading/testkit`` (helpers the modules' conftests import; see that package).
+  at ``/opt/lab/grading/testkit`` (helpers the modules' conftests import; see that package).  Where the Rust
+  dependency cache exists (``var/rust-cache``, made by :func:`build_rust_cache`), the learner sandbox also gets
+  it read-only at ``/opt/lab-rust-cache.tar``: compiled crates of Debian's registry, no source of ours.
 - The env is built here from scratch (the sandbox inherits nothing): ``PYTHONPATH``, ``HOME``, ``TMPDIR``,
   thread counts pinned to 1, and the NANOCHAT base dir under the job's scratch space.
 - :class:`Proc` reads frames on a thread and puts them, in order, into whichever queue it is attached to, so
@@ -52,6 +54,8 @@ _PUT_WAIT_SECONDS = 0.05
 LEARNER_DIR_PREFIX = "lab-learner-"
 JUDGE_DIR_PREFIX = "lab-judge-"
 JOB_DIR_PREFIXES = (LEARNER_DIR_PREFIX, JUDGE_DIR_PREFIX)
+#: The reference crate's release target dir, built in the learner sandbox layout, that learner builds start from.
+RUST_CACHE_DIR = REPO_ROOT / "var" / "rust-cache"
 #: Frames from the learner may carry tensors, but never more than this in one frame.
 LEARNER_CAPS = Caps(header_bytes=8 * 1024 * 1024, buffers=4096, buffer_bytes=128 * 1024 * 1024)
 JUDGE_CAPS = Caps(header_bytes=16 * 1024 * 1024, buffers=4096, buffer_bytes=512 * 1024 * 1024)
@@ -276,9 +280,10 @@ def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None
 
     layout = layout or Layout.detect()
     workdir = jobdirs.create(LEARNER_DIR_PREFIX)
+    mounts = [*layout.base_mounts(), *rust_mounts(layout)]
     spec = JobSpec(
         argv=[layout.python(), "-s", "-m", "grading.engine.learner_host", "--runtime", runtime],
-        mounts=layout.base_mounts(),
+        mounts=mounts,
         workdir=workdir,
         env=job_env(),
         limits=limits,
@@ -327,3 +332,106 @@ def start_judge(
         jobdirs.remove(workdir)
         raise
     return Proc("judge", job, workdir, judge_limits, JUDGE_CAPS, runtime)
+
+
+def rust_sysroot() -> Path | None:
+    """The host's Rust toolchain (``rustc --print sysroot``: cargo, rustc and their libraries), or None."""
+    global _SYSROOT
+    if _SYSROOT is None:
+        import shutil
+        import subprocess
+
+        found = os.environ.get("LAB_RUST_SYSROOT", "")
+        rustc = shutil.which("rustc")
+        if not found and rustc:
+            try:
+                found = subprocess.run(
+                    [rustc, "--print", "sysroot"], capture_output=True, text=True, timeout=30, check=True
+                ).stdout.strip()
+            except (OSError, subprocess.SubprocessError):
+                found = ""
+        _SYSROOT = Path(found) if found and (Path(found) / "bin" / "cargo").is_file() else Path()
+    return _SYSROOT if _SYSROOT != Path() else None
+
+
+_SYSROOT: Path | None = None
+
+
+def rust_mounts(layout: Layout, *, cache: bool = True) -> list[Any]:
+    """Read-only binds a learner build needs: the toolchain at ``/opt/rust`` and the dependency cache."""
+    from sandbox.base import Mount
+
+    from .rustbuild import CACHE_TARGET, TOOLCHAIN_TARGET
+
+    mounts = []
+    sysroot = rust_sysroot()
+    if sysroot is not None:
+        mounts.append(Mount(sysroot, TOOLCHAIN_TARGET))
+    target = layout.repo_root / RUST_CACHE_DIR.relative_to(REPO_ROOT) / "target.tar"
+    if cache and target.is_file():
+        mounts.append(Mount(target, CACHE_TARGET))
+    return mounts
+
+
+def build_rust_cache(sandbox: Any, crate: str = "rustbpe", layout: Layout | None = None) -> Path:
+    """Compile the reference crate as a learner sandbox does and keep its target dir as the dependency cache.
+
+    Same sandbox, same paths (``/work/.lab-rust/target``), same env (``PYO3_PYTHON`` is the sandbox's python),
+    so cargo's fingerprints match and a learner build recompiles only their own crate. Returns the cache dir.
+    """
+    import shutil
+
+    from sandbox import jobdirs
+    from sandbox.base import JobSpec
+    from sandbox.limits import resolve
+
+    from .rustbuild import BUILD_DIR
+
+    layout = layout or Layout.detect()
+    source = layout.repo_root / crate
+    workdir = jobdirs.create(LEARNER_DIR_PREFIX)
+    try:
+        for name in ("Cargo.toml", "Cargo.lock", ".cargo/config.toml", "src/lib.rs"):
+            target = workdir / crate / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, target)
+        limits = resolve(
+            {
+                "wall_seconds": 600,
+                "cpu_seconds": 1200,
+                "memory_bytes": 4 * 1024**3,
+                "work_bytes": 2 * 1024**3,
+                "file_size_bytes": 1024**3,
+            }
+        )
+        spec = JobSpec(
+            argv=[
+                layout.python(),
+                "-s",
+                "-m",
+                "grading.engine.rustbuild",
+                "--root",
+                "/work",
+                "--crate",
+                crate,
+            ],
+            mounts=[*layout.base_mounts(), *rust_mounts(layout, cache=False)],
+            workdir=workdir,
+            env=job_env(),
+            limits=limits,
+        )
+        done = sandbox.run(spec)
+        if done.exit_code != 0:
+            raise RuntimeError(
+                f"building the {crate} cache failed ({done.outcome}): {done.stderr.decode('utf-8', 'replace')[-4000:]}"
+            )
+        out = layout.repo_root / RUST_CACHE_DIR.relative_to(REPO_ROOT)
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        built = workdir / BUILD_DIR / "target.tar"
+        if built.is_symlink() or not built.is_file():
+            raise RuntimeError(f"the build left no {built.name}")
+        shutil.move(str(built), str(out / "target.tar"))
+        return out
+    finally:
+        jobdirs.remove(workdir)

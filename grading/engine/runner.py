@@ -29,6 +29,11 @@ Design choices:
   events (``OUTPUT_EVENTS_MAX`` / ``OUTPUT_EVENT_CHARS``, then one summary event), metric events
   (``METRIC_EVENTS_MAX``; series downsampled to ``METRIC_POINTS``, never cut by the output caps).
 - Every string in events and the result is valid Unicode without NUL (:func:`.redact.clean_tree`).
+- A Rust learner file that the learner attempted (``modules.spec.crate_attempted``) is compiled by the learner
+  host, in its sandbox, on the first import of the crate's module (:mod:`.rustbuild`): that one call gets the
+  crate's ``build_seconds`` on top of the call deadline, and the job's wall clock and CPU seconds grow by as much.
+- Tests of an ``optional`` step are shown and scored, but the run passes without them: their failures, and a
+  learner process stopped during one of them, do not fail the verdict.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from .workspace import (
     SpecError,
     SubmissionError,
     build_workspace,
+    crate_attempted,
     load_module,
     validate_files,
 )
@@ -73,6 +79,8 @@ MAX_RESTARTS = 16
 #: How long a learner host may take to start (pooled or fresh) before a call's own clock starts; past it, the
 #: sandbox is the platform's fault (an overloaded machine), never a timeout of the learner's code.
 LEARNER_BOOT_SECONDS = 60.0
+#: Room in the learner's work dir for a crate's compile (its target dir and the dependency cache's copy).
+BUILD_WORK_BYTES = 1024 * 1024 * 1024
 JUDGE_SLACK_SECONDS = 20.0
 #: A judge left behind by a stalled consumer is killed this long after the job's watchdog deadline.
 JUDGE_GRACE_SECONDS = 5.0
@@ -173,6 +181,10 @@ class _Job:
         self.call_seconds = DEFAULT_CALL_SECONDS
         self.done = False
         self.ready = {"learner": False, "judge": False}
+        self.builds: list[dict[str, Any]] = []
+        self.built: set[str] = set()
+        self.optional: frozenset[str] = frozenset()
+        self.optional_outcomes: set[str] = set()
 
     # ------------------------------------------------------------------ events
     def emit(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +216,26 @@ class _Job:
             self.outcomes.add("compile_error")
             self.notes.append(f"The submission was rejected: {exc}")
             return
+        self.optional = self.module.optional_steps
+        self.builds = [
+            {
+                "crate": entry.crate.root,
+                "module": entry.crate.module,
+                "path": entry.path,
+                "seconds": entry.crate.build_seconds,
+                "attempted": entry.path in submitted
+                and crate_attempted(entry, submitted[entry.path].decode("utf-8")),
+            }
+            for entry in self.module.files
+            if entry.crate is not None
+        ]
         requested = {**self.module.limits, **self.requested}
+        extra = sum(b["seconds"] for b in self.builds if b["attempted"])
+        if extra:
+            # A compile runs inside the learner's sandbox: it gets its own time and room on top of the tests'.
+            requested["wall_seconds"] = float(requested.get("wall_seconds", 30.0)) + extra
+            requested["cpu_seconds"] = int(requested.get("cpu_seconds", 60)) + 2 * extra
+            requested["work_bytes"] = max(int(requested.get("work_bytes", 0)), BUILD_WORK_BYTES)
         engine = {k: requested.pop(k) for k in ENGINE_KEYS if k in requested}
         try:
             from sandbox.limits import resolve
@@ -431,13 +462,17 @@ class _Job:
         # A learner host that has not said ``setup_done`` has run none of the learner's code (a restarted one, or
         # a pooled one still starting): its start-up is ours, so the call's clock starts at its ``setup_done``.
         booting = "setup_done" not in self.learner_said
-        deadline = time.monotonic() + (LEARNER_BOOT_SECONDS if booting else self.call_seconds)
+        building = self._building(header)
+        call_seconds = self.call_seconds + (building["seconds"] if building is not None else 0.0)
+        deadline = time.monotonic() + (LEARNER_BOOT_SECONDS if booting else call_seconds)
         self.pending = {
             "jid": jid,
             "op": header["op"],
             "test": self.current,
             "deadline": deadline,
             "booting": booting,
+            "call_seconds": call_seconds,
+            "build": building and building["module"],
         }
         # The call's deadline covers handing it over: a learner that stops reading cannot hold the runner.
         if self.learner.send({**header, "id": jid}, frame.buffers, deadline=deadline):
@@ -458,6 +493,16 @@ class _Job:
             return
         self._kill_learner(
             "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
+        )
+
+    def _building(self, header: dict[str, Any]) -> dict[str, Any] | None:
+        """The attempted crate this ``import`` op makes the learner host compile, if it has not yet."""
+        if header.get("op") != "import":
+            return None
+        name = str(header.get("name", "")).partition(".")[0]
+        return next(
+            (b for b in self.builds if b["attempted"] and b["module"] == name and name not in self.built),
+            None,
         )
 
     def _restart_learner(self) -> None:
@@ -481,12 +526,17 @@ class _Job:
             return
         self.learner_said = set()
         self.learner, self.learner_dead = fresh, None
+        self.built.clear()  # the fresh host compiles again
 
     def _send_files(self, learner: Proc) -> bool:
         """Hand the workspace to a learner host, which must take it within ``LEARNER_BOOT_SECONDS``."""
         names = sorted(self.workspace)
         return learner.send(
-            {"kind": "files", "files": [{"path": p, "b": i} for i, p in enumerate(names)]},
+            {
+                "kind": "files",
+                "files": [{"path": p, "b": i} for i, p in enumerate(names)],
+                "builds": self.builds,
+            },
             [self.workspace[p] for p in names],
             deadline=time.monotonic() + LEARNER_BOOT_SECONDS,
         )
@@ -543,7 +593,9 @@ class _Job:
             self.learner_said.add(kind)
             if kind == "setup_done":
                 if self.pending is not None and self.pending["booting"]:  # the call's own clock starts now
-                    self.pending.update(booting=False, deadline=time.monotonic() + self.call_seconds)
+                    self.pending.update(
+                        booting=False, deadline=time.monotonic() + self.pending["call_seconds"]
+                    )
                 self.ready["learner"] = True
                 yield from self._maybe_ready()
         else:  # anything else, or a ``ready``/``setup_done`` said twice (a free way to flood the queue)
@@ -587,6 +639,8 @@ class _Job:
         assert self.pending is not None and self.judge is not None
         header = frame.header
         pending, self.pending = self.pending, None
+        if pending.get("build"):
+            self.built.add(pending["build"])
         reply: dict[str, Any] = {"kind": "reply", "id": pending["jid"]}
         if header.get("ok") is True:
             reply.update(ok=True, value=header.get("value"))
@@ -615,10 +669,17 @@ class _Job:
             # A dead judge shows up as its own end of stream (a platform fault, which outranks this).
             self._learner_gone(ProtocolError("its reply could not be relayed"), pending)
 
+    def _in_optional(self) -> bool:
+        return self.tests.get(self.current or "", {}).get("step") in self.optional
+
+    def _add_outcome(self, outcome: str) -> None:
+        """A learner outcome; one that happens in an optional step's test does not decide the verdict."""
+        (self.optional_outcomes if self._in_optional() else self.outcomes).add(outcome)
+
     def _kill_learner(self, reason: str, message: str) -> None:
         assert self.learner is not None
         self.learner_dead = reason
-        self.outcomes.add(reason)
+        self._add_outcome(reason)
         self.notes.append(message)
         self.learner.kill(reason)
         if self.pending is not None:
@@ -638,13 +699,14 @@ class _Job:
             self.learner_dead = (
                 outcome if outcome in ("timeout", "memory_limit", "output_limit") else _ended(result)
             )
-            self.outcomes.add(
-                outcome
-                if outcome in ("timeout", "memory_limit", "output_limit")
-                else ("sandbox_crash" if outcome == "sandbox_error" else "runtime_error")
-            )
+            if outcome == "sandbox_error":
+                self.outcomes.add("sandbox_crash")
+            else:
+                self._add_outcome(
+                    outcome if outcome in ("timeout", "memory_limit", "output_limit") else "runtime_error"
+                )
         elif self.learner_dead == "protocol":
-            self.outcomes.add("runtime_error")
+            self._add_outcome("runtime_error")
         pending = pending or self.pending
         self.pending = None
         if pending is not None:
@@ -665,7 +727,7 @@ class _Job:
 
     def _outcome(self, tests: list[dict[str, Any]]) -> str:
         outcomes = set(self.outcomes)
-        failing = [t for t in tests if t["status"] in ("fail", "error")]
+        failing = [t for t in tests if t["status"] in ("fail", "error") and t["step"] not in self.optional]
         if failing or not tests:
             failed_ids = {t["id"] for t in failing}
             for err in self.learner_errors:
@@ -738,6 +800,12 @@ class _Job:
             ),
             None,
         )
+        if outcome == "ok" and passed < total:
+            required = sum(1 for t in self.tests.values() if t["step"] not in self.optional)
+            return (
+                f"All {required} required tests passed; {passed - required} of {total - required} tests of "
+                "optional steps passed."
+            )
         if outcome == "ok":
             return f"All {total} tests passed."
         if outcome in ("compile_error", "import_error") and (first is not None or not self.notes):
@@ -760,7 +828,11 @@ class _Job:
 
 
 def _downsample(value: Any) -> Any:
-    """A metric series cut to ``METRIC_POINTS`` evenly spaced points (first and last kept); a scalar as is."""
+    """A metric series cut to ``METRIC_POINTS`` evenly spaced points (first and last kept); a scalar as is.
+
+    A series with x values (``{"x", "y", ...}``) keeps the same points of both."""
+    if isinstance(value, dict):
+        return {**value, **{k: _downsample(value[k]) for k in ("x", "y") if k in value}}
     if not isinstance(value, list) or len(value) <= METRIC_POINTS:
         return value
     last = len(value) - 1

@@ -5,6 +5,8 @@ Design choices:
   files are checked by its :func:`~modules.spec.validate_files` (editable paths only, normalised relative paths,
   UTF-8 text without NUL, the module's per-file and total caps). A violation is a :class:`SubmissionError` (a
   learner problem, never a platform fault).
+- A Rust learner file brings its crate's other files (``Cargo.toml``, ``Cargo.lock``, ``.cargo/config.toml``)
+  as the repository has them, so the learner host can compile it (:mod:`.rustbuild`).
 - The workspace holds the module's learner files (as submitted; a file that was not submitted is its starter,
   generated from the reference by :mod:`modules.starters`) and the nanochat files the module declares it needs
   (``needs``) — nothing else, so no reference a learner may not open is ever readable in their sandbox. A needed
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from modules import spec as module_spec
 from modules import starters
-from modules.spec import ModuleSpec, SpecError, SubmissionError
+from modules.spec import ModuleSpec, SpecError, SubmissionError, crate_attempted
 
 REPO_ROOT = module_spec.REPO_ROOT
 ENGINE_KEYS = ("call_seconds",)
@@ -31,6 +33,7 @@ __all__ = [
     "SpecError",
     "SubmissionError",
     "build_workspace",
+    "crate_attempted",
     "load_module",
     "validate_files",
 ]
@@ -63,6 +66,10 @@ def build_workspace(
         else:
             text = starters.starter_text(module, entry, repo_root, specs=specs, done=done)
             workspace[entry.path] = text.encode("utf-8")
+    for entry in module.files:
+        # The crate around a Rust learner file travels as the repository has it (the file itself is theirs).
+        for path in entry.crate.files if entry.crate is not None else ():
+            workspace[path] = (repo_root / path).read_bytes()
     for path in module.needs:
         if provided is not None and path in provided:
             workspace[path] = provided[path]

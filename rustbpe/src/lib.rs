@@ -57,6 +57,7 @@ impl Word {
         if n < 2 {
             return deltas;
         }
+        // lab: begin merge-pair
         let mut out: Vec<u32> = Vec::with_capacity(n);
         let mut i = 0;
         while i < n {
@@ -79,6 +80,7 @@ impl Word {
             }
         }
         self.ids = out;
+        // lab: end merge-pair
         deltas
     }
 }
@@ -248,6 +250,7 @@ pub fn train_from_counts(
         let new_id = 256 + merges.len() as u32;
         merges.push(top.pair);
 
+        // lab: begin apply-merge
         let positions = where_to_update.remove(&top.pair).unwrap_or_default();
         let mut positions: Vec<usize> = positions.into_iter().collect();
         positions.sort_unstable();
@@ -277,6 +280,7 @@ pub fn train_from_counts(
                 heap.push(MergeJob { pair, count });
             }
         }
+        // lab: end apply-merge
     }
     Ok(merges)
 }

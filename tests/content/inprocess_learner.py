@@ -105,6 +105,24 @@ def _activate(workspace: Path) -> None:
     _Active.workspace = workspace
 
 
+def _rust_module(workspace: Path, crate: str):
+    """The workspace's crate, compiled on the host before the run (``scripts.bug_catalogue.prebuild_crates``, as
+    the learner host compiles in its sandbox) and imported; its compile error, or "not attempted", raised."""
+    from grading.engine import rustbuild
+
+    loaded = sys.modules.get(crate)
+    if loaded is not None and (getattr(loaded, "__file__", None) or "").startswith(str(workspace) + os.sep):
+        return loaded
+    build = workspace / rustbuild.BUILD_DIR
+    if (build / f"{crate}.error").is_file():
+        raise rustbuild.RustBuildError((build / f"{crate}.error").read_text(encoding="utf-8"))
+    if not (build / f"{crate}.so").is_file():
+        raise rustbuild.RustBuildError(
+            f"{crate}/src/lib.rs is not attempted (or was not built before the run)"
+        )
+    return rustbuild.load_extension(crate, build / f"{crate}.so")
+
+
 class _Learner:
     def __init__(self, workspace: Path) -> None:
         self.workspace = workspace
@@ -114,6 +132,9 @@ class _Learner:
 
     def module(self, name: str) -> _Proxy:
         _activate(self.workspace)
+        crate = self.workspace / name.partition(".")[0]
+        if (crate / "Cargo.toml").is_file():
+            return _Proxy(_guard(_rust_module, self.workspace, crate.name))
         return _Proxy(_guard(importlib.import_module, name))
 
     def value(self, proxy: object):
@@ -132,8 +153,10 @@ class _Metrics:
     def record(self, name: str, value: float) -> None:
         assert isinstance(name, str) and isinstance(value, int | float)
 
-    def series(self, name: str, values: list[float]) -> None:
+    def series(self, name: str, values: list[float], *, x=None, title=None, x_label=None) -> None:
         assert isinstance(name, str) and all(isinstance(v, int | float) for v in values)
+        assert x is None or len(x) == len(values)
+        assert all(t is None or set(t) == {"en", "zh"} for t in (title, x_label))
 
 
 #: The same registration as the judge's (``grading/engine/judge.py``).

@@ -189,7 +189,8 @@ def test_no_solution_of_a_module_outside_the_learners_reach_is_in_any_content_wo
     that a module other than this one and its prerequisites writes is cut out, wherever it appears."""
     spec = COURSE[slug]
     workspace = build_workspace(spec, {})
-    assert set(workspace) == set(spec.editable_paths) | set(spec.needs)
+    crates = {path for entry in spec.files if entry.crate is not None for path in entry.crate.files}
+    assert set(workspace) == set(spec.editable_paths) | set(spec.needs) | crates
     allowed = module_spec.ancestors(slug, COURSE) | {slug}
     checked = 0
     for path, data in workspace.items():

@@ -268,9 +268,22 @@ def test_parameters_grow_with_the_cube_of_depth(hello, metrics):
         [hello.count_params(hello.config_from_depth(d)) for d in depths],
         what="count_params(config_from_depth(d)) for d = 4, 8, ..., 32",
     )
-    metrics.series("params_by_depth", counts)
+    depth = {"en": "depth", "zh": "深度"}
+    metrics.series(
+        "params_by_depth",
+        counts,
+        x=depths,
+        title={"en": "Parameters by depth", "zh": "各深度的参数量"},
+        x_label=depth,
+    )
     ratios = [(n - 2 * 65536 * 64 * d) / d**3 for n, d in zip(counts, depths, strict=True)]
-    metrics.series("non_embedding_params_over_depth_cubed", ratios)
+    metrics.series(
+        "non_embedding_params_over_depth_cubed",
+        ratios,
+        x=depths,
+        title={"en": "Non-embedding parameters / depth³", "zh": "非嵌入参数量 / 深度³"},
+        x_label=depth,
+    )
     for d, r in zip(depths, ratios, strict=True):
         assert_number(
             r,

@@ -689,7 +689,13 @@ def test_compression_on_a_held_corpus_grows_with_the_vocabulary(bpe, metrics):
     got = finite_numbers(
         [_bytes_per_token(ranks[: 256 + m], held) for m in MERGES], what="bytes per token on the held corpus"
     )
-    metrics.series("bytes_per_token", got)
+    metrics.series(
+        "bytes_per_token",
+        got,
+        x=MERGES,
+        title={"en": "Bytes per token on held-out text", "zh": "留出文本上的每 token 字节数"},
+        x_label={"en": "merges", "zh": "合并次数"},
+    )
     metrics.record("compression_ratio", got[-1])
     _expect(got[0], 1.0, "bytes per token with no merges", "with 0 merges every byte is one token", "step5")
     if not all(a < b for a, b in zip(got, got[1:])):
@@ -702,11 +708,13 @@ def test_compression_on_a_held_corpus_grows_with_the_vocabulary(bpe, metrics):
         )
 
 
-def _rustbpe(learner):
+def _rustbpe():
+    """The reference rustbpe extension, in the judge (``rustbpe`` in your sandbox is your own build, step 6)."""
     try:
-        return learner.module("rustbpe").Tokenizer
-    except Exception:  # the extension is not built where this runs
+        import rustbpe
+    except ImportError:  # the extension is not built where this runs
         return None
+    return rustbpe.Tokenizer
 
 
 @pytest.mark.step("step5")
@@ -718,7 +726,7 @@ def test_python_and_rust_trainers_learn_the_same_merges(learner, bpe, metrics):
     py = bpe.Tokenizer()
     py.train_from_iterator(train, vocab_size, pattern=SPLIT_PATTERN)
     metrics.record("train_seconds_baseline", time.perf_counter() - start)
-    rust_class = _rustbpe(learner)
+    rust_class = _rustbpe()
     if rust_class is None:
         _expect_list(
             [(bytes(b), r) for b, r in py.get_mergeable_ranks()],

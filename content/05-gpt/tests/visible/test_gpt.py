@@ -449,3 +449,33 @@ def test_init_weights_rebuilds_the_rotary_tables_after_to_empty(gpt, learner):
             msg="Likely cause: init_weights does not recompute the rotary tables with "
             "_precompute_rotary_embeddings; to_empty() leaves buffers uninitialised.",
         )
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h11")
+def test_the_provided_setup_optimizers_splits_your_parameters_and_scales_adamw_by_width(gpt, learner):
+    """Provided code that training calls on your model: AdamW gets ``lm_head`` then ``wte`` with learning rates
+    scaled by (n_embd/768)^-0.5, Muon every matrix of the blocks; each group remembers its ``initial_lr``."""
+    cfg = dict(sequence_len=16, vocab_size=64, n_layer=2, n_head=2, n_kv_head=1, n_embd=192)
+    model = gpt.GPT(gpt.GPTConfig(**cfg))
+    model.init_weights()
+    optimizers = model.setup_optimizers(
+        unembedding_lr=0.004, embedding_lr=0.2, matrix_lr=0.02, weight_decay=0.1
+    )
+    adamw, muon = optimizers[0], optimizers[1]
+    assert learner.repr(adamw).startswith("AdamW") and learner.repr(muon).startswith("Muon"), (
+        "setup_optimizers returns [AdamW, Muon]"
+    )
+    scale = (192 / 768) ** -0.5
+    for i, (lr, what) in enumerate(((0.004, "lm_head"), (0.2, "wte"))):
+        group = adamw.param_groups[i]
+        assert_number(learner.value(group["lr"]), lr * scale, rel=1e-12, what=f"AdamW group {i} ({what}) lr")
+        assert_number(learner.value(group["initial_lr"]), lr * scale, rel=1e-12, what=f"{what} initial_lr")
+        assert learner.value(group["weight_decay"]) == 0.1
+        assert len(group["params"]) == 1, f"AdamW group {i} holds the {what} weight only"
+    n_matrices = sum(len(g["params"]) for g in muon.param_groups)
+    expected = len(list(ref.GPT(ref.GPTConfig(**cfg)).transformer.h.parameters()))
+    assert n_matrices == expected == 2 * 6, (
+        f"Muon must hold every matrix of the blocks ({expected}: c_q, c_k, c_v, c_proj, c_fc, mlp c_proj per "
+        f"layer), got {n_matrices}: check that your blocks register their Linear layers as submodules"
+    )

@@ -421,3 +421,55 @@ def test_humaneval_style_grading_on_your_sandbox(ex, learner, metrics):
         f"outcomes {counts}: expected exactly one timeout (the endless loop) and one memory_exceeded (the 1 GiB "
         "bytearray). Likely cause: pass timeout and maximum_memory_bytes on to the child (step 3)"
     )
+
+
+# --- provided code the engine runs: the KV cache's growth and top-p sampling -----------------------------------
+
+
+@pytest.mark.step("step2")
+def test_the_provided_kv_cache_grows_past_its_length_and_keeps_what_it_held(eng, learner):
+    """A conversation with tool output can outgrow the cache ``generate`` sized: ``insert_kv`` then grows along T
+    (to a multiple of 1024 with 1024 spare) and the keys and values already stored must survive the copy."""
+    import torch
+
+    from nanochat_ref.engine import KVCache as RefCache
+
+    gen = torch.Generator().manual_seed(0)
+    chunks = [torch.randn(1, 2, t, 4, generator=gen) for t in (3, 2, 6)]  # 11 positions in a cache of 4
+    cache, ref = eng.KVCache(1, 2, 4, 4, 1), RefCache(1, 2, 4, 4, 1)
+    for i, k in enumerate(chunks):
+        keys, values = cache.insert_kv(0, k, -k)
+        ref_keys, ref_values = ref.insert_kv(0, k, -k)
+        torch.testing.assert_close(
+            learner.value(keys),
+            ref_keys,
+            msg=f"keys after insert {i + 1} (positions 0..{ref.pos - 1}): the cache must grow and keep its keys",
+        )
+        torch.testing.assert_close(learner.value(values), ref_values, msg=f"values after insert {i + 1}")
+    assert learner.value(cache.pos) == 11, "pos advances by every insert into the last layer"
+    shape = tuple(learner.value(cache.kv_cache).shape)
+    assert shape == tuple(ref.kv_cache.shape) == (1, 2, 1, 2, 2048, 4), (
+        f"cache shape {shape}: at 5 > 4 positions it grows to 5 + 1024 rounded up to a multiple of 1024 (2048), "
+        "along T only, keeping the (layers, k/v, B, H, T, D) layout"
+    )
+
+
+@pytest.mark.step("step2")
+@pytest.mark.lab_addition("generate-top-p")
+def test_the_provided_top_p_sampling_keeps_the_smallest_prefix_reaching_p(eng, learner):
+    """``sample_next_token(..., top_p=0.7)`` on probabilities 0.5, 0.3, 0.1, 0.1: only the two most likely tokens
+    can come out (0.5 < 0.7 <= 0.8), both do, and with the same seed the draws are the reference's."""
+    import torch
+
+    from nanochat_ref.engine import sample_next_token
+
+    logits = torch.log(torch.tensor([[0.1, 0.5, 0.1, 0.3]])).repeat(64, 1)  # (64, 4): 64 draws at once
+    rng = learner.module("torch").Generator().manual_seed(7)
+    got = learner.value(eng.sample_next_token(logits, rng, 1.0, None, 0.7))
+    assert tuple(got.shape) == (64, 1), f"one token per row, shape (B, 1); got {tuple(got.shape)}"
+    drawn = set(got.flatten().tolist())
+    assert drawn == {1, 3}, f"top_p=0.7 keeps tokens 1 (p=0.5) and 3 (p=0.3); drew {sorted(drawn)}"
+    expected = sample_next_token(logits, torch.Generator().manual_seed(7), 1.0, None, 0.7)
+    assert torch.equal(got, expected), (
+        "the same seed must draw the reference's tokens (sort, cumsum, renormalise)"
+    )

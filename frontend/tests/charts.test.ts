@@ -1,0 +1,30 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { planCharts } from "../src/charts";
+
+const series = {
+  y: [1, 1.2, 1.4],
+  x: [0, 16, 48],
+  title: { en: "Bytes per token", zh: "每 token 字节数" },
+  xLabel: { en: "merges", zh: "合并次数" },
+};
+
+describe("planCharts", () => {
+  afterEach(() => {
+    document.documentElement.lang = "";
+  });
+
+  it("plots a series against its own x values with the module's title and x label", () => {
+    const { charts, scalars } = planCharts({ bytes_per_token: series, compression_ratio: 1.4 });
+    expect(scalars).toEqual(["compression_ratio"]);
+    expect(charts).toEqual([
+      { kind: "lines", title: "Bytes per token", xLabel: "merges", series: [{ name: "bytes_per_token", x: [0, 16, 48], values: [1, 1.2, 1.4] }] },
+    ]);
+  });
+
+  it("speaks the page language: the series' own title and the generic chart titles", () => {
+    document.documentElement.lang = "zh-hans";
+    const { charts } = planCharts({ bytes_per_token: series, train_loss: [3, 2], t_baseline: 2, t_optimized: 1 });
+    expect(charts.map((c) => c.title)).toEqual(["损失", "每 token 字节数", "t · 2.0×"]);
+    expect(charts[0]).toMatchObject({ kind: "lines", xLabel: "步", series: [{ name: "train_loss", x: null, values: [3, 2] }] });
+  });
+});
