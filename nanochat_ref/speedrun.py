@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", type=int, default=0, help="override the base model depth of the profile (0: keep)"
     )
     p.add_argument("--mid-epochs", type=int, default=0, help="override the midtraining epochs (0: keep)")
+    p.add_argument(
+        "--mid-steps", type=int, default=0, help="midtrain for exactly this many steps (0: epochs)"
+    )
+    p.add_argument(
+        "--sft-steps", type=int, default=0, help="fine-tune for exactly this many steps (0: epochs)"
+    )
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
     p.add_argument("--reeval", type=str, default=None, help="eval-only: rerun the final evaluation on this "
                    "exported folder and update its report.md (no training)")  # fmt: skip
@@ -184,6 +190,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         profile["base"] += ["--depth", str(args.depth)]  # argparse: the last occurrence wins
     if args.mid_epochs > 0:
         profile["mid"] += ["--num_epochs", str(args.mid_epochs)]
+    if args.mid_steps > 0:
+        profile["mid"] += ["--num_iterations", str(args.mid_steps)]
+    if args.sft_steps > 0:
+        profile["sft"] += ["--num_iterations", str(args.sft_steps)]
     device = ["--device_type", args.device_type] if args.device_type else []
     device_dash = ["--device-type", args.device_type] if args.device_type else []
 
