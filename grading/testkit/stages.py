@@ -179,7 +179,7 @@ def valid_reply(probe: Probe, text: str, ended: bool) -> bool:
     return bool(text.strip())
 
 
-def format_rates(model: Any, tokenizer: Any, probes: list[Probe], max_tokens: int = 64) -> dict[str, float]:
+def format_rates(model: Any, tokenizer: Any, probes: list[Probe], max_tokens: int = 128) -> dict[str, float]:
     """Per task, the fraction of probes whose greedy reply is valid (``valid_reply``); key ``all`` for the mean."""
     hits: dict[str, list[bool]] = {}
     for probe in probes:

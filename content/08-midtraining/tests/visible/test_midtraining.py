@@ -209,7 +209,7 @@ def test_the_state_reports_progress_and_last_step(mid, tok, lnext, lstate, learn
 # 20 tiny steps (2 micro-steps each: gradient accumulation) from the shipped base; the last 20% decay the LR
 SMOKE_FLAGS = ["--tiny", "--device_type=cpu", "--device_batch_size=2", "--max_seq_len=32", "--total_batch_size=128",
                "--num_iterations=20", "--eval_every=10", "--eval_tokens=64"]  # fmt: skip
-RUN_STEPS = 40
+RUN_STEPS = 24
 # the graded run: a short midtraining on a slice of the tiny mixture, from the shipped base
 RUN_FLAGS = ["--tiny", "--device_type=cpu", "--device_batch_size=8", "--max_seq_len=256", "--total_batch_size=2048",
              f"--num_iterations={RUN_STEPS}", "--eval_every=-1", "--eval_tokens=2048"]  # fmt: skip

@@ -231,7 +231,7 @@ def test_a_short_sft_run_lowers_the_supervised_loss_and_replies_in_format(sft, l
     for probe in probes:
         cells = []
         for name, model in (("mid", mid_model), ("sft", trained)):
-            text, ended = reply(model, tokenizer, probe.conversation, 64)
+            text, ended = reply(model, tokenizer, probe.conversation, 128)
             valid[name] += valid_reply(probe, text, ended)
             cells.append(repr(text[:60]) + ("" if ended else " [no <|assistant_end|>]"))
         rows.append(f"{probe.task:<12} | mid: {cells[0]}\n{'':<12} | sft: {cells[1]}")
@@ -244,7 +244,8 @@ def test_a_short_sft_run_lowers_the_supervised_loss_and_replies_in_format(sft, l
         f"supervised loss on held-out conversations: mid {loss_before:.4f}, after your SFT {loss_after:.4f}; it must "
         "fall. Likely cause: the optimizer never steps, or the LR multiplier is zero (step 4)"
     )
-    assert valid["sft"] >= len(probes) - 2, (
+    assert valid["sft"] >= len(probes) - 1, (
         f"{valid['sft']} of {len(probes)} replies end with <|assistant_end|> in the task's format (mid: "
-        f"{valid['mid']}); at least {len(probes) - 2} wanted (step 4)"
+        f"{valid['mid']}); at least {len(probes) - 1} wanted: SFT must keep the format midtraining taught. Likely "
+        "cause: the LR multiplier or the update is far off, so the run damaged the model (step 4)"
     )
