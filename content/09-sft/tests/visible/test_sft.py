@@ -233,7 +233,8 @@ def test_a_short_sft_run_lowers_the_supervised_loss_and_replies_in_format(sft, l
         for name, model in (("mid", mid_model), ("sft", trained)):
             text, ended = reply(model, tokenizer, probe.conversation, 128)
             valid[name] += valid_reply(probe, text, ended)
-            cells.append(repr(text[:60]) + ("" if ended else " [no <|assistant_end|>]"))
+            shown = text if len(text) <= 70 else f"{text[:30]} … {text[-35:]}"
+            cells.append(repr(shown) + ("" if ended else " [no <|assistant_end|>]"))
         rows.append(f"{probe.task:<12} | mid: {cells[0]}\n{'':<12} | sft: {cells[1]}")
     learner.module("builtins").print(
         "Replies to fixed prompts, greedy (mid vs your SFT):\n" + "\n".join(rows)
