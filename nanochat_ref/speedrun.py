@@ -13,6 +13,8 @@ Design choices:
   data from `chatdata` generators, seeds are fixed (`compute_init` seeds 42).
 - Stage times are measured and written to an extra report section, `speedrun.md`, and printed as `name: value`
   lines; `report.md` ends up in the base dir and the current directory.
+- `--export DIR` ships the last checkpoint of every stage (base, mid, SFT, RL) in bf16 with the tokenizer, a frozen
+  chain that the course's later modules start from (midtraining from base, SFT from mid, RL from SFT).
 - `--reeval DIR` is an eval-only pass on an exported folder (e.g. the shipped `checkpoints/`): the final model's
   evaluation is rerun with the profile's flags in a scratch copy, and its `## Chat evaluation <stage>` section and
   the summary table's column in `DIR/report.md` are replaced; nothing is retrained. It exists so that an evaluation
@@ -68,17 +70,29 @@ PROFILES = {
 }  # fmt: skip
 
 
+#: The stages whose last checkpoint `--export` ships, in pipeline order: the chain the course's modules grade against
+#: (midtraining starts from base, SFT from mid, RL from SFT), up to the final model.
+EXPORTED_STAGES = ("base", "mid", "sft", "rl")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Run the whole nanochat pipeline end to end")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--tiny", action="store_true", help="the CPU recipe (~10-15 min on 2 cores)")
     size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
-    p.add_argument("--export", type=str, default=None, help="copy the final model + tokenizer to this folder")
+    p.add_argument("--export", type=str, default=None, help="copy every stage's last model (base, mid, sft, rl; "
+                   "bf16) and the tokenizer to this folder")  # fmt: skip
     p.add_argument(
         "--depth", type=int, default=0, help="override the base model depth of the profile (0: keep)"
     )
     p.add_argument("--mid-epochs", type=int, default=0, help="override the midtraining epochs (0: keep)")
+    p.add_argument(
+        "--mid-steps", type=int, default=0, help="midtrain for exactly this many steps (0: epochs)"
+    )
+    p.add_argument(
+        "--sft-steps", type=int, default=0, help="fine-tune for exactly this many steps (0: epochs)"
+    )
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
     p.add_argument("--reeval", type=str, default=None, help="eval-only: rerun the final evaluation on this "
                    "exported folder and update its report.md (no training)")  # fmt: skip
@@ -176,6 +190,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         profile["base"] += ["--depth", str(args.depth)]  # argparse: the last occurrence wins
     if args.mid_epochs > 0:
         profile["mid"] += ["--num_epochs", str(args.mid_epochs)]
+    if args.mid_steps > 0:
+        profile["mid"] += ["--num_iterations", str(args.mid_steps)]
+    if args.sft_steps > 0:
+        profile["sft"] += ["--num_iterations", str(args.sft_steps)]
     device = ["--device_type", args.device_type] if args.device_type else []
     device_dash = ["--device-type", args.device_type] if args.device_type else []
 
@@ -247,9 +265,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.export:
         from .checkpoint_manager import PHASE_DIRS
 
-        source_dir = os.path.join(base_dir, PHASE_DIRS[final_source])
-        tag = sorted(os.listdir(source_dir))[0]
-        export_checkpoint(args.export, source_dir, tag)
+        for phase in EXPORTED_STAGES[: EXPORTED_STAGES.index(final_source) + 1]:
+            source_dir = os.path.join(base_dir, PHASE_DIRS[phase])
+            tag = sorted(os.listdir(source_dir))[0]
+            export_checkpoint(args.export, source_dir, tag)
         shutil.copy(path, os.path.join(args.export, "report.md"))
     for k, v in timings.items():
         print(f"speedrun_{k}_s: {v:.1f}")

@@ -14,6 +14,9 @@ Design choices:
 - Val loss every `eval_every` steps; MMLU / ARC-Easy accuracy every `eval_metrics_every` steps via `run_chat_eval`.
 - The mixture mirrors nanochat C (ARC-Easy/Challenge, GSM8K, SmolTalk, identity, SimpleSpelling, SpellingBee) on
   the offline synthetic sets; `--tiny` shrinks it and is what the CPU speedrun uses.
+- `main` returns the report's figures plus the per-step training losses, LR multipliers and supervised-token counts
+  and the val-loss history (the lab's graded run charts them). The optimizer step inside the loop is marked as a
+  region (`# lab: begin loop-step`): the learner writes it.
 """
 
 from __future__ import annotations
@@ -190,6 +193,10 @@ def main(argv: list[str] | None = None) -> dict:
     val_loss = float("nan")
     metrics: dict[str, float] = {}
     train_loss = torch.tensor(float("nan"))
+    train_losses: list[float] = []
+    lrms: list[float] = []
+    tokens_per_step: list[int] = []
+    val_history: list[tuple[int, float]] = []
     for step in range(num_iterations + 1):
         last_step = step == num_iterations
         if last_step or step % args.eval_every == 0:
@@ -202,6 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
                     with autocast_ctx(device_type):
                         losses.append(model(vx, vy).item())
             val_loss = sum(losses) / len(losses)
+            val_history.append((step, val_loss))
             print0(f"Step {step:05d} | val loss: {val_loss:.6f}")
             model.train()
         if last_step or (step > 0 and step % args.eval_metrics_every == 0):
@@ -217,18 +225,24 @@ def main(argv: list[str] | None = None) -> dict:
             model.train()
         if last_step:
             break
+        # lab: begin loop-step
         num_tokens = 0
         for _ in range(grad_accum_steps):
             x, y = next(train_iter)
             with autocast_ctx(device_type):
-                loss = model(x, y)
+                loss = model(x, y)  # mean cross-entropy over the supervised targets only (-1 is ignored)
             train_loss = loss.detach()
-            (loss / grad_accum_steps).backward()
-            num_tokens += int((y >= 0).sum())
-        set_lr(optimizers, 1.0 - step / num_iterations)
+            (loss / grad_accum_steps).backward()  # every backward() adds to .grad: average over micro-steps
+            num_tokens += int((y >= 0).sum())  # supervised targets, not padding or user/tool tokens
+        lrm = 1.0 - step / num_iterations
+        set_lr(optimizers, lrm)
         for opt in optimizers:
             opt.step()
         model.zero_grad(set_to_none=True)
+        # lab: end loop-step
+        train_losses.append(float(train_loss.item()))
+        lrms.append(lrm)
+        tokens_per_step.append(num_tokens)
         if step % 10 == 0 or step == num_iterations - 1:
             print0(
                 f"Step {step:05d}/{num_iterations:05d} | train loss: {train_loss.item():.6f} | tokens: {num_tokens}"
@@ -254,7 +268,13 @@ def main(argv: list[str] | None = None) -> dict:
         **metrics,
     }
     get_report().log("Chat SFT", [vars(args), stats])
-    return stats
+    return {
+        **stats,
+        "train_losses": train_losses,
+        "lrms": lrms,
+        "tokens_per_step": tokens_per_step,
+        "val_loss_history": val_history,
+    }
 
 
 if __name__ == "__main__":

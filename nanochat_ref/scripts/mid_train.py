@@ -13,7 +13,9 @@ Design choices:
   `rank` and advances by the world size; when it wraps past the dataset, `last_step` is set, so the default length
   is one epoch (`num_iterations=-1`). `--num_epochs` (an addition for tiny runs) allows several.
 - LR multiplier: 1.0 until progress 0.8, then linear to 0 (the launch version ramped *up*: issue #68).
-- Saves to `mid_checkpoints/<tag>`; report section "Midtraining".
+- Saves to `mid_checkpoints/<tag>`; report section "Midtraining". `main` returns the report's figures plus the run's
+  per-step training losses and LR multipliers and the val-loss history (the lab's graded run charts them).
+- The optimizer step inside the loop is marked as a region (`# lab: begin loop-step`): the learner writes it.
 """
 
 from __future__ import annotations
@@ -183,32 +185,40 @@ def main(argv: list[str] | None = None) -> dict:
 
     t0 = time.time()
     step, smooth_loss, min_val = 0, 0.0, float("inf")
+    train_losses: list[float] = []
+    lrms: list[float] = []
+    val_history: list[tuple[int, float]] = []
     x, y = next(train_loader)
     while True:
         last_step = state["last_step"] if args.num_iterations < 0 else step >= args.num_iterations
         if last_step or (args.eval_every > 0 and step % args.eval_every == 0):
             v = val_loss()
             min_val = min(min_val, v)
+            val_history.append((step, v))
             print0(f"Step {step:05d} | val loss: {v:.4f}")
         if last_step:
             break
+        # lab: begin loop-step
         for _ in range(grad_accum_steps):
             with autocast_ctx(device_type):
                 loss = model(x, y)
-            train_loss = loss.detach()
-            (loss / grad_accum_steps).backward()
-            x, y = next(train_loader)
+            train_loss = loss.detach()  # the last micro-step's loss, for logging
+            (loss / grad_accum_steps).backward()  # every backward() adds to .grad: average over micro-steps
+            x, y = next(train_loader)  # the generator updates state["progress"] and state["last_step"]
         progress = state["progress"] if args.num_iterations < 0 else step / args.num_iterations
         lrm = get_lr_multiplier(progress)
         for opt in optimizers:
             for group in opt.param_groups:
-                group["lr"] = group["initial_lr"] * lrm
+                group["lr"] = group["initial_lr"] * lrm  # from initial_lr: a multiplier must not compound
         frac = min(step / 300, 1)
         for group in muon.param_groups:
             group["momentum"] = (1 - frac) * 0.85 + frac * 0.95
         for opt in optimizers:
             opt.step()
         model.zero_grad(set_to_none=True)
+        # lab: end loop-step
+        train_losses.append(train_loss.item())
+        lrms.append(lrm)
         smooth_loss = 0.9 * smooth_loss + 0.1 * train_loss.item()
         debiased = smooth_loss / (1 - 0.9 ** (step + 1))
         if step % 10 == 0:
@@ -240,7 +250,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if not args.dry_run:
         get_report().log("Midtraining", [vars(args), stats])
-    return stats
+    return {**stats, "train_losses": train_losses, "lrms": lrms, "val_loss_history": val_history}
 
 
 if __name__ == "__main__":

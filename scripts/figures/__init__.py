@@ -34,6 +34,7 @@ from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.params_by_depth import params_by_depth
 from scripts.figures.rope import rope_relative
 from scripts.figures.sharding import sharding
+from scripts.figures.stage_runs import mid_lr_compounding, sft_supervised_share
 from scripts.figures.tiny_run import tiny_run
 from scripts.figures.tool_use import tool_stream_figure
 
@@ -94,6 +95,24 @@ FIGURES: tuple[FigureSpec, ...] = (
         "plot",
         lr_schedule,
         ("nanochat_ref/scripts/base_train.py", "nanochat_ref/gpt.py"),
+    ),
+    FigureSpec(
+        "08-midtraining",
+        "mid-lr-compounding",
+        "plot",
+        mid_lr_compounding,
+        ("nanochat_ref/scripts/mid_train.py",),
+    ),
+    FigureSpec(
+        "09-sft",
+        "sft-supervised-share",
+        "plot",
+        sft_supervised_share,
+        (
+            "nanochat_ref/scripts/chat_sft.py",
+            "nanochat_ref/tokenizer.py",
+            "nanochat_ref/checkpoints/tokenizer/tokenizer.pkl",
+        ),
     ),
     FigureSpec(
         "11-engine",

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from nanochat_ref.speedrun import PROFILES, splice_report
 
@@ -52,6 +53,12 @@ def test_smoke_speedrun_runs_end_to_end_and_its_model_is_served(tmp_path, monkey
     assert "| GSM8K" in report and "Total wall clock time:" in report
     assert any(line.startswith("speedrun_total_s: ") for line in proc.stdout.splitlines())
     assert (tmp_path / "export" / "tokenizer" / "tokenizer.pkl").exists()
+    for phase in ("base_checkpoints", "mid_checkpoints", "chatsft_checkpoints", "chatrl_checkpoints"):
+        shipped = list((tmp_path / "export" / phase).rglob("model_*.pt"))  # the whole stage chain is exported
+        assert len(shipped) == 1, (phase, shipped)
+        assert {v.dtype for v in torch.load(shipped[0], weights_only=True).values()} == {torch.bfloat16}, (
+            phase
+        )
 
     # serve the exported RL model with the real lifespan loader
     from fastapi.testclient import TestClient

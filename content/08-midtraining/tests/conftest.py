@@ -16,11 +16,13 @@ Design choices:
 from __future__ import annotations
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
 
 from grading.testkit import env_vars, tokenizer_fixtures
+from nanochat_ref.scripts import mid_train as ref_mid_train
 
 TEXTS = [
     "Hello! How are you today? I am fine, thank you.",
@@ -123,3 +125,49 @@ def lstate(learner):
 def md():
     """The data above, for the test files (they do not import conftest)."""
     return SimpleNamespace(CONVERSATIONS=CONVERSATIONS, IDENTITY=IDENTITY, TASK_ROWS=TASK_ROWS, conv=conv)
+
+
+# --- step 5: the loop step and a run from the shipped base ----------------------------------------------------
+
+_REF_RUNS: dict[tuple[str, ...], dict] = {}
+
+
+@pytest.fixture
+def stage_env(learner):
+    """The learner's NANOCHAT_BASE_DIR: the shipped tokenizer and base checkpoint, and the identity rows."""
+    from grading.testkit.stages import learner_stage_base
+
+    return learner_stage_base(learner, ("base",))
+
+
+@pytest.fixture(scope="session")
+def judge_stage_base(tmp_path_factory):
+    """The judge's copy of the same folder, for the reference's runs."""
+    import shutil
+
+    from grading.testkit.environ import env_vars
+    from grading.testkit.stages import STAGE_DIRS, shipped_dir
+    from nanochat_ref.chatdata import generators
+
+    base = tmp_path_factory.mktemp("stage_base")
+    for name in ("tokenizer", STAGE_DIRS["base"]):
+        shutil.copytree(shipped_dir() / name, base / name)
+    with env_vars(os.environ, NANOCHAT_BASE_DIR=str(base)):
+        generators.main(["--out", str(base)])
+    return str(base)
+
+
+@pytest.fixture
+def ref_mid_run(judge_stage_base, monkeypatch):
+    """``ref_mid_run(flags) -> summary``: nanochat's ``mid_train.main(flags)`` on the judge's copy, once per flags."""
+    from grading.testkit import point_reference_at
+
+    point_reference_at(monkeypatch, judge_stage_base)
+
+    def run(flags: list[str]) -> dict:
+        key = tuple(flags)
+        if key not in _REF_RUNS:
+            _REF_RUNS[key] = ref_mid_train.main(list(flags))
+        return _REF_RUNS[key]
+
+    return run

@@ -12,6 +12,7 @@ Design choices:
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -62,3 +63,50 @@ def lnext(learner):
 def sd():
     """The data above, for the test files (they do not import conftest)."""
     return SimpleNamespace(CONVERSATIONS=CONVERSATIONS, conv=conv)
+
+
+# --- step 4: the loop step and a run from the shipped mid checkpoint ------------------------------------------
+
+_REF_RUNS: dict[tuple[str, ...], dict] = {}
+
+
+@pytest.fixture
+def stage_env(learner):
+    """The learner's NANOCHAT_BASE_DIR: the shipped tokenizer and mid checkpoint, and the identity rows."""
+    from grading.testkit.stages import learner_stage_base
+
+    return learner_stage_base(learner, ("mid",))
+
+
+@pytest.fixture(scope="session")
+def judge_stage_base(tmp_path_factory):
+    """The judge's copy of the same folder, for the reference's runs."""
+    import shutil
+
+    from grading.testkit.environ import env_vars
+    from grading.testkit.stages import STAGE_DIRS, shipped_dir
+    from nanochat_ref.chatdata import generators
+
+    base = tmp_path_factory.mktemp("stage_base")
+    for name in ("tokenizer", STAGE_DIRS["mid"]):
+        shutil.copytree(shipped_dir() / name, base / name)
+    with env_vars(os.environ, NANOCHAT_BASE_DIR=str(base)):
+        generators.main(["--out", str(base)])
+    return str(base)
+
+
+@pytest.fixture
+def ref_sft_run(judge_stage_base, monkeypatch):
+    """``ref_sft_run(flags) -> summary``: nanochat's ``chat_sft.main(flags)`` on the judge's copy, once per flags."""
+    from grading.testkit import point_reference_at
+    from nanochat_ref.scripts import chat_sft
+
+    point_reference_at(monkeypatch, judge_stage_base)
+
+    def run(flags: list[str]) -> dict:
+        key = tuple(flags)
+        if key not in _REF_RUNS:
+            _REF_RUNS[key] = chat_sft.main(list(flags))
+        return _REF_RUNS[key]
+
+    return run

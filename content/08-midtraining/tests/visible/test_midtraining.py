@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from grading.engine.errors import LearnerError
-from grading.testkit import assert_number, finite_number
+from grading.testkit import (
+    assert_number,
+    assert_numbers,
+    check_tensor,
+    finite_max,
+    finite_number,
+    finite_numbers,
+)
 from nanochat_ref.scripts import mid_train as ref
 from nanochat_ref.tasks.common import render_mc
 
@@ -195,3 +202,110 @@ def test_the_state_reports_progress_and_last_step(mid, tok, lnext, lstate, learn
         first["progress"], what="state['progress']", msg=f"after one short window: {first}"
     )
     assert first["last_step"] is False and 0.0 < progress < 1.0, f"after one short window: {first}"
+
+
+# --- step 5: the loop step, and a real midtraining run from the shipped base -----------------------------------
+
+# 20 tiny steps (2 micro-steps each: gradient accumulation) from the shipped base; the last 20% decay the LR
+SMOKE_FLAGS = ["--tiny", "--device_type=cpu", "--device_batch_size=2", "--max_seq_len=32", "--total_batch_size=128",
+               "--num_iterations=20", "--eval_every=10", "--eval_tokens=64"]  # fmt: skip
+RUN_STEPS = 24
+# the graded run: a short midtraining on a slice of the tiny mixture, from the shipped base
+RUN_FLAGS = ["--tiny", "--device_type=cpu", "--device_batch_size=8", "--max_seq_len=256", "--total_batch_size=2048",
+             f"--num_iterations={RUN_STEPS}", "--eval_every=-1", "--eval_tokens=2048"]  # fmt: skip
+
+
+def _saved_params(learner, base: str, step: int) -> dict:
+    """The weights a run saved at ``step`` (both runs save under the base model's tag, d3)."""
+    from grading.testkit.stages import learner_saved_state
+
+    return learner_saved_state(learner, f"{base}/mid_checkpoints/d3", step)
+
+
+@pytest.mark.step("step5")
+@pytest.mark.hint("h13")
+def test_twenty_steps_of_mid_train_match_nanochat(mid, learner, stage_env, ref_mid_run, judge_stage_base):
+    got = mid.main(SMOKE_FLAGS)
+    expected = ref_mid_run(SMOKE_FLAGS)
+    losses = finite_numbers(got["train_losses"], what="train_losses returned by main()")
+    assert len(losses) == 20, f"--num_iterations=20 must run 20 optimizer steps, got {len(losses)} (step 5)"
+    assert_numbers(
+        got["lrms"],
+        expected["lrms"],
+        abs=1e-9,
+        what="LR multiplier per step",
+        msg="expected get_lr_multiplier(step / num_iterations): 1.0, then down over the last 20% (step 5)",
+    )
+    assert_numbers(
+        losses[:1],
+        expected["train_losses"][:1],
+        rel=1e-4,
+        what="train loss of step 0",
+        msg="the first micro-step's loss is the model on the first window: the same forward as nanochat's; "
+        "likely cause: the log keeps the divided loss (loss / grad_accum_steps) (step 5)",
+    )
+    assert_numbers(
+        losses,
+        expected["train_losses"],
+        rel=1e-3,
+        what="train loss per step",
+        msg="after step 0 the update differs from nanochat's. Likely causes: the loss not divided by "
+        "grad_accum_steps, zero_grad missing or inside the micro-steps, the LR set from the current lr (a "
+        "multiplier that compounds) instead of initial_lr, the batch not advanced per micro-step (step 5)",
+    )
+
+    ref_state = torch.load(f"{judge_stage_base}/mid_checkpoints/d3/model_000020.pt", weights_only=True)
+    state = _saved_params(learner, stage_env, 20)
+    errors = [
+        float(
+            (check_tensor(state.get(k), shape=v.shape, what=f"saved parameter {k}").float() - v).abs().max()
+        )
+        for k, v in ref_state.items()
+    ]
+    err = finite_max(errors, what="max abs error of the saved parameters")
+    assert err < 1e-4, (
+        f"after 20 steps the saved parameters differ from nanochat's by {err:.3g}: the last steps (LR decay, "
+        "Muon momentum) or the optimizer steps differ (step 5)"
+    )
+    assert_numbers(
+        [v for _, v in got["val_loss_history"]],
+        [v for _, v in expected["val_loss_history"]],
+        rel=1e-3,
+        what="val loss at steps 0, 10 and 20",
+        msg="the val loss is measured on the same windows; it differs when the model does (step 5)",
+    )
+
+
+@pytest.mark.step("step5")
+@pytest.mark.hint("h14")
+def test_a_short_midtraining_run_teaches_the_base_model_the_chat_format(mid, learner, stage_env, metrics):
+    from grading.testkit.stages import chat_loss, format_probes, format_rates, model_from_state, shipped_model
+
+    got = mid.main(RUN_FLAGS)
+    losses = finite_numbers(got["train_losses"], what="train losses of the run")
+    metrics.series("train_loss", losses)
+    metrics.series("lr_multiplier", finite_numbers(got["lrms"], what="LR multipliers of the run"))
+    base, tokenizer, meta = shipped_model("base")
+    trained = model_from_state(_saved_params(learner, stage_env, RUN_STEPS), meta)
+    probes = format_probes()
+    before = format_rates(base, tokenizer, probes)
+    after = format_rates(trained, tokenizer, probes)
+    for task in before:
+        if task != "all":
+            metrics.record(f"eval/{task}", after[task])
+            metrics.record(f"format_{task}_baseline", before[task])
+            metrics.record(f"format_{task}_ours", after[task])
+    _, val = ref.mid_mixture(True)
+    conversations = [val[i] for i in range(0, len(val), 5)]
+    loss_before = chat_loss(base, tokenizer, conversations, masked=False)
+    loss_after = chat_loss(trained, tokenizer, conversations, masked=False)
+    metrics.record("chat_loss_baseline", loss_before)
+    metrics.record("chat_loss_ours", loss_after)
+    assert loss_after < loss_before - 0.1, (
+        f"loss on held-out chat conversations: base {loss_before:.3f}, after your run {loss_after:.3f}; it must fall "
+        "by more than 0.1 nats. Likely cause: the optimizer never steps, or the LR is zero (step 5)"
+    )
+    assert after["all"] > before["all"] + 0.2, (
+        f"share of replies in the task's format (ending with <|assistant_end|>): base {before['all']:.2f}, after "
+        f"your run {after['all']:.2f}; per task {after}. It must rise by more than 0.2 (step 5)"
+    )
