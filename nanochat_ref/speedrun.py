@@ -31,6 +31,9 @@ import time
 
 from .common import get_base_dir, print0
 
+DOMAIN_EVAL = "|".join(f"Domains-{c}-{lang}" for c in ("arithmetic", "letters", "identity", "refusal")
+                       for lang in ("en", "zh"))  # fmt: skip
+
 # Flag sets per profile. Base training is the teammate's script; its --tiny preset is overridden where noted.
 PROFILES = {
     "tiny": {
@@ -48,6 +51,25 @@ PROFILES = {
         "eval_mid": ["-a", "ARC-Easy|ARC-Challenge|MMLU", "-x", "200", "-b", "16"],
         "eval_sft": ["-x", "100", "-m", "96", "-b", "16"],
         "eval_rl": ["-a", "GSM8K|SpellingBee|SpellingBee-balanced|SimpleSpelling", "-x", "100", "-m", "96"],
+    },
+    # The shipped chat model (checkpoints/chat/): the tiny base recipe, then midtraining and SFT on the chat model's
+    # domain conversations only (tasks/domainchat.py); evaluated on the frozen domain set, no RL.
+    "chat": {
+        "shards": ["--num_shards", "3", "--row_groups_per_shard", "2", "--rows_per_group", "512"],
+        "tok": ["--vocab_size", "2048", "--max_chars", "2000000"],
+        "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
+                 "--total_batch_size", "4096", "--num_iterations", "60", "--eval_every", "30",
+                 "--eval_tokens", "16384", "--matrix_lr", "0.03"],
+        "mid": ["--tiny", "--domains", "20000", "--device_batch_size", "16", "--max_seq_len", "256",
+                "--total_batch_size", "4096", "--num_epochs", "1", "--eval_every", "-1", "--eval_tokens", "16384",
+                "--matrix_lr", "0.03"],
+        "sft": ["--tiny", "--source", "mid", "--domains", "3000", "--device_batch_size", "8",
+                "--target_examples_per_step", "16", "--init_lr_frac", "0.1"],
+        "rl": [],
+        "base_eval": ["--max-per-task", "100"],
+        "eval_mid": ["-a", DOMAIN_EVAL, "-x", "25", "-m", "128"],
+        "eval_sft": ["-a", DOMAIN_EVAL, "-m", "128"],
+        "eval_rl": [],
     },
     "smoke": {
         "shards": ["--num_shards", "2", "--row_groups_per_shard", "1", "--rows_per_group", "128"],
@@ -72,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Run the whole nanochat pipeline end to end")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--tiny", action="store_true", help="the CPU recipe (~10-15 min on 2 cores)")
+    size.add_argument("--chat", action="store_true", help="the shipped chat model (~45 min on 2 cores)")
     size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
     p.add_argument("--export", type=str, default=None, help="copy the final model + tokenizer to this folder")
@@ -171,7 +194,8 @@ def reevaluate(export_dir: str, eval_argv: list[str]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
-    profile = {k: list(v) for k, v in PROFILES["tiny" if args.tiny else "smoke"].items()}
+    name = "tiny" if args.tiny else "chat" if args.chat else "smoke"
+    profile = {k: list(v) for k, v in PROFILES[name].items()}
     if args.depth > 0:
         profile["base"] += ["--depth", str(args.depth)]  # argparse: the last occurrence wins
     if args.mid_epochs > 0:
@@ -232,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     sft = stage("chat_eval_sft", chat_eval.main, ["-i", "sft", *profile["eval_sft"], *device_dash])
     final_source = "sft"
     rl = {}
-    if not args.skip_rl:
+    if not (args.skip_rl or args.chat):
         stage("chat_rl", chat_rl.main, profile["rl"] + device)
         rl = stage("chat_eval_rl", chat_eval.main, ["-i", "rl", *profile["eval_rl"], *device_dash])
         final_source = "rl"
