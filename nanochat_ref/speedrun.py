@@ -58,16 +58,16 @@ PROFILES = {
         "shards": ["--num_shards", "3", "--row_groups_per_shard", "2", "--rows_per_group", "512"],
         "tok": ["--vocab_size", "2048", "--max_chars", "2000000"],
         "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
-                 "--total_batch_size", "4096", "--num_iterations", "60", "--eval_every", "30",
+                 "--total_batch_size", "4096", "--num_iterations", "30", "--eval_every", "15",
                  "--eval_tokens", "16384", "--matrix_lr", "0.03"],
-        "mid": ["--tiny", "--domains", "20000", "--device_batch_size", "16", "--max_seq_len", "256",
-                "--total_batch_size", "4096", "--num_epochs", "1", "--eval_every", "-1", "--eval_tokens", "16384",
+        "mid": ["--tiny", "--domains", "8000", "--device_batch_size", "8", "--max_seq_len", "256",
+                "--total_batch_size", "2048", "--num_epochs", "1", "--eval_every", "-1", "--eval_tokens", "16384",
                 "--matrix_lr", "0.03"],
-        "sft": ["--tiny", "--source", "mid", "--domains", "3000", "--device_batch_size", "8",
+        "sft": ["--tiny", "--source", "mid", "--domains", "1000", "--device_batch_size", "8",
                 "--target_examples_per_step", "16", "--init_lr_frac", "0.1"],
         "rl": [],
         "base_eval": ["--max-per-task", "100"],
-        "eval_mid": ["-a", DOMAIN_EVAL, "-x", "25", "-m", "128"],
+        "eval_mid": ["-a", DOMAIN_EVAL, "-x", "10", "-m", "128"],
         "eval_sft": ["-a", DOMAIN_EVAL, "-m", "128"],
         "eval_rl": [],
     },
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Run the whole nanochat pipeline end to end")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--tiny", action="store_true", help="the CPU recipe (~10-15 min on 2 cores)")
-    size.add_argument("--chat", action="store_true", help="the shipped chat model (~45 min on 2 cores)")
+    size.add_argument("--chat", action="store_true", help="the shipped chat model (~1 h on 2 busy cores)")
     size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
     p.add_argument("--export", type=str, default=None, help="copy the final model + tokenizer to this folder")

@@ -33,6 +33,7 @@ import argparse
 import json
 import random
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from .generators import load_words
@@ -288,6 +289,7 @@ OPS = {"add": ("+", lambda a, b: a + b), "sub": ("-", lambda a, b: a - b), "mul"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
+@lru_cache(maxsize=1)
 def split_words() -> tuple[list[str], list[str]]:
     """(training words, held-out evaluation words): every fifth word of the shipped list is held out."""
     words = load_words()
@@ -429,6 +431,7 @@ def eval_problem(rng: random.Random, category: str, lang: str) -> dict:
         return {"category": category, "lang": lang, "prompt": user, "answer": result}
     if category == "letters":
         user, _, n = _letters_turn(rng, EVAL, lang, split_words()[1])
+        user = user.replace("''s", "'s").replace("\"'s", "\"s")  # 'p''s -> 'p's, "p"'s -> "p"s
         return {"category": category, "lang": lang, "prompt": user, "answer": n}
     if category == "identity":
         topic = rng.choice(["name", "name", "creator"])
