@@ -431,7 +431,7 @@ def eval_problem(rng: random.Random, category: str, lang: str) -> dict:
         return {"category": category, "lang": lang, "prompt": user, "answer": result}
     if category == "letters":
         user, _, n = _letters_turn(rng, EVAL, lang, split_words()[1])
-        user = user.replace("''s", "'s").replace("\"'s", "\"s")  # 'p''s -> 'p's, "p"'s -> "p"s
+        user = user.replace("''s", "'s").replace("\"'s", '"s')  # 'p''s -> 'p's, "p"'s -> "p"s
         return {"category": category, "lang": lang, "prompt": user, "answer": n}
     if category == "identity":
         topic = rng.choice(["name", "name", "creator"])
