@@ -2,6 +2,7 @@
 eval -> report.md).
 
     python -m nanochat_ref.speedrun --tiny        # 2 CPU cores, about 10-15 minutes, a model that learned
+    python -m nanochat_ref.speedrun --chat        # the shipped chat model (checkpoints/chat/), ~1 h on 2 busy cores
     python -m nanochat_ref.speedrun --smoke       # every stage with toy sizes, about a minute (tests)
     python -m nanochat_ref.speedrun --tiny --device-type cuda   # same recipe on a GPU (bf16 autocast)
 
@@ -17,6 +18,8 @@ Design choices:
   evaluation is rerun with the profile's flags in a scratch copy, and its `## Chat evaluation <stage>` section and
   the summary table's column in `DIR/report.md` are replaced; nothing is retrained. It exists so that an evaluation
   added later (e.g. the balanced spelling evals) can be reported for a model that was already shipped.
+- `--chat` is the shipped chat model's recipe: the tiny tokenizer and a shorter base run, then midtraining and SFT
+  on the chat model's domain conversations only (`tasks/domainchat.py`), evaluated on its frozen domain set; no RL.
 - `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, two heads, ~2.1M parameters) at context
   256. Base training is short (the offline corpus is small); most of the skill comes from three epochs of
   midtraining on the synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
@@ -60,15 +63,15 @@ PROFILES = {
         "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
                  "--total_batch_size", "4096", "--num_iterations", "30", "--eval_every", "15",
                  "--eval_tokens", "16384", "--matrix_lr", "0.03"],
-        "mid": ["--tiny", "--domains", "8000", "--device_batch_size", "8", "--max_seq_len", "256",
-                "--total_batch_size", "2048", "--num_epochs", "1", "--eval_every", "-1", "--eval_tokens", "16384",
+        "mid": ["--tiny", "--domains", "2500", "--device_batch_size", "8", "--max_seq_len", "256",
+                "--total_batch_size", "2048", "--num_iterations", "80", "--eval_every", "-1", "--eval_tokens", "16384",
                 "--matrix_lr", "0.03"],
-        "sft": ["--tiny", "--source", "mid", "--domains", "1000", "--device_batch_size", "8",
+        "sft": ["--tiny", "--source", "mid", "--domains", "400", "--device_batch_size", "8",
                 "--target_examples_per_step", "16", "--init_lr_frac", "0.1"],
         "rl": [],
         "base_eval": ["--max-per-task", "100"],
-        "eval_mid": ["-a", DOMAIN_EVAL, "-x", "10", "-m", "128"],
-        "eval_sft": ["-a", DOMAIN_EVAL, "-m", "128"],
+        "eval_mid": ["-a", DOMAIN_EVAL, "-x", "5", "-m", "128"],
+        "eval_sft": ["-a", DOMAIN_EVAL, "-x", "50", "-m", "128"],
         "eval_rl": [],
     },
     "smoke": {
