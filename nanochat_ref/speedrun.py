@@ -214,10 +214,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         stage_key = (
             "eval_rl" if os.path.isdir(os.path.join(args.reeval, "chatrl_checkpoints")) else "eval_sft"
         )
-        results = reevaluate(args.reeval, profile[stage_key] + device_dash)
-        for k, v in results.items():
+        reevaluated = reevaluate(args.reeval, profile[stage_key] + device_dash)
+        for k, v in reevaluated.items():
             print(f"{k}: {v:.4f}")
-        return results
+        return reevaluated
     from .chatdata import generators
     from .report import get_report
     from .scripts import (
