@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", type=int, default=0, help="override the base model depth of the profile (0: keep)"
     )
     p.add_argument("--mid-epochs", type=int, default=0, help="override the midtraining epochs (0: keep)")
+    p.add_argument("--mid-steps", type=int, default=0, help="override the midtraining steps (0: keep)")
+    p.add_argument(
+        "--mid-domains", type=int, default=0, help="--chat: domain conversations to midtrain on (0: keep)"
+    )
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
     p.add_argument("--reeval", type=str, default=None, help="eval-only: rerun the final evaluation on this "
                    "exported folder and update its report.md (no training)")  # fmt: skip
@@ -203,6 +207,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         profile["base"] += ["--depth", str(args.depth)]  # argparse: the last occurrence wins
     if args.mid_epochs > 0:
         profile["mid"] += ["--num_epochs", str(args.mid_epochs)]
+    if args.mid_steps > 0:
+        profile["mid"] += ["--num_iterations", str(args.mid_steps)]
+    if args.mid_domains > 0:
+        profile["mid"] += ["--domains", str(args.mid_domains)]
     device = ["--device_type", args.device_type] if args.device_type else []
     device_dash = ["--device-type", args.device_type] if args.device_type else []
 
