@@ -2,6 +2,7 @@
 eval -> report.md).
 
     python -m nanochat_ref.speedrun --tiny        # 2 CPU cores, about 10-15 minutes, a model that learned
+    python -m nanochat_ref.speedrun --chat        # the shipped chat model (checkpoints/chat/), ~1 h on 2 busy cores
     python -m nanochat_ref.speedrun --smoke       # every stage with toy sizes, about a minute (tests)
     python -m nanochat_ref.speedrun --tiny --device-type cuda   # same recipe on a GPU (bf16 autocast)
 
@@ -19,6 +20,8 @@ Design choices:
   evaluation is rerun with the profile's flags in a scratch copy, and its `## Chat evaluation <stage>` section and
   the summary table's column in `DIR/report.md` are replaced; nothing is retrained. It exists so that an evaluation
   added later (e.g. the balanced spelling evals) can be reported for a model that was already shipped.
+- `--chat` is the shipped chat model's recipe: the tiny tokenizer and a shorter base run, then midtraining and SFT
+  on the chat model's domain conversations only (`tasks/domainchat.py`), evaluated on its frozen domain set; no RL.
 - `--tiny` sizes: a 2,048-token vocabulary, a depth-3 model (width 192, two heads, ~2.1M parameters) at context
   256. Base training is short (the offline corpus is small); most of the skill comes from three epochs of
   midtraining on the synthetic task mixture, as in nanochat where mid/SFT teach the format and the tools.
@@ -32,6 +35,9 @@ import shutil
 import time
 
 from .common import get_base_dir, print0
+
+DOMAIN_EVAL = "|".join(f"Domains-{c}-{lang}" for c in ("arithmetic", "letters", "identity", "refusal")
+                       for lang in ("en", "zh"))  # fmt: skip
 
 # Flag sets per profile. Base training is the teammate's script; its --tiny preset is overridden where noted.
 PROFILES = {
@@ -50,6 +56,25 @@ PROFILES = {
         "eval_mid": ["-a", "ARC-Easy|ARC-Challenge|MMLU", "-x", "200", "-b", "16"],
         "eval_sft": ["-x", "100", "-m", "96", "-b", "16"],
         "eval_rl": ["-a", "GSM8K|SpellingBee|SpellingBee-balanced|SimpleSpelling", "-x", "100", "-m", "96"],
+    },
+    # The shipped chat model (checkpoints/chat/): the tiny base recipe, then midtraining and SFT on the chat model's
+    # domain conversations only (tasks/domainchat.py); evaluated on the frozen domain set, no RL.
+    "chat": {
+        "shards": ["--num_shards", "3", "--row_groups_per_shard", "2", "--rows_per_group", "512"],
+        "tok": ["--vocab_size", "2048", "--max_chars", "2000000"],
+        "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
+                 "--total_batch_size", "4096", "--num_iterations", "30", "--eval_every", "15",
+                 "--eval_tokens", "16384", "--matrix_lr", "0.03"],
+        "mid": ["--tiny", "--domains", "2500", "--device_batch_size", "8", "--max_seq_len", "256",
+                "--total_batch_size", "2048", "--num_iterations", "80", "--eval_every", "-1", "--eval_tokens", "16384",
+                "--matrix_lr", "0.03"],
+        "sft": ["--tiny", "--source", "mid", "--domains", "400", "--device_batch_size", "8",
+                "--target_examples_per_step", "16", "--init_lr_frac", "0.1"],
+        "rl": [],
+        "base_eval": ["--max-per-task", "100"],
+        "eval_mid": ["-a", DOMAIN_EVAL, "-x", "5", "-m", "128"],
+        "eval_sft": ["-a", DOMAIN_EVAL, "-x", "50", "-m", "128"],
+        "eval_rl": [],
     },
     "smoke": {
         "shards": ["--num_shards", "2", "--row_groups_per_shard", "1", "--rows_per_group", "128"],
@@ -79,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Run the whole nanochat pipeline end to end")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--tiny", action="store_true", help="the CPU recipe (~10-15 min on 2 cores)")
+    size.add_argument("--chat", action="store_true", help="the shipped chat model (~1 h on 2 busy cores)")
     size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
     p.add_argument("--export", type=str, default=None, help="copy every stage's last model (base, mid, sft, rl; "
@@ -92,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--sft-steps", type=int, default=0, help="fine-tune for exactly this many steps (0: epochs)"
+    )
+    p.add_argument(
+        "--mid-domains", type=int, default=0, help="--chat: domain conversations to midtrain on (0: keep)"
     )
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
     p.add_argument("--reeval", type=str, default=None, help="eval-only: rerun the final evaluation on this "
@@ -185,7 +214,8 @@ def reevaluate(export_dir: str, eval_argv: list[str]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
-    profile = {k: list(v) for k, v in PROFILES["tiny" if args.tiny else "smoke"].items()}
+    name = "tiny" if args.tiny else "chat" if args.chat else "smoke"
+    profile = {k: list(v) for k, v in PROFILES[name].items()}
     if args.depth > 0:
         profile["base"] += ["--depth", str(args.depth)]  # argparse: the last occurrence wins
     if args.mid_epochs > 0:
@@ -194,6 +224,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         profile["mid"] += ["--num_iterations", str(args.mid_steps)]
     if args.sft_steps > 0:
         profile["sft"] += ["--num_iterations", str(args.sft_steps)]
+    if args.mid_domains > 0:
+        profile["mid"] += ["--domains", str(args.mid_domains)]
     device = ["--device_type", args.device_type] if args.device_type else []
     device_dash = ["--device-type", args.device_type] if args.device_type else []
 
@@ -205,10 +237,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         stage_key = (
             "eval_rl" if os.path.isdir(os.path.join(args.reeval, "chatrl_checkpoints")) else "eval_sft"
         )
-        results = reevaluate(args.reeval, profile[stage_key] + device_dash)
-        for k, v in results.items():
+        reevaluated = reevaluate(args.reeval, profile[stage_key] + device_dash)
+        for k, v in reevaluated.items():
             print(f"{k}: {v:.4f}")
-        return results
+        return reevaluated
     from .chatdata import generators
     from .report import get_report
     from .scripts import (
@@ -250,7 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     sft = stage("chat_eval_sft", chat_eval.main, ["-i", "sft", *profile["eval_sft"], *device_dash])
     final_source = "sft"
     rl = {}
-    if not args.skip_rl:
+    if not (args.skip_rl or args.chat):
         stage("chat_rl", chat_rl.main, profile["rl"] + device)
         rl = stage("chat_eval_rl", chat_eval.main, ["-i", "rl", *profile["eval_rl"], *device_dash])
         final_source = "rl"

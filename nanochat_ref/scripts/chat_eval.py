@@ -27,9 +27,11 @@ from functools import partial
 import torch
 import torch.distributed as dist
 
+from ..chatdata import domains
 from ..common import autocast_ctx, autodetect_device_type, compute_init, get_dist_info, print0
 from ..engine import Engine
 from ..tasks.arc import ARC
+from ..tasks.domainchat import DomainEval
 from ..tasks.gsm8k import GSM8K
 from ..tasks.humaneval import HumanEval
 from ..tasks.mmlu import MMLU
@@ -45,6 +47,13 @@ TASKS = {
     # Extra (nanochat Lab): spelling evals whose constant-answer baseline is low (see tasks/spellingbee.py).
     "SpellingBee-balanced": partial(BalancedSpellingBee, size=256, split="test"),
     "SimpleSpelling": partial(SimpleSpelling, size=256, split="test"),
+}
+# Extra (nanochat Lab): the shipped chat model's frozen evaluation set, one task per category and language
+# (`Domains-arithmetic-en`, ...). Looked up by name only, never part of the default all-tasks run.
+DOMAIN_TASKS = {
+    f"Domains-{category}-{lang}": partial(DomainEval, category=category, lang=lang)
+    for category in domains.CATEGORIES
+    for lang in domains.LANGS
 }
 BASELINES = {
     "ARC-Easy": 0.25,
@@ -154,7 +163,7 @@ def run_chat_eval(
     max_problems=None,
 ):
     """Accuracy of `model` on the named task."""
-    task_object = TASKS[task_name]()
+    task_object = {**TASKS, **DOMAIN_TASKS}[task_name]()
     if task_object.eval_type == "generative":
         return run_generative_eval(
             task_object,

@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval_metrics_max_problems", type=int, default=1024, help="problems per metric evaluation"
     )
     p.add_argument("--tiny", action="store_true", help="small mixture and settings for the CPU speedrun")
+    p.add_argument("--domains", type=int, default=0, help="fine-tune on this many conversations of the shipped "
+                   "chat model's domains instead (tasks/domainchat.py; 0: the mixture above)")  # fmt: skip
     p.add_argument(
         "--out_tag", type=str, default=None, help="checkpoint tag to save under (default: source's)"
     )
@@ -168,7 +170,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     max_seq_len = min(args.max_seq_len, model.config.sequence_len)
 
-    train_ds, val_ds = sft_mixture(args.tiny)
+    if args.domains > 0:
+        from ..tasks.domainchat import domain_mixture
+
+        train_ds, val_ds = domain_mixture("sft", args.domains)
+    else:
+        train_ds, val_ds = sft_mixture(args.tiny)
     examples_per_step = args.device_batch_size * world_size
     assert args.target_examples_per_step % examples_per_step == 0, "target examples must divide evenly"
     grad_accum_steps = args.target_examples_per_step // examples_per_step

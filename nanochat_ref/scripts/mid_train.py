@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval_tokens", type=int, default=20 * 524288, help="tokens per val evaluation")
     p.add_argument("--dry_run", action="store_true", help="train but do not save a checkpoint or report")
     p.add_argument("--tiny", action="store_true", help="small mixture and batch for the CPU speedrun")
+    p.add_argument("--domains", type=int, default=0, help="train on this many conversations of the shipped chat "
+                   "model's domains instead (tasks/domainchat.py; 0: the mixture above)")  # fmt: skip
     return p
 
 
@@ -163,7 +165,12 @@ def main(argv: list[str] | None = None) -> dict:
     )
     muon = optimizers[1]
 
-    train_ds, val_ds = mid_mixture(args.tiny)
+    if args.domains > 0:
+        from ..tasks.domainchat import domain_mixture
+
+        train_ds, val_ds = domain_mixture("mid", args.domains)
+    else:
+        train_ds, val_ds = mid_mixture(args.tiny)
     print0(f"Midtraining on {len(train_ds):,} conversations, B={B} T={T} grad_accum={grad_accum_steps}")
     state: dict = {}
     train_loader = mid_data_generator(
