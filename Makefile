@@ -110,19 +110,19 @@ COV_GATE := --cov-report=term-missing:skip-covered --cov-fail-under=100 -q
 REST := --ignore=tests/sandbox --ignore=tests/engine
 test:
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/test-times
-	@$(AREA) install 1020 $(MAKE) --no-print-directory install services
-	@$(AREA) lint 300 $(MAKE) --no-print-directory lint
+	@$(AREA) install 780 $(MAKE) --no-print-directory install services
+	@$(AREA) lint 180 $(MAKE) --no-print-directory lint
 	@$(AREA) frontend 60 $(MAKE) --no-print-directory test-frontend
 	@# from inside the crate: cargo reads the source replacement (Debian's crates) from rustbpe/.cargo/
-	@$(AREA) cargo-test 300 env -C rustbpe cargo test --release -q --offline
-	@$(AREA) sandbox 240 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
+	@$(AREA) cargo-test 150 env -C rustbpe cargo test --release -q --offline
+	@$(AREA) sandbox 120 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
 	  --cov=sandbox $(COV_GATE)
 	@# a grading job ends within its wall clock plus slack (about 90 s): a test past 300 s is a hang, not a slow run
-	@$(AREA) engine 480 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
+	@$(AREA) engine 420 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
 	  --timeout 300 --cov=grading.engine $(COV_GATE)
-	@$(AREA) rest-fast 360 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
-	@$(AREA) rest-slow 840 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
-	@$(AREA) browser 480 $(PYTEST) $(REST) -m "browser and not production"
+	@$(AREA) rest-fast 300 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
+	@$(AREA) rest-slow 1200 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
+	@$(AREA) browser 840 $(PYTEST) $(REST) -m "browser and not production"
 	@$(AREA) production 420 $(PYTEST) $(REST) -m production
 	@echo "== make test: time per area" && cat $(STAMPS)/test-times
 
