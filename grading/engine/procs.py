@@ -348,7 +348,7 @@ def rust_sysroot() -> Path | None:
                 found = subprocess.run(
                     [rustc, "--print", "sysroot"], capture_output=True, text=True, timeout=30, check=True
                 ).stdout.strip()
-            except (OSError, subprocess.SubprocessError):
+            except (OSError, subprocess.SubprocessError):  # pragma: no cover - a broken rustc
                 found = ""
         _SYSROOT = Path(found) if found and (Path(found) / "bin" / "cargo").is_file() else Path()
     return _SYSROOT if _SYSROOT != Path() else None
@@ -368,12 +368,14 @@ def rust_mounts(layout: Layout, *, cache: bool = True) -> list[Any]:
     if sysroot is not None:
         mounts.append(Mount(sysroot, TOOLCHAIN_TARGET))
     target = layout.repo_root / RUST_CACHE_DIR.relative_to(REPO_ROOT) / "target.tar"
-    if cache and target.is_file():
+    if cache and target.is_file():  # pragma: no cover - once `make rustbpe` has built the cache
         mounts.append(Mount(target, CACHE_TARGET))
     return mounts
 
 
-def build_rust_cache(sandbox: Any, crate: str = "rustbpe", layout: Layout | None = None) -> Path:
+def build_rust_cache(  # pragma: no cover - run by `make rustbpe` (python -m scripts.rust_cache)
+    sandbox: Any, crate: str = "rustbpe", layout: Layout | None = None
+) -> Path:
     """Compile the reference crate as a learner sandbox does and keep its target dir as the dependency cache.
 
     Same sandbox, same paths (``/work/.lab-rust/target``), same env (``PYO3_PYTHON`` is the sandbox's python),

@@ -53,6 +53,7 @@ TESTS = {
             assert mod.add(2, 3) == 5
             metrics.record("m", 1.5)
             metrics.series("curve", [1, 2])
+            metrics.series("bpt", [3, 2], x=[0, 16], title={"en": "B", "zh": "乙"}, x_label={"en": "m", "zh": "次"})
             assert learner.files == {"jmod.py": "source"}
 
         def test_proxy_semantics(learner):
@@ -129,6 +130,10 @@ TESTS = {
                 metrics.record("x", float("nan"))
             with pytest.raises(ValueError):
                 metrics.series("y", [1.0, float("inf")])
+            with pytest.raises(ValueError):
+                metrics.series("y", [1.0, 2.0], x=[0.0])
+            with pytest.raises(ValueError):
+                metrics.series("y", [1.0], title={"en": "only English"})
     """,
     "hidden/test_jh.py": """
         def test_hidden_passes(learner):
@@ -288,7 +293,19 @@ def test_metrics_are_events_and_part_of_the_test(judged):
         "name": "curve",
         "series": [1.0, 2.0],
     } in metrics
-    assert _finished(events)["test_passes"]["metrics"] == {"m": 1.5, "curve": [1.0, 2.0]}
+    bpt = {
+        "y": [3.0, 2.0],
+        "x": [0.0, 16.0],
+        "title": {"en": "B", "zh": "乙"},
+        "x_label": {"en": "m", "zh": "次"},
+    }
+    assert {
+        "type": "metric",
+        "test_id": "visible/test_jv.py::test_passes",
+        "name": "bpt",
+        "series": bpt,
+    } in metrics
+    assert _finished(events)["test_passes"]["metrics"] == {"m": 1.5, "curve": [1.0, 2.0], "bpt": bpt}
 
 
 def test_every_started_test_finishes_in_order(judged):
