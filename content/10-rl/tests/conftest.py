@@ -6,6 +6,9 @@ Design choices:
   builds it with a fixed seed and loads its state dict into a learner-side GPT, so both sides compute the same
   per-token log-probabilities. The GPT module itself is the reference one in the learner's workspace.
 - Rewards, rollouts and pass@k records are plain data, built in the tests.
+- The graded RL run starts from a weak copy of the shipped chat model made here, deterministically: its logits
+  scaled by ``FLATTEN`` (as if sampled at temperature ``1/FLATTEN``), so the reward has room to rise
+  (``grading/testkit/shipped.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 
 from nanochat_ref.gpt import GPT, GPTConfig
 
+FLATTEN = 0.5
 MODEL = {"sequence_len": 32, "vocab_size": 64, "n_layer": 2, "n_head": 2, "n_kv_head": 1, "n_embd": 32}
 
 
@@ -41,3 +45,22 @@ def model(learner, judge_model):
     handle = gpt.GPT(gpt.GPTConfig(**MODEL))
     handle.load_state_dict(judge_model.state_dict())
     return handle
+
+
+@pytest.fixture(scope="session")
+def flat_state():
+    """``(state, meta)``: the shipped chat model with its logits flattened (``FLATTEN`` times the shipped ones)."""
+    from grading.testkit.shipped import flattened, shipped_state
+
+    state, meta = shipped_state()
+    return flattened(state, FLATTEN), meta
+
+
+@pytest.fixture
+def flat_base(learner, flat_state):
+    """A learner-side base dir whose SFT checkpoint is the flattened shipped model (the RL run's weak start)."""
+    from grading.testkit.shipped import chat_base
+
+    state, meta = flat_state
+    with chat_base(learner, {"sft": state}, meta) as base:
+        yield base
