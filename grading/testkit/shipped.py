@@ -6,12 +6,10 @@ Design choices:
   nanochat base dir (``tokenizer/``, ``<phase>_checkpoints/d3/``), so learner code loads them with its own
   ``checkpoint_manager.load_model`` and ``get_tokenizer``. The tokenizer crosses as the plain-text
   ``tokenizer.tiktoken`` (no pickle), the weights as ``torch.save`` bytes, the metadata as JSON text.
-- Weak copies are made deterministically at test time. ``flattened(state, factor)`` multiplies the unembedding
-  (``lm_head``) by ``factor``, so every logit is ``factor`` times the shipped one: the same model sampled at
-  temperature ``1/factor``. It keeps the shipped model's knowledge and loses its confidence, which on-policy RL
-  can restore in a few steps (module 10). Greedy decoding cannot tell it from the shipped model (the argmax is
-  the same), so evaluations compare with ``noised(state, scale, seed)`` instead: seeded Gaussian noise of
-  ``scale`` times each tensor's std, which damages every skill (module 13).
+- Weak copies are made deterministically at test time. ``muted(state, text, factor)`` scales the unembedding
+  row of one token, so the model still knows how to solve a problem but seldom writes the answer line the reward
+  reads; on-policy RL restores it in a few steps (module 10). ``noised(state, scale, seed)`` adds seeded Gaussian
+  noise of ``scale`` times each tensor's std, which damages every skill (module 13's baseline).
 - The learner's ``NANOCHAT_BASE_DIR`` points at the folder while the ``chat_base`` context is open and is put back
   afterwards (under the in-process harness the "learner" is the judge's own process).
 """
@@ -32,6 +30,16 @@ SHIPPED_TAG = "d3"
 SHIPPED_STEP = 11
 PHASE_DIRS = {"base": "base_checkpoints", "mid": "mid_checkpoints", "sft": "chatsft_checkpoints",
               "rl": "chatrl_checkpoints"}  # fmt: skip
+#: Module 10's graded RL run. The start: the shipped model with the unembedding row of ``RL_MUTED_TOKEN`` (the
+#: ``#`` of the ``#### <answer>`` line) times ``RL_MUTE``, so it seldom writes a gradable answer. Then these flags
+#: for ``scripts.chat_rl.main``: 12 steps of 4 questions x 8 samples, nanochat's LRs at ``init_lr_frac`` 0.05 except
+#: the unembedding's, 20 times nanochat's, so the step can move the muted row in a few steps.
+#: ``bench/bench_rl_rise.py`` measures on 20 seeds how often the reward rises; the test uses the seed given here.
+RL_MUTED_TOKEN = "#"
+RL_MUTE = 0.25
+RL_RUN_FLAGS = ["--device_type=cpu", "--num_steps=12", "--examples_per_step=4", "--num_samples=8",
+                "--device_batch_size=8", "--max_new_tokens=40", "--eval_every=0", "--save_every=1000",
+                "--unembedding_lr=0.08", "--seed=0"]  # fmt: skip
 
 
 def shipped_dir() -> str:
@@ -51,14 +59,6 @@ def shipped_state() -> tuple[dict[str, Any], dict[str, Any]]:
     return state, meta
 
 
-def flattened(state: dict[str, Any], factor: float) -> dict[str, Any]:
-    """A copy of ``state`` whose ``lm_head`` weight is multiplied by ``factor`` (every logit times ``factor``)."""
-    out = dict(state)
-    key = next(k for k in state if k.endswith("lm_head.weight"))
-    out[key] = state[key] * factor
-    return out
-
-
 def noised(state: dict[str, Any], scale: float, seed: int = 0) -> dict[str, Any]:
     """A copy of ``state`` with Gaussian noise of ``scale`` times each tensor's own std added (seeded)."""
     import torch
@@ -69,6 +69,20 @@ def noised(state: dict[str, Any], scale: float, seed: int = 0) -> dict[str, Any]
         weights = value.float()
         noise = torch.randn(weights.shape, generator=gen) * weights.std() * scale
         out[key] = (weights + noise).to(value.dtype)
+    return out
+
+
+def muted(state: dict[str, Any], text: str, factor: float) -> dict[str, Any]:
+    """A copy of ``state`` whose unembedding row of the single token ``text`` is multiplied by ``factor``."""
+    from nanochat_ref.tokenizer import RustBPETokenizer
+
+    ids = RustBPETokenizer.from_directory(os.path.join(shipped_dir(), "tokenizer")).encode(text)
+    assert len(ids) == 1, f"{text!r} is not one token of the shipped tokenizer: {ids}"
+    out = dict(state)
+    key = next(k for k in state if k.endswith("lm_head.weight"))
+    weight = state[key].clone()
+    weight[ids[0]] *= factor
+    out[key] = weight
     return out
 
 

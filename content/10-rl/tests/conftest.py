@@ -6,9 +6,9 @@ Design choices:
   builds it with a fixed seed and loads its state dict into a learner-side GPT, so both sides compute the same
   per-token log-probabilities. The GPT module itself is the reference one in the learner's workspace.
 - Rewards, rollouts and pass@k records are plain data, built in the tests.
-- The graded RL run starts from a weak copy of the shipped chat model made here, deterministically: its logits
-  scaled by ``FLATTEN`` (as if sampled at temperature ``1/FLATTEN``), so the reward has room to rise
-  (``grading/testkit/shipped.py``).
+- The graded RL run starts from a weak copy of the shipped chat model made here, deterministically: the
+  unembedding row of the ``#`` that opens the ``#### <answer>`` line scaled down, so the model seldom writes an
+  answer the reward can read and the reward has room to rise (``grading/testkit/shipped.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import torch
 
 from nanochat_ref.gpt import GPT, GPTConfig
 
-FLATTEN = 0.5
 MODEL = {"sequence_len": 32, "vocab_size": 64, "n_layer": 2, "n_head": 2, "n_kv_head": 1, "n_embd": 32}
 
 
@@ -48,19 +47,19 @@ def model(learner, judge_model):
 
 
 @pytest.fixture(scope="session")
-def flat_state():
-    """``(state, meta)``: the shipped chat model with its logits flattened (``FLATTEN`` times the shipped ones)."""
-    from grading.testkit.shipped import flattened, shipped_state
+def weak_state():
+    """``(state, meta)``: the shipped chat model with its answer marker muted (``RL_MUTE`` times its row)."""
+    from grading.testkit.shipped import RL_MUTE, RL_MUTED_TOKEN, muted, shipped_state
 
     state, meta = shipped_state()
-    return flattened(state, FLATTEN), meta
+    return muted(state, RL_MUTED_TOKEN, RL_MUTE), meta
 
 
 @pytest.fixture
-def flat_base(learner, flat_state):
-    """A learner-side base dir whose SFT checkpoint is the flattened shipped model (the RL run's weak start)."""
+def weak_base(learner, weak_state):
+    """A learner-side base dir whose SFT checkpoint is the muted shipped model (the RL run's weak start)."""
     from grading.testkit.shipped import chat_base
 
-    state, meta = flat_state
+    state, meta = weak_state
     with chat_base(learner, {"sft": state}, meta) as base:
         yield base
