@@ -5,8 +5,8 @@
 
 The graded run (``content/10-rl/tests/visible/test_rl.py``) trains the reference ``scripts.chat_rl`` for
 ``RL_RUN_FLAGS`` from the shipped chat model with its answer marker muted (``grading/testkit/shipped.py``)
-and asserts the statistic *rise* = mean reward of the last quarter of the steps minus the first quarter's > 0, at
-one fixed seed. This script runs the same thing for every seed in a fresh base dir and reports, per seed, the
+and asserts the statistic *rise* = mean reward of the last quarter of the steps minus the reward of the first step
+(sampled by the weak start before any update) > 0, at one fixed seed. This script runs the same thing for every seed in a fresh base dir and reports, per seed, the
 rewards and the rise, then how many seeds rose (the module wants at least 18 of 20) and the wall time per run.
 """
 
@@ -53,8 +53,9 @@ def write_base(base: str, state: dict, meta: dict) -> None:
 
 
 def rise(rewards: list[float]) -> float:
+    """Mean reward of the last quarter of the steps minus the first step's (the weak start, before any update)."""
     q = len(rewards) // 4
-    return sum(rewards[-q:]) / q - sum(rewards[:q]) / q
+    return sum(rewards[-q:]) / q - rewards[0]
 
 
 def main() -> None:

@@ -46,7 +46,9 @@ UPSTREAM_COMMIT = "48abd7d"
 STEP_RE = re.compile(r"^step([0-9]+)$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-SANDBOX_LIMIT_KEYS = ("wall_seconds", "memory_bytes", "gpu")
+#: The ``limits`` the runner receives: the sandbox's, and ``call_seconds`` (the deadline of one call into learner
+#: code), which the runner takes out before resolving the rest (``grading.engine.workspace.ENGINE_KEYS``).
+SANDBOX_LIMIT_KEYS = ("wall_seconds", "memory_bytes", "gpu", "call_seconds")
 #: The grading lanes: ordinary tests (seconds), graded training runs (minutes), jobs that need a GPU.
 LANES = ("short", "long", "gpu")
 DEFAULT_LANE = "short"

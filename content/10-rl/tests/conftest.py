@@ -63,3 +63,7 @@ def weak_base(learner, weak_state):
     state, meta = weak_state
     with chat_base(learner, {"sft": state}, meta) as base:
         yield base
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): a longer per-test limit where pytest-timeout runs")

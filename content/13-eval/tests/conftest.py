@@ -147,3 +147,7 @@ def judge_chat(shipped):
         return made[phase]
 
     return make
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): a longer per-test limit where pytest-timeout runs")

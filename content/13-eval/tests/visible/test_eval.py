@@ -116,6 +116,7 @@ GEN = {"num_samples": 2, "max_new_tokens": 48, "temperature": 1.0, "top_k": 50}
 
 @pytest.mark.step("step3")
 @pytest.mark.hint("h10")
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("phase", ["rl", "sft"], ids=["shipped", "noised"])
 def test_generative_eval_passes_a_problem_if_any_sample_is_right(learner, chat_base, judge_chat, phase):
     from nanochat_ref.scripts import chat_eval as ref_chat
@@ -214,6 +215,9 @@ REPORT_TASKS = ["ARC-Easy", "ARC-Challenge", "MMLU", "GSM8K", "HumanEval", "Spel
 
 @pytest.mark.step("step4")
 @pytest.mark.hint("h12")
+@pytest.mark.timeout(
+    240
+)  # two models on seven evaluations (module.yaml call_seconds); the catalogue's default is 20 s
 def test_the_report_compares_the_shipped_model_with_a_noised_copy(learner, chat_base, metrics):
     chat_eval = learner.module("nanochat.scripts.chat_eval")
     args = learner.module("argparse").Namespace(batch_size=8, num_samples=1, max_new_tokens=48, temperature=0.0,
