@@ -222,7 +222,9 @@ def test_the_report_compares_the_shipped_model_with_a_noised_copy(learner, chat_
     chat_eval = learner.module("nanochat.scripts.chat_eval")
     args = learner.module("argparse").Namespace(batch_size=8, num_samples=1, max_new_tokens=48, temperature=0.0,
                                                 top_k=50, max_problems=8)  # fmt: skip
-    scores = {}
+    from nanochat_ref.scripts.chat_eval import chatcore as ref_chatcore
+
+    scores, accuracies = {}, {}
     for phase, name in (("rl", "ours"), ("sft", "baseline")):  # the shipped model; its noised copy
         model, tokenizer, _ = _learner_chat(learner, phase)
         results = learner.value(chat_eval.evaluate_all(model, tokenizer, REPORT_TASKS, "cpu", args))
@@ -231,13 +233,25 @@ def test_the_report_compares_the_shipped_model_with_a_noised_copy(learner, chat_
         )
         results["CORE"] = finite_number(core["core_metric"], what=f"CORE of the {phase} model")
         scores[name] = finite_number(chat_eval.chatcore(results), what=f"chatcore of the {phase} model")
+        accuracies[name] = [
+            finite_number(results[task], what=f"{task} of the {phase} model") for task in REPORT_TASKS
+        ]
         for task in [*REPORT_TASKS, "CORE"]:
-            value = finite_number(results[task], what=f"{task} accuracy of the {phase} model")
-            metrics.record(f"{task}_{name}", value)  # the baseline-vs-custom bars
+            metrics.record(f"{task}_{name}", results[task])  # the baseline-vs-custom bars
             if name == "ours":
-                metrics.record(f"eval/{task}", min(max(value, 0.0), 1.0))  # the radar of the shipped model
+                metrics.record(
+                    f"eval/{task}", min(max(results[task], 0.0), 1.0)
+                )  # the radar of the shipped model
         metrics.record(f"ChatCORE_{name}", scores[name])
-    assert scores["ours"] > scores["baseline"], (
-        f"the shipped model should score a higher ChatCORE than its noised copy (greedy decoding, 8 problems per "
-        f"task): got {scores}. Likely cause: chatcore or the generative loop scores the wrong samples (steps 3, 4)"
+        assert_number(
+            scores[name],
+            ref_chatcore(dict(zip(REPORT_TASKS, accuracies[name]))),
+            rel=1e-9,
+            abs=1e-12,
+            what=f"chatcore of the {phase} model's report",
+            msg="ChatCORE of the six accuracies your evaluate_all returned, centred by BASELINES (step 4)",
+        )
+    assert accuracies["ours"] != accuracies["baseline"], (
+        f"the shipped model and its noised copy got the same accuracy on every task: {accuracies}. Likely cause: "
+        "the generative loop does not run the model it is given (step 3)"
     )
