@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from grading.testkit import assert_number, assert_tensor, finite_numbers
+from grading.testkit import assert_number, assert_tensor, finite_max, finite_numbers
 from grading.testkit.shipped import RL_RUN_FLAGS
 from nanochat_ref.scripts import chat_rl as ref
 
@@ -174,7 +174,8 @@ def _seq_logp(judge_model, state: dict, inputs, targets) -> torch.Tensor:
 
 
 def _max_abs_error(got: dict, expected: dict) -> float:
-    return max(float((got[k].float() - v.float()).abs().max()) for k, v in expected.items())
+    errors = [float((got[k].float() - v.float()).abs().max()) for k, v in expected.items()]
+    return finite_max(errors, what="max abs error per parameter")
 
 
 @pytest.mark.step("step4")

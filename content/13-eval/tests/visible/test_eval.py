@@ -239,9 +239,8 @@ def test_the_report_compares_the_shipped_model_with_a_noised_copy(learner, chat_
         for task in [*REPORT_TASKS, "CORE"]:
             metrics.record(f"{task}_{name}", results[task])  # the baseline-vs-custom bars
             if name == "ours":
-                metrics.record(
-                    f"eval/{task}", min(max(results[task], 0.0), 1.0)
-                )  # the radar of the shipped model
+                radar = sorted((0.0, results[task], 1.0))[1]  # CORE can be below 0
+                metrics.record(f"eval/{task}", radar)  # the radar of the shipped model
         metrics.record(f"ChatCORE_{name}", scores[name])
         assert_number(
             scores[name],
