@@ -61,12 +61,15 @@ def evaluate_model(model, tokenizer, device, max_per_task: int = -1, bundle_dir:
         random.Random(1337).shuffle(data)
         if max_per_task > 0:
             data = data[:max_per_task]
-        accuracy = evaluate_task(model, tokenizer, data, device, task_meta)
-        baseline = baselines[label]
-        centered = (accuracy - 0.01 * baseline) / (1.0 - 0.01 * baseline)
-        results[label], centered_results[label] = accuracy, centered
-        print0(f"{label:<20} accuracy {accuracy:.4f} | centered {centered:.4f} | {time.time() - t0:.1f}s")
+        results[label] = evaluate_task(model, tokenizer, data, device, task_meta)
+        print0(f"{label:<20} accuracy {results[label]:.4f} | {time.time() - t0:.1f}s")
+    # lab: begin centering
+    for label, accuracy in results.items():
+        baseline = baselines[label]  # the random baseline, in percent
+        centered_results[label] = (accuracy - 0.01 * baseline) / (1.0 - 0.01 * baseline)
     core_metric = sum(centered_results.values()) / len(centered_results)
+    # lab: end centering
+    print0("centered: " + ", ".join(f"{label} {value:.4f}" for label, value in centered_results.items()))
     return {"results": results, "centered_results": centered_results, "core_metric": core_metric}
 
 

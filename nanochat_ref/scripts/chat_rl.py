@@ -70,6 +70,43 @@ def policy_gradient_loss(
     return -pg_obj
 
 
+def update_step(
+    model,
+    optimizers,
+    rollouts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    step: int,
+    num_steps: int,
+    device_batch_size: int,
+    device_type: str = "cpu",
+) -> None:
+    """One RL optimizer step on this rank's questions (a lab helper: nanochat writes it inline in its loop).
+
+    `rollouts` holds one `(inputs, targets, advantages)` per question, shaped `(N, T)`, `(N, T)`, `(N,)` with `N`
+    a multiple of `device_batch_size`. Each pass of `device_batch_size` rows backpropagates its
+    `policy_gradient_loss` (so the gradients add up over passes and questions); then every group's LR becomes
+    `initial_lr * (1 - step / num_steps)`, every optimizer steps once and the gradients are cleared.
+    """
+    examples_per_rank = len(rollouts)
+    for inputs_all, targets_all, advantages_all in rollouts:
+        assert inputs_all.size(0) % device_batch_size == 0
+        num_passes = inputs_all.size(0) // device_batch_size
+        for pass_idx in range(num_passes):
+            b0, b1 = pass_idx * device_batch_size, (pass_idx + 1) * device_batch_size
+            with autocast_ctx(device_type):
+                loss = policy_gradient_loss(
+                    model, inputs_all[b0:b1], targets_all[b0:b1], advantages_all[b0:b1],
+                    num_passes, examples_per_rank,
+                )  # fmt: skip
+            loss.backward()
+    lrm = 1.0 - step / num_steps
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * lrm
+    for opt in optimizers:
+        opt.step()
+    model.zero_grad(set_to_none=True)
+
+
 @torch.no_grad()
 def get_batch(task, tokenizer, engine, args, device, device_type):
     """Yield rollouts for one question at a time, cycling over the task's indices `rank, rank+W, ...`."""
@@ -83,7 +120,7 @@ def get_batch(task, tokenizer, engine, args, device, device_type):
         generated, masks = [], []
         num_sampling_steps = args.num_samples // args.device_batch_size
         for sampling_step in range(num_sampling_steps):
-            seed = hash((step, example_idx, sampling_step)) & 0x7FFFFFFF
+            seed = (hash((step, example_idx, sampling_step)) + args.seed) & 0x7FFFFFFF
             with autocast_ctx(device_type):
                 seqs, seq_masks = engine.generate_batch(
                     tokens,
@@ -155,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save_every", type=int, default=60, help="save a checkpoint every N steps")
     p.add_argument("--eval_every", type=int, default=60, help="pass@k evaluation every N steps (0: never)")
     p.add_argument("--eval_examples", type=int, default=400, help="held-out questions per evaluation")
+    p.add_argument("--seed", type=int, default=0, help="added to every rollout's sampling seed")
     p.add_argument("--tiny", action="store_true", help="a few short steps for the CPU speedrun")
     p.add_argument("--out_tag", type=str, default=None, help="checkpoint tag to save under")
     return p
@@ -234,20 +272,10 @@ def main(argv: list[str] | None = None) -> dict:
         if args.eval_every > 0 and step % args.eval_every == 0:
             eval_metrics = evaluate()
             print0(f"Step {step} | " + ", ".join(f"{k}: {v:.4f}" for k, v in eval_metrics.items()))
-        rewards_list, seq_lengths = [], []
+        rollouts, rewards_list, seq_lengths = [], [], []
         for _ in range(examples_per_rank):
             sequences_all, inputs_all, targets_all, rewards_all, advantages_all = next(batch_iterator)
-            model.train()
-            assert inputs_all.size(0) % args.device_batch_size == 0
-            num_passes = inputs_all.size(0) // args.device_batch_size
-            for pass_idx in range(num_passes):
-                b0, b1 = pass_idx * args.device_batch_size, (pass_idx + 1) * args.device_batch_size
-                with autocast_ctx(device_type):
-                    loss = policy_gradient_loss(
-                        model, inputs_all[b0:b1], targets_all[b0:b1], advantages_all[b0:b1],
-                        num_passes, examples_per_rank,
-                    )  # fmt: skip
-                loss.backward()
+            rollouts.append((inputs_all, targets_all, advantages_all))
             rewards_list.append(rewards_all.mean().item())
             seq_lengths.extend(len(s) for s in sequences_all)
         mean_reward = sum(rewards_list) / len(rewards_list)
@@ -258,13 +286,8 @@ def main(argv: list[str] | None = None) -> dict:
             mean_reward, mean_len = t.tolist()
         print0(f"Step {step}/{num_steps} | reward: {mean_reward:.4f} | sequence length: {mean_len:.1f}")
         history.append(mean_reward)
-        lrm = 1.0 - step / num_steps
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = group["initial_lr"] * lrm
-        for opt in optimizers:
-            opt.step()
-        model.zero_grad(set_to_none=True)
+        model.train()
+        update_step(model, optimizers, rollouts, step, num_steps, args.device_batch_size, device_type)
         model.eval()
         if rank == 0 and ((step > 0 and step % args.save_every == 0) or step == num_steps - 1):
             tag = args.out_tag or args.model_tag or f"d{model.config.n_layer}"
@@ -285,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict:
         **{f"Initial {k}": v for k, v in eval_metrics.items()},
     }
     get_report().log("Chat RL", [vars(args), stats])
-    return stats
+    return {**stats, "rewards": history}
 
 
 if __name__ == "__main__":

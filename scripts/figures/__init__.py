@@ -27,11 +27,13 @@ from pathlib import Path
 from modules.figures import Figure, atomic_write, manifest_write, sha256_file
 from scripts.figures.attention import causal_mask
 from scripts.figures.bpe_compression import bpe_compression
+from scripts.figures.core_centring import core_centring
 from scripts.figures.dataset_shards import dataset_shards
 from scripts.figures.kv_cache import kv_cache_memory
 from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.params_by_depth import params_by_depth
+from scripts.figures.pg_variance import pg_variance
 from scripts.figures.rope import rope_relative
 from scripts.figures.sharding import sharding
 from scripts.figures.stage_runs import mid_lr_compounding, sft_supervised_share
@@ -140,6 +142,8 @@ FIGURES: tuple[FigureSpec, ...] = (
             "nanochat_ref/adamw.py",
         ),
     ),
+    FigureSpec("10-rl", "pg-variance", "plot", pg_variance, ("nanochat_ref/scripts/chat_rl.py",)),
+    FigureSpec("13-eval", "core-centring", "plot", core_centring, ("nanochat_ref/scripts/base_eval.py",)),
 )
 
 

@@ -6,6 +6,9 @@ Design choices:
   builds it with a fixed seed and loads its state dict into a learner-side GPT, so both sides compute the same
   per-token log-probabilities. The GPT module itself is the reference one in the learner's workspace.
 - Rewards, rollouts and pass@k records are plain data, built in the tests.
+- The graded RL run starts from a weak copy of the shipped chat model made here, deterministically: the
+  unembedding row of the ``#`` that opens the ``#### <answer>`` line scaled down, so the model seldom writes an
+  answer the reward can read and the reward has room to rise (``grading/testkit/shipped.py``).
 """
 
 from __future__ import annotations
@@ -41,3 +44,26 @@ def model(learner, judge_model):
     handle = gpt.GPT(gpt.GPTConfig(**MODEL))
     handle.load_state_dict(judge_model.state_dict())
     return handle
+
+
+@pytest.fixture(scope="session")
+def weak_state():
+    """``(state, meta)``: the shipped chat model with its answer marker muted (``RL_MUTE`` times its row)."""
+    from grading.testkit.shipped import RL_MUTE, RL_MUTED_TOKEN, muted, shipped_state
+
+    state, meta = shipped_state()
+    return muted(state, RL_MUTED_TOKEN, RL_MUTE), meta
+
+
+@pytest.fixture
+def weak_base(learner, weak_state):
+    """A learner-side base dir whose SFT checkpoint is the muted shipped model (the RL run's weak start)."""
+    from grading.testkit.shipped import chat_base
+
+    state, meta = weak_state
+    with chat_base(learner, {"sft": state}, meta) as base:
+        yield base
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): a longer per-test limit where pytest-timeout runs")

@@ -7,6 +7,9 @@ Design choices:
   item would be wrong) and its state dict is loaded into a learner-side GPT: both sides score with the same
   weights.
 - CORE items are hand-written (multiple choice, schema, language modelling) in the DCLM bundle's format.
+- The chat evaluation and the report use the shipped tiny chat model and a weak copy made here deterministically
+  (seeded Gaussian noise of ``NOISE`` times each weight tensor's std), written into a learner-side base dir as the
+  ``rl`` and ``sft`` checkpoints (``grading/testkit/shipped.py``); the judge keeps its own reference copies.
 """
 
 from __future__ import annotations
@@ -99,3 +102,52 @@ def models(learner, trained_state):
 def data():
     """The hand-written items and helpers, for the test files (they do not import conftest)."""
     return SimpleNamespace(MC=MC_ITEMS, SCHEMA=SCHEMA_ITEMS, LM=LM_ITEMS, meta=meta, TEXTS=TEXTS)
+
+
+NOISE = 0.3
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """``(shipped_state, noised_state, meta)``: the shipped chat model and its weak copy (NOISE x std, seed 0)."""
+    from grading.testkit.shipped import noised, shipped_state
+
+    state, meta = shipped_state()
+    return state, noised(state, NOISE, seed=0), meta
+
+
+@pytest.fixture
+def chat_base(learner, shipped):
+    """A learner-side base dir: the shipped model as the ``rl`` checkpoint, its noised copy as ``sft``."""
+    from grading.testkit.shipped import chat_base as make_base
+
+    state, flat, meta = shipped
+    with make_base(learner, {"rl": state, "sft": flat}, meta) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def judge_chat(shipped):
+    """``judge_chat(phase)`` -> (model, tokenizer, engine): the judge's reference copy of ``rl`` or ``sft``."""
+    from grading.testkit.shipped import shipped_dir
+    from nanochat_ref.engine import Engine
+    from nanochat_ref.gpt import GPT, GPTConfig
+    from nanochat_ref.tokenizer import RustBPETokenizer
+
+    state, flat, meta = shipped
+    tokenizer = RustBPETokenizer.from_directory(f"{shipped_dir()}/tokenizer")
+    made: dict[str, tuple] = {}
+
+    def make(phase: str):
+        if phase not in made:
+            model = GPT(GPTConfig(**meta["model_config"]))
+            model.load_state_dict({k: v.float() for k, v in (state if phase == "rl" else flat).items()})
+            model.eval()
+            made[phase] = (model, tokenizer, Engine(model, tokenizer))
+        return made[phase]
+
+    return make
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout(seconds): a longer per-test limit where pytest-timeout runs")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grading.testkit import assert_number, assert_tensor, check_tensor, finite_numbers
+from grading.testkit import assert_number, assert_tensor, check_tensor, finite_max, finite_numbers
 from nanochat_ref.scripts import chat_rl as ref
 
 # --- step 1 ---------------------------------------------------------------------------------------------------
@@ -147,3 +147,27 @@ def test_pass_at_k_of_no_records_is_zero(rl):
         what="pass_at_k([], 1)",
         msg="pass@k without records must be 0.0 (no division by zero)",
     )
+
+
+# --- step 4 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h11")
+def test_one_question_in_one_pass_updates_like_the_reference(rl, model, judge_model):
+    import copy
+
+    gen = torch.Generator().manual_seed(7)
+    seqs = [[1, 2] + torch.randint(4, 64, (4 + i,), generator=gen).tolist() for i in range(3)]
+    masks = [[0, 0] + [1] * (len(s) - 2) for s in seqs]
+    inputs, targets = ref.rollout_batch(seqs, masks, 3)
+    adv = ref.compute_advantages(torch.tensor([0.0, 1.0, 1.0]))
+    lrs = {"unembedding_lr": 0.002, "embedding_lr": 0.01, "matrix_lr": 0.004}
+    rl.update_step(model, model.setup_optimizers(**lrs), [(inputs, targets, adv)], 1, 5, 3)
+    twin = copy.deepcopy(judge_model)
+    ref.update_step(twin, twin.setup_optimizers(**lrs), [(inputs, targets, adv)], 1, 5, 3)
+    got, want = model.state_dict(), twin.state_dict()
+    err = finite_max(
+        [float((got[k] - v).abs().max()) for k, v in want.items()], what="max abs error per parameter"
+    )
+    assert err < 1e-5, f"parameters after update_step differ from the reference by {err:.3g}"

@@ -104,3 +104,18 @@ def test_forward_model_handles_a_padded_batch(ce, models, judge_tok):
     ref_losses, ref_predictions = ref.forward_model(judge, ids)
     torch.testing.assert_close(losses, ref_losses, equal_nan=True)
     assert torch.equal(predictions, ref_predictions)
+
+
+# --- step 4 ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h11")
+def test_chatcore_matches_the_reference_on_other_results(learner):
+    from grading.testkit import assert_number
+    from nanochat_ref.scripts import chat_eval as ref_chat
+
+    results = {"ARC-Easy": 0.2, "ARC-Challenge": 0.31, "MMLU": 0.27, "GSM8K": 0.05, "HumanEval": 0.0,
+               "SpellingBee": 0.6, "SpellingBee-balanced": 0.4}  # fmt: skip
+    got = learner.module("nanochat.scripts.chat_eval").chatcore(results)
+    assert_number(got, ref_chat.chatcore(results), rel=1e-9, what="chatcore(results)")
