@@ -23,6 +23,19 @@ from scripts import bug_catalogue as bc
 CATALOGUES = bc.discover()
 PATCHES = [p for patches in CATALOGUES.values() for p in patches]
 MIN_PATCHES = 10
+#: Catalogues whose checks train a model per patch (their step's graded run takes minutes), far past the CI
+#: budget (DECISIONS.md): checked by hand with ``python -m scripts.bug_catalogue --module <slug>`` until each such
+#: step has a cheap smoke test for patches to fail (issue 11). The static checks above still cover them.
+TRAINING_CATALOGUES = frozenset({"08-midtraining", "09-sft", "10-rl", "13-eval"})
+MODULE_CHECKS = [
+    pytest.param(
+        slug,
+        marks=pytest.mark.skip(reason=f"{slug}: a training run per patch; `python -m scripts.bug_catalogue`")
+        if slug in TRAINING_CATALOGUES
+        else (),
+    )
+    for slug in sorted(CATALOGUES)
+]
 
 
 def _listing(verdicts, why) -> str:
@@ -168,7 +181,7 @@ def test_the_cli_writes_a_patch_and_reports_what_caught_it(tmp_path, capsys):
 # --- the module checks ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("slug", sorted(CATALOGUES))
+@pytest.mark.parametrize("slug", MODULE_CHECKS)
 def test_every_patch_is_caught_by_a_visible_test_of_its_step(slug):
     run = bc.judge(slug, CATALOGUES[slug], "step-visible")
     assert not run.control_failures, "the reference fails, so no verdict can be trusted:\n" + "\n".join(
@@ -185,7 +198,7 @@ def test_every_patch_is_caught_by_a_visible_test_of_its_step(slug):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("slug", sorted(CATALOGUES))
+@pytest.mark.parametrize("slug", MODULE_CHECKS)
 def test_every_patch_is_a_near_miss(slug):
     run = bc.judge(slug, CATALOGUES[slug], "outside-step")
     assert not run.control_failures, "the reference fails:\n" + "\n".join(
