@@ -22,7 +22,8 @@ Design choices:
   visible tests first, so this withholds nothing of theirs.
 - Two clocks: the per-call deadline (kills the learner host) and an overall wall-clock watchdog (kills both),
   both read on every pass of the loop, whatever arrives.  A call's clock starts once its learner host is set up
-  (``setup_done``): starting a sandbox is our time, not the learner's, however loaded the machine is.  Frames wait in a queue of ``SINK_FRAMES``, so a
+  (``setup_done``; the call waits for it): starting a sandbox is our time, not the learner's, however loaded
+  the machine is.  Frames wait in a queue of ``SINK_FRAMES``, so a
   flooding process is slowed by its own full pipe, and a pooled learner is killed at the job's wall clock.
 - A flood is bounded per job: output frames (``OUTPUT_FRAMES_MAX``) and output bytes counted on the wire
   (headers included, so empty or tiny frames are not free; an empty one is a protocol fault), live output
@@ -474,8 +475,16 @@ class _Job:
             "call_seconds": call_seconds,
             "build": building and building["module"],
         }
-        # The call's deadline covers handing it over: a learner that stops reading cannot hold the runner.
-        if self.learner.send({**header, "id": jid}, frame.buffers, deadline=deadline):
+        if booting:  # held until the host is set up, so the runner never waits on a host that cannot take it
+            self.pending["held"] = ({**header, "id": jid}, frame.buffers)
+            return
+        self._hand_over({**header, "id": jid}, frame.buffers, deadline)
+
+    def _hand_over(self, header: dict[str, Any], buffers: list[bytes], deadline: float) -> None:
+        """Send a call to the learner host; the call's deadline covers handing it over (a learner that stops
+        reading cannot hold the runner)."""
+        assert self.learner is not None
+        if self.learner.send(header, buffers, deadline=deadline):
             return
         if time.monotonic() >= deadline:
             self._on_call_deadline()
@@ -593,9 +602,9 @@ class _Job:
             self.learner_said.add(kind)
             if kind == "setup_done":
                 if self.pending is not None and self.pending["booting"]:  # the call's own clock starts now
-                    self.pending.update(
-                        booting=False, deadline=time.monotonic() + self.pending["call_seconds"]
-                    )
+                    deadline = time.monotonic() + self.pending["call_seconds"]
+                    self.pending.update(booting=False, deadline=deadline)
+                    self._hand_over(*self.pending.pop("held"), deadline)
                 self.ready["learner"] = True
                 yield from self._maybe_ready()
         else:  # anything else, or a ``ready``/``setup_done`` said twice (a free way to flood the queue)
