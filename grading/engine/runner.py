@@ -604,7 +604,8 @@ class _Job:
                 if self.pending is not None and self.pending["booting"]:  # the call's own clock starts now
                     deadline = time.monotonic() + self.pending["call_seconds"]
                     self.pending.update(booting=False, deadline=deadline)
-                    self._hand_over(*self.pending.pop("held"), deadline)
+                    header, buffers = self.pending.pop("held")
+                    self._hand_over(header, buffers, deadline)
                 self.ready["learner"] = True
                 yield from self._maybe_ready()
         else:  # anything else, or a ``ready``/``setup_done`` said twice (a free way to flood the queue)

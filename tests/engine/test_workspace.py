@@ -206,7 +206,9 @@ def test_no_solution_of_a_module_outside_the_learners_reach_is_in_any_content_wo
                 # a region stub stands for the function around its markers
                 name = stub.function or starters.region_function(reference, stub.region or "")
                 assert name is not None, f"{other}: {path}: stub {stub} names no function"
-                assert _code(got[name]) != _code(ref[name]), f"{slug}: {path} holds {other}'s solution of {name}"
+                assert _code(got[name]) != _code(ref[name]), (
+                    f"{slug}: {path} holds {other}'s solution of {name}"
+                )
                 checked += 1
     assert checked or slug in NOTHING_TO_HIDE
 
