@@ -439,7 +439,9 @@ def progress_record_verdict(
         )
         if newly_passed and progress.status == Progress.Status.COMPLETED:
             lti_services.passback_owe(user=user, module=module)
-    listeners.standing_changed.notify(user=user)
+        # inside the transaction: what the listeners write commits with the progress, before anything queued on
+        # commit (an LTI passback's sender thread) starts writing
+        listeners.standing_changed.notify(user=user)
     return progress
 
 
@@ -537,7 +539,7 @@ def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection
             progress.updated_at = now
             progress.save(update_fields=["status", "completed_at", "updated_at"])
             lti_services.passback_owe(user=user, module=module)
-    listeners.standing_changed.notify(user=user)
+        listeners.standing_changed.notify(user=user)  # in the transaction, as in progress_record_verdict
     return reflection
 
 

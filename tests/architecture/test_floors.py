@@ -59,7 +59,13 @@ DJANGO_PACKAGES = frozenset({"django", "rest_framework", "channels", "channels_r
 
 #: Django app labels of our apps, to read ``"app_label.Model"`` and migration dependencies. ``lti``
 #: (``modules/lti``, the LTI 1.3 tool) is part of the modules floor: progress owes it scores, it reads modules.
-APP_LABELS = {"modules": "modules", "lti": "modules", "grading": "grading", "discussions": "discussions"}
+APP_LABELS = {
+    "modules": "modules",
+    "lti": "modules",
+    "grading": "grading",
+    "milestones": "grading",
+    "discussions": "discussions",
+}
 
 RELATION_FIELDS = frozenset({"ForeignKey", "OneToOneField", "ManyToManyField"})
 
