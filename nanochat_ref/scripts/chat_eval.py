@@ -27,11 +27,9 @@ from functools import partial
 import torch
 import torch.distributed as dist
 
-from ..chatdata import domains
 from ..common import autocast_ctx, autodetect_device_type, compute_init, get_dist_info, print0
 from ..engine import Engine
 from ..tasks.arc import ARC
-from ..tasks.domainchat import DomainEval
 from ..tasks.gsm8k import GSM8K
 from ..tasks.humaneval import HumanEval
 from ..tasks.mmlu import MMLU
@@ -48,13 +46,22 @@ TASKS = {
     "SpellingBee-balanced": partial(BalancedSpellingBee, size=256, split="test"),
     "SimpleSpelling": partial(SimpleSpelling, size=256, split="test"),
 }
-# Extra (nanochat Lab): the shipped chat model's frozen evaluation set, one task per category and language
-# (`Domains-arithmetic-en`, ...). Looked up by name only, never part of the default all-tasks run.
-DOMAIN_TASKS = {
-    f"Domains-{category}-{lang}": partial(DomainEval, category=category, lang=lang)
-    for category in domains.CATEGORIES
-    for lang in domains.LANGS
-}
+
+
+def domain_tasks() -> dict:
+    """Extra (nanochat Lab): the shipped chat model's frozen evaluation set, one task per category and language
+    (`Domains-arithmetic-en`, ...). Looked up by name only, never part of the default all-tasks run; imported
+    here, so the modules whose workspaces hold this file need none of the chat model's data files."""
+    from ..chatdata import domains
+    from ..tasks.domainchat import DomainEval
+
+    return {
+        f"Domains-{category}-{lang}": partial(DomainEval, category=category, lang=lang)
+        for category in domains.CATEGORIES
+        for lang in domains.LANGS
+    }
+
+
 BASELINES = {
     "ARC-Easy": 0.25,
     "ARC-Challenge": 0.25,
@@ -163,7 +170,7 @@ def run_chat_eval(
     max_problems=None,
 ):
     """Accuracy of `model` on the named task."""
-    task_object = {**TASKS, **DOMAIN_TASKS}[task_name]()
+    task_object = (TASKS[task_name] if task_name in TASKS else domain_tasks()[task_name])()
     if task_object.eval_type == "generative":
         return run_generative_eval(
             task_object,
