@@ -58,9 +58,9 @@ def printing_hello() -> str:
     return source.replace(last, PRINTING_COUNT)
 
 
-def click_curve_point(page: Any, metric: str, index: int) -> str:
-    """Click point ``index`` of the line chart of ``metric``; return the run-log line it marks."""
-    chart = page.locator(f"[data-testid=charts] .chart[data-chart=lines][aria-label$=': {metric}']")
+def click_curve_point(page: Any, title: str, index: int) -> str:
+    """Click point ``index`` of the line chart titled ``title``; return the run-log line it marks."""
+    chart = page.locator(f"[data-testid=charts] .chart[data-chart=lines][aria-label$=': {title}']")
     point = chart.locator(".scatterlayer .trace path.point").nth(index)
     point.wait_for(timeout=30_000)
     point.scroll_into_view_if_needed()
@@ -111,7 +111,7 @@ def test_a_click_on_a_curve_jumps_to_the_log_and_the_bell_shows_what_the_pass_ea
         page.screenshot(path=str(screenshots / "bell-en.png"))
         page.keyboard.press("Escape")
 
-        line = click_curve_point(page, "params_by_depth", 5)
+        line = click_curve_point(page, "Parameters by depth", 5)
         assert "count_params: depth 24 -> 880,803,840 parameters" in line
         assert page.get_attribute("[data-testid=run-log]", "data-metric") == "params_by_depth"
         assert "Run log" in (page.text_content("[data-testid=results]") or "")
@@ -120,7 +120,7 @@ def test_a_click_on_a_curve_jumps_to_the_log_and_the_bell_shows_what_the_pass_ea
         page.click("[data-testid=lang-switch] button[value='zh-hans']")
         page.wait_for_selector("html[lang='zh-hans']")
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-        line = click_curve_point(page, "params_by_depth", 2)
+        line = click_curve_point(page, "各深度的参数量", 2)
         assert "count_params: depth 12 -> 185,597,952 parameters" in line
         assert "运行日志" in (page.text_content("[data-testid=results]") or "")
         page.locator("[data-testid=results]").screenshot(path=str(screenshots / "curve-to-log-zh.png"))
