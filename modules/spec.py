@@ -56,7 +56,7 @@ STEP_RE = re.compile(r"^step([0-9]+)$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 #: The sandbox limits a module may set, and the engine's per-call deadline (``call_seconds``, kept apart by the runner).
-SANDBOX_LIMIT_KEYS = ("wall_seconds", "memory_bytes", "gpu", "call_seconds")
+SANDBOX_LIMIT_KEYS = ("wall_seconds", "memory_bytes", "gpu", "call_seconds", "cpu_seconds")
 #: The grading lanes: ordinary tests (seconds), graded training runs (minutes), jobs that need a GPU.
 LANES = ("short", "long", "gpu")
 DEFAULT_LANE = "short"
