@@ -66,6 +66,21 @@ def learner_stage_base(learner: Any, stages: tuple[str, ...]) -> str:
     return base
 
 
+def judge_stage_base(folder: Path, stage: str) -> str:
+    """The judge's twin of :func:`learner_stage_base` for one stage, in ``folder``, for the reference's runs."""
+    import shutil
+
+    from nanochat_ref.chatdata import generators
+
+    from .environ import env_vars
+
+    for name in ("tokenizer", STAGE_DIRS[stage]):
+        shutil.copytree(shipped_dir() / name, folder / name)
+    with env_vars(os.environ, NANOCHAT_BASE_DIR=str(folder)):
+        generators.main(["--out", str(folder)])
+    return str(folder)
+
+
 def shipped_model(stage: str) -> tuple[Any, Any, dict]:
     """The judge's copy of a shipped stage: ``(model, tokenizer, meta)``, fp32 on CPU, in eval mode."""
     from nanochat_ref.checkpoint_manager import load_model

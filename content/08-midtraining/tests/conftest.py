@@ -16,7 +16,6 @@ Design choices:
 from __future__ import annotations
 
 import json
-import os
 from types import SimpleNamespace
 
 import pytest
@@ -143,18 +142,9 @@ def stage_env(learner):
 @pytest.fixture(scope="session")
 def judge_stage_base(tmp_path_factory):
     """The judge's copy of the same folder, for the reference's runs."""
-    import shutil
+    from grading.testkit import stages
 
-    from grading.testkit.environ import env_vars
-    from grading.testkit.stages import STAGE_DIRS, shipped_dir
-    from nanochat_ref.chatdata import generators
-
-    base = tmp_path_factory.mktemp("stage_base")
-    for name in ("tokenizer", STAGE_DIRS["base"]):
-        shutil.copytree(shipped_dir() / name, base / name)
-    with env_vars(os.environ, NANOCHAT_BASE_DIR=str(base)):
-        generators.main(["--out", str(base)])
-    return str(base)
+    return stages.judge_stage_base(tmp_path_factory.mktemp("stage_base"), "base")
 
 
 @pytest.fixture
