@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP (Django, plus /static/ from frontend/dist) and websockets (grading consumers).
+"""ASGI entry point: HTTP (Django, plus /static/ from frontend/dist, precompressed and cached by
+labplatform/static.py) and websockets (grading consumers).
 
 Websockets go through AllowedHostsOriginValidator (cross-site sockets are refused) and AuthMiddlewareStack (the
 Django session identifies the learner).
@@ -16,13 +17,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from grading.routing import websocket_urlpatterns  # noqa: E402
+from labplatform.static import CompressedStaticFilesHandler  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": ASGIStaticFilesHandler(django_asgi_app) if settings.LAB_SERVE_STATIC else django_asgi_app,
+        "http": CompressedStaticFilesHandler(django_asgi_app)
+        if settings.LAB_SERVE_STATIC
+        else django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

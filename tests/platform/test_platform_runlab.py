@@ -1,5 +1,6 @@
 """README command 1's last step: ``manage.py runlab`` serves pages, API and websocket, and grades in-process."""
 
+import gzip
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from platform_helpers import FIXTURE_CONTENT, GOOD_HELLO
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.slow
+HASHED_JS = "export const hashed = true;\n" * 100
 
 
 def free_port() -> int:
@@ -30,6 +32,8 @@ def embedded_lab(tmp_path_factory, repo_root):
     dist = tmp_path / "dist" / "assets"
     dist.mkdir(parents=True)
     (dist / "probe.js").write_text("console.log('served');\n")
+    (dist / "app-Ab12Cd34.js").write_text(HASHED_JS)
+    (dist / "app-Ab12Cd34.js.gz").write_bytes(gzip.compress(HASHED_JS.encode()))
     env.update(
         {
             "LAB_VAR_DIR": str(tmp_path),
@@ -76,6 +80,18 @@ def test_runlab_serves_the_frontend_build_under_static(embedded_lab):
     response = requests.get(f"{embedded_lab}/static/assets/probe.js", timeout=5)
     assert response.status_code == 200
     assert response.text == "console.log('served');\n"
+    assert response.headers["Cache-Control"] == "no-cache"
+
+
+def test_runlab_sends_hashed_assets_precompressed_and_immutable(embedded_lab):
+    response = requests.get(
+        f"{embedded_lab}/static/assets/app-Ab12Cd34.js", headers={"Accept-Encoding": "gzip"}, timeout=5
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert int(response.headers["Content-Length"]) < len(HASHED_JS) // 10
+    assert response.text == HASHED_JS  # requests undid the gzip: the variant is the asset
 
 
 def test_runlab_grades_a_submission_and_streams_it_over_the_websocket(embedded_lab):
