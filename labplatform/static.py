@@ -26,7 +26,7 @@ from django.http import (
     FileResponse,
     Http404,
     HttpRequest,
-    HttpResponseBase,
+    HttpResponse,
     HttpResponseNotModified,
 )
 from django.utils.http import http_date
@@ -69,7 +69,7 @@ def accepted_encodings(header: str) -> set[str]:
     return allowed
 
 
-def static_response(request: HttpRequest, path: str) -> HttpResponseBase:
+def static_response(request: HttpRequest, path: str) -> HttpResponse | FileResponse:
     """The response for the static file at `path` (relative to STATIC_URL), or 404."""
     normalized = posixpath.normpath(path).lstrip("/")
     if normalized.startswith("..") or "\x00" in normalized:
@@ -114,5 +114,5 @@ def static_response(request: HttpRequest, path: str) -> HttpResponseBase:
 class CompressedStaticFilesHandler(ASGIStaticFilesHandler):
     """Django's ASGI static handler, serving through `static_response` (encodings, immutable caching, 304s)."""
 
-    def serve(self, request: HttpRequest) -> HttpResponseBase:
+    def serve(self, request: HttpRequest) -> HttpResponse | FileResponse:
         return static_response(request, self.file_path(request.path))
