@@ -1,4 +1,4 @@
-"""A production-mode lab on this machine: real PostgreSQL, real Redis, daphne (runlab) and Celery worker processes.
+"""A production-mode lab on this machine: real PostgreSQL, real Redis, uvicorn (runlab, 2 processes) and Celery worker processes.
 
 Each stack gets its own PostgreSQL database (created, migrated, dropped) and a Redis database index of its own
 (``LAB_TEST_REDIS_DB``, default 13, flushed at start). Everything is driven through stable interfaces: the
@@ -70,6 +70,7 @@ class LabStack:
             "SANDBOX_BACKEND": "bwrap",
             "CELERY_VISIBILITY_TIMEOUT_SECONDS": str(visibility_timeout_seconds),
             "LAB_SUBMISSIONS_PER_MINUTE": "1000",
+            "LAB_WEB_WORKERS": "2",  # the web tier as deployed: uvicorn processes sharing one socket
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -1,11 +1,14 @@
-"""Production mode end to end: PostgreSQL, Redis (broker + channel layer), daphne, Celery workers, the real engine.
+"""Production mode end to end: PostgreSQL, Redis (broker + channel layer), uvicorn, Celery workers, the real engine.
 
 Module 01-onboarding of the real course is graded by ``grading.engine.runner.grade`` in the bubblewrap sandbox.
 """
 
 import json
+import os
+import signal
 import time
 
+import psutil
 import pytest
 from lab_stack import REPO_ROOT
 from websockets.sync.client import connect
@@ -98,3 +101,37 @@ def test_a_killed_worker_leaves_the_job_to_another_that_records_one_verdict(stac
     assert stack.sql(
         "SELECT DISTINCT run FROM grading_submissionevent WHERE submission_id = %s", submission_id
     ) == [(2,)]
+
+
+def web_processes(stack) -> list[psutil.Process]:
+    """The uvicorn worker processes under runlab (its multiprocessing children that serve, not the tracker)."""
+    children = psutil.Process(stack.web.pid).children()
+    return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def test_the_web_tier_serves_from_several_processes_and_replaces_a_dead_one(stack):
+    """runlab in production mode: LAB_WEB_WORKERS uvicorn processes on one socket; a killed one is replaced
+    and the site keeps answering, pages and sockets alike."""
+    before = web_processes(stack)
+    assert len(before) == 2, [p.cmdline() for p in before]
+    os.kill(before[0].pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = web_processes(stack)
+        if len(now) == 2 and before[0].pid not in {p.pid for p in now}:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(
+            f"the dead web process was not replaced: {[p.pid for p in web_processes(stack)]}"
+        )
+    session = stack.login()
+    for _ in range(10):
+        assert session.get(f"{stack.base_url}/", timeout=10).status_code == 200
+    with connect(
+        f"ws://127.0.0.1:{stack.port}/ws/grading/",
+        additional_headers=stack.ws_headers(session),
+        open_timeout=10,
+    ) as socket:
+        socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(socket.recv(timeout=10)) == {"type": "pong"}
