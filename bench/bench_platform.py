@@ -5,7 +5,10 @@ temporary var dir, the real ``content/``), logs in as the demo learner, then mea
 - dashboard (``/``) and module page (``/modules/<slug>/``) latency with 1 client and with 50 concurrent clients
   (threads, each with its own keep-alive session), p50/p95 in milliseconds, and the 50-vs-1 p50 ratio;
 - the full grading path over HTTP + websocket: submit the reference solution of the first module, time to the
-  first streamed engine event and to the verdict (median of ``--rounds``).
+  first streamed engine event and to the verdict (median of ``--rounds``);
+- the engine's own warm verdict for the same module and files, in this process (``grade`` with a warm
+  ``LearnerPool`` of the module's runtime and limits, as the lab's worker keeps), and the ratio of the HTTP verdict
+  to it (target <= 1.3: the web, queue and socket add little to the engine's time).
 Prints ``name: value`` lines. Usage: ``.venv/bin/python bench/bench_platform.py [--clients 50] [--requests 10]``.
 """
 
@@ -29,6 +32,7 @@ import yaml
 from websockets.sync.client import connect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
 
 
 def free_port() -> int:
@@ -147,12 +151,42 @@ def grading_round(
                 return first * 1000, now * 1000
 
 
+def engine_warm_verdicts(slug: str, files: dict[str, str], rounds: int) -> list[float]:
+    """Milliseconds from ``grade`` to its verdict with a warm pool of the module's shape, ``rounds`` times."""
+    from grading.engine.pool import LearnerPool
+    from grading.engine.runner import grade
+
+    meta = yaml.safe_load((REPO_ROOT / "content" / slug / "module.yaml").read_text(encoding="utf-8"))
+    data = {path: text.encode("utf-8") for path, text in files.items()}
+    timings = []
+    with LearnerPool(
+        size=1, runtimes=(meta["runtime"],), limits=meta.get("limits"), content_root=REPO_ROOT / "content"
+    ) as pool:
+        for _ in range(rounds):
+            pool.wait_ready(120)
+            started = time.perf_counter()
+            verdict = None
+            for event in grade(REPO_ROOT / "content" / slug, data, pool=pool):
+                if event["type"] == "verdict":
+                    verdict = event["result"]
+            if verdict is None or verdict["status"] != "pass":
+                raise RuntimeError(f"engine run did not pass: {verdict and verdict['message']}")
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients for the page benchmark")
     parser.add_argument("--requests", type=int, default=10, help="requests per client per page")
     parser.add_argument("--rounds", type=int, default=3, help="submit -> verdict rounds")
     parser.add_argument("--module", default="01-onboarding", help="module slug to open and submit to")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=10.0,
+        help="seconds between submissions (a learner reads the result; the pool refills: ~3 s for torch)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-platform-") as tmp:
@@ -179,17 +213,25 @@ def main() -> None:
                 (REPO_ROOT / "content" / args.module / "module.yaml").read_text(encoding="utf-8")
             )
             files = {
-                f["path"]: (REPO_ROOT / f["reference"]).read_text(encoding="utf-8") for f in meta["files"]
+                f["path"]: (REPO_ROOT / "content" / args.module / f["reference"]).read_text(encoding="utf-8")
+                for f in meta["files"]
             }
             firsts, verdicts = [], []
+            time.sleep(args.pause)  # let the lab's pool finish warming the module's shape
             for _ in range(args.rounds):
                 first, verdict = grading_round(lab, session, args.module, files)
                 firsts.append(first)
                 verdicts.append(verdict)
+                time.sleep(args.pause)  # a learner reads the result: the pool refills between submissions
+            engine = engine_warm_verdicts(args.module, files, args.rounds)
             print(f"submit_to_first_event_ms_median: {statistics.median(firsts):.1f}")
             print(f"submit_to_verdict_ms_median: {statistics.median(verdicts):.1f}")
             print(
                 f"first_event_share_of_verdict_time: {statistics.median(firsts) / statistics.median(verdicts):.3f}"
+            )
+            print(f"engine_warm_verdict_ms_median: {statistics.median(engine):.1f}")
+            print(
+                f"http_verdict_over_engine_warm_verdict: {statistics.median(verdicts) / statistics.median(engine):.2f}"
             )
         finally:
             lab.stop()

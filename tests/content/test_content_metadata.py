@@ -258,3 +258,49 @@ def test_reflection_prompts_hold_no_tex_they_would_show_raw(slug):
         if re.search(r"\$[^$]+\$", text)
     ]
     assert raw == [], f"write these formulas as text (12 · 64² · d³): {raw}"
+
+
+# --- the runtime a module's warm judge starts with --------------------------------------------------------------
+def _imports_torch(path: Path, seen: set[Path]) -> bool:
+    """Whether ``path`` imports torch at its top level, directly or through a module of ours (nanochat_ref,
+    grading.testkit, the test folder's own helpers) that does."""
+    if path in seen or not path.is_file():
+        return False
+    seen.add(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    for name in names:
+        if name == "torch" or name.startswith("torch."):
+            return True
+        candidates = [
+            REPO_ROOT / (name.replace(".", "/") + ".py"),
+            REPO_ROOT / name.replace(".", "/") / "__init__.py",
+        ]
+        candidates.append(path.parent / (name.replace(".", "/") + ".py"))  # a helper next to the tests
+        if name.split(".")[0] in {"nanochat_ref", "grading"} or candidates[2].is_file():
+            if any(_imports_torch(candidate, seen) for candidate in candidates):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("module_dir", module_dirs(), ids=lambda d: d.name)
+def test_a_module_whose_tests_import_torch_runs_the_torch_runtime(module_dir):
+    """The warm judge imports its runtime before a submission arrives (grading/engine/pool.py). Tests that import
+    torch (or nanochat_ref.gpt, which does) in a ``python`` judge pay torch's import on every verdict: about 2 s
+    of the submit → verdict time on 2 cores, the gap module 1 had between HTTP and the engine's warm time."""
+    meta = load_yaml(module_dir / "module.yaml")
+    importers = sorted(
+        str(path.relative_to(module_dir))
+        for path in (module_dir / "tests").rglob("*.py")
+        if _imports_torch(path, set())
+    )
+    if importers:
+        assert meta["runtime"] == "torch", (
+            f"{module_dir.name}: runtime is {meta['runtime']!r} but {importers} import torch at collection; "
+            "declare `runtime: torch` so the warm judge has paid that import"
+        )

@@ -104,9 +104,16 @@ def test_a_killed_worker_leaves_the_job_to_another_that_records_one_verdict(stac
 
 
 def web_processes(stack) -> list[psutil.Process]:
-    """The uvicorn worker processes under runlab (its multiprocessing children that serve, not the tracker)."""
-    children = psutil.Process(stack.web.pid).children()
-    return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
+    """The live uvicorn worker processes under runlab (its multiprocessing children that serve, not the tracker;
+    a killed one not yet reaped is a zombie and does not count)."""
+    alive = []
+    for child in psutil.Process(stack.web.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                alive.append(child)
+        except psutil.Error:  # it ended while we looked
+            continue
+    return alive
 
 
 def test_the_web_tier_serves_from_several_processes_and_replaces_a_dead_one(stack):
