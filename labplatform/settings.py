@@ -217,8 +217,11 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            # Not cached: an edited template shows on the next request, without a restart.
-            "loaders": ["django.template.loaders.app_directories.Loader"],
+            # Compiled once per process (a page render no longer reads and parses its templates); with DJANGO_DEBUG
+            # an edited template shows on the next request, without a restart.
+            "loaders": ["django.template.loaders.app_directories.Loader"]
+            if DEBUG
+            else [("django.template.loaders.cached.Loader", ["django.template.loaders.app_directories.Loader"])],
         },
     }
 ]

@@ -138,7 +138,7 @@ def search_entries(*, query: str, lang: str, limit: int = 50) -> list[SearchEntr
     ids = _matching_ids(terms, langs=[own, ""], limit=limit)
     if len(ids) < limit:
         ids += _matching_ids(terms, langs=[other], limit=limit - len(ids))
-    rows = SearchEntry.objects.select_related("module").in_bulk(ids)
+    rows = SearchEntry.objects.select_related("module").defer("module__payload").in_bulk(ids)
     return [rows[i] for i in ids if i in rows]
 
 

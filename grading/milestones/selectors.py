@@ -88,6 +88,7 @@ def weekly_report(*, user: User, lang: str, today: date | None = None) -> dict[s
             user=user,
         )
         .select_related("module")
+        .defer("module__payload", "module__metadata")  # only slug and title are shown: not 60 KB of JSON each
         .order_by("passed_at")
     )
     passed = [p for p in progress if p.passed_at is not None and start <= p.passed_at < end]
@@ -141,7 +142,12 @@ def weekly_report_markdown(*, user: User, report: dict[str, Any], labels: dict[s
 def learning_log_markdown(*, user: User, lang: str, labels: dict[str, str]) -> str:
     """Every note (oldest first, by module) and reflection of ``user`` as one Markdown document (2 queries)."""
     lines = [f"# {labels['heading']} — {user.get_username()}", ""]
-    notes = Note.objects.filter(user=user).select_related("module").order_by("created_at", "id")
+    notes = (
+        Note.objects.filter(user=user)
+        .select_related("module")
+        .defer("module__payload")
+        .order_by("created_at", "id")
+    )
     lines += [f"## {labels['notes']}", ""]
     for note in notes:
         where = f" · {localize(note.module.title, lang)}" if note.module is not None else ""
@@ -153,7 +159,12 @@ def learning_log_markdown(*, user: User, lang: str, labels: dict[str, str]) -> s
         ]
     if not notes:
         lines += [labels["none"], ""]
-    reflections = Reflection.objects.filter(user=user).select_related("module").order_by("submitted_at")
+    reflections = (
+        Reflection.objects.filter(user=user)
+        .select_related("module")
+        .defer("module__payload")
+        .order_by("submitted_at")
+    )
     lines += [f"## {labels['reflections']}", ""]
     for reflection in reflections:
         questions = {q["id"]: q for q in (reflection.module.payload or {}).get("reflection", [])}
