@@ -14,11 +14,12 @@ Design choices:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from django.apps import AppConfig
@@ -284,6 +285,9 @@ def content_sync(
                 if row.files_document is None and row.content_hash == item.content_hash:
                     report.unchanged.append(item.slug)
                 elif row.files_document is not None:
+                    if row.conflict:  # the files went back to the version the admin copy was taken from
+                        row.conflict = None
+                        row.save(update_fields=["conflict"])
                     report.kept.append(item.slug)
                 else:  # a copy from before files_hash existed
                     row.files_hash = row.content_hash
@@ -378,13 +382,13 @@ def _revision_record(
     )
 
 
-def authoring_figures(*, module: Module) -> dict[str, Any]:
-    """The figures a guide of ``module`` may show: those it shows now and every generated one on disk."""
+def authoring_figures(*, module: Module) -> Mapping[str, Mapping[str, str]]:
+    """The figures a guide of ``module`` may show: those it shows now and every generated one on disk (read
+    lazily, only when a guide cites it)."""
     root = Path(settings.LAB_FIGURES_DIR)
-    index = FigureIndex(root=root, figures=manifest_read(root) or {})
-    available: dict[str, Any] = {key: index[key] for key in index if (root / "manifest.json").is_file()}
-    available.update(module.payload.get("figures") or {})
-    return available
+    on_disk = FigureIndex(root=root, figures=manifest_read(root) or {})
+    # ChainMap only reads its later maps (lookups); its annotation asks for mutable ones
+    return ChainMap(dict(module.payload.get("figures") or {}), cast("dict[str, Mapping[str, str]]", on_disk))
 
 
 def content_preview(*, module: Module, lang: str, text: str) -> RenderedGuide:

@@ -3,6 +3,7 @@ the export back to content/ round-trips through sync_content; sync and admin nev
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,26 @@ def test_the_preview_renders_like_the_module_page(module, author):
     assert problems == ["unknown fact 'nope'"]
 
 
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+
+
+def test_a_guide_may_show_any_generated_figure_in_the_preview_and_for_learners(
+    module, author, learner, tmp_path, settings
+):
+    figures = tmp_path / "figures"
+    (figures / "01-hello").mkdir(parents=True)
+    (figures / "01-hello" / "square.en.svg").write_text(SVG, encoding="utf-8")
+    manifest = {"01-hello/square": {"kind": "svg", "files": {"en": "01-hello/square.en.svg"}, "inputs": {}}}
+    (figures / "manifest.json").write_text(json.dumps({"version": 1, "figures": manifest}), encoding="utf-8")
+    settings.LAB_FIGURES_DIR = figures
+    guide = "# Hello\n\n![A black square](figure:square)\n"
+    body = author.post(url(module, "preview/"), {"lang": "en", "text": guide}).json()
+    assert body["problems"] == [] and 'src="data:image/svg+xml;base64,' in body["html"]
+    content_revise(module=module, author=author.user, document=edited(module, **{"guide.en": guide}))
+    html = learner.get("/api/modules/01-hello/").json()["guide_html"]
+    assert 'src="data:image/svg+xml;base64,' in html and "A black square" in html
+
+
 def test_the_preview_is_for_staff_only_and_post_only(module, author, learner):
     assert (
         learner.post(url(module, "preview/"), {"lang": "en", "text": "x"}).status_code == 302
@@ -374,3 +395,16 @@ def test_taking_the_files_resolves_a_conflict(module, author, content, capsys):
     module.refresh_from_db()
     assert module.payload["guides"]["en"] == "# Hello from git\n"
     assert module.conflict is None and module.content_hash == module.files_hash
+
+
+def test_a_conflict_goes_away_when_the_files_go_back(module, author, content, capsys):
+    content_revise(module=module, author=author.user, document=edited(module, **{"guide.en": MATHS_GUIDE}))
+    path = content / "01-hello" / "guide.en.md"
+    original = path.read_bytes()
+    path.write_text("# Hello from git\n", encoding="utf-8")
+    call_command("sync_content", "--content-dir", str(content))
+    path.write_bytes(original)
+    call_command("sync_content", "--content-dir", str(content))
+    assert "admin edits kept: 1, conflicts: 0" in capsys.readouterr().out.splitlines()[-1]
+    module.refresh_from_db()
+    assert module.conflict is None and module.payload["guides"]["en"] == MATHS_GUIDE
