@@ -4,7 +4,9 @@ Design choices:
 - ``Module`` is a versioned copy of one ``content/NN-slug/`` folder: ``metadata`` holds the (small) module.yaml,
   ``payload`` the bulky parts (guides, starter and reference texts, hints, reflection, feedback rules) so list
   queries can ``defer("payload")``. ``content_hash`` changes whenever any byte of the folder (or a referenced
-  nanochat_ref file) does; ``sync_content`` uses it to report created/updated/unchanged.
+  nanochat_ref file) does, and with every admin edit of the module's text; ``files_hash`` is the folder's alone,
+  which ``sync_content`` compares to report created/updated/unchanged (``modules.authoring``).
+- ``ContentRevision`` rows version what authors edit in the admin (titles, summaries, guides, hints, reflection).
 - A module that disappears from ``content/`` is ``retired``, never deleted: submissions keep pointing at it.
 - Per-learner state lives in small rows keyed by (user, module), unique together, so services can upsert.
 - No logic in ``save()``: services write, selectors read.
