@@ -158,7 +158,7 @@ class ModuleAdmin(admin.ModelAdmin):
             self.authoring_state(obj),
         )
 
-    @admin.action(description="Export admin edits to content/")
+    @admin.action(description="Export admin edits to content/", permissions=["change"])
     def export_to_content(self, request: HttpRequest, queryset) -> None:
         for module in queryset.defer(None):
             try:

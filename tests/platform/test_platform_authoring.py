@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
 from platform_helpers import FIXTURE_CONTENT, Persona
 
 from modules.models import ContentRevision, Module
-from modules.services import AuthoringInvalid, content_document, content_revise, content_sync
+from modules.services import AuthoringInvalid, content_document, content_revise, content_sync, roles_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,10 @@ def module(content) -> Module:
 
 @pytest.fixture
 def author(db) -> Persona:
-    user = User.objects.create_superuser(username="writer", password="correct horse battery")
+    """Staff in the author group (which may change modules), as ``modules.apps`` grants it."""
+    roles_ensure()
+    user = User.objects.create_user(username="writer", password="correct horse battery", is_staff=True)
+    user.groups.add(Group.objects.get(name="author"))
     return Persona(user)
 
 
@@ -264,10 +267,13 @@ def test_the_preview_needs_the_csrf_token(module, author):
     assert strict.post(url(module, "preview/"), {"lang": "en", "text": "x"}).status_code == 403
 
 
-def test_staff_without_the_change_permission_cannot_edit(module):
-    viewer = Persona(User.objects.create_user(username="viewer", password="x", is_staff=True))
-    assert viewer.get(url(module)).status_code == 403
-    assert viewer.post(url(module, "preview/"), {"lang": "en", "text": "x"}).status_code == 403
+def test_instructors_who_may_only_view_modules_cannot_edit_them(module, instructor):
+    assert instructor.get(f"/admin/modules/module/{module.pk}/change/").status_code == 200
+    assert instructor.get(url(module)).status_code == 403
+    assert instructor.post(url(module, "preview/"), {"lang": "en", "text": "x"}).status_code == 403
+    assert instructor.post(url(module, "revert/1/")).status_code == 403
+    assert instructor.post(url(module, "export/")).status_code == 403
+    assert b"export_to_content" not in instructor.get("/admin/modules/module/").content
 
 
 # --- export to content/ --------------------------------------------------------------------------------------------
