@@ -235,7 +235,8 @@ def content_sync(
     A module edited in the admin and not exported keeps its edits: when its files did not change it is reported as
     kept; when they did, fields only the files changed are taken, and fields both changed differently are a
     conflict: reported (both versions), recorded on the row for the admin, and the admin copy is kept — unless
-    ``force``, which takes the files' version (the admin's stays one revert away in the revisions).
+    ``force``, which takes the files' version of every admin-edited module (the admin's stays one revert away in
+    the revisions).
     """
     content_dir = Path(content_dir or settings.LAB_CONTENT_DIR)
     repo_root = Path(repo_root or settings.LAB_REPO_ROOT)
@@ -281,7 +282,8 @@ def content_sync(
                 )
                 report.created.append(item.slug)
                 continue
-            if row.files_hash == item.content_hash and row.status == Module.Status.ACTIVE:
+            files_unchanged = row.files_hash == item.content_hash and row.status == Module.Status.ACTIVE
+            if files_unchanged and not (force and row.files_document is not None):
                 if row.files_document is None and row.content_hash == item.content_hash:
                     report.unchanged.append(item.slug)
                 elif row.files_document is not None:

@@ -414,3 +414,12 @@ def test_a_conflict_goes_away_when_the_files_go_back(module, author, content, ca
     assert "admin edits kept: 1, conflicts: 0" in capsys.readouterr().out.splitlines()[-1]
     module.refresh_from_db()
     assert module.conflict is None and module.payload["guides"]["en"] == MATHS_GUIDE
+
+
+def test_force_drops_unexported_admin_edits_too(module, author, content, capsys):
+    content_revise(module=module, author=author.user, document=edited(module, **{"guide.en": MATHS_GUIDE}))
+    call_command("sync_content", "--content-dir", str(content), "--force")
+    assert "updated: 1" in capsys.readouterr().out
+    module.refresh_from_db()
+    assert module.payload["guides"]["en"].startswith("# Hello\n") and module.content_hash == module.files_hash
+    assert module.revisions.first().document["guide.en"] == module.payload["guides"]["en"]

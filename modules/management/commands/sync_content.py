@@ -26,8 +26,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="take content/'s version of fields that were also edited in the admin (the admin's stays in "
-            "the module's revisions)",
+            help="take content/'s version of everything edited in the admin and not exported, conflicts "
+            "included (the admin's stays in the module's revisions)",
         )
         parser.add_argument(
             "--starters-dir",
