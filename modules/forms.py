@@ -126,8 +126,21 @@ class QuestionForm(forms.Form):
         return data
 
 
-HintFormSet = forms.formset_factory(HintForm, extra=1, can_delete=True)
-QuestionFormSet = forms.formset_factory(QuestionForm, extra=1, can_delete=True)
+class UniqueIdFormSet(forms.BaseFormSet):
+    """Rows kept must have distinct ids: learners' hint reveals and reflection answers are stored by id."""
+
+    def clean(self) -> None:
+        super().clean()
+        ids = [row["id"] for row in _kept(self)]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise forms.ValidationError(
+                _("Each id may be used once: %(ids)s") % {"ids": ", ".join(duplicates)}
+            )
+
+
+HintFormSet = forms.formset_factory(HintForm, formset=UniqueIdFormSet, extra=1, can_delete=True)
+QuestionFormSet = forms.formset_factory(QuestionForm, formset=UniqueIdFormSet, extra=1, can_delete=True)
 
 
 def initial_of(doc: authoring.Document) -> dict[str, Any]:

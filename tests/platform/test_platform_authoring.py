@@ -209,6 +209,14 @@ def test_the_authoring_page_shows_the_loaders_problems(module, author):
     assert "{{fact:nope}}" not in module.payload["guides"]["en"]
 
 
+def test_two_hints_cannot_share_an_id(module, author):
+    response = author.post(url(module), authoring_post(module, **{"hints-1-id": "h1"}))
+    assert response.status_code == 200
+    assert "Each id may be used once: h1" in response.content.decode()
+    module.refresh_from_db()
+    assert [h["id"] for h in module.payload["hints"]] == ["h1", "h2", "h3"]
+
+
 def test_a_choice_question_needs_two_choices(module, author):
     response = author.post(
         url(module), authoring_post(module, **{"reflection-0-choices": "a | a string | 字符串"})
