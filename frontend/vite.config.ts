@@ -1,7 +1,7 @@
 /**
- * Vite build for the lab's three pages. Django serves the output: `dist/` is a static root, the manifest
- * (`dist/.vite/manifest.json`) is read by the `{% vite_entry %}` template tag, so asset names can carry
- * content hashes. `base` must equal Django's STATIC_URL.
+ * Vite build for the lab's three pages and the admin's authoring page. Django serves the output: `dist/` is a
+ * static root, the manifest (`dist/.vite/manifest.json`) is read by the `{% vite_entry %}` template tag, so asset
+ * names can carry content hashes. `base` must equal Django's STATIC_URL.
  */
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
@@ -25,6 +25,7 @@ export default defineConfig({
         dashboard: here("./src/dashboard.ts"),
         module: here("./src/module.ts"),
         auth: here("./src/auth.ts"),
+        authoring: here("./src/authoring.ts"),
       },
     },
   },

@@ -98,12 +98,27 @@ def _optional_doc(folder: Path, name: str, key: str, problems: list[str]) -> dic
     if not path.is_file():
         return {key: []}
     doc = _read_yaml(path, problems)
+    problems.extend(doc_problems(folder, name, doc))
+    return doc if isinstance(doc, dict) else {key: []}
+
+
+def doc_problems(folder: Path, name: str, doc: Any) -> list[str]:
+    """What ``content/schema/<name>.schema.json`` finds wrong with ``doc`` (the loaded ``<name>.yaml``)."""
     schema = _schema(folder, name)
     validator = jsonschema.validators.validator_for(schema)(schema)
+    problems = []
     for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
         where = "/".join(str(p) for p in error.path) or "(root)"
         problems.append(f"{name}.yaml {where}: {error.message}")
-    return doc if isinstance(doc, dict) else {key: []}
+    return problems
+
+
+def hint_step_problems(spec: ModuleSpec, hints: list[Any]) -> list[str]:
+    return [
+        f"hints.yaml {hint.get('id')}: unknown step {hint['step']!r}"
+        for hint in hints
+        if isinstance(hint, dict) and hint.get("step") and hint["step"] not in spec.step_ids
+    ]
 
 
 def content_hash(
@@ -175,9 +190,7 @@ def load_module(
     problems.extend(fact_problems(spec, repo_root))
 
     hints_doc = _optional_doc(folder, "hints", "hints", problems)
-    for hint in hints_doc.get("hints") or []:
-        if isinstance(hint, dict) and hint.get("step") and hint["step"] not in spec.step_ids:
-            problems.append(f"hints.yaml {hint.get('id')}: unknown step {hint['step']!r}")
+    problems.extend(hint_step_problems(spec, hints_doc.get("hints") or []))
     reflection_doc = _optional_doc(folder, "reflection", "questions", problems)
     feedback_doc = _optional_doc(folder, "feedback", "rules", problems)
     references_doc = _optional_doc(folder, "references", "glossary", problems)
@@ -218,12 +231,39 @@ def guide_context(spec: ModuleSpec, lang: str, figures: Mapping[str, Mapping[str
     )
 
 
+def authored_problems(
+    spec: ModuleSpec,
+    folder: Path,
+    *,
+    guides: dict[str, str],
+    lists: Mapping[str, tuple[str, str, list[Any]]],
+    figures: Mapping[str, Mapping[str, str]],
+) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The checks :func:`load_module` applies, run on content edited in the admin (``modules.authoring``):
+    the guides rendered with ``figures`` available, and each optional list document (``lists``: payload key ->
+    (file name, YAML key, items)) against its schema. Returns the problems and the figures the guides show."""
+    problems: list[str] = []
+    if not any(text.strip() for text in guides.values()):
+        problems.append("guide.en.md or guide.zh.md is required")
+    shown = _guide_problems(spec, guides, FigureIndex(root=folder, figures={}), problems, available=figures)
+    for name, key, items in lists.values():
+        if items or (folder / f"{name}.yaml").is_file():
+            problems.extend(doc_problems(folder, name, {key: items}))
+    problems.extend(hint_step_problems(spec, lists["hints"][2] if "hints" in lists else []))
+    return problems, shown
+
+
 def _guide_problems(
-    spec: ModuleSpec, guides: dict[str, str], figures: FigureIndex | None, problems: list[str]
+    spec: ModuleSpec,
+    guides: dict[str, str],
+    figures: FigureIndex | None,
+    problems: list[str],
+    available: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Render each guide as the page will, adding what it cites but cannot find to ``problems``; returns the
     figures the guides show (key -> figure), for the payload."""
-    available: Mapping[str, Mapping[str, str]] = figures if figures is not None else {}
+    if available is None:
+        available = figures if figures is not None else {}
     shown: dict[str, dict[str, str]] = {}
     unknown_figure = False
     for lang, text in sorted(guides.items()):

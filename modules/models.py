@@ -4,7 +4,9 @@ Design choices:
 - ``Module`` is a versioned copy of one ``content/NN-slug/`` folder: ``metadata`` holds the (small) module.yaml,
   ``payload`` the bulky parts (guides, starter and reference texts, hints, reflection, feedback rules) so list
   queries can ``defer("payload")``. ``content_hash`` changes whenever any byte of the folder (or a referenced
-  nanochat_ref file) does; ``sync_content`` uses it to report created/updated/unchanged.
+  nanochat_ref file) does, and with every admin edit of the module's text; ``files_hash`` is the folder's alone,
+  which ``sync_content`` compares to report created/updated/unchanged (``modules.authoring``).
+- ``ContentRevision`` rows version what authors edit in the admin (titles, summaries, guides, hints, reflection).
 - A module that disappears from ``content/`` is ``retired``, never deleted: submissions keep pointing at it.
 - Per-learner state lives in small rows keyed by (user, module), unique together, so services can upsert.
 - No logic in ``save()``: services write, selectors read.
@@ -62,12 +64,53 @@ class Module(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     synced_at = models.DateTimeField()
+    # Authoring in the admin (modules.authoring): the hash of the content/ folder this copy was last synced from or
+    # exported to; the authoring document of those files while the admin copy differs from them (null when the
+    # two agree); and the conflict the last sync found between the two, shown in the admin.
+    files_hash = models.CharField(max_length=64, blank=True, default="")
+    files_document = models.JSONField(
+        null=True, blank=True, help_text="the content/ files' version while admin edits are not exported"
+    )
+    conflict = models.JSONField(null=True, blank=True, help_text="{files_hash, detected_at, fields}")
 
     class Meta:
         ordering = ["order", "slug"]
 
     def __str__(self) -> str:
         return self.slug
+
+
+class ContentRevision(models.Model):
+    """One version of a module's authored content (``modules.authoring``: titles, summaries, guides, hints,
+    reflection): the whole document after the change, who made it and when, and a unified diff per changed field.
+    Revisions are never edited; a revert is a new revision whose ``reverted_from`` names the one restored."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "admin edit"
+        REVERT = "revert", "revert"
+        SYNC = "sync", "content/ files"
+
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    document = models.JSONField()
+    diff = models.JSONField(default=dict, blank=True, help_text="{field: unified diff}")
+    reverted_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["module", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "number"], name="contentrevision_module_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module_id}#{self.number}"
 
 
 class CarryForward(models.TextChoices):

@@ -43,6 +43,7 @@ const VALIDATORS = {
   validatePost: "api.schema.json#/$defs/post",
   validateLint: "api.schema.json#/$defs/lint",
   validateFormat: "api.schema.json#/$defs/format",
+  validateGuidePreview: "api.schema.json#/$defs/guide_preview",
   validateGuidePlot: "guide-plot.schema.json",
   validateNotifications: "milestones.schema.json#/$defs/notifications",
   validateHeartbeat: "milestones.schema.json#/$defs/heartbeat",

@@ -701,6 +701,12 @@ export function decodeFormat(v: unknown): string {
   return decodeWith(validate.validateFormat, v, "format").text;
 }
 
+/** The admin's guide preview: sanitised HTML and the problems the content sync would report. */
+export function decodeGuidePreview(v: unknown): { html: string; problems: string[] } {
+  const r = decodeWith(validate.validateGuidePreview, v, "guide preview");
+  return { html: r.html, problems: r.problems };
+}
+
 /** The files of a draft or of the reference (`{files: {path: text}}`). */
 export function decodeReference(v: unknown): Reference {
   const r = decodeWith(validate.validateReference, v, "reference");

@@ -4,6 +4,7 @@
  * heartbeat (`notifications.ts`) and wires print buttons (`[data-print]`, the certificate).
  */
 import "./styles/main.css";
+import "./styles/guide.css";
 import { ApiError, DecodeError, decodePageContext, readPageData, setCsrfToken, type PageContext } from "./api";
 import { h } from "./dom";
 import { t } from "./i18n";

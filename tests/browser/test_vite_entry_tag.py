@@ -94,7 +94,7 @@ def test_it_rereads_a_rebuilt_manifest(dist: Path):
     assert "dashboard-456789.js" in render("dashboard")
 
 
-@pytest.mark.parametrize("entry", ["dashboard", "module", "auth"])
+@pytest.mark.parametrize("entry", ["dashboard", "module", "auth", "authoring"])
 def test_the_real_build_references_only_files_that_exist(entry: str, settings):
     dist_dir = REPO / "frontend" / "dist"
     if not (dist_dir / ".vite" / "manifest.json").is_file():
