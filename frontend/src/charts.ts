@@ -213,8 +213,19 @@ function layoutFor(spec: ChartSpec): object {
       return { ...baseLayout, title, height: 300, xaxis: { type: "category" }, yaxis: { autorange: "reversed", type: "category" } };
     case "bars":
       return { ...baseLayout, title, height: 240, barmode: "group", xaxis: { showticklabels: false }, yaxis: { gridcolor: "#e2e8f0" } };
-    case "radar":
-      return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1], tickfont: { size: 9 } } }, showlegend: Boolean(spec.groups) };
+    case "radar": {
+      // stages of one run often differ by a few points: a grouped radar zooms to its largest value (never past 1)
+      const all = spec.groups ? spec.groups.flatMap((g) => g.values.filter((v): v is number => v !== null)) : [];
+      const top = spec.groups ? Math.min(1, Math.max(0.1, ...all) * 1.15) : 1;
+      return {
+        ...baseLayout,
+        title,
+        height: spec.groups ? 360 : 300,
+        polar: { radialaxis: { range: [0, top], tickfont: { size: 9 } } },
+        showlegend: Boolean(spec.groups),
+        legend: { ...baseLayout.legend, y: -0.08, yanchor: "top" },
+      };
+    }
   }
 }
 
