@@ -167,11 +167,14 @@ def write_curves(path: str, outputs: dict, timings: dict[str, float]) -> str:
 #: The stage sweep (``--sweep``): every stage on the same tasks and problems, so they can be compared (radar). HumanEval
 #: (0 for every tiny model) and nanochat's unbalanced SpellingBee are left out.
 SWEEP_TASKS = "ARC-Easy|ARC-Challenge|MMLU|GSM8K|SpellingBee-balanced|SimpleSpelling"
-SWEEP_FLAGS = ["-a", SWEEP_TASKS, "-x", "50", "-m", "96", "-b", "16", "--no-report"]
+SWEEP_FLAGS = ["-a", SWEEP_TASKS, "-b", "16", "--no-report"]
 
 
-def sweep(run_dir: str, device_dash: list[str]) -> dict[str, dict[str, float]]:
-    """Evaluate every exported stage of ``run_dir`` with ``SWEEP_FLAGS``; store them as ``curves.json["evals"]``."""
+def sweep(
+    run_dir: str, device_dash: list[str], max_problems: int = 50, max_new_tokens: int = 96
+) -> dict[str, dict[str, float]]:
+    """Evaluate every exported stage of ``run_dir`` with ``SWEEP_FLAGS`` (greedy, the first ``max_problems`` of each
+    task); store the scores as ``curves.json["evals"]`` (stage -> task -> accuracy) and return them."""
     import json
 
     from .checkpoint_manager import PHASE_DIRS
@@ -183,7 +186,8 @@ def sweep(run_dir: str, device_dash: list[str]) -> dict[str, dict[str, float]]:
     try:
         for stage in EXPORTED_STAGES:
             if os.path.isdir(os.path.join(run_dir, PHASE_DIRS[stage])):
-                results = chat_eval.main(["-i", stage, *SWEEP_FLAGS, *device_dash])
+                argv = ["-i", stage, *SWEEP_FLAGS, "-x", str(max_problems), "-m", str(max_new_tokens)]
+                results = chat_eval.main([*argv, *device_dash])
                 evals[stage] = {k: float(v) for k, v in results.items() if "baseline" not in k}
     finally:
         if previous is None:
