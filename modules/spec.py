@@ -221,6 +221,17 @@ class Deviation:
         return upstream_url(self.upstream) if self.upstream else None
 
 
+@dataclass(frozen=True)
+class RubricQuestion:
+    """One question a reviewer answers about a learner's work (the capstone's peer review): the design questions
+    the product spec asks; ``kind`` is ``scale`` (1-5, with ``guide`` saying what a 5 looks like) or ``text``."""
+
+    id: str
+    kind: str
+    prompt: Mapping[str, str]
+    guide: Mapping[str, str] = field(default_factory=dict)
+
+
 def upstream_url(source: Mapping[str, Any]) -> str:
     """The GitHub address of an upstream place ``{file, lines?, commit?}``, at the pinned commit by default."""
     url = f"{UPSTREAM_REPOSITORY}/blob/{source.get('commit') or UPSTREAM_COMMIT}/{source['file']}"
@@ -253,6 +264,7 @@ class ModuleSpec:
     gates: Mapping[str, Any] = field(default_factory=dict)
     facts: tuple[Fact, ...] = ()
     deviations: tuple[Deviation, ...] = ()
+    review_rubric: tuple[RubricQuestion, ...] = ()
 
     @property
     def editable_paths(self) -> list[str]:
@@ -417,7 +429,11 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         Deviation(id=d["id"], text=dict(d["text"]), upstream=dict(d.get("upstream") or {}))
         for d in data.get("deviations") or ()
     )
-    for kind, items in (("facts", facts), ("deviations", deviations)):
+    review_rubric = tuple(
+        RubricQuestion(id=q["id"], kind=q["kind"], prompt=dict(q["prompt"]), guide=dict(q.get("guide") or {}))
+        for q in data.get("review_rubric") or ()
+    )
+    for kind, items in (("facts", facts), ("deviations", deviations), ("review_rubric", review_rubric)):
         ids = [item.id for item in items]
         if len(set(ids)) != len(ids):
             problems.append(f"{kind}: ids must be unique")
@@ -448,6 +464,7 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         gates=gates,
         facts=facts,
         deviations=deviations,
+        review_rubric=review_rubric,
     )
 
 

@@ -16,6 +16,8 @@ Design choices:
 from __future__ import annotations
 
 import datetime
+import json
+import math
 import os
 import platform
 import re
@@ -313,6 +315,258 @@ def get_report():
     if rank == 0:
         return Report(os.path.join(get_base_dir(), "report"))
     return DummyReport()
+
+
+# --- lab: analysing a finished run (module 15, steps 4-6; nanochat's report stops at the table) -------------------
+
+#: Pipeline stages in order, the section each one's training logs, and its timer in ``speedrun.md``.
+STAGES = ("base", "mid", "sft", "rl")
+STAGE_TIMERS = {"base": "base_train", "mid": "mid_train", "sft": "chat_sft", "rl": "chat_rl"}
+#: The run's curves (per-step losses, rewards, the stage sweep's scores), written by ``speedrun`` next to the sections.
+CURVES_FILE = "curves.json"
+#: Dense bf16 FLOP/s of one H100 SXM, the peak nanochat's MFU divides by.
+H100_PEAK_FLOPS = 989e12
+#: A gain below this (in accuracy) is "no stage helped": 50 problems per task make 0.02 one problem.
+MIN_GAIN = 0.02
+
+
+def parse_number(text: str) -> float | None:
+    """A report value as a number: ``"245,760"`` -> 245760.0, ``"0.2700"`` -> 0.27, ``"0.01%"`` -> 0.01,
+    ``"1.209139e+07"`` -> 12091390.0; None for anything else (``"-"``, ``"None"``, ``""``, ``"nan"``, words)."""
+    text = text.strip().replace(",", "").removesuffix("%")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def collect_run(run_dir: str) -> dict:
+    """Everything the analysis needs from a finished run's report folder (section files and ``curves.json``).
+
+    Returns ``{"times", "losses", "rewards", "evals", "core", "base", "missing"}``:
+
+    - ``times``: stage -> seconds, from ``speedrun.md``'s ``- <timer> time (s): <s>`` lines (``STAGE_TIMERS``),
+      plus ``"total"`` from ``- total time (s):``; a stage without its line is left out.
+    - ``losses``: stage -> per-step train losses (floats) for base, mid and sft, from ``curves.json``'s
+      ``stages[<timer>]["train_losses"]``; ``rewards``: chat_rl's ``rewards`` (``[]`` when absent).
+    - ``evals``: stage -> {task: accuracy}: ``curves.json``'s ``evals`` (the stage sweep, every stage on the same
+      tasks); a stage absent there falls back to its ``chat-evaluation-<stage>.md`` (the ``CHAT_METRICS`` it has).
+    - ``core``: the base model's CORE from ``base-model-evaluation.md`` (None without it).
+    - ``base``: ``{"params", "tokens", "flops_per_token"}`` from base-model-training.md's ``Number of parameters``,
+      ``Number of training tokens`` and ``Number of FLOPs per token`` (None where missing).
+    - ``missing``: the names in ``EXPECTED_FILES`` + ``speedrun.md`` that do not exist, in that order.
+    Numbers are read with :func:`parse_number`; a file that is absent is treated as empty.
+    """
+    texts: dict[str, str] = {}
+    missing = []
+    for name in [*EXPECTED_FILES, "speedrun.md"]:
+        path = os.path.join(run_dir, name)
+        if os.path.exists(path):
+            texts[name] = open(path, encoding="utf-8").read()
+        else:
+            missing.append(name)
+    curves_path = os.path.join(run_dir, CURVES_FILE)
+    curves = json.load(open(curves_path, encoding="utf-8")) if os.path.exists(curves_path) else {}
+    curve_stages = curves.get("stages", {})
+
+    times: dict[str, float] = {}
+    speedrun = texts.get("speedrun.md", "")
+    for stage, timer in [*STAGE_TIMERS.items(), ("total", "total")]:
+        value = parse_number(extract(speedrun, f"{timer} time (s)").get(f"{timer} time (s)", ""))
+        if value is not None:
+            times[stage] = value
+    losses = {
+        stage: [float(v) for v in curve_stages[STAGE_TIMERS[stage]]["train_losses"]]
+        for stage in ("base", "mid", "sft")
+        if "train_losses" in curve_stages.get(STAGE_TIMERS[stage], {})
+    }
+    rewards = [float(v) for v in curve_stages.get("chat_rl", {}).get("rewards", [])]
+    evals: dict[str, dict[str, float]] = {}
+    for stage in STAGES:
+        swept = curves.get("evals", {}).get(stage)
+        if swept:
+            evals[stage] = {task: float(v) for task, v in swept.items()}
+            continue
+        found = extract(texts.get(f"chat-evaluation-{stage}.md", ""), CHAT_METRICS)
+        numbers = {task: parse_number(v) for task, v in found.items()}
+        if any(v is not None for v in numbers.values()):
+            evals[stage] = {task: v for task, v in numbers.items() if v is not None}
+    core = parse_number(extract(texts.get("base-model-evaluation.md", ""), "CORE").get("CORE", ""))
+    keys = {"params": "Number of parameters", "tokens": "Number of training tokens",
+            "flops_per_token": "Number of FLOPs per token"}  # fmt: skip
+    found = extract(texts.get("base-model-training.md", ""), list(keys.values()))
+    base = {k: parse_number(found.get(label, "")) for k, label in keys.items()}
+    return {"times": times, "losses": losses, "rewards": rewards, "evals": evals, "core": core, "base": base,
+            "missing": missing}  # fmt: skip
+
+
+def speed_numbers(run: dict, peak_flops: float = H100_PEAK_FLOPS, hourly_rate: float = 0.0) -> dict:
+    """Throughput, MFU and cost of a collected run.
+
+    - ``tokens_per_second``: base training tokens / base training seconds (``run["times"]["base"]``);
+    - ``flops_per_second``: ``flops_per_token`` (≈ 6N plus attention) x tokens_per_second;
+    - ``mfu``: flops_per_second / ``peak_flops``, a fraction (nanochat prints it x100 as a percent);
+    - ``hours``: the run's total seconds / 3600; ``cost``: hours x ``hourly_rate``.
+    Any number whose inputs are missing (or a zero time) is None.
+    """
+    base, times = run["base"], run["times"]
+    seconds, tokens, fpt = times.get("base"), base.get("tokens"), base.get("flops_per_token")
+    tps = tokens / seconds if tokens is not None and seconds else None
+    fps = fpt * tps if fpt is not None and tps is not None else None
+    total = times.get("total")
+    hours = total / 3600 if total is not None else None
+    return {
+        "tokens_per_second": tps,
+        "flops_per_second": fps,
+        "mfu": fps / peak_flops if fps is not None else None,
+        "hours": hours,
+        "cost": hours * hourly_rate if hours is not None else None,
+    }
+
+
+def smooth(values: list[float], beta: float = 0.9) -> list[float]:
+    """The debiased exponential moving average base_train prints as ``loss``:
+    ``ema = beta * ema + (1 - beta) * v`` from ``ema = 0``, each point divided by ``1 - beta ** (i + 1)``."""
+    ema, out = 0.0, []
+    for i, v in enumerate(values):
+        ema = beta * ema + (1 - beta) * v
+        out.append(ema / (1 - beta ** (i + 1)))
+    return out
+
+
+def shared_tasks(evals: dict[str, dict[str, float]]) -> list[str]:
+    """The tasks every evaluated stage has, in the order of the first stage (in ``STAGES`` order) that has any."""
+    stages = [s for s in STAGES if evals.get(s)]
+    if not stages:
+        return []
+    return [t for t in evals[stages[0]] if all(t in evals[s] for s in stages)]
+
+
+def chart_series(run: dict) -> dict:
+    """What the results pane draws, from a collected run.
+
+    - ``loss``: stage -> :func:`smooth` of its train losses (base, mid, sft: those the run has);
+    - ``reward``: the RL rewards as they are;
+    - ``radar``: stage -> {task: accuracy} over :func:`shared_tasks`, stages in ``STAGES`` order;
+    - ``speed_quality``: ``{"stages", "seconds", "score"}``: for each evaluated stage that has a time, in order,
+      the cumulative seconds of the stages so far (every stage in ``STAGES`` up to it that has a time) and its
+      score, the mean accuracy over the shared tasks (a stage left out when there are no shared tasks).
+    """
+    tasks = shared_tasks(run["evals"])
+    radar = {s: {t: run["evals"][s][t] for t in tasks} for s in STAGES if run["evals"].get(s) and tasks}
+    stages, seconds, score = [], [], []
+    elapsed = 0.0
+    for stage in STAGES:
+        if stage not in run["times"]:
+            continue
+        elapsed += run["times"][stage]
+        if stage in radar:
+            stages.append(stage)
+            seconds.append(elapsed)
+            score.append(sum(radar[stage].values()) / len(tasks))
+    return {
+        "loss": {s: smooth(v) for s, v in run["losses"].items()},
+        "reward": list(run["rewards"]),
+        "radar": radar,
+        "speed_quality": {"stages": stages, "seconds": seconds, "score": score},
+    }
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m{secs:02d}s"
+
+
+def conclusion(run: dict, hourly_rate: float = 0.0, peak_flops: float = H100_PEAK_FLOPS) -> str:
+    """A written conclusion from the numbers, three sections, each line built by a rule::
+
+        ## Conclusion
+
+        ### Which stage helped which task
+        - <task>: <STAGE> helped most (+0.9000, 0.0000 -> 0.9000)
+        - <task>: no stage helped by 0.02 or more (best +0.0100, <STAGE>)
+
+        ### Time and cost
+        - Total: 0h11m45s (705 s) at $2.00/hour: $0.3918
+        - Slowest stage: BASE, 197 s (50.6% of the staged time)
+        - Base training: 1,248 tokens/s, MFU 0.0015% of 989 TFLOP/s
+
+        ### Speed vs quality
+        - Most quality per minute: SFT (+0.3000 mean accuracy in 0.8 min)
+
+    Rules: a task line per :func:`shared_tasks` task, in that order; a stage's gain is its accuracy minus that of the
+    evaluated stage before it (the first evaluated stage has no gain); the largest gain wins (the earlier stage on a
+    tie), and it must be at least ``MIN_GAIN``. The staged time is the sum of the stages' times; the total is
+    ``times["total"]``. Per minute: each stage after the first evaluated one, its score gain (``chart_series``'
+    speed-vs-quality score minus the previous point's) / its own minutes; the largest wins. A line whose numbers are
+    missing reads ``- <what>: unknown`` (``Total``, ``Slowest stage``, ``Base training``, ``Most quality per
+    minute``); ``Which stage`` with no shared tasks reads ``- no task was evaluated at two stages``. Ends with one
+    newline.
+    """
+    lines = ["## Conclusion", "", "### Which stage helped which task"]
+    evals = run["evals"]
+    stages = [s for s in STAGES if evals.get(s)]
+    tasks = shared_tasks(evals) if len(stages) >= 2 else []
+    for task in tasks:
+        gains = [(evals[b][task] - evals[a][task], b, a) for a, b in zip(stages, stages[1:], strict=False)]
+        best = max(gains, key=lambda g: g[0])  # max keeps the first of equal gains: the earlier stage
+        gain, stage, before = best
+        if gain >= MIN_GAIN:
+            lines.append(
+                f"- {task}: {stage.upper()} helped most (+{gain:.4f}, {evals[before][task]:.4f} -> "
+                f"{evals[stage][task]:.4f})"
+            )
+        else:
+            lines.append(
+                f"- {task}: no stage helped by {MIN_GAIN} or more (best {gain:+.4f}, {stage.upper()})"
+            )
+    if not tasks:
+        lines.append("- no task was evaluated at two stages")
+
+    lines += ["", "### Time and cost"]
+    speed = speed_numbers(run, peak_flops=peak_flops, hourly_rate=hourly_rate)
+    total = run["times"].get("total")
+    if total is None:
+        lines.append("- Total: unknown")
+    else:
+        lines.append(
+            f"- Total: {_duration(total)} ({total:.0f} s) at ${hourly_rate:.2f}/hour: ${speed['cost']:.4f}"
+        )
+    staged = {s: run["times"][s] for s in STAGES if s in run["times"]}
+    if staged and sum(staged.values()) > 0:
+        slowest = max(staged, key=lambda s: staged[s])
+        share = 100 * staged[slowest] / sum(staged.values())
+        lines.append(
+            f"- Slowest stage: {slowest.upper()}, {staged[slowest]:.0f} s ({share:.1f}% of the staged time)"
+        )
+    else:
+        lines.append("- Slowest stage: unknown")
+    if speed["tokens_per_second"] is None or speed["mfu"] is None:
+        lines.append("- Base training: unknown")
+    else:
+        lines.append(
+            f"- Base training: {speed['tokens_per_second']:,.0f} tokens/s, MFU {100 * speed['mfu']:.4f}% of "
+            f"{peak_flops / 1e12:.0f} TFLOP/s"
+        )
+
+    lines += ["", "### Speed vs quality"]
+    sq = chart_series(run)["speed_quality"]
+    rates = []
+    for i in range(1, len(sq["stages"])):
+        stage = sq["stages"][i]
+        minutes = run["times"][stage] / 60
+        if minutes > 0:
+            gain = sq["score"][i] - sq["score"][i - 1]
+            rates.append((gain / minutes, stage, gain, minutes))
+    if rates:
+        _, stage, gain, minutes = max(rates, key=lambda r: r[0])
+        lines.append(
+            f"- Most quality per minute: {stage.upper()} ({gain:+.4f} mean accuracy in {minutes:.1f} min)"
+        )
+    else:
+        lines.append("- Most quality per minute: unknown")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

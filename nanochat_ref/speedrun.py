@@ -125,9 +125,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-rl", action="store_true", help="stop after SFT (and its evaluation)")
     p.add_argument("--reeval", type=str, default=None, help="eval-only: rerun the final evaluation on this "
                    "exported folder and update its report.md (no training)")  # fmt: skip
+    p.add_argument(
+        "--sweep",
+        type=str,
+        default=None,
+        help="eval-only: evaluate every stage exported to this "
+        "folder on the same tasks and store the scores in its curves.json (the report's stage radar)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default; 1 is best on a "
                    "busy machine, where OpenMP threads wait on each other)")  # fmt: skip
     return p
+
+
+#: The run's curves (per-step losses, val histories, rewards, stage times) next to the report's sections.
+CURVES_FILE = "curves.json"
+#: What each stage's ``main()`` returns that the curves keep (lists of numbers or of [step, value] pairs).
+CURVE_KEYS = {
+    "base_train": ("train_losses", "val_bpb_history", "num_flops_per_token", "total_batch_size"),
+    "mid_train": ("train_losses", "val_loss_history"),
+    "chat_sft": ("train_losses", "val_loss_history"),
+    "chat_rl": ("rewards",),
+}
+
+
+def write_curves(path: str, outputs: dict, timings: dict[str, float]) -> str:
+    """Write the stages' curves and times as JSON (``{"stages": {stage: {key: value}}, "times": {stage: s}}``)."""
+    import json
+
+    stages = {}
+    for name, keys in CURVE_KEYS.items():
+        out = outputs.get(name)
+        if isinstance(out, dict):
+            stages[name] = {k: out[k] for k in keys if k in out}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"stages": stages, "times": timings}, f, indent=1)
+        f.write("\n")
+    return path
+
+
+#: The stage sweep (``--sweep``): every stage on the same tasks and problems, so they can be compared (radar). HumanEval
+#: (0 for every tiny model) and nanochat's unbalanced SpellingBee are left out.
+SWEEP_TASKS = "ARC-Easy|ARC-Challenge|MMLU|GSM8K|SpellingBee-balanced|SimpleSpelling"
+SWEEP_FLAGS = ["-a", SWEEP_TASKS, "-b", "16", "--no-report"]
+
+
+def sweep(
+    run_dir: str, device_dash: list[str], max_problems: int = 50, max_new_tokens: int = 96
+) -> dict[str, dict[str, float]]:
+    """Evaluate every exported stage of ``run_dir`` with ``SWEEP_FLAGS`` (greedy, the first ``max_problems`` of each
+    task); store the scores as ``curves.json["evals"]`` (stage -> task -> accuracy) and return them."""
+    import json
+
+    from .checkpoint_manager import PHASE_DIRS
+    from .scripts import chat_eval
+
+    evals: dict[str, dict[str, float]] = {}
+    previous = os.environ.get("NANOCHAT_BASE_DIR")
+    os.environ["NANOCHAT_BASE_DIR"] = run_dir
+    try:
+        for stage in EXPORTED_STAGES:
+            if os.path.isdir(os.path.join(run_dir, PHASE_DIRS[stage])):
+                argv = ["-i", stage, *SWEEP_FLAGS, "-x", str(max_problems), "-m", str(max_new_tokens)]
+                results = chat_eval.main([*argv, *device_dash])
+                evals[stage] = {k: float(v) for k, v in results.items() if "baseline" not in k}
+    finally:
+        if previous is None:
+            os.environ.pop("NANOCHAT_BASE_DIR", None)
+        else:
+            os.environ["NANOCHAT_BASE_DIR"] = previous
+    path = os.path.join(run_dir, CURVES_FILE)
+    curves = json.load(open(path, encoding="utf-8")) if os.path.exists(path) else {}
+    curves["evals"] = evals
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(curves, f, indent=1)
+        f.write("\n")
+    return evals
 
 
 def export_checkpoint(out_dir: str, source_dir: str, tag: str) -> None:
@@ -233,6 +306,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.sweep:
+        return {
+            f"{stage}/{k}": v for stage, r in sweep(args.sweep, device_dash).items() for k, v in r.items()
+        }
     if args.reeval:
         stage_key = (
             "eval_rl" if os.path.isdir(os.path.join(args.reeval, "chatrl_checkpoints")) else "eval_sft"
@@ -261,11 +338,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     timings: dict[str, float] = {}
     results: dict[str, float] = {}
 
+    outputs: dict[str, object] = {}
+
     def stage(name: str, fn, stage_argv: list[str]):
         print0(f"\n===== {name}: {' '.join(stage_argv)}")
         t0 = time.time()
         out = fn(stage_argv)
         timings[name] = time.time() - t0
+        outputs[name] = out
         print0(f"===== {name} done in {timings[name]:.1f}s")
         return out
 
@@ -294,6 +374,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     report.log("Speedrun", [{f"{k} time (s)": v for k, v in timings.items()}, {"final model": final_source}])
     path = report.generate(extra_sections=["speedrun.md"])
     print0(f"Report: {path}")
+    curves = write_curves(os.path.join(base_dir, "report", CURVES_FILE), outputs, timings)
     if args.export:
         from .checkpoint_manager import PHASE_DIRS
 
@@ -302,6 +383,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             tag = sorted(os.listdir(source_dir))[0]
             export_checkpoint(args.export, source_dir, tag)
         shutil.copy(path, os.path.join(args.export, "report.md"))
+        shutil.copy(curves, os.path.join(args.export, CURVES_FILE))
     for k, v in timings.items():
         print(f"speedrun_{k}_s: {v:.1f}")
     for k, v in results.items():

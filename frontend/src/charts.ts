@@ -13,6 +13,8 @@
  *   - scalars named `<x>_baseline` and `<x>_optimized` (or `_ours`) → the performance comparison: per pair, a
  *     baseline and an optimized bar titled with their ratio;
  *   - three or more scalars named `eval/<task>` (or `eval.<task>`), values in [0, 1] → a radar chart;
+ *     `eval/<group>/<task>` (e.g. a stage: `eval/sft/GSM8K`) draws one polygon per group on the same axes, the
+ *     groups in the order their first metric came, so stages of one run can be compared at a glance;
  *   - the remaining scalars are listed as a table by the results view (not here).
  * - A click on a point, bar, cell or radar corner names the metric value behind it (`ChartPick`), so the results
  *   view can scroll its log to the moment that value was recorded.
@@ -58,7 +60,13 @@ export type ChartSpec =
   | { kind: "lines"; title: string; xLabel: string; series: Line[] }
   | { kind: "heatmap"; title: string; metric: string; z: number[][]; x: string[] | null; y: string[] | null }
   | { kind: "bars"; title: string; labels: string[]; baseline: number[]; optimized: number[] }
-  | { kind: "radar"; title: string; labels: string[]; values: number[] };
+  | { kind: "radar"; title: string; labels: string[]; values: number[]; groups?: RadarGroup[] };
+
+/** One polygon of a grouped radar: its name and a value per label (null where the group has no such metric). */
+interface RadarGroup {
+  name: string;
+  values: (number | null)[];
+}
 
 const HEATMAP = /^heatmap[./](.+)$/;
 interface Line {
@@ -70,6 +78,7 @@ interface Line {
 /** A heatmap's axis labels: `heatmap_x/<name>` (columns) and `heatmap_y/<name>` (rows), series of numbers. */
 const HEATMAP_AXIS = /^heatmap_([xy])[./](.+)$/;
 const EVAL = /^eval[./](.+)$/;
+const EVAL_GROUP = /^eval[./]([^./]+)[./](.+)$/;
 const PAIR = /^(.+)_(baseline|optimized|ours)$/;
 
 type Metrics = Record<string, MetricValue>;
@@ -149,14 +158,30 @@ export function planCharts(metrics: Metrics): { charts: ChartSpec[]; scalars: st
   const charts = seriesCharts(metrics, used);
   charts.push(...pairCharts(metrics, used));
   const evals = Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === "number" && EVAL.test(e[0]));
-  if (evals.length >= 3) {
+  const grouped = evals.filter(([k]) => EVAL_GROUP.test(k));
+  if (grouped.length >= 3) {
+    const labels: string[] = [];
+    const byGroup = new Map<string, Map<string, number>>();
+    for (const [k, v] of grouped) {
+      const [, group = "", label = ""] = EVAL_GROUP.exec(k) ?? [];
+      if (!labels.includes(label)) labels.push(label);
+      const values = byGroup.get(group) ?? new Map<string, number>();
+      values.set(label, v);
+      byGroup.set(group, values);
+      used.add(k);
+    }
+    const groups = [...byGroup].map(([name, values]) => ({ name, values: labels.map((l) => values.get(l) ?? null) }));
+    charts.push({ kind: "radar", title: t("chart.eval"), labels, values: groups[0]?.values.map((v) => v ?? 0) ?? [], groups });
+  }
+  const plain = evals.filter(([k]) => !EVAL_GROUP.test(k));
+  if (plain.length >= 3) {
     charts.push({
       kind: "radar",
       title: t("chart.eval"),
-      labels: evals.map(([k]) => EVAL.exec(k)?.[1] ?? k),
-      values: evals.map(([, v]) => v),
+      labels: plain.map(([k]) => EVAL.exec(k)?.[1] ?? k),
+      values: plain.map(([, v]) => v),
     });
-    for (const [k] of evals) used.add(k);
+    for (const [k] of plain) used.add(k);
   }
   const scalars = Object.keys(metrics).filter((k) => !used.has(k));
   return { charts, scalars };
@@ -188,8 +213,19 @@ function layoutFor(spec: ChartSpec): object {
       return { ...baseLayout, title, height: 300, xaxis: { type: "category" }, yaxis: { autorange: "reversed", type: "category" } };
     case "bars":
       return { ...baseLayout, title, height: 240, barmode: "group", xaxis: { showticklabels: false }, yaxis: { gridcolor: "#e2e8f0" } };
-    case "radar":
-      return { ...baseLayout, title, height: 300, polar: { radialaxis: { range: [0, 1], tickfont: { size: 9 } } }, showlegend: false };
+    case "radar": {
+      // stages of one run often differ by a few points: a grouped radar zooms to its largest value (never past 1)
+      const all = spec.groups ? spec.groups.flatMap((g) => g.values.filter((v): v is number => v !== null)) : [];
+      const top = spec.groups ? Math.min(1, Math.max(0.1, ...all) * 1.15) : 1;
+      return {
+        ...baseLayout,
+        title,
+        height: spec.groups ? 360 : 300,
+        polar: { radialaxis: { range: [0, top], tickfont: { size: 9 } } },
+        showlegend: Boolean(spec.groups),
+        legend: { ...baseLayout.legend, y: -0.08, yanchor: "top" },
+      };
+    }
   }
 }
 
@@ -222,6 +258,18 @@ function dataFor(spec: ChartSpec): object[] {
         { type: "bar", name: t("chart.optimized"), x: spec.labels, y: spec.optimized, marker: { color: PALETTE[0] }, meta: "optimized" },
       ];
     case "radar":
+      if (spec.groups) {
+        return spec.groups.map((g, i) => ({
+          type: "scatterpolar",
+          name: g.name,
+          r: [...g.values, g.values[0] ?? null],
+          theta: [...spec.labels, spec.labels[0]],
+          fill: "toself",
+          opacity: 0.75,
+          line: { color: PALETTE[i % PALETTE.length] },
+          meta: g.name,
+        }));
+      }
       return [
         {
           type: "scatterpolar",
@@ -262,7 +310,12 @@ export function pickOf(spec: ChartSpec, click: PlotlyClick, metrics: Record<stri
     }
     case "radar": {
       const label = spec.labels[index % spec.labels.length];
-      const metric = Object.keys(metrics).find((k) => EVAL.exec(k)?.[1] === label);
+      const metric = spec.groups
+        ? Object.keys(metrics).find((k) => {
+            const m = EVAL_GROUP.exec(k);
+            return m?.[1] === meta && m[2] === label;
+          })
+        : Object.keys(metrics).find((k) => EVAL.exec(k)?.[1] === label);
       return metric ? { metric, index: 0, count: 1 } : null;
     }
   }

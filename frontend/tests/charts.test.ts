@@ -27,4 +27,33 @@ describe("planCharts", () => {
     expect(charts.map((c) => c.title)).toEqual(["损失", "每 token 字节数", "t · 2.0×"]);
     expect(charts[0]).toMatchObject({ kind: "lines", xLabel: "步", series: [{ name: "train_loss", x: null, values: [3, 2] }] });
   });
+
+  it("draws grouped eval scalars as one radar with a polygon per group, a gap where a group lacks a task", () => {
+    const { charts, scalars } = planCharts({
+      "eval/base/GSM8K": 0,
+      "eval/base/MMLU": 0.2,
+      "eval/sft/GSM8K": 0.9,
+      "eval/sft/MMLU": 0.3,
+      "eval/sft/ARC-Easy": 0.28,
+      val_bpb: 2.4,
+    });
+    expect(scalars).toEqual(["val_bpb"]);
+    expect(charts).toEqual([
+      {
+        kind: "radar",
+        title: "eval",
+        labels: ["GSM8K", "MMLU", "ARC-Easy"],
+        values: [0, 0.2, 0],
+        groups: [
+          { name: "base", values: [0, 0.2, null] },
+          { name: "sft", values: [0.9, 0.3, 0.28] },
+        ],
+      },
+    ]);
+  });
+
+  it("keeps ungrouped eval scalars as a single polygon", () => {
+    const { charts } = planCharts({ "eval/a": 0.1, "eval/b": 0.2, "eval/c": 0.3 });
+    expect(charts).toEqual([{ kind: "radar", title: "eval", labels: ["a", "b", "c"], values: [0.1, 0.2, 0.3] }]);
+  });
 });

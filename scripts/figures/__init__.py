@@ -34,6 +34,7 @@ from scripts.figures.lr_schedule import lr_schedule
 from scripts.figures.newton_schulz import newton_schulz
 from scripts.figures.params_by_depth import params_by_depth
 from scripts.figures.pg_variance import pg_variance
+from scripts.figures.report_run import run_losses, speed_quality
 from scripts.figures.rope import rope_relative
 from scripts.figures.sharding import sharding
 from scripts.figures.stage_runs import mid_lr_compounding, sft_supervised_share
@@ -144,6 +145,28 @@ FIGURES: tuple[FigureSpec, ...] = (
     ),
     FigureSpec("10-rl", "pg-variance", "plot", pg_variance, ("nanochat_ref/scripts/chat_rl.py",)),
     FigureSpec("13-eval", "core-centring", "plot", core_centring, ("nanochat_ref/scripts/base_eval.py",)),
+    FigureSpec(
+        "15-report",
+        "run-losses",
+        "plot",
+        run_losses,
+        (
+            "nanochat_ref/report.py",
+            "nanochat_ref/checkpoints/run/curves.json",
+            "nanochat_ref/checkpoints/run/speedrun.md",
+        ),
+    ),
+    FigureSpec(
+        "15-report",
+        "speed-quality",
+        "plot",
+        speed_quality,
+        (
+            "nanochat_ref/report.py",
+            "nanochat_ref/checkpoints/run/curves.json",
+            "nanochat_ref/checkpoints/run/speedrun.md",
+        ),
+    ),
 )
 
 

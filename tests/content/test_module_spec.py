@@ -114,6 +114,18 @@ def test_the_reserved_fields_are_typed_when_filled(tmp_path):
     assert spec.deviations[0].text["zh"] == "单进程" and spec.deviations[0].upstream == {}
 
 
+def test_a_review_rubric_is_typed_in_its_order_with_an_optional_guide(tmp_path):
+    rubric = [
+        {"id": "held-out", "kind": "scale", "prompt": {"en": "Held out?", "zh": "留出？"},
+         "guide": {"en": "5: no leak", "zh": "5 分：无泄漏"}},
+        {"id": "improve", "kind": "text", "prompt": {"en": "One change", "zh": "一项修改"}},
+    ]  # fmt: skip
+    spec = module_spec.load(write(tmp_path, with_(review_rubric=rubric)))
+    assert [(q.id, q.kind) for q in spec.review_rubric] == [("held-out", "scale"), ("improve", "text")]
+    assert spec.review_rubric[0].guide["zh"] == "5 分：无泄漏" and spec.review_rubric[1].guide == {}
+    assert module_spec.load(write(tmp_path, BASE)).review_rubric == ()
+
+
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
@@ -133,6 +145,8 @@ def test_the_reserved_fields_are_typed_when_filled(tmp_path):
         (with_(facts=[FACT, FACT]), "facts: ids must be unique"),
         (with_(facts=[{**FACT, "check": ""}]), "should be non-empty"),
         (with_(deviations=[{"id": "d", "text": {"en": "e", "zh": "中"}, "upstream": {"file": "f.py", "lines": "9-3"}}]), "deviations d: lines '9-3' must run forwards"),
+        (with_(review_rubric=[{"id": "q", "kind": "stars", "prompt": {"en": "e", "zh": "中"}}]), "'stars' is not one of"),
+        (with_(review_rubric=[{"id": "q", "kind": "text", "prompt": {"en": "e", "zh": "中"}}] * 2), "review_rubric: ids must be unique"),
     ],
 )  # fmt: skip
 def test_an_invalid_module_yaml_is_refused_with_the_reason(tmp_path, data, needle):

@@ -60,6 +60,21 @@ def test_smoke_speedrun_runs_end_to_end_and_its_model_is_served(tmp_path, monkey
             phase
         )
 
+    # the run's curves travel with the export; the stage sweep evaluates every stage on the same tasks
+    curves = json.loads((tmp_path / "export" / "curves.json").read_text())
+    assert set(curves["stages"]) == {"base_train", "mid_train", "chat_sft", "chat_rl"}
+    assert (
+        len(curves["stages"]["mid_train"]["train_losses"]) == 4
+        and len(curves["stages"]["chat_rl"]["rewards"]) == 1
+    )
+    assert curves["times"]["total"] >= curves["times"]["base_train"] > 0
+    from nanochat_ref.speedrun import SWEEP_TASKS, sweep
+
+    evals = sweep(str(tmp_path / "export"), ["--device-type", "cpu"], max_problems=1, max_new_tokens=8)
+    assert list(evals) == ["base", "mid", "sft", "rl"]
+    assert all(set(scores) == set(SWEEP_TASKS.split("|")) for scores in evals.values()), evals
+    assert json.loads((tmp_path / "export" / "curves.json").read_text())["evals"] == evals
+
     # serve the exported RL model with the real lifespan loader
     from fastapi.testclient import TestClient
 

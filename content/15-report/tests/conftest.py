@@ -8,6 +8,9 @@ Design choices:
   writes the same files under ``tmp_path`` and runs the reference on them. Files cross as plain text through
   ``pathlib.Path(...).read_text()`` / ``write_text()`` calls on the learner side.
 - ``reset()`` is never called: it shells out to git and imports torch, which is slow and machine-dependent.
+- Steps 4-6 analyse the course's real tiny run, ``nanochat_ref/checkpoints/run/`` (its report sections and
+  ``curves.json``), copied to both sides; the unit tests build small run dicts by hand (``small_run``) so that each
+  rule (a tie, a missing number, a task one stage lacks) changes the result.
 """
 
 from __future__ import annotations
@@ -58,6 +61,37 @@ FULL_RUN = {
     "chat-rl.md": section("Chat RL", "2026-01-01 14:30:00", {"num_steps": "467"}),
     "chat-evaluation-rl.md": section("Chat evaluation rl", "2026-01-01 14:40:00", {"GSM8K": "0.0758"}),
 }
+
+
+def run_files() -> dict[str, str]:
+    """The shipped tiny run's report folder (sections, speedrun.md and curves.json), name -> text."""
+    from pathlib import Path
+
+    import nanochat_ref
+
+    folder = Path(nanochat_ref.__file__).resolve().parent / "checkpoints" / "run"
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir()) if p.is_file()}
+    assert "curves.json" in files, f"no curves.json in {folder}: see nanochat_ref/checkpoints/README.md"
+    return files
+
+
+def small_run(**changes) -> dict:
+    """A collected run by hand: three evaluated stages, two shared tasks (and one only MID, one only SFT has), times, losses."""
+    run = {
+        "times": {"base": 120.0, "mid": 300.0, "sft": 60.0, "rl": 30.0, "total": 600.0},
+        "losses": {"base": [6.0, 5.0, 4.5, 4.0], "mid": [2.0, 1.5], "sft": [1.0, 0.8, 0.9]},
+        "rewards": [0.25, 0.5, 0.75],
+        "evals": {
+            "mid": {"GSM8K": 0.1, "MMLU": 0.3, "ARC-Easy": 0.25},
+            "sft": {"GSM8K": 0.6, "MMLU": 0.3, "HumanEval": 0.05},
+            "rl": {"GSM8K": 0.7, "MMLU": 0.3},
+        },
+        "core": 0.02,
+        "base": {"params": 2113536.0, "tokens": 245760.0, "flops_per_token": 12091390.0},
+        "missing": [],
+    }
+    run.update(changes)
+    return run
 
 
 @pytest.fixture
@@ -111,6 +145,12 @@ def first_difference(got: str, expected: str) -> str | None:
     return f"line {n + 1}: got {len(got_lines)} lines, expected {len(want_lines)}"
 
 
+@pytest.fixture
+def shipped_run(make_run):
+    """(learner_dir, judge_dir) holding the shipped tiny run's report folder."""
+    return make_run(run_files())
+
+
 @pytest.fixture(scope="session")
 def rd():
     """The report data and helpers above, for the test files (they do not import conftest)."""
@@ -122,4 +162,6 @@ def rd():
         without_timestamps=without_timestamps,
         TIMESTAMP=TIMESTAMP,
         first_difference=first_difference,
+        small_run=small_run,
+        run_files=run_files,
     )

@@ -1,0 +1,104 @@
+"""Module 15's graded analysis on a real page: the reference report.py, graded by the real engine on the course's
+tiny run, draws the run's loss curves, the RL reward, one radar polygon per stage (BASE, MID, SFT, RL on the same
+sweep tasks) and the speed-vs-quality line, in English and in Chinese.
+
+An instructor submits the module's reference through the editor's API once (as in
+``test_browser_measurements.py``); every chart comes from the metrics module 15's step-5 test recorded in the
+sandbox. Nothing is stood in for.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.lab import LabServer
+from tests.browser.test_browser_discussion import login, make_mentor
+from tests.browser.test_browser_measurements import DETAIL_JS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+MODULE = "15-report"
+GRADING_TIMEOUT_S = 300
+
+SUBMIT_REFERENCE_JS = """async (slug) => {
+    const token = decodeURIComponent((document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/) || [])[1] || '');
+    const reference = await (await fetch(`/api/modules/${slug}/reference/`, {credentials: 'same-origin'})).json();
+    const res = await fetch(`/api/modules/${slug}/submissions/`, {
+        method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
+        body: JSON.stringify({files: reference.files}),
+    });
+    return [res.status, await res.text()];
+}"""
+
+RADAR_TRACES_JS = """() => [...document.querySelectorAll("[data-testid=charts] .chart[data-chart=radar]")]
+    .flatMap((el) => el.data || []).map((d) => [d.name, d.r.length, d.theta.length])"""
+
+
+def test_module_fifteen_draws_the_tiny_runs_curves_radar_and_speed_vs_quality(
+    lab_server: LabServer, chromium: Any, screenshots: Path
+):
+    name = f"reporter-{int(time.time() * 1000) % 10**8}"
+    make_mentor(lab_server, name)
+    context = chromium.new_context(viewport={"width": 1440, "height": 2000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        login(page, lab_server, name)
+        page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        status, body = page.evaluate(SUBMIT_REFERENCE_JS, MODULE)
+        assert status == 201, body
+        submission = json.loads(body)["id"]
+        deadline = time.monotonic() + GRADING_TIMEOUT_S
+        while True:
+            detail = json.loads(page.evaluate(DETAIL_JS, submission))
+            if detail["status"] == "done":
+                break
+            assert time.monotonic() < deadline, f"module 15's reference still {detail['status']}"
+            time.sleep(2)
+        result = detail["result"]
+        assert result["status"] == "pass", [t["message"] for t in result["tests"] if t["status"] != "pass"]
+        metrics = {k: v for t in result["tests"] for k, v in t["metrics"].items()}
+        stage_evals = sorted({k.split("/")[1] for k in metrics if k.startswith("eval/")})
+        assert stage_evals == ["base", "mid", "rl", "sft"], stage_evals
+        assert {
+            "base_train_loss",
+            "mid_train_loss",
+            "sft_train_loss",
+            "rl_mean_reward",
+            "quality_vs_time",
+        } <= set(metrics)
+
+        texts = {
+            "en": ("loss", "RL: mean reward per step", "Speed vs quality", "cumulative training seconds"),
+            "zh-hans": ("损失", "RL：每步的平均奖励", "速度与质量", "累计训练秒数"),
+        }
+        for lang, (loss, reward, speed, x_label) in texts.items():
+            if lang != "en":
+                page.click("[data-testid=lang-switch] button[value='zh-hans']")
+            page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
+            page.wait_for_selector("[data-testid=verdict] .verdict[data-status=pass]", timeout=30_000)
+            page.wait_for_selector("[data-testid=charts] .chart[data-chart=radar] .main-svg", timeout=30_000)
+            traces = page.evaluate(RADAR_TRACES_JS)
+            # one closed polygon per stage over the six sweep tasks (the first corner repeated to close it)
+            assert [t[0] for t in traces] == ["base", "mid", "sft", "rl"], traces
+            assert all(t[1] == t[2] == 7 for t in traces), traces
+            legend = page.inner_text("[data-testid=charts] .chart[data-chart=radar]")
+            assert "sft" in legend and "GSM8K" in legend, legend
+            lines = page.inner_text("[data-testid=charts]")
+            for text in (loss, reward, speed, x_label):
+                assert text in lines, (text, lines)
+            page.eval_on_selector("[data-testid=charts]", "el => el.scrollIntoView({block: 'start'})")
+            page.query_selector("[data-testid=charts]").screenshot(
+                path=str(screenshots / f"module15-report-charts-{lang}.png")
+            )
+        assert errors == [], errors
+    finally:
+        context.close()
