@@ -221,7 +221,9 @@ TEMPLATES = [
             # an edited template shows on the next request, without a restart.
             "loaders": ["django.template.loaders.app_directories.Loader"]
             if DEBUG
-            else [("django.template.loaders.cached.Loader", ["django.template.loaders.app_directories.Loader"])],
+            else [
+                ("django.template.loaders.cached.Loader", ["django.template.loaders.app_directories.Loader"])
+            ],
         },
     }
 ]
