@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from grading.engine.errors import LearnerError
+from grading.engine.judge import GRADED_RUN_MARKER
 
 _DATA = (type(None), bool, int, float, str, bytes, list, tuple, dict)
 
@@ -170,6 +171,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "step(id): the module.yaml step this test belongs to")
     config.addinivalue_line("markers", "hint(id): the hint to suggest when this test fails")
     config.addinivalue_line("markers", LAB_ADDITION_MARKER)
+    config.addinivalue_line("markers", GRADED_RUN_MARKER)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Import torch's lazily loaded compiler stack now, before any test's timeout runs, if the tests use torch.
+
+    A model's first parameter init imports ``torch._dynamo`` (seconds of CPU, far more without a bytecode
+    cache). In a learner process that cost falls under a long call limit; here it would fall inside the first
+    test's timeout, and an import interrupted by that timeout leaves a half-made module that fails every later
+    test of the child.
+    """
+    if "torch" in sys.modules:
+        importlib.import_module("torch._dynamo")
 
 
 @pytest.fixture
