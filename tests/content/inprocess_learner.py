@@ -67,7 +67,14 @@ def _wrap(value: object):
 
 
 def _unwrap(value: object):
-    return object.__getattribute__(value, "_obj") if isinstance(value, _Proxy) else value
+    """The learner object behind a proxy, also inside lists, tuples and dicts (the real pipe sends handles there)."""
+    if isinstance(value, _Proxy):
+        return object.__getattribute__(value, "_obj")
+    if type(value) in (list, tuple):
+        return type(value)(_unwrap(v) for v in value)
+    if type(value) is dict:
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
 
 
 class _Active:
