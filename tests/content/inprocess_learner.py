@@ -24,6 +24,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -82,6 +83,8 @@ class _Active:
 
     workspace: Path | None = None
     tmp: str | None = None
+    #: The judge's own modules that a learner's crate replaced in ``sys.modules`` (name -> module or None).
+    shadowed: dict[str, ModuleType | None] = {}
 
 
 def _drop_tmp() -> None:
@@ -106,6 +109,10 @@ def _activate(workspace: Path) -> None:
                 del sys.modules[name]
         while str(old) in sys.path:
             sys.path.remove(str(old))
+        # Give the judge its own module back (module 2: the reference ``rustbpe`` package, whose submodule stays
+        # imported): a fresh ``import rustbpe`` would run the package again without binding that submodule.
+        sys.modules.update({k: v for k, v in _Active.shadowed.items() if v is not None})
+        _Active.shadowed.clear()
         _drop_tmp()
     sys.path.insert(0, str(workspace))
     importlib.invalidate_caches()
@@ -128,6 +135,7 @@ def _rust_module(workspace: Path, crate: str):
         raise rustbuild.RustBuildError(
             f"{crate}/src/lib.rs is not attempted (or was not built before the run)"
         )
+    _Active.shadowed.setdefault(crate, loaded)  # one process: the judge's module comes back at the switch
     return rustbuild.load_extension(crate, build / f"{crate}.so")
 
 
