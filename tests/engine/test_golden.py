@@ -48,6 +48,9 @@ LIMITS_FOR = {
     "add/disk_fill_work": {"work_bytes": 16 * 1024 * 1024},
     "add/cpu_burn_threads": {"cpu_seconds": 4, "wall_seconds": 120},
 }
+#: Submissions graded cold: their limits are a shape of their own, which would hold one of the pool's few warm
+#: shapes (``pool.MAX_LIMIT_SHAPES``, first come first kept) for the rest of the session.
+COLD = {"add/cpu_burn_threads"}
 #: The vault's hidden tests' inputs: no event a learner can read may hold one.
 SECRETS = ("7340211", "1000003", "4242017", "3133711", "9876541", "1234577")
 #: Live events one job may send: phases, two per test, capped output (plus its summary) and metrics.
@@ -65,7 +68,7 @@ def _events(pool: object, name: str) -> list[dict]:
         _CACHE[name] = run(
             FIXTURES / module,
             {f"{module}.py": source},
-            pool=pool,
+            pool=None if name in COLD else pool,
             limits={"call_seconds": CALL_SECONDS_FOR.get(name, CALL_SECONDS), **LIMITS_FOR.get(name, {})},
         )
     return _CACHE[name]
@@ -135,8 +138,7 @@ def test_code_that_burns_cpu_in_threads_is_stopped_by_the_cpu_limit_and_told_so(
         t["message"] == "Your code used up its 4 CPU seconds (all its threads together) and was stopped (CPU "
         "time limit)."
         for t in stopped
-    ), [t["message"] for t in stopped]
-    assert result["usage"]["wall_seconds"] < 60, "the CPU limit, not the call deadline, must have stopped it"
+    ), [t["message"] for t in stopped]  # the 60 s call deadline would say "took longer than 60 s"
 
 
 def test_every_outcome_class_has_a_golden_submission():
