@@ -84,6 +84,7 @@ class JobResult:
     ``outcome``: ``"exited"`` (it ended by itself; see ``exit_code``/``signal``), ``"timeout"`` (wall clock or
     CPU seconds), ``"memory_limit"`` (killed by the memory cap), ``"output_limit"`` (more output than the cap),
     ``"killed"`` (someone called ``kill``) or ``"sandbox_error"`` (the backend failed; a platform fault).
+    ``cpu_limit`` tells the two timeouts apart: True when the CPU-seconds limit ended it, not the wall clock.
     """
 
     exit_code: int | None
@@ -93,6 +94,7 @@ class JobResult:
     cpu_seconds: float
     max_rss_bytes: int | None
     message: str = ""
+    cpu_limit: bool = False
 
 
 def split_exit_code(code: int) -> tuple[int | None, int | None]:
@@ -157,6 +159,7 @@ def job_result(
         cpu_seconds=cpu_seconds,
         max_rss_bytes=max_rss_bytes,
         message=message,
+        cpu_limit=outcome == "timeout" and kill_reason is None,
     )
 
 

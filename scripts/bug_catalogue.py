@@ -403,6 +403,7 @@ class Run:
     select: str  # step-visible | outside-step | visible | all
     step: str | None = None
     first_failure: bool = False  # skip the run's remaining tests once one failed
+    graded_runs: bool = True  # False: leave out the tests marked graded_run (the CI checks)
 
 
 def run_inprocess(
@@ -421,7 +422,7 @@ def run_inprocess(
     results = work_dir / "results.jsonl"
     manifest.write_text(
         json.dumps({"runs": [{"id": r.id, "workspace": str(r.workspace), "select": r.select, "step": r.step,
-                              "first_failure": r.first_failure} for r in runs]}),
+                              "first_failure": r.first_failure, "graded_runs": r.graded_runs} for r in runs]}),
         encoding="utf-8",
     )  # fmt: skip
     ini = work_dir / "pytest.ini"
@@ -494,24 +495,25 @@ def judge(
 
     ``select``: ``step-visible`` (each patch against the visible tests of its step, up to the first that fails, so
     ``caught_by`` names one test; the control runs every visible test), ``outside-step`` (each patch against every
-    test of the other steps; the control runs all) or ``all``.
+    test of the other steps; the control runs all) or ``all``. The two CI selections leave out the tests marked
+    ``graded_run`` (a module's graded training run), for the patches and the control alike; ``all`` keeps them.
     """
     if select not in SELECTS:
         raise ValueError(f"select must be one of {SELECTS}")
     module = _module(slug, content_dir)
     with tempfile.TemporaryDirectory(prefix=f"catalogue-{slug}-", dir=work_dir) as tmp:
         root = Path(tmp)
+        graded_runs = select == "all"
         runs = [Run(CONTROL, write_workspace(module, submission(module), root / CONTROL),
-                    "visible" if select == "step-visible" else "all")]  # fmt: skip
+                    "visible" if select == "step-visible" else "all", graded_runs=graded_runs)]  # fmt: skip
         for patch in patches:
             if patch.name == CONTROL:
                 raise PatchError(f"{patch.id}: the name {CONTROL!r} is the control's")
             files = submission(module, patch)
             workspace = write_workspace(module, files, root / patch.name)
             # The CI check needs one failing test per patch: the rest of its run is skipped.
-            runs.append(
-                Run(patch.name, workspace, select, patch.step, first_failure=select == "step-visible")
-            )
+            first_failure = select == "step-visible"
+            runs.append(Run(patch.name, workspace, select, patch.step, first_failure, graded_runs))
         outcomes, seconds = run_inprocess(
             module.root, runs, root, timeout_s=timeout_s, test_timeout_s=test_timeout_s
         )

@@ -32,6 +32,10 @@ from .protocol import Channel, ProtocolError, decode_value, encode_value
 
 MAX_MESSAGE = 4000
 
+#: A module's graded training run (minutes of CPU): the bug catalogue's CI checks leave it out and catch the
+#: step's bugs with its cheap tests (DECISIONS.md, "CI budget"); graders run it like any other test.
+GRADED_RUN_MARKER = "graded_run: the module's graded training run; the bug catalogue's CI checks leave it out"
+
 
 class LearnerClient:
     """Sends ``op`` frames and waits for the matching ``reply``."""
@@ -259,6 +263,7 @@ class JudgePlugin:
             "lab_addition(deviation): the test checks something nanochat 48abd7d does not do or name; the "
             "argument is the id of the module.yaml deviation that explains it",
         )
+        config.addinivalue_line("markers", GRADED_RUN_MARKER)
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -330,7 +330,7 @@ class _Job:
             self._on_call_deadline()
             return
         if now >= self.deadline:
-            if self.pending is not None or self.learner_dead == "timeout":
+            if self.pending is not None or self.learner_dead in ("timeout", "cpu_limit"):
                 self.outcomes.add("timeout")
                 self.notes.append(f"Grading took longer than {self.limits.wall_seconds:g} s and was stopped.")
             else:
@@ -574,6 +574,8 @@ class _Job:
     def _gone_message(self) -> str:
         reasons = {
             "timeout": f"Your code was stopped after {self.call_seconds:g} s (time limit).",
+            "cpu_limit": f"Your code used up its {self.limits.cpu_seconds} CPU seconds (all its threads together) "
+            "and was stopped (CPU time limit).",
             "memory_limit": "Your code used more memory than allowed and was stopped.",
             "output_limit": "Your code printed more output than allowed and was stopped.",
             "protocol": "Your code interfered with the grader's channel and was stopped.",
@@ -709,6 +711,9 @@ class _Job:
             self.learner_dead = (
                 outcome if outcome in ("timeout", "memory_limit", "output_limit") else _ended(result)
             )
+            if outcome == "timeout" and getattr(result, "cpu_limit", False):
+                self.learner_dead = "cpu_limit"  # the CPU-seconds budget ran out, not the wall clock
+                self.notes.append(self._gone_message())  # the verdict's message names it too
             if outcome == "sandbox_error":
                 self.outcomes.add("sandbox_crash")
             else:

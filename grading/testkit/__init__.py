@@ -27,6 +27,7 @@ from .data import (
     judge_base_data,
     learner_base_data,
     point_reference_at,
+    reference_at,
 )
 from .environ import env_vars
 from .files import LearnerFiles
@@ -66,6 +67,7 @@ __all__ = [
     "nontrivial_gpt",
     "randomize_projections",
     "point_reference_at",
+    "reference_at",
     "tokenizer_fixtures",
     "trained_tiny_gpt",
 ]

@@ -14,7 +14,8 @@ Design choices:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: ``make_shards`` keyword arguments: 3 shards x 4 row groups x 16 documents of at most 300 characters.
@@ -63,6 +64,19 @@ def learner_base_data(learner: Any, *, tokenizer: bool = True) -> str:
         _LEARNER_BASES[tokenizer] = base
     os_mod.environ.update({"NANOCHAT_BASE_DIR": base})
     return base
+
+
+@contextmanager
+def reference_at(base: str) -> Iterator[None]:
+    """While the block runs, the judge's reference code reads ``base`` as its base dir, as rank 0 of 1.
+
+    The environment is restored afterwards, so a learner that shares the judge's ``os.environ`` (the in-process
+    harness of the bug catalogue) keeps its own base dir around the reference's run.
+    """
+    from .environ import env_vars
+
+    with env_vars(os.environ, NANOCHAT_BASE_DIR=base, **dict.fromkeys(RANK_VARS)):
+        yield
 
 
 def point_reference_at(monkeypatch: Any, base: str) -> str:

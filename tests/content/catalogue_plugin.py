@@ -13,6 +13,8 @@ module judges every patch of its catalogue, instead of one child per patch.
   ``outside-step`` every test of another step, visible or hidden (the near-miss check), ``visible`` every visible
   test, ``all`` everything. A run with ``"first_failure": true`` skips its remaining tests once one has failed
   (a patch is caught by its first failing test; the rest would only cost time).
+- A run with ``"graded_runs": false`` leaves out the tests marked ``graded_run`` (a module's graded training run,
+  minutes of CPU): the CI checks catch a training step's bugs with its cheap tests (DECISIONS.md, "CI budget").
 - Results go to the JSON-lines file named by env ``LAB_CATALOGUE_RESULTS``, written as they happen: first one
   ``selected`` line listing every selected test, then one ``result`` line per finished test (outcome, message, seconds), so a child that dies
   half-way still says what it ran.
@@ -93,7 +95,12 @@ class CataloguePlugin:
             marker = item.get_closest_marker("step")
             step = str(marker.args[0]) if marker is not None and marker.args else None
             vis = visibility(Path(str(item.path)))
-            if run is None or not _wanted(run["select"], run.get("step"), step, vis):
+            graded = item.get_closest_marker("graded_run") is not None
+            if (
+                run is None
+                or not _wanted(run["select"], run.get("step"), step, vis)
+                or (graded and not run.get("graded_runs", True))
+            ):
                 drop.append(item)
                 continue
             others = {k: v for k, v in params.items() if k != "learner_workspace"}

@@ -24,10 +24,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from grading.engine.errors import LearnerError
+from grading.engine.judge import GRADED_RUN_MARKER
 
 _DATA = (type(None), bool, int, float, str, bytes, list, tuple, dict)
 
@@ -66,7 +68,14 @@ def _wrap(value: object):
 
 
 def _unwrap(value: object):
-    return object.__getattribute__(value, "_obj") if isinstance(value, _Proxy) else value
+    """The learner object behind a proxy, also inside lists, tuples and dicts (the real pipe sends handles there)."""
+    if isinstance(value, _Proxy):
+        return object.__getattribute__(value, "_obj")
+    if type(value) in (list, tuple):
+        return type(value)(_unwrap(v) for v in value)
+    if type(value) is dict:
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
 
 
 class _Active:
@@ -74,6 +83,8 @@ class _Active:
 
     workspace: Path | None = None
     tmp: str | None = None
+    #: The judge's own modules that a learner's crate replaced in ``sys.modules`` (name -> module or None).
+    shadowed: dict[str, ModuleType | None] = {}
 
 
 def _drop_tmp() -> None:
@@ -98,6 +109,10 @@ def _activate(workspace: Path) -> None:
                 del sys.modules[name]
         while str(old) in sys.path:
             sys.path.remove(str(old))
+        # Give the judge its own module back (module 2: the reference ``rustbpe`` package, whose submodule stays
+        # imported): a fresh ``import rustbpe`` would run the package again without binding that submodule.
+        sys.modules.update({k: v for k, v in _Active.shadowed.items() if v is not None})
+        _Active.shadowed.clear()
         _drop_tmp()
     sys.path.insert(0, str(workspace))
     importlib.invalidate_caches()
@@ -120,6 +135,7 @@ def _rust_module(workspace: Path, crate: str):
         raise rustbuild.RustBuildError(
             f"{crate}/src/lib.rs is not attempted (or was not built before the run)"
         )
+    _Active.shadowed.setdefault(crate, loaded)  # one process: the judge's module comes back at the switch
     return rustbuild.load_extension(crate, build / f"{crate}.so")
 
 
@@ -170,6 +186,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "step(id): the module.yaml step this test belongs to")
     config.addinivalue_line("markers", "hint(id): the hint to suggest when this test fails")
     config.addinivalue_line("markers", LAB_ADDITION_MARKER)
+    config.addinivalue_line("markers", GRADED_RUN_MARKER)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Import torch's lazily loaded compiler stack now, before any test's timeout runs, if the tests use torch.
+
+    A model's first parameter init imports ``torch._dynamo`` (seconds of CPU, far more without a bytecode
+    cache). In a learner process that cost falls under a long call limit; here it would fall inside the first
+    test's timeout, and an import interrupted by that timeout leaves a half-made module that fails every later
+    test of the child.
+    """
+    if "torch" in sys.modules:
+        importlib.import_module("torch._dynamo")
 
 
 @pytest.fixture

@@ -36,9 +36,21 @@ CALL_SECONDS = 2
 #: A memory bomb must meet the memory cap, and an output flood the output cap, not the call deadline, however
 #: loaded the machine is (a flood of tiny frames took over 2 s to pass 1 MiB on a loaded machine); importing
 #: pytest inside the learner's import took over 2 s there too.
-CALL_SECONDS_FOR = {"add/memory_bomb": 15, "add/cheat_flood_output": 30, "add/cheat_patch_pytest": 15}
+CALL_SECONDS_FOR = {
+    "add/memory_bomb": 15,
+    "add/cheat_flood_output": 30,
+    "add/cheat_patch_pytest": 15,
+    "add/cpu_burn_threads": 60,
+}
 #: Module limits some submissions run under (a small work dir fills in a blink).
-LIMITS_FOR = {"add/disk_fill_work": {"work_bytes": 16 * 1024 * 1024}}
+#: A CPU burner in threads meets its CPU seconds long before the call deadline or the wall clock.
+LIMITS_FOR = {
+    "add/disk_fill_work": {"work_bytes": 16 * 1024 * 1024},
+    "add/cpu_burn_threads": {"cpu_seconds": 4, "wall_seconds": 120},
+}
+#: Submissions graded cold: their limits are a shape of their own, which would hold one of the pool's few warm
+#: shapes (``pool.MAX_LIMIT_SHAPES``, first come first kept) for the rest of the session.
+COLD = {"add/cpu_burn_threads"}
 #: The vault's hidden tests' inputs: no event a learner can read may hold one.
 SECRETS = ("7340211", "1000003", "4242017", "3133711", "9876541", "1234577")
 #: Live events one job may send: phases, two per test, capped output (plus its summary) and metrics.
@@ -56,7 +68,7 @@ def _events(pool: object, name: str) -> list[dict]:
         _CACHE[name] = run(
             FIXTURES / module,
             {f"{module}.py": source},
-            pool=pool,
+            pool=None if name in COLD else pool,
             limits={"call_seconds": CALL_SECONDS_FOR.get(name, CALL_SECONDS), **LIMITS_FOR.get(name, {})},
         )
     return _CACHE[name]
@@ -116,6 +128,17 @@ def test_a_job_sends_a_bounded_number_of_events(pool, name):
     events = _events(pool, name)
     assert len(events) <= MAX_EVENTS
     assert sum(1 for e in events if e["type"] == "output") <= runner.OUTPUT_EVENTS_MAX + 1
+
+
+def test_code_that_burns_cpu_in_threads_is_stopped_by_the_cpu_limit_and_told_so(pool):
+    result = _grade(pool, "add/cpu_burn_threads")
+    assert result["outcome"] == "timeout"
+    stopped = [t for t in result["tests"] if t["status"] == "error"]
+    assert stopped and all(
+        t["message"] == "Your code used up its 4 CPU seconds (all its threads together) and was stopped (CPU "
+        "time limit)."
+        for t in stopped
+    ), [t["message"] for t in stopped]  # the 60 s call deadline would say "took longer than 60 s"
 
 
 def test_every_outcome_class_has_a_golden_submission():

@@ -85,6 +85,20 @@ def test_a_backend_that_saw_the_cpu_limit_kill_the_job_reports_it() -> None:
     assert ended(result(signal=9, cpu_killed=True)) == CPU_TIMEOUT
 
 
+@pytest.mark.parametrize(
+    ("facts", "cpu_limit"),
+    [
+        ({"signal": signal.SIGXCPU}, True),
+        ({"signal": 9, "cpu_killed": True}, True),
+        ({"signal": 9, "kill_reason": "timeout", "cpu_killed": True}, False),
+        ({"signal": 9, "oom": True}, False),
+        ({"exit_code": 0}, False),
+    ],
+)
+def test_only_the_cpu_limit_marks_a_timeout_as_spent_cpu_seconds(facts: dict, cpu_limit: bool) -> None:
+    assert result(**facts).cpu_limit is cpu_limit
+
+
 def test_a_backend_failure_is_a_sandbox_error_with_the_backend_s_message() -> None:
     assert ended(result(exit_code=1, backend_error="docker: boom")) == ("sandbox_error", "docker: boom")
 

@@ -148,16 +148,15 @@ def judge_stage_base(tmp_path_factory):
 
 
 @pytest.fixture
-def ref_mid_run(judge_stage_base, monkeypatch):
+def ref_mid_run(judge_stage_base):
     """``ref_mid_run(flags) -> summary``: nanochat's ``mid_train.main(flags)`` on the judge's copy, once per flags."""
-    from grading.testkit import point_reference_at
-
-    point_reference_at(monkeypatch, judge_stage_base)
+    from grading.testkit import reference_at
 
     def run(flags: list[str]) -> dict:
         key = tuple(flags)
         if key not in _REF_RUNS:
-            _REF_RUNS[key] = ref_mid_train.main(list(flags))
+            with reference_at(judge_stage_base):  # the learner keeps its own base dir
+                _REF_RUNS[key] = ref_mid_train.main(list(flags))
         return _REF_RUNS[key]
 
     return run

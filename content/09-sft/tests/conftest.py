@@ -86,17 +86,16 @@ def judge_stage_base(tmp_path_factory):
 
 
 @pytest.fixture
-def ref_sft_run(judge_stage_base, monkeypatch):
+def ref_sft_run(judge_stage_base):
     """``ref_sft_run(flags) -> summary``: nanochat's ``chat_sft.main(flags)`` on the judge's copy, once per flags."""
-    from grading.testkit import point_reference_at
+    from grading.testkit import reference_at
     from nanochat_ref.scripts import chat_sft
-
-    point_reference_at(monkeypatch, judge_stage_base)
 
     def run(flags: list[str]) -> dict:
         key = tuple(flags)
         if key not in _REF_RUNS:
-            _REF_RUNS[key] = chat_sft.main(list(flags))
+            with reference_at(judge_stage_base):  # the learner keeps its own base dir
+                _REF_RUNS[key] = chat_sft.main(list(flags))
         return _REF_RUNS[key]
 
     return run

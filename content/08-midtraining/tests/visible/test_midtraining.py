@@ -276,6 +276,7 @@ def test_twenty_steps_of_mid_train_match_nanochat(mid, learner, stage_env, ref_m
     )
 
 
+@pytest.mark.graded_run
 @pytest.mark.step("step5")
 @pytest.mark.hint("h14")
 def test_a_short_midtraining_run_teaches_the_base_model_the_chat_format(mid, learner, stage_env, metrics):

@@ -203,6 +203,7 @@ def test_four_steps_of_chat_sft_match_nanochat(sft, learner, stage_env, ref_sft_
     )
 
 
+@pytest.mark.graded_run
 @pytest.mark.step("step4")
 @pytest.mark.hint("h11")
 def test_a_short_sft_run_lowers_the_supervised_loss_and_replies_in_format(sft, learner, stage_env, metrics):

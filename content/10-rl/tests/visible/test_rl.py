@@ -232,6 +232,7 @@ def test_update_step_sets_each_lr_from_initial_lr(rl, learner, model):
             )
 
 
+@pytest.mark.graded_run
 @pytest.mark.step("step4")
 @pytest.mark.hint("h12")
 @pytest.mark.timeout(240)  # one long call (module.yaml call_seconds); the bug catalogue's default is 20 s

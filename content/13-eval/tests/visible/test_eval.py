@@ -33,6 +33,17 @@ def test_identical_sequences_share_their_whole_length(ce):
 
 
 @pytest.mark.step("step1")
+@pytest.mark.hint("h4")
+def test_a_sequence_that_is_a_prefix_of_another_shares_its_own_length(ce):
+    seqs = [[4, 5, 6], [4, 5, 6, 7, 8]]
+    got = ce.find_common_length(seqs, "left")
+    assert got == 3, (
+        f"common prefix of {seqs}: expected 3, the shorter sequence's length, got {got}; no position past the "
+        "shortest sequence can be shared (step 1)"
+    )
+
+
+@pytest.mark.step("step1")
 @pytest.mark.hint("h6")
 def test_multiple_choice_answer_regions_match_the_reference(ce, tok, judge_tok, data):
     prompts = ref.render_prompts_mc(data.MC[0], " ")
@@ -88,6 +99,27 @@ def test_multiple_choice_items_are_scored_like_the_reference(ce, models, tok, ju
     )
 
 
+#: Options of different lengths whose mean and summed losses rank differently on the trained tiny GPT.
+UNEVEN_MC_ITEMS = [
+    {"query": "The cat sat on the", "choices": ["mat. The sun is hot", "milk"], "gold": 0},
+    {"query": "The sun is", "choices": ["hot and the snow is cold", "blue"], "gold": 0},
+]
+
+
+@pytest.mark.step("step2")
+@pytest.mark.hint("h8")
+def test_options_of_different_lengths_are_ranked_by_their_mean_loss(ce, models, tok, judge_tok, data):
+    model, judge = models()
+    meta = data.meta("multiple_choice")
+    items = UNEVEN_MC_ITEMS
+    got = [ce.evaluate_example(i, model, tok, items, "cpu", meta) for i in range(len(items))]
+    expected = [ref.evaluate_example(i, judge, judge_tok, items, "cpu", meta) for i in range(len(items))]
+    assert got == expected, (
+        f"right/wrong per item whose options have different lengths: got {got}, expected {expected}. Rank the "
+        "options by the MEAN loss over each continuation's tokens: a sum favours the shortest option (step 2)"
+    )
+
+
 @pytest.mark.step("step2")
 @pytest.mark.hint("h9")
 def test_language_modelling_items_are_scored_like_the_reference(ce, models, tok, judge_tok, data):
@@ -111,7 +143,9 @@ def _learner_chat(learner, phase: str):
     return model, tokenizer, learner.module("nanochat.engine").Engine(model, tokenizer)
 
 
-GEN = {"num_samples": 2, "max_new_tokens": 48, "temperature": 1.0, "top_k": 50}
+#: 4 samples of the first 8 problems: on the noised checkpoint a problem passes on a later sample only, so scoring
+#: only the first sample shows.
+GEN = {"num_samples": 4, "max_new_tokens": 48, "temperature": 1.0, "top_k": 50, "max_problems": 8}
 
 
 @pytest.mark.step("step3")
@@ -126,17 +160,17 @@ def test_generative_eval_passes_a_problem_if_any_sample_is_right(learner, chat_b
     task = learner.module("nanochat.tasks.gsm8k").GSM8K(subset="main", split="test")
     got = learner.module("nanochat.scripts.chat_eval").run_generative_eval(
         task, tokenizer, model, engine, GEN["num_samples"], GEN["max_new_tokens"], GEN["temperature"],
-        GEN["top_k"], max_problems=6,
+        GEN["top_k"], max_problems=GEN["max_problems"],
     )  # fmt: skip
     jm, jt, je = judge_chat(phase)
     expected = ref_chat.run_generative_eval(GSM8K(subset="main", split="test"), jt, jm, je, GEN["num_samples"],
-                                            GEN["max_new_tokens"], GEN["temperature"], GEN["top_k"], max_problems=6)  # fmt: skip
+                                            GEN["max_new_tokens"], GEN["temperature"], GEN["top_k"], max_problems=GEN["max_problems"])  # fmt: skip
     assert_number(
         got,
         expected,
         abs=1e-9,
-        what=f"run_generative_eval(GSM8K test, 2 samples, max_problems=6) on the {phase} checkpoint",
-        msg="the fraction of the first 6 problems where ANY of the 2 samples is right (task.evaluate on the text "
+        what=f"run_generative_eval(GSM8K test, 4 samples, max_problems=8) on the {phase} checkpoint",
+        msg="the fraction of the first 8 problems where ANY of the 4 samples is right (task.evaluate on the text "
         "decoded after the prompt). Likely cause: all samples required, only the first one scored, max_problems "
         "ignored, or the prompt decoded with the completion (step 3)",
     )
@@ -213,6 +247,7 @@ def test_core_centres_each_task_by_its_random_baseline(learner, chat_base):
 REPORT_TASKS = ["ARC-Easy", "ARC-Challenge", "MMLU", "GSM8K", "HumanEval", "SpellingBee"]
 
 
+@pytest.mark.graded_run
 @pytest.mark.step("step4")
 @pytest.mark.hint("h12")
 @pytest.mark.timeout(
