@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from grading.discussions.views import discussions_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
+from grading.similarity.urls import page_urlpatterns as similarity_pages
 from labplatform.openapi import SchemaView
 from modules.site_views import progress_page, references_page, route_choose, search_page, settings_page
 from modules.views import LoginView, dashboard, module_page, not_found_page, signup
@@ -68,4 +69,5 @@ urlpatterns = [
     path("api/", include("grading.discussions.urls")),
     path("api/", include("grading.milestones.urls")),
     *milestone_pages,
+    *similarity_pages,
 ]
