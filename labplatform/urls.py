@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from grading.discussions.views import discussions_page
+from grading.discussions.views import discussions_page, mentor_queue_page, mentor_review_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from grading.similarity.urls import page_urlpatterns as similarity_pages
 from labplatform.openapi import SchemaView
@@ -19,6 +19,8 @@ urlpatterns = [
     path("progress/", progress_page, name="progress"),
     path("references/", references_page, name="references"),
     path("discussions/", discussions_page, name="discussions"),
+    path("mentor/reviews/", mentor_queue_page, name="mentor-queue"),
+    path("mentor/reviews/<int:thread_id>/", mentor_review_page, name="mentor-review"),
     path("search/", search_page, name="search"),
     path("settings/", settings_page, name="settings"),
     path("settings/route/", route_choose, name="route-choose"),
