@@ -330,6 +330,8 @@ export interface ThreadPost {
   createdAt: string | null;
   hidden: boolean;
   canEdit: boolean;
+  /** The Markdown the author wrote, sent only while they may edit it (set as a textarea's value, never as HTML). */
+  source: string | null;
 }
 
 export interface ThreadDetail extends ThreadSummary {
@@ -748,6 +750,7 @@ function post(p: WirePost): ThreadPost {
     createdAt: p.created_at,
     hidden: p.hidden ?? false,
     canEdit: p.can_edit ?? false,
+    source: p.body ?? null,
   };
 }
 

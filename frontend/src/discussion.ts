@@ -353,7 +353,7 @@ export class DiscussionView {
           await this.open(this.currentThread ?? "");
         },
       });
-      text.value = body.textContent;
+      text.value = post.source ?? body.textContent;
       body.replaceWith(form);
       button.disabled = true;
     });

@@ -94,7 +94,7 @@ def _threads() -> QuerySet[Thread]:
         Thread.objects.select_related("author", "module", "assignee")
         .defer("module__payload", "module__metadata")
         .annotate(
-            n_posts=Count("posts"),
+            n_posts=Count("posts", filter=Q(posts__hidden=False)),
             mentor_answered=Exists(Post.objects.filter(thread=OuterRef("pk"), is_mentor=True)),
         )
     )
@@ -236,7 +236,8 @@ def thread_to_dict(thread: Thread, lang: str) -> dict[str, Any]:
 
 
 def post_to_dict(post: Post, *, user: User | AnonymousUser | None = None) -> dict[str, Any]:
-    """A post; with ``user``, also whether they may still edit it."""
+    """A post; with ``user``, also whether they may still edit it (and then its Markdown, ``body``, to edit)."""
+    can_edit = access_post_edit(user=user, post=post) if user is not None else False
     return {
         "id": post.pk,
         "author": post.author.get_username(),
@@ -245,7 +246,8 @@ def post_to_dict(post: Post, *, user: User | AnonymousUser | None = None) -> dic
         "body_html": markdown_to_safe_html(post.body),
         "created_at": post.created_at.isoformat(),
         "edited_at": post.edited_at.isoformat() if post.edited_at else None,
-        "can_edit": access_post_edit(user=user, post=post) if user is not None else False,
+        "can_edit": can_edit,
+        "body": post.body if can_edit else None,
     }
 
 

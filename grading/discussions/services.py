@@ -116,7 +116,9 @@ def thread_search_index(*, thread: Thread) -> None:
     """Put a question thread (title and posts) into global search; review requests are private and never are."""
     if thread.kind != Thread.Kind.QUESTION:
         return
-    posts = list(thread.posts.order_by("created_at", "id").values_list("body", flat=True))
+    posts = list(
+        thread.posts.filter(hidden=False).order_by("created_at", "id").values_list("body", flat=True)
+    )
     search.thread_index(module=thread.module, thread_id=thread.pk, title=thread.title, posts=posts)
 
 

@@ -286,7 +286,9 @@ def _age_text(seconds: float) -> str:
     days, hours = divmod(hours, 24)
     if days:
         return _("%(d)d d %(h)d h") % {"d": days, "h": hours}
-    return _("%(h)d h %(m)d min") % {"h": hours, "m": rest // 60}
+    if hours:
+        return _("%(h)d h %(m)d min") % {"h": hours, "m": rest // 60}
+    return _("%(m)d min") % {"m": rest // 60}
 
 
 @login_required

@@ -102,7 +102,9 @@ def test_an_author_edits_a_post_within_the_window_only(course, learner, other_le
     settings.LAB_POST_EDIT_SECONDS = 900
     thread = ask(learner)
     post_id = thread["posts"][0]["id"]
-    assert thread["posts"][0]["can_edit"] is True
+    assert thread["posts"][0]["can_edit"] is True and thread["posts"][0]["body"] == "Because?"
+    seen = other_learner.get_json(f"/api/threads/{thread['id']}/").json()["posts"][0]
+    assert seen["can_edit"] is False and seen["body"] is None
     response = learner.post_json(f"/api/posts/{post_id}/edit/", {"body": "Because **why**?"})
     assert response.status_code == 200 and "<strong>why</strong>" in response.json()["body_html"]
     assert response.json()["edited_at"] is not None
