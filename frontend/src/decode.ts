@@ -339,6 +339,8 @@ export interface ThreadDetail extends ThreadSummary {
   canReply: boolean;
   canResolve: boolean;
   canModerate: boolean;
+  /** Mentors, on a review: its page (the attempt against the reference, the rubric and verdict). */
+  reviewUrl: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------- modules
@@ -760,7 +762,14 @@ export function decodeThreadPost(v: unknown): ThreadPost {
 
 export function decodeThreadDetail(v: unknown): ThreadDetail {
   const t: WireThreadDetail = decodeWith(validate.validateThreadDetail, v, "thread");
-  return { ...thread(t), posts: t.posts.map(post), canReply: t.can_reply, canResolve: t.can_resolve, canModerate: t.can_moderate ?? false };
+  return {
+    ...thread(t),
+    posts: t.posts.map(post),
+    canReply: t.can_reply,
+    canResolve: t.can_resolve,
+    canModerate: t.can_moderate ?? false,
+    reviewUrl: t.review_url ?? null,
+  };
 }
 
 /** `{"threads": [...]}`: a module's threads. */

@@ -269,10 +269,14 @@ export class DiscussionView {
     );
   }
 
-  /** The mentors' pin and lock buttons (none for others). */
-  private threadTools(thread: ThreadDetail): HTMLButtonElement[] {
+  /** The mentors' link to a review's page (attempt against the reference, verdict), pin and lock buttons. */
+  private threadTools(thread: ThreadDetail): HTMLElement[] {
+    const review = thread.reviewUrl
+      ? [h("a", { href: thread.reviewUrl, class: "btn btn-ghost btn-sm", "data-testid": "thread-review-page" }, t("moderation.review_page"))]
+      : [];
     return thread.canModerate
       ? [
+          ...review,
           this.act(thread.id, t(thread.pinned ? "moderation.unpin" : "moderation.pin"), "thread-pin", () =>
             api.moderateThread(thread.id, thread.pinned ? "unpin" : "pin"),
           ),

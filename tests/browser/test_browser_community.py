@@ -190,6 +190,10 @@ def test_similarity_mentor_work_moderation_and_the_capstone_review(
         # 4. the mentor's reply notifies the learner
         open_module(mentor, lab_server, f"#thread-{review_id}")
         mentor.wait_for_selector(f"[data-testid=thread-view][data-thread='{review_id}']")
+        assert (
+            mentor.get_attribute("[data-testid=thread-review-page]", "href")
+            == f"/mentor/reviews/{review_id}/"
+        )
         mentor.fill("[data-testid=reply-body]", "Nicely done; look at the **f-string**.")
         mentor.click("[data-testid=reply-submit]")
         mentor.wait_for_selector("[data-testid=post][data-mentor=true]")
