@@ -60,6 +60,7 @@ from django.db import close_old_connections
 
 from grading import selectors, services
 from grading.models import Submission
+from grading.similarity import services as similarity
 from modules.spec import DEFAULT_LANE, LANES, lane_of
 
 log = logging.getLogger(__name__)
@@ -269,6 +270,7 @@ def _grade(submission: Submission) -> str:
                 services.verdict_record(
                     submission_id=submission.pk, result=result if isinstance(result, dict) else {}
                 )
+                _similarity_record(submission.pk)
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
     except Exception as exc:  # every engine failure becomes a platform_error verdict
@@ -279,6 +281,15 @@ def _grade(submission: Submission) -> str:
         result=services.platform_error_result(submission=submission, message=failure),
     )
     return "platform_error"
+
+
+def _similarity_record(submission_id: int) -> None:
+    """After the verdict is committed: fingerprint a pass and record its matches (``grading.similarity``). A
+    failure here is logged and never touches the verdict."""
+    try:
+        similarity.submission_similarity_record(submission_id=submission_id)
+    except Exception:
+        log.exception("similarity of submission %s failed", submission_id)
 
 
 # --- embedded worker ----------------------------------------------------------------------------------------------

@@ -184,6 +184,7 @@ INSTALLED_APPS = [
     "grading",
     "grading.discussions",
     "grading.milestones",
+    "grading.similarity",
 ]
 
 MIDDLEWARE = [
@@ -404,6 +405,13 @@ LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1
 LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)
 LAB_POST_MAX_CHARS = env_int("LAB_POST_MAX_CHARS", 10_000, minimum=1)
 LAB_POSTS_PER_MINUTE = env_int("LAB_POSTS_PER_MINUTE", 10, minimum=1)
+# How long after posting its author may still edit a post (grading.discussions.services.post_edit).
+LAB_POST_EDIT_SECONDS = env_int("LAB_POST_EDIT_SECONDS", 15 * 60, minimum=0)
+# Similarity (grading.similarity, docs/similarity.md), in percent: a pair of passing submissions at or above it is
+# listed for instructors, and a learner whose pass matches the reference this much is asked to explain their approach.
+LAB_SIMILARITY_THRESHOLD_PERCENT = env_int("LAB_SIMILARITY_THRESHOLD_PERCENT", 80, minimum=1, maximum=100)
+# Other learners' passing submissions (their latest each) a new pass is compared with.
+LAB_SIMILARITY_PEERS_MAX = env_int("LAB_SIMILARITY_PEERS_MAX", 2000, minimum=0)
 LAB_TOOL_TIMEOUT_SECONDS = env_int("LAB_TOOL_TIMEOUT_SECONDS", 10, minimum=1)
 LAB_EVENT_OUTPUT_MAX_CHARS = env_int("LAB_EVENT_OUTPUT_MAX_CHARS", 16 * 1024, minimum=256)
 # Engine events stored per grading run (each is a row and part of every replay); past it, one summary event.

@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from grading.discussions.views import discussions_page
+from grading.discussions.views import discussions_page, mentor_queue_page, mentor_review_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
+from grading.similarity.urls import page_urlpatterns as similarity_pages
 from labplatform.openapi import SchemaView
 from modules.site_views import progress_page, references_page, route_choose, search_page, settings_page
 from modules.views import LoginView, dashboard, module_page, not_found_page, signup
@@ -18,6 +19,8 @@ urlpatterns = [
     path("progress/", progress_page, name="progress"),
     path("references/", references_page, name="references"),
     path("discussions/", discussions_page, name="discussions"),
+    path("mentor/reviews/", mentor_queue_page, name="mentor-queue"),
+    path("mentor/reviews/<int:thread_id>/", mentor_review_page, name="mentor-review"),
     path("search/", search_page, name="search"),
     path("settings/", settings_page, name="settings"),
     path("settings/route/", route_choose, name="route-choose"),
@@ -68,4 +71,5 @@ urlpatterns = [
     path("api/", include("grading.discussions.urls")),
     path("api/", include("grading.milestones.urls")),
     *milestone_pages,
+    *similarity_pages,
 ]

@@ -133,6 +133,9 @@ class Progress(models.Model):
     max_score = models.FloatField(default=0.0)
     passed_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    review_accepted_at = models.DateTimeField(
+        null=True, blank=True, help_text="when a mentor accepted a review (modules whose gates ask for one)"
+    )
     # The latest verdict, denormalised here so the dashboard needs no grading query (modules sits below grading).
     last_submission_id = models.PositiveBigIntegerField(null=True, blank=True)
     last_result = models.JSONField(null=True, blank=True, help_text="{status, outcome, score, max_score, at}")

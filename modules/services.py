@@ -668,9 +668,7 @@ def progress_record_verdict(
         if newly_passed:
             progress.status = Progress.Status.PASSED
             progress.passed_at = now
-            if Reflection.objects.filter(user=user, module=module).exists():
-                progress.status = Progress.Status.COMPLETED
-                progress.completed_at = now
+            _progress_complete_if_due(progress=progress, module=module, now=now)
         progress.updated_at = now
         progress.save(
             update_fields=[
@@ -690,6 +688,26 @@ def progress_record_verdict(
         # commit (an LTI passback's sender thread) starts writing
         listeners.standing_changed.notify(user=user)
     return progress
+
+
+def completion_needs_review(*, module: Module) -> bool:
+    """Does ``module`` ask for an accepted mentor review before it is completed (``gates.accepted_review``)?"""
+    return bool(module_spec_of(module=module).gates.get("accepted_review"))
+
+
+def _progress_complete_if_due(*, progress: Progress, module: Module, now: Any) -> bool:
+    """The one rule that completes a module (DECISIONS.md, "One module state machine"): passed, the reflection
+    submitted, and, where the module's gates ask for it (the capstone), a review accepted. Moves a ``passed``
+    ``progress`` (locked by the caller, not saved) to ``completed``; True when it did."""
+    if progress.status != Progress.Status.PASSED:
+        return False
+    if not Reflection.objects.filter(user_id=progress.user_id, module_id=progress.module_id).exists():
+        return False
+    if completion_needs_review(module=module) and progress.review_accepted_at is None:
+        return False
+    progress.status = Progress.Status.COMPLETED
+    progress.completed_at = now
+    return True
 
 
 def module_unlock(*, user: User, module: Module, reason: str = "instructor") -> Unlock:
@@ -780,14 +798,29 @@ def reflection_submit(*, user: User, module: Module, answers: Any) -> Reflection
             reflection.answers, reflection.correct, reflection.submitted_at = answers, correct, now
             reflection.save(update_fields=["answers", "correct", "submitted_at"])
         progress = _progress_locked(user=user, module=module)
-        if progress.status == Progress.Status.PASSED:
-            progress.status = Progress.Status.COMPLETED
-            progress.completed_at = now
+        if _progress_complete_if_due(progress=progress, module=module, now=now):
             progress.updated_at = now
             progress.save(update_fields=["status", "completed_at", "updated_at"])
             lti_services.passback_owe(user=user, module=module)
         listeners.standing_changed.notify(user=user)  # in the transaction, as in progress_record_verdict
     return reflection
+
+
+def progress_review_accept(*, user: User, module: Module) -> Progress:
+    """A mentor accepted a review of ``user``'s work on ``module`` (idempotent: the first acceptance's time is
+    kept); a module whose gates ask for an accepted review may now be completed."""
+    now = timezone.now()
+    with transaction.atomic():
+        progress = _progress_locked(user=user, module=module)
+        if progress.review_accepted_at is None:
+            progress.review_accepted_at = now
+            completed = _progress_complete_if_due(progress=progress, module=module, now=now)
+            progress.updated_at = now
+            progress.save(update_fields=["review_accepted_at", "status", "completed_at", "updated_at"])
+            if completed:
+                lti_services.passback_owe(user=user, module=module)
+            listeners.standing_changed.notify(user=user)
+    return progress
 
 
 def draft_save(*, user: User, module: Module, files: Any) -> Draft:

@@ -210,6 +210,16 @@ export const api = {
   async reply(id: string, body: string): Promise<ThreadPost> {
     return decodeThreadPost(await request("POST", `/api/threads/${enc(id)}/posts/`, { body }));
   },
+  async moderateThread(id: string, action: "pin" | "unpin" | "lock" | "unlock" | "accept" | "unaccept", post?: string): Promise<ThreadDetail> {
+    const body = post === undefined ? { action } : { action, post: Number(post) };
+    return decodeThreadDetail(await request("POST", `/api/threads/${enc(id)}/moderate/`, body));
+  },
+  async hidePost(id: string, hidden: boolean): Promise<ThreadPost> {
+    return decodeThreadPost(await request("POST", `/api/posts/${enc(id)}/hide/`, { hidden }));
+  },
+  async editPost(id: string, body: string): Promise<ThreadPost> {
+    return decodeThreadPost(await request("POST", `/api/posts/${enc(id)}/edit/`, { body }));
+  },
   async resolveThread(id: string): Promise<ThreadDetail> {
     return decodeThreadDetail(await request("POST", `/api/threads/${enc(id)}/resolve/`));
   },

@@ -346,6 +346,7 @@ function renderMentorQueue(items: ThreadSummary[]): HTMLElement {
     "section",
     { class: "card card-pad", "data-testid": "mentor-queue" },
     h("h2", {}, t("dashboard.mentor_queue")),
+    h("p", {}, h("a", { href: "/mentor/reviews/", "data-testid": "mentor-queue-page-link" }, t("dashboard.mentor_queue_page"))),
     items.length === 0
       ? h("div", { class: "empty" }, t("dashboard.mentor_queue_empty"))
       : h(

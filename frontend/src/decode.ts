@@ -316,6 +316,9 @@ export interface ThreadSummary {
   createdAt: string | null;
   updatedAt: string | null;
   url: string;
+  pinned: boolean;
+  locked: boolean;
+  acceptedPost: string | null;
 }
 
 export interface ThreadPost {
@@ -325,12 +328,19 @@ export interface ThreadPost {
   /** Markdown rendered and sanitised by the server (nh3): the one kind of post text the page inserts as HTML. */
   bodyHtml: string;
   createdAt: string | null;
+  hidden: boolean;
+  canEdit: boolean;
+  /** The Markdown the author wrote, sent only while they may edit it (set as a textarea's value, never as HTML). */
+  source: string | null;
 }
 
 export interface ThreadDetail extends ThreadSummary {
   posts: ThreadPost[];
   canReply: boolean;
   canResolve: boolean;
+  canModerate: boolean;
+  /** Mentors, on a review: its page (the attempt against the reference, the rubric and verdict). */
+  reviewUrl: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------- modules
@@ -592,6 +602,8 @@ export interface ModulePage {
   answers: Record<string, string>;
   attempts: Submission[];
   referenceAvailable: boolean;
+  /** Set when the learner's pass matches the reference closely: they are asked to explain their approach. */
+  selfCheck: { score: number; submission: string } | null;
   /** The per-call time limit (seconds) of a call into learner code; null when the page does not say. */
   callSeconds: number | null;
   wsUrl: string;
@@ -616,6 +628,7 @@ export function decodeModulePage(v: unknown): ModulePage {
     answers: pd.reflection.answers ?? {},
     attempts: pd.attempts.map(attempt),
     referenceAvailable: pd.reference_available,
+    selfCheck: pd.self_check ? { score: pd.self_check.score, submission: String(pd.self_check.submission) } : null,
     callSeconds: pd.call_seconds ?? null,
     wsUrl: pd.ws_url,
     editorPrefs: pd.editor
@@ -730,11 +743,23 @@ function thread(t: WireThread): ThreadSummary {
     createdAt: t.created_at,
     updatedAt: t.updated_at,
     url: t.url,
+    pinned: t.pinned ?? false,
+    locked: t.locked ?? false,
+    acceptedPost: t.accepted_post === null || t.accepted_post === undefined ? null : String(t.accepted_post),
   };
 }
 
 function post(p: WirePost): ThreadPost {
-  return { id: String(p.id), author: p.author, isMentor: p.is_mentor, bodyHtml: p.body_html, createdAt: p.created_at };
+  return {
+    id: String(p.id),
+    author: p.author,
+    isMentor: p.is_mentor,
+    bodyHtml: p.body_html,
+    createdAt: p.created_at,
+    hidden: p.hidden ?? false,
+    canEdit: p.can_edit ?? false,
+    source: p.body ?? null,
+  };
 }
 
 export function decodeThreadPost(v: unknown): ThreadPost {
@@ -743,7 +768,14 @@ export function decodeThreadPost(v: unknown): ThreadPost {
 
 export function decodeThreadDetail(v: unknown): ThreadDetail {
   const t: WireThreadDetail = decodeWith(validate.validateThreadDetail, v, "thread");
-  return { ...thread(t), posts: t.posts.map(post), canReply: t.can_reply, canResolve: t.can_resolve };
+  return {
+    ...thread(t),
+    posts: t.posts.map(post),
+    canReply: t.can_reply,
+    canResolve: t.can_resolve,
+    canModerate: t.can_moderate ?? false,
+    reviewUrl: t.review_url ?? null,
+  };
 }
 
 /** `{"threads": [...]}`: a module's threads. */

@@ -10,7 +10,7 @@
  * - Review threads are indexed by attempt (`reviewFor`) so the attempts tab can offer "Request mentor review"
  *   or a link to the review already requested, without a request per attempt.
  */
-import { api, ApiError, type ThreadDetail, type ThreadSummary } from "./api";
+import { api, ApiError, type ThreadDetail, type ThreadPost, type ThreadSummary } from "./api";
 import { ago, fill, h } from "./dom";
 import { lang, t, type MessageKey } from "./i18n";
 import { describeError, toast } from "./page";
@@ -30,6 +30,7 @@ export interface DiscussionOptions {
 export class DiscussionView {
   private threads: ThreadSummary[] = [];
   private queue: ThreadSummary[] = [];
+  private currentThread: string | null = null;
 
   constructor(
     private readonly panel: HTMLElement,
@@ -65,6 +66,7 @@ export class DiscussionView {
       return;
     }
     if (window.location.hash !== `#thread-${id}`) window.history.replaceState(null, "", `#thread-${id}`);
+    this.currentThread = id;
     this.renderThread(detail);
   }
 
@@ -231,12 +233,21 @@ export class DiscussionView {
           resolve.disabled = false;
         });
     });
+    const moderation = this.threadTools(thread);
     fill(
       this.panel,
       h(
         "article",
-        { class: "thread-view", "data-testid": "thread-view", "data-thread": thread.id, "data-kind": thread.kind, "data-status": thread.status },
-        h("div", { class: "thread-head" }, back, h("span", { class: "spacer" }), resolve),
+        {
+          class: "thread-view",
+          "data-testid": "thread-view",
+          "data-thread": thread.id,
+          "data-kind": thread.kind,
+          "data-status": thread.status,
+          "data-pinned": String(thread.pinned),
+          "data-locked": String(thread.locked),
+        },
+        h("div", { class: "thread-head" }, back, h("span", { class: "spacer" }), ...moderation, resolve),
         h(
           "h2",
           { class: "thread-heading" },
@@ -245,31 +256,112 @@ export class DiscussionView {
           thread.title,
           " ",
           statusBadge(thread.status),
+          thread.pinned ? h("span", { class: "badge", "data-testid": "pinned-badge" }, t("moderation.pinned")) : null,
+          thread.locked ? h("span", { class: "badge badge-fail", "data-testid": "locked-badge" }, t("moderation.locked")) : null,
         ),
         h(
           "ol",
           { class: "list posts" },
-          thread.posts.map((post) => {
-            const body = h("div", { class: "post-body guide" });
-            // Rendered from Markdown and sanitised by nh3 on the server (ThreadPost.bodyHtml): safe to insert.
-            body.innerHTML = post.bodyHtml;
-            return h(
-              "li",
-              { class: `post${post.isMentor ? " post-mentor" : ""}`, "data-testid": "post", "data-mentor": String(post.isMentor) },
-              h(
-                "div",
-                { class: "post-meta" },
-                h("strong", {}, post.author),
-                post.isMentor ? h("span", { class: "badge badge-unlocked", "data-testid": "mentor-badge" }, t("discussion.mentor")) : null,
-                h("span", { class: "faint" }, ago(post.createdAt, lang())),
-              ),
-              body,
-            );
-          }),
+          thread.posts.map((post) => this.postItem(thread, post)),
         ),
         thread.canReply ? this.replyForm(thread) : null,
       ),
     );
+  }
+
+  /** The mentors' link to a review's page (attempt against the reference, verdict), pin and lock buttons. */
+  private threadTools(thread: ThreadDetail): HTMLElement[] {
+    const review = thread.reviewUrl
+      ? [h("a", { href: thread.reviewUrl, class: "btn btn-ghost btn-sm", "data-testid": "thread-review-page" }, t("moderation.review_page"))]
+      : [];
+    return thread.canModerate
+      ? [
+          ...review,
+          this.act(thread.id, t(thread.pinned ? "moderation.unpin" : "moderation.pin"), "thread-pin", () =>
+            api.moderateThread(thread.id, thread.pinned ? "unpin" : "pin"),
+          ),
+          this.act(thread.id, t(thread.locked ? "moderation.unlock" : "moderation.lock"), "thread-lock", () =>
+            api.moderateThread(thread.id, thread.locked ? "unlock" : "lock"),
+          ),
+        ]
+      : [];
+  }
+
+  /** One post: its author, badges, the author's edit button and the mentors' moderation buttons. */
+  private postItem(thread: ThreadDetail, post: ThreadPost): HTMLElement {
+    const body = h("div", { class: "post-body guide" });
+    // Rendered from Markdown and sanitised by nh3 on the server (ThreadPost.bodyHtml): safe to insert.
+    body.innerHTML = post.bodyHtml;
+    const accepted = thread.acceptedPost === post.id;
+    const tools = [
+      post.canEdit ? this.editButton(post, body) : null,
+      thread.canModerate
+        ? this.act(thread.id, t(post.hidden ? "moderation.unhide" : "moderation.hide"), "post-hide", () => api.hidePost(post.id, !post.hidden))
+        : null,
+      thread.canModerate && !post.hidden
+        ? this.act(thread.id, t(accepted ? "moderation.unaccept" : "moderation.accept"), "post-accept", () =>
+            api.moderateThread(thread.id, accepted ? "unaccept" : "accept", post.id),
+          )
+        : null,
+    ];
+    return h(
+      "li",
+      {
+        class: `post${post.isMentor ? " post-mentor" : ""}${post.hidden ? " post-hidden" : ""}`,
+        "data-testid": "post",
+        "data-post": post.id,
+        "data-mentor": String(post.isMentor),
+        "data-hidden": String(post.hidden),
+        "data-accepted": String(accepted),
+      },
+      h(
+        "div",
+        { class: "post-meta" },
+        h("strong", {}, post.author),
+        post.isMentor ? h("span", { class: "badge badge-unlocked", "data-testid": "mentor-badge" }, t("discussion.mentor")) : null,
+        accepted ? h("span", { class: "badge badge-pass", "data-testid": "accepted-badge" }, t("moderation.accepted")) : null,
+        post.hidden ? h("span", { class: "badge badge-fail", "data-testid": "hidden-badge" }, t("moderation.hidden")) : null,
+        h("span", { class: "faint" }, ago(post.createdAt, lang())),
+        h("span", { class: "spacer" }),
+        ...tools,
+      ),
+      body,
+    );
+  }
+
+  /** A button that runs one moderation request, then shows the thread again (or says what went wrong). */
+  private act(threadId: string, label: string, testid: string, run: () => Promise<unknown>): HTMLButtonElement {
+    const button = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": testid }, label);
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      run()
+        .then(() => this.open(threadId))
+        .catch((err: unknown) => {
+          toast(describeError(err), true);
+          button.disabled = false;
+        });
+    });
+    return button;
+  }
+
+  /** "Edit": swaps the post's body for a form with its text, which sends the new text. */
+  private editButton(post: ThreadPost, body: HTMLElement): HTMLButtonElement {
+    const button = h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "post-edit" }, t("moderation.edit"));
+    button.addEventListener("click", () => {
+      const { form, body: text } = postForm({
+        name: "edit",
+        placeholder: t("discussion.reply_placeholder"),
+        label: t("moderation.save"),
+        send: async (value) => {
+          await api.editPost(post.id, value);
+          await this.open(this.currentThread ?? "");
+        },
+      });
+      text.value = post.source ?? body.textContent;
+      body.replaceWith(form);
+      button.disabled = true;
+    });
+    return button;
   }
 
   private replyForm(thread: ThreadDetail): HTMLElement {

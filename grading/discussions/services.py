@@ -28,7 +28,7 @@ from grading.models import Submission
 from modules import search
 from modules.models import Module
 from modules.selectors import user_is_instructor
-from modules.services import Conflict, InvalidInput, RateLimited, text_validate
+from modules.services import Conflict, InvalidInput, RateLimited, progress_review_accept, text_validate
 
 THREAD_TITLE_MAX_CHARS = 200
 
@@ -116,13 +116,18 @@ def thread_search_index(*, thread: Thread) -> None:
     """Put a question thread (title and posts) into global search; review requests are private and never are."""
     if thread.kind != Thread.Kind.QUESTION:
         return
-    posts = list(thread.posts.order_by("created_at", "id").values_list("body", flat=True))
+    posts = list(
+        thread.posts.filter(hidden=False).order_by("created_at", "id").values_list("body", flat=True)
+    )
     search.thread_index(module=thread.module, thread_id=thread.pk, title=thread.title, posts=posts)
 
 
 def post_create(*, author: User, thread: Thread, body: Any) -> Post:
-    """Reply to ``thread`` (the caller checked ``access_thread_reply``); the thread moves to the top of lists."""
+    """Reply to ``thread`` (the caller checked ``access_thread_reply``); the thread moves to the top of lists. A
+    locked thread takes no new posts."""
     body = _post_body_validate(body)
+    if thread.locked:
+        raise Conflict(_("this thread is locked: it takes no new posts"), code="thread_locked")
     with transaction.atomic():
         _post_rate_check(author=author)
         now = timezone.now()
@@ -140,8 +145,137 @@ def post_create(*, author: User, thread: Thread, body: Any) -> Post:
             post_id=post.pk,
             title=thread.title,
         )
+        if thread.assignee is not None and thread.assignee_id not in (author.pk, thread.author_id):
+            # the mentor who took a review hears of every reply in it
+            milestones.reply_notify(
+                thread_id=thread.pk,
+                module_slug=thread.module.slug,
+                thread_author=thread.assignee,
+                replier=author,
+                is_mentor=post.is_mentor,
+                post_id=post.pk,
+                title=thread.title,
+            )
         thread_search_index(thread=thread)
     return post
+
+
+def post_edit(*, post: Post, body: Any) -> Post:
+    """Replace a post's text (the caller checked ``access_post_edit``: its author, within
+    ``LAB_POST_EDIT_SECONDS`` of posting)."""
+    body = _post_body_validate(body)
+    post.body = body
+    post.edited_at = timezone.now()
+    with transaction.atomic():
+        post.save(update_fields=["body", "edited_at"])
+        thread_search_index(thread=post.thread)
+    return post
+
+
+# --- moderation (the caller checked ``access_thread_moderate``) ---------------------------------------------------
+MODERATION_ACTIONS = ("pin", "unpin", "lock", "unlock", "accept", "unaccept")
+
+
+def thread_moderate(*, thread: Thread, action: Any, post: Any = None) -> Thread:
+    """Pin or unpin, lock or unlock ``thread``, or mark ``post`` (an id of one of its visible posts) as the accepted
+    answer (``unaccept`` clears it)."""
+    if action not in MODERATION_ACTIONS:
+        raise InvalidInput(
+            _("action must be one of: %(actions)s") % {"actions": ", ".join(MODERATION_ACTIONS)},
+            code="action_invalid",
+        )
+    fields: list[str] = []
+    if action in ("pin", "unpin"):
+        thread.pinned = action == "pin"
+        fields.append("pinned")
+    elif action in ("lock", "unlock"):
+        thread.locked = action == "lock"
+        fields.append("locked")
+    elif action == "accept":
+        if isinstance(post, bool) or not isinstance(post, int):
+            raise InvalidInput(_("name the post to accept"), code="post_invalid")
+        answer = Post.objects.filter(pk=post, thread=thread, hidden=False).first()
+        if answer is None:
+            raise InvalidInput(_("that is not a visible post of this thread"), code="post_invalid")
+        thread.accepted_post = answer
+        fields.append("accepted_post")
+    else:
+        thread.accepted_post = None
+        fields.append("accepted_post")
+    thread.save(update_fields=fields)
+    return thread
+
+
+def post_hide(*, post: Post, hidden: Any) -> Post:
+    """Hide a post from everyone but its author and instructors (or show it again); a hidden accepted answer stops
+    being the accepted one."""
+    if not isinstance(hidden, bool):
+        raise InvalidInput("hidden must be true or false", code="hidden_invalid")
+    with transaction.atomic():
+        post.hidden = hidden
+        post.save(update_fields=["hidden"])
+        if hidden:
+            Thread.objects.filter(pk=post.thread_id, accepted_post=post).update(accepted_post=None)
+        thread_search_index(thread=post.thread)
+    return post
+
+
+# --- mentor review (the caller checked ``access_review_manage``) --------------------------------------------------
+def review_assign(*, thread: Thread, assignee: Any) -> Thread:
+    """Give review ``thread`` to the mentor with id ``assignee`` (None: nobody); the new assignee is notified."""
+    if thread.kind != Thread.Kind.REVIEW:
+        raise InvalidInput(_("only a review request is assigned"), code="not_review")
+    mentor = None
+    if assignee is not None:
+        if isinstance(assignee, bool) or not isinstance(assignee, int):
+            raise InvalidInput(_("name a mentor to assign"), code="assignee_invalid")
+        mentor = User.objects.filter(pk=assignee, is_active=True).first()
+        if mentor is None or not user_is_instructor(mentor):
+            raise InvalidInput(_("only a mentor can take a review"), code="assignee_invalid")
+    with transaction.atomic():
+        thread.assignee = mentor
+        thread.save(update_fields=["assignee"])
+        if mentor is not None:
+            milestones.review_assigned_notify(
+                thread_id=thread.pk, mentor=mentor, module_slug=thread.module.slug, title=thread.title
+            )
+    return thread
+
+
+def review_verdict_record(*, thread: Thread, mentor: User, verdict: Any, rubric: Any) -> Thread:
+    """A mentor's verdict on a review: ``accepted`` (every rubric item met) or ``changes_requested``, with the rubric
+    ``{item id: met}``. An acceptance counts for the module's completion where its gates ask for one
+    (``modules.services.progress_review_accept``); the learner is notified."""
+    from grading.discussions.selectors import review_rubric
+
+    if thread.kind != Thread.Kind.REVIEW:
+        raise InvalidInput(_("only a review request gets a verdict"), code="not_review")
+    if verdict not in (Thread.Verdict.ACCEPTED, Thread.Verdict.CHANGES_REQUESTED):
+        raise InvalidInput(_("verdict must be accepted or changes_requested"), code="verdict_invalid")
+    items = {item["id"] for item in review_rubric(module=thread.module, lang="en")}
+    if (
+        not isinstance(rubric, dict)
+        or set(rubric) != items
+        or not all(isinstance(v, bool) for v in rubric.values())
+    ):
+        raise InvalidInput(_("the rubric needs a yes or no for every item"), code="rubric_invalid")
+    if verdict == Thread.Verdict.ACCEPTED and not all(rubric.values()):
+        raise InvalidInput(_("a review is accepted only when every rubric item is met"), code="rubric_unmet")
+    now = timezone.now()
+    with transaction.atomic():
+        thread.verdict, thread.rubric, thread.reviewed_by, thread.reviewed_at = verdict, rubric, mentor, now
+        thread.updated_at = now
+        thread.save(update_fields=["verdict", "rubric", "reviewed_by", "reviewed_at", "updated_at"])
+        if verdict == Thread.Verdict.ACCEPTED:
+            progress_review_accept(user=thread.author, module=thread.module)
+        milestones.review_verdict_notify(
+            thread_id=thread.pk,
+            learner=thread.author,
+            module_slug=thread.module.slug,
+            title=thread.title,
+            accepted=verdict == Thread.Verdict.ACCEPTED,
+        )
+    return thread
 
 
 def thread_resolve(*, thread: Thread) -> Thread:

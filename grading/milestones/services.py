@@ -239,6 +239,35 @@ def review_request_notify(*, thread_id: int, author: User, module_slug: str, tit
     return sent
 
 
+def review_assigned_notify(*, thread_id: int, mentor: User, module_slug: str, title: str) -> bool:
+    """A review was given to ``mentor``: tell them (once per thread and mentor)."""
+    return notification_create(
+        user=mentor,
+        kind=Notification.Kind.REVIEW_REQUEST,
+        key=f"review-assigned:{thread_id}:{mentor.pk}",
+        title=both(gettext_noop("Review assigned to you: %(title)s"), title=title),
+        url=reverse("module-page", args=[module_slug]) + f"#thread-{thread_id}",
+    )
+
+
+def review_verdict_notify(
+    *, thread_id: int, learner: User, module_slug: str, title: str, accepted: bool
+) -> bool:
+    """A mentor accepted the learner's work, or asked for changes: tell the learner (each verdict once)."""
+    message = (
+        gettext_noop("Your review was accepted: %(title)s")
+        if accepted
+        else gettext_noop("A mentor asked for changes: %(title)s")
+    )
+    return notification_create(
+        user=learner,
+        kind=Notification.Kind.MENTOR_REPLY,
+        key=f"review-verdict:{thread_id}:{'accepted' if accepted else timezone.now().isoformat()}",
+        title=both(message, title=title),
+        url=reverse("module-page", args=[module_slug]) + f"#thread-{thread_id}",
+    )
+
+
 # --- study time ---------------------------------------------------------------------------------------------------
 def study_heartbeat(*, user: User, now: datetime | None = None) -> StudyDay:
     """The learner is active on a page: credit the time since their previous beat, at most

@@ -7,6 +7,7 @@ declaration and behaviour disagree fails here, as does a route added without a d
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,7 @@ def served_routes() -> set[tuple[str, str]]:
             elif isinstance(entry, URLPattern) and (prefix + str(entry.pattern)).startswith("api/"):
                 view = entry.callback.view_class  # type: ignore[attr-defined]
                 template = "/" + (prefix + str(entry.pattern))
-                for converter in ("<slug:slug>", "<int:submission_id>", "<int:thread_id>"):
-                    template = template.replace(converter, "{" + converter[1:-1].split(":")[1] + "}")
+                template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", template)
                 out.update((template, m) for m in METHODS if hasattr(view, m))
 
     walk(get_resolver().url_patterns, "")

@@ -41,6 +41,7 @@ MODULE_KEYS = {
     "urls",
     "csrf_token",
     "next_module",
+    "self_check",
 }
 
 
@@ -301,12 +302,12 @@ def test_authors_edit_modules_but_cannot_read_submissions(course, learner, pass_
 def test_it_renders_the_module_page_in_a_fixed_number_of_queries(
     course, learner, submit, pass_module, django_assert_num_queries
 ):
-    with django_assert_num_queries(12):  # 11 + the learner's editor settings
+    with django_assert_num_queries(13):  # 11 + the learner's editor settings + the similarity self-check
         assert learner.get("/modules/01-hello/").status_code == 200
     for _ in range(3):
         submit(learner, course["01-hello"])
     pass_module(learner, course["01-hello"])
-    with django_assert_num_queries(12):  # however many attempts there are
+    with django_assert_num_queries(13):  # however many attempts there are
         assert learner.get("/modules/01-hello/").status_code == 200
 
 

@@ -29,6 +29,8 @@ export interface Ctx {
   hints: Map<string, Hint>;
   questions: ReflectionQuestion[];
   answers: Record<string, string>;
+  /** The similarity self-check (``grading.similarity``): set when the pass matches the reference closely. */
+  selfCheck: { score: number; submission: string } | null;
   stepChips: HTMLElement;
   stateBadge: HTMLElement;
   nextLink: HTMLAnchorElement;

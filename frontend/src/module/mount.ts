@@ -134,6 +134,7 @@ function buildCtx(page: Page, data: ModulePage, layout: Layout, editor: LabEdito
     hints: new Map(data.hints.map((hint) => [hint.id, hint])),
     questions: data.questions,
     answers: data.answers,
+    selfCheck: data.selfCheck,
     stepChips: layout.header.stepChips,
     stateBadge: layout.header.stateBadge,
     nextLink: layout.header.nextLink,

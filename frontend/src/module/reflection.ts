@@ -21,7 +21,10 @@ export function renderReflection(ctx: Ctx, correct: Record<string, boolean> = {}
     ev.preventDefault();
     send(ctx, form, submit, status);
   });
-  fill(panel, h("p", { class: "muted" }, t("reflection.intro")), form);
+  const selfCheck = ctx.selfCheck
+    ? h("div", { class: "notice notice-info", role: "note", "data-testid": "self-check" }, t("reflection.self_check"))
+    : null;
+  fill(panel, selfCheck, h("p", { class: "muted" }, t("reflection.intro")), form);
 }
 
 /** One question: its prompt (with a right/wrong badge once answered) and its radio buttons or text box. */
