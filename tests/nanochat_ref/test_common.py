@@ -155,7 +155,10 @@ def test_setup_default_logging_installs_one_coloured_handler():
     import logging
 
     root = logging.getLogger()
-    before = list(root.handlers)
+    saved = list(root.handlers)
+    # another test in this process (a script run in-process) may have installed it already
+    before = [h for h in saved if not getattr(h, "_nanochat_default", False)]
+    root.handlers[:] = before
     try:
         common.setup_default_logging()
         common.setup_default_logging()
@@ -166,4 +169,4 @@ def test_setup_default_logging_installs_one_coloured_handler():
         assert "\033[33m" in out and "careful" in out
         assert record.levelname == "WARNING"  # the caller's record is not mutated
     finally:
-        root.handlers[:] = before
+        root.handlers[:] = saved
