@@ -152,3 +152,70 @@ class JobCgroups:
                     group.rmdir()
                 time.sleep(0.002 if group.exists() else 0)
         return not any(group.exists() for group in self.groups)
+
+
+#: The Docker backend creates each job's container under its own parent cgroup ``/<DOCKER_PARENT>/<name>``
+#: (``cgroup_parent``, the engine's cgroupfs driver): the engine removes the container's own cgroup when it
+#: stops, the parent's counters stay, and they count every process of the container, killed ones included.
+DOCKER_PARENT = "nanochat-lab-sandbox"
+
+
+class ParentCgroup:
+    """The parent cgroup of one job's container: its CPU time and peak memory after the container is gone.
+
+    v1 (one hierarchy per controller: ``cpuacct.usage``, ``memory.max_usage_in_bytes``) or v2 (one unified
+    hierarchy: ``cpu.stat`` ``usage_usec``, ``memory.peak``). The engine makes the directories; :meth:`remove`
+    deletes them in every hierarchy where they exist.
+    """
+
+    def __init__(self, name: str, root: Path = CGROUP_ROOT) -> None:
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"invalid cgroup name {name!r}")
+        self.relative = f"{DOCKER_PARENT}/{name}"
+        self.root = root
+
+    @property
+    def path(self) -> str:
+        """The ``cgroup_parent`` to give the engine."""
+        return f"/{self.relative}"
+
+    def _unified(self) -> bool:
+        return (self.root / "cgroup.controllers").exists()
+
+    def _read(self, controller: str, v1_file: str) -> str | None:
+        group = self.root / (self.relative if self._unified() else f"{controller}/{self.relative}")
+        try:
+            return (group / v1_file).read_text()
+        except OSError:
+            return None
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every process that ran under it (0.0 where no counter is readable)."""
+        if self._unified():
+            for line in (self._read("cpu", "cpu.stat") or "").splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+            return 0.0
+        usage = self._read("cpuacct", "cpuacct.usage")
+        return int(usage) / 1e9 if usage else 0.0
+
+    def max_usage_bytes(self) -> int | None:
+        """Peak memory (page cache included, as bwrap's cgroups report it), or None where not readable."""
+        usage = self._read("memory", "memory.peak" if self._unified() else "memory.max_usage_in_bytes")
+        return int(usage) if usage else None
+
+    def directories(self) -> list[Path]:
+        """Where it exists: one directory per v1 hierarchy (``cpu`` -> ``cpu,cpuacct`` links count once)."""
+        if self._unified():
+            found = [self.root / self.relative]
+        else:
+            hierarchies = {h.resolve() for h in self.root.iterdir() if h.is_dir()}
+            found = [h / self.relative for h in sorted(hierarchies)]
+        return [group for group in found if group.is_dir()]
+
+    def remove(self) -> bool:
+        """rmdir it in every hierarchy (empty once the container is removed); True when none is left."""
+        for group in self.directories():
+            with contextlib.suppress(OSError):  # still busy (never seen): left behind, empty
+                group.rmdir()
+        return not self.directories()

@@ -229,6 +229,22 @@ def test_cpu_seconds_are_measured(backend: Sandbox, spec: SpecFactory) -> None:
     assert done.result.cpu_seconds >= 0.35
 
 
+# The CPU cap (moved here from the adversarial suite, which runs on bwrap only): RLIMIT_CPU in both backends,
+# the time measured by the job's cgroup (bwrap's own, docker's parent cgroup of the container).
+
+
+def test_a_cpu_burn_ends_at_the_cpu_seconds_cap(backend: Sandbox, spec: SpecFactory) -> None:
+    done = backend.run(spec("while True: pass", limits={"cpu_seconds": 1, "wall_seconds": 30}))
+    assert (done.outcome, done.result.signal, "CPU" in done.result.message) == ("timeout", 24, True)
+    assert 0.9 <= done.result.cpu_seconds < 3
+
+
+def test_ignoring_sigxcpu_still_ends_at_the_hard_cpu_cap(backend: Sandbox, spec: SpecFactory) -> None:
+    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass"
+    done = backend.run(spec(code, limits={"cpu_seconds": 1, "wall_seconds": 30}))
+    assert (done.outcome, done.result.signal, "CPU" in done.result.message) == ("timeout", 9, True)
+
+
 def test_a_job_that_closes_its_stdin_early_still_gets_a_result(backend: Sandbox, spec: SpecFactory) -> None:
     done = backend.run(spec("import os; os.close(0); print('fine')"), stdin=b"x" * 1_000_000)
     assert (done.outcome, done.stdout) == ("exited", b"fine\n")
