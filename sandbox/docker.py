@@ -57,9 +57,11 @@ from sandbox.base import (
 )
 from sandbox.cgroups import ParentCgroup
 from sandbox.runtime import VENV_TARGET, Runtime, python_env
+from sandbox.uids import uid_range_from_env
 
 DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
-DEFAULT_UID = 61000
+#: The image's first named sandbox account (docker/sandbox/Dockerfile); outside bwrap's uid range, see DockerSandbox.
+DEFAULT_UID = 60000
 STREAMS = {1: "stdout", 2: "stderr"}
 #: Where the host work dir is bound (read-only) for the copy into /work.
 SEED_TARGET = "/opt/sandbox/work-seed"
@@ -228,6 +230,14 @@ class DockerSandbox(Sandbox):
         self.image = image or os.environ.get("SANDBOX_DOCKER_IMAGE", DEFAULT_IMAGE)
         self.uid = uid or int(os.environ.get("SANDBOX_DOCKER_UID", DEFAULT_UID))
         self.cpus = cpus or float(os.environ.get("SANDBOX_DOCKER_CPUS", "1"))
+        # Containers share the host's uids (no user namespace): a bwrap lease kills every process of its uid
+        # before handing it out, which would kill a container's job running under the same uid.
+        bwrap_uids = uid_range_from_env()
+        if self.uid in bwrap_uids:
+            raise ValueError(
+                f"SANDBOX_DOCKER_UID {self.uid} is inside the bwrap uid range "
+                f"{bwrap_uids.start}..{bwrap_uids.stop - 1} (SANDBOX_UID_BASE/SANDBOX_UID_COUNT)"
+            )
 
     def python_runtime(self) -> Runtime:
         """The image's own venv (docker/sandbox/Dockerfile installs it at /opt/venv): nothing to mount."""

@@ -276,10 +276,29 @@ def test_get_backend_returns_the_docker_backend_by_name() -> None:
 
 def test_the_docker_backend_reads_its_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDBOX_DOCKER_IMAGE", "img:1")
-    monkeypatch.setenv("SANDBOX_DOCKER_UID", "62000")
+    monkeypatch.setenv("SANDBOX_DOCKER_UID", "63000")
     monkeypatch.setenv("SANDBOX_DOCKER_CPUS", "2.5")
     backend = DockerSandbox()
-    assert (backend.image, backend.uid, backend.cpus) == ("img:1", 62000, 2.5)
+    assert (backend.image, backend.uid, backend.cpus) == ("img:1", 63000, 2.5)
+
+
+def test_the_default_docker_uid_is_outside_the_default_bwrap_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SANDBOX_DOCKER_UID", "SANDBOX_UID_BASE", "SANDBOX_UID_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    assert DockerSandbox().uid == 60000
+
+
+@pytest.mark.parametrize(("uid", "base"), [(61000, None), (61500, None), (70010, "70000")])
+def test_a_docker_uid_inside_the_bwrap_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, uid: int, base: str | None
+) -> None:
+    # a bwrap lease kills every process of its uid first: it would kill a container's job under that uid
+    if base is None:
+        monkeypatch.delenv("SANDBOX_UID_BASE", raising=False)
+    else:
+        monkeypatch.setenv("SANDBOX_UID_BASE", base)
+    with pytest.raises(ValueError, match="inside the bwrap uid range"):
+        DockerSandbox(uid=uid)
 
 
 def test_starting_without_an_engine_is_a_sandbox_error(job: JobSpec, monkeypatch: pytest.MonkeyPatch) -> None:
