@@ -313,9 +313,10 @@ class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe()
-        self.stdout = cast(BinaryIO, os.fdopen(out_r, "rb", buffering=0))
-        self.stderr = cast(BinaryIO, os.fdopen(err_r, "rb", buffering=0))
-        self.stdin = cast(BinaryIO, os.fdopen(in_w, "wb", buffering=0))
+        # Buffered, as subprocess.Popen's pipes (bwrap): callers use read1(), readline() and flush().
+        self.stdout = cast(BinaryIO, os.fdopen(out_r, "rb"))
+        self.stderr = cast(BinaryIO, os.fdopen(err_r, "rb"))
+        self.stdin = cast(BinaryIO, os.fdopen(in_w, "wb"))
         threading.Thread(target=self._pump_out, args=(out_w, err_w), daemon=True).start()
         threading.Thread(target=self._pump_in, args=(in_r,), daemon=True).start()
         self._timer = threading.Timer(spec.limits.wall_seconds, self.kill, args=("timeout",))

@@ -48,6 +48,16 @@ def test_it_carries_a_line_protocol_over_raw_pipes(backend: Sandbox, spec: SpecF
     assert (answers, job.wait().outcome) == ([b"2\n", b"42\n", b"100\n"], "exited")
 
 
+def test_the_pipes_are_buffered_like_popen_s(backend: Sandbox, spec: SpecFactory) -> None:
+    # the grading engine drains stderr with read1() and writes frames to stdin before a flush()
+    job = backend.start(spec("import sys; sys.stderr.write(sys.stdin.readline())"))
+    job.stdin.write(b"to stderr\n")
+    job.stdin.flush()
+    first = job.stderr.read1(65536)
+    job.stdin.close()
+    assert (first, job.wait(timeout=10).outcome) == (b"to stderr\n", "exited")
+
+
 def test_the_job_sees_exactly_the_env_it_was_given(backend: Sandbox, spec: SpecFactory, py) -> None:
     done = backend.run(spec("import os; print(sorted(os.environ))", env={"GREETING": "hi"}))
     assert done.stdout.decode().strip() == str(sorted({**py.env, "GREETING": "hi"}))
