@@ -206,12 +206,7 @@ class ParentCgroup:
 
     def directories(self) -> list[Path]:
         """Where it exists: one directory per v1 hierarchy (``cpu`` -> ``cpu,cpuacct`` links count once)."""
-        if self._unified():
-            found = [self.root / self.relative]
-        else:
-            hierarchies = {h.resolve() for h in self.root.iterdir() if h.is_dir()}
-            found = [h / self.relative for h in sorted(hierarchies)]
-        return [group for group in found if group.is_dir()]
+        return [group for group in _hierarchies(self.root, self.relative) if group.is_dir()]
 
     def remove(self) -> bool:
         """rmdir it in every hierarchy (empty once the container is removed); True when none is left."""
@@ -219,3 +214,24 @@ class ParentCgroup:
             with contextlib.suppress(OSError):  # still busy (never seen): left behind, empty
                 group.rmdir()
         return not self.directories()
+
+
+def _hierarchies(root: Path, relative: str) -> list[Path]:
+    """``relative`` in the one v2 hierarchy, or in every v1 hierarchy (symlinked ones once)."""
+    if (root / "cgroup.controllers").exists():
+        return [root / relative]
+    return [h / relative for h in sorted({h.resolve() for h in root.iterdir() if h.is_dir()})]
+
+
+def sweep_stale_parents(root: Path = CGROUP_ROOT) -> list[Path]:
+    """Remove the Docker jobs' parents ``<pid>-<n>`` whose worker is gone (it crashed before removing them, or a
+    container's start failed while the engine still held its cgroup); return what was removed."""
+    removed = []
+    for base in _hierarchies(root, DOCKER_PARENT):
+        for group in sorted(base.glob("*-*")):
+            creator = group.name.split("-")[0]
+            if creator.isdigit() and not _pid_alive(int(creator)):
+                with contextlib.suppress(OSError):  # not empty yet: the next sweep
+                    group.rmdir()
+                    removed.append(group)
+    return removed

@@ -55,7 +55,7 @@ from sandbox.base import (
     split_exit_code,
     validate_command,
 )
-from sandbox.cgroups import ParentCgroup
+from sandbox.cgroups import ParentCgroup, sweep_stale_parents
 from sandbox.runtime import VENV_TARGET, Runtime, python_env
 from sandbox.uids import uid_range_from_env
 
@@ -238,6 +238,8 @@ class DockerSandbox(Sandbox):
                 f"SANDBOX_DOCKER_UID {self.uid} is inside the bwrap uid range "
                 f"{bwrap_uids.start}..{bwrap_uids.stop - 1} (SANDBOX_UID_BASE/SANDBOX_UID_COUNT)"
             )
+        if os.geteuid() == 0:
+            sweep_stale_parents()
 
     def python_runtime(self) -> Runtime:
         """The image's own venv (docker/sandbox/Dockerfile installs it at /opt/venv): nothing to mount."""

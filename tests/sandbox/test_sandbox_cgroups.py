@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cgroups import CGROUP_ROOT, DOCKER_PARENT, ParentCgroup
+from sandbox.cgroups import CGROUP_ROOT, DOCKER_PARENT, ParentCgroup, sweep_stale_parents
+from sandbox.docker import DockerSandbox
 
 V1 = CGROUP_ROOT / "cpuacct" / "cpuacct.usage"
 needs_v1_root = pytest.mark.skipif(
@@ -97,3 +98,33 @@ def test_the_engine_gets_an_absolute_path_under_the_lab_s_parent() -> None:
 def test_a_name_that_is_not_one_path_component_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="invalid cgroup name"):
         ParentCgroup(name)
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@needs_v1_root
+def test_v1_a_new_docker_backend_sweeps_the_parents_of_dead_workers_and_keeps_live_ones() -> None:
+    dead, live = f"{dead_pid()}-1", f"{os.getpid()}-999"
+    made = [CGROUP_ROOT / c / DOCKER_PARENT / n for c in ("cpuacct", "memory") for n in (dead, live)]
+    try:
+        for group in made:
+            group.mkdir(parents=True)
+        DockerSandbox()  # as root it sweeps when it is made
+        assert [g.exists() for g in made] == [False, True, False, True]
+    finally:
+        ParentCgroup(live).remove()
+        ParentCgroup(dead).remove()
+
+
+def test_v2_the_sweep_removes_a_dead_worker_s_empty_parent_only(tmp_path: Path) -> None:
+    (tmp_path / "cgroup.controllers").write_text("cpu\n")
+    dead, busy = tmp_path / DOCKER_PARENT / f"{dead_pid()}-1", tmp_path / DOCKER_PARENT / f"{dead_pid()}-2"
+    other = tmp_path / DOCKER_PARENT / "not-a-job"
+    for group in (dead, busy, other):
+        group.mkdir(parents=True)
+    (busy / "cgroup.procs").write_text("")  # not empty: like a cgroup whose processes are still dying
+    assert (sweep_stale_parents(tmp_path), busy.exists(), other.exists()) == ([dead], True, True)
