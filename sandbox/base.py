@@ -97,6 +97,21 @@ class JobResult:
     cpu_limit: bool = False
 
 
+def validate_command(spec: JobSpec) -> None:
+    """Reject an argv or env that ``env -i -- K=V... argv`` (how both backends start a job) would misread."""
+    if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
+        raise ValueError("argv must be a non-empty list of strings")
+    if any("\0" in a for a in spec.argv):
+        raise ValueError("argv items must not contain NUL bytes")
+    if "=" in spec.argv[0]:
+        raise ValueError("argv[0] must not contain '=' (env(1) would read it as a variable)")
+    for key, value in spec.env.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValueError("env keys and values must be strings")
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise ValueError(f"invalid env variable name or value: {key!r}")
+
+
 def split_exit_code(code: int) -> tuple[int | None, int | None]:
     """``(exit_code, signal)`` from an init's exit code: bwrap and tini report "killed by signal N" as 128+N.
 

@@ -68,6 +68,7 @@ from sandbox.base import (
     SandboxError,
     job_result,
     split_exit_code,
+    validate_command,
 )
 from sandbox.uids import UidAllocator, UidLease, kill_uid
 
@@ -126,17 +127,7 @@ def default_state_dir() -> Path:
 
 def validate_spec(spec: JobSpec) -> None:
     """Reject malformed specs before anything starts (ValueError with the reason)."""
-    if not spec.argv or not all(isinstance(a, str) for a in spec.argv):
-        raise ValueError("argv must be a non-empty list of strings")
-    if any("\0" in a for a in spec.argv):
-        raise ValueError("argv items must not contain NUL bytes")
-    if "=" in spec.argv[0]:
-        raise ValueError("argv[0] must not contain '=' (env(1) would read it as a variable)")
-    for key, value in spec.env.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise ValueError("env keys and values must be strings")
-        if not key or "=" in key or "\0" in key or "\0" in value:
-            raise ValueError(f"invalid env variable name or value: {key!r}")
+    validate_command(spec)
     workdir = Path(spec.workdir)
     if workdir.is_symlink() or not workdir.is_dir():
         raise ValueError(f"workdir {workdir} must be an existing directory (not a symlink)")

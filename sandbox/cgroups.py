@@ -152,3 +152,86 @@ class JobCgroups:
                     group.rmdir()
                 time.sleep(0.002 if group.exists() else 0)
         return not any(group.exists() for group in self.groups)
+
+
+#: The Docker backend creates each job's container under its own parent cgroup ``/<DOCKER_PARENT>/<name>``
+#: (``cgroup_parent``, the engine's cgroupfs driver): the engine removes the container's own cgroup when it
+#: stops, the parent's counters stay, and they count every process of the container, killed ones included.
+DOCKER_PARENT = "nanochat-lab-sandbox"
+
+
+class ParentCgroup:
+    """The parent cgroup of one job's container: its CPU time and peak memory after the container is gone.
+
+    v1 (one hierarchy per controller: ``cpuacct.usage``, ``memory.max_usage_in_bytes``) or v2 (one unified
+    hierarchy: ``cpu.stat`` ``usage_usec``, ``memory.peak``). The engine makes the directories; :meth:`remove`
+    deletes them in every hierarchy where they exist.
+    """
+
+    def __init__(self, name: str, root: Path = CGROUP_ROOT) -> None:
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"invalid cgroup name {name!r}")
+        self.relative = f"{DOCKER_PARENT}/{name}"
+        self.root = root
+
+    @property
+    def path(self) -> str:
+        """The ``cgroup_parent`` to give the engine."""
+        return f"/{self.relative}"
+
+    def _unified(self) -> bool:
+        return (self.root / "cgroup.controllers").exists()
+
+    def _read(self, controller: str, v1_file: str) -> str | None:
+        group = self.root / (self.relative if self._unified() else f"{controller}/{self.relative}")
+        try:
+            return (group / v1_file).read_text()
+        except OSError:
+            return None
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every process that ran under it (0.0 where no counter is readable)."""
+        if self._unified():
+            for line in (self._read("cpu", "cpu.stat") or "").splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+            return 0.0
+        usage = self._read("cpuacct", "cpuacct.usage")
+        return int(usage) / 1e9 if usage else 0.0
+
+    def max_usage_bytes(self) -> int | None:
+        """Peak memory (page cache included, as bwrap's cgroups report it), or None where not readable."""
+        usage = self._read("memory", "memory.peak" if self._unified() else "memory.max_usage_in_bytes")
+        return int(usage) if usage else None
+
+    def directories(self) -> list[Path]:
+        """Where it exists: one directory per v1 hierarchy (``cpu`` -> ``cpu,cpuacct`` links count once)."""
+        return [group for group in _hierarchies(self.root, self.relative) if group.is_dir()]
+
+    def remove(self) -> bool:
+        """rmdir it in every hierarchy (empty once the container is removed); True when none is left."""
+        for group in self.directories():
+            with contextlib.suppress(OSError):  # still busy (never seen): left behind, empty
+                group.rmdir()
+        return not self.directories()
+
+
+def _hierarchies(root: Path, relative: str) -> list[Path]:
+    """``relative`` in the one v2 hierarchy, or in every v1 hierarchy (symlinked ones once)."""
+    if (root / "cgroup.controllers").exists():
+        return [root / relative]
+    return [h / relative for h in sorted({h.resolve() for h in root.iterdir() if h.is_dir()})]
+
+
+def sweep_stale_parents(root: Path = CGROUP_ROOT) -> list[Path]:
+    """Remove the Docker jobs' parents ``<pid>-<n>`` whose worker is gone (it crashed before removing them, or a
+    container's start failed while the engine still held its cgroup); return what was removed."""
+    removed = []
+    for base in _hierarchies(root, DOCKER_PARENT):
+        for group in sorted(base.glob("*-*")):
+            creator = group.name.split("-")[0]
+            if creator.isdigit() and not _pid_alive(int(creator)):
+                with contextlib.suppress(OSError):  # not empty yet: the next sweep
+                    group.rmdir()
+                    removed.append(group)
+    return removed

@@ -16,6 +16,14 @@ Design choices:
   (``docker cp`` reads the layer under it) and results travel on the job's pipes.
 - stdin/stdout/stderr travel through the attach socket: a pump thread demultiplexes Docker's 8-byte framed
   stream (:func:`demux`) into two OS pipes, so callers get the same raw ``BinaryIO`` pipes as with bwrap.
+- The job's env is exactly the spec's, as with bwrap: the engine adds its own (``HOSTNAME``, the image's
+  ``ENV``, ``HOME``) to the container, so the prelude starts the argv through ``env -i -- K=V...``.
+- CPU time and peak memory: the container is created under a parent cgroup of its own
+  (``cgroup_parent``, :class:`sandbox.cgroups.ParentCgroup`) when the engine uses the cgroupfs driver; the
+  parent's counters outlive the container (the engine removes the container's own cgroup as it stops) and are
+  read after it, then the parent is removed. The CPU cap is ``RLIMIT_CPU`` (ulimit ``cpu``) as with bwrap: the
+  soft limit's SIGXCPU, or a SIGKILL at the hard one with the measured time at the cap, is ``timeout``. With
+  another driver (systemd) the counters are not read: ``cpu_seconds`` is 0.0 and ``max_rss_bytes`` None.
 - The wall-clock timer kills the container (``timeout``); ``State.OOMKilled`` maps to ``memory_limit``; the
   container is always removed at the end. The image is ``SANDBOX_DOCKER_IMAGE`` (docker/sandbox/Dockerfile).
 - Everything that needs a live engine is marked ``pragma: no cover`` (listed in docs/threat-model.md); run the
@@ -25,7 +33,9 @@ Design choices:
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -43,17 +53,23 @@ from sandbox.base import (
     SandboxError,
     job_result,
     split_exit_code,
+    validate_command,
 )
+from sandbox.cgroups import ParentCgroup, sweep_stale_parents
 from sandbox.runtime import VENV_TARGET, Runtime, python_env
+from sandbox.uids import uid_range_from_env
 
 DEFAULT_IMAGE = "nanochat-lab-sandbox:latest"
-DEFAULT_UID = 61000
+#: The image's first named sandbox account (docker/sandbox/Dockerfile); outside bwrap's uid range, see DockerSandbox.
+DEFAULT_UID = 60000
 STREAMS = {1: "stdout", 2: "stderr"}
 #: Where the host work dir is bound (read-only) for the copy into /work.
 SEED_TARGET = "/opt/sandbox/work-seed"
-#: The container's command runs this first (as the job's uid), then execs the job's argv, which it gets as
-#: arguments: never part of the script. Exit code 125 if the copy fails (the files do not fit the caps).
-SEED_PRELUDE = f'cp -RP --preserve=mode,timestamps {SEED_TARGET}/. {WORK_TARGET}/ || exit 125; exec "$@"'
+#: The container's command runs this first (as the job's uid), then execs ``env -i -- K=V... argv`` (the job's
+#: env and argv, which it gets as arguments: never part of the script), so the job sees only the spec's env.
+#: Exit code 125 if the copy fails (the files do not fit the caps).
+SEED_PRELUDE = f'cp -RP --preserve=mode,timestamps {SEED_TARGET}/. {WORK_TARGET}/ || exit 125; exec /usr/bin/env -i -- "$@"'
+_job_numbers = itertools.count()
 
 
 def container_spec(
@@ -63,8 +79,10 @@ def container_spec(
     uid: int = DEFAULT_UID,
     cpus: float = 1.0,
     name: str | None = None,
+    cgroup_parent: str | None = None,
 ) -> dict[str, Any]:
     """The ``docker.containers.create(**kwargs)`` arguments for one job (pure: no engine, no I/O)."""
+    validate_command(spec)
     if uid == 0:
         raise ValueError("sandbox containers never run as root")
     if cpus <= 0:
@@ -84,10 +102,18 @@ def container_spec(
         volumes[str(mount.source)] = {"bind": mount.target, "mode": "rw" if mount.writable else "ro"}
     kwargs: dict[str, Any] = {
         "image": image,
-        "command": ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", *spec.argv],
+        "command": [
+            "/bin/sh",
+            "-c",
+            SEED_PRELUDE,
+            "sandbox-seed",
+            *(f"{key}={value}" for key, value in spec.env.items()),
+            *spec.argv,
+        ],
         "entrypoint": [],
         "working_dir": WORK_TARGET,
-        "environment": dict(spec.env),
+        # the prelude's own env; the job's is set by env -i on the command line
+        "environment": {},
         "user": f"{uid}:{uid}",
         "hostname": "sandbox",
         "network_mode": "none",
@@ -119,7 +145,20 @@ def container_spec(
         kwargs["device_requests"] = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
     if name is not None:
         kwargs["name"] = name
+    if cgroup_parent is not None:
+        kwargs["cgroup_parent"] = cgroup_parent
     return kwargs
+
+
+def measures_cgroups(info: dict[str, Any]) -> bool:
+    """True when the engine (``client.info()``) places containers under a ``cgroup_parent`` path we can read:
+    the cgroupfs driver (the systemd driver wants a slice name, under its own tree)."""
+    return info.get("CgroupDriver") == "cgroupfs"
+
+
+def parent_cgroup_name() -> str:
+    """A name for one job's parent cgroup, unique on this host: ``<worker pid>-<n>``."""
+    return f"{os.getpid()}-{next(_job_numbers)}"
 
 
 def demux(read: Callable[[int], bytes]) -> Iterator[tuple[str, bytes]]:
@@ -147,12 +186,20 @@ def demux(read: Callable[[int], bytes]) -> Iterator[tuple[str, bytes]]:
 
 
 def classify(
-    state: dict[str, Any], kill_reason: str | None, spec: JobSpec, wall: float, cpu: float = 0.0
+    state: dict[str, Any],
+    kill_reason: str | None,
+    spec: JobSpec,
+    wall: float,
+    cpu: float = 0.0,
+    max_rss: int | None = None,
 ) -> JobResult:
-    """A JobResult from ``container.attrs["State"]`` and why we killed it (if we did).
+    """A JobResult from ``container.attrs["State"]``, why we killed it (if we did) and its parent cgroup's
+    counters (``cpu`` seconds, ``max_rss`` bytes).
 
     Only translates the container's state into :func:`sandbox.base.job_result`'s facts (which decides the
-    outcome): tini (``init=True``) reports a job killed by signal N as exit code 128+N.
+    outcome): tini (``init=True``) reports a job killed by signal N as exit code 128+N. A SIGKILL with the
+    measured CPU time at the cap is the hard ``RLIMIT_CPU`` (as bwrap reads it: the kernel counts rlimit CPU in
+    ticks, cpuacct precisely).
     """
     code = state.get("ExitCode")
     exit_code, sig = split_exit_code(code) if isinstance(code, int) else (None, None)
@@ -163,9 +210,10 @@ def classify(
         signal=sig,
         wall_seconds=wall,
         cpu_seconds=cpu,
-        max_rss_bytes=None,
+        max_rss_bytes=max_rss,
         kill_reason=kill_reason,
         oom=bool(state.get("OOMKilled")),
+        cpu_killed=sig == signal.SIGKILL and cpu >= 0.9 * spec.limits.cpu_seconds,
         backend_error=f"docker: {error}" if error else None,
     )
 
@@ -182,14 +230,27 @@ class DockerSandbox(Sandbox):
         self.image = image or os.environ.get("SANDBOX_DOCKER_IMAGE", DEFAULT_IMAGE)
         self.uid = uid or int(os.environ.get("SANDBOX_DOCKER_UID", DEFAULT_UID))
         self.cpus = cpus or float(os.environ.get("SANDBOX_DOCKER_CPUS", "1"))
+        # Containers share the host's uids (no user namespace): a bwrap lease kills every process of its uid
+        # before handing it out, which would kill a container's job running under the same uid.
+        bwrap_uids = uid_range_from_env()
+        if self.uid in bwrap_uids:
+            raise ValueError(
+                f"SANDBOX_DOCKER_UID {self.uid} is inside the bwrap uid range "
+                f"{bwrap_uids.start}..{bwrap_uids.stop - 1} (SANDBOX_UID_BASE/SANDBOX_UID_COUNT)"
+            )
+        if os.geteuid() == 0:
+            sweep_stale_parents()
 
     def python_runtime(self) -> Runtime:
         """The image's own venv (docker/sandbox/Dockerfile installs it at /opt/venv): nothing to mount."""
         return Runtime(mounts=[], env=python_env(), executable=f"{VENV_TARGET}/bin/python")
 
     def start(self, spec: JobSpec) -> RunningJob:
-        kwargs = container_spec(spec, image=self.image, uid=self.uid, cpus=self.cpus)
-        return _start_container(connect(), spec, kwargs, self.uid)
+        parent = ParentCgroup(parent_cgroup_name())
+        kwargs = container_spec(
+            spec, image=self.image, uid=self.uid, cpus=self.cpus, cgroup_parent=parent.path
+        )
+        return _start_container(connect(), spec, kwargs, self.uid, parent)
 
 
 def connect() -> Any:
@@ -204,26 +265,47 @@ def connect() -> Any:
     return client
 
 
+#: Per engine (its API address): whether it runs containers under a ``cgroup_parent`` we can read.
+_engine_measures: dict[str, bool] = {}
+
+
 def _start_container(
-    client: Any, spec: JobSpec, kwargs: dict[str, Any], uid: int
+    client: Any, spec: JobSpec, kwargs: dict[str, Any], uid: int, parent: ParentCgroup | None
 ) -> DockerJob:  # pragma: no cover
+    url = str(client.api.base_url)
+    if url not in _engine_measures:
+        _engine_measures[url] = measures_cgroups(client.info())
+    if not _engine_measures[url]:
+        kwargs.pop("cgroup_parent", None)
+        parent = None
     if os.geteuid() == 0:
         os.chown(spec.workdir, uid, uid)
+    container = None
     try:
         container = client.containers.create(**kwargs)
         sock = container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         container.start()
     except Exception as exc:
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception:
+                pass
+        if parent is not None:
+            parent.remove()
         raise SandboxError(f"could not start the container: {exc}") from exc
-    return DockerJob(spec, container, sock, time.monotonic())
+    return DockerJob(spec, container, sock, time.monotonic(), parent)
 
 
 class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
     """A running container with Popen-like pipes."""
 
-    def __init__(self, spec: JobSpec, container: Any, sock: Any, started: float) -> None:
+    def __init__(
+        self, spec: JobSpec, container: Any, sock: Any, started: float, parent: ParentCgroup | None
+    ) -> None:
         self.spec = spec
         self.container = container
+        self._parent = parent
         self._sock: socket.socket = getattr(sock, "_sock", sock)
         self._started = started
         self._kill_reason: str | None = None
@@ -233,9 +315,10 @@ class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe()
-        self.stdout = cast(BinaryIO, os.fdopen(out_r, "rb", buffering=0))
-        self.stderr = cast(BinaryIO, os.fdopen(err_r, "rb", buffering=0))
-        self.stdin = cast(BinaryIO, os.fdopen(in_w, "wb", buffering=0))
+        # Buffered, as subprocess.Popen's pipes (bwrap): callers use read1(), readline() and flush().
+        self.stdout = cast(BinaryIO, os.fdopen(out_r, "rb"))
+        self.stderr = cast(BinaryIO, os.fdopen(err_r, "rb"))
+        self.stdin = cast(BinaryIO, os.fdopen(in_w, "wb"))
         threading.Thread(target=self._pump_out, args=(out_w, err_w), daemon=True).start()
         threading.Thread(target=self._pump_in, args=(in_r,), daemon=True).start()
         self._timer = threading.Timer(spec.limits.wall_seconds, self.kill, args=("timeout",))
@@ -275,11 +358,16 @@ class DockerJob(RunningJob):  # pragma: no cover - needs a Docker engine
         except Exception as exc:
             state = {"Error": str(exc)}
         self._timer.cancel()
-        result = classify(state, self._kill_reason, self.spec, time.monotonic() - self._started)
+        wall = time.monotonic() - self._started
         try:
             self.container.remove(force=True)
         except Exception:
             pass
+        cpu, max_rss = 0.0, None
+        if self._parent is not None:  # the container's own cgroup is gone: the parent holds its totals
+            cpu, max_rss = self._parent.cpu_seconds(), self._parent.max_usage_bytes()
+            self._parent.remove()
+        result = classify(state, self._kill_reason, self.spec, wall, cpu, max_rss)
         with self._lock:
             self._result = result
             self._done.set()

@@ -92,7 +92,7 @@ class LearnerPool:
         self.base_limits = resolve(limits)
         self.max_age_seconds = max_age_seconds
         self.content_root = Path(content_root).resolve() if content_root is not None else None
-        self.layout = layout or Layout.detect()
+        self.layout = layout or Layout.detect(sandbox)
         self.max_shapes = max_shapes
         self._procs: dict[Key, list[tuple[float, Proc]]] = {}
         self._wanted: dict[Key, Any] = {}

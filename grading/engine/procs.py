@@ -77,14 +77,22 @@ class FrameSink(queue.Queue[tuple[str, Frame | None | Exception]]):
 
 @dataclass(frozen=True)
 class Layout:
-    """Where things live on the host (the worker's own interpreter, venv and engine by default)."""
+    """Where things live on the host (the worker's own interpreter, venv and engine by default).
+
+    ``image_runtime``: the sandbox brings its own interpreter and packages at ``/opt/venv`` (the Docker backend's
+    image, docker/sandbox/Dockerfile), so nothing of the host's Python is bound: a container's uid cannot even
+    traverse the host paths a venv points into (e.g. ``/root/.pyenv``).
+    """
 
     venv: Path
     interpreter_prefix: Path
     repo_root: Path = REPO_ROOT
+    image_runtime: bool = False
 
     @classmethod
-    def detect(cls) -> Layout:
+    def detect(cls, sandbox: Any = None) -> Layout:
+        if getattr(sandbox, "name", None) == "docker":
+            return cls(venv=Path(VENV_TARGET), interpreter_prefix=Path(VENV_TARGET), image_runtime=True)
         venv = Path(sys.prefix)
         prefix = Path(os.path.realpath(sys.executable)).parent.parent
         if Path(sys.base_prefix).resolve() != prefix.resolve():  # pragma: no cover - unusual installs
@@ -94,7 +102,7 @@ class Layout:
     def python(self) -> str:
         return (
             f"{VENV_TARGET}/bin/python"
-            if self.venv != self.interpreter_prefix
+            if self.venv != self.interpreter_prefix or self.image_runtime
             else f"{self.interpreter_prefix}/bin/python3"
         )
 
@@ -102,6 +110,8 @@ class Layout:
         from sandbox.base import Mount
 
         mounts = [Mount(self.repo_root / "grading" / "engine", f"{ENGINE_TARGET}/grading/engine")]
+        if self.image_runtime:
+            return mounts
         if self.venv != self.interpreter_prefix:
             mounts.append(Mount(self.venv, VENV_TARGET))
         mounts.append(Mount(self.interpreter_prefix, str(self.interpreter_prefix)))
@@ -278,7 +288,7 @@ def start_learner(sandbox: Any, runtime: str, limits: Any, layout: Layout | None
     from sandbox import jobdirs
     from sandbox.base import JobSpec
 
-    layout = layout or Layout.detect()
+    layout = layout or Layout.detect(sandbox)
     workdir = jobdirs.create(LEARNER_DIR_PREFIX)
     mounts = [*layout.base_mounts(), *rust_mounts(layout)]
     spec = JobSpec(
@@ -309,7 +319,7 @@ def start_judge(
     from sandbox import jobdirs
     from sandbox.base import JobSpec, Mount
 
-    layout = layout or Layout.detect()
+    layout = layout or Layout.detect(sandbox)
     workdir = jobdirs.create(JUDGE_DIR_PREFIX)
     mounts = [
         *layout.base_mounts(),

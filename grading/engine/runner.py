@@ -296,7 +296,12 @@ class _Job:
             self._judge_target = f"{CONTENT_TARGET}/{self.module_dir.name}"
         else:
             judge = start_judge(
-                self.sandbox, runtime, limits, self.module_dir, Layout.detect(), target=MODULE_TARGET
+                self.sandbox,
+                runtime,
+                limits,
+                self.module_dir,
+                Layout.detect(self.sandbox),
+                target=MODULE_TARGET,
             )
             self._judge_target = MODULE_TARGET
         self.judge = judge

@@ -36,11 +36,13 @@ CALL_SECONDS = 2
 #: A memory bomb must meet the memory cap, and an output flood the output cap, not the call deadline, however
 #: loaded the machine is (a flood of tiny frames took over 2 s to pass 1 MiB on a loaded machine); importing
 #: pytest inside the learner's import took over 2 s there too.
+#: A fork bomb must meet the pids cap, not the deadline: under a load of 30+ on Docker it took over 2 s.
 CALL_SECONDS_FOR = {
     "add/memory_bomb": 15,
     "add/cheat_flood_output": 30,
     "add/cheat_patch_pytest": 15,
     "add/cpu_burn_threads": 60,
+    "add/fork_bomb": 15,
 }
 #: Module limits some submissions run under (a small work dir fills in a blink).
 #: A CPU burner in threads meets its CPU seconds long before the call deadline or the wall clock.

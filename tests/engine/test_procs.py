@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from engine_helpers import scripted
 
-from grading.engine.procs import SINK_FRAMES, FrameSink
+from grading.engine.procs import ENGINE_TARGET, REPO_ROOT, SINK_FRAMES, FrameSink, Layout
+from sandbox.docker import DockerSandbox
 
 OUTPUT = {"kind": "output", "stream": "stdout", "data": "x" * 100}
 
@@ -76,3 +78,14 @@ def test_an_expiring_process_is_killed_as_a_timeout():
     result = proc.job.wait(10)
     assert result.outcome == "timeout"
     proc.finish(timeout=2.0, grace=0.0)
+
+
+def test_a_docker_sandbox_runs_jobs_with_its_image_s_python_and_binds_only_the_engine() -> None:
+    # a container's uid cannot traverse the host paths a venv points into (/root/.pyenv): the image brings its own
+    layout = Layout.detect(DockerSandbox())
+    assert (layout.python(), [(str(m.source), m.target) for m in layout.base_mounts()]) == (
+        "/opt/venv/bin/python",
+        [(str(REPO_ROOT / "grading" / "engine"), f"{ENGINE_TARGET}/grading/engine")],
+    )
+    host = Layout.detect(None)
+    assert host.image_runtime is False and any(m.source == Path(host.venv) for m in host.base_mounts())

@@ -167,3 +167,53 @@ def test_a_failing_area_keeps_its_exit_status(tmp_path: Path) -> None:
 def test_a_malformed_budget_is_refused(tmp_path: Path) -> None:
     proc = timed(tmp_path, "ten", "true")
     assert proc.returncode == 2 and "usage:" in proc.stderr and not (tmp_path / "times").exists()
+
+
+# -- scripts/stop-docker.sh: stops the dockerd that make test started, and nothing else ---------------------------
+
+
+def stop_docker_tree(tmp_path: Path, pid: int | None) -> Path:
+    """A copy of the script in a tree of its own, with ``pid`` as the started dockerd's (None: none started)."""
+    (tmp_path / "scripts").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parents[2] / "scripts" / "stop-docker.sh", tmp_path / "scripts")
+    (tmp_path / "var" / "docker").mkdir(parents=True)
+    if pid is not None:
+        (tmp_path / "var" / "docker" / "dockerd.pid").write_text(f"{pid}\n")
+    return tmp_path
+
+
+def stop_docker(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(tree / "scripts" / "stop-docker.sh")], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_stop_docker_stops_the_dockerd_whose_pid_it_was_given(tmp_path: Path) -> None:
+    fake = tmp_path / "bin" / "dockerd"  # a process whose name is dockerd (a copy of sleep)
+    fake.parent.mkdir()
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", fake)
+    proc = subprocess.Popen([str(fake), "60"])
+    tree = stop_docker_tree(tmp_path / "tree", proc.pid)
+    done = stop_docker(tree)
+    assert proc.wait(timeout=5) == -15 and f"dockerd ({proc.pid}) stopped" in done.stdout
+    assert not (tree / "var" / "docker" / "dockerd.pid").exists()
+
+
+def test_stop_docker_leaves_a_process_that_is_not_dockerd_alone(tmp_path: Path) -> None:
+    proc = subprocess.Popen(["sleep", "60"])  # e.g. the pid was reused after our dockerd died
+    try:
+        tree = stop_docker_tree(tmp_path, proc.pid)
+        done = stop_docker(tree)
+        assert (done.returncode, proc.poll(), (tree / "var" / "docker" / "dockerd.pid").exists()) == (
+            0,
+            None,
+            False,
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_stop_docker_without_a_started_engine_does_nothing(tmp_path: Path) -> None:
+    done = stop_docker(stop_docker_tree(tmp_path, None))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")

@@ -50,11 +50,13 @@ def bwrap() -> BwrapSandbox:
 
 
 def _docker_missing() -> str:
-    """Why no Docker engine answers here ("" when one does)."""
+    """Why no Docker engine answers here ("" when one does), with why scripts/ensure-docker.sh could not start one."""
     try:
         connect().close()
     except SandboxError as exc:
-        return str(exc)
+        why = REPO_ROOT / "var" / "docker" / "no-engine.txt"
+        started = why.read_text().strip() if why.exists() else "`make sandbox-image` starts one where it can"
+        return f"{exc}; {started}"
     return ""
 
 
@@ -75,7 +77,15 @@ def backend(request: pytest.FixtureRequest, bwrap: BwrapSandbox) -> Sandbox:
     """Every backend that can run here (the shared suite runs once per backend)."""
     if request.param == "bwrap":
         return bwrap
-    return DockerSandbox()  # pragma: no cover - needs a Docker engine
+    docker = DockerSandbox()
+    client = connect()
+    try:  # an engine without the image is a failed set-up, not a reason to skip
+        client.images.get(docker.image)
+    except Exception as exc:
+        pytest.fail(f"the Docker engine has no image {docker.image} ({exc}): run `make sandbox-image`")
+    finally:
+        client.close()
+    return docker
 
 
 SpecFactory = Callable[..., JobSpec]

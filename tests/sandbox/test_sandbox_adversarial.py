@@ -379,17 +379,6 @@ def test_an_infinite_loop_ends_as_timeout(sb: BwrapSandbox, spec: SpecFactory) -
     assert run(sb, spec("while True: pass", limits={"wall_seconds": 1})).outcome == "timeout"
 
 
-def test_a_cpu_burn_ends_at_the_cpu_seconds_cap(sb: BwrapSandbox, spec: SpecFactory) -> None:
-    done = run(sb, spec("while True: pass", limits={"cpu_seconds": 1, "wall_seconds": 30}))
-    assert (done.outcome, done.result.signal, "CPU" in done.result.message) == ("timeout", 24, True)
-
-
-def test_ignoring_sigxcpu_still_ends_at_the_hard_cpu_cap(sb: BwrapSandbox, spec: SpecFactory) -> None:
-    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass"
-    done = run(sb, spec(code, limits={"cpu_seconds": 1, "wall_seconds": 30}))
-    assert (done.outcome, done.result.signal) == ("timeout", 9)
-
-
 def test_an_output_flood_ends_as_output_limit(sb: BwrapSandbox, spec: SpecFactory) -> None:
     code = "import os\nwhile True:\n    os.write(1, b'y' * 1048576)"
     assert run(sb, spec(code, limits={"output_bytes": 65536})).outcome == "output_limit"

@@ -48,6 +48,16 @@ def test_it_carries_a_line_protocol_over_raw_pipes(backend: Sandbox, spec: SpecF
     assert (answers, job.wait().outcome) == ([b"2\n", b"42\n", b"100\n"], "exited")
 
 
+def test_the_pipes_are_buffered_like_popen_s(backend: Sandbox, spec: SpecFactory) -> None:
+    # the grading engine drains stderr with read1() and writes frames to stdin before a flush()
+    job = backend.start(spec("import sys; sys.stderr.write(sys.stdin.readline())"))
+    job.stdin.write(b"to stderr\n")
+    job.stdin.flush()
+    first = job.stderr.read1(65536)
+    job.stdin.close()
+    assert (first, job.wait(timeout=10).outcome) == (b"to stderr\n", "exited")
+
+
 def test_the_job_sees_exactly_the_env_it_was_given(backend: Sandbox, spec: SpecFactory, py) -> None:
     done = backend.run(spec("import os; print(sorted(os.environ))", env={"GREETING": "hi"}))
     assert done.stdout.decode().strip() == str(sorted({**py.env, "GREETING": "hi"}))
@@ -227,6 +237,22 @@ def test_cpu_seconds_are_measured(backend: Sandbox, spec: SpecFactory) -> None:
     code = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end:\n    pass"
     done = backend.run(spec(code))
     assert done.result.cpu_seconds >= 0.35
+
+
+# The CPU cap (moved here from the adversarial suite, which runs on bwrap only): RLIMIT_CPU in both backends,
+# the time measured by the job's cgroup (bwrap's own, docker's parent cgroup of the container).
+
+
+def test_a_cpu_burn_ends_at_the_cpu_seconds_cap(backend: Sandbox, spec: SpecFactory) -> None:
+    done = backend.run(spec("while True: pass", limits={"cpu_seconds": 1, "wall_seconds": 30}))
+    assert (done.outcome, done.result.signal, "CPU" in done.result.message) == ("timeout", 24, True)
+    assert 0.5 <= done.result.cpu_seconds < 3  # RLIMIT_CPU counts ticks, cgroups precisely: not equal
+
+
+def test_ignoring_sigxcpu_still_ends_at_the_hard_cpu_cap(backend: Sandbox, spec: SpecFactory) -> None:
+    code = "import signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\nwhile True: pass"
+    done = backend.run(spec(code, limits={"cpu_seconds": 1, "wall_seconds": 30}))
+    assert (done.outcome, done.result.signal, "CPU" in done.result.message) == ("timeout", 9, True)
 
 
 def test_a_job_that_closes_its_stdin_early_still_gets_a_result(backend: Sandbox, spec: SpecFactory) -> None:

@@ -9,6 +9,7 @@ import socketserver
 import struct
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from sandbox.docker import (
     connect,
     container_spec,
     demux,
+    measures_cgroups,
+    parent_cgroup_name,
 )
 from sandbox.limits import MIB, resolve
 from sandbox.runtime import Runtime
@@ -136,17 +139,47 @@ def test_a_mount_over_the_work_dir_or_its_seed_is_refused(job: JobSpec, tmp_path
         container_spec(job)
 
 
-def test_the_env_is_exactly_the_specs(job: JobSpec) -> None:
-    assert container_spec(job)["environment"] == {"PATH": "/usr/bin", "HOME": "/work"}
+def test_the_env_travels_as_arguments_of_env_i_not_as_the_container_s_env(job: JobSpec) -> None:
+    # the engine adds HOSTNAME and the image's ENV to the container's env: env -i leaves the job only the spec's
+    assert container_spec(job)["environment"] == {}
 
 
-def test_the_command_copies_the_work_dir_in_then_runs_the_argv_as_arguments(job: JobSpec) -> None:
+def test_the_command_copies_the_work_dir_in_then_runs_the_env_and_argv_as_arguments(job: JobSpec) -> None:
     spec = container_spec(job)
     assert (spec["command"], spec["entrypoint"], spec["working_dir"]) == (
-        ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", *job.argv],
+        ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", "PATH=/usr/bin", "HOME=/work", *job.argv],
         [],
         "/work",
     )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"argv": ["A=1", "x"]}, {"argv": []}, {"env": {"A=B": "1"}}, {"env": {"A": "nul\0"}}],
+)
+def test_an_argv_or_env_that_env_i_would_misread_is_refused(job: JobSpec, change: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        container_spec(replace(job, **change))  # type: ignore[arg-type]
+
+
+def test_the_container_goes_under_the_given_parent_cgroup_or_the_engine_s_default(job: JobSpec) -> None:
+    assert (
+        container_spec(job, cgroup_parent="/p/q")["cgroup_parent"],
+        "cgroup_parent" in container_spec(job),
+    ) == (
+        "/p/q",
+        False,
+    )
+
+
+@pytest.mark.parametrize(("driver", "expected"), [("cgroupfs", True), ("systemd", False), (None, False)])
+def test_parent_cgroups_are_read_only_with_the_cgroupfs_driver(driver: str | None, expected: bool) -> None:
+    assert measures_cgroups({"CgroupDriver": driver}) is expected
+
+
+def test_each_job_gets_its_own_parent_cgroup_named_after_this_worker() -> None:
+    names = [parent_cgroup_name() for _ in range(3)]
+    assert len(set(names)) == 3 and all(n.startswith(f"{os.getpid()}-") for n in names)
 
 
 def test_the_docker_backend_does_not_return_the_work_dir() -> None:
@@ -179,7 +212,7 @@ def test_a_name_is_passed_through(job: JobSpec) -> None:
 
 
 def test_the_docker_sdk_accepts_the_spec(job: JobSpec) -> None:
-    kwargs = container_spec(job)  # exactly what containers.create(**kwargs) gets
+    kwargs = container_spec(job, cgroup_parent="/p/q")  # exactly what containers.create(**kwargs) gets
     kwargs["version"] = "1.44"
     built = _create_container_args(kwargs)
     host = built["host_config"]
@@ -189,7 +222,8 @@ def test_the_docker_sdk_accepts_the_spec(job: JobSpec) -> None:
         host["PidsLimit"],
         host["CapDrop"],
         host["Tmpfs"]["/work"],
-    ) == ("none", True, 40, ["ALL"], container_spec(job)["tmpfs"]["/work"])
+        host["CgroupParent"],
+    ) == ("none", True, 40, ["ALL"], container_spec(job)["tmpfs"]["/work"], "/p/q")
 
 
 def frame(stream: int, payload: bytes) -> bytes:
@@ -242,10 +276,29 @@ def test_get_backend_returns_the_docker_backend_by_name() -> None:
 
 def test_the_docker_backend_reads_its_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SANDBOX_DOCKER_IMAGE", "img:1")
-    monkeypatch.setenv("SANDBOX_DOCKER_UID", "62000")
+    monkeypatch.setenv("SANDBOX_DOCKER_UID", "63000")
     monkeypatch.setenv("SANDBOX_DOCKER_CPUS", "2.5")
     backend = DockerSandbox()
-    assert (backend.image, backend.uid, backend.cpus) == ("img:1", 62000, 2.5)
+    assert (backend.image, backend.uid, backend.cpus) == ("img:1", 63000, 2.5)
+
+
+def test_the_default_docker_uid_is_outside_the_default_bwrap_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SANDBOX_DOCKER_UID", "SANDBOX_UID_BASE", "SANDBOX_UID_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    assert DockerSandbox().uid == 60000
+
+
+@pytest.mark.parametrize(("uid", "base"), [(61000, None), (61500, None), (70010, "70000")])
+def test_a_docker_uid_inside_the_bwrap_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, uid: int, base: str | None
+) -> None:
+    # a bwrap lease kills every process of its uid first: it would kill a container's job under that uid
+    if base is None:
+        monkeypatch.delenv("SANDBOX_UID_BASE", raising=False)
+    else:
+        monkeypatch.setenv("SANDBOX_UID_BASE", base)
+    with pytest.raises(ValueError, match="inside the bwrap uid range"):
+        DockerSandbox(uid=uid)
 
 
 def test_starting_without_an_engine_is_a_sandbox_error(job: JobSpec, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,6 +356,26 @@ def test_the_seed_prelude_copies_the_host_files_into_work_then_runs_the_argv_as_
     argv = ["/bin/sh", "-c", SEED_PRELUDE, "sandbox-seed", py.executable, "-c", code, "$HOME; `id`"]
     done = bwrap.run(spec(argv=argv, mounts=[Mount(seed, SEED_TARGET)]))
     assert done.stdout == b"from the host pkg/given.txt ['$HOME; `id`']\n", done.stderr
+
+
+def test_the_seed_prelude_gives_the_job_exactly_the_env_in_its_arguments(
+    bwrap: BwrapSandbox, spec: SpecFactory, py: Runtime, tmp_path: Path
+) -> None:
+    (tmp_path / "seed").mkdir()
+    code = "import os; print(sorted(os.environ.items()))"
+    argv = [
+        "/bin/sh",
+        "-c",
+        SEED_PRELUDE,
+        "sandbox-seed",
+        "LANG=C.UTF-8",  # else Python's C-locale coercion adds LC_CTYPE
+        "X=a=b",
+        py.executable,
+        "-c",
+        code,
+    ]
+    done = bwrap.run(spec(argv=argv, mounts=[Mount(tmp_path / "seed", SEED_TARGET)], env={"LEAK": "1"}))
+    assert done.stdout == b"[('LANG', 'C.UTF-8'), ('X', 'a=b')]\n", done.stderr
 
 
 def test_the_seed_prelude_exits_125_when_the_files_do_not_fit(

@@ -206,9 +206,9 @@ def test_bwrap_reports_its_cgroup_s_oom_before_a_cpu_limit_kill() -> None:
 # -- docker: the container's State --------------------------------------------------------------------------------
 
 
-def docker(state: dict[str, Any], kill_reason: str | None = None) -> JobResult:
+def docker(state: dict[str, Any], kill_reason: str | None = None, **counters: Any) -> JobResult:
     spec = JobSpec(argv=["x"], mounts=[], workdir=Path("/nonexistent"), env={}, limits=LIMITS)
-    return docker_mod.classify(state, kill_reason, spec, wall=1.0)
+    return docker_mod.classify(state, kill_reason, spec, wall=1.0, **counters)
 
 
 def test_docker_reports_the_engine_s_error_as_the_message() -> None:
@@ -236,3 +236,24 @@ def test_docker_reports_an_oom_kill_before_the_engine_s_error() -> None:
 
 def test_docker_reports_our_kill_reason_before_an_oom_kill() -> None:
     assert ended(docker({"ExitCode": 137, "OOMKilled": True}, "timeout")) == WALL_TIMEOUT
+
+
+def test_docker_reads_sigkill_near_the_cpu_limit_as_the_cpu_limit() -> None:
+    assert ended(docker({"ExitCode": 128 + 9}, cpu=0.9 * 3)) == CPU_TIMEOUT
+
+
+def test_docker_reads_sigkill_below_90_percent_of_the_cpu_limit_as_a_signal() -> None:
+    assert ended(docker({"ExitCode": 128 + 9}, cpu=2.6)) == ("exited", "killed by signal 9")
+
+
+def test_docker_reads_sigxcpu_as_the_cpu_limit() -> None:
+    assert ended(docker({"ExitCode": 128 + signal.SIGXCPU})) == CPU_TIMEOUT
+
+
+def test_docker_reports_an_oom_kill_before_a_cpu_limit_kill() -> None:
+    assert ended(docker({"ExitCode": 137, "OOMKilled": True}, cpu=3.0)) == OOM
+
+
+def test_docker_keeps_its_parent_cgroup_s_counters() -> None:
+    done = docker({"ExitCode": 0}, cpu=1.25, max_rss=4096)
+    assert (done.cpu_seconds, done.max_rss_bytes) == (1.25, 4096)
