@@ -95,7 +95,7 @@ async function render(): Promise<void> {
       root,
       h(
         "div",
-        { class: "card card-pad empty", "data-testid": "measurements-empty" },
+        { class: "card card-pad measurements-empty", "data-testid": "measurements-empty" },
         h("p", {}, t("measurements.empty")),
         h("ul", { class: "producer-list" }, data.producers.map(producerItem)),
       ),

@@ -184,9 +184,11 @@ describe("my measurements", () => {
 
   it("decodes each module's attempt, metrics (series with their x values) and reference plots", () => {
     const decoded = decodeMeasurementsPage(page);
-    expect(decoded.modules[0].attempt).toEqual({ submissionId: 7, passed: true, score: 9, maxScore: 9, at: "2026-12-07T10:00:00Z" });
-    expect(decoded.modules[0].metrics.bpt).toEqual({ y: [3, 2], x: [0, 16], title: { en: "Bytes", zh: "字节" }, xLabel: null });
-    expect(decoded.modules[0].reference).toEqual([{ key: "02-tokenizer/bpe-compression", plot: "{}" }]);
+    const [module] = decoded.modules;
+    expect(decoded.modules).toHaveLength(1);
+    expect(module?.attempt).toEqual({ submissionId: 7, passed: true, score: 9, maxScore: 9, at: "2026-12-07T10:00:00Z" });
+    expect(module?.metrics.bpt).toEqual({ y: [3, 2], x: [0, 16], title: { en: "Bytes", zh: "字节" }, xLabel: null });
+    expect(module?.reference).toEqual([{ key: "02-tokenizer/bpe-compression", plot: "{}" }]);
     expect(decoded.producers).toEqual([{ slug: "02-tokenizer", order: 2, title: "Tokenizer", url: null, state: "locked" }]);
   });
 
