@@ -1,5 +1,5 @@
 /**
- * Vite build for the lab's three pages and the admin's authoring page. Django serves the output: `dist/` is a
+ * Vite build for the lab's pages and the admin's authoring page. Django serves the output: `dist/` is a
  * static root, the manifest (`dist/.vite/manifest.json`) is read by the `{% vite_entry %}` template tag, so asset
  * names can carry content hashes. `base` must equal Django's STATIC_URL.
  */
@@ -26,6 +26,7 @@ export default defineConfig({
         module: here("./src/module.ts"),
         auth: here("./src/auth.ts"),
         authoring: here("./src/authoring.ts"),
+        measurements: here("./src/measurements.ts"),
       },
     },
   },

@@ -16,14 +16,17 @@ Design choices:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Max
+from django.urls import reverse
 
 from grading.engine import exporters
 from grading.engine.redact import clean_tree, coarse_duration, coarse_time, learner_usage
@@ -37,6 +40,7 @@ from modules.selectors import (
     localize,
     module_spec_of,
     module_standing,
+    module_states,
     user_is_instructor,
 )
 from modules.starters import foreign_stubs
@@ -422,3 +426,94 @@ def submission_export(
     if export_format == "exercism":
         return exporters.to_exercism(result, steps=module_spec_of(module=submission.module).step_ids)
     return exporters.to_prairielearn(result)
+
+
+# --- my measurements ----------------------------------------------------------------------------------------------
+#: What a visible test calls to record a measurement (the ``metrics`` fixture of the module's tests).
+_RECORDS_METRICS = "metrics.record("
+
+
+def _module_measures(module: Module) -> bool:
+    """Whether ``module``'s visible tests record measurements."""
+    return _tests_record_metrics(str(Path(settings.LAB_CONTENT_DIR) / module.slug), module.content_hash)
+
+
+@functools.lru_cache(maxsize=256)
+def _tests_record_metrics(module_dir: str, content_hash: str) -> bool:
+    """Whether the visible tests in ``module_dir`` record measurements (read once per content version)."""
+    folder = Path(module_dir) / "tests" / "visible"
+    try:
+        return any(_RECORDS_METRICS in p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py")))
+    except OSError:
+        return False
+
+
+def _chosen_results(*, user: User, module_ids: list[int]) -> dict[int, Result]:
+    """Per module: the learner's best passing result (highest score, then newest), else their newest result.
+    Two queries: the candidates' small columns, then the chosen results whole."""
+    rows = Result.objects.filter(submission__user=user, submission__module_id__in=module_ids).values_list(
+        "pk", "submission__module_id", "status", "score", "created_at"
+    )
+    best: dict[int, tuple[bool, float, Any, int]] = {}
+    for pk, module_id, status, score, created_at in rows:
+        passed = status == Result.Status.PASS
+        key = (passed, score if passed else 0.0, created_at, pk)
+        if module_id not in best or key > best[module_id]:
+            best[module_id] = key
+    chosen = Result.objects.filter(pk__in=[key[3] for key in best.values()])
+    return {r.submission.module_id: r for r in chosen.select_related("submission")}
+
+
+def _reference_plots(figures: Any, lang: str) -> list[dict[str, str]]:
+    """The plots a module's guides show, computed from its reference (``modules.figures``): {key, plot (the spec
+    text in ``lang``, else English)}."""
+    if not isinstance(figures, dict):
+        return []
+    key_lang = "zh" if lang.startswith("zh") else "en"
+    return [
+        {"key": key, "plot": figure.get(key_lang) or figure.get("en") or ""}
+        for key, figure in sorted(figures.items())
+        if isinstance(figure, dict) and figure.get("kind") == "plot"
+    ]
+
+
+def measurements_for(*, user: User, lang: str) -> dict[str, Any]:
+    """``/measurements/``'s data: ``modules`` [{slug, order, title, url, attempt {submission_id, passed, score,
+    max_score, at}, metrics, reference [{key, plot}]}] (the open modules where the learner's chosen attempt
+    recorded metrics; ``_chosen_results``), and ``producers`` [{slug, order, title, url | null, state}] (every
+    active module whose visible tests record measurements). 6 queries."""
+    states = module_states(user=user)
+    open_ids = [s.module.pk for s in states if s.state != "locked"]
+    results = _chosen_results(user=user, module_ids=open_ids)
+    figures = dict(Module.objects.filter(pk__in=list(results)).values_list("pk", "payload__figures"))
+    modules, producers = [], []
+    for state in states:
+        module = state.module
+        url = None if state.state == "locked" else reverse("module-page", args=[module.slug])
+        title = localize(module.title, lang)
+        if _module_measures(module):
+            producers.append(
+                {"slug": module.slug, "order": module.order, "title": title, "url": url, "state": state.state}
+            )
+        result = results.get(module.pk)
+        metrics = (result.result.get("metrics") if result is not None else None) or {}
+        if result is None or not isinstance(metrics, dict) or not metrics:
+            continue
+        modules.append(
+            {
+                "slug": module.slug,
+                "order": module.order,
+                "title": title,
+                "url": url,
+                "attempt": {
+                    "submission_id": result.submission_id,
+                    "passed": result.status == Result.Status.PASS,
+                    "score": result.score,
+                    "max_score": result.max_score,
+                    "at": result.created_at.isoformat(),
+                },
+                "metrics": clean_tree(metrics),
+                "reference": _reference_plots(figures.get(module.pk), lang),
+            }
+        )
+    return {"modules": modules, "producers": producers}

@@ -1,15 +1,21 @@
-"""The grading JSON API: parse, authorize through ``access_*``, call one service, respond."""
+"""The grading JSON API (parse, authorize through ``access_*``, call one service, respond) and the learner's
+measurements page."""
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from grading import gradebook, selectors, services
-from modules.api import ERROR_REF, AuthenticatedRequest, LabAPIView, request_lang
+from modules import selectors as module_selectors
+from modules.api import ERROR_REF, AuthenticatedHttpRequest, AuthenticatedRequest, LabAPIView, request_lang
 from modules.services import Conflict, Forbidden, InvalidInput
 
 
@@ -175,3 +181,23 @@ class GradebookView(LabAPIView):
         )
         response["Content-Disposition"] = 'attachment; filename="gradebook.csv"'
         return response
+
+
+# --- pages --------------------------------------------------------------------------------------------------------
+@login_required
+@require_GET
+def measurements_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """``/measurements/``: the learner's own measurements per module beside the reference's plots. Renders
+    ``grading/measurements.html`` with ``page_data`` (``page-measurements.schema.json``): ``user``, ``lang``,
+    ``csrf_token`` and ``selectors.measurements_for``'s ``modules`` and ``producers``."""
+    lang = request_lang(request)
+    page_data = {
+        "user": {
+            "username": request.user.get_username(),
+            "is_instructor": module_selectors.user_is_instructor(request.user),
+        },
+        "lang": lang,
+        "csrf_token": get_token(request),
+        **selectors.measurements_for(user=request.user, lang=lang),
+    }
+    return render(request, "grading/measurements.html", {"page_data": page_data})

@@ -1,4 +1,4 @@
-"""URL map: pages (dashboard, module, progress, references, discussions, search, settings), auth, language switch, admin, and the JSON API under /api/."""
+"""URL map: pages (dashboard, module, progress, measurements, references, discussions, search, settings), auth, language switch, admin, and the JSON API under /api/."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -7,6 +7,8 @@ from django.urls import include, path
 from grading.discussions.views import discussions_page, mentor_queue_page, mentor_review_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from grading.similarity.urls import page_urlpatterns as similarity_pages
+
+from grading.views import measurements_page
 from labplatform.openapi import SchemaView
 from modules.site_views import progress_page, references_page, route_choose, search_page, settings_page
 from modules.views import LoginView, dashboard, module_page, not_found_page, signup
@@ -17,6 +19,7 @@ urlpatterns = [
     path("", dashboard, name="dashboard"),
     path("modules/<slug:slug>/", module_page, name="module-page"),
     path("progress/", progress_page, name="progress"),
+    path("measurements/", measurements_page, name="measurements"),
     path("references/", references_page, name="references"),
     path("discussions/", discussions_page, name="discussions"),
     path("mentor/reviews/", mentor_queue_page, name="mentor-queue"),

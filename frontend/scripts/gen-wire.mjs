@@ -48,6 +48,7 @@ const VALIDATORS = {
   validateNotifications: "milestones.schema.json#/$defs/notifications",
   validateHeartbeat: "milestones.schema.json#/$defs/heartbeat",
   validateMilestones: "milestones.schema.json#/$defs/milestones",
+  validateMeasurementsPage: "page-measurements.schema.json",
 };
 
 function loadSchemas() {

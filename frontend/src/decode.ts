@@ -881,3 +881,53 @@ function milestones(m: WireMilestones): Milestones {
 export function decodeMilestones(v: unknown): Milestones {
   return milestones(decodeWith(validate.validateMilestones, v, "milestones"));
 }
+
+// ---------------------------------------------------------------------------------------------- my measurements
+
+/** One module on "My measurements": the learner's chosen attempt, its metrics and the reference's plots. */
+export interface ModuleMeasurements {
+  slug: string;
+  order: number;
+  title: string;
+  url: string | null;
+  attempt: { submissionId: number; passed: boolean; score: number; maxScore: number; at: string };
+  metrics: Record<string, MetricValue>;
+  /** Plot specs (`guide-plot.schema.json`, as text) the module's guides show, computed from its reference. */
+  reference: { key: string; plot: string }[];
+}
+
+/** A module whose tests record measurements (the empty state links there). */
+export interface MeasurementProducer {
+  slug: string;
+  order: number;
+  title: string;
+  url: string | null;
+  state: ModuleState;
+}
+
+export interface MeasurementsPage {
+  modules: ModuleMeasurements[];
+  producers: MeasurementProducer[];
+}
+
+export function decodeMeasurementsPage(v: unknown): MeasurementsPage {
+  const pd = decodeWith(validate.validateMeasurementsPage, v, "page");
+  return {
+    modules: pd.modules.map((m) => ({
+      slug: m.slug,
+      order: m.order,
+      title: m.title,
+      url: m.url,
+      attempt: {
+        submissionId: m.attempt.submission_id,
+        passed: m.attempt.passed,
+        score: m.attempt.score,
+        maxScore: m.attempt.max_score,
+        at: m.attempt.at,
+      },
+      metrics: metricValues(m.metrics),
+      reference: m.reference.map((r) => ({ key: r.key, plot: r.plot })),
+    })),
+    producers: pd.producers.map((p) => ({ slug: p.slug, order: p.order, title: p.title, url: p.url, state: p.state })),
+  };
+}

@@ -5,6 +5,7 @@ import {
   decodeEvent,
   decodeFrame,
   decodeLint,
+  decodeMeasurementsPage,
   decodeModuleList,
   decodeModulePage,
   decodeSubmission,
@@ -159,5 +160,40 @@ describe("smaller answers", () => {
   it("marks syntax errors (no code) and E9 codes as errors, the rest as warnings", () => {
     const d = (code: string | null) => ({ code, message: "m", line: 1, column: 2, end_line: 1, end_column: 3, severity: "warning", fixable: false });
     expect(decodeLint({ diagnostics: [d(null), d("E999"), d("F401")] }).map((x) => x.severity)).toEqual(["error", "error", "warning"]);
+  });
+});
+
+describe("my measurements", () => {
+  const page = {
+    user: { username: "ada", is_instructor: false },
+    lang: "en",
+    csrf_token: "t",
+    modules: [
+      {
+        slug: "02-tokenizer",
+        order: 2,
+        title: "Tokenizer",
+        url: "/modules/02-tokenizer/",
+        attempt: { submission_id: 7, passed: true, score: 9, max_score: 9, at: "2026-12-07T10:00:00Z" },
+        metrics: { train_seconds_baseline: 4, train_seconds_optimized: 1, bpt: { y: [3, 2], x: [0, 16], title: { en: "Bytes", zh: "字节" } } },
+        reference: [{ key: "02-tokenizer/bpe-compression", plot: "{}" }],
+      },
+    ],
+    producers: [{ slug: "02-tokenizer", order: 2, title: "Tokenizer", url: null, state: "locked" }],
+  };
+
+  it("decodes each module's attempt, metrics (series with their x values) and reference plots", () => {
+    const decoded = decodeMeasurementsPage(page);
+    const [module] = decoded.modules;
+    expect(decoded.modules).toHaveLength(1);
+    expect(module?.attempt).toEqual({ submissionId: 7, passed: true, score: 9, maxScore: 9, at: "2026-12-07T10:00:00Z" });
+    expect(module?.metrics.bpt).toEqual({ y: [3, 2], x: [0, 16], title: { en: "Bytes", zh: "字节" }, xLabel: null });
+    expect(module?.reference).toEqual([{ key: "02-tokenizer/bpe-compression", plot: "{}" }]);
+    expect(decoded.producers).toEqual([{ slug: "02-tokenizer", order: 2, title: "Tokenizer", url: null, state: "locked" }]);
+  });
+
+  it("names the field that breaks the contract", () => {
+    const broken = { ...page, producers: [{ ...page.producers[0], state: "open" }] };
+    expect(decodeError(() => decodeMeasurementsPage(broken)).message).toContain("producers");
   });
 });

@@ -20,6 +20,10 @@ Design choices:
   print a hidden input later), a failing import's traceback is quoted only from a visible test, and times are
   whole seconds (durations of hidden tests, and every event's ``t``; :mod:`.redact`).  The judge runs the
   visible tests first, so this withholds nothing of theirs.
+- A function of a learner module that ran past the per-call deadline is not called again in this job: each later
+  call of it fails at once, saying so (``runaway``), so one endless loop costs one deadline, not one per test, and
+  the tests of the other functions still get the job's time.  Functions are known by module and attribute path:
+  the runner notes the handle each ``import`` reply gave (a forged one could only fail the learner's own calls).
 - Two clocks: the per-call deadline (kills the learner host) and an overall wall-clock watchdog (kills both),
   both read on every pass of the loop, whatever arrives.  A call's clock starts once its learner host is set up
   (``setup_done``; the call waits for it): starting a sandbox is our time, not the learner's, however loaded
@@ -186,6 +190,10 @@ class _Job:
         self.built: set[str] = set()
         self.optional: frozenset[str] = frozenset()
         self.optional_outcomes: set[str] = set()
+        #: handle id of each learner module the judge imported -> its module name
+        self.module_handles: dict[str, str] = {}
+        #: learner functions (``module:path``) that ran past the per-call deadline -> their name as shown
+        self.runaway: dict[str, str] = {}
 
     # ------------------------------------------------------------------ events
     def emit(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -455,6 +463,17 @@ class _Job:
         if self.pending is not None or header.get("op") not in OPS:
             self._platform("The grader sent an invalid call.")
             return
+        function = self._called_function(header)
+        if function is not None and function in self.runaway:
+            shown = self.runaway[function]
+            self._reply_error(
+                jid,
+                "timeout",
+                "Timeout",
+                f"Not run: {shown}() ran out of time ({self.call_seconds:g} s) in an earlier test, so it is not "
+                "called again. Look for a loop that never ends.",
+            )
+            return
         if (
             self.learner_dead is not None
             and header["op"] == "import"
@@ -474,11 +493,13 @@ class _Job:
         self.pending = {
             "jid": jid,
             "op": header["op"],
+            "name": header.get("name"),
             "test": self.current,
             "deadline": deadline,
             "booting": booting,
             "call_seconds": call_seconds,
             "build": building and building["module"],
+            "function": function,
         }
         if booting:  # held until the host is set up, so the runner never waits on a host that cannot take it
             self.pending["held"] = ({**header, "id": jid}, frame.buffers)
@@ -505,9 +526,25 @@ class _Job:
                 "The sandbox for your code did not start in time (a platform problem, not your code)."
             )
             return
-        self._kill_learner(
-            "timeout", f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
-        )
+        function = self.pending["function"]
+        message = f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
+        if function is not None:
+            shown = self.runaway[function] = function.partition(":")[2]
+            if not self.hidden_seen:  # which function a hidden test called is not told
+                message = f"{shown}() ran out of time: a call took longer than {self.call_seconds:g} s and was stopped."
+        self._kill_learner("timeout", message)
+
+    def _called_function(self, header: dict[str, Any]) -> str | None:
+        """``module:path`` of the learner module's function a ``call`` op calls (None for any other op, or a
+        call on an object that is not one of the learner modules)."""
+        target = header.get("target")
+        if header.get("op") != "call" or not isinstance(target, dict):
+            return None
+        module = self.module_handles.get(str(target.get("id")))
+        path = target.get("path")
+        if module is None or not isinstance(path, list) or not path:
+            return None
+        return f"{module}:{'.'.join(map(str, path))}"
 
     def _building(self, header: dict[str, Any]) -> dict[str, Any] | None:
         """The attempted crate this ``import`` op makes the learner host compile, if it has not yet."""
@@ -660,7 +697,10 @@ class _Job:
             self.built.add(pending["build"])
         reply: dict[str, Any] = {"kind": "reply", "id": pending["jid"]}
         if header.get("ok") is True:
-            reply.update(ok=True, value=header.get("value"))
+            value = header.get("value")
+            if pending["op"] == "import" and isinstance(value, dict) and value.get("$t") == "handle":
+                self.module_handles[str(value.get("id"))] = str(pending["name"])
+            reply.update(ok=True, value=value)
             self._relay_reply(reply, frame.buffers, pending)
             return
         err = header.get("error")

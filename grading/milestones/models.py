@@ -27,6 +27,7 @@ class Notification(models.Model):
         MENTOR_REPLY = "mentor_reply", "mentor reply"
         REPLY = "reply", "reply"
         REVIEW_REQUEST = "review_request", "review request"
+        SUMMARY = "summary", "summary"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32, choices=Kind.choices)

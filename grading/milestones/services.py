@@ -3,6 +3,10 @@
 ``milestones_sync`` is the one place that turns a learner's standing into milestones: modules newly open, badges
 earned, the course (or a route) completed. It runs after every change of standing (``modules.listeners``) and
 creates only what is missing, so it may run any number of times.
+
+A learner's first sync (no notification yet) may find a standing built before it could notify: a learner who passed
+modules before milestones existed, or whose progress was imported. What that standing earned before the change
+that triggered the sync is recorded as read, under one unread summary, so the bell does not fill with old news.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -22,7 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 
 from grading.milestones.models import Certificate, Notification, StudyDay
-from modules.badges import badge_facts, badges_evaluate
+from modules.badges import Facts, badge_facts, badges_evaluate
 from modules.models import Route
 from modules.roles import INSTRUCTOR_GROUP
 from modules.selectors import ModuleState, bilingual, module_states, user_is_instructor
@@ -47,14 +51,24 @@ def both(message: str, **params: Any) -> dict[str, str]:
     return out
 
 
-def notification_create(*, user: User, kind: str, key: str, title: dict[str, str], url: str = "") -> bool:
-    """Notify ``user`` once per ``key``; False when that key was notified before."""
+def notification_create(
+    *, user: User, kind: str, key: str, title: dict[str, str], url: str = "", read: bool = False
+) -> bool:
+    """Notify ``user`` once per ``key`` (``read``: recorded as already read); False when that key was notified
+    before."""
+    now = timezone.now()
     try:
         with transaction.atomic():
             _, created = Notification.objects.get_or_create(
                 user=user,
                 key=key,
-                defaults={"kind": kind, "title": title, "url": url, "created_at": timezone.now()},
+                defaults={
+                    "kind": kind,
+                    "title": title,
+                    "url": url,
+                    "created_at": now,
+                    "read_at": now if read else None,
+                },
             )
     except IntegrityError:  # a concurrent sync created it first
         return False
@@ -79,47 +93,97 @@ def notifications_read(*, user: User, ids: Any = None) -> int:
 
 
 # --- what a change of standing earns ------------------------------------------------------------------------------
+class _Candidate(NamedTuple):
+    kind: str
+    title: Callable[[], dict[str, str]]
+    url: str
+    earned_at: datetime | None  # None: not known (a module an instructor opened), taken as earlier
+
+
 def milestones_sync(*, user: User) -> int:
     """Notify what ``user``'s standing earned and was not notified yet: modules open now (those with
-    prerequisites), badges, certificates (issued here). Returns the number of new notifications.
+    prerequisites), badges, certificates (issued here). Returns the number of new unread notifications.
 
     One query finds which of the candidates were notified before; only the others are written (and only their
-    titles translated)."""
+    titles translated). On the first sync, what was earned before the latest change of standing is recorded as read
+    under one summary (``_first_sync_earlier``)."""
     states = module_states(user=user)
-    # key -> (kind, title maker, url)
-    candidates: dict[str, tuple[str, Callable[[], dict[str, str]], str]] = {}
+    facts = badge_facts(user=user, states=states)
+    candidates: dict[str, _Candidate] = {}
     if not user_is_instructor(user):
+        done_at = {s.module.slug: _completed_at(s) for s in states}
         for state in states:
-            if state.state == "locked" or not state.module.metadata.get("prerequisites"):
+            prerequisites = state.module.metadata.get("prerequisites")
+            if state.state == "locked" or not prerequisites:
                 continue
-            module_title = bilingual(state.module.title)
-            candidates[f"unlock:{state.module.slug}"] = (
+            met = [done_at.get(slug) for slug in prerequisites]
+            opened_at = None if None in met else max(at for at in met if at is not None)
+            candidates[f"unlock:{state.module.slug}"] = _Candidate(
                 Notification.Kind.UNLOCK,
-                partial(both, gettext_noop("Module unlocked: %(title)s"), title=module_title),
+                partial(
+                    both, gettext_noop("Module unlocked: %(title)s"), title=bilingual(state.module.title)
+                ),
                 reverse("module-page", args=[state.module.slug]),
+                opened_at,
             )
-    for badge in badges_evaluate(badge_facts(user=user, states=states)):
+    for badge in badges_evaluate(facts):
         if badge["earned"]:
-            badge_title = bilingual(badge["title"])
-            candidates[f"badge:{badge['id']}"] = (
+            candidates[f"badge:{badge['id']}"] = _Candidate(
                 Notification.Kind.BADGE,
-                partial(both, gettext_noop("Badge earned: %(title)s"), title=badge_title),
+                partial(both, gettext_noop("Badge earned: %(title)s"), title=bilingual(badge["title"])),
                 reverse("dashboard") + "#badges",
+                datetime.fromisoformat(badge["earned_at"]),
             )
     for certificate in certificates_issue(user=user, states=states):
-        candidates[f"certificate:{certificate.scope}"] = (
+        finished = [m["completed_at"] for m in certificate.modules]
+        candidates[f"certificate:{certificate.scope}"] = _Candidate(
             Notification.Kind.CERTIFICATE,
             partial(both, gettext_noop("Certificate issued: %(title)s"), title=certificate.title),
             reverse("certificate", args=[certificate.code]),
+            datetime.fromisoformat(max(finished)) if finished and all(finished) else None,
         )
     if not candidates:
         return 0
     notified = set(Notification.objects.filter(user=user, key__in=candidates).values_list("key", flat=True))
+    fresh = {key: c for key, c in candidates.items() if key not in notified}
+    earlier: set[str] = set()
+    if fresh and not notified and not Notification.objects.filter(user=user).exists():
+        earlier = _first_sync_earlier(fresh, latest=_latest_change(facts=facts, states=states))
     created = 0
-    for key, (kind, title, url) in candidates.items():
-        if key not in notified:
-            created += notification_create(user=user, kind=kind, key=key, title=title(), url=url)
+    for key, candidate in fresh.items():
+        read = key in earlier
+        new = notification_create(
+            user=user, kind=candidate.kind, key=key, title=candidate.title(), url=candidate.url, read=read
+        )
+        created += new and not read
+    if earlier:
+        created += notification_create(
+            user=user,
+            kind=Notification.Kind.SUMMARY,
+            key="summary:earlier",
+            title=both(
+                gettext_noop("%(count)d milestones from before: see your dashboard"), count=len(earlier)
+            ),
+            url=reverse("dashboard") + "#badges",
+        )
     return created
+
+
+def _latest_change(*, facts: Facts, states: list[ModuleState]) -> datetime | None:
+    """When the learner's standing last changed: the newest pass, completion, reflection or note (a service stamps
+    every row of one change with the same instant)."""
+    stamps = [*facts.passes, *facts.reflections, *facts.notes]
+    stamps += [at for s in states if (at := _completed_at(s)) is not None]
+    return max(stamps, default=None)
+
+
+def _first_sync_earlier(fresh: Mapping[str, _Candidate], *, latest: datetime | None) -> set[str]:
+    """The keys of ``fresh`` earned before the change of standing that triggered a learner's first sync; empty when
+    at most one is (one notification is no flood, and it keeps its own words)."""
+    earlier = {
+        key for key, c in fresh.items() if latest is None or c.earned_at is None or c.earned_at < latest
+    }
+    return earlier if len(earlier) > 1 else set()
 
 
 def certificate_code() -> str:

@@ -6,12 +6,14 @@
 - Notifications: the pass earns badges, and the bell shows them the moment the verdict arrives (no reload).
 - The certificate: a learner who completed every other module (arranged in the database) completes module 1
   for real (graded pass + reflection); the certificate is issued, announced by the bell, and its verification
-  URL opens for anyone, in either language.
+  URL opens for anyone, in either language. The pass is the learner's first sync: what the modules completed
+  before it earned is one summary in the bell, in either language, not one notification each.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -163,6 +165,30 @@ def test_completing_the_course_issues_a_certificate_anyone_can_verify(
         assert "完成全部模块" in page.inner_text("[data-testid=certificates]")
         complete_the_rest(lab_server, name)
         pass_first_module(page)
+        # the first sync met fifteen modules completed before it: what they earned is one summary in the bell,
+        # beside what this pass earned itself (the badge for passing every module), not one notice each
+        page.goto(f"{lab_server.base_url}/")
+        page.wait_for_function(
+            "() => Number(document.querySelector('[data-testid=notifications]').dataset.unread) > 0"
+        )
+        assert page.get_attribute("[data-testid=notifications]", "data-unread") == "2"
+        for lang, words in (
+            ("zh-hans", r"此前的 (\d+) 个里程碑：请查看你的学习面板"),
+            ("en", r"(\d+) milestones from before"),
+        ):
+            if lang == "en":
+                page.click("[data-testid=lang-switch] button[value='en']")
+                page.wait_for_selector("html[lang='en']")
+            page.click("[data-testid=notification-bell]")
+            summary = page.locator("[data-testid=notification][data-kind=summary]")
+            found = re.search(words, summary.inner_text())
+            assert found is not None and int(found.group(1)) >= 15, summary.inner_text()
+            unread = page.locator("[data-testid=notification-panel] [data-testid=notification].is-unread")
+            assert unread.count() == 2
+            page.screenshot(path=str(screenshots / f"first-sync-summary-{lang}.png"))
+            page.keyboard.press("Escape")
+        page.click("[data-testid=lang-switch] button[value='zh-hans']")
+        page.wait_for_selector("html[lang='zh-hans']")
         reflect_first_module(page)  # module 1 completed: the whole course is
 
         page.goto(f"{lab_server.base_url}/")

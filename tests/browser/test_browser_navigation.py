@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NAV_PAGES = [
     ("nav-progress", "/progress/", "progress-page"),
+    ("nav-measurements", "/measurements/", "measurements-page"),
     ("nav-references", "/references/", "references-page"),
     ("nav-discussions", "/discussions/", "discussions-page"),
     ("nav-settings", "/settings/", "settings-page"),

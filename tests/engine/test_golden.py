@@ -160,3 +160,20 @@ def test_every_outcome_class_has_a_golden_submission():
         assert {p.stem for p in (GOLDEN / module).glob("*.json")} == {
             p.stem for p in (GOLDEN / module).glob("*.py")
         }
+
+
+def test_a_runaway_function_costs_one_deadline_and_fails_only_its_own_tests(pool):
+    events = _events(pool, "add/infinite_loop")
+    started = {e["id"]: e["t"] for e in events if e["type"] == "test_started"}
+    took = {
+        e["test"]["name"]: e["t"] - started[e["test"]["id"]] for e in events if e["type"] == "test_finished"
+    }
+    tests = {t["name"]: t for t in events[-1]["result"]["tests"]}
+    assert took["test_add_small_numbers"] >= CALL_SECONDS
+    # the second test of the same function does not wait for it again, and says why
+    assert took["test_add_negative_numbers"] < CALL_SECONDS / 2
+    assert tests["test_add_negative_numbers"]["message"].startswith("Not run: add() ran out of time (2 s)")
+    assert {n: t["status"] for n, t in tests.items() if "add" not in n} == {
+        "test_total_of_a_list": "pass",
+        "test_total_of_many_numbers": "pass",
+    }

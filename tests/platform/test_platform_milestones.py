@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import F
 from django.utils import timezone
 from test_platform_pages import page_data
 from test_platform_schemas import conforms
@@ -16,7 +17,7 @@ from test_platform_schemas import conforms
 from grading.discussions.services import post_create, thread_create
 from grading.milestones import selectors, services
 from grading.milestones.models import Certificate, Notification, StudyDay
-from modules.models import Reflection
+from modules.models import Progress, Reflection
 from modules.services import note_create, reflection_submit
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,59 @@ def test_completing_a_module_notifies_the_module_it_opens_and_the_badges_once(
     assert unlock.url == "/modules/02-next/" and unlock.title["en"].startswith("Module unlocked: ")
     assert unlock.title["zh"].startswith("模块已解锁：")
     assert services.milestones_sync(user=learner.user) == 0  # idempotent
+
+
+def standing_from_before(persona, module, pass_module) -> None:
+    """``persona`` passed and reflected on ``module`` a month ago, before any sync could notify them (a learner
+    from before milestones existed, or one whose progress was imported)."""
+    complete(persona, module, pass_module)
+    Notification.objects.filter(user=persona.user).delete()
+    month = timedelta(days=30)
+    Progress.objects.filter(user=persona.user).update(
+        passed_at=F("passed_at") - month, completed_at=F("completed_at") - month
+    )
+    Reflection.objects.filter(user=persona.user).update(submitted_at=F("submitted_at") - month)
+
+
+def test_a_first_sync_records_what_was_earned_before_as_read_under_one_unread_summary(
+    course, learner, hello, pass_module
+):
+    standing_from_before(learner, hello, pass_module)
+    note_create(user=learner.user, text="Back after a break.")  # a change of standing: the first sync
+    earlier = {"unlock:02-next", "badge:first_pass", "badge:unaided", "badge:halfway"}
+    rows = {n.key: n for n in Notification.objects.filter(user=learner.user)}
+    assert set(rows) == earlier | {"summary:earlier"}
+    assert all(rows[key].read_at is not None for key in earlier)
+    summary = rows["summary:earlier"]
+    assert summary.read_at is None and summary.kind == "summary" and summary.url == "/#badges"
+    assert summary.title == {
+        "en": "4 milestones from before: see your dashboard",
+        "zh": "此前的 4 个里程碑：请查看你的学习面板",
+    }
+    assert learner.get_json(NOTIFICATIONS).json()["unread"] == 1
+
+
+def test_after_the_first_sync_what_a_change_earns_is_notified_one_by_one(course, learner, hello, pass_module):
+    standing_from_before(learner, hello, pass_module)
+    # the first sync: completing 02-next earns the certificate and a badge now
+    complete(learner, course["02-next"], pass_module)
+    unread = set(
+        Notification.objects.filter(user=learner.user, read_at__isnull=True).values_list("key", flat=True)
+    )
+    assert unread == {"summary:earlier", "badge:graduate", "certificate:course"}
+    learner.post_json(READ, {})
+    note_create(user=learner.user, text="One more.")
+    for text in ("two", "three", "four", "five"):
+        note_create(user=learner.user, text=text)
+    assert set(
+        Notification.objects.filter(user=learner.user, read_at__isnull=True).values_list("key", flat=True)
+    ) == {"badge:chronicler"}
+
+
+def test_a_new_learners_first_pass_notifies_each_milestone(course, learner, hello, pass_module):
+    pass_module(learner, hello)
+    unread = Notification.objects.filter(user=learner.user, read_at__isnull=True)
+    assert set(unread.values_list("key", flat=True)) == {"badge:first_pass", "badge:unaided", "badge:halfway"}
 
 
 def test_the_bell_lists_own_notifications_newest_first_and_marks_them_read(

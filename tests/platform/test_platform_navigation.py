@@ -14,7 +14,7 @@ from modules.models import LearnerSettings, Route
 from modules.selectors import route_module_slugs
 from modules.services import tracks_ensure
 
-NAV = ["/", "/progress/", "/references/", "/discussions/", "/settings/"]
+NAV = ["/", "/progress/", "/measurements/", "/references/", "/discussions/", "/settings/"]
 
 
 def page_data(response) -> dict:
