@@ -184,6 +184,7 @@ INSTALLED_APPS = [
     "grading",
     "grading.discussions",
     "grading.milestones",
+    "grading.analytics",
 ]
 
 MIDDLEWARE = [
