@@ -40,7 +40,13 @@ class SurveyResponse(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "module", "stage"], name="analytics_one_survey_per_stage")
         ]
-        indexes = [models.Index(fields=["module", "stage"], name="analytics_survey_module_stage")]
+        indexes = [
+            models.Index(fields=["module", "stage"], name="analytics_survey_module_stage"),
+            # the page's latest comments, without sorting every answer
+            models.Index(
+                fields=["-created_at"], condition=~models.Q(comment=""), name="analytics_survey_comments"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.module_id}:{self.stage}"
