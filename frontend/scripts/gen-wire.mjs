@@ -47,6 +47,7 @@ const VALIDATORS = {
   validateNotifications: "milestones.schema.json#/$defs/notifications",
   validateHeartbeat: "milestones.schema.json#/$defs/heartbeat",
   validateMilestones: "milestones.schema.json#/$defs/milestones",
+  validateSurvey: "analytics.schema.json#/$defs/survey",
 };
 
 function loadSchemas() {

@@ -31,6 +31,7 @@ import type {
   WireThread,
   WireThreadDetail,
   WireVerdictEvent,
+  WireSurvey,
 } from "./gen/wire";
 import type { Validator } from "./gen/validators";
 import * as validate from "./gen/validators";
@@ -842,4 +843,13 @@ function milestones(m: WireMilestones): Milestones {
 /** The dashboard's `milestones` key on its own (`milestones.schema.json#/$defs/milestones`). */
 export function decodeMilestones(v: unknown): Milestones {
   return milestones(decodeWith(validate.validateMilestones, v, "milestones"));
+}
+
+/** `GET|POST /api/modules/<slug>/survey/`: the micro-survey prompt that is due (if any), its questions in the page
+ * language and the learner's stored answers. */
+export type Survey = WireSurvey;
+export type SurveyStage = "start" | "after";
+
+export function decodeSurvey(v: unknown): Survey {
+  return decodeWith(validate.validateSurvey, v, "survey");
 }
