@@ -33,6 +33,7 @@ INSTRUCTOR = {
     "lti.view_passback",
     "milestones.view_certificate",
     "milestones.view_studyday",
+    "analytics.view_surveyresponse",
 }
 LEARNER = {"modules.view_module"}
 AUTHOR = {
@@ -73,7 +74,14 @@ def test_every_permission_an_app_grants_exists():
         for perms in getattr(config, "role_permissions", {}).values()
         for perm in perms
     ]
-    assert {label for label, _ in declared} == {"modules", "grading", "discussions", "lti", "milestones"}
+    assert {label for label, _ in declared} == {
+        "modules",
+        "grading",
+        "discussions",
+        "lti",
+        "milestones",
+        "analytics",
+    }
     for label, perm in declared:
         app_label, codename = perm.split(".")
         assert Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists(), (
