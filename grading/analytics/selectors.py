@@ -24,12 +24,11 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Aggregate, Avg, Count, FloatField, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,22 +149,32 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _medians(stats: QuerySet[LearnerModuleStat]) -> dict[int, float]:
-    passed = stats.filter(seconds_to_pass__isnull=False)
+def _pass_stats(stats: QuerySet[LearnerModuleStat]) -> dict[int, tuple[float, float]]:
+    """Per module, the mean attempts to pass and the median seconds to pass of the learners who passed (1 query)."""
+    passed = stats.filter(attempts_to_pass__isnull=False, seconds_to_pass__isnull=False)
     if connection.vendor == "postgresql":
-        rows = passed.values("module_id").annotate(median=Median("seconds_to_pass")).order_by()
-        return {r["module_id"]: float(r["median"]) for r in rows}
-    by_module: dict[int, list[float]] = defaultdict(list)
-    for module_id, seconds in passed.values_list("module_id", "seconds_to_pass"):
-        if seconds is not None:
-            by_module[module_id].append(seconds)
-    return {module_id: statistics.median(values) for module_id, values in by_module.items()}
+        rows = (
+            passed.values("module_id")
+            .annotate(avg=Avg("attempts_to_pass"), median=Median("seconds_to_pass"))
+            .order_by()
+        )
+        return {r["module_id"]: (float(r["avg"]), float(r["median"])) for r in rows}
+    by_module: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for module_id, attempts, seconds in passed.values_list(
+        "module_id", "attempts_to_pass", "seconds_to_pass"
+    ):
+        if attempts is not None and seconds is not None:
+            by_module[module_id].append((attempts, seconds))
+    return {
+        module_id: (statistics.mean(a for a, _ in values), statistics.median(s for _, s in values))
+        for module_id, values in by_module.items()
+    }
 
 
 def module_rows(*, filters: Filters, lang: str, modules: list[Module] | None = None) -> list[dict[str, Any]]:
     """Per module: learners who started, passed and completed it and the rates, average attempts and median
     seconds to pass, the survey's means (confidence at the start and after passing, difficulty, helpfulness)
-    and how many answered or skipped each prompt (5 queries; 6 without ``modules``, ``modules_in(filters)``)."""
+    and how many answered or skipped each prompt (3 queries; 4 without ``modules``, ``modules_in(filters)``)."""
     modules = modules if modules is not None else modules_in(filters)
     ids = [m.pk for m in modules]
     who = learners(filters).values("pk")
@@ -180,15 +189,7 @@ def module_rows(*, filters: Filters, lang: str, modules: list[Module] | None = N
         )
         .order_by()
     }
-    stats = LearnerModuleStat.objects.filter(module_id__in=ids, user__in=who)
-    attempts = {
-        r["module_id"]: r["avg"]
-        for r in stats.filter(attempts_to_pass__isnull=False)
-        .values("module_id")
-        .annotate(avg=Avg("attempts_to_pass"))
-        .order_by()
-    }
-    medians = _medians(stats)
+    passes = _pass_stats(LearnerModuleStat.objects.filter(module_id__in=ids, user__in=who))
     surveys: dict[tuple[int, str], dict[str, Any]] = {
         (r["module_id"], r["stage"]): dict(r)
         for r in SurveyResponse.objects.filter(module_id__in=ids, user__in=who)
@@ -217,8 +218,8 @@ def module_rows(*, filters: Filters, lang: str, modules: list[Module] | None = N
                 "completed": p["completed"],
                 "pass_rate": _rate(p["passed"], p["started"]),
                 "completion_rate": _rate(p["completed"], p["started"]),
-                "avg_attempts_to_pass": attempts.get(m.pk),
-                "median_seconds_to_pass": medians.get(m.pk),
+                "avg_attempts_to_pass": passes[m.pk][0] if m.pk in passes else None,
+                "median_seconds_to_pass": passes[m.pk][1] if m.pk in passes else None,
                 "confidence_before": start.get("confidence"),
                 "confidence_after": after.get("confidence"),
                 "difficulty": after.get("difficulty"),
@@ -270,34 +271,32 @@ def test_rows(*, filters: Filters, lang: str, modules: list[Module] | None = Non
 
 
 def cohort_rows(*, filters: Filters, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Learners by sign-up week (Monday): how many, and per retention window how many could be retained (signed
-    up long enough ago), how many were, and the rate (1 query)."""
+    """Learners by sign-up week (Monday, UTC): how many, and per retention window how many could be retained
+    (signed up long enough ago), how many were, and the rate (1 query: each learner's sign-up and last state
+    change, counted here)."""
     now = now or timezone.now()
-    last_change = (
-        Progress.objects.filter(user=OuterRef("pk")).order_by("-updated_at").values("updated_at")[:1]
-    )
-    counts: dict[str, Any] = {"size": Count("pk")}
-    for days in RETENTION_DAYS:
-        old_enough = Q(date_joined__lte=now - timedelta(days=days))
-        counts[f"eligible_{days}"] = Count("pk", filter=old_enough)
-        counts[f"retained_{days}"] = Count(
-            "pk", filter=old_enough & Q(last_change__gte=F("date_joined") + timedelta(days=days))
-        )
+    weeks: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = (
         learners(filters)
-        .annotate(week=TruncWeek("date_joined"), last_change=Subquery(last_change))
-        .values("week")
-        .annotate(**counts)
-        .order_by("week")
+        .annotate(last_change=Max("progress__updated_at"))
+        .values_list("date_joined", "last_change")
     )
-    out = []
-    for counted in rows:
-        r = cast(dict[str, Any], counted)
-        row = {"week": r["week"].date().isoformat(), "size": r["size"]}
+    for joined, last_change in rows.order_by():
+        day = joined.astimezone(UTC).date()
+        counts = weeks[day - timedelta(days=day.weekday())]
+        counts["size"] += 1
         for days in RETENTION_DAYS:
-            row[f"eligible_{days}"] = r[f"eligible_{days}"]
-            row[f"retained_{days}"] = r[f"retained_{days}"]
-            row[f"retention_{days}"] = _rate(r[f"retained_{days}"], r[f"eligible_{days}"])
+            if joined <= now - timedelta(days=days):
+                counts[f"eligible_{days}"] += 1
+                if last_change is not None and last_change >= joined + timedelta(days=days):
+                    counts[f"retained_{days}"] += 1
+    out = []
+    for week, counts in sorted(weeks.items()):
+        row: dict[str, Any] = {"week": week.isoformat(), "size": counts["size"]}
+        for days in RETENTION_DAYS:
+            row[f"eligible_{days}"] = counts[f"eligible_{days}"]
+            row[f"retained_{days}"] = counts[f"retained_{days}"]
+            row[f"retention_{days}"] = _rate(counts[f"retained_{days}"], counts[f"eligible_{days}"])
         out.append(row)
     return out
 
@@ -324,7 +323,7 @@ def survey_comments(*, filters: Filters, lang: str, modules: list[Module]) -> li
 
 
 def overview(*, filters: Filters, lang: str) -> dict[str, Any]:
-    """Everything the analytics page shows (12 queries)."""
+    """Everything the analytics page shows (9 queries)."""
     modules = modules_in(filters)
     return {
         "modules": module_rows(filters=filters, lang=lang, modules=modules),

@@ -230,9 +230,8 @@ def test_bad_filters_are_refused(course, params, code):
 
 # --- the pages -------------------------------------------------------------------------------------------------
 def test_the_page_shows_the_numbers_to_an_instructor(klass, instructor, django_assert_num_queries):
-    with django_assert_num_queries(
-        17
-    ):  # session, user, role, sidenav permissions (2), the page (12), choices (2)
+    # session, user, role, the sidenav's permissions (2), the page (9), the filters' choices (2)
+    with django_assert_num_queries(16):
         page = instructor.get("/analytics/")
     assert page.status_code == 200
     html = page.content.decode()
