@@ -1,6 +1,6 @@
 /**
  * The micro-survey (`/api/modules/<slug>/survey/`): a short, skippable prompt at the top of the guide when a module
- * starts ("how confident are you about …?", 1–5) and, once it passes, beside the verdict (confidence again,
+ * starts ("how confident are you about …?", 1–5) and, once it passes, above the results (confidence again,
  * difficulty, helpfulness, an optional comment). Nothing waits on it: the editor and the tests work whether it is
  * answered, skipped or ignored, and a failed request only shows a toast.
  */
@@ -109,5 +109,7 @@ function showAfter(ctx: Ctx, survey: Survey): void {
     if (typeof text === "string" && text.trim()) body.comment = text.trim();
     send(ctx, card, body);
   });
-  ctx.results.notice("survey", card);
+  // above the results (whose notices are cleared with each run), below the editor: beside the verdict
+  document.querySelector("[data-testid=survey-after]")?.remove();
+  ctx.results.root.before(card);
 }
