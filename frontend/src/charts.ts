@@ -374,15 +374,15 @@ export async function renderFigure(el: HTMLElement, figure: Figure): Promise<voi
     name: s.name,
     x: figure.x,
     y: s.y,
-    text: s.text,
+    hovertext: s.text,
     marker: { color: PALETTE[i % PALETTE.length] },
-    hovertemplate: figure.percent ? "%{x}: %{y:.1%}<extra>%{fullData.name}</extra>" : undefined,
+    hovertemplate: figure.percent ? "%{x} %{hovertext}: %{y:.1%}<extra>%{fullData.name}</extra>" : undefined,
   }));
   const layout = {
     ...baseLayout,
     title: { text: figure.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" },
     barmode: "group",
-    xaxis: { title: { text: figure.xLabel ?? "" }, gridcolor: "#e2e8f0", automargin: true },
+    xaxis: { title: { text: figure.xLabel ?? "" }, gridcolor: "#e2e8f0", automargin: true, type: figure.kind === "dots" ? "date" : "category" },
     yaxis: {
       title: { text: figure.yLabel ?? "" },
       gridcolor: "#e2e8f0",
