@@ -10,7 +10,8 @@ stay warm across rounds) that renders ``/analytics/`` once for an instructor in-
 that the server's URL map and base template are loaded, and prints its server time (the view, its queries and the
 template; no HTTP) as wall, process CPU and database time; then the filtered page, the learner drill-down and the
 CSV export. Prints ``name: value`` lines: the first (coldest) round, the median of ``--rounds``, and the load
-average (on a shared machine the wall time is mostly waiting for a core). Usage:
+average and, as a yardstick measured side by side, the wall time of one plain ``count(*)`` over the progress
+rows (on a shared machine the wall time is mostly waiting for a core). Usage:
 ``.venv/bin/python bench/bench_analytics.py [--learners 10000] [--attempts 20] [--rounds 5] [--reseed]``.
 """
 
@@ -66,6 +67,11 @@ for name, url in (("page", "/analytics/"), ("page_filtered", "/analytics/?since=
     out[name] = {"wall": (time.perf_counter() - began) * 1000, "cpu": (time.process_time() - cpu) * 1000,
                  "db": sum(db) * 1000, "queries": len(db)}
     assert response.status_code == 200, (url, response.status_code)
+with connection.cursor() as cursor:  # a yardstick, side by side: one plain scan of the progress rows
+    began = time.perf_counter()
+    cursor.execute("SELECT count(*) FROM modules_progress")
+    cursor.fetchone()
+    out["reference_scan"] = {"wall": (time.perf_counter() - began) * 1000, "cpu": 0.0, "db": 0.0, "queries": 1}
 print(json.dumps(out))
 """
 

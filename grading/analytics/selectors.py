@@ -134,6 +134,26 @@ def learners(filters: Filters) -> QuerySet[User]:
     return qs
 
 
+def learner_rows(filters: Filters) -> Q:
+    """A condition on rows with a ``user`` (progress, stats, answers) that keeps the filtered learners' rows.
+
+    Without learner filters it excludes the few accounts that are no learners by id (1 query) instead of joining
+    every row against the learners: on 10,000 learners × 16 modules the join is most of the page's time."""
+    if filters.since is None and filters.until is None and filters.route is None:
+        others = list(
+            User.objects.filter(
+                Q(is_active=False)
+                | Q(is_staff=True)
+                | Q(is_superuser=True)
+                | Q(groups__name=INSTRUCTOR_GROUP)
+            )
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+        return ~Q(user_id__in=others) if others else Q()
+    return Q(user__in=learners(filters).values("pk"))
+
+
 def modules_in(filters: Filters) -> list[Module]:
     """The active modules on the filtered route (every one without a route filter), in order."""
     modules = list(
@@ -174,13 +194,13 @@ def _pass_stats(stats: QuerySet[LearnerModuleStat]) -> dict[int, tuple[float, fl
 def module_rows(*, filters: Filters, lang: str, modules: list[Module] | None = None) -> list[dict[str, Any]]:
     """Per module: learners who started, passed and completed it and the rates, average attempts and median
     seconds to pass, the survey's means (confidence at the start and after passing, difficulty, helpfulness)
-    and how many answered or skipped each prompt (3 queries; 4 without ``modules``, ``modules_in(filters)``)."""
+    and how many answered or skipped each prompt (4 queries; 5 without ``modules``, ``modules_in(filters)``)."""
     modules = modules if modules is not None else modules_in(filters)
     ids = [m.pk for m in modules]
-    who = learners(filters).values("pk")
+    who = learner_rows(filters)
     progress = {
         r["module_id"]: r
-        for r in Progress.objects.filter(module_id__in=ids, user__in=who)
+        for r in Progress.objects.filter(who, module_id__in=ids)
         .values("module_id")
         .annotate(
             started=Count("pk", filter=~Q(status=Progress.Status.NOT_STARTED)),
@@ -189,10 +209,10 @@ def module_rows(*, filters: Filters, lang: str, modules: list[Module] | None = N
         )
         .order_by()
     }
-    passes = _pass_stats(LearnerModuleStat.objects.filter(module_id__in=ids, user__in=who))
+    passes = _pass_stats(LearnerModuleStat.objects.filter(who, module_id__in=ids))
     surveys: dict[tuple[int, str], dict[str, Any]] = {
         (r["module_id"], r["stage"]): dict(r)
-        for r in SurveyResponse.objects.filter(module_id__in=ids, user__in=who)
+        for r in SurveyResponse.objects.filter(who, module_id__in=ids)
         .values("module_id", "stage")
         .annotate(
             answered=Count("pk", filter=Q(skipped=False)),
@@ -302,10 +322,10 @@ def cohort_rows(*, filters: Filters, now: datetime | None = None) -> list[dict[s
 
 
 def survey_comments(*, filters: Filters, lang: str, modules: list[Module]) -> list[dict[str, Any]]:
-    """The latest free-text answers after passing, on ``modules`` (1 query)."""
+    """The latest free-text answers after passing, on ``modules`` (2 queries)."""
     ids = [m.pk for m in modules]
     rows = (
-        SurveyResponse.objects.filter(module_id__in=ids, user__in=learners(filters).values("pk"))
+        SurveyResponse.objects.filter(learner_rows(filters), module_id__in=ids)
         .exclude(comment="")
         .select_related("module", "user")
         .defer("module__payload", "module__metadata")
@@ -323,7 +343,7 @@ def survey_comments(*, filters: Filters, lang: str, modules: list[Module]) -> li
 
 
 def overview(*, filters: Filters, lang: str) -> dict[str, Any]:
-    """Everything the analytics page shows (9 queries)."""
+    """Everything the analytics page shows (11 queries)."""
     modules = modules_in(filters)
     return {
         "modules": module_rows(filters=filters, lang=lang, modules=modules),

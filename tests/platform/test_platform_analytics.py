@@ -147,6 +147,17 @@ def test_module_rows_match_the_hand_computed_class(klass):
     assert (hello["survey_answered"], hello["survey_skipped"]) == ((2, 1), (1, 1))
 
 
+@pytest.mark.parametrize("params", [{}, {"since": "2026-01-01"}])
+def test_instructors_staff_and_inactive_accounts_are_no_learners(klass, course, clock, instructor, params):
+    hello = course["01-hello"]
+    klass["dee"].is_active = False
+    klass["dee"].save(update_fields=["is_active"])
+    for user in (instructor.user, klass["dee"]):
+        attempt(clock, user, hello, NOW, NOW, result(visible="pass", hidden="pass"))
+    hello_row = row(selectors.module_rows(filters=selectors.filters_parse(params), lang="en"), "01-hello")
+    assert (hello_row["started"], hello_row["passed"], hello_row["avg_attempts_to_pass"]) == (3, 2, 2.0)
+
+
 def test_a_module_nobody_started_has_no_rates(klass):
     nxt = row(selectors.module_rows(filters=selectors.Filters(), lang="en"), "02-next")
     assert (nxt["started"], nxt["completion_rate"], nxt["avg_attempts_to_pass"]) == (0, None, None)
@@ -230,8 +241,8 @@ def test_bad_filters_are_refused(course, params, code):
 
 # --- the pages -------------------------------------------------------------------------------------------------
 def test_the_page_shows_the_numbers_to_an_instructor(klass, instructor, django_assert_num_queries):
-    # session, user, role, the sidenav's permissions (2), the page (9), the filters' choices (2)
-    with django_assert_num_queries(16):
+    # session, user, role, the sidenav's permissions (2), the page (11), the filters' choices (2)
+    with django_assert_num_queries(18):
         page = instructor.get("/analytics/")
     assert page.status_code == 200
     html = page.content.decode()
