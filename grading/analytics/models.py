@@ -66,7 +66,16 @@ class LearnerModuleStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "module"], name="analytics_one_stat_per_module")
         ]
-        indexes = [models.Index(fields=["module", "user"], name="analytics_stat_module_user")]
+        indexes = [
+            models.Index(fields=["module", "user"], name="analytics_stat_module_user"),
+            # the page's mean attempts and median time to pass: an index-only scan in module order, no sort
+            models.Index(
+                fields=["module", "seconds_to_pass"],
+                include=["attempts_to_pass", "user"],
+                condition=models.Q(seconds_to_pass__isnull=False),
+                name="analytics_stat_pass",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.module_id}"
