@@ -27,6 +27,7 @@ export default defineConfig({
         auth: here("./src/auth.ts"),
         authoring: here("./src/authoring.ts"),
         measurements: here("./src/measurements.ts"),
+        analytics: here("./src/analytics.ts"),
       },
     },
   },

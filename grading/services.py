@@ -63,11 +63,16 @@ from grading.models import Result, Submission, SubmissionEvent
 from modules import selectors as module_selectors
 from modules import services as module_services
 from modules import spec as module_spec
+from modules.listeners import Listeners
 from modules.models import Module
 from modules.services import Forbidden, InvalidInput, RateLimited, ServiceError
 from modules.spec import SubmissionError, submission_lane
 
 log = logging.getLogger(__name__)
+
+#: A verdict was recorded: ``listener(submission=..., result=...)`` (the result JSON), inside the verdict's
+#: transaction; apps above grading (analytics) register here and keep their aggregates in step (grading imports none of them).
+verdict_recorded = Listeners()
 
 #: What counts against the per-learner cap of a lane.
 QUEUE_STATUSES = (Submission.Status.QUEUED, Submission.Status.RUNNING)
@@ -360,6 +365,7 @@ def verdict_record(*, submission_id: int, result: dict[str, Any]) -> tuple[Resul
         module_services.progress_record_verdict(
             user=submission.user, module=submission.module, submission_id=submission.pk, result=result
         )
+        verdict_recorded.notify(submission=submission, result=result)
         last_seq = (
             SubmissionEvent.objects.filter(submission=submission, run=submission.runs)
             .order_by("-seq")

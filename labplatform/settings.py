@@ -185,6 +185,7 @@ INSTALLED_APPS = [
     "grading.discussions",
     "grading.milestones",
     "grading.similarity",
+    "grading.analytics",
 ]
 
 MIDDLEWARE = [

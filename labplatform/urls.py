@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from grading.analytics.urls import page_urlpatterns as analytics_pages
 from grading.discussions.views import discussions_page, mentor_queue_page, mentor_review_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from grading.similarity.urls import page_urlpatterns as similarity_pages
@@ -73,6 +74,8 @@ urlpatterns = [
     path("api/", include("grading.urls")),
     path("api/", include("grading.discussions.urls")),
     path("api/", include("grading.milestones.urls")),
+    path("api/", include("grading.analytics.urls")),
     *milestone_pages,
     *similarity_pages,
+    *analytics_pages,
 ]

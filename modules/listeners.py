@@ -10,21 +10,23 @@ Design choices:
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from django.contrib.auth.models import User
+from typing import Any
 
 
 class Listeners:
+    """Named listeners of one happening; ``notify``'s keyword arguments are what each listener is called with."""
+
     def __init__(self) -> None:
         self._listeners: dict[str, Callable[..., object]] = {}
 
     def register(self, name: str, listener: Callable[..., object]) -> None:
-        """Add (or replace) the listener ``name``; it is called as ``listener(user=...)``."""
+        """Add (or replace) the listener ``name``."""
         self._listeners[name] = listener
 
-    def notify(self, *, user: User) -> None:
+    def notify(self, **happening: Any) -> None:
         for listener in self._listeners.values():
-            listener(user=user)
+            listener(**happening)
 
 
+#: A learner's standing changed: ``listener(user=...)``.
 standing_changed = Listeners()

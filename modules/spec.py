@@ -242,6 +242,45 @@ def upstream_url(source: Mapping[str, Any]) -> str:
     return url
 
 
+#: The micro-survey's default questions; ``{topic}`` is the module's ``survey.topic``, else its title.
+SURVEY_DEFAULTS: Mapping[str, Mapping[str, str]] = {
+    "confidence_before": {
+        "en": "How confident are you about {topic}?",
+        "zh": "你对「{topic}」有多大把握？",
+    },
+    "confidence_after": {
+        "en": "Now that you passed: how confident are you about {topic}?",
+        "zh": "通过之后，你对「{topic}」有多大把握？",
+    },
+    "difficulty": {"en": "How difficult was this module?", "zh": "这个模块有多难？"},
+    "helpfulness": {
+        "en": "How helpful were the guide and the hints?",
+        "zh": "讲义和提示对你有多大帮助？",
+    },
+    "comment": {
+        "en": "Anything we should change? (optional)",
+        "zh": "有什么需要我们改进的吗？（可选）",
+    },
+}
+
+
+@dataclass(frozen=True)
+class SurveyPrompts:
+    """The micro-survey's texts as module.yaml's ``survey`` authors them (each ``{en, zh}``; missing: default)."""
+
+    topic: Mapping[str, str] = field(default_factory=dict)
+    questions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def texts(self, *, lang: str, title: Mapping[str, str]) -> dict[str, str]:
+        """Every question in ``lang`` ("en" | "zh"), the default ones with the topic filled in."""
+        topic = self.topic.get(lang) or title.get(lang) or title.get("en", "")
+        out = {}
+        for key, default in SURVEY_DEFAULTS.items():
+            authored = self.questions.get(key)
+            out[key] = authored[lang] if authored else default[lang].format(topic=topic)
+        return out
+
+
 @dataclass(frozen=True)
 class ModuleSpec:
     """Everything module.yaml says, typed. ``root`` is the module folder."""
@@ -265,6 +304,7 @@ class ModuleSpec:
     facts: tuple[Fact, ...] = ()
     deviations: tuple[Deviation, ...] = ()
     review_rubric: tuple[RubricQuestion, ...] = ()
+    survey: SurveyPrompts = SurveyPrompts()
 
     @property
     def editable_paths(self) -> list[str]:
@@ -465,6 +505,16 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         facts=facts,
         deviations=deviations,
         review_rubric=review_rubric,
+        survey=survey_prompts(data.get("survey")),
+    )
+
+
+def survey_prompts(data: Mapping[str, Any] | None) -> SurveyPrompts:
+    """module.yaml's ``survey`` mapping (validated by the schema) as :class:`SurveyPrompts`."""
+    data = data or {}
+    return SurveyPrompts(
+        topic=dict(data.get("topic") or {}),
+        questions={key: dict(data[key]) for key in SURVEY_DEFAULTS if data.get(key)},
     )
 
 

@@ -49,6 +49,7 @@ const VALIDATORS = {
   validateHeartbeat: "milestones.schema.json#/$defs/heartbeat",
   validateMilestones: "milestones.schema.json#/$defs/milestones",
   validateMeasurementsPage: "page-measurements.schema.json",
+  validateSurvey: "analytics.schema.json#/$defs/survey",
 };
 
 function loadSchemas() {

@@ -18,6 +18,7 @@ import {
   decodeReflectionAnswer,
   decodeReviewQueue,
   decodeSubmission,
+  decodeSurvey,
   decodeSubmissionCreated,
   decodeSubmissionList,
   decodeThreadDetail,
@@ -32,6 +33,7 @@ import {
   type Reference,
   type ReflectionAnswer,
   type Submission,
+  type Survey,
   type ThreadDetail,
   type ThreadKind,
   type ThreadPost,
@@ -234,6 +236,14 @@ export const api = {
     return decodeNotifications(await request("POST", "/api/notifications/read/", ids ? { ids } : {}));
   },
   /** The learner is active on this page: study time is credited from these beats. */
+  /** The module's micro-survey: which prompt is due, its questions, the stored answers. */
+  async survey(slug: string): Promise<Survey> {
+    return decodeSurvey(await request("GET", `/api/modules/${enc(slug)}/survey/`));
+  },
+  /** Answer (or skip: `{stage, skipped: true}`) one stage of the survey; answers the survey as it now stands. */
+  async surveyAnswer(slug: string, body: Record<string, string | number | boolean>): Promise<Survey> {
+    return decodeSurvey(await request("POST", `/api/modules/${enc(slug)}/survey/`, body));
+  },
   async heartbeat(): Promise<number> {
     return decodeHeartbeat(await request("POST", "/api/activity/heartbeat/", {}));
   },

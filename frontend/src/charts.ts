@@ -403,3 +403,46 @@ export async function renderGuidePlots(root: HTMLElement): Promise<number> {
   }
   return drawn;
 }
+
+/** A chart of the analytics pages: one trace per series over shared categories (bars, lines, or dots). */
+export interface Figure {
+  title: string;
+  kind: "bars" | "lines" | "dots";
+  x: (string | number)[];
+  series: { name: string; y: (number | null)[]; text?: string[] }[];
+  xLabel?: string;
+  yLabel?: string;
+  yRange?: [number, number];
+  /** y values are fractions shown as percentages. */
+  percent?: boolean;
+}
+
+/** Draw `figure` into `el` (replacing an earlier drawing). */
+export async function renderFigure(el: HTMLElement, figure: Figure): Promise<void> {
+  const P = await loadPlotly();
+  if (el.dataset.plotted) P.purge(el);
+  const data = figure.series.map((s, i) => ({
+    type: figure.kind === "bars" ? "bar" : "scatter",
+    mode: figure.kind === "lines" ? "lines+markers" : figure.kind === "dots" ? "markers" : undefined,
+    name: s.name,
+    x: figure.x,
+    y: s.y,
+    hovertext: s.text,
+    marker: { color: PALETTE[i % PALETTE.length] },
+    hovertemplate: figure.percent ? "%{x} %{hovertext}: %{y:.1%}<extra>%{fullData.name}</extra>" : undefined,
+  }));
+  const layout = {
+    ...baseLayout,
+    title: { text: figure.title, font: { size: 13 }, x: 0.01, xanchor: "left", y: 0.97, yanchor: "top" },
+    barmode: "group",
+    xaxis: { title: { text: figure.xLabel ?? "" }, gridcolor: "#e2e8f0", automargin: true, type: figure.kind === "dots" ? "date" : "category" },
+    yaxis: {
+      title: { text: figure.yLabel ?? "" },
+      gridcolor: "#e2e8f0",
+      tickformat: figure.percent ? ".0%" : undefined,
+      ...(figure.yRange ? { range: figure.yRange } : {}),
+    },
+  };
+  el.dataset.plotted = "1";
+  await P.newPlot(el, data, layout, { displayModeBar: false, responsive: true });
+}

@@ -31,6 +31,7 @@ import type {
   WireThread,
   WireThreadDetail,
   WireVerdictEvent,
+  WireSurvey,
 } from "./gen/wire";
 import type { Validator } from "./gen/validators";
 import * as validate from "./gen/validators";
@@ -930,4 +931,13 @@ export function decodeMeasurementsPage(v: unknown): MeasurementsPage {
     })),
     producers: pd.producers.map((p) => ({ slug: p.slug, order: p.order, title: p.title, url: p.url, state: p.state })),
   };
+}
+
+/** `GET|POST /api/modules/<slug>/survey/`: the micro-survey prompt that is due (if any), its questions in the page
+ * language and the learner's stored answers. */
+export type Survey = WireSurvey;
+export type SurveyStage = "start" | "after";
+
+export function decodeSurvey(v: unknown): Survey {
+  return decodeWith(validate.validateSurvey, v, "survey");
 }

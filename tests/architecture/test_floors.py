@@ -2,7 +2,8 @@
 dependency goes down a floor, the grading engine and the sandbox stay free of Django, and no app reaches into
 another app's views.
 
-Floors (README, "Layout"): ``labplatform`` → ``discussions`` (``grading/discussions``) → ``grading`` →
+Floors (README, "Layout"): ``labplatform`` → ``analytics`` (``grading/analytics``, which reads every app below
+it) → ``discussions`` (``grading/discussions``) → ``grading`` →
 ``modules``; ``grading.engine`` (with its CLI, ``grading/__main__.py``) is a Django-free library below the
 grading app; ``modules.spec`` / ``modules.starters`` are the Django-free part of modules that the engine shares;
 ``sandbox`` sits at the bottom and imports no app.
@@ -35,6 +36,7 @@ DJANGO_FREE_MODULES = ("modules.spec", "modules.starters")
 #: Units of the floors and the module prefixes they own, most specific first.
 UNITS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("grading.engine", ("grading.engine", "grading.__main__")),
+    ("analytics", ("grading.analytics",)),
     ("discussions", ("grading.discussions",)),
     ("modules.spec", DJANGO_FREE_MODULES),
     ("labplatform", ("labplatform",)),
@@ -45,7 +47,8 @@ UNITS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: What each unit stands on directly; it may depend on these and, through them, on everything further down.
 STANDS_ON: dict[str, frozenset[str]] = {
-    "labplatform": frozenset({"discussions"}),
+    "labplatform": frozenset({"analytics"}),
+    "analytics": frozenset({"discussions"}),
     "discussions": frozenset({"grading"}),
     "grading": frozenset({"grading.engine", "modules"}),
     "grading.engine": frozenset({"modules.spec", "sandbox"}),
@@ -66,6 +69,7 @@ APP_LABELS = {
     "milestones": "grading",
     "similarity": "grading",
     "discussions": "discussions",
+    "analytics": "analytics",
 }
 
 RELATION_FIELDS = frozenset({"ForeignKey", "OneToOneField", "ManyToManyField"})

@@ -248,3 +248,36 @@ def test_a_course_knows_each_modules_prerequisites_and_who_writes_each_file():
     assert module_spec.owners(course)["nanochat/engine.py"] == ["11-engine", "12-tool-use"]
     report = course["15-report"].file("nanochat/report.py")
     assert next(s for s in report.stubs if s.function == "Report.log").stand_in.startswith("return None")
+
+
+def test_the_survey_fills_its_topic_into_the_default_questions_and_takes_authored_ones(tmp_path):
+    spec = module_spec.load(
+        write(
+            tmp_path,
+            with_(
+                survey={
+                    "topic": {"en": "byte pairs", "zh": "字节对"},
+                    "difficulty": {"en": "Was merging hard?", "zh": "合并难吗？"},
+                }
+            ),
+        )
+    )
+    en = spec.survey.texts(lang="en", title=spec.title)
+    zh = spec.survey.texts(lang="zh", title=spec.title)
+    assert en["confidence_before"] == "How confident are you about byte pairs?"
+    assert zh["confidence_after"] == "通过之后，你对「字节对」有多大把握？"
+    assert (en["difficulty"], zh["difficulty"]) == ("Was merging hard?", "合并难吗？")
+    assert en["helpfulness"] == module_spec.SURVEY_DEFAULTS["helpfulness"]["en"]
+
+
+def test_without_a_survey_the_questions_name_the_modules_title(tmp_path):
+    spec = module_spec.load(write(tmp_path, with_()))
+    assert spec.survey.texts(lang="en", title={"en": "Hello", "zh": "你好"})["confidence_before"] == (
+        "How confident are you about Hello?"
+    )
+
+
+@pytest.mark.parametrize("survey", [{"mood": {"en": "x", "zh": "y"}}, {"topic": {"en": "only english"}}])
+def test_a_survey_with_an_unknown_question_or_one_language_is_refused(tmp_path, survey):
+    with pytest.raises(module_spec.SpecError, match="survey"):
+        module_spec.load(write(tmp_path, with_(survey=survey)))

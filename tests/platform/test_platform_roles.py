@@ -34,6 +34,7 @@ INSTRUCTOR = {
     "milestones.view_certificate",
     "milestones.view_studyday",
     "similarity.view_match",
+    "analytics.view_surveyresponse",
 }
 LEARNER = {"modules.view_module"}
 AUTHOR = {
@@ -81,6 +82,7 @@ def test_every_permission_an_app_grants_exists():
         "lti",
         "milestones",
         "similarity",
+        "analytics",
     }
     for label, perm in declared:
         app_label, codename = perm.split(".")

@@ -24,6 +24,7 @@ import { Follower } from "./follow";
 import { paintRun, renderStepChips } from "./paint";
 import { renderReflection } from "./reflection";
 import { listen, resumeLatest, startRun, updateNextLink } from "./runs";
+import { showSurvey } from "./survey";
 
 const SAVE_LABELS: Record<SaveState, MessageKey> = {
   saved: "editor.saved",
@@ -57,6 +58,7 @@ export async function mount(page: Page, root: HTMLElement): Promise<void> {
   layout.pane.runButton.addEventListener("click", () => layout.phone.select("results"));
   wireShortcuts(ctx);
   ctx.discussion?.load().catch((err: unknown) => toast(describeError(err), true));
+  void showSurvey(ctx);
   document.body.dataset.ready = "1";
   resumeLatest(ctx).catch((err: unknown) => toast(describeError(err), true));
 }

@@ -22,6 +22,7 @@ import { describeError, toast } from "../page";
 import { setModuleState, type Ctx } from "./context";
 import { refreshHistory, renderHistory, showAttempt } from "./history";
 import { paintRun } from "./paint";
+import { showSurvey } from "./survey";
 import { STANDING_EVENT } from "../notifications";
 
 /** Show "Next: ..." once this module is passed and the next one is open (from a fresh module list). */
@@ -79,6 +80,7 @@ function applyVerdict(ctx: Ctx, verdict: Verdict): void {
   if (verdict.next && verdict.next.slug === ctx.nextLink.dataset.slug) showNextLink(ctx, verdict.progress.state, verdict.next.state);
   showUnlocks(ctx, verdict.unlocked);
   if (verdict.progress.state === "passed" && ctx.questions.length > 0) askReflection(ctx);
+  if (verdict.progress.state === "passed" || verdict.progress.state === "completed") void showSurvey(ctx);
 }
 
 /** One notice per module a verdict or a reflection opened, with a link to it; the bell rereads its list. */
