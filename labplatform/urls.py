@@ -8,7 +8,6 @@ from grading.analytics.urls import page_urlpatterns as analytics_pages
 from grading.discussions.views import discussions_page, mentor_queue_page, mentor_review_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from grading.similarity.urls import page_urlpatterns as similarity_pages
-
 from grading.views import measurements_page
 from labplatform.openapi import SchemaView
 from modules.site_views import progress_page, references_page, route_choose, search_page, settings_page
