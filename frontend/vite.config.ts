@@ -1,5 +1,5 @@
 /**
- * Vite build for the lab's three pages. Django serves the output: `dist/` is a static root, the manifest
+ * Vite build for the lab's pages. Django serves the output: `dist/` is a static root, the manifest
  * (`dist/.vite/manifest.json`) is read by the `{% vite_entry %}` template tag, so asset names can carry
  * content hashes. `base` must equal Django's STATIC_URL.
  */
@@ -25,6 +25,7 @@ export default defineConfig({
         dashboard: here("./src/dashboard.ts"),
         module: here("./src/module.ts"),
         auth: here("./src/auth.ts"),
+        assemble: here("./src/assemble.ts"),
       },
     },
   },

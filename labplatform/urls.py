@@ -1,9 +1,10 @@
-"""URL map: pages (dashboard, module, progress, references, discussions, search, settings), auth, language switch, admin, and the JSON API under /api/."""
+"""URL map: pages (dashboard, module, progress, references, discussions, assemble, search, settings), auth, language switch, admin, and the JSON API under /api/."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from grading.assemble.urls import page_urlpatterns as assemble_pages
 from grading.discussions.views import discussions_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from labplatform.openapi import SchemaView
@@ -67,5 +68,7 @@ urlpatterns = [
     path("api/", include("grading.urls")),
     path("api/", include("grading.discussions.urls")),
     path("api/", include("grading.milestones.urls")),
+    path("api/", include("grading.assemble.urls")),
     *milestone_pages,
+    *assemble_pages,
 ]

@@ -1,4 +1,4 @@
-""""Assemble your own nanochat": train a stage with the learner's own files, and chat with the result.
+""" "Assemble your own nanochat": train a stage with the learner's own files, and chat with the result.
 
 Design choices:
 - Django-free, like the rest of the engine: the platform hands over the learner's files per module (their best
@@ -143,7 +143,9 @@ def collect_model(work_base: Path, stage: str, store: Path) -> int:
     if not tags or not any(rel.startswith("tokenizer/") for _, rel in picks):
         raise ValueError("the run ended without a tokenizer and a checkpoint")
     tag = tags[0]
-    names = sorted(n for n in os.listdir(phase_dir / tag) if _CKPT_RE.match(n) and _regular(phase_dir / tag / n))
+    names = sorted(
+        n for n in os.listdir(phase_dir / tag) if _CKPT_RE.match(n) and _regular(phase_dir / tag / n)
+    )
     steps = sorted({n.split("_")[1].split(".")[0] for n in names})
     if not steps or not {f"model_{steps[-1]}.pt", f"meta_{steps[-1]}.json"} <= set(names):
         raise ValueError("the run ended without a checkpoint")
@@ -289,7 +291,11 @@ def train(
                 continue
             if total:
                 within = min(step / total, 1.0)
-                yield {"type": "progress", "stage": names[current], "fraction": (current + within) / len(names)}
+                yield {
+                    "type": "progress",
+                    "stage": names[current],
+                    "fraction": (current + within) / len(names),
+                }
             if step % stride == 0 and points < MAX_POINTS:
                 points += 1
                 if points == MAX_POINTS // 2:
@@ -339,7 +345,10 @@ def reply(
     try:
         if workspace is None:
             mounts = [Mount(REPO_ROOT / "nanochat_ref", f"{REF_TARGET}/nanochat")]
-            env = {"NANOCHAT_BASE_DIR": f"{REF_TARGET}/nanochat/checkpoints", "PYTHONPATH": f"{ENGINE_TARGET}:{REF_TARGET}"}
+            env = {
+                "NANOCHAT_BASE_DIR": f"{REF_TARGET}/nanochat/checkpoints",
+                "PYTHONPATH": f"{ENGINE_TARGET}:{REF_TARGET}",
+            }
         else:
             if store is None or not store.is_dir():
                 return {"ok": False, "text": "", "message": "no model yet: assemble it first"}
@@ -357,6 +366,10 @@ def reply(
         if result.outcome == "exited" and result.exit_code == 0 and text is not None:
             return {"ok": True, "text": text, "message": ""}
         tail = _clean_text(bytes(job.stderr).decode("utf-8", "replace"), 1500)
-        return {"ok": False, "text": "", "message": f"the model did not answer ({result.outcome}).\n{tail}".strip()}
+        return {
+            "ok": False,
+            "text": "",
+            "message": f"the model did not answer ({result.outcome}).\n{tail}".strip(),
+        }
     finally:
         jobdirs.remove(workdir)

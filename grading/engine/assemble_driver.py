@@ -92,7 +92,6 @@ def train(stage: str, profile: str) -> None:
 
 def reply(stage: str, prompt: str) -> str:
     import torch
-
     from nanochat.checkpoint_manager import load_model
 
     torch.manual_seed(0)

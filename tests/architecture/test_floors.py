@@ -64,6 +64,7 @@ APP_LABELS = {
     "lti": "modules",
     "grading": "grading",
     "milestones": "grading",
+    "assemble": "grading",
     "discussions": "discussions",
 }
 
