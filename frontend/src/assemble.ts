@@ -34,22 +34,35 @@ class StageCard {
     });
   }
 
-  private el<T extends HTMLElement>(selector: string): T {
-    const found = this.root.querySelector<T>(selector);
+  private el(selector: string): HTMLElement {
+    const found = this.root.querySelector<HTMLElement>(selector);
     if (!found) throw new Error(`assemble page: ${selector} missing`);
+    return found;
+  }
+
+  private bar(): HTMLProgressElement {
+    const found = this.el("[data-assemble-progress]");
+    if (!(found instanceof HTMLProgressElement)) throw new Error("assemble page: no progress bar");
+    return found;
+  }
+
+  private prompt(): HTMLInputElement {
+    const found = this.el("input[name=prompt]");
+    if (!(found instanceof HTMLInputElement)) throw new Error("assemble page: no prompt");
     return found;
   }
 
   show(run: AssembleRun): void {
     this.runId = String(run.id);
-    this.loss = structuredClone(run.loss) as Loss;
+    this.loss = {};
+    for (const [name, series] of Object.entries(run.loss)) this.loss[name] = { x: [...series.x], y: [...series.y] };
     this.el("[data-assemble-run]").hidden = false;
     this.status(run.status, run.progress, run.step, run.message, run.wall_seconds, run.cpu_seconds, run.lane);
     this.scheduleChart();
   }
 
   private status(status: string, progress: number, step: string, message: string, wall?: number | null, cpu?: number | null, lane = "long"): void {
-    const bar = this.el<HTMLProgressElement>("[data-assemble-progress]");
+    const bar = this.bar();
     bar.value = Math.round(100 * progress);
     const text = this.el("[data-assemble-status]");
     this.root.dataset.status = status;
@@ -67,7 +80,7 @@ class StageCard {
     if (this.runId !== null && runId !== this.runId) return;
     this.runId = runId;
     this.el("[data-assemble-run]").hidden = false;
-    const bar = this.el<HTMLProgressElement>("[data-assemble-progress]");
+    const bar = this.bar();
     if (event.type === "progress" && event.fraction !== undefined) {
       this.status("running", event.fraction, event.stage ?? "", "");
     } else if (event.type === "metric" && event.series && event.x !== undefined && event.y !== undefined) {
@@ -83,7 +96,9 @@ class StageCard {
   }
 
   private async refresh(): Promise<void> {
-    const stages = (await fetch("/api/assemble/", { credentials: "same-origin" }).then((r) => r.json())) as { stages: { stage: string; run: AssembleRun | null }[] };
+    const stages = (await fetch("/api/assemble/", { credentials: "same-origin" }).then((r) => r.json())) as {
+      stages: { stage: string; run: AssembleRun | null }[];
+    };
     const mine = stages.stages.find((s) => s.stage === this.stage);
     if (mine?.run) this.show(mine.run);
   }
@@ -106,12 +121,13 @@ class StageCard {
       this.show(await api.assemble(this.stage));
     } catch (err) {
       this.el("[data-assemble-run]").hidden = false;
-      this.el("[data-assemble-status]").textContent = err instanceof ApiError && err.status === 409 ? t("assemble.busy") : err instanceof Error ? err.message : String(err);
+      this.el("[data-assemble-status]").textContent =
+        err instanceof ApiError && err.status === 409 ? t("assemble.busy") : err instanceof Error ? err.message : String(err);
     }
   }
 
   private async ask(): Promise<void> {
-    const input = this.el<HTMLInputElement>("input[name=prompt]");
+    const input = this.prompt();
     const status = this.el("[data-assemble-chat-status]");
     const mine = this.el("[data-assemble-mine]");
     const reference = this.el("[data-assemble-reference]");

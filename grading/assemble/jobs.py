@@ -1,4 +1,4 @@
-"""The assemble runs' work: take a run from a lane and train it, and answer a prompt (both call the engine).
+"""The assemble runs' work: take a run from a lane and train it (the engine does, in a sandbox).
 
 ``assemble_next`` is the job source ``AssembleConfig.ready`` registers with ``grading.queues``: a worker of the
 lane (an embedded thread, or a Celery ``grading.grade_lane`` message) runs it when no submission waits there. Any
@@ -12,33 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
 
 from grading.assemble import selectors, services
-from grading.assemble.models import AssembleRun
 
 log = logging.getLogger(__name__)
-
-
-def _limits(*, seconds: int, cpu: int, memory_gib: int, work_mib: int) -> Any:
-    from sandbox.limits import resolve
-
-    return resolve(
-        {
-            "wall_seconds": seconds,
-            "cpu_seconds": cpu,
-            "memory_bytes": memory_gib * 2**30,
-            "work_bytes": work_mib * 2**20,
-            "tmpfs_bytes": 256 * 2**20,
-            "output_bytes": 8 * 2**20,
-        }
-    )
-
-
-def _workspace(run: AssembleRun) -> dict[str, bytes]:
-    from grading.engine import assemble
-
-    return assemble.stage_workspace(Path(settings.LAB_CONTENT_DIR), run.stage, run.files)
 
 
 def assemble_next(*, lane: str, token: str = "") -> str:
@@ -50,7 +27,7 @@ def assemble_next(*, lane: str, token: str = "") -> str:
 
     end: dict[str, Any] = {"ok": False, "message": "the assemble run stopped without an end"}
     try:
-        limits = _limits(
+        limits = selectors.run_limits(
             seconds=settings.LAB_ASSEMBLE_WALL_SECONDS,
             cpu=settings.LAB_ASSEMBLE_CPU_SECONDS,
             memory_gib=4,
@@ -62,7 +39,7 @@ def assemble_next(*, lane: str, token: str = "") -> str:
         staging = store.parent / f".{run.stage}-{run.pk}"
         for event in assemble.train(
             stage=run.stage,
-            workspace=_workspace(run),
+            workspace=selectors.run_workspace(run=run),
             store=staging,
             start_store=base if run.stage != "base" else None,
             limits=limits,
@@ -73,7 +50,6 @@ def assemble_next(*, lane: str, token: str = "") -> str:
                 end = event
                 break
             services.assemble_event_record(run=run, event=event)
-            close_old_connections()
         if end.get("ok"):
             _replace(staging, store)
     except Exception as exc:  # an engine failure is ours: the run ends, failed, with a platform message
@@ -95,18 +71,3 @@ def _replace(staging: Path, store: Path) -> None:
     staging.rename(store)
     if old.exists():
         shutil.rmtree(old)
-
-
-def replies(*, run: AssembleRun, prompt: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The learner's model's reply and the reference model's, to the same prompt (two sandboxed jobs)."""
-    from grading.engine import assemble
-
-    limits = _limits(seconds=settings.LAB_ASSEMBLE_REPLY_SECONDS, cpu=settings.LAB_ASSEMBLE_REPLY_SECONDS,
-                     memory_gib=3, work_mib=512)  # fmt: skip
-    run = AssembleRun.objects.get(pk=run.pk)  # with its files
-    store = selectors.store_dir(user_id=run.user_id, stage=run.stage)
-    mine = assemble.reply(
-        stage=run.stage, prompt=prompt, limits=limits, workspace=_workspace(run), store=store
-    )
-    reference = assemble.reply(stage=run.stage, prompt=prompt, limits=limits)
-    return mine, reference

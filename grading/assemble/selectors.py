@@ -112,3 +112,27 @@ def stages_for(*, user: User, lang: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def run_limits(*, seconds: int, cpu: int, memory_gib: int, work_mib: int) -> Any:
+    """Sandbox limits of an assemble job (``sandbox.limits.resolve``: clamped to the operator's caps)."""
+    from sandbox.limits import resolve
+
+    return resolve(
+        {
+            "wall_seconds": seconds,
+            "cpu_seconds": cpu,
+            "memory_bytes": memory_gib * 2**30,
+            "work_bytes": work_mib * 2**20,
+            "tmpfs_bytes": 256 * 2**20,
+            "output_bytes": 8 * 2**20,
+        }
+    )
+
+
+def run_workspace(*, run: AssembleRun) -> dict[str, bytes]:
+    """The sandbox workspace of ``run``: its frozen files per module, with the stage's needs
+    (``grading.engine.assemble.stage_workspace``)."""
+    from grading.engine import assemble
+
+    return assemble.stage_workspace(Path(settings.LAB_CONTENT_DIR), run.stage, run.files)

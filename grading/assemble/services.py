@@ -149,8 +149,6 @@ def _push(run: AssembleRun, event: dict[str, Any]) -> None:
 
 def assemble_reply(*, user: User, stage: Any, prompt: Any) -> dict[str, Any]:
     """``{"prompt", "mine": {ok, text, message}, "reference": {...}}``: the learner's model and the reference."""
-    from grading.assemble import jobs  # the engine stays out of the web process until a reply is asked for
-
     if not isinstance(stage, str) or stage not in selectors.STAGES:
         raise InvalidInput(_("no such stage"))
     if not isinstance(prompt, str) or not prompt.strip():
@@ -166,7 +164,24 @@ def assemble_reply(*, user: User, stage: Any, prompt: Any) -> dict[str, Any]:
     if not cache.add(key, 1, timeout=2 * settings.LAB_ASSEMBLE_REPLY_SECONDS + 30):
         raise AssembleBusy(_("one reply at a time"))
     try:
-        mine, reference = jobs.replies(run=run, prompt=prompt.strip())
+        mine, reference = _replies(run=run, prompt=prompt.strip())
     finally:
         cache.delete(key)
     return {"prompt": prompt.strip(), "mine": mine, "reference": reference}
+
+
+def _replies(*, run: AssembleRun, prompt: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The learner's model's reply and the reference model's to the same prompt: two sandboxed jobs."""
+    from grading.engine import assemble  # the engine stays out of the web process until a reply is asked for
+
+    limits = selectors.run_limits(
+        seconds=settings.LAB_ASSEMBLE_REPLY_SECONDS,
+        cpu=settings.LAB_ASSEMBLE_REPLY_SECONDS,
+        memory_gib=3,
+        work_mib=512,
+    )
+    store = selectors.store_dir(user_id=run.user_id, stage=run.stage)
+    workspace = selectors.run_workspace(run=run)
+    mine = assemble.reply(stage=run.stage, prompt=prompt, limits=limits, workspace=workspace, store=store)
+    reference = assemble.reply(stage=run.stage, prompt=prompt, limits=limits)
+    return mine, reference

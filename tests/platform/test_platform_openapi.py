@@ -86,7 +86,7 @@ def served_routes() -> set[tuple[str, str]]:
             elif isinstance(entry, URLPattern) and (prefix + str(entry.pattern)).startswith("api/"):
                 view = entry.callback.view_class  # type: ignore[attr-defined]
                 template = "/" + (prefix + str(entry.pattern))
-                for converter in ("<slug:slug>", "<int:submission_id>", "<int:thread_id>"):
+                for converter in ("<slug:slug>", "<slug:stage>", "<int:submission_id>", "<int:thread_id>"):
                     template = template.replace(converter, "{" + converter[1:-1].split(":")[1] + "}")
                 out.update((template, m) for m in METHODS if hasattr(view, m))
 
