@@ -136,7 +136,9 @@ class StageCard {
     try {
       const reply = await api.assembleReply(this.stage, input.value);
       mine.textContent = reply.mine.ok ? reply.mine.text : t("assemble.no_answer", { message: reply.mine.message });
+      mine.dataset.ok = reply.mine.ok ? "1" : "0";
       reference.textContent = reply.reference.ok ? reply.reference.text : t("assemble.no_answer", { message: reply.reference.message });
+      reference.dataset.ok = reply.reference.ok ? "1" : "0";
       status.textContent = "";
       this.root.dataset.replied = "1";
     } catch (err) {

@@ -17,6 +17,7 @@ Design choices:
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -176,12 +177,15 @@ def _replies(*, run: AssembleRun, prompt: str) -> tuple[dict[str, Any], dict[str
 
     limits = selectors.run_limits(
         seconds=settings.LAB_ASSEMBLE_REPLY_SECONDS,
-        cpu=settings.LAB_ASSEMBLE_REPLY_SECONDS,
+        cpu=60,
         memory_gib=3,
         work_mib=512,
     )
     store = selectors.store_dir(user_id=run.user_id, stage=run.stage)
     workspace = selectors.run_workspace(run=run)
-    mine = assemble.reply(stage=run.stage, prompt=prompt, limits=limits, workspace=workspace, store=store)
-    reference = assemble.reply(stage=run.stage, prompt=prompt, limits=limits)
-    return mine, reference
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two sandboxes side by side: the learner waits for one
+        mine = pool.submit(
+            assemble.reply, stage=run.stage, prompt=prompt, limits=limits, workspace=workspace, store=store
+        )
+        reference = pool.submit(assemble.reply, stage=run.stage, prompt=prompt, limits=limits)
+        return mine.result(), reference.result()

@@ -233,9 +233,20 @@ def _finite(text: bytes) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _clean_text(text: Any, limit: int) -> str:
-    """Learner-produced text as the platform stores it: valid UTF-8, no NUL, at most ``limit`` characters."""
-    return str(text).encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:limit]
+    """Learner-produced text as the platform stores it: valid UTF-8, no NUL or terminal colour codes, at most
+    ``limit`` characters."""
+    clean = _ANSI_RE.sub("", str(text).encode("utf-8", "replace").decode("utf-8")).replace("\x00", "")
+    return clean[:limit]
+
+
+def _stderr_tail(data: bytes, lines: int = 12, limit: int = 1500) -> str:
+    """The last lines of a job's stderr, cleaned, for the learner's message (their traceback, say)."""
+    text = _clean_text(data.decode("utf-8", "replace"), 100_000)
+    return "\n".join(text.strip().splitlines()[-lines:])[-limit:]
 
 
 def train(
@@ -304,7 +315,7 @@ def train(
         result = job.finish()
         usage = {"wall_seconds": round(result.wall_seconds, 2), "cpu_seconds": round(result.cpu_seconds, 2)}
         if result.outcome != "exited" or result.exit_code != 0:
-            tail = _clean_text(bytes(job.stderr).decode("utf-8", "replace"), 2000)
+            tail = _stderr_tail(bytes(job.stderr))
             why = {"timeout": "ran out of time", "memory_limit": "ran out of memory"}.get(
                 result.outcome, f"stopped ({result.outcome}, exit {result.exit_code})"
             )
@@ -365,7 +376,7 @@ def reply(
         result = job.finish()
         if result.outcome == "exited" and result.exit_code == 0 and text is not None:
             return {"ok": True, "text": text, "message": ""}
-        tail = _clean_text(bytes(job.stderr).decode("utf-8", "replace"), 1500)
+        tail = _stderr_tail(bytes(job.stderr))
         return {
             "ok": False,
             "text": "",

@@ -64,7 +64,7 @@ PROFILES: dict[str, dict[str, list[tuple[str, str, list[str]]]]] = {
 
 #: Which checkpoint folder a stage's model ends in (``checkpoint_manager.PHASE_DIRS``' keys).
 FINAL_SOURCE = {"base": "base", "chat": "sft"}
-MAX_REPLY_TOKENS = 64
+MAX_REPLY_TOKENS = 48
 
 
 def announce(**fields: object) -> None:
