@@ -11,7 +11,8 @@ Design choices:
 - One sandbox job per run (``assemble_driver``: the real scripts' ``main``), on the ``long`` lane's limits (or the
   GPU's). Its stdout is untrusted: only ``@@assemble {json}`` lines and the scripts' ``step N/M ... loss: x``
   lines are read, each bounded in length, numbers checked finite, the curve capped at ``MAX_POINTS`` points.
-- The model comes back through the job's work dir: only regular files (never a symlink followed) named like a
+- The model comes back through the job's work dir (a backend that discards it, ``docker``, ends the run with a
+  message saying so; an output mount is future work): only regular files (never a symlink followed) named like a
   tokenizer file or ``model_/meta_`` of the final checkpoint, at most ``STORE_BYTES`` in all, are copied into the
   learner's store (``store``: a folder the platform owns per learner and stage, mode 0700). Another learner's
   store is never mounted or copied into a job, so hostile code has nothing of anyone else's to read.
@@ -270,6 +271,9 @@ def train(
     from sandbox.base import get_backend
 
     sandbox = sandbox or get_backend()
+    if not sandbox.returns_work:
+        yield _end(False, f"the {sandbox.name} sandbox does not return a job's files: no model can be kept", None)
+        return
     workdir = jobdirs.create(ASSEMBLE_DIR_PREFIX)
     try:
         _write_tree(workdir, workspace)
