@@ -272,7 +272,9 @@ def train(
 
     sandbox = sandbox or get_backend()
     if not sandbox.returns_work:
-        yield _end(False, f"the {sandbox.name} sandbox does not return a job's files: no model can be kept", None)
+        yield _end(
+            False, f"the {sandbox.name} sandbox does not return a job's files: no model can be kept", None
+        )
         return
     workdir = jobdirs.create(ASSEMBLE_DIR_PREFIX)
     try:
