@@ -135,6 +135,22 @@ def test_on_the_production_stack_a_run_goes_to_the_gpu_lane_only_when_a_gpu_work
     assert learner.post_json("/api/assemble/base/runs/", {}).json()["lane"] == "gpu"
 
 
+def test_the_chat_stage_starts_from_the_learners_own_base_model(real_course, learner):
+    chat = module_spec.assemble_modules("chat", module_spec.course(CONTENT))
+    for slug in chat:
+        complete_module(learner.user, real_course[slug])
+    stages = {s["stage"]: s for s in learner.get("/api/assemble/").json()["stages"]}
+    assert stages["chat"]["open"] is True
+    refused = learner.post_json("/api/assemble/chat/runs/", {})
+    assert refused.status_code == 403 and "base model first" in refused.json()["detail"]
+    base = AssembleRun.objects.create(
+        user=learner.user, stage="base", status=AssembleRun.Status.DONE, created_at=timezone.now()
+    )
+    created = learner.post_json("/api/assemble/chat/runs/", {}).json()
+    assert created["stage"] == "chat" and created["id"] != base.pk
+    assert set(AssembleRun.objects.get(pk=created["id"]).files) == set(chat)
+
+
 def test_chatting_needs_an_assembled_model_and_a_bounded_prompt(real_course, learner):
     for slug in BASE:
         complete_module(learner.user, real_course[slug])
