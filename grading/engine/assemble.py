@@ -38,6 +38,7 @@ from typing import Any
 from modules import spec as module_spec
 
 from .procs import ASSEMBLE_DIR_PREFIX, ENGINE_TARGET, Layout, job_env
+from .redact import clean_text
 from .workspace import REPO_ROOT, build_workspace
 
 #: Where the trained model may take up room in a learner's store (tokenizer + final checkpoint, float32).
@@ -238,10 +239,9 @@ _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _clean_text(text: Any, limit: int) -> str:
-    """Learner-produced text as the platform stores it: valid UTF-8, no NUL or terminal colour codes, at most
-    ``limit`` characters."""
-    clean = _ANSI_RE.sub("", str(text).encode("utf-8", "replace").decode("utf-8")).replace("\x00", "")
-    return clean[:limit]
+    """Text from the learner's sandbox as the platform stores it: no NUL or lone surrogate (``redact.clean_text``),
+    no terminal colour codes, at most ``limit`` characters."""
+    return clean_text(_ANSI_RE.sub("", str(text)))[:limit]
 
 
 def _stderr_tail(data: bytes, lines: int = 12, limit: int = 1500) -> str:
