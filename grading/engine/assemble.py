@@ -55,7 +55,8 @@ FINAL_PHASE = {"base": "base", "chat": "sft"}
 START_STORE = {"chat": "base"}
 TOKENIZER_FILES = ("tokenizer.pkl", "tokenizer.tiktoken", "token_bytes.pt")
 _STEP_RE = re.compile(
-    rb"^(?:step|Step) (\d{1,7})(?:/(\d{1,7}))?\b[^|]*\| (?:train )?loss: (-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)"
+    rb"^(?:step|Step) (\d{1,7})(?![0-9])(?:/(\d{1,7})(?![0-9]))?(?: \((\d{1,3}(?:\.\d+)?)%\))?[^|]*\| (?:train )?loss: "
+    rb"(-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)"
 )
 _OURS = b"@@assemble "
 _CKPT_RE = re.compile(r"^(model|meta)_[0-9]{6}\.(pt|json)$")
@@ -227,6 +228,23 @@ def _ours(line: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def parse_step(line: bytes) -> tuple[int, float | None, float] | None:
+    """``(step, fraction of the step's script done or None, loss)`` from a training script's step line, else None.
+
+    The lines are the scripts' own (``step 00010/00060 (16.67%) | loss: ...``, ``step 00010 (12.5%) | loss: ...``,
+    ``Step 00001/00040 | train loss: ...``); a non-finite loss is no point.
+    """
+    match = _STEP_RE.match(line)
+    if match is None:
+        return None
+    step, total, pct, loss = int(match[1]), int(match[2] or 0), _finite(match[3] or b"-1"), _finite(match[4])
+    if loss is None:
+        return None
+    if total:
+        return step, min(step / total, 1.0), loss
+    return step, (min(pct / 100, 1.0) if pct is not None and pct >= 0 else None), loss
+
+
 def _finite(text: bytes) -> float | None:
     try:
         value = float(text)
@@ -300,14 +318,11 @@ def train(
                     current = names.index(ours["stage"])
                     yield {"type": "progress", "stage": ours["stage"], "fraction": current / len(names)}
                 continue
-            match = _STEP_RE.match(line)
-            if match is None or not names or current < 0:
+            parsed = parse_step(line)
+            if parsed is None or not names or current < 0:
                 continue
-            step, total, loss = int(match[1]), int(match[2] or 0), _finite(match[3])
-            if loss is None:
-                continue
-            if total:
-                within = min(step / total, 1.0)
+            step, within, loss = parsed
+            if within is not None:
                 yield {
                     "type": "progress",
                     "stage": names[current],

@@ -67,3 +67,30 @@ def test_a_run_without_a_tokenizer_keeps_nothing(tmp_path):
         child.unlink()
     with pytest.raises(ValueError, match="without a tokenizer"):
         assemble.collect_model(tmp_path / "work", "base", tmp_path / "store")
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        (b"step 00015/00060 (25.00%) | loss: 6.123456 | lrm: 1.00 | dt: 9.1ms", (15, 0.25, 6.123456)),
+        (b"step 00010 (12.5%) | loss: 0.7543 | lrm: 0.90", (10, 0.125, 0.7543)),
+        (b"Step 00004/00040 | train loss: 1.5 | tokens: 812", (4, 0.1, 1.5)),
+        (b"step 00003/00002 (150.00%) | loss: 1e-3", (3, 1.0, 0.001)),
+    ],
+)
+def test_it_reads_the_training_scripts_step_lines(line, parsed):
+    assert assemble.parse_step(line) == parsed
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Step 00005 | val loss: 1.0",  # an evaluation, not a training step
+        b"step 00001/00010 (10%) | loss: nan",
+        b"step 00001/00010 (10%) | loss: inf",
+        b"print('step 00001/00010 | loss: 1')",
+        b"step 123456789/1 | loss: 1.0",  # more digits than a step has: not ours
+    ],
+)
+def test_it_ignores_what_is_not_a_training_step(line):
+    assert assemble.parse_step(line) is None
