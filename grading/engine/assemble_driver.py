@@ -38,6 +38,7 @@ PROFILES: dict[str, dict[str, list[tuple[str, str, list[str]]]]] = {
         "chat": [
             ("mid_train", "mid_train", ["--tiny", "--device_batch_size", "16", "--max_seq_len", "256",
                                         "--total_batch_size", "4096", "--num_iterations", "80", "--eval_every", "-1",
+                                        "--eval_tokens", "16384",
                                         "--matrix_lr", "0.03"]),
             ("chat_sft", "chat_sft", ["--tiny", "--source", "mid", "--device_batch_size", "8",
                                       "--target_examples_per_step", "16", "--init_lr_frac", "0.1",
@@ -55,7 +56,8 @@ PROFILES: dict[str, dict[str, list[tuple[str, str, list[str]]]]] = {
         ],
         "chat": [
             ("mid_train", "mid_train", ["--tiny", "--device_batch_size", "4", "--max_seq_len", "64",
-                                        "--total_batch_size", "256", "--num_iterations", "4", "--eval_every", "-1"]),
+                                        "--total_batch_size", "256", "--num_iterations", "4", "--eval_every", "-1",
+                                        "--eval_tokens", "256"]),
             ("chat_sft", "chat_sft", ["--tiny", "--source", "mid", "--device_batch_size", "2",
                                       "--target_examples_per_step", "4", "--num_iterations", "3", "--eval_steps", "2"]),
         ],
