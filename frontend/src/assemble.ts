@@ -22,6 +22,8 @@ class StageCard {
   private loss: Loss = {};
   private runId: string | null = null;
   private redraw: number | null = null;
+  /** The chart being drawn: drawing is asynchronous (Plotly loads lazily), so draws run one after another. */
+  private drawing: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly stage: string,
@@ -112,7 +114,8 @@ class StageCard {
         const step = name.replace(/^loss\//, "");
         metrics[name] = { x: series.x, y: series.y, title: t("assemble.loss", { step }), xLabel: t("assemble.step") };
       }
-      void renderMetricCharts(this.el("[data-assemble-chart]"), metrics);
+      const host = this.el("[data-assemble-chart]");
+      this.drawing = this.drawing.catch(() => undefined).then(() => renderMetricCharts(host, metrics));
     }, 300);
   }
 

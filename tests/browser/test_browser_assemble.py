@@ -94,6 +94,7 @@ def test_a_learner_assembles_their_base_model_and_chats_with_it_next_to_the_refe
         assert any(e["type"] == "progress" and 0 < e["fraction"] < 1 for e in events)
         assert events[-1]["type"] == "end" and events[-1]["status"] == "done"
         ask_both(page)
+        assert page.locator("[data-testid=assemble-base-chart] .chart").count() == 1  # one curve, drawn once
         assert TEXT["en"]["mine"] in page.inner_text("[data-testid=assemble-base-chat]")
         page.screenshot(path=str(screenshots / "assemble-chat-en.png"), full_page=True)
 
