@@ -42,7 +42,8 @@ class LabServer:
 def server_env(var_dir: Path, content_dir: Path) -> dict[str, str]:
     """The environment of the browser tests' server and of ``manage.py`` commands run beside it.
 
-    Assemble runs at toy sizes (``LAB_ASSEMBLE_PROFILE=smoke``), so a browser walk trains a model in seconds."""
+    Assemble runs at toy sizes (``LAB_ASSEMBLE_PROFILE=smoke``), so a browser walk trains a model in seconds; a
+    reply may take up to the cap (a loaded CI machine is slow to start torch twice side by side)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "LAB_", "DJANGO_"))}
     env.update(
         {
@@ -51,6 +52,7 @@ def server_env(var_dir: Path, content_dir: Path) -> dict[str, str]:
             "LAB_CONTENT_DIR": str(content_dir),
             "LAB_MODE": "embedded",
             "LAB_ASSEMBLE_PROFILE": "smoke",
+            "LAB_ASSEMBLE_REPLY_SECONDS": "300",
             "PYTHONUNBUFFERED": "1",
         }
     )

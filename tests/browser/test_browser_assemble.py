@@ -41,7 +41,7 @@ def ask_both(page: Any) -> tuple[str, str]:
     """Send the base stage's prompt; both replies, after checking that both models answered."""
     page.evaluate("() => { delete document.querySelector('[data-testid=assemble-base]').dataset.replied; }")
     page.click("[data-testid=assemble-base-chat] button[type=submit]")
-    page.wait_for_selector("[data-testid=assemble-base][data-replied='1']", timeout=150_000)
+    page.wait_for_selector("[data-testid=assemble-base][data-replied='1']", timeout=320_000)
     mine = page.inner_text("[data-testid=assemble-base-mine]")
     reference = page.inner_text("[data-testid=assemble-base-reference]")
     oks = page.eval_on_selector_all(
