@@ -28,6 +28,7 @@ export default defineConfig({
         authoring: here("./src/authoring.ts"),
         measurements: here("./src/measurements.ts"),
         analytics: here("./src/analytics.ts"),
+        assemble: here("./src/assemble.ts"),
       },
     },
   },

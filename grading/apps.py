@@ -24,4 +24,5 @@ class GradingConfig(AppConfig):
         from modules import pages as module_pages
 
         queues.sender_install(tasks.enqueue)
+        queues.waker_install(tasks.wake)
         module_pages.module_page.register("grading", pages.module_page_data)

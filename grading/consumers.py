@@ -5,6 +5,8 @@ Protocol (JSON text frames):
   every submission of this learner (group ``grading.user.<id>``), as it happens.
 - server -> client ``{"type": "grading.queue", "submission_id", "status", "queue", "superseded_by"}`` whenever a
   waiting run's place in its lane changes, or it is superseded (``grading.events.queue_frame``).
+- server -> client ``{"type": "assemble.event", "run_id", "stage", "event"}`` for this learner's assemble runs
+  (``grading.events.assemble_frame``).
 - client -> server ``{"type": "subscribe", "submission_id": int}``: the server answers
   ``{"type": "subscribed", "submission_id", "status"}``, then, for a run that waits or was superseded, one
   ``grading.queue`` frame with where it stands, and then replays the stored events of that submission as
@@ -121,6 +123,10 @@ class GradingConsumer(AsyncJsonWebsocketConsumer):
 
     async def grading_queue(self, message: dict[str, Any]) -> None:
         """A group message from ``grading.events.push_queue``: it is the frame."""
+        await self.send_json(message)
+
+    async def assemble_event(self, message: dict[str, Any]) -> None:
+        """A group message from ``grading.events.push_assemble``: it is the frame."""
         await self.send_json(message)
 
     async def _error(self, message: str) -> None:

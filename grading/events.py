@@ -5,6 +5,8 @@ Design choices:
   nobody else's. Frames: ``{"type": "grading.event", "submission_id": int, "event": {engine event}}``, and while
   a run waits ``{"type": "grading.queue", "submission_id", "status", "queue": {...} | null, "superseded_by"}``
   whenever its place in the queue changes (``queue_frame``; not stored: the submission detail says the same).
+- Assemble runs (``grading.assemble``) speak on the same group: ``{"type": "assemble.event", "run_id", "stage",
+  "event"}`` (``assemble_frame``), stored on the run first, so a page opened later reads the same from the API.
 - Pushing is best effort (events are stored for replay first); a failed push is logged, never raised.
 - Embedded mode uses the in-memory channel layer, whose queues belong to the web server's event loop. The grading
   thread therefore hands its sends to that loop (registered by the consumer when a socket connects) instead of
@@ -49,6 +51,11 @@ def queue_frame(
     }
 
 
+def assemble_frame(*, run_id: int, stage: str, event: dict[str, Any]) -> dict[str, Any]:
+    """An assemble run's event (``ws-frame.schema.json#/$defs/assemble_event``): progress, a loss point, its end."""
+    return {"type": "assemble.event", "run_id": run_id, "stage": stage, "event": event}
+
+
 def register_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Remember the event loop that serves websockets (called by the consumer on connect)."""
     global _server_loop
@@ -69,6 +76,11 @@ def push_queue(
         submission_id=submission_id, status=status, queue=queue, superseded_by=superseded_by
     )
     _send(user_id, message, submission_id)
+
+
+def push_assemble(*, user_id: int, run_id: int, stage: str, event: dict[str, Any]) -> None:
+    """Send an assemble run's event to its learner's group; never raises."""
+    _send(user_id, assemble_frame(run_id=run_id, stage=stage, event=event), run_id)
 
 
 def _send(user_id: int, message: dict[str, Any], submission_id: int) -> None:

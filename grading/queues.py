@@ -16,6 +16,8 @@ Design choices:
   ``grading.tasks.enqueue`` (a Celery message in production, the embedded worker threads otherwise), installed
   here by ``GradingConfig.ready``: the tasks call the services, so the services must not import the tasks.
 - Enqueueing with no sender installed is a programming error, raised, never a silently dropped submission.
+- Other queued work of a lane (``grading.assemble``'s runs) registers a job source (``source_register``): a
+  worker of the lane takes it when no submission waits there, and ``wake`` rouses a worker of a lane for it.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 Sender = Callable[[int], None]
+Waker = Callable[[str], None]
+#: ``source(lane=..., token=...)``: take and run one waiting job of the lane; its outcome, or "idle" if none waits.
+Source = Callable[..., str]
 
 _sender: Sender | None = None
+_waker: Waker | None = None
+_sources: dict[str, Source] = {}
 
 Learner = TypeVar("Learner", bound=Hashable)
 
@@ -43,6 +50,28 @@ def enqueue(submission_id: int) -> None:
     if _sender is None:
         raise RuntimeError("no grading queue installed: GradingConfig.ready installs grading.tasks.enqueue")
     _sender(submission_id)
+
+
+def waker_install(waker: Waker) -> None:
+    """Make ``waker`` the way to rouse a worker of a lane (``GradingConfig.ready`` installs ``grading.tasks.wake``)."""
+    global _waker
+    _waker = waker
+
+
+def wake(lane: str) -> None:
+    """Rouse a worker of ``lane`` for work a job source holds (after commit)."""
+    if _waker is None:
+        raise RuntimeError("no grading queue installed: GradingConfig.ready installs grading.tasks.wake")
+    _waker(lane)
+
+
+def source_register(name: str, source: Source) -> None:
+    """Register (or replace) a job source that the lanes' workers take from when no submission waits."""
+    _sources[name] = source
+
+
+def sources() -> list[Source]:
+    return list(_sources.values())
 
 
 @dataclass(frozen=True)

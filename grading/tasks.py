@@ -58,7 +58,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import close_old_connections
 
-from grading import selectors, services
+from grading import queues, selectors, services
 from grading.models import Submission
 from grading.similarity import services as similarity
 from modules.spec import DEFAULT_LANE, LANES, lane_of
@@ -239,6 +239,10 @@ def grade_next(*, lane: str, token: str = "") -> str:
     """
     submission = services.submission_resume(token=token) or services.submission_claim(lane=lane, token=token)
     if submission is None:
+        for source in queues.sources():  # other work of the lane (grading.assemble), when no submission waits
+            outcome = source(lane=lane, token=token)
+            if outcome != "idle":
+                return outcome
         return "idle"
     return _grade(submission)
 
@@ -392,7 +396,11 @@ embedded_worker = EmbeddedWorker()
 
 def enqueue(submission_id: int) -> None:
     """Wake a worker of the committed submission's lane (a Celery message, or the embedded threads)."""
-    lane = Submission.objects.filter(pk=submission_id).values_list("lane", flat=True).first() or DEFAULT_LANE
+    wake(Submission.objects.filter(pk=submission_id).values_list("lane", flat=True).first() or DEFAULT_LANE)
+
+
+def wake(lane: str) -> None:
+    """Wake a worker of ``lane`` (a Celery message on the lane's queue, or the embedded threads)."""
     if settings.LAB_GRADING_QUEUE == "celery":
         grade_lane.apply_async(args=[lane], queue=lane)
     else:

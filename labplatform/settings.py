@@ -186,6 +186,7 @@ INSTALLED_APPS = [
     "grading.milestones",
     "grading.similarity",
     "grading.analytics",
+    "grading.assemble",
 ]
 
 MIDDLEWARE = [
@@ -401,6 +402,16 @@ LAB_EMBEDDED_WORKERS = env_int("LAB_EMBEDDED_WORKERS", 1, minimum=1, maximum=16)
 # Per lane, at most this many runs of one learner queued or running; a submission past it replaces their oldest
 # waiting run of the module (or is refused with 429 when none of theirs waits): grading.services.submission_create.
 LAB_QUEUE_MAX_PER_LEARNER = env_int("LAB_QUEUE_MAX_PER_LEARNER", 2, minimum=1, maximum=100)
+# "Assemble your own nanochat" (grading.assemble): where learners' models live (one 0700 folder per learner), the
+# pipeline's sizes ("tiny": the CPU recipe cut to fit; "smoke": toy sizes for tests), its own caps (wall and CPU
+# seconds of the training job; wall seconds of one chat reply, whose CPU is capped at 60 s), and whether a GPU
+# worker serves the `gpu` queue (production: then assemble runs there, else on `long`).
+LAB_ASSEMBLE_DIR = Path(env_str("LAB_ASSEMBLE_DIR", str(VAR_DIR / "assemble")))
+LAB_ASSEMBLE_PROFILE = env_str("LAB_ASSEMBLE_PROFILE", "tiny", choices=("tiny", "smoke"))
+LAB_ASSEMBLE_WALL_SECONDS = env_int("LAB_ASSEMBLE_WALL_SECONDS", 600, minimum=30, maximum=600)
+LAB_ASSEMBLE_CPU_SECONDS = env_int("LAB_ASSEMBLE_CPU_SECONDS", 1200, minimum=30, maximum=1200)
+LAB_ASSEMBLE_REPLY_SECONDS = env_int("LAB_ASSEMBLE_REPLY_SECONDS", 120, minimum=5, maximum=300)
+LAB_GPU_WORKER = env_bool("LAB_GPU_WORKER", False)
 LAB_GRADING_MAX_RUNS = env_int("LAB_GRADING_MAX_RUNS", 3, minimum=1)
 LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1)
 LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)

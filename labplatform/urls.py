@@ -1,10 +1,11 @@
-"""URL map: pages (dashboard, module, progress, measurements, references, discussions, search, settings), auth, language switch, admin, and the JSON API under /api/."""
+"""URL map: pages (dashboard, module, progress, measurements, references, discussions, assemble, search, settings, analytics, mentor queue, similarity), auth, language switch, admin, and the JSON API under /api/."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from grading.analytics.urls import page_urlpatterns as analytics_pages
+from grading.assemble.urls import page_urlpatterns as assemble_pages
 from grading.discussions.views import discussions_page, mentor_queue_page, mentor_review_page
 from grading.milestones.urls import page_urlpatterns as milestone_pages
 from grading.similarity.urls import page_urlpatterns as similarity_pages
@@ -74,7 +75,9 @@ urlpatterns = [
     path("api/", include("grading.discussions.urls")),
     path("api/", include("grading.milestones.urls")),
     path("api/", include("grading.analytics.urls")),
+    path("api/", include("grading.assemble.urls")),
     *milestone_pages,
     *similarity_pages,
     *analytics_pages,
+    *assemble_pages,
 ]

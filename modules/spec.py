@@ -338,6 +338,27 @@ def lane_of(data: Mapping[str, Any] | None) -> str:
     return lane if lane in LANES else DEFAULT_LANE
 
 
+#: "Assemble your own nanochat" (``DECISIONS.md``): per stage, the nanochat files its pipeline trains and chats
+#: with. The stage opens once every module that writes one of them, and everything those modules build on, is
+#: completed (:func:`assemble_modules`): the base model needs base training and what it builds on; the chat model
+#: needs SFT (hence midtraining) and the engine with tool use, which its chat runs on.
+ASSEMBLE_STAGES: dict[str, tuple[str, ...]] = {
+    "base": ("nanochat/scripts/base_train.py",),
+    "chat": ("nanochat/scripts/chat_sft.py", "nanochat/engine.py", "nanochat/execution.py"),
+}
+
+
+def assemble_modules(stage: str, specs: Mapping[str, ModuleSpec]) -> list[str]:
+    """The modules (slugs, course order) a learner completes before assembling ``stage``: the writers of the
+    stage's files (:data:`ASSEMBLE_STAGES`) and their prerequisites, transitively."""
+    writers = owners(specs)
+    found: set[str] = set()
+    for path in ASSEMBLE_STAGES[stage]:
+        for slug in writers.get(path, []):
+            found |= {slug, *ancestors(slug, specs)}
+    return sorted(found, key=lambda slug: (specs[slug].order, slug) if slug in specs else (10**6, slug))
+
+
 def crate_attempted(entry: LearnerFile, text: str) -> bool:
     """Whether the learner worked on a Rust file: some region's ``unimplemented!("TODO(step N) ...")`` is gone.
 

@@ -24,6 +24,8 @@ const BASE = "https://nanochat-lab.invalid/schemas/";
 /** Exported validator name → the schema (or `$defs` entry) it checks; each has a `title`, its type's name. */
 const VALIDATORS = {
   validateServerFrame: "ws-frame.schema.json",
+  validateAssembleRun: "assemble.schema.json#/$defs/run",
+  validateAssembleReply: "assemble.schema.json#/$defs/reply",
   validateEngineEvent: "events.schema.json#/$defs/engine_event",
   validateSubmissionDetail: "submission-detail.schema.json",
   validateSubmissionList: "submission-list.schema.json",

@@ -5,6 +5,8 @@
  * session cookies, as the DRF session authentication expects.
  */
 import {
+  decodeAssembleReply,
+  decodeAssembleRun,
   decodeReference,
   decodeFormat,
   decodeHintReveal,
@@ -24,6 +26,8 @@ import {
   decodeThreadDetail,
   decodeThreadList,
   decodeThreadPost,
+  type AssembleReply,
+  type AssembleRun,
   type Award,
   type Hint,
   type LintDiagnostic,
@@ -144,6 +148,14 @@ async function request(method: string, url: string, body?: unknown, signal?: Abo
 const enc = encodeURIComponent;
 
 export const api = {
+  /** Queue an assemble run of `stage` ("base" | "chat") with the learner's own files. */
+  async assemble(stage: string): Promise<AssembleRun> {
+    return decodeAssembleRun(await request("POST", `/api/assemble/${enc(stage)}/runs/`, {}));
+  },
+  /** One prompt to the learner's assembled model and to the reference model. */
+  async assembleReply(stage: string, prompt: string): Promise<AssembleReply> {
+    return decodeAssembleReply(await request("POST", `/api/assemble/${enc(stage)}/reply/`, { prompt }));
+  },
   async modules(): Promise<ModuleSummary[]> {
     return decodeModuleList(await request("GET", "/api/modules/"));
   },

@@ -16,6 +16,8 @@ import type {
   GradingResult,
   WireGuidePlot,
   TestResult as WireTestResult,
+  WireAssembleReply,
+  WireAssembleRun,
   WireAttempt,
   WireBadge,
   WireEngineEvent,
@@ -541,11 +543,38 @@ export function decodeSubmissionCreated(v: unknown): { id: string; status: strin
 
 // ---------------------------------------------------------------------------------------------- websocket frames
 
+/** An assemble run as the API gives it (`assemble.schema.json#/$defs/run`). */
+export type AssembleRun = WireAssembleRun;
+/** Both models' replies to one prompt (`assemble.schema.json#/$defs/reply`). */
+export type AssembleReply = WireAssembleReply;
+
+export function decodeAssembleRun(v: unknown): AssembleRun {
+  return decodeWith(validate.validateAssembleRun, v, "assemble run");
+}
+
+export function decodeAssembleReply(v: unknown): AssembleReply {
+  return decodeWith(validate.validateAssembleReply, v, "assemble reply");
+}
+
+/** What an assemble run reports: its status, progress (fraction done, pipeline step), a loss point, its end. */
+export interface AssembleEvent {
+  type: "status" | "progress" | "metric" | "end";
+  status?: string;
+  stage?: string;
+  fraction?: number;
+  series?: string;
+  x?: number;
+  y?: number;
+  message?: string;
+}
+
 export type ServerFrame =
   | { type: "grading.event"; submissionId: string; event: EngineEvent }
   /** Where a run stands in its lane: pushed while it waits, and once when a newer run supersedes it. */
   | { type: "grading.queue"; submissionId: string; status: string; queue: QueueInfo | null; supersededBy: string | null }
   | { type: "subscribed"; submissionId: string; status: string }
+  /** An event of one of the learner's assemble runs (the assemble page). */
+  | { type: "assemble.event"; runId: string; stage: string; event: AssembleEvent }
   | { type: "error"; message: string }
   | { type: "pong" }
   /** A frame that breaks the contract (or an event of an unknown type): ignored, but said so. */
@@ -583,6 +612,8 @@ export function decodeFrame(raw: string): ServerFrame {
         };
       case "subscribed":
         return { type: "subscribed", submissionId: String(frame.submission_id), status: frame.status };
+      case "assemble.event":
+        return { type: "assemble.event", runId: String(frame.run_id), stage: frame.stage, event: frame.event };
       case "error":
         return { type: "error", message: frame.message };
       case "pong":

@@ -280,6 +280,15 @@ const en = {
   "analytics.retention_7": "7-day",
   "analytics.retention_30": "30-day",
   "analytics.timeline_chart": "Attempts over time (module number)",
+  "assemble.queued": "Waiting for a free worker on the {lane} lane…",
+  "assemble.running": "Running: {step} ({pct}%)",
+  "assemble.done": "Done in {wall} s ({cpu} CPU s). Your model is ready: chat with it below.",
+  "assemble.failed": "The run failed: {message}",
+  "assemble.busy": "One assemble run at a time: wait for the current one.",
+  "assemble.thinking": "Both models are answering…",
+  "assemble.no_answer": "No answer: {message}",
+  "assemble.loss": "Training loss · {step}",
+  "assemble.step": "step",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -555,6 +564,15 @@ const zh: Record<MessageKey, string> = {
   "analytics.retention_7": "7 天",
   "analytics.retention_30": "30 天",
   "analytics.timeline_chart": "随时间的提交（模块编号）",
+  "assemble.queued": "正在等待 {lane} 队列的空闲工作进程…",
+  "assemble.running": "运行中：{step}（{pct}%）",
+  "assemble.done": "用时 {wall} 秒（CPU {cpu} 秒）。你的模型已就绪：在下面和它对话。",
+  "assemble.failed": "运行失败：{message}",
+  "assemble.busy": "一次只能运行一个组装任务：请等待当前任务结束。",
+  "assemble.thinking": "两个模型正在作答…",
+  "assemble.no_answer": "没有回答：{message}",
+  "assemble.loss": "训练损失 · {step}",
+  "assemble.step": "步",
 };
 
 export type Lang = "en" | "zh-hans";

@@ -50,10 +50,11 @@ STDERR_KEEP = 64 * 1024
 #: Frames a process's queue holds before its reader waits (and the process's pipe fills up behind it).
 SINK_FRAMES = 16
 _PUT_WAIT_SECONDS = 0.05
-#: Host work dirs of learner hosts and judges under the temp dir (``sandbox.jobdirs``; swept when stale).
+#: Host work dirs of learner hosts, judges and assemble jobs under the temp dir (``sandbox.jobdirs``; swept when stale).
 LEARNER_DIR_PREFIX = "lab-learner-"
 JUDGE_DIR_PREFIX = "lab-judge-"
-JOB_DIR_PREFIXES = (LEARNER_DIR_PREFIX, JUDGE_DIR_PREFIX)
+ASSEMBLE_DIR_PREFIX = "lab-assemble-"
+JOB_DIR_PREFIXES = (LEARNER_DIR_PREFIX, JUDGE_DIR_PREFIX, ASSEMBLE_DIR_PREFIX)
 #: The reference crate's release target dir, built in the learner sandbox layout, that learner builds start from.
 RUST_CACHE_DIR = REPO_ROOT / "var" / "rust-cache"
 #: Frames from the learner may carry tensors, but never more than this in one frame.

@@ -68,6 +68,7 @@ APP_LABELS = {
     "grading": "grading",
     "milestones": "grading",
     "similarity": "grading",
+    "assemble": "grading",
     "discussions": "discussions",
     "analytics": "analytics",
 }

@@ -28,27 +28,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, FIRST_MODULE, REPO, LabServer
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, FIRST_MODULE, REPO, LabServer, server_env
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _server_env(var_dir: Path, content_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "LAB_", "DJANGO_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "labplatform.settings",
-            "LAB_VAR_DIR": str(var_dir),
-            "LAB_CONTENT_DIR": str(content_dir),
-            "LAB_MODE": "embedded",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
 
 
 def _prepare_content(target: Path) -> None:
@@ -99,7 +85,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     var_dir, content_dir = root / "var", root / "content"
     var_dir.mkdir()
     _prepare_content(content_dir)
-    env = _server_env(var_dir, content_dir)
+    env = server_env(var_dir, content_dir)
     _manage(["migrate", "--noinput"], env)
     _manage(["sync_content"], env)
     port = _free_port()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,41 @@ class LabServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def server_env(var_dir: Path, content_dir: Path) -> dict[str, str]:
+    """The environment of the browser tests' server and of ``manage.py`` commands run beside it.
+
+    Assemble runs at toy sizes (``LAB_ASSEMBLE_PROFILE=smoke``), so a browser walk trains a model in seconds; a
+    reply may take up to the cap (a loaded CI machine is slow to start torch twice side by side)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "LAB_", "DJANGO_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "labplatform.settings",
+            "LAB_VAR_DIR": str(var_dir),
+            "LAB_CONTENT_DIR": str(content_dir),
+            "LAB_MODE": "embedded",
+            "LAB_ASSEMBLE_PROFILE": "smoke",
+            "LAB_ASSEMBLE_REPLY_SECONDS": "300",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def manage_shell(server: LabServer, code: str) -> str:
+    """Run Python in ``manage.py shell`` against the server's database (seeding through the real services)."""
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=server_env(server.var_dir, server.content_dir),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"manage.py shell failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
 
 
 def dependent_module(server: LabServer) -> str:

@@ -267,3 +267,23 @@ def test_a_run_of_the_real_engine_follows_the_schemas(course, learner, submit):
     detail = learner.get(f"/api/submissions/{submission.pk}/").json()
     assert {e["type"] for e in detail["events"]} >= {"phase", "test_started", "test_finished", "verdict"}
     conforms("submission-detail.schema.json", detail)
+
+
+def test_assemble_frames_follow_the_contract():
+    from grading import events
+
+    for event in (
+        {"type": "status", "status": "running"},
+        {"type": "progress", "stage": "base_train", "fraction": 0.5},
+        {"type": "metric", "series": "loss/base_train", "x": 3, "y": 5.25},
+        {"type": "end", "status": "done", "message": ""},
+    ):
+        conforms("ws-frame.schema.json", events.assemble_frame(run_id=1, stage="base", event=event))
+    with pytest.raises(AssertionError):
+        conforms("ws-frame.schema.json", events.assemble_frame(run_id=1, stage="rl", event={"type": "end"}))
+
+
+@pytest.mark.django_db
+def test_the_assemble_stages_follow_the_contract(learner, settings):
+    settings.LAB_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
+    conforms("assemble.schema.json#/$defs/stages", learner.get("/api/assemble/").json())

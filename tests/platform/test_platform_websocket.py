@@ -188,3 +188,17 @@ async def test_it_streams_hidden_tests_in_whole_seconds(learner):
     received = (await socket.receive_json_from())["event"]
     assert (received["t"], received["test"]["duration_seconds"]) == (6.0, 3.0)
     await socket.disconnect()
+
+
+async def test_it_streams_my_assemble_runs_events_only_to_me(learner, other_learner):
+    mine, _ = await connect(learner)
+    theirs, _ = await connect(other_learner)
+    event = {"type": "metric", "series": "loss/base_train", "x": 3, "y": 5.25}
+    await database_sync_to_async(events.push_assemble)(
+        user_id=learner.user.pk, run_id=9, stage="base", event=event
+    )
+    frame = await mine.receive_json_from()
+    assert frame == {"type": "assemble.event", "run_id": 9, "stage": "base", "event": event}
+    assert await theirs.receive_nothing(timeout=0.2)
+    await mine.disconnect()
+    await theirs.disconnect()
