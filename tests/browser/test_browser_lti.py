@@ -13,8 +13,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.browser.conftest import _server_env
-from tests.browser.lab import FIRST_MODULE, REPO, LabServer
+from tests.browser.lab import FIRST_MODULE, REPO, LabServer, server_env
 from tests.platform.lti_platform import TestPlatform, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,7 +39,7 @@ def lms(lab_server: LabServer) -> Any:
                 f"--frame-origin={platform.base_url}",
             ],
             cwd=REPO,
-            env=_server_env(lab_server.var_dir, lab_server.content_dir),
+            env=server_env(lab_server.var_dir, lab_server.content_dir),
             capture_output=True,
             text=True,
             timeout=120,
