@@ -118,7 +118,7 @@ COV_GATE := --cov-report=term-missing:skip-covered --cov-fail-under=100 -q
 REST := --ignore=tests/sandbox --ignore=tests/engine
 test:
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/test-times
-	@$(AREA) install 780 $(MAKE) --no-print-directory install services
+	@$(AREA) install 600 $(MAKE) --no-print-directory install services
 	@$(AREA) lint 150 $(MAKE) --no-print-directory lint
 	@$(AREA) frontend 60 $(MAKE) --no-print-directory test-frontend
 	@# from inside the crate: cargo reads the source replacement (Debian's crates) from rustbpe/.cargo/
@@ -126,7 +126,7 @@ test:
 	@# the shared sandbox suite runs on both backends, and the engine's golden submissions on Docker too: the
 	@# docker area starts an engine (if none answers) and builds the image (cold about 4-6 min, cached seconds);
 	@# the engine make test started is stopped after the engine-docker area, pass or fail (docs/operations.md)
-	@status=0; $(AREA) docker 540 $(MAKE) --no-print-directory sandbox-image || status=$$?; \
+	@status=0; $(AREA) docker 480 $(MAKE) --no-print-directory sandbox-image || status=$$?; \
 	  if [ $$status != 0 ]; then bash scripts/stop-docker.sh; fi; exit $$status
 	@status=0; $(AREA) sandbox 300 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
 	  --cov=sandbox $(COV_GATE) || status=$$?; if [ $$status != 0 ]; then bash scripts/stop-docker.sh; fi; \
@@ -136,10 +136,10 @@ test:
 	@# a grading job ends within its wall clock plus slack (about 90 s): a test past 300 s is a hang, not a slow run
 	@$(AREA) engine 330 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
 	  --timeout 300 --cov=grading.engine $(COV_GATE)
-	@$(AREA) rest-fast 270 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
-	@$(AREA) rest-slow 870 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
-	@$(AREA) browser 600 $(PYTEST) $(REST) -m "browser and not production"
-	@$(AREA) production 240 $(PYTEST) $(REST) -m production
+	@$(AREA) rest-fast 300 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
+	@$(AREA) rest-slow 900 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
+	@$(AREA) browser 1200 $(PYTEST) $(REST) -m "browser and not production"
+	@$(AREA) production 420 $(PYTEST) $(REST) -m production
 	@echo "== make test: time per area" && cat $(STAMPS)/test-times
 
 ## the frontend's unit tests (Vitest, happy-dom)
