@@ -258,7 +258,12 @@ class Host:
 
 
 def serve(channel: Channel, host: Host, pump: OutputPump | None) -> None:
-    """Answer ops until the channel closes or an ``exit`` frame arrives."""
+    """Answer ops until the channel closes or an ``exit`` frame arrives.
+
+    Only this process speaks on the channel: a process the learner's code forked that returns into the host (an
+    ``os.fork()`` with no exit of its own) leaves at once, before it could answer the call a second time, read
+    the grader's next frames or drain the host's output pipes (golden ``fork_returns_twice``)."""
+    owner = os.getpid()
     while True:
         frame = channel.recv()
         if frame is None or frame.kind == "exit":
@@ -274,6 +279,8 @@ def serve(channel: Channel, host: Host, pump: OutputPump | None) -> None:
             reply.update(ok=False, error=host.error(exc))
             buffers = []
         finally:
+            if os.getpid() != owner:
+                os._exit(0)  # pragma: no cover - runs in the forked child, whose coverage is never saved
             for stream in (sys.stdout, sys.stderr):
                 try:
                     stream.flush()
