@@ -241,8 +241,8 @@ def test_bad_filters_are_refused(course, params, code):
 
 # --- the pages -------------------------------------------------------------------------------------------------
 def test_the_page_shows_the_numbers_to_an_instructor(klass, instructor, django_assert_num_queries):
-    # session, user, role, the sidenav's permissions (2), the page (11), the filters' choices (2)
-    with django_assert_num_queries(18):
+    # session, user, role (cached: the sidenav asks it again for free), the page (11), the filters' choices (2)
+    with django_assert_num_queries(16):
         page = instructor.get("/analytics/")
     assert page.status_code == 200
     html = page.content.decode()
