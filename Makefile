@@ -137,9 +137,9 @@ test:
 	@$(AREA) engine 270 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
 	  --timeout 300 --cov=grading.engine $(COV_GATE)
 	@$(AREA) rest-fast 360 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
-	@$(AREA) rest-slow 720 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
+	@$(AREA) rest-slow 660 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 840 $(PYTEST) $(REST) -m "browser and not production"
-	@$(AREA) production 420 $(PYTEST) $(REST) -m production
+	@$(AREA) production 480 $(PYTEST) $(REST) -m production
 	@echo "== make test: time per area" && cat $(STAMPS)/test-times
 
 ## the frontend's unit tests (Vitest, happy-dom)
