@@ -9,7 +9,6 @@ sandbox. Nothing is stood in for.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,23 +17,12 @@ import pytest
 
 from tests.browser.lab import LabServer
 from tests.browser.test_browser_discussion import login, make_mentor
-from tests.browser.test_browser_measurements import DETAIL_JS
+from tests.browser.test_browser_measurements import grade_reference
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 MODULE = "15-report"
 GRADING_TIMEOUT_S = 300
-
-SUBMIT_REFERENCE_JS = """async (slug) => {
-    const token = decodeURIComponent((document.cookie.match(/(?:^|;\\s*)csrftoken=([^;]+)/) || [])[1] || '');
-    const reference = await (await fetch(`/api/modules/${slug}/reference/`, {credentials: 'same-origin'})).json();
-    const res = await fetch(`/api/modules/${slug}/submissions/`, {
-        method: 'POST', credentials: 'same-origin',
-        headers: {'Content-Type': 'application/json', 'X-CSRFToken': token},
-        body: JSON.stringify({files: reference.files}),
-    });
-    return [res.status, await res.text()];
-}"""
 
 RADAR_TRACES_JS = """() => [...document.querySelectorAll("[data-testid=charts] .chart[data-chart=radar]")]
     .flatMap((el) => el.data || []).map((d) => [d.name, d.r.length, d.theta.length])"""
@@ -53,18 +41,7 @@ def test_module_fifteen_draws_the_tiny_runs_curves_radar_and_speed_vs_quality(
         login(page, lab_server, name)
         page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-        status, body = page.evaluate(SUBMIT_REFERENCE_JS, MODULE)
-        assert status == 201, body
-        submission = json.loads(body)["id"]
-        deadline = time.monotonic() + GRADING_TIMEOUT_S
-        while True:
-            detail = json.loads(page.evaluate(DETAIL_JS, submission))
-            if detail["status"] == "done":
-                break
-            assert time.monotonic() < deadline, f"module 15's reference still {detail['status']}"
-            time.sleep(2)
-        result = detail["result"]
-        assert result["status"] == "pass", [t["message"] for t in result["tests"] if t["status"] != "pass"]
+        result = grade_reference(page, MODULE, GRADING_TIMEOUT_S)
         metrics = {k: v for t in result["tests"] for k, v in t["metrics"].items()}
         stage_evals = sorted({k.split("/")[1] for k in metrics if k.startswith("eval/")})
         assert stage_evals == ["base", "mid", "rl", "sft"], stage_evals
