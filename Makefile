@@ -69,7 +69,7 @@ $(STAMPS)/rustbpe: $(RUSTBPE_INPUTS) | $(STAMPS)/python $(STAMPS)/system
 ## generated from the JSON Schemas of the web contract (labplatform/schemas/)
 FRONTEND_SOURCES := $(shell find frontend/src frontend/scripts -path frontend/src/gen -prune -o -type f -print 2>/dev/null) \
 	frontend/vite.config.ts frontend/tsconfig.json $(wildcard labplatform/schemas/*.schema.json) \
-	grading/engine/result.schema.json
+	grading/engine/result.schema.json grading/engine/messages.json
 frontend: $(STAMPS)/frontend
 $(STAMPS)/frontend-deps: frontend/package.json frontend/package-lock.json
 	@mkdir -p $(STAMPS)

@@ -14,6 +14,7 @@
 import type { Advice, EngineEvent, GradeResult, MetricValue, QueueInfo, TestResult, TestStatus } from "./api";
 import { planCharts, renderMetricCharts, type ChartPick } from "./charts";
 import { fill, h, richText } from "./dom";
+import { localizeEngine } from "./engine-messages";
 import { num, pick, t, type MessageKey } from "./i18n";
 
 type RowStatus = TestStatus | "running";
@@ -206,7 +207,7 @@ function rowFromTest(test: TestResult): Row {
     step: test.step,
     visibility: test.visibility,
     status: test.status,
-    message: test.message,
+    message: localizeEngine(test.message),
     output: test.visibility === "hidden" ? "" : test.output,
     durationSeconds: test.durationSeconds,
     hint: test.visibility === "hidden" ? null : test.hint,
@@ -423,7 +424,7 @@ export class ResultsView {
     const sub =
       (r.outcome === "ok" || r.outcome === "tests_failed") && r.tests.length > 0
         ? t("results.count", { passed, total: r.tests.length })
-        : [outcome === title ? "" : outcome, r.message].filter(Boolean).join(" — ");
+        : [outcome === title ? "" : outcome, localizeEngine(r.message)].filter(Boolean).join(" — ");
     fill(
       this.banner,
       h(

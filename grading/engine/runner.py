@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .messages import say
 from .procs import (
     CONTENT_TARGET,
     MODULE_TARGET,
@@ -99,12 +100,7 @@ OUTPUT_FRAMES_MAX = 50_000
 METRIC_POINTS = 500
 METRIC_EVENTS_MAX = 500
 OUTPUT_CUT_NOTE = "\n[more output is not shown live; each visible test's result keeps the start of its own]\n"
-_HIDDEN_MESSAGES = {
-    "pass": "Hidden test passed.",
-    "fail": "Hidden test failed.",
-    "error": "Hidden test failed: your code raised an error or stopped.",
-    "skip": "Hidden test skipped.",
-}
+_HIDDEN_MESSAGES = {status: say(f"hidden.{status}") for status in ("pass", "fail", "error", "skip")}
 _PRECEDENCE = [
     "platform_error",
     "sandbox_crash",
@@ -217,13 +213,13 @@ class _Job:
         try:
             self.module = load_module(self.module_dir)
         except Exception as exc:  # any failure to read content is a platform fault
-            self._platform(f"The module could not be loaded: {exc}")
+            self._platform(say("setup.module", error=exc))
             return
         try:
             submitted = validate_files(self.module, self.files)
         except SubmissionError as exc:
             self.outcomes.add("compile_error")
-            self.notes.append(f"The submission was rejected: {exc}")
+            self.notes.append(say("setup.rejected", error=exc))
             return
         self.optional = self.module.optional_steps
         self.builds = [
@@ -254,7 +250,7 @@ class _Job:
                 float(engine.get("call_seconds", DEFAULT_CALL_SECONDS)), limits.wall_seconds
             )
         except Exception as exc:  # a bad limit in module.yaml or the env is a platform fault
-            self._platform(f"Invalid limits: {exc}")
+            self._platform(say("setup.limits", error=exc))
             return
         self.limits = limits
         self.output_cap = limits.output_bytes
@@ -264,13 +260,13 @@ class _Job:
                 self.module, submitted, done=self.done_modules, provided=self.provided
             )
         except SpecError as exc:  # a starter or needed file that cannot be cut is content's fault, not theirs
-            self._platform(f"The module's starter could not be built: {exc}")
+            self._platform(say("setup.starter", error=exc))
             return
         try:
             self._acquire(limits)
         except Exception as exc:  # the sandbox could not start: not the learner's fault
             self.outcomes.add("sandbox_crash")
-            self.notes.append(f"The sandbox could not start: {exc}")
+            self.notes.append(say("setup.sandbox", error=exc))
             return
         assert self.learner is not None and self.judge is not None
         # A pooled process's sandbox outlives any one job (it waited in the pool): hold both to this job's clock.
@@ -278,9 +274,7 @@ class _Job:
         self.judge.expire_in(limits.wall_seconds + JUDGE_SLACK_SECONDS + JUDGE_GRACE_SECONDS)
         if not self._send_files(self.learner):
             self.learner.kill("killed")
-            self._platform(
-                "The sandbox for your code did not start in time (a platform problem, not your code)."
-            )
+            self._platform(say("sandbox.boot"))
             return
         module_path = self._judge_module_path()
         text = {p: d.decode("utf-8") for p, d in submitted.items()}
@@ -345,9 +339,9 @@ class _Job:
         if now >= self.deadline:
             if self.pending is not None or self.learner_dead in ("timeout", "cpu_limit"):
                 self.outcomes.add("timeout")
-                self.notes.append(f"Grading took longer than {self.limits.wall_seconds:g} s and was stopped.")
+                self.notes.append(say("wall.learner", seconds=self.limits.wall_seconds))
             else:
-                self._platform("The tests did not finish within the time limit.")
+                self._platform(say("wall.platform"))
             self.done = True
         yield from ()
 
@@ -364,7 +358,7 @@ class _Job:
             self.judge.stderr_closed.wait(1.0)
             tail = bytes(self.judge.stderr[-4000:]).decode("utf-8", "replace")
             log.error("judge of %s stopped (%s); stderr tail:\n%s", self.module_dir.name, item, tail)
-            self._platform("The grader stopped unexpectedly (a platform problem, not your code).")
+            self._platform(say("grader.stopped"))
             return
         kind = item.kind
         if kind == "ready":
@@ -377,7 +371,7 @@ class _Job:
         elif kind == "done":
             self.done = True
         else:
-            self._platform(f"The grader sent an unexpected frame {kind!r}.")
+            self._platform(say("grader.frame", kind=repr(kind)))
 
     def _maybe_ready(self) -> Iterator[dict[str, Any]]:
         if all(self.ready.values()) and not getattr(self, "_announced", False):
@@ -386,7 +380,7 @@ class _Job:
 
     def _on_judge_event(self, event: Any) -> Iterator[dict[str, Any]]:
         if not isinstance(event, dict):
-            self._platform("The grader sent a malformed event.")
+            self._platform(say("grader.event"))
             return
         etype = event.get("type")
         if etype == "collected":
@@ -461,7 +455,7 @@ class _Job:
         header = frame.header
         jid = header.get("id")
         if self.pending is not None or header.get("op") not in OPS:
-            self._platform("The grader sent an invalid call.")
+            self._platform(say("grader.call"))
             return
         function = self._called_function(header)
         if function is not None and function in self.runaway:
@@ -470,8 +464,7 @@ class _Job:
                 jid,
                 "timeout",
                 "Timeout",
-                f"Not run: {shown}() ran out of time ({self.call_seconds:g} s) in an earlier test, so it is not "
-                "called again. Look for a loop that never ends.",
+                say("runaway.not_run", function=shown, seconds=self.call_seconds),
             )
             return
         if (
@@ -522,16 +515,14 @@ class _Job:
         if self.pending["booting"]:
             assert self.learner is not None
             self.learner.kill("killed")
-            self._platform(
-                "The sandbox for your code did not start in time (a platform problem, not your code)."
-            )
+            self._platform(say("sandbox.boot"))
             return
         function = self.pending["function"]
-        message = f"A call into your code took longer than {self.call_seconds:g} s and was stopped."
+        message = say("call.timeout", seconds=self.call_seconds)
         if function is not None:
             shown = self.runaway[function] = function.partition(":")[2]
             if not self.hidden_seen:  # which function a hidden test called is not told
-                message = f"{shown}() ran out of time: a call took longer than {self.call_seconds:g} s and was stopped."
+                message = say("call.timeout_function", function=shown, seconds=self.call_seconds)
         self._kill_learner("timeout", message)
 
     def _called_function(self, header: dict[str, Any]) -> str | None:
@@ -566,14 +557,14 @@ class _Job:
             fresh = self.pool.take_learner(runtime, self.limits) if self.pool is not None else None
             fresh = fresh or start_learner(self.sandbox, runtime, self.limits)
         except Exception as exc:  # keep the dead one; the test reports the earlier death
-            self.notes.append(f"The sandbox could not restart your code: {exc}")
+            self.notes.append(say("restart.failed", error=exc))
             return
         fresh.attach(self.sink)
         fresh.expire_in(self.t0 + self.limits.wall_seconds - time.monotonic())
         if not self._send_files(fresh):  # keep the dead one; the test reports the earlier death
             fresh.kill("killed")
             fresh.finish()
-            self.notes.append("The sandbox could not restart your code: it did not start in time.")
+            self.notes.append(say("restart.slow"))
             return
         self.learner_said = set()
         self.learner, self.learner_dead = fresh, None
@@ -615,16 +606,15 @@ class _Job:
 
     def _gone_message(self) -> str:
         reasons = {
-            "timeout": f"Your code was stopped after {self.call_seconds:g} s (time limit).",
-            "cpu_limit": f"Your code used up its {self.limits.cpu_seconds} CPU seconds (all its threads together) "
-            "and was stopped (CPU time limit).",
-            "memory_limit": "Your code used more memory than allowed and was stopped.",
-            "output_limit": "Your code printed more output than allowed and was stopped.",
-            "protocol": "Your code interfered with the grader's channel and was stopped.",
+            "timeout": say("gone.timeout", seconds=self.call_seconds),
+            "cpu_limit": say("gone.cpu_limit", seconds=self.limits.cpu_seconds),
+            "memory_limit": say("gone.memory_limit"),
+            "output_limit": say("gone.output_limit"),
+            "protocol": say("gone.protocol"),
         }
         # How it ended (an exit code the code chose) is shown only while no hidden test has run.
         detail = "" if self.hidden_seen else f" ({self.learner_dead})"
-        return reasons.get(self.learner_dead or "", f"Your code's process ended unexpectedly{detail}.")
+        return reasons.get(self.learner_dead or "", say("gone.unexpected", detail=detail))
 
     # ------------------------------------------------------------------ learner side
     def _on_learner(self, item: Frame | None | Exception) -> Iterator[dict[str, Any]]:
@@ -666,9 +656,9 @@ class _Job:
         if self.output_total > self.output_cap or self.output_frames > OUTPUT_FRAMES_MAX:
             self._kill_learner(
                 "output_limit",
-                f"Your code printed more than {self.output_cap // 1024} KiB of output and was stopped."
+                say("output.bytes", kib=self.output_cap // 1024)
                 if self.output_total > self.output_cap
-                else f"Your code sent its output in more than {OUTPUT_FRAMES_MAX} pieces and was stopped.",
+                else say("output.frames", frames=OUTPUT_FRAMES_MAX),
             )
             return
         test = self.tests.get(self.current or "")
@@ -803,7 +793,7 @@ class _Job:
                 outcomes.add("tests_failed")
         if not tests and not outcomes:
             outcomes.add("platform_error")
-            self.notes.append("No tests were collected for this module.")
+            self.notes.append(say("tests.none"))
         return next((o for o in _PRECEDENCE if o in outcomes), "ok")
 
     def _failed(self, test_id: str | None) -> bool:
@@ -816,9 +806,7 @@ class _Job:
             if test["status"] is None:
                 test["status"] = "error"
                 test["message"] = (
-                    "Not run: grading stopped before this test."
-                    if test["visibility"] == "visible"
-                    else _HIDDEN_MESSAGES["error"]
+                    say("tests.not_run") if test["visibility"] == "visible" else _HIDDEN_MESSAGES["error"]
                 )
             tests.append(test)
         outcome = self._outcome(tests)
@@ -850,7 +838,7 @@ class _Job:
         return result
 
     def _message(self, outcome: str, passed: int, total: int) -> str:
-        summary = f"{passed} of {total} tests passed."
+        summary = say("summary.count", passed=passed, total=total)
         # Only a visible test's import is quoted: one during a hidden test may carry what the code saw there.
         first = next(
             (
@@ -862,24 +850,22 @@ class _Job:
         )
         if outcome == "ok" and passed < total:
             required = sum(1 for t in self.tests.values() if t["step"] not in self.optional)
-            return (
-                f"All {required} required tests passed; {passed - required} of {total - required} tests of "
-                "optional steps passed."
+            return say(
+                "summary.optional",
+                required=required,
+                optional_passed=passed - required,
+                optional=total - required,
             )
         if outcome == "ok":
-            return f"All {total} tests passed."
+            return say("summary.all", total=total)
         if outcome in ("compile_error", "import_error") and (first is not None or not self.notes):
-            label = (
-                "Your code has a syntax error"
-                if outcome == "compile_error"
-                else "Your code could not be imported"
-            )
+            label = "summary.syntax" if outcome == "compile_error" else "summary.import"
             if first is None:
-                return f"{label} (in a hidden test). {summary}"
+                return f"{say(label + '_hidden')} {summary}"
             detail = first["traceback"] or f"{first['type']}: {first['message']}"
-            return f"{label}.\n{detail}\n{summary}"
+            return f"{say(label)}\n{detail}\n{summary}"
         if outcome == "memory_limit" and not self.notes:
-            return f"Your code ran out of memory. {summary}"
+            return f"{say('summary.memory')} {summary}"
         if self.notes:
             return " ".join(dict.fromkeys(self.notes)) + (
                 "" if outcome in ("platform_error", "sandbox_crash") and not total else f" {summary}"

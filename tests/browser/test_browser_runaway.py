@@ -2,9 +2,9 @@
 
 Module 1's reference with ``greet`` turned into an endless loop is pasted into the editor and run: the real engine
 in the real sandbox grades it and the events arrive over the real websocket. While ``greet``'s first test runs, the
-countdown shows it against the per-call limit; in the report every ``greet`` test fails saying it ran out of time
-(the first one stopped at the limit, the others not run again), with no internal marker (``'Timeout' ==
-'ValueError'``), and every test of the other functions passes. One endless loop costs one call's limit, not one
+countdown shows it against the per-call limit; in the report every ``greet`` test fails saying, in the page's
+language, that it ran out of time (the first one stopped at the limit, the others not run again), with no
+internal marker (``'Timeout' == 'ValueError'``), and every test of the other functions passes. One endless loop costs one call's limit, not one
 per test.
 """
 
@@ -25,8 +25,20 @@ REFERENCE = (REPO / "content" / FIRST_MODULE / "reference" / "hello.py").read_te
 RUNAWAY = REFERENCE.replace("    cleaned = name.strip()\n", "    while True:\n        pass\n", 1)
 GRADING_TIMEOUT_MS = 120_000
 TEXT = {
-    "en": {"countdown": "s left of the 10 s one call into your code may take", "fail": "Some tests failed"},
-    "zh-hans": {"countdown": "对你代码的每次调用最多 10 秒", "fail": "部分测试未通过"},
+    "en": {
+        "countdown": "s left of the 10 s one call into your code may take",
+        "fail": "Some tests failed",
+        "first": "greet() ran out of time: a call took longer than 10 s and was stopped.",
+        "every": "ran out of time",
+        "later": "Not run: greet() ran out of time (10 s) in an earlier test",
+    },
+    "zh-hans": {  # the engine's sentences in Chinese (grading/engine/messages.json)
+        "countdown": "对你代码的每次调用最多 10 秒",
+        "fail": "部分测试未通过",
+        "first": "greet() 超时：一次调用超过了 10 秒，已被停止。",
+        "every": "超时",
+        "later": "未运行：greet() 在前面的测试中超时（10 秒）",
+    },
 }
 INTERNAL_MARKERS = ("'Timeout'", "== 'ValueError'", "LearnerTimeout", "LearnerGone", "Traceback")
 
@@ -82,12 +94,12 @@ def test_a_runaway_function_fails_only_its_own_tests(
         assert len(greet) == 4 and len(others) >= 10, rows
         assert all(status == "error" for status, _ in greet.values()), greet
         first = greet["visible/test_hello.py::test_greet_says_hello_with_the_name"][1]
-        assert "greet() ran out of time: a call took longer than 10 s and was stopped." in first, first
+        assert text["first"] in first, first
         for tid, (_, body) in greet.items():
-            assert "ran out of time" in body, (tid, body)
+            assert text["every"] in body, (tid, body)
             assert not any(marker in body for marker in INTERNAL_MARKERS), (tid, body)
             if not tid.endswith("test_greet_says_hello_with_the_name"):
-                assert "Not run: greet() ran out of time (10 s) in an earlier test" in body, body
+                assert text["later"] in body, body
         assert set(others.values()) == {"pass"}, others
         hidden = page.evaluate(
             """() => [...document.querySelectorAll('[data-testid=tests] .test[data-visibility=hidden]')]

@@ -315,3 +315,21 @@ def test_the_drill_down_shows_a_learners_attempts_notes_and_surveys(klass, instr
 def test_the_learner_search_finds_by_name_prefix(klass, instructor):
     html = instructor.get("/analytics/?learner=b").content.decode()
     assert 'href="/analytics/learners/bo/"' in html and "/analytics/learners/ada/" not in html
+
+
+def test_the_latest_message_shows_the_engines_sentences_in_the_pages_language(course, clock, instructor):
+    learner = joined("eve", at(3, 1, 9))
+    timeout = "greet() ran out of time: a call took longer than 10 s and was stopped."
+    attempt(
+        clock,
+        learner,
+        course["01-hello"],
+        at(3, 10, 8),
+        at(3, 10, 8, 1),
+        result(visible="error", hidden="pass", message=timeout),
+    )
+    clock(NOW)
+    english = instructor.get("/analytics/").content.decode()
+    assert timeout in english
+    chinese = instructor.get("/analytics/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "greet() 超时：一次调用超过了 10 秒，已被停止。" in chinese and timeout not in chinese
