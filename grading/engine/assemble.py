@@ -124,6 +124,14 @@ def _copy_file(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst)
 
 
+def _copy_model(store: Path, target: Path) -> None:
+    """Copy a learner's stored model into a job's work dir, readable by the job's uid whatever the backend (the
+    store's folders are 0700, the platform's; docker's job copies its work dir in as a uid of its own)."""
+    shutil.copytree(store, target, dirs_exist_ok=True)  # regular files only: collect_model wrote them
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def collect_model(work_base: Path, stage: str, store: Path) -> int:
     """Copy the stage's tokenizer and final checkpoint from a job's base dir into ``store``; return the bytes.
 
@@ -166,7 +174,7 @@ class _Job:
                  gpu: bool = False, mounts: list[Any] | None = None) -> None:  # fmt: skip
         from sandbox.base import JobSpec
 
-        layout = Layout.detect()
+        layout = Layout.detect(sandbox)
         self.job = sandbox.start(
             JobSpec(
                 argv=[layout.python(), "-s", "-m", "grading.engine.assemble_driver", *argv],
@@ -332,7 +340,7 @@ def train(
         _write_tree(workdir, workspace)
         (workdir / BASE_DIR).mkdir()
         if start_store is not None and START_STORE.get(stage):
-            shutil.copytree(start_store, workdir / BASE_DIR, dirs_exist_ok=True, symlinks=True)
+            _copy_model(start_store, workdir / BASE_DIR)
         job = _Job(sandbox, ["train", stage, "--profile", profile], workdir, limits,
                    {"NANOCHAT_BASE_DIR": f"/work/{BASE_DIR}"}, gpu=gpu)  # fmt: skip
         names: list[str] = []
@@ -426,7 +434,7 @@ def reply(
             if store is None or not store.is_dir():
                 return {"ok": False, "text": "", "message": "no model yet: assemble it first"}
             _write_tree(workdir, workspace)
-            shutil.copytree(store, workdir / BASE_DIR, symlinks=True)
+            _copy_model(store, workdir / BASE_DIR)
             mounts, env = [], {"NANOCHAT_BASE_DIR": f"/work/{BASE_DIR}"}
         job = _Job(sandbox, ["chat", stage], workdir, limits, env, mounts=mounts)
         job.feed(json.dumps({"prompt": prompt}).encode("utf-8"))

@@ -3,13 +3,15 @@ the model back on stdout; a reply streams its text so far; what a learner's pipe
 much output, forged or oversized model files, no model at all) ends the run with a message, never an exception.
 
 The learner's files here are a toy pipeline (their ``nanochat/scripts/*`` and ``checkpoint_manager``, each a few
-lines) so a job costs the interpreter and ``import torch``, not a training run; the real scripts run the same driver
-in the platform's assemble tests and the browser walk. The reference reply is the real one (``nanochat_ref`` and the
-shipped checkpoints).
+lines) so a job costs the interpreter, not a training run; the real scripts run the same driver in the platform's
+assemble tests and the browser walks. The reference reply is the real one (``nanochat_ref`` and the shipped
+checkpoints). The jobs run on the default backend (``SANDBOX_BACKEND``): `make test` runs the first two on Docker
+too, where the model can only come back on stdout.
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,20 @@ SCRIPTS = {
         """
     ),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_answers() -> None:
+    """On ``SANDBOX_BACKEND=docker`` (`make test`'s engine-docker area) the jobs run in containers: skip without an
+    engine, as the golden runs do."""
+    if os.environ.get("SANDBOX_BACKEND") == "docker":
+        from sandbox.base import SandboxError
+        from sandbox.docker import connect
+
+        try:
+            connect().close()
+        except SandboxError as exc:
+            pytest.skip(f"SANDBOX_BACKEND=docker but no Docker engine here ({exc})")
 
 
 def workspace(**changes: str) -> dict[str, bytes]:
