@@ -115,6 +115,8 @@ run: install
 ## marker. Browser and production tests run one at a time: each drives a whole lab (daphne, or Celery with
 ## PostgreSQL and Redis; Chromium) and waits on it with timeouts.
 COV_GATE := --cov-report=term-missing:skip-covered --cov-fail-under=100 -q
+ASSEMBLE_ON_DOCKER := tests/engine/test_engine_assemble_jobs.py::test_a_base_run_streams_progress_and_loss_and_brings_the_model_back \
+  tests/engine/test_engine_assemble_jobs.py::test_the_learners_model_answers_and_streams_its_text_so_far
 REST := --ignore=tests/sandbox --ignore=tests/engine
 test:
 	@mkdir -p $(STAMPS) && rm -f $(STAMPS)/test-times
@@ -131,8 +133,9 @@ test:
 	@status=0; $(AREA) sandbox 270 env COVERAGE_FILE=$(STAMPS)/coverage.sandbox $(PYTEST) $(XDIST) tests/sandbox \
 	  --cov=sandbox $(COV_GATE) || status=$$?; if [ $$status != 0 ]; then bash scripts/stop-docker.sh; fi; \
 	  exit $$status
+	@# ...and an assemble run's model coming back out of a container, then a reply from it
 	@status=0; $(AREA) engine-docker 240 env SANDBOX_BACKEND=docker $(PYTEST) $(XDIST) tests/engine/test_golden.py \
-	  --timeout 300 || status=$$?; bash scripts/stop-docker.sh; exit $$status
+	  $(ASSEMBLE_ON_DOCKER) --timeout 300 || status=$$?; bash scripts/stop-docker.sh; exit $$status
 	@# a grading job ends within its wall clock plus slack (about 90 s): a test past 300 s is a hang, not a slow run
 	@$(AREA) engine 270 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
 	  --timeout 300 --cov=grading.engine $(COV_GATE)

@@ -152,9 +152,13 @@ export const api = {
   async assemble(stage: string): Promise<AssembleRun> {
     return decodeAssembleRun(await request("POST", `/api/assemble/${enc(stage)}/runs/`, {}));
   },
-  /** One prompt to the learner's assembled model and to the reference model. */
+  /** Queue one prompt for the learner's assembled model and the reference model (answers stream on the socket). */
   async assembleReply(stage: string, prompt: string): Promise<AssembleReply> {
     return decodeAssembleReply(await request("POST", `/api/assemble/${enc(stage)}/reply/`, { prompt }));
+  },
+  /** A reply queued by `assembleReply`: both answers once it is done. */
+  async assembleReplyGet(id: number): Promise<AssembleReply> {
+    return decodeAssembleReply(await request("GET", `/api/assemble/replies/${id}/`));
   },
   async modules(): Promise<ModuleSummary[]> {
     return decodeModuleList(await request("GET", "/api/modules/"));

@@ -6,9 +6,12 @@
  *   The runs' progress and loss points arrive on the grading websocket as `assemble.event` frames (decoded by
  *   `decodeFrame`); a page opened mid-run starts from the run the page data carries.
  * - The loss curve is drawn with the results pane's chart code (`renderMetricCharts`), one line per pipeline step.
- * - Replies of the learner's model and the reference's are shown side by side, as plain text.
+ * - Replies of the learner's model and the reference's are shown side by side, as plain text. Asking queues the
+ *   prompt (202 and an id); each side's text so far arrives as `reply` events and grows in place, then `reply_end`
+ *   says both answers are saved and the page reads them (`GET /api/assemble/replies/<id>/`). If the socket misses
+ *   the end, a slow poll of the same address finishes the exchange.
  */
-import { api, ApiError, readPageData, type AssembleEvent, type AssembleRun, type MetricValue } from "./api";
+import { api, ApiError, readPageData, type AssembleEvent, type AssembleReply, type AssembleRun, type MetricValue } from "./api";
 import { renderMetricCharts } from "./charts";
 import { boot } from "./page";
 import { t } from "./i18n";
@@ -18,12 +21,18 @@ boot();
 
 type Loss = Record<string, { x: number[]; y: number[] }>;
 
+/** How often the page asks for a reply whose end the socket has not brought (ms). */
+const REPLY_POLL_MS = 5000;
+
 class StageCard {
   private loss: Loss = {};
   private runId: string | null = null;
   private redraw: number | null = null;
   /** The chart being drawn: drawing is asynchronous (Plotly loads lazily), so draws run one after another. */
   private drawing: Promise<unknown> = Promise.resolve();
+  /** The reply being answered, and the timer of its fallback poll. */
+  private replyId: number | null = null;
+  private replyPoll: number | null = null;
 
   constructor(
     readonly stage: string,
@@ -79,6 +88,10 @@ class StageCard {
   }
 
   onEvent(runId: string, event: AssembleEvent): void {
+    if (event.type === "reply" || event.type === "reply_end") {
+      this.onReply(event);
+      return;
+    }
     if (this.runId !== null && runId !== this.runId) return;
     this.runId = runId;
     this.el("[data-assemble-run]").hidden = false;
@@ -132,21 +145,64 @@ class StageCard {
   private async ask(): Promise<void> {
     const input = this.prompt();
     const status = this.el("[data-assemble-chat-status]");
-    const mine = this.el("[data-assemble-mine]");
-    const reference = this.el("[data-assemble-reference]");
     status.textContent = t("assemble.thinking");
-    mine.textContent = reference.textContent = "";
+    for (const side of ["mine", "reference"] as const) {
+      const pre = this.el(`[data-assemble-${side}]`);
+      pre.textContent = "";
+      delete pre.dataset.ok;
+    }
     try {
       const reply = await api.assembleReply(this.stage, input.value);
-      mine.textContent = reply.mine.ok ? reply.mine.text : t("assemble.no_answer", { message: reply.mine.message });
-      mine.dataset.ok = reply.mine.ok ? "1" : "0";
-      reference.textContent = reply.reference.ok ? reply.reference.text : t("assemble.no_answer", { message: reply.reference.message });
-      reference.dataset.ok = reply.reference.ok ? "1" : "0";
-      status.textContent = "";
-      this.root.dataset.replied = "1";
+      this.replyId = reply.id;
+      this.pollReply(reply.id);
     } catch (err) {
-      status.textContent = err instanceof Error ? err.message : String(err);
+      status.textContent =
+        err instanceof ApiError && err.status === 409 ? t("assemble.reply_busy") : err instanceof Error ? err.message : String(err);
     }
+  }
+
+  private onReply(event: AssembleEvent): void {
+    if (event.reply_id === undefined || event.reply_id !== this.replyId) return;
+    if (event.type === "reply" && event.side && event.text !== undefined) {
+      this.el(`[data-assemble-${event.side}]`).textContent = event.text;
+    } else if (event.type === "reply_end") {
+      void this.finishReply(event.reply_id);
+    }
+  }
+
+  /** The fallback: read the reply now and then until it is done (the socket usually ends it first). */
+  private pollReply(id: number): void {
+    if (this.replyPoll !== null) window.clearTimeout(this.replyPoll);
+    this.replyPoll = window.setTimeout(() => {
+      this.replyPoll = null;
+      if (this.replyId === id) void this.finishReply(id);
+    }, REPLY_POLL_MS);
+  }
+
+  private async finishReply(id: number): Promise<void> {
+    let reply: AssembleReply;
+    try {
+      reply = await api.assembleReplyGet(id);
+    } catch {
+      this.pollReply(id);
+      return;
+    }
+    if (this.replyId !== id) return;
+    if (reply.status === "queued" || reply.status === "running") {
+      this.pollReply(id);
+      return;
+    }
+    this.replyId = null;
+    if (this.replyPoll !== null) window.clearTimeout(this.replyPoll);
+    this.replyPoll = null;
+    for (const side of ["mine", "reference"] as const) {
+      const answer = reply[side];
+      const pre = this.el(`[data-assemble-${side}]`);
+      pre.textContent = answer?.ok ? answer.text : t("assemble.no_answer", { message: answer?.message ?? "" });
+      pre.dataset.ok = answer?.ok ? "1" : "0";
+    }
+    this.el("[data-assemble-chat-status]").textContent = "";
+    this.root.dataset.replied = "1";
   }
 }
 

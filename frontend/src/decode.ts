@@ -556,9 +556,13 @@ export function decodeAssembleReply(v: unknown): AssembleReply {
   return decodeWith(validate.validateAssembleReply, v, "assemble reply");
 }
 
-/** What an assemble run reports: its status, progress (fraction done, pipeline step), a loss point, its end. */
+/** What an assemble run reports: its status, progress (fraction done, pipeline step), a loss point, its end; for a
+ * reply, one side's text so far (`reply`) and `reply_end` once both answers are saved. */
 export interface AssembleEvent {
-  type: "status" | "progress" | "metric" | "end";
+  type: "status" | "progress" | "metric" | "end" | "reply" | "reply_end";
+  reply_id?: number;
+  side?: "mine" | "reference";
+  text?: string;
   status?: string;
   stage?: string;
   fraction?: number;

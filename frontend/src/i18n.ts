@@ -287,6 +287,7 @@ const en = {
   "assemble.busy": "One assemble run at a time: wait for the current one.",
   "assemble.thinking": "Both models are answering…",
   "assemble.no_answer": "No answer: {message}",
+  "assemble.reply_busy": "One question at a time: wait for both answers.",
   "assemble.loss": "Training loss · {step}",
   "assemble.step": "step",
 } as const;
@@ -571,6 +572,7 @@ const zh: Record<MessageKey, string> = {
   "assemble.busy": "一次只能运行一个组装任务：请等待当前任务结束。",
   "assemble.thinking": "两个模型正在作答…",
   "assemble.no_answer": "没有回答：{message}",
+  "assemble.reply_busy": "一次只能问一个问题：请等两个回答都到齐。",
   "assemble.loss": "训练损失 · {step}",
   "assemble.step": "步",
 };

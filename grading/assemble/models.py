@@ -7,6 +7,9 @@ Design choices:
   per-learner cap of the lane, and fairness needs nothing more since nobody has a second run waiting.
 - ``files`` freezes the learner's files per module at request time (their best passing submission of each module
   of the stage), so the model they chat with later was trained and is served with the same code.
+- ``AssembleReply`` is one prompt to a learner's model and to the reference, queued the same way on the ``short``
+  lane (a reply takes seconds); one per learner at a time (``assemble_reply_one_active_per_learner``). Its text
+  streams over the websocket while the worker generates it; the row keeps both final answers.
 - ``loss`` keeps the curve (``{series: {"x": [...], "y": [...]}}``, bounded by the engine) and ``progress`` the
   fraction done, so a page opened mid-run, or after it, draws the same thing the websocket streamed.
 """
@@ -63,3 +66,41 @@ class AssembleRun(models.Model):
 
     def __str__(self) -> str:
         return f"assemble {self.stage} {self.pk} ({self.status})"
+
+
+class AssembleReply(models.Model):
+    Status = AssembleRun.Status
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assemble_replies"
+    )
+    run = models.ForeignKey(
+        AssembleRun,
+        on_delete=models.CASCADE,
+        related_name="replies",
+        help_text="the run whose files serve the model",
+    )
+    stage = models.CharField(max_length=8, choices=AssembleRun.Stage.choices)
+    prompt = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    lane = models.CharField(max_length=8, choices=[(lane, lane) for lane in LANES], default="short")
+    claim = models.CharField(max_length=64, blank=True, default="")
+    mine = models.JSONField(null=True, blank=True, help_text="{ok, text, message}: the learner's model")
+    reference = models.JSONField(null=True, blank=True, help_text="{ok, text, message}: the reference model")
+    created_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status__in=["queued", "running"]),
+                name="assemble_reply_one_active_per_learner",
+            )
+        ]
+        indexes = [models.Index(fields=["lane", "status", "created_at"], name="assemble_reply_lane_queue")]
+
+    def __str__(self) -> str:
+        return f"assemble reply {self.pk} ({self.status})"

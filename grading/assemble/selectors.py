@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 
-from grading.assemble.models import AssembleRun
+from grading.assemble.models import AssembleReply, AssembleRun
 from grading.models import Result, Submission
 from modules import spec as module_spec
 from modules.models import Module, Progress
@@ -58,11 +58,16 @@ def own_files(*, user: User, slugs: list[str]) -> dict[str, dict[str, str]]:
     return best
 
 
+def learner_dir(*, user_id: int) -> Path:
+    """A learner's folder of assembled models: ``LAB_ASSEMBLE_DIR/<user id>`` (0700, theirs only)."""
+    return Path(settings.LAB_ASSEMBLE_DIR) / str(int(user_id))
+
+
 def store_dir(*, user_id: int, stage: str) -> Path:
-    """Where a learner's model of ``stage`` lives: ``LAB_ASSEMBLE_DIR/<user id>/<stage>`` (0700, theirs only)."""
+    """Where a learner's model of ``stage`` lives: ``LAB_ASSEMBLE_DIR/<user id>/<stage>``."""
     if stage not in STAGES:
         raise ValueError(stage)
-    return Path(settings.LAB_ASSEMBLE_DIR) / str(int(user_id)) / stage
+    return learner_dir(user_id=user_id) / stage
 
 
 def run_latest(*, user: User, stage: str, done: bool = False) -> AssembleRun | None:
@@ -86,6 +91,25 @@ def run_summary(run: AssembleRun) -> dict[str, Any]:
         "cpu_seconds": run.cpu_seconds,
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def reply_of(*, user: User, reply_id: int) -> AssembleReply | None:
+    """The learner's own reply ``reply_id`` (another learner's is None, as a missing one)."""
+    return AssembleReply.objects.filter(user=user, pk=reply_id).first()
+
+
+def reply_summary(reply: AssembleReply) -> dict[str, Any]:
+    return {
+        "id": reply.pk,
+        "stage": reply.stage,
+        "status": reply.status,
+        "lane": reply.lane,
+        "prompt": reply.prompt,
+        "mine": reply.mine,
+        "reference": reply.reference,
+        "created_at": reply.created_at.isoformat(),
+        "finished_at": reply.finished_at.isoformat() if reply.finished_at else None,
     }
 
 
@@ -114,7 +138,7 @@ def stages_for(*, user: User, lang: str) -> list[dict[str, Any]]:
     return out
 
 
-def run_limits(*, seconds: int, cpu: int, memory_gib: int, work_mib: int) -> Any:
+def run_limits(*, seconds: int, cpu: int, memory_gib: int, work_mib: int, output_bytes: int) -> Any:
     """Sandbox limits of an assemble job (``sandbox.limits.resolve``: clamped to the operator's caps)."""
     from sandbox.limits import resolve
 
@@ -125,7 +149,7 @@ def run_limits(*, seconds: int, cpu: int, memory_gib: int, work_mib: int) -> Any
             "memory_bytes": memory_gib * 2**30,
             "work_bytes": work_mib * 2**20,
             "tmpfs_bytes": 256 * 2**20,
-            "output_bytes": 8 * 2**20,
+            "output_bytes": output_bytes,
         }
     )
 

@@ -9,35 +9,42 @@ Design choices:
   the job could have lived is closed as failed first, so it never blocks its learner for good.
 - Events go to the row first (progress, the loss curve, bounded by the engine), then to the learner's websocket
   group after commit (``grading.events.push_assemble``).
-- ``assemble_reply`` answers one prompt with the learner's model and with the reference's, each a sandboxed job
-  (``grading.engine.assemble.reply``): no learner code and no torch in the web process. One reply at a time per
-  learner (a cache lock), a prompt of at most ``PROMPT_CHARS`` characters.
+- Deleting an account deletes its assembled models on disk (``assemble_forget``, after the deletion commits; the
+  rows go by cascade). A run that ends after its learner was deleted keeps nothing (``grading.assemble.jobs``).
+- ``assemble_reply_create`` queues one prompt (at most ``PROMPT_CHARS`` characters) for the learner's model and
+  the reference's on the ``short`` lane and returns at once; a worker of the lane answers it
+  (``grading.assemble.jobs.assemble_reply_next``: two sandboxed jobs, ``grading.engine.assemble.reply``), so no
+  learner code, no torch and no wait runs in the web request. One reply per learner at a time (the database's
+  constraint, 409 ``assemble_busy``); one whose worker died is closed as failed after its cap. The text so far
+  goes to the learner's websocket as it is generated (``reply`` events, not stored), then ``reply_end`` after the
+  answers are saved.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import shutil
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from grading import events, queues
 from grading.assemble import selectors
-from grading.assemble.models import AssembleRun
+from grading.assemble.models import AssembleReply, AssembleRun
 from modules.services import Conflict, Forbidden, InvalidInput
 from modules.spec import lane_of
 
 log = logging.getLogger(__name__)
 
 PROMPT_CHARS = 500
+#: The lane replies wait in: a reply takes seconds (``DECISIONS.md``, "Queues").
+REPLY_LANE = "short"
 #: Seconds past its own cap after which a ``running`` run is taken for one whose worker died.
 STALE_MARGIN_SECONDS = 120
 
@@ -148,8 +155,29 @@ def _push(run: AssembleRun, event: dict[str, Any]) -> None:
     )
 
 
-def assemble_reply(*, user: User, stage: Any, prompt: Any) -> dict[str, Any]:
-    """``{"prompt", "mine": {ok, text, message}, "reference": {...}}``: the learner's model and the reference."""
+def assemble_forget(*, user_id: int) -> None:
+    """Delete a learner's assembled models from disk (their runs' rows go with the account)."""
+    shutil.rmtree(selectors.learner_dir(user_id=user_id), ignore_errors=True)
+
+
+def on_user_deleted(sender: Any, instance: User, **kwargs: Any) -> None:
+    """``post_delete`` of a user: forget their models once the deletion commits (a rollback keeps them)."""
+    transaction.on_commit(partial(assemble_forget, user_id=instance.pk))
+
+
+def _close_stale_replies(*, user: User) -> None:
+    cutoff = timezone.now() - timedelta(
+        seconds=2 * settings.LAB_ASSEMBLE_REPLY_SECONDS + STALE_MARGIN_SECONDS
+    )
+    AssembleReply.objects.filter(
+        user=user,
+        status__in=[AssembleReply.Status.QUEUED, AssembleReply.Status.RUNNING],
+        created_at__lt=cutoff,
+    ).update(status=AssembleReply.Status.FAILED, finished_at=timezone.now())
+
+
+def assemble_reply_create(*, user: User, stage: Any, prompt: Any) -> AssembleReply:
+    """Queue ``prompt`` for the learner's model of ``stage`` and the reference; raises if refused or one waits."""
     if not isinstance(stage, str) or stage not in selectors.STAGES:
         raise InvalidInput(_("no such stage"))
     if not isinstance(prompt, str) or not prompt.strip():
@@ -158,34 +186,62 @@ def assemble_reply(*, user: User, stage: Any, prompt: Any) -> dict[str, Any]:
         raise InvalidInput(_("a prompt is at most %(max)d characters") % {"max": PROMPT_CHARS})
     if not selectors.access_assemble(user=user, stage=stage):
         raise AssembleLocked(_("complete every module of this stage first"))
-    run = AssembleRun.objects.filter(user=user, stage=stage, status=AssembleRun.Status.DONE).first()
+    run = selectors.run_latest(user=user, stage=stage, done=True)
     if run is None:
         raise AssembleLocked(_("no model yet: assemble it first"))
-    key = f"assemble-reply:{user.pk}"
-    if not cache.add(key, 1, timeout=2 * settings.LAB_ASSEMBLE_REPLY_SECONDS + 30):
-        raise AssembleBusy(_("one reply at a time"))
+    _close_stale_replies(user=user)
     try:
-        mine, reference = _replies(run=run, prompt=prompt.strip())
-    finally:
-        cache.delete(key)
-    return {"prompt": prompt.strip(), "mine": mine, "reference": reference}
+        with transaction.atomic():
+            reply = AssembleReply.objects.create(
+                user=user,
+                run=run,
+                stage=stage,
+                prompt=prompt.strip(),
+                lane=REPLY_LANE,
+                created_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise AssembleBusy(_("one reply at a time")) from None
+    transaction.on_commit(partial(queues.wake, REPLY_LANE))
+    return reply
 
 
-def _replies(*, run: AssembleRun, prompt: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The learner's model's reply and the reference model's to the same prompt: two sandboxed jobs."""
-    from grading.engine import assemble  # the engine stays out of the web process until a reply is asked for
-
-    limits = selectors.run_limits(
-        seconds=settings.LAB_ASSEMBLE_REPLY_SECONDS,
-        cpu=60,
-        memory_gib=3,
-        work_mib=512,
-    )
-    store = selectors.store_dir(user_id=run.user_id, stage=run.stage)
-    workspace = selectors.run_workspace(run=run)
-    with ThreadPoolExecutor(max_workers=2) as pool:  # two sandboxes side by side: the learner waits for one
-        mine = pool.submit(
-            assemble.reply, stage=run.stage, prompt=prompt, limits=limits, workspace=workspace, store=store
+def assemble_reply_claim(*, lane: str, token: str = "") -> AssembleReply | None:
+    """Take the oldest queued reply of ``lane`` (each learner has at most one, so oldest first is fair)."""
+    with transaction.atomic():
+        reply = (
+            AssembleReply.objects.select_for_update(skip_locked=True)
+            .filter(lane=lane, status=AssembleReply.Status.QUEUED)
+            .order_by("created_at", "id")
+            .first()
         )
-        reference = pool.submit(assemble.reply, stage=run.stage, prompt=prompt, limits=limits)
-        return mine.result(), reference.result()
+        if reply is None:
+            return None
+        reply.status, reply.claim, reply.started_at = AssembleReply.Status.RUNNING, token[:64], timezone.now()
+        reply.save(update_fields=["status", "claim", "started_at"])
+    return reply
+
+
+def assemble_reply_text(*, reply: AssembleReply, side: str, text: str) -> None:
+    """Push one side's text so far to the learner (from the worker's job threads: nothing is stored)."""
+    event = {"type": "reply", "reply_id": reply.pk, "side": side, "text": text}
+    events.push_assemble(user_id=reply.user_id, run_id=reply.run_id, stage=reply.stage, event=event)
+
+
+def assemble_reply_finish(
+    *, reply: AssembleReply, mine: dict[str, Any], reference: dict[str, Any]
+) -> AssembleReply | None:
+    """Save both answers and tell the learner; None if the reply is gone (its account was deleted meanwhile)."""
+    reply.status, reply.mine, reply.reference = AssembleReply.Status.DONE, mine, reference
+    reply.finished_at = timezone.now()
+    if not AssembleReply.objects.filter(pk=reply.pk).update(
+        status=reply.status, mine=mine, reference=reference, finished_at=reply.finished_at
+    ):
+        return None
+    event = {"type": "reply_end", "reply_id": reply.pk, "status": reply.status}
+    transaction.on_commit(
+        partial(
+            events.push_assemble, user_id=reply.user_id, run_id=reply.run_id, stage=reply.stage, event=event
+        )
+    )
+    return reply

@@ -8,6 +8,9 @@ urlpatterns = [
     path("assemble/", views.StagesView.as_view(), name="api-assemble-stages"),
     path("assemble/<slug:stage>/runs/", views.RunCreateView.as_view(), name="api-assemble-runs"),
     path("assemble/<slug:stage>/reply/", views.ReplyView.as_view(), name="api-assemble-reply"),
+    path(
+        "assemble/replies/<int:reply_id>/", views.ReplyDetailView.as_view(), name="api-assemble-reply-detail"
+    ),
 ]
 
 page_urlpatterns = [

@@ -11,18 +11,23 @@ Design choices:
 - One sandbox job per run (``assemble_driver``: the real scripts' ``main``), on the ``long`` lane's limits (or the
   GPU's). Its stdout is untrusted: only ``@@assemble {json}`` lines and the scripts' ``step N/M ... loss: x``
   lines are read, each bounded in length, numbers checked finite, the curve capped at ``MAX_POINTS`` points.
-- The model comes back through the job's work dir (a backend that discards it, ``docker``, ends the run with a
-  message saying so; an output mount is future work): only regular files (never a symlink followed) named like a
-  tokenizer file or ``model_/meta_`` of the final checkpoint, at most ``STORE_BYTES`` in all, are copied into the
+- The model comes back on the job's stdout, the same on every backend (``docker`` discards the container's /work):
+  the driver prints the tokenizer and the final checkpoint as ``put`` lines after the pipeline. They are learner
+  output like the rest: only paths named like a tokenizer file or ``model_/meta_`` of the stage's final phase are
+  written, into a host folder of ours, at most ``STORE_BYTES`` in all (the job's output cap bounds it too); then
+  :func:`collect_model` checks that folder (a tokenizer, a last step with model and meta) and copies it into the
   learner's store (``store``: a folder the platform owns per learner and stage, mode 0700). Another learner's
   store is never mounted or copied into a job, so hostile code has nothing of anyone else's to read.
 - Chat: one short sandbox job per prompt with the learner's files and their checkpoint copied in; the reference
   reply is a job of its own with ``nanochat_ref`` and the shipped checkpoints mounted read-only. Neither runs
-  torch or learner code in the worker or the web process.
+  torch or learner code in the worker or the web process. The text so far comes back after each token and is
+  handed to ``on_text`` (at most ``MAX_PARTIALS`` times), so the page can show the reply growing.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import os
@@ -30,53 +35,40 @@ import re
 import shutil
 import stat
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from modules import spec as module_spec
 
+from .assemble_driver import FINAL_SOURCE, PHASE_DIRS, TOKENIZER_FILES
 from .procs import ASSEMBLE_DIR_PREFIX, ENGINE_TARGET, Layout, job_env
 from .redact import clean_text
 from .workspace import REPO_ROOT, build_workspace
 
-#: Where the trained model may take up room in a learner's store (tokenizer + final checkpoint, float32).
-STORE_BYTES = 64 * 1024 * 1024
+#: Where the trained model may take up room in a learner's store (tokenizer + final checkpoint, float32). It comes
+#: back base64-encoded on stdout, so the job's output cap (``OUTPUT_BYTES``, the operator's 16 MiB) must hold 4/3
+#: of it plus the pipeline's own lines; the tiny profile's model takes about 4.3 MB.
+STORE_BYTES = 10 * 1024 * 1024
+OUTPUT_BYTES = 16 * 1024 * 1024
+#: How often a reply's text so far is handed on (one per token: ``assemble_driver.MAX_REPLY_TOKENS`` is 48).
+MAX_PARTIALS = 64
+REPLY_CHARS = 2000
 #: Points of the loss curve kept (the rest are dropped by striding; ``DECISIONS.md``: metrics are downsampled).
 MAX_POINTS = 200
 #: The longest stdout line read; longer ones are cut (they never parse as ours).
 LINE_BYTES = 4096
 REF_TARGET = "/opt/ref"
 BASE_DIR = "base"
-PHASE_DIRS = {"base": "base_checkpoints", "mid": "mid_checkpoints", "sft": "chatsft_checkpoints"}
-#: The checkpoint folder a stage ends in, and the one it starts from (the learner's own base model for chat).
-FINAL_PHASE = {"base": "base", "chat": "sft"}
+#: The stage whose stored model a stage starts from (the learner's own base model for chat).
 START_STORE = {"chat": "base"}
-TOKENIZER_FILES = ("tokenizer.pkl", "tokenizer.tiktoken", "token_bytes.pt")
 _STEP_RE = re.compile(
     rb"^(?:step|Step) (\d{1,7})(?![0-9])(?:/(\d{1,7})(?![0-9]))?(?: \((\d{1,3}(?:\.\d+)?)%\))?[^|]*\| (?:train )?loss: "
     rb"(-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?)"
 )
 _OURS = b"@@assemble "
 _CKPT_RE = re.compile(r"^(model|meta)_[0-9]{6}\.(pt|json)$")
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A stage of "assemble": its name and the modules (slugs, course order) whose files it trains with."""
-
-    name: str
-    modules: tuple[str, ...]
-
-
-def stages(content_root: Path) -> list[Stage]:
-    """The assemble stages of a course, their modules derived from the module specs (``modules.spec``)."""
-    specs = module_spec.course(Path(content_root), strict=False)
-    return [
-        Stage(name=name, modules=tuple(module_spec.assemble_modules(name, specs)))
-        for name in module_spec.ASSEMBLE_STAGES
-    ]
+_TAG_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
 
 def stage_workspace(
@@ -132,12 +124,20 @@ def _copy_file(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst)
 
 
+def _copy_model(store: Path, target: Path) -> None:
+    """Copy a learner's stored model into a job's work dir, readable by the job's uid whatever the backend (the
+    store's folders are 0700, the platform's; docker's job copies its work dir in as a uid of its own)."""
+    shutil.copytree(store, target, dirs_exist_ok=True)  # regular files only: collect_model wrote them
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def collect_model(work_base: Path, stage: str, store: Path) -> int:
     """Copy the stage's tokenizer and final checkpoint from a job's base dir into ``store``; return the bytes.
 
     Raises ``ValueError`` (the learner's run produced no usable model, or too big a one). ``store`` is emptied first.
     """
-    phase_dir = work_base / PHASE_DIRS[FINAL_PHASE[stage]]
+    phase_dir = work_base / PHASE_DIRS[FINAL_SOURCE[stage]]
     picks: list[tuple[Path, str]] = []
     for name in TOKENIZER_FILES:
         if _regular(work_base / "tokenizer" / name):
@@ -153,7 +153,7 @@ def collect_model(work_base: Path, stage: str, store: Path) -> int:
     if not steps or not {f"model_{steps[-1]}.pt", f"meta_{steps[-1]}.json"} <= set(names):
         raise ValueError("the run ended without a checkpoint")
     for name in (f"model_{steps[-1]}.pt", f"meta_{steps[-1]}.json"):
-        picks.append((phase_dir / tag / name, f"{PHASE_DIRS[FINAL_PHASE[stage]]}/{tag}/{name}"))
+        picks.append((phase_dir / tag / name, f"{PHASE_DIRS[FINAL_SOURCE[stage]]}/{tag}/{name}"))
     total = sum(os.lstat(src).st_size for src, _ in picks)
     if total > STORE_BYTES:
         raise ValueError(f"the model takes {total} bytes, more than the {STORE_BYTES} an assembled model may")
@@ -174,7 +174,7 @@ class _Job:
                  gpu: bool = False, mounts: list[Any] | None = None) -> None:  # fmt: skip
         from sandbox.base import JobSpec
 
-        layout = Layout.detect()
+        layout = Layout.detect(sandbox)
         self.job = sandbox.start(
             JobSpec(
                 argv=[layout.python(), "-s", "-m", "grading.engine.assemble_driver", *argv],
@@ -199,7 +199,7 @@ class _Job:
         try:
             self.job.stdin.write(data)
             self.job.stdin.close()
-        except OSError:
+        except OSError:  # pragma: no cover - the job died before reading its stdin: its result says how
             pass
 
     def lines(self) -> Iterator[bytes]:
@@ -246,10 +246,8 @@ def parse_step(line: bytes) -> tuple[int, float | None, float] | None:
 
 
 def _finite(text: bytes) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
+    """The number the step pattern matched, unless it overflows to infinity (``1e999``)."""
+    value = float(text)
     return value if math.isfinite(value) else None
 
 
@@ -268,6 +266,49 @@ def _stderr_tail(data: bytes, lines: int = 12, limit: int = 1500) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])[-limit:]
 
 
+class _Received:
+    """The model files a job sends as ``put`` lines, written into a host folder of ours: known names only, at most
+    ``STORE_BYTES`` in all. The first thing wrong is kept as ``error`` and ends the writing."""
+
+    def __init__(self, root: Path, stage: str) -> None:
+        self.root = root
+        self.phase = PHASE_DIRS[FINAL_SOURCE[stage]]
+        self.bytes = 0
+        self.error = ""
+
+    def _allowed(self, rel: str) -> bool:
+        parts = rel.split("/")
+        if len(parts) == 2:
+            return parts[0] == "tokenizer" and parts[1] in TOKENIZER_FILES
+        return (
+            len(parts) == 3
+            and parts[0] == self.phase
+            and _TAG_RE.match(parts[1]) is not None
+            and _CKPT_RE.match(parts[2]) is not None
+        )
+
+    def put(self, line: dict[str, Any]) -> None:
+        rel, data = line.get("put"), line.get("data")
+        if self.error:
+            return
+        if not isinstance(rel, str) or not isinstance(data, str) or not self._allowed(rel):
+            self.error = "the run sent back a file that is not part of a model"
+            return
+        try:
+            chunk = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            self.error = "the run sent back a model file that does not decode"
+            return
+        self.bytes += len(chunk)
+        if self.bytes > STORE_BYTES:
+            self.error = f"the model takes more than the {STORE_BYTES} bytes an assembled model may"
+            return
+        target = self.root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab") as f:
+            f.write(chunk)
+
+
 def train(
     *,
     stage: str,
@@ -284,25 +325,22 @@ def train(
     Events: ``{"type": "progress", "stage", "fraction"}``, ``{"type": "metric", "series": "loss", "x", "y"}`` (at most
     ``MAX_POINTS`` of them), and last ``{"type": "end", "ok", "message", "wall_seconds", "cpu_seconds",
     "model_bytes"}``. ``start_store``: the learner's stored model the stage starts from (chat: their base model).
+    ``limits.output_bytes`` should be ``OUTPUT_BYTES``: the model comes back on stdout.
     """
     from sandbox import jobdirs
     from sandbox.base import get_backend
 
-    sandbox = sandbox or get_backend()
-    if not sandbox.returns_work:
-        yield _end(
-            False, f"the {sandbox.name} sandbox does not return a job's files: no model can be kept", None
-        )
+    if START_STORE.get(stage) and (start_store is None or not start_store.is_dir()):
+        yield _end(False, "assemble the base model first: the chat model starts from it", None)
         return
+    sandbox = sandbox or get_backend()
     workdir = jobdirs.create(ASSEMBLE_DIR_PREFIX)
+    received = _Received(jobdirs.create(ASSEMBLE_DIR_PREFIX), stage)
     try:
         _write_tree(workdir, workspace)
         (workdir / BASE_DIR).mkdir()
-        if START_STORE.get(stage):
-            if start_store is None or not start_store.is_dir():
-                yield _end(False, "assemble the base model first: the chat model starts from it", None)
-                return
-            shutil.copytree(start_store, workdir / BASE_DIR, dirs_exist_ok=True, symlinks=True)
+        if start_store is not None and START_STORE.get(stage):
+            _copy_model(start_store, workdir / BASE_DIR)
         job = _Job(sandbox, ["train", stage, "--profile", profile], workdir, limits,
                    {"NANOCHAT_BASE_DIR": f"/work/{BASE_DIR}"}, gpu=gpu)  # fmt: skip
         names: list[str] = []
@@ -312,6 +350,9 @@ def train(
         for line in job.lines():
             ours = _ours(line)
             if ours is not None:
+                if "put" in ours:
+                    received.put(ours)
+                    continue
                 if isinstance(ours.get("stages"), list) and not names:
                     names = [_clean_text(n, 40) for n in ours["stages"][:10]]
                 if isinstance(ours.get("stage"), str) and ours["stage"] in names:
@@ -337,19 +378,25 @@ def train(
         usage = {"wall_seconds": round(result.wall_seconds, 2), "cpu_seconds": round(result.cpu_seconds, 2)}
         if result.outcome != "exited" or result.exit_code != 0:
             tail = _stderr_tail(bytes(job.stderr))
-            why = {"timeout": "ran out of time", "memory_limit": "ran out of memory"}.get(
-                result.outcome, f"stopped ({result.outcome}, exit {result.exit_code})"
-            )
+            why = {
+                "timeout": "ran out of time",
+                "memory_limit": "ran out of memory",
+                "output_limit": "printed more than its output cap (the model comes back on it)",
+            }.get(result.outcome, f"stopped ({result.outcome}, exit {result.exit_code})")
             yield _end(False, f"your pipeline {why}.\n{tail}".strip(), usage)
             return
+        if received.error:
+            yield _end(False, received.error, usage)
+            return
         try:
-            size = collect_model(workdir / BASE_DIR, stage, store)
+            size = collect_model(received.root, stage, store)
         except (OSError, ValueError) as exc:
             yield _end(False, _clean_text(exc, 500), usage)
             return
         yield _end(True, "", {**usage, "model_bytes": size})
     finally:
         jobdirs.remove(workdir)
+        jobdirs.remove(received.root)
 
 
 def _end(ok: bool, message: str, usage: dict[str, Any] | None) -> dict[str, Any]:
@@ -364,10 +411,12 @@ def reply(
     workspace: Mapping[str, bytes] | None = None,
     store: Path | None = None,
     sandbox: Any = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """One greedy reply to ``prompt``: the learner's model (``workspace`` + ``store``), or the reference's (neither).
 
     Returns ``{"ok": bool, "text": str, "message": str}``; never raises for what the learner's code does.
+    ``on_text`` hears the reply's text so far while it is generated (at most ``MAX_PARTIALS`` times).
     """
     from sandbox import jobdirs
     from sandbox.base import Mount, get_backend
@@ -385,15 +434,21 @@ def reply(
             if store is None or not store.is_dir():
                 return {"ok": False, "text": "", "message": "no model yet: assemble it first"}
             _write_tree(workdir, workspace)
-            shutil.copytree(store, workdir / BASE_DIR, symlinks=True)
+            _copy_model(store, workdir / BASE_DIR)
             mounts, env = [], {"NANOCHAT_BASE_DIR": f"/work/{BASE_DIR}"}
         job = _Job(sandbox, ["chat", stage], workdir, limits, env, mounts=mounts)
         job.feed(json.dumps({"prompt": prompt}).encode("utf-8"))
         text: str | None = None
+        partials = 0
         for line in job.lines():
             ours = _ours(line)
-            if ours is not None and isinstance(ours.get("reply"), str) and text is None:
-                text = _clean_text(ours["reply"], 2000)
+            if ours is None or text is not None:
+                continue
+            if isinstance(ours.get("reply"), str):
+                text = _clean_text(ours["reply"], REPLY_CHARS)
+            elif isinstance(ours.get("partial"), str) and on_text is not None and partials < MAX_PARTIALS:
+                partials += 1
+                on_text(_clean_text(ours["partial"], REPLY_CHARS))
         result = job.finish()
         if result.outcome == "exited" and result.exit_code == 0 and text is not None:
             return {"ok": True, "text": text, "message": ""}

@@ -12,17 +12,26 @@ Design choices:
   speedrun's ``--tiny`` flags cut so a stage fits the assemble cap on 2 cores (``PROFILES``); ``smoke`` is the toy
   size for tests. Stage starts are announced as ``@@assemble {"stage": ...}`` lines; the scripts' own step lines
   (``step 00010/00060 ... | loss: ...``) are the loss curve.
+- The trained model comes back on stdout, whatever the backend (``docker`` discards the container's /work): after
+  the last step the driver prints the tokenizer files and the final checkpoint (last step of the stage's final
+  phase) as ``@@assemble {"put": path, "data": base64}`` lines of at most ``CHUNK_BYTES`` bytes each. The worker
+  checks every path and counts the bytes against its cap, so a learner who forges these lines gets nothing more
+  than a model of their own that fails to load.
 - Chat: base models complete the prompt with ``GPT.generate`` (the learner's ``gpt.py``); chat models answer in the
   chat template through ``Engine.generate`` (their ``engine.py``), as ``scripts/chat_cli.py`` does. Greedy
-  (temperature 0), so the learner's reply and the reference's are comparable.
+  (temperature 0), so the learner's reply and the reference's are comparable. The text so far is announced after
+  each token (``{"partial": text}``), the whole reply last (``{"reply": text}``), so the page can show it growing.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import re
 import sys
+from collections.abc import Callable
 
 #: Per stage, the pipeline steps ``(name, module, argv)``; cut from ``nanochat_ref.speedrun.PROFILES``.
 PROFILES: dict[str, dict[str, list[tuple[str, str, list[str]]]]] = {
@@ -66,7 +75,13 @@ PROFILES: dict[str, dict[str, list[tuple[str, str, list[str]]]]] = {
 
 #: Which checkpoint folder a stage's model ends in (``checkpoint_manager.PHASE_DIRS``' keys).
 FINAL_SOURCE = {"base": "base", "chat": "sft"}
+#: The folders of those phases under ``NANOCHAT_BASE_DIR`` (``checkpoint_manager.PHASE_DIRS``).
+PHASE_DIRS = {"base": "base_checkpoints", "sft": "chatsft_checkpoints"}
+TOKENIZER_FILES = ("tokenizer.pkl", "tokenizer.tiktoken", "token_bytes.pt")
+#: Bytes of a file per ``put`` line (base64 makes 3200 characters of them: a line stays under the reader's bound).
+CHUNK_BYTES = 2400
 MAX_REPLY_TOKENS = 48
+_CKPT_RE = re.compile(r"^(model|meta)_([0-9]{6})\.(pt|json)$")
 
 
 def announce(**fields: object) -> None:
@@ -76,9 +91,6 @@ def announce(**fields: object) -> None:
 def train(stage: str, profile: str) -> None:
     import importlib
 
-    import torch
-
-    torch.set_num_threads(max(1, int(os.environ.get("LAB_ASSEMBLE_THREADS", "1"))))
     steps = PROFILES[profile][stage]
     announce(stages=[name for name, _, _ in steps])
     if stage == "chat":
@@ -90,9 +102,47 @@ def train(stage: str, profile: str) -> None:
         script = importlib.import_module(f"nanochat.scripts.{module}")
         script.main(argv)
     announce(done=True)
+    send_model(os.environ["NANOCHAT_BASE_DIR"], stage)
 
 
-def reply(stage: str, prompt: str) -> str:
+def model_files(base: str, stage: str) -> list[str]:
+    """The files of a stage's model under ``base``: the tokenizer and the last step of the final checkpoint."""
+    files = [f"tokenizer/{n}" for n in TOKENIZER_FILES if _plain(os.path.join(base, "tokenizer", n))]
+    phase = os.path.join(base, PHASE_DIRS[FINAL_SOURCE[stage]])
+    tags = (
+        sorted(t for t in os.listdir(phase) if os.path.isdir(os.path.join(phase, t)))
+        if os.path.isdir(phase)
+        else []
+    )
+    if tags:
+        names = [
+            n
+            for n in sorted(os.listdir(os.path.join(phase, tags[0])))
+            if _plain(os.path.join(phase, tags[0], n))
+        ]
+        matches = [m for m in map(_CKPT_RE.match, names) if m]
+        last = max((m[2] for m in matches), default=None)
+        files += [f"{PHASE_DIRS[FINAL_SOURCE[stage]]}/{tags[0]}/{m[0]}" for m in matches if m[2] == last]
+    return files
+
+
+def _plain(path: str) -> bool:
+    """A regular file, not a symlink (the learner's code could plant one; its target is not ours to send)."""
+    return os.path.isfile(path) and not os.path.islink(path)
+
+
+def send_model(base: str, stage: str) -> None:
+    """Print the model's files as ``put`` lines (the worker rebuilds them; see the module docstring)."""
+    for rel in model_files(base, stage):
+        with open(os.path.join(base, rel), "rb") as f:
+            chunk = f.read(CHUNK_BYTES)
+            announce(put=rel, data=base64.b64encode(chunk).decode("ascii"))  # an empty file is one empty put
+            while chunk := f.read(CHUNK_BYTES):
+                announce(put=rel, data=base64.b64encode(chunk).decode("ascii"))
+
+
+def reply(stage: str, prompt: str, emit: Callable[[str], None]) -> str:
+    """The greedy reply to ``prompt``; ``emit`` hears the text so far after each token."""
     import torch
     from nanochat.checkpoint_manager import load_model
 
@@ -100,7 +150,10 @@ def reply(stage: str, prompt: str) -> str:
     model, tokenizer, _ = load_model(FINAL_SOURCE[stage], torch.device("cpu"), phase="eval")
     if stage == "base":
         tokens = tokenizer.encode(prompt, prepend=tokenizer.get_bos_token_id())
-        out = list(model.generate(tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.0))
+        out: list[int] = []
+        for token in model.generate(tokens, max_tokens=MAX_REPLY_TOKENS, temperature=0.0):
+            out.append(token)
+            emit(str(tokenizer.decode(out)))
         return str(tokenizer.decode(out))
     from nanochat.engine import Engine
 
@@ -116,6 +169,7 @@ def reply(stage: str, prompt: str) -> str:
         if column[0] in (end, bos):
             break
         answer.append(column[0])
+        emit(str(tokenizer.decode(answer)))
     return str(tokenizer.decode(answer))
 
 
@@ -130,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         train(args.stage, args.profile)
         return 0
     request = json.loads(sys.stdin.read(65536) or "{}")
-    text = reply(args.stage, str(request.get("prompt", "")))
+    text = reply(args.stage, str(request.get("prompt", "")), lambda so_far: announce(partial=so_far))
     announce(reply=text)
     return 0
 

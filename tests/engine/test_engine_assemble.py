@@ -61,6 +61,24 @@ def test_it_refuses_a_model_over_the_cap(tmp_path, monkeypatch):
         assemble.collect_model(tmp_path / "work", "base", tmp_path / "store")
 
 
+def test_it_replaces_the_learners_previous_model(tmp_path):
+    plant(tmp_path / "work")
+    store = tmp_path / "store"
+    (store / "base_checkpoints" / "d9").mkdir(parents=True)
+    (store / "base_checkpoints" / "d9" / "model_000001.pt").write_bytes(b"old")
+    assemble.collect_model(tmp_path / "work", "base", store)
+    assert not (store / "base_checkpoints" / "d9").exists()
+    assert (store / "base_checkpoints" / "d1" / "model_000004.pt").read_bytes() == b"wwww"
+
+
+def test_the_workspace_holds_the_learners_files_and_cuts_modules_outside_the_stage():
+    content = Path(__file__).resolve().parents[2] / "content"
+    workspace = assemble.stage_workspace(content, "base", {"05-gpt": {"nanochat/gpt.py": "# my gpt\n"}})
+    assert workspace["nanochat/gpt.py"] == b"# my gpt\n"
+    # engine.py belongs to module 11, outside the base stage: its parts are cut out, never the reference's
+    assert b"not yet: module 11-engine writes this" in workspace["nanochat/engine.py"]
+
+
 def test_a_run_without_a_tokenizer_keeps_nothing(tmp_path):
     plant(tmp_path / "work")
     for child in (tmp_path / "work" / "tokenizer").iterdir():
@@ -90,6 +108,7 @@ def test_it_reads_the_training_scripts_step_lines(line, parsed):
         b"step 00001/00010 (10%) | loss: inf",
         b"print('step 00001/00010 | loss: 1')",
         b"step 123456789/1 | loss: 1.0",  # more digits than a step has: not ours
+        b"step 00001/00010 (10%) | loss: 1e999",  # overflows to infinity
     ],
 )
 def test_it_ignores_what_is_not_a_training_step(line):

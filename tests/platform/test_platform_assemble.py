@@ -8,16 +8,23 @@ are made from each module.yaml without a full content sync, and modules are comp
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 from platform_helpers import complete_module
 
+from grading import events
 from grading.assemble import jobs, selectors
-from grading.assemble.models import AssembleRun
+from grading.assemble.models import AssembleReply, AssembleRun
 from modules import spec as module_spec
 from modules.models import Module
 
@@ -155,9 +162,109 @@ def test_chatting_needs_an_assembled_model_and_a_bounded_prompt(real_course, lea
     for slug in BASE:
         complete_module(learner.user, real_course[slug])
     assert learner.post_json("/api/assemble/base/reply/", {"prompt": "x" * 501}).status_code == 400
+    assert learner.post_json("/api/assemble/base/reply/", {"prompt": "  "}).status_code == 400
     no_model = learner.post_json("/api/assemble/base/reply/", {"prompt": "Hello"})
     assert no_model.status_code == 403
     assert no_model.json()["code"] == "assemble_locked"
+    assert AssembleReply.objects.count() == 0
+
+
+async def received(layer, channel) -> list[dict]:
+    """What the learner's group heard, up to a quiet second."""
+    frames = []
+    while True:
+        try:
+            frames.append(await asyncio.wait_for(layer.receive(channel), timeout=1))
+        except TimeoutError:
+            return frames
+
+
+def assembled(persona, real_course) -> AssembleRun:
+    """``persona`` completed the base stage with the reference files, and their model is the shipped one."""
+    for slug in BASE:
+        complete_module(persona.user, real_course[slug])
+    run = AssembleRun.objects.create(
+        user=persona.user,
+        stage="base",
+        status=AssembleRun.Status.DONE,
+        files=selectors.own_files(user=persona.user, slugs=BASE),
+        created_at=timezone.now(),
+    )
+    store = selectors.store_dir(user_id=persona.user.pk, stage="base")
+    shipped = REPO / "nanochat_ref" / "checkpoints"
+    shutil.copytree(shipped / "tokenizer", store / "tokenizer")
+    shutil.copytree(shipped / "base_checkpoints", store / "base_checkpoints")
+    return run
+
+
+def test_a_question_returns_at_once_queued_on_the_short_lane(real_course, learner):
+    run = assembled(learner, real_course)
+    asked = learner.post_json("/api/assemble/base/reply/", {"prompt": " The capital of France is "})
+    assert asked.status_code == 202, asked.content
+    body = asked.json()
+    assert body["status"] == "queued" and body["lane"] == "short"
+    assert body["prompt"] == "The capital of France is"
+    assert body["mine"] is None and body["reference"] is None  # nothing ran in the request
+    assert AssembleReply.objects.get(pk=body["id"]).run == run
+    assert learner.get(f"/api/assemble/replies/{body['id']}/").json() == body
+
+
+def test_a_learner_asks_one_question_at_a_time(real_course, learner):
+    assembled(learner, real_course)
+    assert learner.post_json("/api/assemble/base/reply/", {"prompt": "One"}).status_code == 202
+    busy = learner.post_json("/api/assemble/base/reply/", {"prompt": "Two"})
+    assert busy.status_code == 409 and busy.json()["code"] == "assemble_busy"
+    assert AssembleReply.objects.filter(user=learner.user).count() == 1
+
+
+def test_a_question_whose_worker_died_no_longer_blocks_the_next(real_course, learner, settings):
+    assembled(learner, real_course)
+    first = learner.post_json("/api/assemble/base/reply/", {"prompt": "One"}).json()["id"]
+    long_ago = timezone.now() - timezone.timedelta(seconds=2 * settings.LAB_ASSEMBLE_REPLY_SECONDS + 200)
+    AssembleReply.objects.filter(pk=first).update(status=AssembleReply.Status.RUNNING, created_at=long_ago)
+    assert learner.post_json("/api/assemble/base/reply/", {"prompt": "Two"}).status_code == 202
+    assert AssembleReply.objects.get(pk=first).status == AssembleReply.Status.FAILED
+
+
+def test_a_learner_reads_only_their_own_replies(real_course, learner, other_learner, anonymous):
+    assembled(learner, real_course)
+    reply_id = learner.post_json("/api/assemble/base/reply/", {"prompt": "Mine"}).json()["id"]
+    assert other_learner.get(f"/api/assemble/replies/{reply_id}/").status_code == 404
+    assert learner.get(f"/api/assemble/replies/{reply_id + 1000}/").status_code == 404
+    assert anonymous.get(f"/api/assemble/replies/{reply_id}/").status_code in (401, 403)
+    assert learner.post_json(f"/api/assemble/replies/{reply_id}/", {}).status_code == 405
+
+
+@pytest.mark.slow
+def test_a_short_lane_worker_answers_with_both_models_and_streams_their_text(
+    real_course, learner, django_capture_on_commit_callbacks
+):
+    assembled(learner, real_course)
+    reply_id = learner.post_json("/api/assemble/base/reply/", {"prompt": "The capital of France is"}).json()[
+        "id"
+    ]
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.group_name(learner.user.pk), channel)
+
+    assert jobs.assemble_reply_next(lane="long") == "idle"  # replies wait on the short lane only
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.assemble_reply_next(lane="short") == "answered"
+
+    reply = learner.get(f"/api/assemble/replies/{reply_id}/").json()
+    assert reply["status"] == "done" and reply["finished_at"]
+    assert reply["mine"]["ok"] is True and reply["reference"]["ok"] is True, reply
+    # their files are the reference's and their model the shipped one: greedy decoding gives the same text
+    assert reply["mine"]["text"] == reply["reference"]["text"] != ""
+    frames = async_to_sync(received)(layer, channel)
+    texts = {
+        side: [f["event"]["text"] for f in frames if f["event"].get("side") == side]
+        for side in ("mine", "reference")
+    }
+    for side, seen in texts.items():
+        assert len(seen) > 1, side  # it grew token by token...
+        assert seen[-1] == reply[side]["text"]  # ...into the saved answer
+    assert frames[-1]["event"] == {"type": "reply_end", "reply_id": reply_id, "status": "done"}
 
 
 HOSTILE_BASE_TRAIN = textwrap.dedent(
@@ -214,3 +321,28 @@ def test_a_hostile_base_train_cannot_read_or_take_another_learners_model(real_co
     # the learner's own page shows the end; nothing was left running
     stages = {s["stage"]: s for s in learner.get("/api/assemble/").json()["stages"]}
     assert stages["base"]["run"]["status"] == "failed" and stages["base"]["ready"] is False
+
+
+def test_deleting_an_account_deletes_its_assembled_models_and_runs(
+    real_course, learner, other_learner, django_capture_on_commit_callbacks
+):
+    stores = {}
+    for persona in (learner, other_learner):
+        stores[persona] = selectors.store_dir(user_id=persona.user.pk, stage="base")
+        (stores[persona] / "tokenizer").mkdir(parents=True)
+        (stores[persona] / "tokenizer" / "tokenizer.pkl").write_bytes(b"tok")
+        AssembleRun.objects.create(
+            user=persona.user, stage="base", status=AssembleRun.Status.DONE, created_at=timezone.now()
+        )
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("site-admin", password="pw"))
+    gone = learner.user.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(f"/admin/auth/user/{gone}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=gone).exists()
+    assert not AssembleRun.objects.filter(user_id=gone).exists()
+    assert not selectors.learner_dir(user_id=gone).exists()
+    # nobody else's model or run goes with it
+    assert (stores[other_learner] / "tokenizer" / "tokenizer.pkl").read_bytes() == b"tok"
+    assert AssembleRun.objects.filter(user=other_learner.user).count() == 1

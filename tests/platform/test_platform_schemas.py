@@ -277,10 +277,30 @@ def test_assemble_frames_follow_the_contract():
         {"type": "progress", "stage": "base_train", "fraction": 0.5},
         {"type": "metric", "series": "loss/base_train", "x": 3, "y": 5.25},
         {"type": "end", "status": "done", "message": ""},
+        {"type": "reply", "reply_id": 4, "side": "mine", "text": "Paris"},
+        {"type": "reply_end", "reply_id": 4, "status": "done"},
     ):
         conforms("ws-frame.schema.json", events.assemble_frame(run_id=1, stage="base", event=event))
     with pytest.raises(AssertionError):
         conforms("ws-frame.schema.json", events.assemble_frame(run_id=1, stage="rl", event={"type": "end"}))
+
+
+@pytest.mark.django_db
+def test_an_assemble_reply_follows_the_contract_queued_and_answered(learner):
+    from django.utils import timezone
+
+    from grading.assemble import selectors
+    from grading.assemble.models import AssembleReply, AssembleRun
+
+    run = AssembleRun.objects.create(user=learner.user, stage="base", created_at=timezone.now())
+    reply = AssembleReply.objects.create(
+        user=learner.user, run=run, stage="base", prompt="Hi", created_at=timezone.now()
+    )
+    conforms("assemble.schema.json#/$defs/reply", selectors.reply_summary(reply))
+    reply.status, reply.finished_at = AssembleReply.Status.DONE, timezone.now()
+    reply.mine = {"ok": True, "text": "Hello", "message": ""}
+    reply.reference = {"ok": False, "text": "", "message": "the model did not answer (timeout)."}
+    conforms("assemble.schema.json#/$defs/reply", selectors.reply_summary(reply))
 
 
 @pytest.mark.django_db
