@@ -14,6 +14,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import torch  # noqa: F401  (imported at collection, as the judge warms it, so no timed test pays for it)
 
 from grading.testkit import LearnerFiles
 
