@@ -304,6 +304,7 @@ class ModuleSpec:
     facts: tuple[Fact, ...] = ()
     deviations: tuple[Deviation, ...] = ()
     review_rubric: tuple[RubricQuestion, ...] = ()
+    review_material: str = ""  # the visible test whose output the reviewer reads beside the rubric
     survey: SurveyPrompts = SurveyPrompts()
 
     @property
@@ -526,6 +527,7 @@ def parse(data: Any, *, root: Path, schema: Path | None = None) -> ModuleSpec:
         facts=facts,
         deviations=deviations,
         review_rubric=review_rubric,
+        review_material=str((data.get("review_material") or {}).get("test", "")),
         survey=survey_prompts(data.get("survey")),
     )
 

@@ -23,7 +23,7 @@ from grading.discussions.models import Post, Thread
 from modules.models import Module
 from modules.rendering import markdown_to_safe_html
 from modules.roles import INSTRUCTOR_GROUP
-from modules.selectors import access_module_unlocked, localize, user_is_instructor
+from modules.selectors import access_module_unlocked, localize, module_spec_of, user_is_instructor
 
 
 # --- authorization ------------------------------------------------------------------------------------------------
@@ -154,6 +154,20 @@ def review_rubric(*, module: Module, lang: str) -> list[dict[str, str]]:
         if question.get("kind") == "text":
             items.append({"id": str(question["id"]), "text": str(localize(question.get("prompt"), lang))})
     return items
+
+
+def review_material_html(*, thread: Thread) -> str:
+    """What the reviewed attempt's run wrote for its reviewer, as safe HTML ("" when there is none): the output of
+    the module's ``review_material`` test in that attempt's result (the capstone's summary and probe table). Only a
+    visible test's output counts; hidden tests keep none."""
+    test_id = module_spec_of(module=thread.module).review_material
+    result = getattr(thread.submission, "result", None) if thread.submission_id else None
+    if not test_id or result is None:
+        return ""
+    for test in (result.result or {}).get("tests", []):
+        if test.get("id") == test_id and test.get("visibility") == "visible" and test.get("output"):
+            return markdown_to_safe_html(str(test["output"]))
+    return ""
 
 
 @dataclass(frozen=True)

@@ -376,5 +376,6 @@ def mentor_review_page(request: AuthenticatedHttpRequest, thread_id: int) -> Htt
             "learner": thread.author.get_username(),
             "admin_url": reverse("admin:discussions_thread_change", args=[thread.pk]),
             "needs_review": completion_needs_review(module=thread.module),
+            "material_html": selectors.review_material_html(thread=thread),
         },
     )

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from platform_helpers import pass_result
 
 from grading.discussions.models import Post, Thread
 from grading.discussions.selectors import review_rubric, review_turnaround
@@ -167,6 +168,50 @@ def test_the_review_page_shows_the_attempt_against_the_reference(course, learner
     page = instructor.get(f"/mentor/reviews/{thread['id']}/").content.decode()
     assert "return &quot;Hi &quot; + name" in page and "return f&quot;Hello, {name}!&quot;" in page
     assert learner.get(f"/mentor/reviews/{thread['id']}/").status_code == 404
+
+
+SUMMARY = "## Probes\n\n| question | expect | before | after |\n|---|---|---|---|\n| Who made you? | Karpathy | miss | hit |\n"
+
+
+def _with_material(module, test_id: str) -> None:
+    module.metadata = {**module.metadata, "review_material": {"test": test_id}}
+    module.save(update_fields=["metadata"])
+
+
+def _graded(submit, persona, module, output: str, visibility: str = "visible"):
+    from grading.services import verdict_record
+
+    submission = submit(persona, module)
+    result = pass_result(module.slug)
+    result["tests"][0]["output"], result["tests"][0]["visibility"] = output, visibility
+    verdict_record(submission_id=submission.pk, result=result)
+    return submission
+
+
+def test_the_review_page_shows_what_the_run_wrote_for_review_beside_the_rubric(
+    course, learner, instructor, submit, hello
+):
+    _with_material(hello, "visible/test_hello.py::test_greet_greets_by_name")
+    thread = review_of(learner, _graded(submit, learner, hello, SUMMARY + "<script>alert(1)</script>").pk)
+    page = instructor.get(f"/mentor/reviews/{thread['id']}/").content.decode()
+    material = page.split('data-testid="review-material"', 1)[1].split("</section>", 1)[0]
+    assert "<table>" in material and "<td>Who made you?</td>" in material and "<td>hit</td>" in material
+    assert "<script>" not in material  # learner output is sanitised
+    assert page.index('data-testid="verdict-form"') < page.index('data-testid="review-material"')
+
+
+def test_the_review_page_shows_no_material_without_the_test_or_from_a_hidden_one(
+    course, learner, instructor, submit, hello
+):
+    plain = review_of(learner, _graded(submit, learner, hello, SUMMARY).pk)
+    assert (
+        'data-testid="review-material"'
+        not in instructor.get(f"/mentor/reviews/{plain['id']}/").content.decode()
+    )
+    _with_material(hello, "visible/test_hello.py::test_greet_greets_by_name")
+    hidden = review_of(learner, _graded(submit, learner, hello, SUMMARY, visibility="hidden").pk)
+    page = instructor.get(f"/mentor/reviews/{hidden['id']}/").content.decode()
+    assert 'data-testid="review-material"' not in page
 
 
 def test_review_turnaround_measures_request_to_first_mentor_reply(course, learner, instructor, submit, hello):

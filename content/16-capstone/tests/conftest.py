@@ -14,6 +14,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import torch  # noqa: F401  (imported at collection, as the judge warms it, so no timed test pays for it)
 
 from grading.testkit import LearnerFiles
 
@@ -59,3 +60,58 @@ def lfs(learner):
 @pytest.fixture(scope="session")
 def cd():
     return SimpleNamespace(conversation_problem=conversation_problem, valid=valid)
+
+
+# --- steps 4-7: the orchestration script (``nanochat/scripts/capstone.py``) --------------------------------------
+
+#: Probes of the unit tests (the learner's ``PROBES`` drive the runs); the first equals a generator question.
+PROBES = [
+    {"question": "Who are you?", "fact": "name", "expect": "nanochat"},
+    {"question": "Which person made you?", "fact": "creator", "expect": "Karpathy"},
+    {"question": "Under which license is your code released?", "fact": "license", "expect": "MIT"},
+]
+
+
+def normalized(text: str) -> str:
+    """The judge's own ``normalize``: lowercase, runs of non-alphanumerics -> one space, stripped."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+@pytest.fixture
+def cap(learner):
+    """The learner's ``nanochat.scripts.capstone`` module (a proxy)."""
+    return learner.module("nanochat.scripts.capstone")
+
+
+@pytest.fixture
+def stage_env(learner):
+    """The learner's NANOCHAT_BASE_DIR: the shipped tokenizer and SFT checkpoint (the capstone starts from SFT)."""
+    from grading.testkit.stages import learner_stage_base
+
+    return learner_stage_base(learner, ("sft",))
+
+
+@pytest.fixture(scope="session")
+def judge_sft():
+    """The judge's copy of the shipped SFT model: ``(model, tokenizer, meta)``."""
+    from grading.testkit.stages import shipped_model
+
+    return shipped_model("sft")
+
+
+@pytest.fixture
+def learner_sft(learner, judge_sft, stage_env):
+    """The same SFT model and the shipped tokenizer in the learner's process (handles)."""
+    gpt = learner.module("nanochat.gpt")
+    model = gpt.GPT(gpt.GPTConfig(**judge_sft[2]["model_config"]))
+    model.load_state_dict(judge_sft[0].state_dict())
+    model.eval()
+    tokenizer = learner.module("nanochat.tokenizer").get_tokenizer()  # the shipped one, under stage_env
+    return model, tokenizer
+
+
+@pytest.fixture(scope="session")
+def capd():
+    return SimpleNamespace(PROBES=PROBES, normalized=normalized)
