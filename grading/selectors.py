@@ -19,7 +19,9 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +145,19 @@ def lane_snapshot(*, lane: str) -> LaneSnapshot:
         order=fair_order(waiting, last_served),
         running=running,
         modules={pk: module_id for pk, _, module_id, _ in queued},
+    )
+
+
+def lanes_waiting_since(*, lanes: Iterable[str], before: datetime) -> list[str]:
+    """The lanes among ``lanes`` in which a run has waited (``queued``) since before ``before``, sorted."""
+    return sorted(
+        set(
+            Submission.objects.filter(
+                status=Submission.Status.QUEUED, lane__in=list(lanes), created_at__lt=before
+            )
+            .values_list("lane", flat=True)
+            .distinct()
+        )
     )
 
 
