@@ -148,17 +148,20 @@ def lane_snapshot(*, lane: str) -> LaneSnapshot:
     )
 
 
-def lanes_waiting_since(*, lanes: Iterable[str], before: datetime) -> list[str]:
-    """The lanes among ``lanes`` in which a run has waited (``queued``) since before ``before``, sorted."""
-    return sorted(
-        set(
-            Submission.objects.filter(
-                status=Submission.Status.QUEUED, lane__in=list(lanes), created_at__lt=before
-            )
-            .values_list("lane", flat=True)
-            .distinct()
-        )
+def lanes_stalled(*, lanes: Iterable[str], since: datetime) -> list[str]:
+    """The lanes among ``lanes`` in which a run has waited (``queued``) since before ``since`` while no run of the
+    lane started since then (its workers are not busy with it: their wake-ups were lost), sorted."""
+    waiting = set(
+        Submission.objects.filter(status=Submission.Status.QUEUED, lane__in=list(lanes), created_at__lt=since)
+        .values_list("lane", flat=True)
+        .distinct()
     )
+    busy = set(
+        Submission.objects.filter(lane__in=waiting, started_at__gte=since)
+        .values_list("lane", flat=True)
+        .distinct()
+    )
+    return sorted(waiting - busy)
 
 
 def queue_info(*, snapshot: LaneSnapshot, submission_id: int) -> dict[str, Any] | None:

@@ -23,8 +23,8 @@ Design choices:
   run it claimed is found again (``submission_resume``) and graded as the next run once the database is back.
 - A lost wake-up loses no run: publishing one that fails (the broker is restarting) is logged, not raised (the
   submission is committed and the learner gets their 201), and every Celery worker process runs a lane watch
-  (``lane_watch_start``) that wakes its lanes again whenever a run has waited ``LAB_GRADING_REWAKE_SECONDS``
-  (a message that finds nothing to do just ends, so a spare wake-up costs one query).
+  (``lane_watch_start``) that wakes a lane again when a run has waited ``LAB_GRADING_REWAKE_SECONDS`` while
+  no run of the lane started (a message that finds nothing to do just ends, so a spare wake-up costs one query).
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
 - Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
   ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
@@ -447,13 +447,14 @@ _watch_pid: int | None = None
 
 
 def lanes_rewake() -> list[str]:
-    """Wake each lane of this worker in which a run has waited ``LAB_GRADING_REWAKE_SECONDS`` or more; return them.
+    """Wake each lane of this worker that stalled: a run has waited ``LAB_GRADING_REWAKE_SECONDS`` or more and no
+    run of the lane started meanwhile (``selectors.lanes_stalled``); return them.
 
-    Its own wake-up was lost (a broker restart, a failed publish), or every worker is busy and one more message
-    waits behind the others, which costs nothing: a message that finds no run just ends.
+    Its wake-ups were lost (a broker restart, a failed publish). A lane whose workers are busy is left alone; a
+    spare message costs little anyway: one that finds no run just ends.
     """
-    before = timezone.now() - timedelta(seconds=settings.LAB_GRADING_REWAKE_SECONDS)
-    lanes = selectors.lanes_waiting_since(lanes=sorted(_pool_queues or QUEUES), before=before)
+    since = timezone.now() - timedelta(seconds=settings.LAB_GRADING_REWAKE_SECONDS)
+    lanes = selectors.lanes_stalled(lanes=sorted(_pool_queues or QUEUES), since=since)
     for lane in lanes:
         grade_lane.apply_async(args=[lane], queue=lane)
     return lanes

@@ -416,8 +416,8 @@ LAB_ASSEMBLE_CPU_SECONDS = env_int("LAB_ASSEMBLE_CPU_SECONDS", 1200, minimum=30,
 LAB_ASSEMBLE_REPLY_SECONDS = env_int("LAB_ASSEMBLE_REPLY_SECONDS", 120, minimum=5, maximum=300)
 LAB_GPU_WORKER = env_bool("LAB_GPU_WORKER", False)
 LAB_GRADING_MAX_RUNS = env_int("LAB_GRADING_MAX_RUNS", 3, minimum=1)
-# Production: a run queued this long without a worker taking it gets its lane woken again (its wake-up message
-# was lost: the broker restarted, or the publish failed); each Celery worker process looks this often
+# Production: a run queued this long, while no run of its lane started, gets its lane woken again (its wake-up
+# message was lost: the broker restarted, or the publish failed); each Celery worker process looks this often
 # (grading.tasks.lane_watch_start).
 LAB_GRADING_REWAKE_SECONDS = env_int("LAB_GRADING_REWAKE_SECONDS", 30, minimum=1)
 # Production: a grading job that lost its database (a restart) is retried this many seconds later, as the same

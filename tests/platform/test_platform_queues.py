@@ -425,21 +425,21 @@ def test_a_submission_whose_wake_up_cannot_be_sent_is_accepted_and_waits(
     assert Submission.objects.get(pk=response.json()["id"]).status == "queued"
 
 
-def test_the_lane_watch_wakes_only_lanes_where_a_run_waited_too_long(
-    course, learner, submit, monkeypatch, settings
-):
+def test_the_lane_watch_wakes_only_a_stalled_lane(course, learner, submit, monkeypatch, settings):
     settings.LAB_GRADING_REWAKE_SECONDS = 30
     sent = []
     monkeypatch.setattr(tasks.grade_lane, "apply_async", lambda args, queue: sent.append((args, queue)))
     submission = submit(learner, course["01-hello"])
-    assert (
-        tasks.lanes_rewake() == [] and sent == []
-    )  # it has just been submitted: its own wake-up is on its way
+    # it has just been submitted: its own wake-up is on its way
+    assert tasks.lanes_rewake() == [] and sent == []
     Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(seconds=31))
     assert tasks.lanes_rewake() == ["short"]
     assert sent == [(["short"], "short")]
+    other = submit(learner, course["01-hello"])
+    Submission.objects.filter(pk=other.pk).update(status="running", started_at=timezone.now())
+    assert tasks.lanes_rewake() == [] and len(sent) == 1  # a worker took a run just now: it is not stalled
     Submission.objects.filter(pk=submission.pk).update(status="running")
-    assert tasks.lanes_rewake() == []  # a run being graded needs no wake-up
+    assert tasks.lanes_rewake() == []  # nothing waits
 
 
 def test_a_job_that_loses_its_database_is_retried_without_a_verdict(course, learner, submit, monkeypatch):
