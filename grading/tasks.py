@@ -286,6 +286,7 @@ def _grade(submission: Submission) -> str:
     module_dir = Path(settings.LAB_CONTENT_DIR) / submission.module.slug
     files = {path: text.encode("utf-8") for path, text in submission.files.items()}
     failure = "the grader stopped without a verdict"
+    events: Any = None
     try:
         done, provided = selectors.workspace_inputs(submission=submission)
         events = _engine_grade(
@@ -304,7 +305,13 @@ def _grade(submission: Submission) -> str:
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
     except DATABASE_LOST:
-        raise  # not the job's fault nor the engine's: grade_lane retries it once the database is back
+        # Not the job's fault nor the engine's: grade_lane retries it once the database is back. This run's
+        # sandbox is stopped now (the stream's own cleanup), not whenever the abandoned stream is collected:
+        # the retried run must not meet its leftovers.
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+        raise
     except Exception as exc:  # every engine failure becomes a platform_error verdict
         log.exception("grading submission %s failed", submission.pk)
         failure = f"the grader failed: {type(exc).__name__}"

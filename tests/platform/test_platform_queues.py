@@ -448,7 +448,16 @@ def test_a_job_that_loses_its_database_is_retried_without_a_verdict(course, lear
     def database_gone(**_):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(tasks, "_engine_grade", lambda *a, **k: iter([{"type": "phase", "seq": 0, "t": 0.0}]))
+    stopped = []
+
+    def engine(*args, **kwargs):
+        try:
+            yield {"type": "phase", "seq": 0, "t": 0.0}
+            yield {"type": "phase", "seq": 1, "t": 0.1}
+        finally:
+            stopped.append(True)  # the engine's cleanup: its sandbox goes
+
+    monkeypatch.setattr(tasks, "_engine_grade", engine)
     monkeypatch.setattr(services, "submission_event_record", database_gone)
     retries = []
 
@@ -460,6 +469,7 @@ def test_a_job_that_loses_its_database_is_retried_without_a_verdict(course, lear
     result = tasks.grade_lane.apply(args=["short"], task_id="message-8")
     assert result.state == "RETRY"
     assert [type(options["exc"]) for options in retries] == [OperationalError]
+    assert stopped == [True], "the run's sandbox is stopped before the retry"
     row = Submission.objects.get(pk=submission.pk)
     assert (row.status, row.claim, row.runs) == ("running", "message-8", 1)  # the retry (same id) resumes it
     assert not Result.objects.filter(submission=row).exists()
