@@ -142,7 +142,9 @@ test:
 	@$(AREA) rest-fast 360 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
 	@$(AREA) rest-slow 660 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 840 $(PYTEST) $(REST) -m "browser and not production"
-	@$(AREA) production 480 $(PYTEST) $(REST) -m production
+	@# the fault tests (tests/production/test_production_faults.py): five faults, each against a 60 s mini-load,
+	@# on a stack with its own Redis and PostgreSQL: about 80 s each plus the stack's start, 480 s on 2 idle cores
+	@$(AREA) production 960 $(PYTEST) $(REST) -m production
 	@echo "== make test: time per area" && cat $(STAMPS)/test-times
 
 ## the frontend's unit tests (Vitest, happy-dom)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,22 @@ def lane_snapshot(*, lane: str) -> LaneSnapshot:
         running=running,
         modules={pk: module_id for pk, _, module_id, _ in queued},
     )
+
+
+def lanes_stalled(*, lanes: Iterable[str], since: datetime) -> list[str]:
+    """The lanes among ``lanes`` in which a run has waited (``queued``) since before ``since`` while no run of the
+    lane started since then (its workers are not busy with it: their wake-ups were lost), sorted."""
+    waiting = set(
+        Submission.objects.filter(status=Submission.Status.QUEUED, lane__in=list(lanes), created_at__lt=since)
+        .values_list("lane", flat=True)
+        .distinct()
+    )
+    busy = set(
+        Submission.objects.filter(lane__in=waiting, started_at__gte=since)
+        .values_list("lane", flat=True)
+        .distinct()
+    )
+    return sorted(waiting - busy)
 
 
 def queue_info(*, snapshot: LaneSnapshot, submission_id: int) -> dict[str, Any] | None:

@@ -18,7 +18,13 @@ Design choices:
   another message's worker took it first) just ends.
 - Any failure of the engine (an exception, a stream without a verdict, an unreadable result) becomes a
   ``status: error`` / ``outcome: platform_error`` verdict: the learner always gets an answer, and it never blames
-  them for our fault.
+  them for our fault. Losing the database (a restart of PostgreSQL: ``OperationalError``/``InterfaceError``) is no
+  fault of the job: ``grade_lane`` retries its message, same id, ``LAB_GRADING_DB_RETRY_SECONDS`` later, so the
+  run it claimed is found again (``submission_resume``) and graded as the next run once the database is back.
+- A lost wake-up loses no run: publishing one that fails (the broker is restarting) is logged, not raised (the
+  submission is committed and the learner gets their 201), and every Celery worker process runs a lane watch
+  (``lane_watch_start``) that wakes a lane again when a run has waited ``LAB_GRADING_REWAKE_SECONDS`` while
+  no run of the lane started (a message that finds nothing to do just ends, so a spare wake-up costs one query).
 - The engine is imported inside the task, so importing this module (the web process) never pulls it in.
 - Warm pool: each grading process (runlab in embedded mode, each Celery worker process in production) owns one
   ``grading.engine.pool.LearnerPool``, built from settings (``GRADING_POOL_SIZE``, ``GRADING_POOL_RUNTIMES``,
@@ -48,15 +54,18 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
+from django.utils import timezone
 
 from grading import queues, selectors, services
 from grading.models import Submission
@@ -247,12 +256,29 @@ def grade_next(*, lane: str, token: str = "") -> str:
     return _grade(submission)
 
 
+#: The database is gone (restarting): the job is retried, never given a verdict for it.
+DATABASE_LOST = (OperationalError, InterfaceError)
+
+
 @shared_task(
-    name="grading.grade_lane", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True
+    name="grading.grade_lane",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=None,
 )
 def grade_lane(self: Any, lane: str) -> str:
-    """The Celery task: a wake-up for ``lane``; grades its next run (``grade_next``) under this message's id."""
-    return grade_next(lane=lane, token=str(self.request.id or ""))
+    """The Celery task: a wake-up for ``lane``; grades its next run (``grade_next``) under this message's id.
+
+    Without a database it is retried (same id) until the database is back: the run it had claimed is then
+    resumed, and one that was never claimed still waits in the queue.
+    """
+    try:
+        return grade_next(lane=lane, token=str(self.request.id or ""))
+    except DATABASE_LOST as exc:
+        log.warning("grading lane %s: database unavailable, retrying the job: %s", lane, exc)
+        raise self.retry(exc=exc, countdown=settings.LAB_GRADING_DB_RETRY_SECONDS) from exc
 
 
 def _grade(submission: Submission) -> str:
@@ -260,6 +286,7 @@ def _grade(submission: Submission) -> str:
     module_dir = Path(settings.LAB_CONTENT_DIR) / submission.module.slug
     files = {path: text.encode("utf-8") for path, text in submission.files.items()}
     failure = "the grader stopped without a verdict"
+    events: Any = None
     try:
         done, provided = selectors.workspace_inputs(submission=submission)
         events = _engine_grade(
@@ -277,6 +304,14 @@ def _grade(submission: Submission) -> str:
                 _similarity_record(submission.pk)
                 return "graded"
             services.submission_event_record(submission=submission, event=event)
+    except DATABASE_LOST:
+        # Not the job's fault nor the engine's: grade_lane retries it once the database is back. This run's
+        # sandbox is stopped now (the stream's own cleanup), not whenever the abandoned stream is collected:
+        # the retried run must not meet its leftovers.
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+        raise
     except Exception as exc:  # every engine failure becomes a platform_error verdict
         log.exception("grading submission %s failed", submission.pk)
         failure = f"the grader failed: {type(exc).__name__}"
@@ -400,8 +435,63 @@ def enqueue(submission_id: int) -> None:
 
 
 def wake(lane: str) -> None:
-    """Wake a worker of ``lane`` (a Celery message on the lane's queue, or the embedded threads)."""
-    if settings.LAB_GRADING_QUEUE == "celery":
-        grade_lane.apply_async(args=[lane], queue=lane)
-    else:
+    """Wake a worker of ``lane`` (a Celery message on the lane's queue, or the embedded threads).
+
+    A message that cannot be sent (the broker is down) is logged, not raised: the run waits in the database, and
+    the workers' lane watch wakes the lane again (``lane_watch_start``).
+    """
+    if settings.LAB_GRADING_QUEUE != "celery":
         embedded_worker.wake(lane)
+        return
+    try:
+        grade_lane.apply_async(args=[lane], queue=lane)
+    except Exception:  # kombu/redis connection errors: whatever the transport raises
+        log.warning("could not wake the %s lane; the lane watch will", lane, exc_info=True)
+
+
+# --- lane watch (Celery workers) ----------------------------------------------------------------------------------
+_watch_pid: int | None = None
+
+
+def lanes_rewake() -> list[str]:
+    """Wake each lane of this worker that stalled: a run has waited ``LAB_GRADING_REWAKE_SECONDS`` or more and no
+    run of the lane started meanwhile (``selectors.lanes_stalled``); return them.
+
+    Its wake-ups were lost (a broker restart, a failed publish). A lane whose workers are busy is left alone; a
+    spare message costs little anyway: one that finds no run just ends.
+    """
+    since = timezone.now() - timedelta(seconds=settings.LAB_GRADING_REWAKE_SECONDS)
+    lanes = selectors.lanes_stalled(lanes=sorted(_pool_queues or QUEUES), since=since)
+    for lane in lanes:
+        grade_lane.apply_async(args=[lane], queue=lane)
+    return lanes
+
+
+def lane_watch_start() -> bool:
+    """Start this worker process's lane watch (a daemon thread calling ``lanes_rewake`` every
+    ``LAB_GRADING_REWAKE_SECONDS``); once per process. Celery ``worker_process_init`` calls it (prefork children,
+    a solo worker's own process). False when it already runs here."""
+    global _watch_pid
+    with _pool_lock:
+        if _watch_pid == os.getpid():
+            return False
+        _watch_pid = os.getpid()
+    threading.Thread(target=_lane_watch, name="grading-lane-watch", daemon=True).start()
+    return True
+
+
+def _lane_watch() -> None:
+    while True:
+        time.sleep(settings.LAB_GRADING_REWAKE_SECONDS)
+        try:
+            woken = lanes_rewake()
+            if woken:
+                log.info(
+                    "lane watch: woke %s (a run waited %d s)",
+                    ", ".join(woken),
+                    settings.LAB_GRADING_REWAKE_SECONDS,
+                )
+        except Exception:  # the database or the broker is away: look again next time
+            log.warning("lane watch: could not look at the lanes", exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connections: a fresh one next round

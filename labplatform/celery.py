@@ -16,6 +16,10 @@ process), so the parent never holds warm processes that a fork would copy. That 
 before the pool's threads open any file descriptor; see ``_want_grading_pool``). A threads worker creates it on its
 first job. It is closed on ``worker_process_shutdown`` (prefork children) and ``worker_shutdown`` (the main
 process: solo/threads).
+
+Lane watch: the same ``worker_process_init`` receiver starts the process's lane watch
+(``grading.tasks.lane_watch_start``), which wakes the worker's lanes again when a run has waited
+``LAB_GRADING_REWAKE_SECONDS`` (its wake-up was lost to a broker restart or a failed publish).
 """
 
 from __future__ import annotations
@@ -56,12 +60,13 @@ POOL_RECEIVER_UID = "labplatform.celery.start_grading_pool"
 
 
 def _start_grading_pool(**_: object) -> None:
-    from grading.tasks import start_grading_pool
+    from grading.tasks import lane_watch_start, start_grading_pool
 
     try:
         start_grading_pool()
     except Exception:  # jobs still grade cold; the first one retries the pool
         log.exception("could not start the grading pool")
+    lane_watch_start()  # wakes its lanes again when a run's wake-up was lost (grading.tasks)
 
 
 @worker_process_shutdown.connect

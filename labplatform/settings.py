@@ -127,6 +127,9 @@ def database_from_url(url: str) -> dict[str, object]:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60),
+            # a kept connection is checked before a request reuses it: after a database restart the first
+            # request of each process gets a new one instead of an error
+            "CONN_HEALTH_CHECKS": True,
         }
     if parsed.scheme == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": parsed.path or ":memory:"}
@@ -413,6 +416,13 @@ LAB_ASSEMBLE_CPU_SECONDS = env_int("LAB_ASSEMBLE_CPU_SECONDS", 1200, minimum=30,
 LAB_ASSEMBLE_REPLY_SECONDS = env_int("LAB_ASSEMBLE_REPLY_SECONDS", 120, minimum=5, maximum=300)
 LAB_GPU_WORKER = env_bool("LAB_GPU_WORKER", False)
 LAB_GRADING_MAX_RUNS = env_int("LAB_GRADING_MAX_RUNS", 3, minimum=1)
+# Production: a run queued this long, while no run of its lane started, gets its lane woken again (its wake-up
+# message was lost: the broker restarted, or the publish failed); each Celery worker process looks this often
+# (grading.tasks.lane_watch_start).
+LAB_GRADING_REWAKE_SECONDS = env_int("LAB_GRADING_REWAKE_SECONDS", 30, minimum=1)
+# Production: a grading job that lost its database (a restart) is retried this many seconds later, as the same
+# message, so the run it claimed is graded again (grading.tasks.grade_lane).
+LAB_GRADING_DB_RETRY_SECONDS = env_int("LAB_GRADING_DB_RETRY_SECONDS", 2, minimum=1)
 LAB_SUBMISSIONS_PER_MINUTE = env_int("LAB_SUBMISSIONS_PER_MINUTE", 10, minimum=1)
 LAB_NOTE_MAX_CHARS = env_int("LAB_NOTE_MAX_CHARS", 10_000, minimum=1)
 LAB_POST_MAX_CHARS = env_int("LAB_POST_MAX_CHARS", 10_000, minimum=1)

@@ -10,6 +10,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from celery.exceptions import Retry
+from django.db import OperationalError
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 from platform_helpers import GOOD_HELLO, Persona, pass_result
 
 from grading import selectors, services, tasks
@@ -400,6 +404,75 @@ def test_the_celery_task_claims_under_its_message_id(course, learner, submit, mo
     monkeypatch.setattr(tasks, "_grade", lambda submission: "graded")
     assert tasks.grade_lane.apply(args=["short"], task_id="message-7").result == "graded"
     assert Submission.objects.get(pk=submission.pk).claim == "message-7"
+
+
+def test_a_submission_whose_wake_up_cannot_be_sent_is_accepted_and_waits(
+    course, learner, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """The broker is restarting: the row is committed, so the learner gets their 201; the lane watch wakes it."""
+    monkeypatch.undo()  # the installed queue, not the autouse recorder
+    settings.LAB_GRADING_QUEUE = "celery"
+
+    def broker_down(args, queue):
+        raise KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.grade_lane, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = learner.post_json(
+            "/api/modules/01-hello/submissions/", {"files": {"hello.py": GOOD_HELLO}}
+        )
+    assert response.status_code == 201
+    assert Submission.objects.get(pk=response.json()["id"]).status == "queued"
+
+
+def test_the_lane_watch_wakes_only_a_stalled_lane(course, learner, submit, monkeypatch, settings):
+    settings.LAB_GRADING_REWAKE_SECONDS = 30
+    sent = []
+    monkeypatch.setattr(tasks.grade_lane, "apply_async", lambda args, queue: sent.append((args, queue)))
+    submission = submit(learner, course["01-hello"])
+    # it has just been submitted: its own wake-up is on its way
+    assert tasks.lanes_rewake() == [] and sent == []
+    Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(seconds=31))
+    assert tasks.lanes_rewake() == ["short"]
+    assert sent == [(["short"], "short")]
+    other = submit(learner, course["01-hello"])
+    Submission.objects.filter(pk=other.pk).update(status="running", started_at=timezone.now())
+    assert tasks.lanes_rewake() == [] and len(sent) == 1  # a worker took a run just now: it is not stalled
+    Submission.objects.filter(pk=submission.pk).update(status="running")
+    assert tasks.lanes_rewake() == []  # nothing waits
+
+
+def test_a_job_that_loses_its_database_is_retried_without_a_verdict(course, learner, submit, monkeypatch):
+    submission = submit(learner, course["01-hello"])
+
+    def database_gone(**_):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    stopped = []
+
+    def engine(*args, **kwargs):
+        try:
+            yield {"type": "phase", "seq": 0, "t": 0.0}
+            yield {"type": "phase", "seq": 1, "t": 0.1}
+        finally:
+            stopped.append(True)  # the engine's cleanup: its sandbox goes
+
+    monkeypatch.setattr(tasks, "_engine_grade", engine)
+    monkeypatch.setattr(services, "submission_event_record", database_gone)
+    retries = []
+
+    def retry(**options):  # Celery's own retry re-publishes the message; here it only says so
+        retries.append(options)
+        return Retry(exc=options["exc"], when=options["countdown"])
+
+    monkeypatch.setattr(tasks.grade_lane, "retry", retry)
+    result = tasks.grade_lane.apply(args=["short"], task_id="message-8")
+    assert result.state == "RETRY"
+    assert [type(options["exc"]) for options in retries] == [OperationalError]
+    assert stopped == [True], "the run's sandbox is stopped before the retry"
+    row = Submission.objects.get(pk=submission.pk)
+    assert (row.status, row.claim, row.runs) == ("running", "message-8", 1)  # the retry (same id) resumes it
+    assert not Result.objects.filter(submission=row).exists()
 
 
 def test_recovery_requeues_interrupted_runs_and_gives_up_on_exhausted_ones(course, learner, submit, settings):

@@ -4,16 +4,23 @@ Each stack gets its own PostgreSQL database (created, migrated, dropped) and a R
 (``LAB_TEST_REDIS_DB``, default 13, flushed at start). Everything is driven through stable interfaces: the
 management commands, HTTP, the websocket, and SQL for the final "exactly one verdict" checks.
 Used by tests/production and bench/bench_platform.py.
+
+``own_services=True`` (the fault tests): the stack runs its own ``redis-server`` and its own PostgreSQL cluster
+(``initdb``/``pg_ctl``, as the ``postgres`` user, which PostgreSQL requires) on free ports, with their data in a
+temporary folder, so that restarting them (``restart_redis``, ``restart_postgres``) hits nobody else: the
+machine's PostgreSQL on 5432 and Redis on 6379 are shared by other tests and people.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +32,7 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def free_port() -> int:
@@ -43,12 +51,91 @@ def pg_admin_user() -> str:
     raise RuntimeError("PostgreSQL on 127.0.0.1:5432 accepts neither user postgres nor root")
 
 
+class OwnRedis:
+    """A private ``redis-server`` on a free port, append-only as in ``docker/compose.yaml``; restartable."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir / "redis"
+        self.dir.mkdir()
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.dir / "redis.log", "ab")  # closed with the process
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+            + ["--appendonly", "yes", "--save", "", "--protected-mode", "no"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(
+            "redis-server did not start:\n" + (self.dir / "redis.log").read_text(errors="replace")
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: redis writes its append-only file and exits, as `docker stop` does
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+
+class OwnPostgres:
+    """A private PostgreSQL cluster on a free port, run by the ``postgres`` user from a folder it owns."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp dir: /tmp/pytest-of-root is 0700, which the postgres user cannot traverse.
+        self.dir = Path(tempfile.mkdtemp(prefix="lab-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        shutil.chown(self.dir, "postgres", "postgres")
+        self._as_postgres(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def _as_postgres(self, *argv: object) -> None:
+        proc = subprocess.run(
+            ["runuser", "-u", "postgres", "--", *map(str, argv)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.dir,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(
+            PG_BIN / "pg_ctl", "-D", self.data, "-l", self.dir / "pg.log", "-o", options, "-w", "start"
+        )
+
+    def stop(self) -> None:
+        self._as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class LabStack:
-    def __init__(self, workdir: Path, *, visibility_timeout_seconds: int = 4) -> None:
+    def __init__(
+        self, workdir: Path, *, visibility_timeout_seconds: int = 4, own_services: bool = False
+    ) -> None:
         self.workdir = workdir
-        self.pg_user = pg_admin_user()
+        self.own_redis = OwnRedis(workdir) if own_services else None
+        self.own_pg = OwnPostgres() if own_services else None
+        self.pg_port = self.own_pg.port if self.own_pg else PG_PORT
+        self.pg_user = "postgres" if self.own_pg else pg_admin_user()
         self.db_name = f"lab_prod_{uuid.uuid4().hex[:10]}"
-        self.redis_db = int(os.environ.get("LAB_TEST_REDIS_DB", "13"))
+        self.redis_db = 0 if self.own_redis else int(os.environ.get("LAB_TEST_REDIS_DB", "13"))
+        self.redis_port = self.own_redis.port if self.own_redis else 6379
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.web: subprocess.Popen | None = None
@@ -60,8 +147,8 @@ class LabStack:
                 if not k.startswith(("LAB_", "DJANGO_", "DATABASE_", "CELERY_"))
             },
             "LAB_MODE": "production",
-            "DATABASE_URL": f"postgres://{self.pg_user}@{PG_HOST}:{PG_PORT}/{self.db_name}",
-            "REDIS_URL": f"redis://127.0.0.1:6379/{self.redis_db}",
+            "DATABASE_URL": f"postgres://{self.pg_user}@{PG_HOST}:{self.pg_port}/{self.db_name}",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/{self.redis_db}",
             "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LAB_HTTPS": "0",  # plain HTTP on 127.0.0.1: no redirect to https, no HSTS, no secure-only cookies
@@ -76,8 +163,11 @@ class LabStack:
 
     # --- lifecycle ------------------------------------------------------------------------------------------------
     def setup(self) -> None:
-        redis.Redis(host="127.0.0.1", port=6379, db=self.redis_db).flushdb()
-        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=self.pg_user, dbname="test")
+        if self.own_redis and self.own_pg:
+            self.own_redis.start()
+            self.own_pg.start()
+        redis.Redis(host="127.0.0.1", port=self.redis_port, db=self.redis_db).flushdb()
+        admin = self._admin()
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{self.db_name}"')
@@ -90,11 +180,34 @@ class LabStack:
         for proc in [*self.workers, self.web]:
             if proc is not None and proc.poll() is None:
                 self.kill(proc, signal.SIGTERM)
-        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=self.pg_user, dbname="test")
+        if self.own_redis and self.own_pg:  # the whole cluster goes, database and all
+            self.own_redis.stop()
+            self.own_pg.remove()
+            return
+        admin = self._admin()
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         admin.close()
+
+    def _admin(self) -> Any:
+        dbname = "postgres" if self.own_pg else "test"
+        return psycopg2.connect(host=PG_HOST, port=self.pg_port, user=self.pg_user, dbname=dbname)
+
+    # --- faults (own_services only) -------------------------------------------------------------------------------
+    def restart_redis(self, down_seconds: float) -> None:
+        """Stop the stack's Redis (as ``docker restart`` does: SIGTERM), keep it down ``down_seconds``, start it."""
+        assert self.own_redis is not None, "restart_redis needs LabStack(own_services=True)"
+        self.own_redis.stop()
+        time.sleep(down_seconds)
+        self.own_redis.start()
+
+    def restart_postgres(self, down_seconds: float) -> None:
+        """Stop the stack's PostgreSQL (fast shutdown: open sessions are cut), keep it down, start it again."""
+        assert self.own_pg is not None, "restart_postgres needs LabStack(own_services=True)"
+        self.own_pg.stop()
+        time.sleep(down_seconds)
+        self.own_pg.start()
 
     def manage(self, *args: str) -> str:
         proc = subprocess.run(
@@ -119,7 +232,7 @@ class LabStack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded 2-core machine takes over a minute
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.base_url}/accounts/login/", timeout=2).status_code == 200:
@@ -133,7 +246,17 @@ class LabStack:
             "web server did not start:\n" + (self.workdir / "web.log").read_text(errors="replace")
         )
 
-    def start_worker(self, name: str, queue: str = "short") -> subprocess.Popen:
+    def restart_web(self) -> None:
+        """Stop the web tier (SIGTERM to runlab and its uvicorn processes: open sockets are cut) and start it
+        again on the same port."""
+        if self.web is not None and self.web.poll() is None:
+            self.kill(self.web, signal.SIGTERM)
+        self.start_web()
+
+    def start_worker(
+        self, name: str, queue: str = "short", env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        """Start a Celery worker (solo pool) on ``queue``; ``env``: variables to set for it alone."""
         log_path = self.workdir / f"worker-{name}.log"
         log = open(log_path, "ab")  # closed with the process
         proc = subprocess.Popen(
@@ -157,12 +280,12 @@ class LabStack:
                 "info",
             ],
             cwd=REPO_ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if "ready." in log_path.read_text(errors="replace"):
                 self.workers.append(proc)
@@ -230,7 +353,7 @@ class LabStack:
         raise TimeoutError(f"submission {submission_id} never reached {status}: {json.dumps(body)[:500]}")
 
     def sql(self, query: str, *params: Any) -> list[tuple]:
-        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=self.pg_user, dbname=self.db_name)
+        conn = psycopg2.connect(host=PG_HOST, port=self.pg_port, user=self.pg_user, dbname=self.db_name)
         try:
             with conn.cursor() as cur:
                 cur.execute(query, params)
