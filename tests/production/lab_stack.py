@@ -51,6 +51,7 @@ class LabStack:
         self.redis_db = int(os.environ.get("LAB_TEST_REDIS_DB", "13"))
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.manage_timeout = 180.0  # seconds for one manage.py command (a loaded machine needs more)
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.env = {
@@ -103,13 +104,13 @@ class LabStack:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=self.manage_timeout,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc.stdout
 
-    def start_web(self) -> None:
+    def start_web(self, timeout: float = 60.0) -> None:
         log = open(self.workdir / "web.log", "ab")  # closed with the process
         self.web = subprocess.Popen(
             [sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -119,12 +120,12 @@ class LabStack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.base_url}/accounts/login/", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a slow first page
                 pass
             if self.web.poll() is not None:
                 break
