@@ -21,7 +21,9 @@ One run reports, side by side:
    worker pickup, engine start, first event, engine end, verdict committed, websocket delivery: the API's
    timestamps and the client's), and the CPU-seconds per verdict: the Celery worker's whole process tree (its
    children, their sandboxes and the warm processes that replace the ones a job used) over the block, divided by
-   its verdicts. The sandboxes' own accounting of the learner's CPU (``usage.cpu_seconds``) is printed beside it.
+   its verdicts. The sandboxes' own accounting of the learner's CPU (``usage.cpu_seconds``: the learner host's
+   whole life, its warm-up imports included) is printed beside it; where it is the larger, the tree missed
+   sandboxed processes that were not reaped inside it, and the tree's figure is a lower bound.
 3. ``step_<N>_*``: the ramp. ``N`` learners for ``--step-seconds`` each: page p50/p95, submit -> first event and
    -> verdict p50/p95, grading CPU-seconds per verdict, web CPU-ms per page, refused submissions (429), the
    load average. The ramp stops after the first step over the limits (page p95 <= 100 ms, verdict p95 <= 3 s):

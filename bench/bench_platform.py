@@ -55,6 +55,8 @@ class EmbeddedLab:
     def __init__(self, var_dir: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "DATABASE_"))}
         self.env.update({"LAB_VAR_DIR": str(var_dir), "LAB_SUBMISSIONS_PER_MINUTE": "1000"})
+        if (REPO_ROOT / "var" / "figures").is_dir():  # `make figures`; else sync_content redraws them
+            self.env["LAB_FIGURES_DIR"] = str(REPO_ROOT / "var" / "figures")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = var_dir / "runlab.log"
@@ -80,9 +82,9 @@ class EmbeddedLab:
         )
         for _ in range(300):
             try:
-                requests.get(f"{self.base}/accounts/login/", timeout=1)
+                requests.get(f"{self.base}/accounts/login/", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a slow first page
                 time.sleep(0.2)
         raise RuntimeError("runlab did not start: " + self.log_path.read_text(errors="replace"))
 
@@ -238,8 +240,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-platform-") as tmp:
         lab = EmbeddedLab(Path(tmp))
-        lab.start()
         try:
+            lab.start()
             session = lab.login()
             cookies = session.cookies.get_dict()
             for name, path in (("dashboard", "/"), ("module_page", f"/modules/{args.module}/")):
