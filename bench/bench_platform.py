@@ -5,11 +5,13 @@ temporary var dir, the real ``content/``), logs in as the demo learner, then mea
 - dashboard (``/``) and module page (``/modules/<slug>/``) latency with 1 client and with 50 concurrent clients
   (threads, each with its own keep-alive session), p50/p95 in milliseconds, and the 50-vs-1 p50 ratio;
 - the full grading path over HTTP + websocket: submit the reference solution of the first module, time to the
-  first streamed engine event and to the verdict (median of ``--rounds``);
+  first streamed engine event and to the verdict (median of ``--rounds``), and where that time goes (``timeline``:
+  request, row committed, worker pickup, engine start, first event, engine end, verdict committed, delivered);
 - the engine's own warm verdict for the same module and files, in this process (``grade`` with a warm
   ``LearnerPool`` of the module's runtime and limits, as the lab's worker keeps), and the ratio of the HTTP verdict
   to it (target <= 1.3: the web, queue and socket add little to the engine's time).
-Prints ``name: value`` lines. Usage: ``.venv/bin/python bench/bench_platform.py [--clients 50] [--requests 10]``.
+Prints ``name: value`` lines and the 1-minute load average. Usage:
+``.venv/bin/python bench/bench_platform.py [--clients 50] [--requests 10] [--module 01-onboarding]``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 import yaml
@@ -51,6 +55,8 @@ class EmbeddedLab:
     def __init__(self, var_dir: Path) -> None:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "DJANGO_", "DATABASE_"))}
         self.env.update({"LAB_VAR_DIR": str(var_dir), "LAB_SUBMISSIONS_PER_MINUTE": "1000"})
+        if (REPO_ROOT / "var" / "figures").is_dir():  # `make figures`; else sync_content redraws them
+            self.env["LAB_FIGURES_DIR"] = str(REPO_ROOT / "var" / "figures")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = var_dir / "runlab.log"
@@ -76,9 +82,9 @@ class EmbeddedLab:
         )
         for _ in range(300):
             try:
-                requests.get(f"{self.base}/accounts/login/", timeout=1)
+                requests.get(f"{self.base}/accounts/login/", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a slow first page
                 time.sleep(0.2)
         raise RuntimeError("runlab did not start: " + self.log_path.read_text(errors="replace"))
 
@@ -125,15 +131,51 @@ def page_latencies(
         return [t for timings in pool.map(client, range(clients)) for t in timings]
 
 
+def _iso(value: str | None) -> float | None:
+    return datetime.fromisoformat(value).timestamp() if value else None
+
+
+def timeline(
+    body: dict[str, Any], *, sent: float, answered: float | None, first: float | None, verdict: float | None
+) -> dict[str, float]:
+    """Milliseconds between the marks of one submission's way, in order: the client's clock (``sent``, the 201
+    ``answered``, the ``first`` engine event and the ``verdict`` frames received; ``time.time()``) and the
+    server's, from ``GET /api/submissions/<id>/`` (``body``): the row created (just before its commit and the
+    enqueue on commit), the worker's pickup (the claim), the engine's start (its runner, which takes a warm
+    sandbox or starts one) and end, and the verdict committed. Same machine, same clock."""
+    stamps = (body.get("result") or {}).get("timestamps") or {}
+    marks = [
+        ("request", sent),
+        ("row_created", _iso(body.get("created_at"))),
+        ("answered_201", answered),
+        ("worker_pickup", _iso(body.get("started_at"))),
+        ("engine_start", _iso(stamps.get("started"))),
+        ("first_event_delivered", first),
+        ("engine_end", _iso(stamps.get("finished"))),
+        ("verdict_committed", _iso(body.get("finished_at"))),
+        ("verdict_delivered", verdict),
+    ]
+    spans: dict[str, float] = {}
+    previous = marks[0]
+    for name, value in marks[1:]:
+        if value is not None and previous[1] is not None:
+            spans[f"{previous[0]}->{name}"] = (value - previous[1]) * 1000
+        previous = (name, value) if value is not None else previous
+    return spans
+
+
 def grading_round(
     lab: EmbeddedLab, session: requests.Session, slug: str, files: dict[str, str]
-) -> tuple[float, float]:
+) -> tuple[float, float, dict[str, float]]:
+    """Submit over HTTP and follow the websocket to the verdict: (ms to the first event, ms to the verdict, the
+    submission's ``timeline``)."""
     headers = {"Cookie": f"sessionid={session.cookies['sessionid']}", "Origin": lab.base}
     with connect(lab.base.replace("http://", "ws://") + "/ws/grading/", additional_headers=headers) as ws:
-        started = time.perf_counter()
+        sent = time.time()
         response = session.post(
             f"{lab.base}/api/modules/{slug}/submissions/", json={"files": files}, timeout=10
         )
+        answered = time.time()
         if response.status_code != 201:
             raise RuntimeError(f"submit: HTTP {response.status_code} {response.text}")
         first = None
@@ -141,14 +183,21 @@ def grading_round(
             frame = json.loads(ws.recv(timeout=300))
             if frame["type"] != "grading.event":  # grading.queue: where the run waits
                 continue
-            now = time.perf_counter() - started
+            now = time.time()
             first = first if first is not None else now
             if frame["event"]["type"] == "verdict":
                 if frame["event"]["result"]["status"] != "pass":
+                    result = frame["event"]["result"]
+                    tests = [
+                        (t.get("name"), t.get("status"), t.get("message")) for t in result.get("tests", [])
+                    ]
                     raise RuntimeError(
-                        "reference solution did not pass: " + frame["event"]["result"]["message"]
+                        f"reference solution did not pass: {result.get('outcome')}: {result['message']} "
+                        f"{tests[:2]}"
                     )
-                return first * 1000, now * 1000
+                body = session.get(f"{lab.base}/api/submissions/{response.json()['id']}/", timeout=30).json()
+                spans = timeline(body, sent=sent, answered=answered, first=first, verdict=now)
+                return (first - sent) * 1000, (now - sent) * 1000, spans
 
 
 def engine_warm_verdicts(slug: str, files: dict[str, str], rounds: int) -> list[float]:
@@ -191,8 +240,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-platform-") as tmp:
         lab = EmbeddedLab(Path(tmp))
-        lab.start()
         try:
+            lab.start()
             session = lab.login()
             cookies = session.cookies.get_dict()
             for name, path in (("dashboard", "/"), ("module_page", f"/modules/{args.module}/")):
@@ -216,13 +265,17 @@ def main() -> None:
                 f["path"]: (REPO_ROOT / "content" / args.module / f["reference"]).read_text(encoding="utf-8")
                 for f in meta["files"]
             }
-            firsts, verdicts = [], []
+            firsts, verdicts, spans = [], [], []
             time.sleep(args.pause)  # let the lab's pool finish warming the module's shape
             for _ in range(args.rounds):
-                first, verdict = grading_round(lab, session, args.module, files)
+                first, verdict, span = grading_round(lab, session, args.module, files)
                 firsts.append(first)
                 verdicts.append(verdict)
+                spans.append(span)
                 time.sleep(args.pause)  # a learner reads the result: the pool refills between submissions
+            for name in spans[0]:
+                values = [span[name] for span in spans if name in span]
+                print(f"timeline_{name}_ms_median: {statistics.median(values):.0f}")
             engine = engine_warm_verdicts(args.module, files, args.rounds)
             print(f"submit_to_first_event_ms_median: {statistics.median(firsts):.1f}")
             print(f"submit_to_verdict_ms_median: {statistics.median(verdicts):.1f}")
@@ -233,6 +286,7 @@ def main() -> None:
             print(
                 f"http_verdict_over_engine_warm_verdict: {statistics.median(verdicts) / statistics.median(engine):.2f}"
             )
+            print(f"load_average_1min: {os.getloadavg()[0]:.2f}")
         finally:
             lab.stop()
 

@@ -8,6 +8,7 @@ Two harnesses:
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -89,3 +90,34 @@ def test_the_engine_passes_the_reference_and_fails_the_starter():
     assert bad["outcome"] in ("runtime_error", "tests_failed")
     assert bad["score"] == 0
     assert all(t["status"] in ("fail", "error") for t in bad["tests"])
+
+
+@pytest.mark.parametrize("tests_file", ["visible/test_hello.py", "hidden/test_hello_hidden.py"])
+def test_the_parameter_counts_the_judge_checks_are_what_nanochats_model_counts(tests_file):
+    """Module 1's judge reads each GPT's parameter count from ``NANOCHAT_GPT_PARAMS`` (building the models there
+    would import torch on every verdict); here every shape of the table is built as nanochat_ref's GPT and counted."""
+    from nanochat_ref.gpt import GPT, GPTConfig
+
+    tree = ast.parse((MODULE_DIR / "tests" / tests_file).read_text(encoding="utf-8"))
+    tables = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "NANOCHAT_GPT_PARAMS" for t in node.targets)
+    ]
+    assert len(tables) == 1 and tables[0], f"{tests_file}: one non-empty NANOCHAT_GPT_PARAMS table"
+    for shape, count in tables[0]:
+        assert sum(p.numel() for p in GPT(GPTConfig(**shape)).parameters()) == count, shape
+
+
+def test_module_1s_tests_never_import_torch():
+    """Its runtime is ``python``: a warm judge without torch. An import of torch (or of nanochat_ref.gpt, which
+    imports it) in its tests would cost seconds of CPU on every verdict."""
+    for path in sorted((MODULE_DIR / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        ]
+        names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        heavy = [n for n in names if n.split(".")[0] == "torch" or n.startswith("nanochat_ref.gpt")]
+        assert heavy == [], f"{path.relative_to(MODULE_DIR)} imports {heavy}"

@@ -138,6 +138,7 @@ class LabStack:
         self.redis_port = self.own_redis.port if self.own_redis else 6379
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.manage_timeout = 180.0  # seconds for one manage.py command (a loaded machine needs more)
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.env = {
@@ -216,13 +217,13 @@ class LabStack:
             env=self.env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=self.manage_timeout,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc.stdout
 
-    def start_web(self) -> None:
+    def start_web(self, timeout: float = 180.0) -> None:  # a loaded 2-core machine takes over a minute
         log = open(self.workdir / "web.log", "ab")  # closed with the process
         self.web = subprocess.Popen(
             [sys.executable, "manage.py", "runlab", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -232,12 +233,12 @@ class LabStack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 180  # a loaded 2-core machine takes over a minute
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 if requests.get(f"{self.base_url}/accounts/login/", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a slow first page
                 pass
             if self.web.poll() is not None:
                 break
