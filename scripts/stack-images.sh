@@ -38,8 +38,9 @@ if index.error:
     raise SystemExit(f"stack images: the handout figures: {index.error}")
 PY
 
-# The app's files as the images carry them: tracked and new (not ignored) files of these paths.
-APP_PATHS=(manage.py labplatform modules grading sandbox content locale nanochat_ref)
+# The app's files as the images carry them: tracked and new (not ignored) files of these paths (rustbpe: the
+# crate is module 2's reference).
+APP_PATHS=(manage.py labplatform modules grading sandbox content locale nanochat_ref rustbpe)
 app_files() { git ls-files -z --cached --others --exclude-standard -- "${APP_PATHS[@]}" | sort -z; }
 hash_of() { sha256sum | cut -c1-16; }
 files_hash() { xargs -0 sha256sum -- | hash_of; }

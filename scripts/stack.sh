@@ -55,7 +55,10 @@ up() {
   chmod 0700 "$LAB_SECRETS_DIR"
   secret django_secret_key
   secret postgres_password
-  compose up -d "$@"
+  if ! compose up -d "$@"; then
+    compose logs --no-color --tail 40 migrate >&2
+    exit 1
+  fi
   local url="http://$LAB_HOSTNAME:$LAB_HTTP_PORT/" deadline=$((SECONDS + 180))
   until curl -fsS -o /dev/null --resolve "$LAB_HOSTNAME:$LAB_HTTP_PORT:$LAB_HTTP_BIND" \
     "http://$LAB_HOSTNAME:$LAB_HTTP_PORT/accounts/login/" 2>/dev/null; do

@@ -143,4 +143,4 @@ def test_a_learner_signs_up_submits_and_gets_the_streamed_verdict_through_the_st
     # the job ran in sandbox containers, whose CPU time the worker read from the host's cgroups
     assert events[-1]["result"]["usage"]["cpu_seconds"] > 0, events[-1]["result"]["usage"]
     worker_log = stack.run("logs", "--no-color", "worker")
-    assert re.search(r"Task grading\.tasks\.\S+\[[^]]+\] succeeded", worker_log), worker_log[-3000:]
+    assert re.search(r"Task grading\.grade_lane\[[^]]+\] succeeded", worker_log), worker_log[-3000:]
