@@ -38,7 +38,8 @@ def test_every_app_service_runs_in_production_mode_with_file_secrets(compose):
         env = compose["services"][name]["environment"]
         assert env["LAB_MODE"] == "production"
         assert env["DATABASE_URL"].startswith("postgres://")
-        assert env["REDIS_URL"].startswith("redis://redis:")
+        # the stack's own Redis, or another machine's (LAB_REDIS_HOST, a worker machine's)
+        assert re.fullmatch(r"redis://\$\{LAB_REDIS_HOST:-redis\}:6379/\d+", env["REDIS_URL"])
         assert env["DJANGO_SECRET_KEY_FILE"].startswith("/run/secrets/")
         assert "DJANGO_SECRET_KEY" not in env
 
@@ -56,14 +57,35 @@ def test_the_web_waits_for_migrations(compose):
     )
 
 
-@pytest.mark.parametrize("name", ["web.Dockerfile", "worker.Dockerfile", "worker-gpu.Dockerfile"])
+@pytest.mark.parametrize(
+    "name", ["python.Dockerfile", "web.Dockerfile", "worker.Dockerfile", "worker-gpu.Dockerfile"]
+)
 def test_each_image_pins_torch_or_leaves_it_out(repo_root, name):
     text = (repo_root / "docker" / name).read_text(encoding="utf-8")
     assert text.startswith("#") and "FROM " in text
     installs = re.findall(r"pip install[^\n]*torch[^\n]*", text)
     assert all("torch==2.13.0" in line for line in installs)
-    if name == "web.Dockerfile":
-        assert "grep -v '^torch=='" in text  # the web tier never imports torch
+    if name in ("python.Dockerfile", "web.Dockerfile"):  # the web tier never imports torch
+        assert installs == []
+    if name == "python.Dockerfile":
+        assert "-r /tmp/requirements-app.txt" in text
+        script = (repo_root / "scripts" / "stack-images.sh").read_text(encoding="utf-8")
+        assert "grep -v '^torch==' requirements.txt >\"$work/requirements-app.txt\"" in script
+
+
+def test_every_image_the_stack_runs_is_built_by_the_stack_script(repo_root, compose):
+    script = (repo_root / "scripts" / "stack-images.sh").read_text(encoding="utf-8")
+    built = set(re.findall(r"^(?:  )?build ([a-z-]+) ", script, re.M)) | {"sandbox"}
+    images = {service["image"] for service in compose["services"].values()}
+    images |= {
+        service["environment"].get("SANDBOX_DOCKER_IMAGE")
+        for service in compose["services"].values()
+        if "SANDBOX_DOCKER_IMAGE" in (service.get("environment") or {})
+    }
+    assert images - {"nanochat-lab-sandbox:cuda"} == {f"nanochat-lab-{name}:latest" for name in built} - {
+        "nanochat-lab-python:latest"
+    }
+    assert all("build:" not in service for service in compose["services"].values())
 
 
 def test_every_setting_read_from_the_environment_is_documented(repo_root, compose):
