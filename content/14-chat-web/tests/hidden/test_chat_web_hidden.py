@@ -163,9 +163,12 @@ def test_the_pool_is_full_after_a_mix_of_ended_failed_and_aborted_replies(serve,
     reply = cwh.byte_ids(judge_tok, "yes, 你好") + [end]
     server = serve([reply, cwh.Fail([]), reply, cwh.Fail(cwh.byte_ids(judge_tok, "x")), reply])
     _drain(server, server.body(server.post([("user", "a")])))
+    # the pool is checked before each request: a leaked worker fails here, never hangs a post
     for _ in range(2):
+        assert server.free_workers() == 1
         with pytest.raises(LearnerError):
             _drain(server, server.body(server.post([("user", "b")])))
+        assert server.free_workers() == 1
         body = server.body(server.post([("user", "c")]))
         server.next_chunk(body)
         server.next_chunk(body)
@@ -191,6 +194,7 @@ def test_each_setting_falls_back_to_its_own_flag(serve, cwh, judge_tok):
     ids = cwh.byte_ids(judge_tok, "ok")
     server = serve([ids, ids, ids])
     for fields in ({"temperature": 1.5}, {"top_k": 0}, {"max_tokens": 1}):
+        assert server.free_workers() == 1
         _drain(server, server.body(server.post([("user", "Hi")], **fields)))
     got = [(c.get("temperature"), c.get("top_k"), c.get("max_tokens")) for c in server.generate_calls()]
     assert got == [(1.5, 50, 512), (0.8, None, 512), (0.8, 50, 1)]

@@ -275,6 +275,9 @@ def test_the_request_settings_reach_the_engine_and_missing_ones_take_the_flags(s
     ids = cwh.byte_ids(judge_tok, "ok")
     server = serve([ids, ids])
     _read_all(server, server.body(server.post([("user", "Hi")], temperature=0.0, top_k=5, max_tokens=9)))
+    assert server.free_workers() == 1, (
+        "after a reply ended its worker was not back in the pool (see the pool tests)"
+    )
     _read_all(server, server.body(server.post([("user", "Hi")])))
     got = [(c.get("temperature"), c.get("top_k"), c.get("max_tokens")) for c in server.generate_calls()]
     assert got[:1] == [(0.0, 5, 9)], (
