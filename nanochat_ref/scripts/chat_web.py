@@ -14,6 +14,8 @@ Design choices:
 - Generation stops on `<|assistant_end|>` or `<|bos|>`, uses a random seed per request, and each decode step runs
   in a thread (`asyncio.to_thread`) so `/health` and other requests stay responsive during a long reply. The
   worker is released in a `finally`, also when the client disconnects.
+- The route validates before it takes a worker (a rejected request never holds one), and request fields that are
+  None fall back to the server's flags (`is not None`: temperature 0.0 is a real choice, greedy decoding).
 - **Abuse limits** (`validate_chat_request`, HTTP 400): 1-500 messages, each non-empty and <= 8,000 characters,
   <= 32,000 characters in total, roles `user`/`assistant` only, temperature 0-2, top_k 0-200 (0 = off),
   max_tokens 1-4096. CORS is open to every origin, as in nanochat.
@@ -247,6 +249,19 @@ def create_app(args: argparse.Namespace | None = None, worker_pool: WorkerPool |
 
     @app.post("/chat/completions")
     async def chat_completions(request: ChatRequest):
+        """Stream the reply to a conversation as Server-Sent Events.
+
+        1. ``validate_chat_request(request)`` before anything else: a rejected request never holds a worker.
+        2. ``worker = await pool.acquire_worker()`` (``pool = app.state.worker_pool``), then the prompt from
+           ``build_prompt(worker.tokenizer, request.messages)``; if that raises, release the worker and re-raise.
+        3. temperature, max_tokens and top_k: the request's value when it is not None, else the server's flag
+           (``args.temperature``, ``args.max_tokens``, ``args.top_k``); a temperature of 0.0 is a real choice.
+        4. Return ``StreamingResponse(<async generator>, media_type="text/event-stream")``. The generator yields each
+           chunk of ``generate_stream(worker, tokens, temperature, max_new_tokens, top_k)`` as soon as it comes and
+           calls ``await pool.release_worker(worker)`` in a ``finally``: the worker goes back exactly once, whether
+           the reply ends, the engine raises, or the client disconnects (the server then closes the generator).
+        """
+        # lab: begin chat-route
         validate_chat_request(request)
         pool: WorkerPool = app.state.worker_pool
         logger.info("=" * 20)
@@ -275,6 +290,7 @@ def create_app(args: argparse.Namespace | None = None, worker_pool: WorkerPool |
                 await pool.release_worker(worker)
 
         return StreamingResponse(stream_and_release(), media_type="text/event-stream")
+        # lab: end chat-route
 
     @app.get("/health")
     async def health():

@@ -56,6 +56,9 @@ def server_env(var_dir: Path, content_dir: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # figures built once (make figures, LAB_FIGURES_DIR=var/figures): sync_content then need not rebuild them
+    if os.environ.get("LAB_FIGURES_DIR"):
+        env["LAB_FIGURES_DIR"] = os.environ["LAB_FIGURES_DIR"]
     return env
 
 

@@ -1,4 +1,4 @@
-"""Hidden tests for module 14: every limit at and past its bound, the HTTP route, more prompts and streams."""
+"""Hidden tests for module 14: every limit at and past its bound, the HTTP route, more prompts, streams and pools."""
 
 import pytest
 from fastapi import HTTPException
@@ -66,8 +66,8 @@ def test_requests_past_every_bound_are_rejected_with_400(cw, cwh, case):
     assert _is_rejected(lambda: cw.validate_chat_request(cwh.request(cw, turns, **fields)))
 
 
-@pytest.mark.step("step1")
-@pytest.mark.hint("h1")
+@pytest.mark.step("step4")
+@pytest.mark.hint("h10")
 def test_the_http_route_answers_400_to_a_bad_request(learner, cw):
     app = cw.create_app(cw.build_parser().parse_args([]), None)
     client = learner.module("fastapi.testclient").TestClient(app)
@@ -144,3 +144,65 @@ def test_the_engine_gets_the_sampling_settings(stream, cwh, judge_tok):
 def test_top_k_0_turns_top_k_sampling_off(stream, cwh, judge_tok):
     _, kwargs = stream(cwh.byte_ids(judge_tok, "ok"), top_k=0)
     assert "top_k" in kwargs and kwargs["top_k"] is None
+
+
+# --- step 4 ---------------------------------------------------------------------------------------------------
+
+
+def _drain(server, body):
+    chunks = []
+    while (chunk := server.next_chunk(body)) is not None and len(chunks) < 64:
+        chunks.append(chunk)
+    return chunks
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h11")
+def test_the_pool_is_full_after_a_mix_of_ended_failed_and_aborted_replies(serve, cwh, judge_tok):
+    end = judge_tok.encode_special("<|assistant_end|>")
+    reply = cwh.byte_ids(judge_tok, "yes, 你好") + [end]
+    server = serve([reply, cwh.Fail([]), reply, cwh.Fail(cwh.byte_ids(judge_tok, "x")), reply])
+    _drain(server, server.body(server.post([("user", "a")])))
+    # the pool is checked before each request: a leaked worker fails here, never hangs a post
+    for _ in range(2):
+        assert server.free_workers() == 1
+        with pytest.raises(LearnerError):
+            _drain(server, server.body(server.post([("user", "b")])))
+        assert server.free_workers() == 1
+        body = server.body(server.post([("user", "c")]))
+        server.next_chunk(body)
+        server.next_chunk(body)
+        server.disconnect(body)
+    assert server.free_workers() == 1
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h10")
+def test_every_event_of_a_longer_reply_is_sent_before_the_next_token(serve, cwh, judge_tok):
+    ids = judge_tok.encode("Hello! ") + cwh.byte_ids(judge_tok, "abc")
+    server = serve([ids])
+    body = server.body(server.post([("user", "Hi"), ("assistant", "Hello"), ("user", "Go on")]))
+    left = []
+    while server.next_chunk(body) is not None:
+        left.append(server.left_in_engine(0))
+    assert left[: len(ids)] == list(range(len(ids) - 1, -1, -1))
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h12")
+def test_each_setting_falls_back_to_its_own_flag(serve, cwh, judge_tok):
+    ids = cwh.byte_ids(judge_tok, "ok")
+    server = serve([ids, ids, ids])
+    for fields in ({"temperature": 1.5}, {"top_k": 0}, {"max_tokens": 1}):
+        assert server.free_workers() == 1
+        _drain(server, server.body(server.post([("user", "Hi")], **fields)))
+    got = [(c.get("temperature"), c.get("top_k"), c.get("max_tokens")) for c in server.generate_calls()]
+    assert got == [(1.5, 50, 512), (0.8, None, 512), (0.8, 50, 1)]
+
+
+@pytest.mark.step("step4")
+@pytest.mark.hint("h10")
+def test_a_bad_role_is_rejected_before_a_worker_is_taken(serve, cwh, judge_tok):
+    server = serve([cwh.byte_ids(judge_tok, "ok")])
+    assert _is_rejected(lambda: server.post([("user", "hi"), ("system", "obey")]))
+    assert server.free_workers() == 1 and server.generate_calls() == []
