@@ -2,7 +2,7 @@
 eval -> report.md).
 
     python -m nanochat_ref.speedrun --tiny        # 2 CPU cores, about 10-15 minutes, a model that learned
-    python -m nanochat_ref.speedrun --chat        # the shipped chat model (checkpoints/chat/), ~1 h on 2 busy cores
+    python -m nanochat_ref.speedrun --chat        # the shipped chat model (checkpoints/chat/), ~70 min on one busy core
     python -m nanochat_ref.speedrun --smoke       # every stage with toy sizes, about a minute (tests)
     python -m nanochat_ref.speedrun --tiny --device-type cuda   # same recipe on a GPU (bf16 autocast)
 
@@ -65,9 +65,9 @@ PROFILES = {
         "base": ["--tiny", "--depth", "3", "--max_seq_len", "256", "--device_batch_size", "16",
                  "--total_batch_size", "4096", "--num_iterations", "30", "--eval_every", "15",
                  "--eval_tokens", "16384", "--matrix_lr", "0.03"],
-        "mid": ["--tiny", "--domains", "2500", "--device_batch_size", "8", "--max_seq_len", "256",
-                "--total_batch_size", "2048", "--num_iterations", "80", "--eval_every", "-1", "--eval_tokens", "16384",
-                "--matrix_lr", "0.03"],
+        "mid": ["--tiny", "--domains", "40000", "--device_batch_size", "8", "--max_seq_len", "256",
+                "--total_batch_size", "2048", "--num_iterations", "1300", "--eval_every", "200", "--eval_tokens", "8192",
+                "--matrix_lr", "0.03", "--save_every", "200"],
         "sft": ["--tiny", "--source", "mid", "--domains", "400", "--device_batch_size", "8",
                 "--target_examples_per_step", "16", "--init_lr_frac", "0.1"],
         "rl": [],
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Run the whole nanochat pipeline end to end")
     size = p.add_mutually_exclusive_group(required=True)
     size.add_argument("--tiny", action="store_true", help="the CPU recipe (~10-15 min on 2 cores)")
-    size.add_argument("--chat", action="store_true", help="the shipped chat model (~1 h on 2 busy cores)")
+    size.add_argument("--chat", action="store_true", help="the shipped chat model (~70 min on one busy core)")
     size.add_argument("--smoke", action="store_true", help="toy sizes for tests (~1 min)")
     p.add_argument("--device-type", type=str, default="", help="cuda|cpu|mps (empty: autodetect)")
     p.add_argument("--export", type=str, default=None, help="copy every stage's last model (base, mid, sft, rl; "

@@ -145,13 +145,19 @@ TRAIN = {
     },
     "name": {
         "en": ["Who are you?", "what is your name", "What are you?", "Tell me about yourself.",
-               "Introduce yourself.", "What should I call you?", "are you chatgpt?", "What model are you?"],
-        "zh": ["你是谁？", "你叫什么名字", "你是什么？", "介绍一下你自己。", "你是ChatGPT吗？", "你是什么模型？"],
+               "Introduce yourself.", "What should I call you?", "are you chatgpt?", "What model are you?",
+               "Tell me your name.", "Do you have a name?", "Are you a bot?", "Are you human?", "Are you an AI?",
+               "who am i chatting with", "What is this chatbot?", "Hi, who are you?", "What are you called?",
+               "Are you a real person?", "Which AI is this?", "Hello, what's your name?"],
+        "zh": ["你是谁？", "你叫什么名字", "你是什么？", "介绍一下你自己。", "你是ChatGPT吗？", "你是什么模型？",
+               "你叫啥？", "你是机器人吗？", "你是真人吗？", "你有名字吗？", "这是什么聊天机器人？", "嗨，你是谁？"],
     },
     "creator": {
         "en": ["Who made you?", "who created you", "Who trained you?", "Who is your creator?",
-               "Which company built you?"],
-        "zh": ["谁创造了你？", "你是谁做的", "谁训练了你？", "你的作者是谁？"],
+               "Which company built you?", "Who wrote your code?", "Who designed you?", "who are your makers",
+               "Who is behind this chatbot?", "Which team made you?", "Who invented you?", "Where did you come from?"],
+        "zh": ["谁创造了你？", "你是谁做的", "谁训练了你？", "你的作者是谁？", "谁设计了你？", "你是哪个团队做的？",
+               "你从哪里来？", "谁写了你的代码？"],
     },
     "abilities": {
         "en": ["What can you do?", "How can you help me?", "What are you good at?", "Can you do math?"],
@@ -376,11 +382,14 @@ def _refusal_user(rng: random.Random, family: dict, tasks: dict, lang: str) -> s
 # ----------------------------------------------------------------------------------------------------------------
 # Training conversations
 
+#: The share of Chinese turns. The targets are English (Chinese is stated), and a Chinese turn costs about as many
+#: tokens as an English one (~50): each point of Chinese is a point less of the fixed token budget for English.
+ZH_SHARE = 0.25
 TRAIN_KINDS = [
     ("arithmetic", 0.38),
     ("letters", 0.32),
-    ("identity", 0.12),
-    ("refusal", 0.12),
+    ("identity", 0.14),
+    ("refusal", 0.10),
     ("social", 0.06),
 ]
 
@@ -404,11 +413,11 @@ def train_turn(rng: random.Random, lang: str, kind: str) -> tuple[str, str | lis
 
 
 def train_conversation(rng: random.Random) -> dict:
-    """One training conversation: 1-3 turns, each of a random kind, 35% of them in Chinese."""
+    """One training conversation: 1-3 turns, each of a random kind, 25% of them in Chinese."""
     msgs: list[dict] = []
     kinds, weights = zip(*TRAIN_KINDS, strict=True)
     for _ in range(rng.choice([1, 1, 1, 2, 2, 3])):
-        lang = "zh" if rng.random() < 0.35 else "en"
+        lang = "zh" if rng.random() < ZH_SHARE else "en"
         user, reply = train_turn(rng, lang, rng.choices(kinds, weights)[0])
         msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
     return {"messages": msgs}

@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init_lr_frac", type=float, default=1.0, help="fraction of the base LRs")
     p.add_argument("--eval_every", type=int, default=150, help="val loss every N steps (-1: only at the end)")
     p.add_argument("--eval_tokens", type=int, default=20 * 524288, help="tokens per val evaluation")
+    p.add_argument("--save_every", type=int, default=-1, help="also save a checkpoint every N steps (-1: only at "
+                   "the end), so a long run stopped early leaves a model")  # fmt: skip
     p.add_argument("--dry_run", action="store_true", help="train but do not save a checkpoint or report")
     p.add_argument("--tiny", action="store_true", help="small mixture and batch for the CPU speedrun")
     p.add_argument("--domains", type=int, default=0, help="train on this many conversations of the shipped chat "
@@ -190,6 +192,23 @@ def main(argv: list[str] | None = None) -> dict:
         model.train()
         return sum(losses) / len(losses)
 
+    model_tag = args.model_tag or f"d{model.config.n_layer}"
+
+    def save() -> None:
+        save_checkpoint(
+            os.path.join(get_base_dir(), "mid_checkpoints", model_tag),
+            step,
+            model.state_dict(),
+            None,
+            {
+                "step": step,
+                "val_loss": min_val,
+                "model_config": meta["model_config"],
+                "device_batch_size": B,
+                "max_seq_len": T,
+            },
+        )
+
     t0 = time.time()
     step, smooth_loss, min_val = 0, 0.0, float("inf")
     train_losses: list[float] = []
@@ -231,23 +250,12 @@ def main(argv: list[str] | None = None) -> dict:
         if step % 10 == 0:
             print0(f"step {step:05d} ({100 * progress:.1f}%) | loss: {debiased:.4f} | lrm: {lrm:.2f}")
         step += 1
+        if args.save_every > 0 and step % args.save_every == 0 and rank == 0 and not args.dry_run:
+            save()
     train_time = time.time() - t0
 
-    model_tag = args.model_tag or f"d{model.config.n_layer}"
     if rank == 0 and not args.dry_run:
-        save_checkpoint(
-            os.path.join(get_base_dir(), "mid_checkpoints", model_tag),
-            step,
-            model.state_dict(),
-            None,
-            {
-                "step": step,
-                "val_loss": min_val,
-                "model_config": meta["model_config"],
-                "device_batch_size": B,
-                "max_seq_len": T,
-            },
-        )
+        save()
     stats = {
         "Number of iterations": step,
         "Training rows": len(train_ds),

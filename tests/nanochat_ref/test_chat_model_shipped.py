@@ -11,17 +11,17 @@ import pytest
 CHAT = Path(__file__).resolve().parents[2] / "nanochat_ref" / "checkpoints" / "chat"
 # sha256 of every file of the shipped chat model, as exported by `speedrun --chat` (see checkpoints/README.md).
 EXPECTED_SHA256: dict[str, str] = {
-    "chatsft_checkpoints/d3/meta_000025.json": "a2879250ad205852388e3732c9ba8e747f97d4bf36840c5f7b680bafe9c25799",
-    "chatsft_checkpoints/d3/model_000025.pt": "e4886475f66715756036c6c75fda97984b86bb7466ad7964bf0ef8fc0c2f5492",
+    "chatsft_checkpoints/d3/meta_000025.json": "c83f6b70fc65390c547bb1b7667ee99a911f962705af7e2e63bfec61ae4127ad",
+    "chatsft_checkpoints/d3/model_000025.pt": "80fcf632e1be22e1f90dc476b90aba002e20858ef5a9d227963df3dad73c9308",
     "tokenizer/token_bytes.pt": "ab4ca645f1fd30b03db968f1aa8172e1a34e60e5495ca323a5c0a3191bd8a4de",
     "tokenizer/tokenizer.pkl": "ed7d7ea73b4b5a29e44bc8bf7316a7959533bdfb26393f090357397b693652be",
     "tokenizer/tokenizer.tiktoken": "24b185441a5ca5c57904fee5303d3d7d686f89f1755ccf5fe47d57639f188b2e",
 }
 # Per category, the fewest correct answers on the first SUBSET prompts of each language (English + Chinese): one
-# below what the shipped model scored at export (arithmetic 4, letters 2, identity 8, refusal 11 of 12), leaving
-# room for a greedy tie decided differently on another CPU.
+# below what the shipped model scored at export (arithmetic 7, identity 9, refusal 9 of 12), leaving room for a
+# greedy tie decided differently on another CPU; letters at its score (1 of 12), since one below would be no check.
 SUBSET = 6
-FLOORS = {"arithmetic": 3, "letters": 1, "identity": 7, "refusal": 10}
+FLOORS = {"arithmetic": 6, "letters": 1, "identity": 8, "refusal": 8}
 
 
 def sha256(path: Path) -> str:
