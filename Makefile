@@ -155,7 +155,7 @@ test:
 	@$(AREA) rest-fast 360 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
 	@$(AREA) rest-slow 660 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 900 $(PYTEST) $(REST) -m "browser and not production"
-	@# the fault tests (tests/production/test_production_faults.py): five faults, each against a 60 s mini-load,
+	@# the fault tests (tests/production/test_production_faults.py): four faults, each against a 60 s mini-load,
 	@# on a stack with its own Redis and PostgreSQL: about 80 s each plus the stack's start, 480 s on 2 idle cores
 	@$(AREA) production 960 $(PYTEST) $(REST) -m "production and not docker"
 	@echo "== make test: time per area" && cat $(STAMPS)/test-times

@@ -8,17 +8,12 @@ of them the reference and half a failing variant. Each test prints one ``[fault 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,62 +235,3 @@ def test_a_web_restart_while_the_page_streams_a_run_reconnects_and_shows_the_ver
     # page falls back to after 10 s without a socket (frontend/src/module/follow.ts) is a race, either is right.
     assert reopened, "the page never opened a new socket after the restart"
     assert_exactly_one_verdict_each(load, report)
-
-
-def fill(volume: Path) -> Path:
-    """Write a file into ``volume`` until the filesystem has no room left; return it."""
-    filler = volume / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 2**20)
-                handle.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC, exc
-    return filler
-
-
-def test_a_full_job_volume_gives_platform_faults_then_the_worker_serves_again(faults):
-    """The only worker keeps its job dirs (``TMPDIR``) on a 16 MiB tmpfs, which fills up mid-load and is freed
-    15 s later: the jobs that cannot write get a platform-error verdict (our fault, said so), none is lost or
-    graded twice, and the worker grades correctly again once there is room."""
-    for proc in list(faults.workers):  # the lane's only worker is the one on the capped volume
-        faults.kill(proc, signal.SIGTERM)
-        faults.workers.remove(proc)
-    volume = Path(tempfile.mkdtemp(prefix="lab-jobs-"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=1777", "tmpfs", str(volume)], check=True)
-    moments: dict[str, datetime] = {}
-    try:
-        faults.start_worker("disk", env={"TMPDIR": str(volume)})
-
-        def fill_then_free() -> Fault:
-            moments["filled"] = datetime.now(UTC)
-            filler = fill(volume)
-            time.sleep(15)
-            filler.unlink()
-            moments["freed"] = datetime.now(UTC)
-            return Fault(started=moments["filled"], over=moments["freed"])
-
-        load, fault = run_load(faults, fill_then_free)
-        first_good = faults.sql(
-            "SELECT min(created_at) FROM grading_result WHERE status IN ('pass', 'fail') AND created_at > %s",
-            moments["freed"],
-        )[0][0]
-        report = load.check(platform_faults=(moments["filled"], first_good or datetime.now(UTC)))
-        print(
-            summary(
-                "full-job-volume",
-                report,
-                recovery_s=round((first_good - fault.started).total_seconds(), 1) if first_good else None,
-                drain_s=fault.drain_s,
-            )
-        )
-        assert_exactly_one_verdict_each(load, report)
-        assert report.statuses.get("platform_error", 0) >= 1, f"the full volume hit no job: {report.line()}"
-        assert first_good is not None, "the worker graded nothing correctly after the volume was freed"
-    finally:
-        for proc in list(faults.workers):
-            faults.kill(proc, signal.SIGTERM)
-            faults.workers.remove(proc)
-        subprocess.run(["umount", "--lazy", str(volume)], check=False)
-        volume.rmdir()
