@@ -118,8 +118,9 @@ run: install
 	$(PY) manage.py runlab --host $(HOST) --port $(PORT)
 
 ## README command 2: everything CI checks, area by area, each timed against its budget (DECISIONS.md, "CI
-## budget": the budgets add up to 73.5 of the 75 minutes CI may take on 2 cores, installs included; the table of times is
-## printed at the end). The sandbox and the grading engine are gated at 100 % line coverage (exemptions:
+## budget": 75 minutes on 2 cores, installs included). Each budget is a cap with room above the area's measured time
+## (a fresh machine's image builds included), so the caps add up to more than the whole; the measured total is
+## what must stay within the 75 minutes (the closing notes give it). The table of times is printed at the end. The sandbox and the grading engine are gated at 100 % line coverage (exemptions:
 ## docs/threat-model.md, docs/grading-engine.md); the rest of the suite runs once without tracing, split by
 ## marker. Browser and production tests run one at a time: each drives a whole lab (daphne, or Celery with
 ## PostgreSQL and Redis; Chromium) and waits on it with timeouts.
@@ -146,13 +147,14 @@ test:
 	@status=0; $(AREA) engine-docker 240 env SANDBOX_BACKEND=docker $(PYTEST) $(XDIST) tests/engine/test_golden.py \
 	  $(ASSEMBLE_ON_DOCKER) --timeout 300 || status=$$?; if [ $$status != 0 ]; then bash scripts/stop-docker.sh; fi; \
 	  exit $$status
-	@# the compose stack's smoke test builds the stack's images (cached by content hash) and runs them
-	@status=0; $(AREA) stack 900 $(PYTEST) $(REST) -m docker || status=$$?; bash scripts/stop-docker.sh; \
+	@# the compose stack's smoke test builds the stack's images (cached by content hash) and runs them: 76 s with
+	@# cached images; a fresh machine builds python, worker, postgres and redis first (about 1,500 s at load 11-28)
+	@status=0; $(AREA) stack 1800 $(PYTEST) $(REST) -m docker || status=$$?; bash scripts/stop-docker.sh; \
 	  exit $$status
 	@# a grading job ends within its wall clock plus slack (about 90 s): a test past 300 s is a hang, not a slow run
 	@$(AREA) engine 270 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
 	  --timeout 300 --cov=grading.engine $(COV_GATE)
-	@$(AREA) rest-fast 360 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
+	@$(AREA) rest-fast 720 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
 	@$(AREA) rest-slow 660 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 900 $(PYTEST) $(REST) -m "browser and not production"
 	@# the fault tests (tests/production/test_production_faults.py): four faults, each against a 60 s mini-load,

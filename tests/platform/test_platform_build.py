@@ -33,6 +33,7 @@ INPUTS = [
     "frontend/scripts/gen-wire.mjs",
     "labplatform/schemas/events.schema.json",
     "grading/engine/result.schema.json",
+    "grading/engine/messages.json",
 ]
 PIP, MATURIN, NPM_CI, VITE = (
     "pip install -q -r requirements.txt",
@@ -93,6 +94,7 @@ def test_a_makefile_edit_reinstalls_nothing(tree: Path) -> None:
         "frontend/scripts/gen-wire.mjs",
         "labplatform/schemas/events.schema.json",
         "grading/engine/result.schema.json",
+        "grading/engine/messages.json",
     ],
 )
 def test_a_frontend_source_edit_rebuilds_with_vite_without_npm_ci(tree: Path, name: str) -> None:
