@@ -154,8 +154,8 @@ test:
 	@# a grading job ends within its wall clock plus slack (about 90 s): a test past 300 s is a hang, not a slow run
 	@$(AREA) engine 270 env COVERAGE_FILE=$(STAMPS)/coverage.engine $(PYTEST) $(XDIST) tests/engine \
 	  --timeout 300 --cov=grading.engine $(COV_GATE)
-	@$(AREA) rest-fast 720 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
-	@$(AREA) rest-slow 660 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
+	@$(AREA) rest-fast 900 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
+	@$(AREA) rest-slow 1500 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 900 $(PYTEST) $(REST) -m "browser and not production"
 	@# the fault tests (tests/production/test_production_faults.py): four faults, each against a 60 s mini-load,
 	@# on a stack with its own Redis and PostgreSQL: about 80 s each plus the stack's start, 480 s on 2 idle cores
