@@ -26,7 +26,7 @@ import logging
 import shutil
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -39,6 +39,8 @@ from grading.assemble import selectors
 from grading.assemble.models import AssembleReply, AssembleRun
 from modules.services import Conflict, Forbidden, InvalidInput
 from modules.spec import lane_of
+
+Job = TypeVar("Job", AssembleRun, AssembleReply)
 
 log = logging.getLogger(__name__)
 
@@ -92,20 +94,28 @@ def assemble_create(*, user: User, stage: Any) -> AssembleRun:
     return run
 
 
-def assemble_claim(*, lane: str, token: str = "") -> AssembleRun | None:
-    """Take the oldest queued run of ``lane`` (each learner has at most one, so oldest first is fair)."""
+def _claim_oldest(model: type[Job], *, lane: str, token: str) -> Job | None:
+    """Mark the oldest queued row of ``model`` in ``lane`` running, for ``token`` (each learner has at most one
+    queued or running row, so oldest first is fair); rows another worker holds are skipped."""
     with transaction.atomic():
-        run = (
-            AssembleRun.objects.select_for_update(skip_locked=True)
+        job = (
+            model.objects.select_for_update(skip_locked=True)
             .filter(lane=lane, status=AssembleRun.Status.QUEUED)
             .order_by("created_at", "id")
             .first()
         )
-        if run is None:
+        if job is None:
             return None
-        run.status, run.claim, run.started_at = AssembleRun.Status.RUNNING, token[:64], timezone.now()
-        run.save(update_fields=["status", "claim", "started_at"])
-    _push(run, {"type": "status", "status": run.status})
+        job.status, job.claim, job.started_at = AssembleRun.Status.RUNNING, token[:64], timezone.now()
+        job.save(update_fields=["status", "claim", "started_at"])
+    return job
+
+
+def assemble_claim(*, lane: str, token: str = "") -> AssembleRun | None:
+    """Take the oldest queued run of ``lane``."""
+    run = _claim_oldest(AssembleRun, lane=lane, token=token)
+    if run is not None:
+        _push(run, {"type": "status", "status": run.status})
     return run
 
 
@@ -207,19 +217,8 @@ def assemble_reply_create(*, user: User, stage: Any, prompt: Any) -> AssembleRep
 
 
 def assemble_reply_claim(*, lane: str, token: str = "") -> AssembleReply | None:
-    """Take the oldest queued reply of ``lane`` (each learner has at most one, so oldest first is fair)."""
-    with transaction.atomic():
-        reply = (
-            AssembleReply.objects.select_for_update(skip_locked=True)
-            .filter(lane=lane, status=AssembleReply.Status.QUEUED)
-            .order_by("created_at", "id")
-            .first()
-        )
-        if reply is None:
-            return None
-        reply.status, reply.claim, reply.started_at = AssembleReply.Status.RUNNING, token[:64], timezone.now()
-        reply.save(update_fields=["status", "claim", "started_at"])
-    return reply
+    """Take the oldest queued reply of ``lane``."""
+    return _claim_oldest(AssembleReply, lane=lane, token=token)
 
 
 def assemble_reply_text(*, reply: AssembleReply, side: str, text: str) -> None:
