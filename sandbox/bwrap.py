@@ -248,10 +248,13 @@ class BwrapSandbox(Sandbox):
                 passwd.append(f"sandbox{uid}:x:{uid}:{uid}:sandbox:{WORK_TARGET}:/usr/sbin/nologin")
                 group.append(f"sandbox{uid}:x:{uid}:")
         for name, lines in (("passwd", passwd), ("group", group)):
-            tmp = etc / f".{name}.{os.getpid()}.tmp"
-            tmp.write_text("\n".join(lines) + "\n")
-            tmp.chmod(0o644)
-            os.replace(tmp, etc / name)
+            # a temporary file of our own: other processes and other threads of this one (two sandboxes built
+            # side by side) write the same files at the same time
+            fd, tmp_name = tempfile.mkstemp(dir=etc, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(fd, "w") as tmp:
+                tmp.write("\n".join(lines) + "\n")
+            os.chmod(tmp_name, 0o644)
+            os.replace(tmp_name, etc / name)
         return etc
 
     # -- argv -------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -131,6 +132,27 @@ def test_unprivileged_mode_caps_address_space_at_the_memory_limit(
 def test_gpu_jobs_get_no_address_space_rlimit(bwrap: BwrapSandbox, spec: SpecFactory) -> None:
     job = replace(spec("pass"), gpu=True)
     assert not any(a.startswith("--as=") for a in bwrap.command(job, 61000, None))
+
+
+def test_sandboxes_built_side_by_side_in_threads_share_one_etc(tmp_path: Path) -> None:
+    # the assemble chat builds the learner's and the reference's sandboxes in two threads of one process: their
+    # passwd/group writes once collided on one temporary name (FileNotFoundError in the second thread)
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = tmp_path / "state"
+    barrier = threading.Barrier(8)
+
+    def build(_: int) -> Path:
+        barrier.wait()
+        return BwrapSandbox(privileged=False, use_cgroups=False, state_dir=state)._etc_dir
+
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            dirs = set(pool.map(build, range(8)))
+        assert len(dirs) == 1
+        etc = dirs.pop()
+        assert sorted(p.name for p in etc.iterdir()) == ["group", "passwd"]  # no temporary file left behind
+        assert (etc / "passwd").read_text().startswith("root:x:0:0:")
 
 
 # -- start failures and the watchdog --------------------------------------------------------------------------
