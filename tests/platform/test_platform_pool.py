@@ -279,7 +279,7 @@ def test_a_worker_whose_queue_gets_no_module_keeps_nothing_warm(course_1g, setti
 
 @pytest.mark.parametrize(("argv_queues", "memory"), [(["gpu"], 2 * GIB), (None, GIB)])
 def test_a_celery_worker_records_the_queues_it_consumes_for_its_pool(
-    course_gpu, settings, argv_queues, memory
+    course_gpu, settings, argv_queues, memory, monkeypatch
 ):
     """A real ``WorkController`` (``-Q gpu``, or no ``-Q``: default queue ``short``), solo pool: Celery sends
     ``worker_init`` (our handler reads the worker's queues) and ``worker_process_init`` (starts the pool).
@@ -289,6 +289,9 @@ def test_a_celery_worker_records_the_queues_it_consumes_for_its_pool(
     """
     settings.GRADING_POOL_SIZE = 1
     settings.GRADING_POOL_RUNTIMES = ["python"]
+    # the worker's lane watch is a thread for the process's life: here it would outlive the test database
+    watches: list[bool] = []
+    monkeypatch.setattr(tasks, "lane_watch_start", lambda: watches.append(True) or True)
     app = Celery("pool-test", fixups=[], set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     try:
@@ -296,6 +299,7 @@ def test_a_celery_worker_records_the_queues_it_consumes_for_its_pool(
         pool = tasks.grading_pool()
         assert pool is not None
         assert memory_shapes(pool) == [("python", memory)]
+        assert watches == [True]  # and the process watches its lanes for lost wake-ups
     finally:
         tasks.close_grading_pool()
 
