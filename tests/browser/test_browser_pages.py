@@ -70,6 +70,8 @@ def test_hints_open_level_by_level_and_stay_revealed(lab_server: LabServer, chro
         page.reload()
         page.wait_for_selector("[data-tab=hints]")
         page.click("[data-tab=hints]")
+        # the tabs are drawn before the editor mounts and the hints pane fills: wait for the cards, then count them
+        page.wait_for_selector(".hint-card[data-level='2']")
         levels = {c.get_attribute("data-level") for c in page.query_selector_all(".hint-card")}
         assert levels == {"1", "2"}
         assert errors == []
