@@ -7,15 +7,15 @@ from typing import Any
 from django.urls import reverse
 
 from grading import selectors
-from grading.engine.runner import DEFAULT_CALL_SECONDS
+from grading.engine.runner import resolve_limits
 from modules.pages import ModulePageContext
-from sandbox.limits import resolve
 
 
 def call_seconds(limits: dict[str, Any]) -> float:
-    """The per-call deadline the runner gives a call into this module's learner code (the engine's default, at
-    most the sandbox's wall time): what the page's countdown for a long test measures against."""
-    return min(DEFAULT_CALL_SECONDS, resolve(limits).wall_seconds)
+    """The per-call deadline the runner gives a call into this module's learner code (the module's
+    ``call_seconds``, else the engine's default, at most the sandbox's wall time): what the page's countdown for a
+    long test measures against."""
+    return resolve_limits(limits)[1]
 
 
 def module_page_data(page: ModulePageContext) -> dict[str, Any]:

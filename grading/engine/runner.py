@@ -46,7 +46,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,18 @@ _PRECEDENCE = [
     "tests_failed",
     "ok",
 ]
+
+
+def resolve_limits(requested: Mapping[str, Any]) -> tuple[Any, float]:
+    """A module's ``limits`` (with any per-job overrides) as the sandbox's ``Limits`` and the per-call deadline:
+    the engine's own keys (``call_seconds``) are taken out before the sandbox reads the rest, and a call never gets
+    longer than the sandbox's wall time. Raises ``ValueError`` for a limit the sandbox does not know."""
+    from sandbox.limits import resolve
+
+    requested = dict(requested)
+    engine = {k: requested.pop(k) for k in ENGINE_KEYS if k in requested}
+    limits = resolve(requested)
+    return limits, min(float(engine.get("call_seconds", DEFAULT_CALL_SECONDS)), limits.wall_seconds)
 
 
 def _now_iso() -> str:
@@ -241,14 +253,8 @@ class _Job:
             requested["wall_seconds"] = float(requested.get("wall_seconds", 30.0)) + extra
             requested["cpu_seconds"] = int(requested.get("cpu_seconds", 60)) + 2 * extra
             requested["work_bytes"] = max(int(requested.get("work_bytes", 0)), BUILD_WORK_BYTES)
-        engine = {k: requested.pop(k) for k in ENGINE_KEYS if k in requested}
         try:
-            from sandbox.limits import resolve
-
-            limits = resolve(requested)
-            self.call_seconds = min(
-                float(engine.get("call_seconds", DEFAULT_CALL_SECONDS)), limits.wall_seconds
-            )
+            limits, self.call_seconds = resolve_limits(requested)
         except Exception as exc:  # a bad limit in module.yaml or the env is a platform fault
             self._platform(say("setup.limits", error=exc))
             return

@@ -148,6 +148,19 @@ def test_it_caps_the_per_call_limit_at_the_modules_wall_time(course, learner):
     assert page_data(learner.get("/modules/01-hello/"))["call_seconds"] == 4
 
 
+def test_a_modules_own_per_call_limit_reaches_the_page(course, learner):
+    # modules 8, 9, 10, 13 and 16 give a training call more than the engine's 10 s; their pages once answered 500
+    # because the page handed ``call_seconds`` to the sandbox's limits, which do not know it
+    module = course["01-hello"]
+    limits = {"wall_seconds": 600, "call_seconds": 560, "cpu_seconds": 1200, "gpu": False}
+    module.metadata = {**module.metadata, "limits": limits}
+    module.save(update_fields=["metadata"])
+    assert page_data(learner.get("/modules/01-hello/"))["call_seconds"] == 560
+    module.metadata = {**module.metadata, "limits": {**limits, "call_seconds": 900}}
+    module.save(update_fields=["metadata"])
+    assert page_data(learner.get("/modules/01-hello/"))["call_seconds"] == 600  # never past the wall time
+
+
 # --- account pages ----------------------------------------------------------------------------------------------
 def test_the_account_pages_use_the_labs_look_not_the_admins(course, learner, anonymous):
     for persona, url in (
@@ -320,3 +333,29 @@ def test_an_app_adds_keys_and_endpoints_to_a_page_but_never_overwrites_one(cours
     pages.module_page.register("extra", lambda page: {"api": {"module": "/elsewhere/"}})
     with pytest.raises(ValueError, match="module page: contributor 'extra' sets 'api'"):
         learner.get("/modules/01-hello/")
+
+
+# --- the real course ---------------------------------------------------------------------------------------------
+def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, settings, instructor):
+    """Each of the 16 modules' pages, from ``content/`` as synced (an instructor sees every module unlocked):
+    the page answers 200 with its page data, and the per-call countdown is the module's own deadline."""
+    from pathlib import Path
+
+    from modules.models import Module
+    from modules.services import content_sync
+
+    content = Path(__file__).resolve().parents[2] / "content"
+    settings.LAB_CONTENT_DIR = content
+    report = content_sync(content_dir=content)
+    assert not report.errors, report.errors
+    slugs = list(Module.objects.order_by("order").values_list("slug", flat=True))
+    assert len(slugs) == 16, slugs
+    deadlines = {}
+    for slug in slugs:
+        response = instructor.get(f"/modules/{slug}/")
+        assert response.status_code == 200, (slug, response.status_code)
+        data = page_data(response)
+        assert data["module"]["slug"] == slug
+        deadlines[slug] = data["call_seconds"]
+    assert deadlines["01-onboarding"] == 10  # the engine's default
+    assert deadlines["16-capstone"] == 560  # module.yaml's call_seconds, under its 600 s wall time
