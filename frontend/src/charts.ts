@@ -95,7 +95,7 @@ function heatmapAxis(metrics: Metrics, which: "x" | "y", heatmap: string, n: num
 /** Line charts (the loss curves together) and heatmaps from the series; marks every series used. */
 function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const charts: ChartSpec[] = [];
-  const lossSeries: Line[] = [];
+  const lossSeries: { line: Line; title: string; xLabel: string }[] = [];
   const otherSeries: { line: Line; title: string; xLabel: string }[] = [];
   for (const [name, metric] of Object.entries(metrics)) {
     if (typeof metric === "number") continue;
@@ -109,15 +109,26 @@ function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
       const title = heat[1] ?? name;
       const z = Array.from({ length: n }, (_, r) => value.slice(r * n, r * n + n));
       charts.push({ kind: "heatmap", title, metric: name, z, x: heatmapAxis(metrics, "x", title, n), y: heatmapAxis(metrics, "y", title, n) });
-    } else if (/loss/i.test(name)) {
-      lossSeries.push({ name, x, values: value });
     } else {
-      const title = Array.isArray(metric) ? name : pick(metric.title) || name;
+      const title = Array.isArray(metric) ? "" : pick(metric.title);
       const xLabel = Array.isArray(metric) ? "" : pick(metric.xLabel);
-      otherSeries.push({ line: { name, x, values: value }, title, xLabel: xLabel || t("chart.step") });
+      const entry = { line: { name, x, values: value }, title, xLabel };
+      if (/loss/i.test(name)) lossSeries.push(entry);
+      else otherSeries.push({ ...entry, title: title || name, xLabel: xLabel || t("chart.step") });
     }
   }
-  if (lossSeries.length) charts.unshift({ kind: "lines", title: t("chart.loss"), xLabel: t("chart.step"), series: lossSeries });
+  if (lossSeries.length) {
+    // one loss curve keeps the module's own title and x label; several share "loss", each named in the legend
+    const only = lossSeries.length === 1 ? lossSeries[0] : undefined;
+    const xLabels = new Set(lossSeries.map((s) => s.xLabel));
+    const shared = xLabels.size === 1 ? [...xLabels][0] : "";
+    charts.unshift({
+      kind: "lines",
+      title: only?.title || t("chart.loss"),
+      xLabel: shared || t("chart.step"),
+      series: lossSeries.map((s) => s.line),
+    });
+  }
   for (const s of otherSeries) charts.push({ kind: "lines", title: s.title, xLabel: s.xLabel, series: [s.line] });
   return charts;
 }

@@ -28,6 +28,22 @@ describe("planCharts", () => {
     expect(charts[0]).toMatchObject({ kind: "lines", xLabel: "步", series: [{ name: "train_loss", x: null, values: [3, 2] }] });
   });
 
+  it("keeps a lone loss curve's own title and x label, and shares one loss chart among several", () => {
+    const capstone = { y: [5, 2, 0.5], x: [1, 2, 3], title: { en: "Capstone SFT loss", zh: "结业项目 SFT 损失" }, xLabel: { en: "step", zh: "步" } };
+    expect(planCharts({ capstone_loss: capstone }).charts).toEqual([
+      { kind: "lines", title: "Capstone SFT loss", xLabel: "step", series: [{ name: "capstone_loss", x: [1, 2, 3], values: [5, 2, 0.5] }] },
+    ]);
+    document.documentElement.lang = "zh-hans";
+    expect(planCharts({ capstone_loss: capstone }).charts[0]).toMatchObject({ title: "结业项目 SFT 损失", xLabel: "步" });
+    const both = planCharts({
+      capstone_loss: capstone,
+      val_loss: { y: [3, 2], x: null, title: null, xLabel: { en: "tokens", zh: "token 数" } },
+    }).charts;
+    expect(both).toHaveLength(1);
+    expect(both[0]).toMatchObject({ title: "损失", xLabel: "步" }); // two x labels: the generic one
+    expect(both[0]?.kind === "lines" && both[0].series.map((s) => s.name)).toEqual(["capstone_loss", "val_loss"]);
+  });
+
   it("draws grouped eval scalars as one radar with a polygon per group, a gap where a group lacks a task", () => {
     const { charts, scalars } = planCharts({
       "eval/base/GSM8K": 0,
