@@ -337,8 +337,9 @@ def test_an_app_adds_keys_and_endpoints_to_a_page_but_never_overwrites_one(cours
 
 # --- the real course ---------------------------------------------------------------------------------------------
 def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, settings, instructor):
-    """Each of the 16 modules' pages, from ``content/`` as synced (an instructor sees every module unlocked):
-    the page answers 200 with its page data, and the per-call countdown is the module's own deadline."""
+    """Each of the 16 modules' pages and API details, from ``content/`` as synced (an instructor sees every module
+    unlocked): the page answers 200 with its page data, and the per-call countdown is the module's own deadline;
+    then the site's other pages over the whole course."""
     from pathlib import Path
 
     from modules.models import Module
@@ -357,5 +358,20 @@ def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, sett
         data = page_data(response)
         assert data["module"]["slug"] == slug
         deadlines[slug] = data["call_seconds"]
+        assert instructor.get(f"/api/modules/{slug}/").status_code == 200, slug
     assert deadlines["01-onboarding"] == 10  # the engine's default
     assert deadlines["16-capstone"] == 560  # module.yaml's call_seconds, under its 600 s wall time
+    # and the site's other pages over the whole course
+    for url in (
+        "/",
+        "/progress/",
+        "/measurements/",
+        "/references/",
+        "/discussions/",
+        "/mentor/reviews/",
+        "/search/?q=loss",
+        "/settings/",
+        "/analytics/",
+        "/assemble/",
+    ):
+        assert instructor.get(url).status_code == 200, url
