@@ -9,7 +9,8 @@ ARG BASE=nanochat-lab-base:bookworm
 FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 LANG=C.UTF-8 PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # the libraries the interpreter's extension modules link (ssl, sqlite3, ctypes, readline, ...), gettext for
-# `manage.py compilemessages` (the .mo files are committed), libpq for psycopg2
+# `manage.py compilemessages` (the .mo files are committed), libpq (psycopg's binary wheel carries its own; kept for
+# the psql tools' sake)
 RUN apt-get update && apt-get install -y --no-install-recommends gettext libpq5 libssl3 libsqlite3-0 libffi8 \
         libreadline8 libncursesw6 libexpat1 libnsl2 libuuid1 libbz2-1.0 liblzma5 zlib1g \
     && rm -rf /var/lib/apt/lists/*

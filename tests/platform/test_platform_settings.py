@@ -84,6 +84,18 @@ def test_it_parses_a_postgres_url():
         database_from_url("mysql://x/y")
 
 
+def test_the_web_tier_pools_its_connections_and_the_rest_keeps_them(monkeypatch):
+    monkeypatch.delenv("LAB_DATABASE_POOL", raising=False)
+    kept = database_from_url("postgres://lab@db/labdb")
+    assert (kept["CONN_MAX_AGE"], kept["CONN_HEALTH_CHECKS"], "OPTIONS" in kept) == (60, True, False)
+    monkeypatch.setenv("LAB_DATABASE_POOL", "1")  # what runlab sets for its uvicorn processes
+    monkeypatch.setenv("LAB_DATABASE_POOL_SIZE", "4")
+    pooled = database_from_url("postgres://lab@db/labdb")
+    # Django refuses a pool with persistent connections; the health checks make the pool check what it hands out
+    assert (pooled["CONN_MAX_AGE"], pooled["CONN_HEALTH_CHECKS"]) == (0, True)
+    assert pooled["OPTIONS"] == {"pool": {"min_size": 1, "max_size": 4, "timeout": 10}}
+
+
 def load_settings(env: dict[str, str], repo_root) -> subprocess.CompletedProcess:
     code = (
         "import labplatform.settings as s; "

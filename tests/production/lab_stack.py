@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 import redis
 import requests
 
@@ -44,9 +44,9 @@ def free_port() -> int:
 def pg_admin_user() -> str:
     for user in ("postgres", "root"):
         try:
-            psycopg2.connect(host=PG_HOST, port=PG_PORT, user=user, dbname="test", connect_timeout=3).close()
+            psycopg.connect(host=PG_HOST, port=PG_PORT, user=user, dbname="test", connect_timeout=3).close()
             return user
-        except psycopg2.OperationalError:
+        except psycopg.OperationalError:
             continue
     raise RuntimeError("PostgreSQL on 127.0.0.1:5432 accepts neither user postgres nor root")
 
@@ -193,7 +193,7 @@ class LabStack:
 
     def _admin(self) -> Any:
         dbname = "postgres" if self.own_pg else "test"
-        return psycopg2.connect(host=PG_HOST, port=self.pg_port, user=self.pg_user, dbname=dbname)
+        return psycopg.connect(host=PG_HOST, port=self.pg_port, user=self.pg_user, dbname=dbname)
 
     # --- faults (own_services only) -------------------------------------------------------------------------------
     def restart_redis(self, down_seconds: float) -> None:
@@ -354,7 +354,7 @@ class LabStack:
         raise TimeoutError(f"submission {submission_id} never reached {status}: {json.dumps(body)[:500]}")
 
     def sql(self, query: str, *params: Any) -> list[tuple]:
-        conn = psycopg2.connect(host=PG_HOST, port=self.pg_port, user=self.pg_user, dbname=self.db_name)
+        conn = psycopg.connect(host=PG_HOST, port=self.pg_port, user=self.pg_user, dbname=self.db_name)
         try:
             with conn.cursor() as cur:
                 cur.execute(query, params)

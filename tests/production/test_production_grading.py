@@ -142,3 +142,22 @@ def test_the_web_tier_serves_from_several_processes_and_replaces_a_dead_one(stac
     ) as socket:
         socket.send(json.dumps({"type": "ping"}))
         assert json.loads(socket.recv(timeout=10)) == {"type": "pong"}
+
+
+def test_the_web_tier_reuses_its_database_connections(stack):
+    """Each uvicorn process takes its PostgreSQL connections from a pool (``LAB_DATABASE_POOL``): under ASGI,
+    Django's persistent connections opened a new session, a forked server process, for every request (1.01 per
+    request measured before the pool). PostgreSQL counts every session it establishes."""
+    session = stack.login()
+    for _ in range(10):  # each process's pool is open
+        assert session.get(f"{stack.base_url}/", timeout=10).status_code == 200
+
+    def established() -> int:
+        return stack.sql("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")[0][0]
+
+    before = established()
+    for _ in range(60):
+        assert session.get(f"{stack.base_url}/", timeout=10).status_code == 200
+        assert session.get(f"{stack.base_url}/modules/01-onboarding/", timeout=10).status_code == 200
+    opened = established() - before - 1  # the query's own session
+    assert opened <= 12, f"{opened} database sessions opened for 120 pages: the web tier does not reuse them"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 
-import psycopg2
+import psycopg
 import pytest
 from lab_stack import PG_HOST, PG_PORT, REPO_ROOT, LabStack
 
@@ -48,7 +48,7 @@ def stack(tmp_path_factory):
     lab.env["LAB_CONTENT_DIR"] = str(FIXTURE_CONTENT)
     lab.db_name = f"lab_search_{uuid.uuid4().hex[:10]}"
     lab.env["DATABASE_URL"] = f"postgres://{lab.pg_user}@{PG_HOST}:{PG_PORT}/{lab.db_name}"
-    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=lab.pg_user, dbname="test")
+    admin = psycopg.connect(host=PG_HOST, port=PG_PORT, user=lab.pg_user, dbname="test")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{lab.db_name}"')
@@ -75,7 +75,7 @@ def test_postgres_search_finds_cjk_terms_mid_sentence_words_by_prefix_terms_and_
 
 def test_postgres_text_search_alone_misses_a_chinese_term_mid_sentence(stack):
     """Why the bigrams: PostgreSQL's parser reads a whole CJK run as one word."""
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=stack.pg_user, dbname=stack.db_name)
+    conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=stack.pg_user, dbname=stack.db_name)
     try:
         with conn.cursor() as cur:
             cur.execute(

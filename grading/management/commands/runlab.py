@@ -31,6 +31,28 @@ def web_workers(requested: int | None) -> int:
     return requested
 
 
+def serve_uvicorn(host: str, port: int, workers: int) -> None:
+    """Serve the ASGI app from ``workers`` uvicorn processes on one socket, supervised (one that dies is replaced,
+    even when there is only one), each with a PostgreSQL connection pool of its own (``LAB_DATABASE_POOL``,
+    ``labplatform.settings``: under ASGI, Django's persistent connections would open one session per request).
+    The processes are spawned, not forked: each reads the settings afresh, with the pool."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.setdefault("LAB_DATABASE_POOL", "1")
+    config = uvicorn.Config(
+        "labplatform.asgi:application",
+        host=host,
+        port=port,
+        workers=workers,
+        lifespan="off",  # Channels' router has no lifespan protocol
+        proxy_headers=False,  # forwarded headers are Django's to judge (LAB_TRUSTED_PROXIES), once
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
 class Command(BaseCommand):
     help = (
         "Run the lab: daphne (HTTP + websockets) and the grading worker threads in embedded mode; uvicorn with "
@@ -55,18 +77,7 @@ class Command(BaseCommand):
                 f"serving http://{options['host']}:{options['port']}/ with {workers} uvicorn process(es)"
             )
             self.stdout.flush()
-            import uvicorn
-
-            uvicorn.run(
-                "labplatform.asgi:application",
-                host=options["host"],
-                port=options["port"],
-                workers=workers,
-                lifespan="off",  # Channels' router has no lifespan protocol
-                proxy_headers=False,  # forwarded headers are Django's to judge (LAB_TRUSTED_PROXIES), once
-                log_level="warning",
-                timeout_graceful_shutdown=10,
-            )
+            serve_uvicorn(options["host"], options["port"], workers)
             return
         if options["workers"] not in (None, 1):
             raise CommandError(
