@@ -315,8 +315,10 @@ def test_a_two_step_run_writes_a_summary_of_what_it_measured(cap, learner, stage
 RUN_STEPS = 30
 RUN = [f"--steps={RUN_STEPS}", "--num_conversations=400", "--other_rows=100", "--earlier_rows=8",
        "--batch_size=8", "--lr_frac=0.5", "--seed=42", "--out_tag=graded"]  # fmt: skip
-#: probe accuracy must rise by at least this much; the reference rises by 0.50 on the graded seed (42, the default)
-MIN_RISE = 0.25
+#: probe accuracy must rise by at least this much: two of the reference's twelve probes. The reference rises by 0.50
+#: on the graded seed (42, the default) and by 0.25 to 0.58 on seeds 1-6 (a learner's own generator gives other
+#: rows, as another seed does), so 0.25 would leave a correct generator no margin at all
+MIN_RISE = 0.16
 _RUN: dict = {}
 
 
