@@ -449,6 +449,28 @@ def wake(lane: str) -> None:
         log.warning("could not wake the %s lane; the lane watch will", lane, exc_info=True)
 
 
+def publisher_warm() -> bool:
+    """Open this process's connection to the broker before its first wake-up needs it: a web process's first
+    publish otherwise sets up the producer and connects inside a learner's submit request (measured 0.40 s of a
+    0.56 s first publish on this machine; later ones 1–2 ms). Returns whether the broker answered; a broker that
+    is away costs nothing here (the first wake-up connects, or the lane watch wakes the lane)."""
+    from labplatform.celery import app
+
+    try:
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+    except Exception:  # kombu/redis connection errors: whatever the transport raises
+        log.info("the broker did not answer the web process's warm-up", exc_info=True)
+        return False
+    return True
+
+
+def publisher_warm_start() -> None:
+    """``publisher_warm`` on a daemon thread, so the web process serves at once (production mode only)."""
+    if settings.LAB_GRADING_QUEUE == "celery":
+        threading.Thread(target=publisher_warm, name="grading-publisher-warm", daemon=True).start()
+
+
 # --- lane watch (Celery workers) ----------------------------------------------------------------------------------
 _watch_pid: int | None = None
 

@@ -19,7 +19,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from grading.routing import websocket_urlpatterns  # noqa: E402
+from grading.tasks import publisher_warm_start  # noqa: E402
 from labplatform.static import CompressedStaticFilesHandler  # noqa: E402
+
+publisher_warm_start()  # the broker connection a web process's first submit would otherwise open
 
 application = ProtocolTypeRouter(
     {
