@@ -336,18 +336,15 @@ def test_an_app_adds_keys_and_endpoints_to_a_page_but_never_overwrites_one(cours
 
 
 # --- the real course ---------------------------------------------------------------------------------------------
-def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, settings, instructor):
+def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, settings, instructor, repo_root):
     """Each of the 16 modules' pages and API details, from ``content/`` as synced (an instructor sees every module
     unlocked): the page answers 200 with its page data, and the per-call countdown is the module's own deadline;
     then the site's other pages over the whole course."""
-    from pathlib import Path
-
     from modules.models import Module
     from modules.services import content_sync
 
-    content = Path(__file__).resolve().parents[2] / "content"
-    settings.LAB_CONTENT_DIR = content
-    report = content_sync(content_dir=content)
+    settings.LAB_CONTENT_DIR = repo_root / "content"
+    report = content_sync(content_dir=repo_root / "content", repo_root=repo_root)
     assert not report.errors, report.errors
     slugs = list(Module.objects.order_by("order").values_list("slug", flat=True))
     assert len(slugs) == 16, slugs
