@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.lab import LabServer
-from tests.browser.test_browser_discussion import login, make_mentor
-from tests.browser.test_browser_measurements import grade_reference
+from tests.browser.test_browser_measurements import grade_reference, mentor_on_module
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,16 +45,10 @@ def _switch(page: Any, lang: str) -> None:
 def test_the_capstone_run_draws_its_curve_and_sends_its_summary_to_review(
     lab_server: LabServer, chromium: Any, screenshots: Path
 ):
-    name = f"capstone-{int(time.time() * 1000) % 10**8}"
-    make_mentor(lab_server, name)
-    context = chromium.new_context(viewport={"width": 1440, "height": 1200})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = mentor_on_module(
+        chromium, lab_server, MODULE, "capstone", {"width": 1440, "height": 1200}
+    )
     try:
-        login(page, lab_server, name)
-        page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
-        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         started = time.monotonic()
         result = grade_reference(page, MODULE, GRADING_TIMEOUT_S)
         print(f"module 16 reference graded in {time.monotonic() - started:.1f} s (page to verdict)")

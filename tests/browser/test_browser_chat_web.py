@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from tests.browser.lab import LabServer
-from tests.browser.test_browser_discussion import login, make_mentor
-from tests.browser.test_browser_measurements import DETAIL_JS, grade_reference
+from tests.browser.test_browser_measurements import DETAIL_JS, grade_reference, mentor_on_module
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,16 +83,10 @@ def _show(page: Any, server: LabServer, lang: str, status: str) -> str:
 def test_module_fourteen_grades_the_route_and_names_a_leaked_worker(
     lab_server: LabServer, chromium: Any, screenshots: Path
 ):
-    name = f"server-{int(time.time() * 1000) % 10**8}"
-    make_mentor(lab_server, name)
-    context = chromium.new_context(viewport={"width": 1440, "height": 1400})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = mentor_on_module(
+        chromium, lab_server, MODULE, "server", {"width": 1440, "height": 1400}
+    )
     try:
-        login(page, lab_server, name)
-        page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
-        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         started = time.monotonic()
         result = grade_reference(page, MODULE, GRADING_TIMEOUT_S)
         print(f"module 14 reference graded in {time.monotonic() - started:.1f} s (page to verdict)")

@@ -43,6 +43,27 @@ SUBMIT_REFERENCE_JS = """async ([slug, leaveOut]) => {
 DETAIL_JS = """async (id) => (await fetch(`/api/submissions/${id}/`, {credentials: 'same-origin'})).text()"""
 
 
+def mentor_on_module(
+    chromium: Any, server: LabServer, module: str, prefix: str, viewport: dict[str, int]
+) -> tuple[Any, Any, list[str]]:
+    """A fresh instructor (``<prefix>-<stamp>``) signed in on ``module``'s page, the page ready: its browser
+    context, the page and the page errors collected so far. The context is closed if getting there fails."""
+    name = f"{prefix}-{int(time.time() * 1000) % 10**8}"
+    make_mentor(server, name)
+    context = chromium.new_context(viewport=viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        login(page, server, name)
+        page.goto(f"{server.base_url}/modules/{module}/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    except BaseException:
+        context.close()
+        raise
+    return context, page, errors
+
+
 def grade_reference(page: Any, module: str, timeout_s: float, *, leave_out: str = "") -> dict[str, Any]:
     """Submit ``module``'s reference (files ending in ``leave_out`` left out) through the API the editor uses, as
     the signed-in instructor on ``page``, and wait for its verdict; the result, asserted to pass."""
@@ -64,16 +85,10 @@ def grade_reference(page: Any, module: str, timeout_s: float, *, leave_out: str 
 def test_module_two_draws_compression_and_python_vs_rust_from_a_real_run(
     lab_server: LabServer, chromium: Any, screenshots: Path
 ):
-    name = f"measurer-{int(time.time() * 1000) % 10**8}"
-    make_mentor(lab_server, name)
-    context = chromium.new_context(viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = mentor_on_module(
+        chromium, lab_server, MODULE, "measurer", {"width": 1440, "height": 1000}
+    )
     try:
-        login(page, lab_server, name)
-        page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
-        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         result = grade_reference(page, MODULE, GRADING_TIMEOUT_S, leave_out=".rs")  # step 6's Rust: see above
         metrics = {k: v for t in result["tests"] for k, v in t["metrics"].items()}
         assert {"train_seconds_baseline", "train_seconds_optimized", "bytes_per_token"} <= set(metrics)

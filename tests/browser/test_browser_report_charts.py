@@ -9,15 +9,13 @@ sandbox. Nothing is stood in for.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser.lab import LabServer
-from tests.browser.test_browser_discussion import login, make_mentor
-from tests.browser.test_browser_measurements import grade_reference
+from tests.browser.test_browser_measurements import grade_reference, mentor_on_module
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,16 +29,10 @@ RADAR_TRACES_JS = """() => [...document.querySelectorAll("[data-testid=charts] .
 def test_module_fifteen_draws_the_tiny_runs_curves_radar_and_speed_vs_quality(
     lab_server: LabServer, chromium: Any, screenshots: Path
 ):
-    name = f"reporter-{int(time.time() * 1000) % 10**8}"
-    make_mentor(lab_server, name)
-    context = chromium.new_context(viewport={"width": 1440, "height": 2000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context, page, errors = mentor_on_module(
+        chromium, lab_server, MODULE, "reporter", {"width": 1440, "height": 2000}
+    )
     try:
-        login(page, lab_server, name)
-        page.goto(f"{lab_server.base_url}/modules/{MODULE}/")
-        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         result = grade_reference(page, MODULE, GRADING_TIMEOUT_S)
         metrics = {k: v for t in result["tests"] for k, v in t["metrics"].items()}
         stage_evals = sorted({k.split("/")[1] for k in metrics if k.startswith("eval/")})
