@@ -92,11 +92,18 @@ function heatmapAxis(metrics: Metrics, which: "x" | "y", heatmap: string, n: num
   return null;
 }
 
+/** A series with the title and x label its module gave it ("" where none). */
+interface TitledLine {
+  line: Line;
+  title: string;
+  xLabel: string;
+}
+
 /** Line charts (the loss curves together) and heatmaps from the series; marks every series used. */
 function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
   const charts: ChartSpec[] = [];
-  const lossSeries: { line: Line; title: string; xLabel: string }[] = [];
-  const otherSeries: { line: Line; title: string; xLabel: string }[] = [];
+  const lossSeries: TitledLine[] = [];
+  const otherSeries: TitledLine[] = [];
   for (const [name, metric] of Object.entries(metrics)) {
     if (typeof metric === "number") continue;
     const value = Array.isArray(metric) ? metric : metric.y;
@@ -112,7 +119,7 @@ function seriesCharts(metrics: Metrics, used: Set<string>): ChartSpec[] {
     } else {
       const title = Array.isArray(metric) ? "" : pick(metric.title);
       const xLabel = Array.isArray(metric) ? "" : pick(metric.xLabel);
-      const entry = { line: { name, x, values: value }, title, xLabel };
+      const entry: TitledLine = { line: { name, x, values: value }, title, xLabel };
       if (/loss/i.test(name)) lossSeries.push(entry);
       else otherSeries.push({ ...entry, title: title || name, xLabel: xLabel || t("chart.step") });
     }
