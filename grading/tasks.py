@@ -454,10 +454,8 @@ def publisher_warm() -> bool:
     publish otherwise sets up the producer and connects inside a learner's submit request (measured 0.40 s of a
     0.56 s first publish on this machine; later ones 1–2 ms). Returns whether the broker answered; a broker that
     is away costs nothing here (the first wake-up connects, or the lane watch wakes the lane)."""
-    from labplatform.celery import app
-
     try:
-        with app.producer_or_acquire() as producer:
+        with grade_lane.app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=1)
     except Exception:  # kombu/redis connection errors: whatever the transport raises
         log.info("the broker did not answer the web process's warm-up", exc_info=True)
