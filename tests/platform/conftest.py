@@ -9,6 +9,7 @@ grading engine can run) and ``02-next`` (locked until 01-hello passes).
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +31,19 @@ def private_temp_dir(tmp_path_factory) -> Iterator[None]:
     saved, tempfile.tempdir = tempfile.tempdir, str(base)
     yield
     tempfile.tempdir = saved
+
+
+@pytest.fixture(autouse=True)
+def no_lane_watch_left() -> Iterator[None]:
+    """No test leaves a lane watch behind: that thread lives as long as the process and, once the test's database
+    is gone, logs "no such table" tracebacks into whatever runs next (seen at the end of CI's rest-fast area).
+    A test that fires ``worker_process_init`` records the call instead (monkeypatch ``tasks.lane_watch_start``)."""
+    before = {t.ident for t in threading.enumerate() if t.name == "grading-lane-watch"}
+    yield
+    left = [t for t in threading.enumerate() if t.name == "grading-lane-watch" and t.ident not in before]
+    assert not left, (
+        "the test started a lane-watch thread that outlives it (monkeypatch tasks.lane_watch_start)"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -318,6 +318,8 @@ def test_the_pool_starts_after_receivers_connected_before_the_worker_started(mon
     calls: list[str] = []
     worker_process_init.disconnect(dispatch_uid=lab_celery.POOL_RECEIVER_UID)
     monkeypatch.setattr(tasks, "start_grading_pool", lambda: calls.append("pool"))
+    # the receiver starts the process's lane watch too: recorded, not started (a thread would outlive the test DB)
+    monkeypatch.setattr(tasks, "lane_watch_start", lambda: calls.append("watch") or True)
 
     def fixup_stand_in(**_: object) -> None:
         calls.append("fixup")
@@ -335,7 +337,7 @@ def test_the_pool_starts_after_receivers_connected_before_the_worker_started(mon
         worker_init.send(sender=sender)  # a second worker_init connects nothing twice
         calls.clear()
         worker_process_init.send(sender="child")
-        assert calls == ["fixup", "pool"]
+        assert calls == ["fixup", "pool", "watch"]
     finally:
         worker_process_init.disconnect(fixup_stand_in)
         worker_process_init.disconnect(dispatch_uid=lab_celery.POOL_RECEIVER_UID)
