@@ -158,8 +158,8 @@ test:
 	@$(AREA) rest-fast 900 $(PYTEST) $(XDIST) $(REST) -m "not slow and not browser and not production"
 	@$(AREA) rest-slow 1500 $(PYTEST) $(XDIST) $(REST) -m "slow and not browser and not production"
 	@$(AREA) browser 900 $(PYTEST) $(REST) -m "browser and not production"
-	@# the fault tests (tests/production/test_production_faults.py): four faults, each against a 60 s mini-load,
-	@# on a stack with its own Redis and PostgreSQL: about 80 s each plus the stack's start, 480 s on 2 idle cores
+	@# the fault tests (tests/production/test_production_faults.py): five faults, each against a 60 s mini-load,
+	@# on a stack with its own Redis and PostgreSQL: about 90 s each plus the stack's start, 600 s on 2 idle cores
 	@$(AREA) production 960 $(PYTEST) $(REST) -m "production and not docker"
 	@echo "== make test: time per area" && cat $(STAMPS)/test-times
 

@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from lab_stack import REPO_ROOT, LabStack
-from mini_load import REFERENCE, SLUG, MiniLoad, assert_exactly_one_verdict_each, make_learners, summary
+from mini_load import (
+    PASSWORD,
+    REFERENCE,
+    SLUG,
+    MiniLoad,
+    assert_exactly_one_verdict_each,
+    make_learners,
+    summary,
+)
 
 from tests.browser.lab import set_editor_text
 
@@ -235,3 +246,108 @@ def test_a_web_restart_while_the_page_streams_a_run_reconnects_and_shows_the_ver
     # page falls back to after 10 s without a socket (frontend/src/module/follow.ts) is a race, either is right.
     assert reopened, "the page never opened a new socket after the restart"
     assert_exactly_one_verdict_each(load, report)
+
+
+# Module 1's reference, followed by code that fills every volume a job may write (its /work, /tmp and /dev/shm,
+# each a tmpfs capped per job: ``sandbox.workfs``) when the module is imported, in files under the per-file cap,
+# until the file system refuses, and says how far it got. The reference's functions are all there, so it deserves
+# a pass: a job that fills its own volumes breaks neither itself nor anyone else's job, and leaves nothing behind.
+FILLER = (
+    REFERENCE
+    + """
+
+import os as _os
+
+
+def _fill(folder):
+    written, block, index = 0, b"\\0" * (1 << 20), 0
+    try:
+        while True:
+            with open(_os.path.join(folder, f"lab-fill-{index}"), "wb") as out:
+                for _ in range(32):
+                    out.write(block)
+                    out.flush()
+                    written += 1
+            index += 1
+    except OSError as exc:
+        return written, exc.errno
+
+
+for _folder in (".", "/tmp", "/dev/shm"):
+    print("filled", _folder, *_fill(_folder), flush=True)
+"""
+)
+FILLERS = 4
+
+
+def fill_files(root: Path) -> list[Path]:
+    """The filler's files anywhere under ``root`` (a worker's temp dir, the sandbox's state dir)."""
+    found: list[Path] = []
+    for folder, _, names in os.walk(root):
+        found.extend(Path(folder) / name for name in names if name.startswith("lab-fill-"))
+    return found
+
+
+def test_jobs_that_fill_their_capped_volumes_under_load_leave_every_run_one_verdict(faults):
+    """A learner whose code fills its job's /work, /tmp and /dev/shm to the cap, four times during the load: the
+    other learners' runs on the same two workers keep their verdicts, the filler's own runs pass (the engine
+    needs no room on the learner's volumes), nothing of the fill outlives its job, and the host's disk under the
+    workers' temp dir holds none of it."""
+    make_learners(faults, ["filler"])
+    filler = faults.login("filler", PASSWORD)
+    state_dir = Path(faults.env.get("SANDBOX_STATE_DIR") or "/run/nanochat-sandbox")
+    temp_dir = Path(faults.env.get("TMPDIR") or tempfile.gettempdir())
+    free_before = shutil.disk_usage(temp_dir).free
+    sent: list[int] = []
+
+    def fill_four_times() -> Fault:
+        started = datetime.now(UTC)
+        for _ in range(FILLERS):
+            response = filler.post(
+                f"{faults.base_url}/api/modules/{SLUG}/submissions/",
+                json={"files": {"hello.py": FILLER}},
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+            sent.append(response.json()["id"])
+            time.sleep(PERIOD_SECONDS / 2)
+        return Fault(started=started, over=datetime.now(UTC))
+
+    load, fault = run_load(faults, fill_four_times)
+    assert load.settle(SETTLE_SECONDS) < SETTLE_SECONDS, "the filler's runs never ended"
+    report = load.check()
+    rows = faults.sql(
+        "SELECT s.id, s.status, r.status, r.outcome,"
+        " (SELECT count(*) FROM grading_result x WHERE x.submission_id = s.id),"
+        " (SELECT string_agg(e.event::text, ' ') FROM grading_submissionevent e WHERE e.submission_id = s.id)"
+        " FROM grading_submission s LEFT JOIN grading_result r ON r.submission_id = s.id"
+        " WHERE s.id = ANY(%s) ORDER BY s.id",
+        sent,
+    )
+    # {folder: (MiB written, errno)} per run, from its output (which the events hold more than once)
+    filled = [
+        {
+            folder: (int(mib), int(errno))
+            for folder, mib, errno in re.findall(r"filled (\S+) (\d+) (\d+)", events or "")
+        }
+        for *_, events in rows
+    ]
+    print(
+        summary(
+            "fill-volumes",
+            report,
+            filler_verdicts=[f"{status}/{outcome}" for _, _, status, outcome, _, _ in rows],
+            filled_mib=[{folder: mib for folder, (mib, _) in run.items()} for run in filled],
+            host_free_drop_mib=round((free_before - shutil.disk_usage(temp_dir).free) / 2**20),
+            drain_s=fault.drain_s,
+        )
+    )
+    assert_exactly_one_verdict_each(load, report)
+    assert [(status, verdict, results) for _, status, verdict, _, results, _ in rows] == [
+        ("done", "pass", 1)
+    ] * FILLERS, f"the filler's runs: {[row[:5] for row in rows]}"
+    for run in filled:  # each run filled every volume to (nearly) its cap and was refused with ENOSPC (28)
+        assert sorted(run) == [".", "/dev/shm", "/tmp"] and {errno for _, errno in run.values()} == {28}, run
+        # the caps are 256, 64 and 64 MiB (module 1's limits: sandbox.limits.DEFAULTS)
+        assert run["."][0] >= 230 and run["/tmp"][0] >= 57 and run["/dev/shm"][0] >= 57, run
+    assert fill_files(state_dir) == [] and fill_files(temp_dir) == [], "the fill outlived its job"
