@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,8 +168,15 @@ def manifest_write(root: Path, figures: dict[str, Figure]) -> dict[str, Any]:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename, so a concurrent reader never sees half a file."""
+    """Write ``text`` through a temporary file and a rename, so a concurrent reader never sees half a file. The
+    temporary file is each writer's own (``mkstemp``), so two threads writing one figure never share it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(name, 0o644)  # as write_text made it (mkstemp's file is 0600); the web process serves it
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise

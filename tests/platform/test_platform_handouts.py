@@ -418,3 +418,21 @@ def test_check_names_the_symbol_where_the_mirror_spells_it_differently(tmp_path)
 def test_values_compare_as_literals_with_booleans_apart_from_numbers():
     assert same_value(15, 15.0) and same_value([1, (2, 3)], (1, [2, 3]))
     assert not same_value(True, 1) and not same_value(0, False) and not same_value([1, 2], [1, 2, 3])
+
+
+def test_figure_files_written_by_many_threads_at_once_are_always_whole(tmp_path):
+    """``atomic_write`` gives each writer its own temporary file: writers of one figure in several threads never
+    rename another's half-written file or find theirs gone (the sandbox's ``/etc`` writer, named by process id,
+    failed exactly so), and a reader only ever sees one whole text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modules.figures import atomic_write
+
+    target = tmp_path / "figures" / "loss.svg"
+    texts = [f"<svg>{str(n) * 20_000}</svg>\n" for n in range(8)]
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda text: atomic_write(target, text), texts))
+        assert target.read_text(encoding="utf-8") in texts
+        assert sorted(p.name for p in target.parent.iterdir()) == ["loss.svg"]  # no temporary file left
+        assert target.stat().st_mode & 0o777 == 0o644  # readable by the web process, as before
