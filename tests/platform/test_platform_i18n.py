@@ -7,7 +7,9 @@ import pytest
 from django.utils import translation
 
 PLATFORM_SOURCES = [
-    "modules/services.py",
+    "modules/services/accounts.py",
+    "modules/services/content.py",
+    "modules/services/learning.py",
     "modules/views.py",
     "modules/site_views.py",
     "modules/parsers.py",
