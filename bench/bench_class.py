@@ -461,6 +461,12 @@ def step_report(
     p = f"{'final_' if final else ''}step_{learners}"
     print(f"{p}_pages: {len(pages)} ({len(pages) / seconds:.1f}/s), non-200: {bad_pages}  {load()}")
     print(f"{p}_page_p50_ms: {pct(pages, 0.5):.1f}  p95_ms: {pct(pages, 0.95):.1f}  {load()}")
+    for kind in ("dashboard", "module_page"):  # which page holds the tail
+        of_kind = [ms for s, k, ms, code in run.pages if s == step and k == kind and code == 200]
+        print(
+            f"{p}_{kind}_p50_ms: {pct(of_kind, 0.5):.1f}  p95_ms: {pct(of_kind, 0.95):.1f}  "
+            f"max_ms: {max(of_kind, default=float('nan')):.1f}  n={len(of_kind)}"
+        )
     print(
         f"{p}_submissions: {len(subs)} accepted: {len(accepted)} refused: "
         f"{sum(1 for s in subs if s.status_code not in (201, None))} verdicts: {done} "
