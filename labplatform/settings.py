@@ -255,7 +255,7 @@ TEMPLATES = [
 ]
 
 # --- content security policy (django-csp; modules.middleware adds LAB_FRAME_ANCESTORS) ---------------------------
-# No inline or evaluated script anywhere: page data travels as `json_script` (inert JSON), behaviour in the Vite
+# No inline or evaluated script anywhere: page data travels as `page_json` (inert JSON), behaviour in the Vite
 # bundles. Styles allow 'unsafe-inline': Monaco and Plotly inject <style> elements and KaTeX sets style attributes
 # (styles cannot run script). Images and fonts allow data: URIs (Monaco's and Plotly's icons, small inlined fonts).
 # Monaco's worker is a same-origin module file; the API and the grading websocket are same-origin ('self' covers

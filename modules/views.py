@@ -3,8 +3,8 @@ service.
 
 Design choices:
 - API views build on ``modules.api.LabAPIView`` (errors as JSON, ``get_module``: 404 / 403 ``locked``).
-- Page data for the TypeScript front end is one dict rendered through ``json_script`` (keys documented in each
-  view's docstring and in docs/operations.md; they are a stable contract).
+- Page data for the TypeScript front end is one dict rendered through ``page_json`` (Django's ``json_script``,
+  faster; keys documented in each view's docstring and in docs/operations.md; they are a stable contract).
 - Login and sign-up pages answer a throttled attempt with 429, ``Retry-After`` and a message that says when to
   try again (the throttles themselves: ``modules.backends``, ``modules.selectors.login_block``/``signup_block``).
 """

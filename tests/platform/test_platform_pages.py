@@ -340,6 +340,8 @@ def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, sett
     """Each of the 16 modules' pages and API details, from ``content/`` as synced (an instructor sees every module
     unlocked): the page answers 200 with its page data, and the per-call countdown is the module's own deadline;
     then the site's other pages over the whole course."""
+    from django.utils.html import json_script
+
     from modules.models import Module
     from modules.services import content_sync
 
@@ -354,6 +356,8 @@ def test_every_module_page_of_the_real_course_renders_for_an_instructor(db, sett
         assert response.status_code == 200, (slug, response.status_code)
         data = page_data(response)
         assert data["module"]["slug"] == slug
+        # page_json (modules.templatetags.page_data) wrote what Django's json_script writes for the same data
+        assert json_script(data, "page-data") in response.content.decode(), slug
         deadlines[slug] = data["call_seconds"]
         assert instructor.get(f"/api/modules/{slug}/").status_code == 200, slug
     assert deadlines["01-onboarding"] == 10  # the engine's default
