@@ -387,13 +387,16 @@ class EmbeddedWorker:
         for thread, _ in threads:
             thread.join(timeout)
 
-    def join(self, timeout: float = 60.0) -> bool:
-        """Block until every thread has found its lane empty since the last wake-up (tests, benchmarks); False on
-        timeout."""
+    def join(self, timeout: float = 60.0, *, lanes: Iterable[str] | None = None) -> bool:
+        """Block until every thread (of ``lanes``, default all) has found its lane empty since the last wake-up
+        (tests, benchmarks); False on timeout."""
+        wanted = None if lanes is None else set(lanes)
         with self._changed:
             return self._changed.wait_for(
                 lambda: all(
-                    self._idle.get(thread.name) == self._wakes[lane] for thread, lane in self._threads
+                    self._idle.get(thread.name) == self._wakes[lane]
+                    for thread, lane in self._threads
+                    if wanted is None or lane in wanted
                 ),
                 timeout,
             )

@@ -555,10 +555,11 @@ def test_the_embedded_worker_grades_a_short_run_while_a_long_one_is_going(
     long = submit(learner, module)
     module.metadata = {**module.metadata, "lane": "short"}
     module.save(update_fields=["metadata"])
-    short_done, graded = threading.Event(), []
+    long_started, short_done, graded = threading.Event(), threading.Event(), []
 
     def grade(submission):
         if submission.lane == "long":
+            long_started.set()
             short_done.wait(30)  # the long run goes on until the short one has been graded
         graded.append(submission.pk)
         if submission.lane == "short":
@@ -567,6 +568,9 @@ def test_the_embedded_worker_grades_a_short_run_while_a_long_one_is_going(
 
     monkeypatch.setattr(tasks, "_grade", grade)
     worker.start(threads=1)
+    # Submit once the long run is being graded and the other lanes' first looks are over: the test database (SQLite
+    # in memory, shared cache) refuses a write at once while another thread reads ("database table is locked").
+    assert long_started.wait(30) and worker.join(timeout=30, lanes=["short", "gpu"])
     short = submit(other_learner, module)
     worker.wake("short")
     assert worker.join(timeout=60)
