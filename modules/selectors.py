@@ -263,7 +263,7 @@ def module_guide_html(*, module: Module, lang: str) -> str:
     """The module's guide in ``lang`` ("en" | "zh"; the other one when it has only one) as sanitised HTML, with
     the facts, deviations and figures it cites (``modules.handouts``; cached per content hash and language)."""
     guides = module.payload.get("guides", {})
-    key = lang if lang in guides else ("en" if "en" in guides else "zh")
+    key = _guide_language(guides, lang)
     figures = module.payload.get("figures") or {}
     return guide_html_cached(
         module.content_hash,
@@ -271,6 +271,25 @@ def module_guide_html(*, module: Module, lang: str) -> str:
         guides.get(key, ""),
         lambda: guide_context(module_spec_of(module=module), key, figures),
     )
+
+
+def _guide_language(guides: dict[str, Any], lang: str) -> str:
+    """The guide a page in ``lang`` shows: its own, else the English one, else the Chinese one."""
+    return lang if lang in guides else ("en" if "en" in guides else "zh")
+
+
+def guides_warm() -> int:
+    """Render every active module's guides (each language it has) into this process's guide cache, so that no learner's
+    first visit of a module after a start pays for it (a guide costs 20-50 ms: markdown, maths, sanitising;
+    measured as the tail of the module page); returns how many. A web process calls it on a thread as it starts
+    (``labplatform.asgi``)."""
+    count = 0
+    for module in Module.objects.filter(status=Module.Status.ACTIVE).order_by("order", "slug"):
+        guides = module.payload.get("guides", {})
+        for lang in sorted({_guide_language(guides, lang) for lang in ("en", "zh")}):  # a guide in one: once
+            module_guide_html(module=module, lang=lang)
+            count += 1
+    return count
 
 
 def draft_files(*, user: User, module: Module) -> dict[str, str]:

@@ -40,6 +40,7 @@ def serve_uvicorn(host: str, port: int, workers: int) -> None:
     from uvicorn.supervisors import Multiprocess
 
     os.environ.setdefault("LAB_DATABASE_POOL", "1")
+    os.environ.setdefault("LAB_WEB_WARM", "1")  # each process warms up as it starts (labplatform.asgi)
     config = uvicorn.Config(
         "labplatform.asgi:application",
         host=host,
@@ -95,6 +96,7 @@ class Command(BaseCommand):
             f"{settings.GRADING_POOL_SIZE} ({','.join(settings.GRADING_POOL_RUNTIMES)})"
         )
         self.stdout.write(f"serving http://{options['host']}:{options['port']}/")
+        os.environ.setdefault("LAB_WEB_WARM", "1")  # it warms up as it imports the app (labplatform.asgi)
         try:
             CommandLineInterface().run(
                 ["--bind", options["host"], "--port", str(options["port"]), "labplatform.asgi:application"]
