@@ -4,9 +4,10 @@ labplatform/static.py) and websockets (grading consumers).
 Websockets go through AllowedHostsOriginValidator (cross-site sockets are refused) and AuthMiddlewareStack (the
 Django session identifies the learner).
 
-A process that serves (``runlab`` sets ``LAB_WEB_WARM=1`` for its web processes) warms up on daemon threads as it
-starts: its broker connection (production) and every module's guides (``modules.selectors.guides_warm``), so the
-first learners after a start or a deploy do not pay for either. Importing the module (tests) starts neither.
+Warm-up on daemon threads at import, so the first learners after a start or a deploy do not pay for it: in
+production mode the broker connection (``publisher_warm_start``); in a process that serves (``runlab`` sets
+``LAB_WEB_WARM=1`` for its web processes) every module's guides (``modules.selectors.guides_warm``), which a
+test process importing the app does not render.
 """
 
 import logging
